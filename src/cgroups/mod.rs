@@ -234,11 +234,6 @@ fn signal_every_pid(list: impl Fn() -> Result<Vec<i32>>, signal: Signal) -> Resu
     Ok(())
 }
 
-/// `path` relative to `root`'s hierarchy, for messages and tests.
-pub fn cgroup_path(root: &Path, parent: &str, name: &str) -> Result<PathBuf> {
-    Ok(root.join(relative_path(parent, name)?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,3 +241,19 @@ fn destroy_is_idempotent_and_collects_failures() {
     assert!(!cg.exists());
     m.destroy().unwrap();
 }
+
+#[test]
+fn parent_cleanup_removes_nested_parents_bottom_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("a/b")).unwrap();
+    fs::create_dir_all(tmp.path().join("x/y/busy")).unwrap();
+    let layout = Layout::V2 {
+        root: tmp.path().to_path_buf(),
+    };
+    crate::cgroups::parent_cleanup(&layout, "a/b").unwrap();
+    assert!(!tmp.path().join("a").exists());
+    crate::cgroups::parent_cleanup(&layout, "x/y").unwrap();
+    assert!(tmp.path().join("x/y/busy").is_dir());
+    // Already gone is fine.
+    crate::cgroups::parent_cleanup(&layout, "a/b").unwrap();
+}
