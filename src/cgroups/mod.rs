@@ -12,7 +12,7 @@ pub mod v2;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -237,6 +237,7 @@ fn signal_every_pid(list: impl Fn() -> Result<Vec<i32>>, signal: Signal) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn relative_paths_stay_inside_the_hierarchy() {
