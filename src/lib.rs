@@ -2,4 +2,5 @@
 //!
 //! The library holds every concern; `main.rs` and `cli` only parse, call and print.
 
+pub mod cgroups;
 pub mod runtime;

@@ -1,0 +1,286 @@
+//! Cgroup management: one [`CgroupManager`] trait with cgroup v1 and v2
+//! backends writing cgroupfs files directly under a root given as a parameter
+//! (so the logic runs unchanged on recorded layouts in temporary directories).
+
+pub mod convert;
+mod fsio;
+pub mod layout;
+pub mod stats;
+pub mod v1;
+pub mod v2;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+pub use convert::{parse_cpus, parse_memory, parse_pids_limit, ConvertError, CpuQuota, Limits};
+pub use layout::{detect, parse_mountinfo, Layout};
+pub use stats::Stats;
+
+/// Errors of the cgroups layer.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A cgroup v1 controller we need (for limits, stats or killing) is not mounted.
+    #[error("cgroup v1 controller {controller} is not mounted (rcorch needs memory, cpu, cpuacct and pids)")]
+    ControllerNotMounted { controller: Controller },
+    /// A cgroup v2 controller we need is not offered by the parent cgroup.
+    #[error("cgroup v2 controller {controller} is not available in {}", path.display())]
+    ControllerUnavailable {
+        controller: &'static str,
+        path: PathBuf,
+    },
+    /// A cgroup parent or name would escape its hierarchy or is empty.
+    #[error("invalid cgroup path {value:?}: expected relative names without \".\" or \"..\"")]
+    InvalidName { value: String },
+    #[error("creating cgroup directory {}: {source}", path.display())]
+    CreateDir { path: PathBuf, source: io::Error },
+    #[error("writing {value:?} to {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        value: String,
+        source: io::Error,
+    },
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    /// A control file holds something other than what the kernel documents.
+    #[error("unexpected content {content:?} in {}", path.display())]
+    Parse { path: PathBuf, content: String },
+    #[error("sending {signal} to pid {pid}: {source}")]
+    Signal {
+        pid: i32,
+        signal: Signal,
+        source: nix::Error,
+    },
+    /// Some cgroup directories could not be removed (best-effort teardown).
+    #[error("removing cgroup directories failed: {}", RemoveFailure::join(.failures))]
+    Remove { failures: Vec<RemoveFailure> },
+}
+
+/// One directory that [`CgroupManager::destroy`] could not remove.
+#[derive(Debug)]
+pub struct RemoveFailure {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+impl RemoveFailure {
+    fn join(failures: &[RemoveFailure]) -> String {
+        let parts: Vec<String> = failures
+            .iter()
+            .map(|f| format!("{}: {}", f.path.display(), f.source))
+            .collect();
+        parts.join("; ")
+    }
+}
+
+pub type Result<T, E = CgroupError> = std::result::Result<T, E>;
+
+/// The cgroup v1 controllers rcorch uses; others are never touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Controller {
+    Memory,
+    Cpu,
+    Cpuacct,
+    Pids,
+}
+
+impl Controller {
+    /// Always joined on v1: memory and cpu for limits, cpuacct for CPU usage,
+    /// pids for the limit and for listing (and so killing) every process.
+    pub const ALL: [Controller; 4] = [
+        Controller::Memory,
+        Controller::Cpu,
+        Controller::Cpuacct,
+        Controller::Pids,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Controller::Memory => "memory",
+            Controller::Cpu => "cpu",
+            Controller::Cpuacct => "cpuacct",
+            Controller::Pids => "pids",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Controller> {
+        Controller::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl fmt::Display for Controller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Lifecycle of one container's cgroup.
+pub trait CgroupManager: fmt::Debug + Send + Sync {
+    /// Creates the cgroup (and its parents) in the controllers we need, then
+    /// writes `limits`. Idempotent: an existing cgroup is reused.
+    fn apply_limits(&self, limits: &Limits) -> Result<()>;
+    /// The cgroup.procs files the container init writes "0" into to join
+    /// (writing "0" moves the writing process itself).
+    fn procs_files(&self) -> Vec<PathBuf>;
+    /// Every directory that makes up this cgroup (one per hierarchy).
+    fn cgroup_dirs(&self) -> Vec<PathBuf>;
+    /// Every process in the cgroup.
+    fn pids(&self) -> Result<Vec<i32>>;
+    /// Resource usage, with memory counted like `docker stats`.
+    fn stats(&self) -> Result<Stats>;
+    /// Whether the kernel OOM killer killed a process in this cgroup.
+    fn oom_killed(&self) -> Result<bool>;
+    /// Sends `signal` to every process in the cgroup.
+    fn kill_all(&self, signal: Signal) -> Result<()>;
+    /// Removes the cgroup from every hierarchy (best effort, errors collected).
+    fn destroy(&self) -> Result<()>;
+}
+
+/// The manager of cgroup `parent/name` for `layout`.
+///
+/// `parent` is relative to each hierarchy's root ("rcorch", or a test's own
+/// "rcorch-test-123"); `name` is a single path component.
+pub fn manager_for(layout: &Layout, parent: &str, name: &str) -> Result<Box<dyn CgroupManager>> {
+    let relative = relative_path(parent, name)?;
+    Ok(match layout {
+        Layout::V1 { mounts } => Box::new(v1::V1Manager::new(mounts, &relative)?),
+        Layout::V2 { root } => Box::new(v2::V2Manager::new(root, &relative)),
+    })
+}
+
+/// Best-effort removal of `parent` (and its own empty ancestors) once no
+/// container cgroup is left in it; a parent still in use is left alone.
+pub fn parent_cleanup(layout: &Layout, parent: &str) -> Result<()> {
+    let relative = relative_path(parent, "")?;
+    let roots: Vec<PathBuf> = match layout {
+        Layout::V1 { mounts } => fsio::unique(mounts.values().cloned()),
+        Layout::V2 { root } => vec![root.clone()],
+    };
+    let mut failures = Vec::new();
+    for root in roots {
+        for ancestor in relative.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+            let path = root.join(ancestor);
+            match std::fs::remove_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                // Other containers still live here, and so in its ancestors.
+                Err(e) if fsio::is_in_use(&e) => break,
+                Err(source) => {
+                    failures.push(RemoveFailure { path, source });
+                    break;
+                }
+            }
+        }
+    }
+    fsio::collect_failures(failures)
+}
+
+/// Validates `parent` and `name` and joins them; neither may climb out of the
+/// hierarchy. An empty `name` yields just the parent.
+fn relative_path(parent: &str, name: &str) -> Result<PathBuf> {
+    let invalid = |value: &str| CgroupError::InvalidName {
+        value: value.to_string(),
+    };
+    let parent_parts: Vec<&str> = parent.split('/').filter(|p| !p.is_empty()).collect();
+    let bad = |p: &&str| *p == "." || *p == "..";
+    if parent_parts.is_empty() || parent_parts.iter().any(bad) {
+        return Err(invalid(parent));
+    }
+    if name.contains('/') || name == "." || name == ".." {
+        return Err(invalid(name));
+    }
+    let mut path: PathBuf = parent_parts.iter().collect();
+    if !name.is_empty() {
+        path.push(name);
+    }
+    Ok(path)
+}
+
+/// Sends `signal` to every pid `list` returns. For SIGKILL the list is read
+/// again (a few rounds) so that children forked meanwhile are caught too.
+fn signal_every_pid(list: impl Fn() -> Result<Vec<i32>>, signal: Signal) -> Result<()> {
+    let rounds = if signal == Signal::SIGKILL { 10 } else { 1 };
+    let mut signalled = BTreeSet::new();
+    for _ in 0..rounds {
+        // cgroup.procs shows 0 for processes outside our pid namespace, and
+        // kill(0) would hit our own process group: only positive pids.
+        let fresh: Vec<i32> = list()?
+            .into_iter()
+            .filter(|pid| *pid > 0 && !signalled.contains(pid))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for pid in fresh {
+            match kill(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(source) => {
+                    return Err(CgroupError::Signal {
+                        pid,
+                        signal,
+                        source,
+                    })
+                }
+            }
+            signalled.insert(pid);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn relative_paths_stay_inside_the_hierarchy() {
+        assert_eq!(
+            relative_path("rcorch", "web").unwrap(),
+            Path::new("rcorch/web")
+        );
+        assert_eq!(relative_path("/a/b/", "c").unwrap(), Path::new("a/b/c"));
+        assert_eq!(relative_path("rcorch", "").unwrap(), Path::new("rcorch"));
+        for (parent, name) in [
+            ("", "x"),
+            ("..", "x"),
+            ("a/../b", "x"),
+            ("a", "b/c"),
+            ("a", ".."),
+        ] {
+            assert!(relative_path(parent, name).is_err(), "{parent:?} {name:?}");
+        }
+    }
+
+    #[test]
+    fn controller_names_round_trip() {
+        for c in Controller::ALL {
+            assert_eq!(Controller::from_name(c.name()), Some(c));
+        }
+        assert_eq!(Controller::from_name("name=systemd"), None);
+    }
+
+    #[test]
+    fn remove_errors_list_every_failure() {
+        let err = CgroupError::Remove {
+            failures: vec![
+                RemoveFailure {
+                    path: "/a".into(),
+                    source: io::Error::from_raw_os_error(libc::EBUSY),
+                },
+                RemoveFailure {
+                    path: "/b".into(),
+                    source: io::Error::from_raw_os_error(libc::EACCES),
+                },
+            ],
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("/a") && msg.contains("/b"), "{msg}");
+    }
+}
