@@ -116,7 +116,7 @@ GROUP
 write_tarball() {
     local dir="$1" dest="$2"
     local -a top
-    mapfile -t top < <(cd "$dir" && ls -A | LC_ALL=C sort)
+    mapfile -t top < <(find "$dir" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort)
     # GNU format + fixed owner/mtime + sorted names => byte-identical output.
     tar --create --file "$dest" --directory "$dir" \
         --format=gnu --sort=name --mtime="$mtime" \

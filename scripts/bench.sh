@@ -188,6 +188,7 @@ need_rcorch_image() {
     # Exit status alone proves nothing (a stub binary exits 0): require output
     # that only a container running busybox can produce.
     local out
+    # shellcheck disable=SC2016 # the container's sh expands it
     out=$(timeout 30 "$rcorch" --root "$rcorch_state" run --rm --network none busybox \
         sh -c 'echo rcorch-$((6 * 7))' 2>&1)
     if [ "$out" != "rcorch-42" ]; then

@@ -12,7 +12,7 @@ exec </dev/null
 exec 2>&1
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 
 # `sudo` resets PATH; find rustup's cargo if it is not visible.
 if ! command -v cargo >/dev/null 2>&1; then
