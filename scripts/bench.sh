@@ -175,14 +175,13 @@ need_bundle() {
     bundle="$tmp/bundle"
 }
 
-rcorch_state=""
+rcorch_state="$tmp/rcorch-root"
 rcorch_ready=""
 need_rcorch_image() {
     [ -n "$rcorch_ready" ] && return "$rcorch_ready"
     rcorch_ready=1
     need_busybox_tar || return 1
     [ -x "$rcorch" ] || { echo "rcorch binary not found: $rcorch" >&2; return 1; }
-    rcorch_state="$tmp/rcorch-root"
     cleanup_hooks+=("'$rcorch' --root '$rcorch_state' rm -f \$('$rcorch' --root '$rcorch_state' ps -a -q)")
     "$rcorch" --root "$rcorch_state" import "$busybox_tar" busybox:latest || return 1
     # Exit status alone proves nothing (a stub binary exits 0): require output
@@ -243,7 +242,8 @@ section_startup() {
         bench_row --ref "$s" rcorch "$rcorch --root $rcorch_state run --rm --network none busybox true"
     else
         echo "-- rcorch: failed (setup: import or first run)"
-        add_row "$s" rcorch "$rcorch run --rm --network none busybox true" failed "" "" 1
+        add_row "$s" rcorch "$rcorch --root $rcorch_state run --rm --network none busybox true" \
+            failed "" "" 1
     fi
 
     # `$$` is expanded by hyperfine's per-run shell: a fresh id every run.
