@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# Benchmark rcorch against the namespace floor, runc, crun and podman with
+# hyperfine, on the same busybox rootfs, and print one table.
+#
+# Usage: sudo scripts/bench.sh [--rcorch BIN] [--runs N] [--warmup N]
+#                              [--section NAME]... [--json-dir DIR]
+# Sections: startup (default). network, unpack, selfheal are hooks to fill.
+# Rows whose tool is missing print "skipped"; rows whose command fails print
+# "failed" (the bench itself still succeeds). Everything it creates lives in
+# one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
+set -uo pipefail
+exec </dev/null
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+rcorch="$repo/target/release/rcorch"
+runs=30
+warmup=3
+sections=()
+json_dir=""
+
+usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
+}
+
+die() {
+    echo "bench.sh: error: $*" >&2
+    exit 1
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rcorch) rcorch="${2:?}"; shift 2 ;;
+        --runs) runs="${2:?}"; shift 2 ;;
+        --warmup) warmup="${2:?}"; shift 2 ;;
+        --section) sections+=("${2:?}"); shift 2 ;;
+        --json-dir) json_dir="${2:?}"; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+[ ${#sections[@]} -gt 0 ] || sections=(startup)
+
+[ "$(id -u)" -eq 0 ] || die "run as root (containers need it)"
+command -v hyperfine >/dev/null || die "hyperfine not found (apt-get install hyperfine)"
+command -v jq >/dev/null || die "jq not found (apt-get install jq)"
+
+tmp=$(mktemp -d /tmp/rcorch-bench.XXXXXX)
+# Unique cgroup parent for podman so cleanup removes exactly what we made.
+tag="rcorch-bench-$$"
+
+# ---------------------------------------------------------------- cleanup --
+
+# Host paths runc/crun/podman may create outside their configured roots:
+# remember which already exist, remove only the ones that appear.
+host_paths=(/run/runc /run/crun /run/containers /run/mount /var/lib/containers
+    /etc/containers/networks /etc/cni/net.d/cni.lock)
+preexisting=()
+for p in "${host_paths[@]}"; do
+    [ -e "$p" ] && preexisting+=("$p")
+done
+
+is_preexisting() {
+    local p
+    for p in "${preexisting[@]}"; do
+        [ "$p" = "$1" ] && return 0
+    done
+    return 1
+}
+
+# Extra cleanup steps registered by setup functions, run in reverse order.
+cleanup_hooks=()
+
+cleanup() {
+    local i p mnt
+    trap - EXIT INT TERM
+    for ((i = ${#cleanup_hooks[@]} - 1; i >= 0; i--)); do
+        eval "${cleanup_hooks[$i]}" >/dev/null 2>&1 || true
+    done
+    # Unmount anything left below tmp, deepest first.
+    awk -v t="$tmp" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo \
+        | sort -r | while IFS= read -r mnt; do umount -l "$mnt" 2>/dev/null; done
+    # Cgroups created under our tag, in every hierarchy (v1 and v2).
+    awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/self/mounts \
+        | while IFS= read -r mnt; do
+            [ -d "$mnt/$tag" ] && find "$mnt/$tag" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+    for p in "${host_paths[@]}"; do
+        is_preexisting "$p" || rm -rf "$p"
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------- row records --
+
+row_section=()
+row_name=()
+row_cmd=()
+row_status=() # ok | failed | skipped
+row_median=() # ms
+row_stddev=() # ms
+row_ref=()    # 1 = the section's rcorch row, 2 = its floor row (ratio references)
+
+add_row() { # section name cmd status median stddev ref
+    row_section+=("$1")
+    row_name+=("$2")
+    row_cmd+=("$3")
+    row_status+=("$4")
+    row_median+=("$5")
+    row_stddev+=("$6")
+    row_ref+=("$7")
+}
+
+skip_row() { # section name reason
+    echo "-- $2: skipped ($3)"
+    add_row "$1" "$2" "$3" skipped "" "" 0
+}
+
+# bench_row [--ref|--floor] SECTION NAME CMD: one hyperfine measurement of CMD.
+# --ref marks the rcorch row, --floor the lower bound, that ratios divide by.
+# A failing smoke run marks the row failed instead of aborting.
+bench_row() {
+    local ref=0
+    case "$1" in
+        --ref) ref=1; shift ;;
+        --floor) ref=2; shift ;;
+    esac
+    local section="$1" name="$2" cmd="$3"
+    local json="$tmp/json/$section-${#row_name[@]}.json" log="$tmp/json/last.log"
+    mkdir -p "$tmp/json"
+    echo
+    echo "== [$section] $name: $cmd"
+    if ! timeout 60 sh -c "$cmd" >"$log" 2>&1; then
+        echo "-- $name: failed (smoke run); output:"
+        tail -n 5 "$log" | sed 's/^/   /'
+        add_row "$section" "$name" "$cmd" failed "" "" "$ref"
+        return 0
+    fi
+    # Plain commands run without a shell (-N, more precise for fast ones);
+    # commands needing shell syntax run under sh, whose spawn hyperfine subtracts.
+    local shell_opt=(-N)
+    case "$cmd" in
+        *[\$\'\"\|\;\&\<\>]*) shell_opt=() ;;
+    esac
+    if ! hyperfine "${shell_opt[@]}" --warmup "$warmup" --runs "$runs" --style basic \
+        --export-json "$json" --command-name "$name" "$cmd"; then
+        add_row "$section" "$name" "$cmd" failed "" "" "$ref"
+        return 0
+    fi
+    [ -n "$json_dir" ] && mkdir -p "$json_dir" && cp "$json" "$json_dir/$section-$name.json"
+    add_row "$section" "$name" "$cmd" ok \
+        "$(jq '.results[0].median * 1000' "$json")" \
+        "$(jq '.results[0].stddev * 1000' "$json")" "$ref"
+}
+
+# ------------------------------------------------------------------- setup --
+# Each need_* is idempotent and returns non-zero when the thing is unusable,
+# so later sections can share them.
+
+busybox_tar=""
+need_busybox_tar() {
+    [ -n "$busybox_tar" ] && return 0
+    "$repo/rootfs-tools/busybox.sh" --output "$tmp/busybox.tar" >/dev/null || return 1
+    busybox_tar="$tmp/busybox.tar"
+}
+
+bundle=""
+need_bundle() {
+    [ -n "$bundle" ] && return 0
+    need_busybox_tar || return 1
+    command -v runc >/dev/null || return 1
+    "$repo/rootfs-tools/oci-bundle.sh" "$busybox_tar" "$tmp/bundle" true >/dev/null || return 1
+    bundle="$tmp/bundle"
+}
+
+rcorch_state="$tmp/rcorch-root"
+rcorch_ready=""
+need_rcorch_image() {
+    [ -n "$rcorch_ready" ] && return "$rcorch_ready"
+    rcorch_ready=1
+    need_busybox_tar || return 1
+    [ -x "$rcorch" ] || { echo "rcorch binary not found: $rcorch" >&2; return 1; }
+    cleanup_hooks+=("'$rcorch' --root '$rcorch_state' rm -f \$('$rcorch' --root '$rcorch_state' ps -a -q)")
+    "$rcorch" --root "$rcorch_state" import "$busybox_tar" busybox:latest || return 1
+    # Exit status alone proves nothing (a stub binary exits 0): require output
+    # that only a container running busybox can produce.
+    local out
+    # shellcheck disable=SC2016 # the container's sh expands it
+    out=$(timeout 30 "$rcorch" --root "$rcorch_state" run --rm --network none busybox \
+        sh -c 'echo rcorch-$((6 * 7))' 2>&1)
+    if [ "$out" != "rcorch-42" ]; then
+        echo "rcorch did not run busybox (output: ${out:-<none>})" >&2
+        return 1
+    fi
+    rcorch_ready=0
+}
+
+# The cgroup2 mount point when the host is hybrid (v1 controllers + v2),
+# where crun 1.8 refuses to run unless cgroup2 is hidden from it.
+hybrid_cgroup2() {
+    if awk '$3 == "cgroup" { v1 = 1 } END { exit !v1 }' /proc/self/mounts; then
+        awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts
+    fi
+}
+
+podman_cmd=""
+podman_image="localhost/rcorch-bench-busybox:latest"
+need_podman() {
+    [ -n "$podman_cmd" ] && return 0
+    command -v podman >/dev/null || return 1
+    need_busybox_tar || return 1
+    local p="$tmp/podman"
+    mkdir -p "$p"
+    # Keep events, networks and temp state out of the host's podman setup.
+    cat >"$p/containers.conf" <<EOF
+[engine]
+events_logger = "none"
+cgroup_manager = "cgroupfs"
+tmp_dir = "$p/tmp"
+[network]
+network_config_dir = "$p/networks"
+EOF
+    export CONTAINERS_CONF="$p/containers.conf"
+    local cmd="podman --root $p/root --runroot $p/runroot --runtime runc --runtime-flag root=$p/runc"
+    cleanup_hooks+=("$cmd rm -af" "$cmd rmi -af")
+    $cmd import "$busybox_tar" "$podman_image" >"$p/import.log" 2>&1 || {
+        cat "$p/import.log" >&2
+        return 1
+    }
+    podman_cmd="$cmd"
+}
+
+# ---------------------------------------------------------------- sections --
+
+section_startup() {
+    local s=startup cg2 crun_cmd
+    bench_row --floor "$s" "unshare (floor)" "unshare --pid --mount --uts --ipc --net --fork /bin/true"
+
+    if need_rcorch_image; then
+        bench_row --ref "$s" rcorch "$rcorch --root $rcorch_state run --rm --network none busybox true"
+    else
+        echo "-- rcorch: failed (setup: import or first run)"
+        add_row "$s" rcorch "$rcorch --root $rcorch_state run --rm --network none busybox true" \
+            failed "" "" 1
+    fi
+
+    # `$$` is expanded by hyperfine's per-run shell: a fresh id every run.
+    if need_bundle; then
+        bench_row "$s" runc "runc --root $tmp/runc run -b $bundle bench-\$\$"
+    else
+        skip_row "$s" runc "runc not installed"
+    fi
+
+    if ! command -v crun >/dev/null; then
+        skip_row "$s" crun "crun not installed"
+    elif ! need_bundle; then
+        skip_row "$s" crun "no OCI bundle (runc spec needed)"
+    else
+        crun_cmd="crun --root $tmp/crun run -b $bundle bench-\$\$"
+        cg2=$(hybrid_cgroup2)
+        if [ -n "$cg2" ]; then
+            bench_row "$s" "crun (unshare -m)" \
+                "unshare -m sh -c 'umount -n $cg2 && exec $crun_cmd'"
+        else
+            bench_row "$s" crun "$crun_cmd"
+        fi
+    fi
+
+    if need_podman; then
+        # Podman's default rlimits exceed what a root without CAP_SYS_RESOURCE
+        # may set; pin modest ones (runc spec also uses nofile 1024).
+        bench_row "$s" "podman (runc)" "$podman_cmd run --rm --network none \
+--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --cgroup-parent /$tag $podman_image true"
+    else
+        skip_row "$s" "podman (runc)" "podman not installed or import failed"
+    fi
+}
+
+# Hooks for later sections: fill in with bench_row/skip_row calls.
+section_network() {
+    skip_row network "rcorch bridge" "not implemented yet"
+}
+section_unpack() {
+    skip_row unpack "rcorch import" "not implemented yet"
+}
+section_selfheal() {
+    skip_row selfheal "rcorch restart" "not implemented yet"
+}
+
+# ------------------------------------------------------------------ report --
+
+# ref_median SECTION KIND: median of the section's reference row of KIND
+# (1 = rcorch, 2 = floor), empty when it has none or it failed.
+ref_median() {
+    local j
+    for j in "${!row_name[@]}"; do
+        if [ "${row_section[$j]}" = "$1" ] && [ "${row_ref[$j]}" = "$2" ] \
+            && [ "${row_status[$j]}" = ok ]; then
+            echo "${row_median[$j]}"
+            return
+        fi
+    done
+}
+
+ratio() { # value reference
+    if [ -n "$2" ]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'
+    else
+        echo "n/a"
+    fi
+}
+
+print_table() {
+    local i fmt cmd
+    fmt='%-10s | %-20s | %10s | %8s | %9s | %9s\n'
+    # shellcheck disable=SC2059
+    printf "\n$fmt" section row "median ms" "± ms" "vs rcorch" "vs floor"
+    printf -- '-----------+----------------------+------------+----------+-----------+----------\n'
+    for i in "${!row_name[@]}"; do
+        if [ "${row_status[$i]}" != ok ]; then
+            # shellcheck disable=SC2059
+            printf "$fmt" "${row_section[$i]}" "${row_name[$i]}" "${row_status[$i]}" "" "" ""
+            continue
+        fi
+        # shellcheck disable=SC2059
+        printf "$fmt" "${row_section[$i]}" "${row_name[$i]}" \
+            "$(printf '%.2f' "${row_median[$i]}")" "$(printf '%.2f' "${row_stddev[$i]}")" \
+            "$(ratio "${row_median[$i]}" "$(ref_median "${row_section[$i]}" 1)")" \
+            "$(ratio "${row_median[$i]}" "$(ref_median "${row_section[$i]}" 2)")"
+    done
+    echo
+    echo "commands (\$TMP = the bench's temp dir):"
+    for i in "${!row_name[@]}"; do
+        cmd="${row_cmd[$i]//$tmp/\$TMP}"
+        printf '  %-20s %s\n' "${row_name[$i]}" "$cmd"
+    done
+    echo "(runs=$runs warmup=$warmup; commands with shell syntax run under sh and"
+    echo " hyperfine subtracts the sh spawn, others run with -N; ratio = row / reference)"
+}
+
+for s in "${sections[@]}"; do
+    declare -F "section_$s" >/dev/null || die "unknown section: $s"
+    "section_$s"
+done
+print_table
