@@ -1,3 +1,4 @@
 //! rcorch: a daemonless single-host container runtime with a mini-orchestrator.
 //!
 //! The library holds every concern; `main.rs` and `cli` only parse, call and print.
+pub mod image;
