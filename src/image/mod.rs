@@ -149,3 +149,6 @@ pub enum ImageError {
     #[error("cannot unpack layer {layer}: {source}")]
     Unpack { layer: String, source: UnpackError },
 }
+
+#[cfg(test)]
+mod unpack_tests;
