@@ -34,7 +34,10 @@ pub(super) fn lock(path: &Path) -> Result<Flock<File>, ImageError> {
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|source| ImageError::Open { path: path.to_path_buf(), source })?;
+        .map_err(|source| ImageError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, source)| ImageError::Lock {
         path: path.to_path_buf(),
         source,
@@ -46,39 +49,63 @@ pub(super) fn load_index(path: &Path) -> Result<Vec<ImageRecord>, ImageError> {
     let data = match fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ImageError::Read { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(ImageError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     };
     let images: Vec<ImageRecord> =
-        serde_json::from_slice(&data).map_err(|source| ImageError::Parse { path: path.to_path_buf(), source })?;
+        serde_json::from_slice(&data).map_err(|source| ImageError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
     // Digests become file names, so refuse anything that is not one.
     let bad = images
         .iter()
         .flat_map(|im| im.layers.iter().chain([&im.id]))
         .find(|d| !valid_digest(d));
     if let Some(digest) = bad {
-        return Err(ImageError::InvalidDigest { path: path.to_path_buf(), digest: digest.clone() });
+        return Err(ImageError::InvalidDigest {
+            path: path.to_path_buf(),
+            digest: digest.clone(),
+        });
     }
     Ok(images)
 }
 
 /// Writes `data` to `path` via a temporary file and rename.
 pub(super) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ImageError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(temp_name(&name));
-    fs::write(&tmp, data).map_err(|source| ImageError::Write { path: tmp.clone(), source })?;
+    fs::write(&tmp, data).map_err(|source| ImageError::Write {
+        path: tmp.clone(),
+        source,
+    })?;
     rename(&tmp, path)
 }
 
 pub(super) fn rename(from: &Path, to: &Path) -> Result<(), ImageError> {
     fs::rename(from, to).map_err(|source| {
         let _ = fs::remove_file(from);
-        ImageError::Rename { from: from.to_path_buf(), to: to.to_path_buf(), source }
+        ImageError::Rename {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            source,
+        }
     })
 }
 
 /// Removes a file or directory tree without following symlinks; missing is fine.
 pub(super) fn remove_tree(path: &Path) -> Result<(), ImageError> {
-    let err = |source: io::Error| ImageError::Remove { path: path.to_path_buf(), source };
+    let err = |source: io::Error| ImageError::Remove {
+        path: path.to_path_buf(),
+        source,
+    };
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(err(io::Error::from(io::ErrorKind::InvalidInput)));
     };
@@ -90,7 +117,10 @@ pub(super) fn remove_tree(path: &Path) -> Result<(), ImageError> {
 /// Removes temporaries left in `dir` by interrupted operations.
 /// Only call with the store lock held, when none can be in progress.
 pub(super) fn sweep_temps(dir: &Path) -> Result<(), ImageError> {
-    let entries = fs::read_dir(dir).map_err(|source| ImageError::Read { path: dir.to_path_buf(), source })?;
+    let entries = fs::read_dir(dir).map_err(|source| ImageError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries.flatten() {
         if is_temp_name(entry.file_name().as_bytes()) {
             remove_tree(&entry.path())?;
@@ -107,7 +137,10 @@ pub(super) struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub(super) fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new() }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+        }
     }
 
     /// The `sha256:<hex>` digest of everything read.
@@ -143,7 +176,10 @@ pub(super) fn write_blob(
     };
     if let Some(expected) = expected.filter(|e| *e != digest) {
         let _ = fs::remove_file(&tmp);
-        return Err(ImageError::DigestMismatch { expected: expected.to_string(), actual: digest });
+        return Err(ImageError::DigestMismatch {
+            expected: expected.to_string(),
+            actual: digest,
+        });
     }
     let target = dir.join(super::digest_hex(&digest));
     if target.exists() {
@@ -154,8 +190,15 @@ pub(super) fn write_blob(
     Ok((digest, true))
 }
 
-fn copy_hashing(reader: impl Read, source_path: &Path, tmp: &PathBuf) -> Result<String, ImageError> {
-    let mut out = File::create(tmp).map_err(|source| ImageError::Write { path: tmp.clone(), source })?;
+fn copy_hashing(
+    reader: impl Read,
+    source_path: &Path,
+    tmp: &PathBuf,
+) -> Result<String, ImageError> {
+    let mut out = File::create(tmp).map_err(|source| ImageError::Write {
+        path: tmp.clone(),
+        source,
+    })?;
     let mut hashing = HashingReader::new(reader);
     let mut buf = vec![0u8; COPY_BUF];
     loop {
@@ -163,9 +206,18 @@ fn copy_hashing(reader: impl Read, source_path: &Path, tmp: &PathBuf) -> Result<
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => return Err(ImageError::Read { path: source_path.to_path_buf(), source }),
+            Err(source) => {
+                return Err(ImageError::Read {
+                    path: source_path.to_path_buf(),
+                    source,
+                })
+            }
         };
-        out.write_all(&buf[..n]).map_err(|source| ImageError::Write { path: tmp.clone(), source })?;
+        out.write_all(&buf[..n])
+            .map_err(|source| ImageError::Write {
+                path: tmp.clone(),
+                source,
+            })?;
     }
     Ok(hashing.digest())
 }

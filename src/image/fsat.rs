@@ -40,7 +40,12 @@ fn owned(fd: RawFd) -> OwnedFd {
 
 /// Opens directory `name` under `parent` without following symlinks,
 /// creating it (mode 0755) first when missing and `create` is set.
-pub(super) fn open_dir(parent: RawFd, name: &[u8], create: bool, depth: usize) -> Result<OwnedFd, WalkError> {
+pub(super) fn open_dir(
+    parent: RawFd,
+    name: &[u8],
+    create: bool,
+    depth: usize,
+) -> Result<OwnedFd, WalkError> {
     match openat(Some(parent), name, DIR_FLAGS, Mode::empty()) {
         Ok(fd) => return Ok(owned(fd)),
         Err(Errno::ENOENT) if create => {}
@@ -105,7 +110,11 @@ impl Walker {
 
     /// Walks `dirs` without touching the cache, for a second directory needed
     /// at the same time (hard-link targets). Never creates anything.
-    pub(super) fn dir_uncached(&self, path: &[u8], dirs: &[Range<usize>]) -> Result<Option<OwnedFd>, WalkError> {
+    pub(super) fn dir_uncached(
+        &self,
+        path: &[u8],
+        dirs: &[Range<usize>],
+    ) -> Result<Option<OwnedFd>, WalkError> {
         let mut cur: Option<OwnedFd> = None;
         for (depth, r) in dirs.iter().enumerate() {
             let parent = cur.as_ref().map_or(self.root_fd(), |fd| fd.as_raw_fd());
@@ -121,7 +130,9 @@ impl Walker {
     }
 
     fn top(&self) -> RawFd {
-        self.stack.last().map_or(self.root_fd(), |(_, fd)| fd.as_raw_fd())
+        self.stack
+            .last()
+            .map_or(self.root_fd(), |(_, fd)| fd.as_raw_fd())
     }
 }
 
@@ -134,7 +145,9 @@ pub(super) enum Existing {
 
 pub(super) fn existing(parent: RawFd, name: &[u8]) -> Result<Existing, Errno> {
     match fstatat(Some(parent), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR => {
+        Ok(st)
+            if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR =>
+        {
             Ok(Existing::Dir)
         }
         Ok(_) => Ok(Existing::Other),

@@ -33,7 +33,9 @@ pub fn find(images: &[ImageRecord], query: &str) -> Result<(usize, Option<String
     let hex = digest_hex(query);
     let id_like = hex.len() >= MIN_ID_PREFIX
         && hex.len() <= 64
-        && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if id_like {
         let mut matches = images
             .iter()
@@ -93,18 +95,28 @@ pub fn plan_removal(
     }
     let untag = image.repo_tags.clone();
     if !in_use {
-        return Ok(Removal { untag, delete: true });
+        return Ok(Removal {
+            untag,
+            delete: true,
+        });
     }
     let name = matched_tag.unwrap_or(image.short_id()).to_string();
     match (force, untag.is_empty()) {
         (false, _) => Err(ImageError::InUse { image: name }),
         (true, true) => Err(ImageError::InUseUntagged { image: name }),
-        (true, false) => Ok(Removal { untag, delete: false }),
+        (true, false) => Ok(Removal {
+            untag,
+            delete: false,
+        }),
     }
 }
 
 /// Applies `removal` to `images[idx]`; returns the removed record if deleted.
-pub fn apply_removal(images: &mut Vec<ImageRecord>, idx: usize, removal: &Removal) -> Option<ImageRecord> {
+pub fn apply_removal(
+    images: &mut Vec<ImageRecord>,
+    idx: usize,
+    removal: &Removal,
+) -> Option<ImageRecord> {
     images[idx].repo_tags.retain(|t| !removal.untag.contains(t));
     removal.delete.then(|| images.remove(idx))
 }
@@ -159,52 +171,106 @@ mod tests {
         let mut c = rec('c', &[], &['2']);
         c.id = format!("sha256:abce{}", "0".repeat(60));
         let images = vec![rec('a', &["foo:latest"], &['1']), b, c];
-        assert_eq!(find(&images, "foo").unwrap(), (0, Some("foo:latest".into())));
+        assert_eq!(
+            find(&images, "foo").unwrap(),
+            (0, Some("foo:latest".into()))
+        );
         assert_eq!(find(&images, "foo:latest").unwrap().0, 0);
         assert_eq!(find(&images, "bar:1").unwrap().0, 1);
         assert_eq!(find(&images, &"a".repeat(64)).unwrap(), (0, None));
-        assert_eq!(find(&images, &format!("sha256:{}", "a".repeat(64))).unwrap().0, 0);
+        assert_eq!(
+            find(&images, &format!("sha256:{}", "a".repeat(64)))
+                .unwrap()
+                .0,
+            0
+        );
         assert_eq!(find(&images, "abcd").unwrap().0, 1);
         assert_eq!(find(&images, "sha256:abce").unwrap().0, 2);
-        assert!(matches!(find(&images, "abc"), Err(ImageError::NotFound { .. })));
-        assert!(matches!(find(&images, "abc0"), Err(ImageError::NotFound { .. })));
-        assert!(matches!(find(&images, "sha256:ab"), Err(ImageError::NotFound { .. })));
+        assert!(matches!(
+            find(&images, "abc"),
+            Err(ImageError::NotFound { .. })
+        ));
+        assert!(matches!(
+            find(&images, "abc0"),
+            Err(ImageError::NotFound { .. })
+        ));
+        assert!(matches!(
+            find(&images, "sha256:ab"),
+            Err(ImageError::NotFound { .. })
+        ));
         let mut amb = images.clone();
         amb[0].id = format!("sha256:abcd{}", "1".repeat(60));
-        assert!(matches!(find(&amb, "abcd"), Err(ImageError::Ambiguous { count: 2, .. })));
+        assert!(matches!(
+            find(&amb, "abcd"),
+            Err(ImageError::Ambiguous { count: 2, .. })
+        ));
         let err = find(&images, "bar").unwrap_err();
         assert_eq!(
             err.to_string(),
             "image \"bar:latest\" not found; import one with 'rcorch import TARBALL bar:latest'"
         );
-        assert!(matches!(find(&images, "Bar"), Err(ImageError::Reference(_))));
+        assert!(matches!(
+            find(&images, "Bar"),
+            Err(ImageError::Reference(_))
+        ));
     }
 
     #[test]
     fn removal_plans() {
         let multi = rec('a', &["foo:1", "foo:2"], &['1']);
         let plan = plan_removal(&multi, Some("foo:1"), true, false).unwrap();
-        assert_eq!(plan, Removal { untag: vec!["foo:1".into()], delete: false });
-        assert!(matches!(plan_removal(&multi, None, false, false), Err(ImageError::MultipleTags { .. })));
+        assert_eq!(
+            plan,
+            Removal {
+                untag: vec!["foo:1".into()],
+                delete: false
+            }
+        );
+        assert!(matches!(
+            plan_removal(&multi, None, false, false),
+            Err(ImageError::MultipleTags { .. })
+        ));
         assert!(plan_removal(&multi, None, false, true).unwrap().delete);
 
         let single = rec('a', &["foo:1"], &['1']);
-        assert!(plan_removal(&single, Some("foo:1"), false, false).unwrap().delete);
+        assert!(
+            plan_removal(&single, Some("foo:1"), false, false)
+                .unwrap()
+                .delete
+        );
         let err = plan_removal(&single, Some("foo:1"), true, false).unwrap_err();
-        assert!(err.to_string().contains("foo:1") && err.to_string().contains("-f"), "{err}");
+        assert!(
+            err.to_string().contains("foo:1") && err.to_string().contains("-f"),
+            "{err}"
+        );
         let forced = plan_removal(&single, Some("foo:1"), true, true).unwrap();
-        assert_eq!(forced, Removal { untag: vec!["foo:1".into()], delete: false });
+        assert_eq!(
+            forced,
+            Removal {
+                untag: vec!["foo:1".into()],
+                delete: false
+            }
+        );
         let dangling = rec('a', &[], &['1']);
-        assert!(matches!(plan_removal(&dangling, None, true, true), Err(ImageError::InUseUntagged { .. })));
+        assert!(matches!(
+            plan_removal(&dangling, None, true, true),
+            Err(ImageError::InUseUntagged { .. })
+        ));
     }
 
     #[test]
     fn apply_and_unreferenced() {
-        let mut images = vec![rec('a', &["foo:1"], &['1', '2']), rec('b', &["bar:1"], &['2', '3'])];
+        let mut images = vec![
+            rec('a', &["foo:1"], &['1', '2']),
+            rec('b', &["bar:1"], &['2', '3']),
+        ];
         let removal = plan_removal(&images[0], Some("foo:1"), false, false).unwrap();
         let removed = apply_removal(&mut images, 0, &removal).unwrap();
         assert_eq!(images.len(), 1);
         let gone = unreferenced(&images, &removed);
-        assert_eq!(gone, [format!("sha256:{}", "1".repeat(64)), removed.id.clone()]);
+        assert_eq!(
+            gone,
+            [format!("sha256:{}", "1".repeat(64)), removed.id.clone()]
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod sha256;
 mod store;
 pub mod unpack;
 mod unpack_entry;
+mod whiteout;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -29,7 +30,8 @@ pub use store::ImageStore;
 pub use unpack::{unpack_layer, UnpackError, UnpackStats};
 
 /// The PATH given to imported images, as `podman import` does.
-pub const DEFAULT_PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH_ENV: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Runtime defaults of an image (the `config` object of an OCI image config).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,7 +92,9 @@ pub fn digest_hex(digest: &str) -> &str {
 /// (and so safe to use as a file name).
 pub fn valid_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -109,7 +113,9 @@ pub enum ImageError {
     #[error("image {image} is in use by a container; use -f to untag it anyway")]
     InUse { image: String },
     /// A forced removal found an image that is in use and has no tags left.
-    #[error("image {image} is in use by a container and has no tags left; remove the container first")]
+    #[error(
+        "image {image} is in use by a container and has no tags left; remove the container first"
+    )]
     InUseUntagged { image: String },
     /// Removing by id an image with several tags needs force.
     #[error("image {image} is referenced by several tags ({tags}); remove them by name or use -f")]
@@ -150,5 +156,7 @@ pub enum ImageError {
     Unpack { layer: String, source: UnpackError },
 }
 
+#[cfg(test)]
+mod store_tests;
 #[cfg(test)]
 mod unpack_tests;

@@ -184,28 +184,72 @@ mod tests {
     fn accepts_common_forms() {
         assert_eq!(ok("alpine"), ("alpine".into(), "latest".into()));
         assert_eq!(ok("alpine:3.19"), ("alpine".into(), "3.19".into()));
-        assert_eq!(ok("my-app_x.y__z:V1_rc-2"), ("my-app_x.y__z".into(), "V1_rc-2".into()));
-        assert_eq!(ok("library/busybox"), ("library/busybox".into(), "latest".into()));
-        assert_eq!(ok("localhost:5000/foo"), ("localhost:5000/foo".into(), "latest".into()));
-        assert_eq!(ok("Registry.Example.com:443/a/b:t"), ("Registry.Example.com:443/a/b".into(), "t".into()));
+        assert_eq!(
+            ok("my-app_x.y__z:V1_rc-2"),
+            ("my-app_x.y__z".into(), "V1_rc-2".into())
+        );
+        assert_eq!(
+            ok("library/busybox"),
+            ("library/busybox".into(), "latest".into())
+        );
+        assert_eq!(
+            ok("localhost:5000/foo"),
+            ("localhost:5000/foo".into(), "latest".into())
+        );
+        assert_eq!(
+            ok("Registry.Example.com:443/a/b:t"),
+            ("Registry.Example.com:443/a/b".into(), "t".into())
+        );
         assert_eq!(parse_reference("a:b").unwrap().to_string(), "a:b");
     }
 
     #[test]
     fn rejects_bad_references() {
         assert_eq!(parse_reference(""), Err(ReferenceError::Empty));
-        assert!(matches!(parse_reference("Alpine"), Err(ReferenceError::Uppercase { .. })));
-        assert!(matches!(parse_reference("foo/Bar:1"), Err(ReferenceError::Uppercase { .. })));
-        for bad in ["foo bar", "-foo", "foo-", "foo..bar", "foo___bar", "/foo", "foo/", "foo//bar", ":tag", "a/b$"] {
-            assert!(matches!(parse_reference(bad), Err(ReferenceError::InvalidName { .. })), "{bad}");
+        assert!(matches!(
+            parse_reference("Alpine"),
+            Err(ReferenceError::Uppercase { .. })
+        ));
+        assert!(matches!(
+            parse_reference("foo/Bar:1"),
+            Err(ReferenceError::Uppercase { .. })
+        ));
+        for bad in [
+            "foo bar",
+            "-foo",
+            "foo-",
+            "foo..bar",
+            "foo___bar",
+            "/foo",
+            "foo/",
+            "foo//bar",
+            ":tag",
+            "a/b$",
+        ] {
+            assert!(
+                matches!(
+                    parse_reference(bad),
+                    Err(ReferenceError::InvalidName { .. })
+                ),
+                "{bad}"
+            );
         }
         for bad in ["foo:", "foo:-x", "foo:.x", "foo:a/b", "foo:a:b"] {
             assert!(parse_reference(bad).is_err(), "{bad}");
         }
-        assert!(matches!(parse_reference(&format!("foo:{}", "a".repeat(129))), Err(ReferenceError::InvalidTag { .. })));
+        assert!(matches!(
+            parse_reference(&format!("foo:{}", "a".repeat(129))),
+            Err(ReferenceError::InvalidTag { .. })
+        ));
         assert!(parse_reference(&format!("foo:{}", "a".repeat(128))).is_ok());
-        assert!(matches!(parse_reference(&"a".repeat(256)), Err(ReferenceError::InvalidName { .. })));
-        assert!(matches!(parse_reference("foo@sha256:abcd"), Err(ReferenceError::DigestUnsupported { .. })));
+        assert!(matches!(
+            parse_reference(&"a".repeat(256)),
+            Err(ReferenceError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            parse_reference("foo@sha256:abcd"),
+            Err(ReferenceError::DigestUnsupported { .. })
+        ));
         assert!(parse_reference("bad_host-:1/foo").is_err());
     }
 }

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::blobs::{self, HashingReader};
 use super::index::{self, Removal};
 use super::unpack::{decompress, unpack_layer};
-use super::{digest_hex, parse_reference, rfc3339, ImageConfig, ImageError, ImageRecord, DEFAULT_PATH_ENV};
+use super::{
+    digest_hex, parse_reference, rfc3339, ImageConfig, ImageError, ImageRecord, DEFAULT_PATH_ENV,
+};
 
 /// Per-layer metadata written next to the unpacked `rootfs`; its presence
 /// marks the layer as complete.
@@ -71,7 +73,8 @@ impl ImageStore {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, ImageError> {
         let store = ImageStore { root: root.into() };
         for dir in [store.blob_dir(), store.root.join("layers")] {
-            fs::create_dir_all(&dir).map_err(|source| ImageError::CreateDir { path: dir, source })?;
+            fs::create_dir_all(&dir)
+                .map_err(|source| ImageError::CreateDir { path: dir, source })?;
         }
         Ok(store)
     }
@@ -99,7 +102,12 @@ impl ImageStore {
 
     /// Overlay lower dirs of `image`, topmost layer first.
     pub fn layer_dirs(&self, image: &ImageRecord) -> Vec<PathBuf> {
-        image.layers.iter().rev().map(|d| self.layer_dir(d).join("rootfs")).collect()
+        image
+            .layers
+            .iter()
+            .rev()
+            .map(|d| self.layer_dir(d).join("rootfs"))
+            .collect()
     }
 
     /// All images in the index.
@@ -123,7 +131,10 @@ impl ImageStore {
         blobs::sweep_temps(&self.root.join("layers"))?;
         let mut undo = Undo(Vec::new());
 
-        let file = File::open(tarball).map_err(|source| ImageError::Open { path: tarball.to_path_buf(), source })?;
+        let file = File::open(tarball).map_err(|source| ImageError::Open {
+            path: tarball.to_path_buf(),
+            source,
+        })?;
         let (layer, new_blob) = blobs::write_blob(&self.blob_dir(), file, tarball, None)?;
         if new_blob {
             undo.0.push(self.blob_path(&layer));
@@ -140,7 +151,10 @@ impl ImageStore {
             architecture: oci_arch(),
             os: "linux",
             config: &config,
-            rootfs: RootFs { kind: "layers", diff_ids: vec![info.diff_id] },
+            rootfs: RootFs {
+                kind: "layers",
+                diff_ids: vec![info.diff_id],
+            },
         };
         let json = serde_json::to_vec(&blob).expect("config blob serialises");
         let (id, new_config) = blobs::write_blob(&self.blob_dir(), &json[..], tarball, None)?;
@@ -176,18 +190,33 @@ impl ImageStore {
         let tmp = dir.with_file_name(blobs::temp_name(digest_hex(digest)));
         undo.0.push(tmp.clone());
         let rootfs = tmp.join("rootfs");
-        fs::create_dir_all(&rootfs).map_err(|source| ImageError::CreateDir { path: rootfs.clone(), source })?;
+        fs::create_dir_all(&rootfs).map_err(|source| ImageError::CreateDir {
+            path: rootfs.clone(),
+            source,
+        })?;
 
         let blob_path = self.blob_path(digest);
-        let blob = File::open(&blob_path).map_err(|source| ImageError::Open { path: blob_path, source })?;
-        let unpack_err = |source| ImageError::Unpack { layer: digest.to_string(), source };
+        let blob = File::open(&blob_path).map_err(|source| ImageError::Open {
+            path: blob_path,
+            source,
+        })?;
+        let unpack_err = |source| ImageError::Unpack {
+            layer: digest.to_string(),
+            source,
+        };
         let mut plain = HashingReader::new(decompress(blob).map_err(unpack_err)?);
         let stats = unpack_layer(&mut plain, &rootfs).map_err(unpack_err)?;
-        let info = LayerInfo { diff_id: plain.digest(), size: stats.bytes };
+        let info = LayerInfo {
+            diff_id: plain.digest(),
+            size: stats.bytes,
+        };
 
         let json = serde_json::to_vec(&info).expect("layer info serialises");
         let tmp_info = tmp.join("layer.json");
-        fs::write(&tmp_info, json).map_err(|source| ImageError::Write { path: tmp_info, source })?;
+        fs::write(&tmp_info, json).map_err(|source| ImageError::Write {
+            path: tmp_info,
+            source,
+        })?;
         blobs::rename(&tmp, &dir)?;
         undo.0.pop();
         undo.0.push(dir);
@@ -212,7 +241,11 @@ impl ImageStore {
         let (idx, tag) = index::find(&images, reference)?;
         let used = in_use(&images[idx].id);
         let removal: Removal = index::plan_removal(&images[idx], tag.as_deref(), used, force)?;
-        let mut report: Vec<String> = removal.untag.iter().map(|t| format!("Untagged: {t}")).collect();
+        let mut report: Vec<String> = removal
+            .untag
+            .iter()
+            .map(|t| format!("Untagged: {t}"))
+            .collect();
         let Some(removed) = index::apply_removal(&mut images, idx, &removal) else {
             self.save(&images)?;
             return Ok(report);
@@ -233,13 +266,17 @@ impl ImageStore {
     fn delete_digest(&self, digest: &str) -> Result<(), ImageError> {
         let dir = self.layer_dir(digest);
         if dir.exists() {
-            let aside = dir.with_file_name(format!("{}.del-{}", digest_hex(digest), std::process::id()));
+            let aside =
+                dir.with_file_name(format!("{}.del-{}", digest_hex(digest), std::process::id()));
             blobs::rename(&dir, &aside)?;
             blobs::remove_tree(&aside)?;
         }
         let blob = self.blob_path(digest);
         match fs::remove_file(&blob) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(ImageError::Remove { path: blob, source: e }),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(ImageError::Remove {
+                path: blob,
+                source: e,
+            }),
             _ => Ok(()),
         }
     }

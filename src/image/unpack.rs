@@ -15,6 +15,7 @@ use nix::errno::Errno;
 
 use super::fsat::{WalkError, Walker};
 use super::unpack_entry::{finish_dirs, unpack_entry, Ctx};
+pub use super::whiteout::{classify_whiteout, Whiteout};
 
 const BUF_SIZE: usize = 1 << 20;
 
@@ -103,35 +104,6 @@ pub fn normalize_path(path: &[u8], out: &mut Vec<Range<usize>>) -> Result<(), Es
     Ok(())
 }
 
-/// What a final path component means for overlay whiteouts.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Whiteout<'a> {
-    /// A normal entry.
-    No,
-    /// `.wh..wh..opq`: the parent directory is opaque.
-    Opaque,
-    /// `.wh.NAME`: NAME is deleted.
-    Delete(&'a [u8]),
-    /// Other `.wh..wh.` AUFS metadata, ignored.
-    Meta,
-    /// `.wh.` with an empty, `.` or `..` name.
-    Invalid,
-}
-
-pub fn classify_whiteout(name: &[u8]) -> Whiteout<'_> {
-    if name == b".wh..wh..opq" {
-        return Whiteout::Opaque;
-    }
-    if name.starts_with(b".wh..wh.") {
-        return Whiteout::Meta;
-    }
-    match name.strip_prefix(b".wh.") {
-        None => Whiteout::No,
-        Some(b"" | b"." | b"..") => Whiteout::Invalid,
-        Some(real) => Whiteout::Delete(real),
-    }
-}
-
 /// Wraps `reader` in a gzip decoder if it starts with the gzip magic.
 pub fn decompress<'a, R: Read + 'a>(reader: R) -> Result<Box<dyn Read + 'a>, UnpackError> {
     let mut buffered = BufReader::with_capacity(BUF_SIZE, reader);
@@ -184,7 +156,8 @@ pub fn unpack_layer(reader: impl Read, target: &Path) -> Result<UnpackStats, Unp
 /// Maps a walk failure on `path` (split by `ranges`) to an error.
 pub(super) fn walk_error(path: &[u8], ranges: &[Range<usize>], err: WalkError) -> UnpackError {
     let shown = String::from_utf8_lossy(path).into_owned();
-    let component = |depth: usize| String::from_utf8_lossy(&path[ranges[depth].clone()]).into_owned();
+    let component =
+        |depth: usize| String::from_utf8_lossy(&path[ranges[depth].clone()]).into_owned();
     match err {
         WalkError::NotDir { depth } | WalkError::Missing { depth } => UnpackError::UnsafeParent {
             path: shown,
@@ -219,15 +192,5 @@ mod tests {
         assert_eq!(norm("/../evil"), Err(EscapesRoot));
         assert_eq!(norm("a/../../evil"), Err(EscapesRoot));
         assert_eq!(norm("a/..x").unwrap(), ["a", "..x"]);
-    }
-
-    #[test]
-    fn classifies_whiteouts() {
-        assert_eq!(classify_whiteout(b"file"), Whiteout::No);
-        assert_eq!(classify_whiteout(b".wh..wh..opq"), Whiteout::Opaque);
-        assert_eq!(classify_whiteout(b".wh.foo"), Whiteout::Delete(b"foo"));
-        assert_eq!(classify_whiteout(b".wh..wh.plnk"), Whiteout::Meta);
-        assert_eq!(classify_whiteout(b".wh."), Whiteout::Invalid);
-        assert_eq!(classify_whiteout(b".wh.."), Whiteout::Invalid);
     }
 }

@@ -9,15 +9,15 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{
-    fchmod, fchmodat, futimens, makedev, mknodat, mkdirat, utimensat, FchmodatFlags, Mode, SFlag,
-    UtimensatFlags,
+    fchmod, fchmodat, futimens, mkdirat, utimensat, FchmodatFlags, Mode, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, mkfifoat, symlinkat, Gid, Uid};
 use tar::EntryType;
 
 use super::fsat::{existing, open_dir, remove_all_at, Existing, WalkError, Walker};
-use super::unpack::{classify_whiteout, normalize_path, walk_error, UnpackError, UnpackStats, Whiteout};
+use super::unpack::{normalize_path, walk_error, UnpackError, UnpackStats};
+use super::whiteout::{classify_whiteout, opaque, whiteout, Whiteout};
 
 /// Ownership, permission bits and mtime of an entry.
 #[derive(Clone, Copy)]
@@ -38,7 +38,7 @@ struct DeferredDir {
 /// Mutable state shared by all entries of one unpack.
 pub(super) struct Ctx {
     walker: Walker,
-    root: bool,
+    pub(super) root: bool,
     buf: Vec<u8>,
     ranges: Vec<Range<usize>>,
     link_ranges: Vec<Range<usize>>,
@@ -64,7 +64,10 @@ fn lossy(path: &[u8]) -> String {
     String::from_utf8_lossy(path).into_owned()
 }
 
-fn fs_err<'a>(op: &'static str, path: &'a [u8]) -> impl FnOnce(Errno) -> UnpackError + 'a {
+pub(super) fn fs_err<'a>(
+    op: &'static str,
+    path: &'a [u8],
+) -> impl FnOnce(Errno) -> UnpackError + 'a {
     move |source| UnpackError::Fs {
         op,
         path: lossy(path),
@@ -83,7 +86,10 @@ fn read_meta(header: &tar::Header) -> Result<Meta, UnpackError> {
 }
 
 /// Unpacks one archive entry below the walker's root.
-pub(super) fn unpack_entry<R: Read>(ctx: &mut Ctx, entry: &mut tar::Entry<R>) -> Result<(), UnpackError> {
+pub(super) fn unpack_entry<R: Read>(
+    ctx: &mut Ctx,
+    entry: &mut tar::Entry<R>,
+) -> Result<(), UnpackError> {
     let path = entry.path_bytes().into_owned();
     let kind = entry.header().entry_type();
     let meta = read_meta(entry.header())?;
@@ -98,7 +104,10 @@ pub(super) fn unpack_entry<R: Read>(ctx: &mut Ctx, entry: &mut tar::Entry<R>) ->
                 fchown(ctx.walker.root_fd(), uid, gid).map_err(fs_err("chown", &path))?;
             }
             ctx.stats.dirs += 1;
-            ctx.dirs.push(DeferredDir { path: Vec::new(), meta });
+            ctx.dirs.push(DeferredDir {
+                path: Vec::new(),
+                meta,
+            });
         } else {
             ctx.stats.other_skipped += 1;
         }
@@ -110,7 +119,12 @@ pub(super) fn unpack_entry<R: Read>(ctx: &mut Ctx, entry: &mut tar::Entry<R>) ->
         .dir(&path, &ctx.ranges[..depth], true)
         .map_err(|e| walk_error(&path, &ctx.ranges, e))?;
     let name = &path[last];
-    let at = Slot { parent, depth, name, path: &path };
+    let at = Slot {
+        parent,
+        depth,
+        name,
+        path: &path,
+    };
     match classify_whiteout(name) {
         Whiteout::No => {}
         Whiteout::Opaque => return opaque(ctx, &at),
@@ -142,17 +156,17 @@ pub(super) fn unpack_entry<R: Read>(ctx: &mut Ctx, entry: &mut tar::Entry<R>) ->
 
 /// Where an entry goes: `name` in the directory fd `parent`, `depth` levels down.
 #[derive(Clone, Copy)]
-struct Slot<'a> {
-    parent: RawFd,
-    depth: usize,
-    name: &'a [u8],
-    path: &'a [u8],
+pub(super) struct Slot<'a> {
+    pub(super) parent: RawFd,
+    pub(super) depth: usize,
+    pub(super) name: &'a [u8],
+    pub(super) path: &'a [u8],
 }
 
 /// Makes room for a new entry: removes whatever is there (recursively, never
 /// following symlinks) unless both old and new are directories. Returns
 /// whether an existing directory was kept.
-fn clear_slot(ctx: &mut Ctx, at: &Slot, keep_dir: bool) -> Result<bool, UnpackError> {
+pub(super) fn clear_slot(ctx: &mut Ctx, at: &Slot, keep_dir: bool) -> Result<bool, UnpackError> {
     match existing(at.parent, at.name).map_err(fs_err("lstat", at.path))? {
         Existing::None => Ok(false),
         Existing::Dir if keep_dir => Ok(true),
@@ -172,8 +186,14 @@ fn timespec(meta: &Meta) -> TimeSpec {
 fn apply_meta_at(ctx: &Ctx, at: &Slot, meta: &Meta, chmod: bool) -> Result<(), UnpackError> {
     if ctx.root {
         let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
-        fchownat(Some(at.parent), at.name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(fs_err("lchown", at.path))?;
+        fchownat(
+            Some(at.parent),
+            at.name,
+            uid,
+            gid,
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(fs_err("lchown", at.path))?;
     }
     if chmod {
         // The entry was just created by us and is not a symlink.
@@ -182,15 +202,32 @@ fn apply_meta_at(ctx: &Ctx, at: &Slot, meta: &Meta, chmod: bool) -> Result<(), U
             .map_err(fs_err("chmod", at.path))?;
     }
     let ts = timespec(meta);
-    utimensat(Some(at.parent), at.name, &ts, &ts, UtimensatFlags::NoFollowSymlink)
-        .map_err(fs_err("utimensat", at.path))
+    utimensat(
+        Some(at.parent),
+        at.name,
+        &ts,
+        &ts,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(fs_err("utimensat", at.path))
 }
 
-fn regular<R: Read>(ctx: &mut Ctx, entry: &mut tar::Entry<R>, at: &Slot, meta: Meta) -> Result<(), UnpackError> {
+fn regular<R: Read>(
+    ctx: &mut Ctx,
+    entry: &mut tar::Entry<R>,
+    at: &Slot,
+    meta: Meta,
+) -> Result<(), UnpackError> {
     clear_slot(ctx, at, false)?;
-    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = openat(Some(at.parent), at.name, flags, Mode::from_bits_truncate(0o600))
-        .map_err(fs_err("create file", at.path))?;
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(
+        Some(at.parent),
+        at.name,
+        flags,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(fs_err("create file", at.path))?;
     // SAFETY: `fd` was just returned by openat and is owned by nothing else.
     let mut file = unsafe { File::from_raw_fd(fd) };
     let mut written = 0u64;
@@ -202,18 +239,29 @@ fn regular<R: Read>(ctx: &mut Ctx, entry: &mut tar::Entry<R>, at: &Slot, meta: M
             Err(source) => return Err(UnpackError::Corrupt { source }),
         };
         file.write_all(&ctx.buf[..n])
-            .map_err(|source| UnpackError::Write { path: lossy(at.path), source })?;
+            .map_err(|source| UnpackError::Write {
+                path: lossy(at.path),
+                source,
+            })?;
         written += n as u64;
     }
     if written != entry.size() {
-        let msg = format!("{}: data ends after {written} of {} bytes", lossy(at.path), entry.size());
+        let msg = format!(
+            "{}: data ends after {written} of {} bytes",
+            lossy(at.path),
+            entry.size()
+        );
         let source = io::Error::new(io::ErrorKind::UnexpectedEof, msg);
         return Err(UnpackError::Corrupt { source });
     }
     let fd = file.as_raw_fd();
     if ctx.root {
-        fchown(fd, Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)))
-            .map_err(fs_err("chown", at.path))?;
+        fchown(
+            fd,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+        )
+        .map_err(fs_err("chown", at.path))?;
     }
     // After chown, which clears setuid/setgid.
     fchmod(fd, Mode::from_bits_truncate(meta.mode)).map_err(fs_err("chmod", at.path))?;
@@ -231,19 +279,37 @@ fn directory(ctx: &mut Ctx, at: &Slot, meta: Meta) -> Result<(), UnpackError> {
     }
     if ctx.root {
         let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
-        fchownat(Some(at.parent), at.name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(fs_err("lchown", at.path))?;
+        fchownat(
+            Some(at.parent),
+            at.name,
+            uid,
+            gid,
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(fs_err("lchown", at.path))?;
     }
-    let path = ctx.ranges.iter().map(|r| &at.path[r.clone()]).collect::<Vec<_>>().join(&b'/');
+    let path = ctx
+        .ranges
+        .iter()
+        .map(|r| &at.path[r.clone()])
+        .collect::<Vec<_>>()
+        .join(&b'/');
     ctx.dirs.push(DeferredDir { path, meta });
     ctx.stats.dirs += 1;
     Ok(())
 }
 
-fn symlink<R: Read>(ctx: &mut Ctx, entry: &tar::Entry<R>, at: &Slot, meta: Meta) -> Result<(), UnpackError> {
+fn symlink<R: Read>(
+    ctx: &mut Ctx,
+    entry: &tar::Entry<R>,
+    at: &Slot,
+    meta: Meta,
+) -> Result<(), UnpackError> {
     let target = entry
         .link_name_bytes()
-        .ok_or_else(|| UnpackError::MissingLinkName { path: lossy(at.path) })?;
+        .ok_or_else(|| UnpackError::MissingLinkName {
+            path: lossy(at.path),
+        })?;
     clear_slot(ctx, at, false)?;
     // The link is created verbatim; it is never followed by the unpacker.
     symlinkat(&*target, Some(at.parent), at.name).map_err(fs_err("symlink", at.path))?;
@@ -255,15 +321,24 @@ fn symlink<R: Read>(ctx: &mut Ctx, entry: &tar::Entry<R>, at: &Slot, meta: Meta)
 fn hardlink<R: Read>(ctx: &mut Ctx, entry: &tar::Entry<R>, at: &Slot) -> Result<(), UnpackError> {
     let target = entry
         .link_name_bytes()
-        .ok_or_else(|| UnpackError::MissingLinkName { path: lossy(at.path) })?;
-    let bad = || UnpackError::BadHardlink { path: lossy(at.path), target: lossy(&target) };
+        .ok_or_else(|| UnpackError::MissingLinkName {
+            path: lossy(at.path),
+        })?;
+    let bad = || UnpackError::BadHardlink {
+        path: lossy(at.path),
+        target: lossy(&target),
+    };
     // Same clamping as entry paths: the target is an earlier member of this layer.
     normalize_path(&target, &mut ctx.link_ranges).map_err(|_| bad())?;
     let Some(last) = ctx.link_ranges.last().cloned() else {
         return Err(bad());
     };
     let same = ctx.link_ranges.len() == ctx.ranges.len()
-        && ctx.link_ranges.iter().zip(&ctx.ranges).all(|(a, b)| target[a.clone()] == at.path[b.clone()]);
+        && ctx
+            .link_ranges
+            .iter()
+            .zip(&ctx.ranges)
+            .all(|(a, b)| target[a.clone()] == at.path[b.clone()]);
     if same {
         ctx.stats.other_skipped += 1;
         return Ok(());
@@ -272,7 +347,9 @@ fn hardlink<R: Read>(ctx: &mut Ctx, entry: &tar::Entry<R>, at: &Slot) -> Result<
         .walker
         .dir_uncached(&target, &ctx.link_ranges[..ctx.link_ranges.len() - 1])
         .map_err(|_: WalkError| bad())?;
-    let tparent = tdir.as_ref().map_or(ctx.walker.root_fd(), |fd| fd.as_raw_fd());
+    let tparent = tdir
+        .as_ref()
+        .map_or(ctx.walker.root_fd(), |fd| fd.as_raw_fd());
     let tname = &target[last];
     match existing(tparent, tname).map_err(fs_err("lstat", at.path))? {
         Existing::Other => {}
@@ -280,46 +357,25 @@ fn hardlink<R: Read>(ctx: &mut Ctx, entry: &tar::Entry<R>, at: &Slot) -> Result<
     }
     clear_slot(ctx, at, false)?;
     // Flags empty: link the entry itself, even if it is a symlink.
-    linkat(Some(tparent), tname, Some(at.parent), at.name, AtFlags::empty())
-        .map_err(fs_err("link", at.path))?;
+    linkat(
+        Some(tparent),
+        tname,
+        Some(at.parent),
+        at.name,
+        AtFlags::empty(),
+    )
+    .map_err(fs_err("link", at.path))?;
     ctx.stats.hardlinks += 1;
     Ok(())
 }
 
 fn fifo(ctx: &mut Ctx, at: &Slot, meta: Meta) -> Result<(), UnpackError> {
     clear_slot(ctx, at, false)?;
-    mkfifoat(Some(at.parent), at.name, Mode::from_bits_truncate(0o600)).map_err(fs_err("mkfifo", at.path))?;
+    mkfifoat(Some(at.parent), at.name, Mode::from_bits_truncate(0o600))
+        .map_err(fs_err("mkfifo", at.path))?;
     apply_meta_at(ctx, at, &meta, true)?;
     ctx.stats.fifos += 1;
     Ok(())
-}
-
-/// `.wh.NAME`: an overlay whiteout (char device 0:0) named NAME.
-fn whiteout(ctx: &mut Ctx, at: &Slot) -> Result<(), UnpackError> {
-    clear_slot(ctx, at, false)?;
-    ctx.stats.whiteouts += 1;
-    if !ctx.root {
-        ctx.stats.unprivileged_skipped += 1;
-        return Ok(());
-    }
-    mknodat(Some(at.parent), at.name, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-        .map_err(fs_err("mknod whiteout", at.path))
-}
-
-/// `.wh..wh..opq`: mark the parent directory opaque for overlayfs.
-fn opaque(ctx: &mut Ctx, at: &Slot) -> Result<(), UnpackError> {
-    ctx.stats.opaque_dirs += 1;
-    if !ctx.root {
-        ctx.stats.unprivileged_skipped += 1;
-        return Ok(());
-    }
-    const NAME: &[u8] = b"trusted.overlay.opaque\0";
-    // SAFETY: `at.parent` is an open directory fd; NAME is NUL-terminated and
-    // the value pointer/length describe a live 1-byte buffer.
-    let rc = unsafe {
-        libc::fsetxattr(at.parent, NAME.as_ptr().cast(), b"y".as_ptr().cast(), 1, 0)
-    };
-    Errno::result(rc).map(drop).map_err(fs_err("set opaque xattr", at.path))
 }
 
 /// Applies deferred directory modes and mtimes, deepest (latest) first;
@@ -341,7 +397,9 @@ pub(super) fn finish_dirs(ctx: &mut Ctx) -> Result<(), UnpackError> {
                 };
                 owned_fd = match open_dir(parent, &d.path[last.clone()], false, parents.len()) {
                     Ok(fd) => fd,
-                    Err(WalkError::Sys { errno }) => return Err(fs_err("open directory", &d.path)(errno)),
+                    Err(WalkError::Sys { errno }) => {
+                        return Err(fs_err("open directory", &d.path)(errno))
+                    }
                     Err(_) => continue,
                 };
                 owned_fd.as_raw_fd()

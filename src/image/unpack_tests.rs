@@ -27,7 +27,12 @@ impl Scene {
         fs::create_dir(&target).unwrap();
         fs::create_dir(&outside).unwrap();
         fs::write(outside.join("secret"), b"secret").unwrap();
-        Scene { _tmp: tmp, base, target, outside }
+        Scene {
+            _tmp: tmp,
+            base,
+            target,
+            outside,
+        }
     }
 
     fn unpack(&self, archive: &[u8]) -> Result<super::UnpackStats, UnpackError> {
@@ -36,19 +41,36 @@ impl Scene {
 
     /// Nothing was created or changed outside `target`.
     fn assert_outside_untouched(&self) {
-        let mut names: Vec<_> = fs::read_dir(&self.base).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = fs::read_dir(&self.base)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
         assert_eq!(names, ["outside", "target"]);
-        let outside: Vec<_> = fs::read_dir(&self.outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let outside: Vec<_> = fs::read_dir(&self.outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(outside, ["secret"]);
         let secret = self.outside.join("secret");
         assert_eq!(fs::read(&secret).unwrap(), b"secret");
-        assert_eq!(fs::metadata(&secret).unwrap().nlink(), 1, "secret was hard-linked");
+        assert_eq!(
+            fs::metadata(&secret).unwrap().nlink(),
+            1,
+            "secret was hard-linked"
+        );
     }
 }
 
 /// Appends an entry whose raw name and link name bypass tar-rs validation.
-fn raw(b: &mut tar::Builder<Vec<u8>>, kind: EntryType, name: &[u8], link: &[u8], mode: u32, data: &[u8]) {
+fn raw(
+    b: &mut tar::Builder<Vec<u8>>,
+    kind: EntryType,
+    name: &[u8],
+    link: &[u8],
+    mode: u32,
+    data: &[u8],
+) {
     let mut h = Header::new_gnu();
     h.set_entry_type(kind);
     h.set_size(data.len() as u64);
@@ -125,8 +147,14 @@ fn writes_through_symlinked_parents_are_refused() {
                 file(b, entry, b"pwned");
             }))
             .unwrap_err();
-        assert!(matches!(err, UnpackError::UnsafeParent { .. }), "{target}: {err}");
-        assert_eq!(fs::read_link(s.target.join("a")).unwrap(), Path::new(target));
+        assert!(
+            matches!(err, UnpackError::UnsafeParent { .. }),
+            "{target}: {err}"
+        );
+        assert_eq!(
+            fs::read_link(s.target.join("a")).unwrap(),
+            Path::new(target)
+        );
         s.assert_outside_untouched();
     }
     assert!(!Path::new("/tmp/rcorch-unpack-test-evil").exists());
@@ -141,7 +169,10 @@ fn file_over_symlink_replaces_the_link() {
     }))
     .unwrap();
     assert_eq!(fs::read(s.target.join("l")).unwrap(), b"mine");
-    assert!(!fs::symlink_metadata(s.target.join("l")).unwrap().file_type().is_symlink());
+    assert!(!fs::symlink_metadata(s.target.join("l"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     s.assert_outside_untouched();
 }
 
@@ -149,9 +180,20 @@ fn file_over_symlink_replaces_the_link() {
 fn hardlinks_must_stay_inside() {
     let s = Scene::new();
     let abs_secret = format!("{}/secret", s.outside.display());
-    for target in ["../outside/secret", "../../outside/secret", abs_secret.as_str(), "/etc/passwd", "missing"] {
-        let err = s.unpack(&build(|b| link(b, EntryType::Link, "h", target))).unwrap_err();
-        assert!(matches!(err, UnpackError::BadHardlink { .. }), "{target}: {err}");
+    for target in [
+        "../outside/secret",
+        "../../outside/secret",
+        abs_secret.as_str(),
+        "/etc/passwd",
+        "missing",
+    ] {
+        let err = s
+            .unpack(&build(|b| link(b, EntryType::Link, "h", target)))
+            .unwrap_err();
+        assert!(
+            matches!(err, UnpackError::BadHardlink { .. }),
+            "{target}: {err}"
+        );
         assert!(fs::symlink_metadata(s.target.join("h")).is_err());
         s.assert_outside_untouched();
     }
@@ -176,7 +218,10 @@ fn hardlinks_within_the_layer_work() {
         }))
         .unwrap();
     assert_eq!(stats.hardlinks, 1);
-    let (f, g) = (fs::metadata(s.target.join("d/f")).unwrap(), fs::metadata(s.target.join("g")).unwrap());
+    let (f, g) = (
+        fs::metadata(s.target.join("d/f")).unwrap(),
+        fs::metadata(s.target.join("g")).unwrap(),
+    );
     assert_eq!(f.ino(), g.ino());
     assert_eq!(f.nlink(), 2);
 }
@@ -227,7 +272,13 @@ fn modes_and_mtimes_are_preserved() {
         link(b, EntryType::Symlink, "bin/sh", "busybox");
     }))
     .unwrap();
-    let mode = |p: &str| fs::symlink_metadata(s.target.join(p)).unwrap().permissions().mode() & 0o7777;
+    let mode = |p: &str| {
+        fs::symlink_metadata(s.target.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
     let mtime = |p: &str| fs::symlink_metadata(s.target.join(p)).unwrap().mtime();
     assert_eq!(mode("bin/su"), 0o4755, "setuid kept");
     assert_eq!(mode("tmpfile"), 0o1644, "sticky kept");
@@ -248,7 +299,10 @@ fn whiteouts_and_opaque_dirs() {
             file(b, "var/.wh..wh.plnk", b"");
         }))
         .unwrap();
-    assert_eq!((stats.whiteouts, stats.opaque_dirs, stats.other_skipped), (1, 1, 1));
+    assert_eq!(
+        (stats.whiteouts, stats.opaque_dirs, stats.other_skipped),
+        (1, 1, 1)
+    );
     assert!(!s.target.join("etc/.wh.gone").exists());
     if !nix::unistd::geteuid().is_root() {
         eprintln!("not root: whiteout device/xattr creation skipped");
@@ -259,10 +313,21 @@ fn whiteouts_and_opaque_dirs() {
     assert!(wh.file_type().is_char_device());
     assert_eq!(wh.rdev(), 0);
     let mut value = [0u8; 4];
-    let path = std::ffi::CString::new(s.target.join("var/cache").into_os_string().into_encoded_bytes()).unwrap();
+    let path = std::ffi::CString::new(
+        s.target
+            .join("var/cache")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
     // SAFETY: NUL-terminated path and name; `value` is a live buffer of the given length.
     let n = unsafe {
-        libc::lgetxattr(path.as_ptr(), c"trusted.overlay.opaque".as_ptr(), value.as_mut_ptr().cast(), value.len())
+        libc::lgetxattr(
+            path.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
     };
     assert_eq!(n, 1);
     assert_eq!(value[0], b'y');
@@ -290,7 +355,9 @@ fn truncated_archives_are_corrupt() {
     assert_eq!(fs::read(ok.target.join("big")).unwrap().len(), 100_000);
     let err = Scene::new().unpack(&gz[..gz.len() - 10]).unwrap_err();
     assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
-    let err = Scene::new().unpack(b"this is not a tar archive at all, just text........").unwrap_err();
+    let err = Scene::new()
+        .unpack(b"this is not a tar archive at all, just text........")
+        .unwrap_err();
     assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
 }
 
