@@ -3,4 +3,5 @@
 //! The library holds every concern; `main.rs` and `cli` only parse, call and print.
 
 pub mod cgroups;
+pub mod image;
 pub mod runtime;
