@@ -28,7 +28,7 @@ pub(super) enum WalkError {
     NotDir { depth: usize },
     /// Component `depth` does not exist (only when not creating).
     Missing { depth: usize },
-    /// Any other failure at component `depth`.
+    /// Any other failure while opening or creating a component.
     Sys { errno: Errno },
 }
 

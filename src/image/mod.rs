@@ -17,7 +17,9 @@ pub mod sha256;
 mod store;
 pub mod unpack;
 mod unpack_entry;
+mod unpack_meta;
 mod whiteout;
+pub mod xattr;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -158,5 +160,7 @@ pub enum ImageError {
 
 #[cfg(test)]
 mod store_tests;
+#[cfg(test)]
+mod unpack_root_tests;
 #[cfg(test)]
 mod unpack_tests;

@@ -127,8 +127,7 @@ impl ImageStore {
     pub fn import(&self, tarball: &Path, reference: &str) -> Result<ImageRecord, ImageError> {
         let reference = parse_reference(reference)?;
         let _lock = blobs::lock(&self.root.join("lock"))?;
-        blobs::sweep_temps(&self.blob_dir())?;
-        blobs::sweep_temps(&self.root.join("layers"))?;
+        self.sweep_temps()?;
         let mut undo = Undo(Vec::new());
 
         let file = File::open(tarball).map_err(|source| ImageError::Open {
@@ -174,6 +173,23 @@ impl ImageStore {
         self.save(&images)?;
         undo.0.clear();
         Ok(record)
+    }
+
+    /// Removes leftovers of interrupted operations; needs the lock held.
+    fn sweep_temps(&self) -> Result<(), ImageError> {
+        for dir in [self.root.clone(), self.blob_dir(), self.root.join("layers")] {
+            blobs::sweep_temps(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Stores a blob whose content must hash to `expected` (`sha256:<hex>`);
+    /// on mismatch nothing is kept. Returns the digest.
+    pub fn put_blob(&self, reader: impl io::Read, expected: &str) -> Result<String, ImageError> {
+        let _lock = blobs::lock(&self.root.join("lock"))?;
+        let source = Path::new("<blob stream>");
+        blobs::write_blob(&self.blob_dir(), reader, source, Some(expected))
+            .map(|(digest, _)| digest)
     }
 
     /// Unpacks layer `digest` from its blob unless already present.

@@ -181,3 +181,16 @@ fn corrupt_import_leaves_store_unchanged() {
     assert_eq!(count(&root.join("blobs/sha256")), 2);
     assert!(store.import(&truncated, "Bad").is_err());
 }
+
+#[test]
+fn put_blob_verifies_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("images");
+    let store = ImageStore::open(&root).unwrap();
+    let good = format!("sha256:{}", super::sha256::digest_hex(b"abc"));
+    assert_eq!(store.put_blob(&b"abc"[..], &good).unwrap(), good);
+    assert_eq!(fs::read(store.blob_path(&good)).unwrap(), b"abc");
+    let err = store.put_blob(&b"abd"[..], &good).unwrap_err();
+    assert!(matches!(err, ImageError::DigestMismatch { .. }), "{err}");
+    assert_eq!(count(&root.join("blobs/sha256")), 1);
+}

@@ -14,7 +14,8 @@ use flate2::read::MultiGzDecoder;
 use nix::errno::Errno;
 
 use super::fsat::{WalkError, Walker};
-use super::unpack_entry::{finish_dirs, unpack_entry, Ctx};
+use super::unpack_entry::{unpack_entry, Ctx};
+use super::unpack_meta::finish_dirs;
 pub use super::whiteout::{classify_whiteout, Whiteout};
 
 const BUF_SIZE: usize = 1 << 20;
@@ -34,6 +35,8 @@ pub struct UnpackStats {
     pub devices_skipped: u64,
     pub whiteouts: u64,
     pub opaque_dirs: u64,
+    /// Extended attributes set from PAX headers (root only).
+    pub xattrs: u64,
     /// Whiteouts/opaque markers that need root (mknod, trusted xattrs) and were skipped.
     pub unprivileged_skipped: u64,
     /// Entries of other types (and AUFS `.wh..wh.` metadata), ignored.

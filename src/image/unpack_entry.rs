@@ -1,6 +1,5 @@
 //! Per-entry work of [`super::unpack::unpack_layer`]: one function per tar entry type.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::ops::Range;
@@ -8,41 +7,24 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
-use nix::sys::stat::{
-    fchmod, fchmodat, futimens, mkdirat, utimensat, FchmodatFlags, Mode, UtimensatFlags,
-};
-use nix::sys::time::TimeSpec;
+use nix::sys::stat::{fchmod, futimens, mkdirat, Mode};
 use nix::unistd::{fchown, fchownat, linkat, mkfifoat, symlinkat, Gid, Uid};
 use tar::EntryType;
 
-use super::fsat::{existing, open_dir, remove_all_at, Existing, WalkError, Walker};
+use super::fsat::{existing, remove_all_at, Existing, WalkError, Walker};
 use super::unpack::{normalize_path, walk_error, UnpackError, UnpackStats};
+use super::unpack_meta::{apply_meta_at, read_meta, timespec, DeferredDir, Meta};
 use super::whiteout::{classify_whiteout, opaque, whiteout, Whiteout};
-
-/// Ownership, permission bits and mtime of an entry.
-#[derive(Clone, Copy)]
-struct Meta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: i64,
-}
-
-/// A directory whose mode and mtime are applied after all entries, so that
-/// writing children neither bumps its mtime nor is blocked by a read-only mode.
-struct DeferredDir {
-    path: Vec<u8>,
-    meta: Meta,
-}
+use super::xattr::apply_pax_xattrs;
 
 /// Mutable state shared by all entries of one unpack.
 pub(super) struct Ctx {
-    walker: Walker,
+    pub(super) walker: Walker,
     pub(super) root: bool,
     buf: Vec<u8>,
-    ranges: Vec<Range<usize>>,
+    pub(super) ranges: Vec<Range<usize>>,
     link_ranges: Vec<Range<usize>>,
-    dirs: Vec<DeferredDir>,
+    pub(super) dirs: Vec<DeferredDir>,
     pub(super) stats: UnpackStats,
 }
 
@@ -73,16 +55,6 @@ pub(super) fn fs_err<'a>(
         path: lossy(path),
         source,
     }
-}
-
-fn read_meta(header: &tar::Header) -> Result<Meta, UnpackError> {
-    let corrupt = |source| UnpackError::Corrupt { source };
-    Ok(Meta {
-        mode: header.mode().map_err(corrupt)? & 0o7777,
-        uid: u32::try_from(header.uid().map_err(corrupt)?).unwrap_or(u32::MAX),
-        gid: u32::try_from(header.gid().map_err(corrupt)?).unwrap_or(u32::MAX),
-        mtime: i64::try_from(header.mtime().map_err(corrupt)?).unwrap_or(i64::MAX),
-    })
 }
 
 /// Unpacks one archive entry below the walker's root.
@@ -178,38 +150,38 @@ pub(super) fn clear_slot(ctx: &mut Ctx, at: &Slot, keep_dir: bool) -> Result<boo
     }
 }
 
-fn timespec(meta: &Meta) -> TimeSpec {
-    TimeSpec::new(meta.mtime, 0)
-}
-
-/// Owner, mode (unless a symlink) and mtime for a non-regular entry.
-fn apply_meta_at(ctx: &Ctx, at: &Slot, meta: &Meta, chmod: bool) -> Result<(), UnpackError> {
-    if ctx.root {
-        let (uid, gid) = (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)));
-        fchownat(
-            Some(at.parent),
-            at.name,
-            uid,
-            gid,
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(fs_err("lchown", at.path))?;
+/// Copies the entry's data into `file`, checking it is all there.
+fn copy_data<R: Read>(
+    buf: &mut [u8],
+    entry: &mut tar::Entry<R>,
+    file: &mut File,
+    path: &[u8],
+) -> Result<u64, UnpackError> {
+    let mut written = 0u64;
+    loop {
+        let n = match entry.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => return Err(UnpackError::Corrupt { source }),
+        };
+        file.write_all(&buf[..n])
+            .map_err(|source| UnpackError::Write {
+                path: lossy(path),
+                source,
+            })?;
+        written += n as u64;
     }
-    if chmod {
-        // The entry was just created by us and is not a symlink.
-        let mode = Mode::from_bits_truncate(meta.mode);
-        fchmodat(Some(at.parent), at.name, mode, FchmodatFlags::FollowSymlink)
-            .map_err(fs_err("chmod", at.path))?;
+    if written != entry.size() {
+        let msg = format!(
+            "{}: data ends after {written} of {} bytes",
+            lossy(path),
+            entry.size()
+        );
+        let source = io::Error::new(io::ErrorKind::UnexpectedEof, msg);
+        return Err(UnpackError::Corrupt { source });
     }
-    let ts = timespec(meta);
-    utimensat(
-        Some(at.parent),
-        at.name,
-        &ts,
-        &ts,
-        UtimensatFlags::NoFollowSymlink,
-    )
-    .map_err(fs_err("utimensat", at.path))
+    Ok(written)
 }
 
 fn regular<R: Read>(
@@ -230,30 +202,7 @@ fn regular<R: Read>(
     .map_err(fs_err("create file", at.path))?;
     // SAFETY: `fd` was just returned by openat and is owned by nothing else.
     let mut file = unsafe { File::from_raw_fd(fd) };
-    let mut written = 0u64;
-    loop {
-        let n = match entry.read(&mut ctx.buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => return Err(UnpackError::Corrupt { source }),
-        };
-        file.write_all(&ctx.buf[..n])
-            .map_err(|source| UnpackError::Write {
-                path: lossy(at.path),
-                source,
-            })?;
-        written += n as u64;
-    }
-    if written != entry.size() {
-        let msg = format!(
-            "{}: data ends after {written} of {} bytes",
-            lossy(at.path),
-            entry.size()
-        );
-        let source = io::Error::new(io::ErrorKind::UnexpectedEof, msg);
-        return Err(UnpackError::Corrupt { source });
-    }
+    let written = copy_data(&mut ctx.buf, entry, &mut file, at.path)?;
     let fd = file.as_raw_fd();
     if ctx.root {
         fchown(
@@ -265,6 +214,9 @@ fn regular<R: Read>(
     }
     // After chown, which clears setuid/setgid.
     fchmod(fd, Mode::from_bits_truncate(meta.mode)).map_err(fs_err("chmod", at.path))?;
+    if ctx.root {
+        ctx.stats.xattrs += apply_pax_xattrs(entry, fd, at.path)?;
+    }
     let ts = timespec(&meta);
     futimens(fd, &ts, &ts).map_err(fs_err("futimens", at.path))?;
     ctx.stats.files += 1;
@@ -375,39 +327,5 @@ fn fifo(ctx: &mut Ctx, at: &Slot, meta: Meta) -> Result<(), UnpackError> {
         .map_err(fs_err("mkfifo", at.path))?;
     apply_meta_at(ctx, at, &meta, true)?;
     ctx.stats.fifos += 1;
-    Ok(())
-}
-
-/// Applies deferred directory modes and mtimes, deepest (latest) first;
-/// a later entry for the same directory wins, replaced directories are skipped.
-pub(super) fn finish_dirs(ctx: &mut Ctx) -> Result<(), UnpackError> {
-    let dirs = std::mem::take(&mut ctx.dirs);
-    let mut seen = HashSet::new();
-    for d in dirs.iter().rev() {
-        if !seen.insert(d.path.as_slice()) {
-            continue;
-        }
-        let _ = normalize_path(&d.path, &mut ctx.ranges);
-        let owned_fd;
-        let fd = match ctx.ranges.split_last() {
-            None => ctx.walker.root_fd(),
-            Some((last, parents)) => {
-                let Ok(parent) = ctx.walker.dir(&d.path, parents, false) else {
-                    continue;
-                };
-                owned_fd = match open_dir(parent, &d.path[last.clone()], false, parents.len()) {
-                    Ok(fd) => fd,
-                    Err(WalkError::Sys { errno }) => {
-                        return Err(fs_err("open directory", &d.path)(errno))
-                    }
-                    Err(_) => continue,
-                };
-                owned_fd.as_raw_fd()
-            }
-        };
-        fchmod(fd, Mode::from_bits_truncate(d.meta.mode)).map_err(fs_err("chmod", &d.path))?;
-        let ts = timespec(&d.meta);
-        futimens(fd, &ts, &ts).map_err(fs_err("futimens", &d.path))?;
-    }
     Ok(())
 }

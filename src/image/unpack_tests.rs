@@ -12,15 +12,15 @@ use super::unpack::{unpack_layer, UnpackError};
 
 /// A scratch dir holding `target/` (the layer root) and a sibling `outside/`
 /// with one file, `secret`, that no archive may touch.
-struct Scene {
+pub(super) struct Scene {
     _tmp: tempfile::TempDir,
     base: PathBuf,
-    target: PathBuf,
+    pub(super) target: PathBuf,
     outside: PathBuf,
 }
 
 impl Scene {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
         let (target, outside) = (base.join("target"), base.join("outside"));
@@ -35,7 +35,7 @@ impl Scene {
         }
     }
 
-    fn unpack(&self, archive: &[u8]) -> Result<super::UnpackStats, UnpackError> {
+    pub(super) fn unpack(&self, archive: &[u8]) -> Result<super::UnpackStats, UnpackError> {
         unpack_layer(archive, &self.target)
     }
 
@@ -63,7 +63,7 @@ impl Scene {
 }
 
 /// Appends an entry whose raw name and link name bypass tar-rs validation.
-fn raw(
+pub(super) fn raw(
     b: &mut tar::Builder<Vec<u8>>,
     kind: EntryType,
     name: &[u8],
@@ -98,7 +98,7 @@ fn link(b: &mut tar::Builder<Vec<u8>>, kind: EntryType, name: &str, target: &str
     raw(b, kind, name.as_bytes(), target.as_bytes(), 0o777, b"");
 }
 
-fn build(f: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+pub(super) fn build(f: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     f(&mut b);
     b.into_inner().unwrap()
