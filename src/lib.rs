@@ -3,5 +3,9 @@
 //! The library holds every concern; `main.rs` and `cli` only parse, call and print.
 
 pub mod cgroups;
+pub mod cli;
+pub mod container;
 pub mod image;
+pub mod instance;
 pub mod runtime;
+pub mod util;

@@ -1,3 +1,14 @@
-//! Container runtime pieces; for now the security profile (capabilities and seccomp).
+//! The container runtime: namespaces, filesystem, security profile, the
+//! per-container monitor, and the container verbs built on them.
+
 pub mod caps;
+pub mod control;
+pub mod exec;
+pub mod init;
+pub mod logs;
+pub mod monitor;
+pub mod mounts;
+pub mod run;
 pub mod seccomp;
+pub mod stdio;
+pub mod sys;

@@ -1,0 +1,259 @@
+//! `ps`, `stop`, `kill`, `rm` and `inspect`.
+
+use std::time::SystemTime;
+
+use clap::Args;
+use comfy_table::{presets::NOTHING, Table};
+use serde_json::json;
+
+use super::{CliResult, Failure};
+use crate::container::build::parse_signal;
+use crate::container::store::Record;
+use crate::container::{MountKind, Status};
+use crate::instance::Instance;
+use crate::runtime::control::{self, observed_status};
+use crate::util::time::{human_duration, parse_rfc3339};
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default: running only)
+    #[arg(short, long)]
+    all: bool,
+    /// Only ids
+    #[arg(short, long)]
+    quiet: bool,
+    /// table (default) or json
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before SIGKILL (default: the container's --stop-timeout)
+    #[arg(short = 't', long = "time")]
+    time: Option<u64>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Kill a running container first
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+fn ago(timestamp: Option<&str>) -> String {
+    let since = timestamp
+        .and_then(parse_rfc3339)
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    since.map(human_duration).unwrap_or_default()
+}
+
+/// Docker's STATUS column: "Up 5 seconds", "Exited (0) 3 minutes ago", "Created".
+pub fn status_text(record: &Record) -> String {
+    let state = &record.state;
+    match observed_status(state) {
+        Status::Created => "Created".into(),
+        Status::Running => format!("Up {}", ago(state.started_at.as_deref())),
+        Status::Exited => match state.exit_code {
+            Some(code) => format!("Exited ({code}) {} ago", ago(state.finished_at.as_deref())),
+            None => "Exited (unknown): its monitor is gone".into(),
+        },
+    }
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Created => "created",
+        Status::Running => "running",
+        Status::Exited => "exited",
+    }
+}
+
+pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
+    let mut records = instance.containers.list()?;
+    records.retain(|r| args.all || observed_status(&r.state) == Status::Running);
+    records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+    if args.quiet {
+        for r in &records {
+            println!("{}", &r.config.id[..12]);
+        }
+        return Ok(0);
+    }
+    if args.format == "json" {
+        let rows: Vec<_> = records
+            .iter()
+            .map(|r| {
+                json!({
+                    "Id": r.config.id, "Names": r.config.name, "Image": r.config.image,
+                    "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
+                    "State": status_word(observed_status(&r.state)), "Status": status_text(r),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string(&rows)?);
+        return Ok(0);
+    }
+    let mut table = Table::new();
+    table.load_preset(NOTHING).set_header([
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "NAMES",
+    ]);
+    for r in &records {
+        let mut command = r.config.args.join(" ");
+        if command.len() > 20 {
+            command.truncate(19);
+            command.push('…');
+        }
+        table.add_row([
+            r.config.id[..12].to_string(),
+            r.config.image.clone(),
+            format!("\"{command}\""),
+            format!("{} ago", ago(Some(&r.config.created))),
+            status_text(r),
+            r.config.name.clone(),
+        ]);
+    }
+    println!("{table}");
+    Ok(0)
+}
+
+/// Runs `action` on each container, printing what it returns; the exit code
+/// is 1 if any failed (Docker's behaviour for multi-container verbs).
+fn for_each(
+    references: &[String],
+    mut action: impl FnMut(&str) -> Result<(), Failure>,
+) -> CliResult {
+    let mut code = 0;
+    for reference in references {
+        if let Err(f) = action(reference) {
+            eprintln!("rcorch: {}", f.message);
+            code = 1;
+        }
+    }
+    Ok(code)
+}
+
+pub fn stop(instance: &Instance, args: &StopArgs) -> CliResult {
+    for_each(&args.containers, |c| {
+        control::stop(instance, c, args.time)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+pub fn kill(instance: &Instance, args: &KillArgs) -> CliResult {
+    let signal = parse_signal(&args.signal)?;
+    let signal = nix::sys::signal::Signal::try_from(signal)?;
+    for_each(&args.containers, |c| {
+        control::kill(instance, c, signal)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
+    for_each(&args.containers, |c| {
+        control::remove(instance, c, args.force)?;
+        println!("{c}");
+        Ok(())
+    })
+}
+
+pub fn inspect_json(r: &Record) -> serde_json::Value {
+    let (c, s) = (&r.config, &r.state);
+    let status = observed_status(s);
+    json!({
+        "Id": c.id,
+        "Name": c.name,
+        "Created": c.created,
+        "Path": c.args.first(),
+        "Args": c.args.get(1..).unwrap_or_default(),
+        "Image": c.image_id,
+        "ImageName": c.image,
+        "State": {
+            "Status": status_word(status),
+            "Running": status == Status::Running,
+            "Pid": if status == Status::Running { s.pid.unwrap_or(0) } else { 0 },
+            "MonitorPid": s.monitor_pid,
+            "ExitCode": s.exit_code.unwrap_or(0),
+            "OOMKilled": s.oom_killed,
+            "Error": s.error.clone().unwrap_or_default(),
+            "StartedAt": s.started_at,
+            "FinishedAt": s.finished_at,
+        },
+        "Config": {
+            "Hostname": c.hostname,
+            "User": format!("{}:{}", c.user.uid, c.user.gid),
+            "Env": c.env,
+            "Cmd": c.args,
+            "WorkingDir": c.working_dir,
+            "Tty": c.tty,
+            "OpenStdin": c.interactive,
+            "Labels": c.labels,
+            "StopSignal": c.stop_signal,
+            "StopTimeout": c.stop_timeout,
+        },
+        "HostConfig": {
+            "Memory": c.limits.memory.unwrap_or(0),
+            "MemorySwap": c.limits.memory.unwrap_or(0),
+            "CpuPeriod": c.limits.cpu.map(|q| q.period_us).unwrap_or(0),
+            "CpuQuota": c.limits.cpu.map(|q| q.quota_us).unwrap_or(0),
+            "PidsLimit": c.limits.pids,
+            "ReadonlyRootfs": c.read_only,
+            "AutoRemove": c.auto_remove,
+            "Init": c.init,
+            "NetworkMode": format!("{:?}", c.network).to_lowercase(),
+            "CapAdd": c.cap_add,
+            "CapDrop": c.cap_drop,
+            "CgroupParent": c.cgroup_parent,
+        },
+        "Mounts": c.mounts.iter().map(|m| json!({
+            "Type": match m.kind { MountKind::Bind => "bind", MountKind::Tmpfs => "tmpfs" },
+            "Source": m.source,
+            "Destination": m.destination,
+            "RW": !m.read_only,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for reference in &args.containers {
+        match instance
+            .containers
+            .resolve(reference)
+            .and_then(|id| instance.containers.load(&id))
+        {
+            Ok(record) => found.push(inspect_json(&record)),
+            Err(e) => {
+                eprintln!("rcorch: {e}");
+                code = 1;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&found)?);
+    Ok(code)
+}

@@ -1,0 +1,265 @@
+//! The command line: parse, call the library, print, pick the exit code.
+//! Docker's conventions: 125 for rcorch's own errors, the container's exit
+//! code otherwise.
+
+mod containers;
+mod images;
+mod logs;
+mod stats;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::container::build::RunRequest;
+use crate::instance::{Instance, DEFAULT_CGROUP_PARENT, DEFAULT_ROOT};
+use crate::runtime::exec::{self, ExecRequest};
+use crate::runtime::run::{self, RunOutcome};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rcorch",
+    version,
+    about = "A daemonless single-host container runtime"
+)]
+pub struct Cli {
+    /// The rcorch instance: images, containers, logs and state live here.
+    #[arg(long, global = true, env = "RCORCH_ROOT", default_value = DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Parent cgroup (relative to each hierarchy's root) for containers.
+    #[arg(long, global = true, env = "RCORCH_CGROUP_PARENT", default_value = DEFAULT_CGROUP_PARENT)]
+    cgroup_parent: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create and run a container
+    Run(Box<RunArgs>),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// List containers
+    Ps(containers::PsArgs),
+    /// Show a container's output
+    Logs(logs::LogsArgs),
+    /// Stop containers: stop signal, grace period, then SIGKILL
+    Stop(containers::StopArgs),
+    /// Send a signal to containers
+    Kill(containers::KillArgs),
+    /// Remove containers
+    Rm(containers::RmArgs),
+    /// Show containers as JSON
+    Inspect(containers::InspectArgs),
+    /// Show resource usage
+    Stats(stats::StatsArgs),
+    /// Create an image from a rootfs tarball
+    Import(images::ImportArgs),
+    /// List images
+    Images,
+    /// Remove images
+    Rmi(images::RmiArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Run in the background and print the container id
+    #[arg(short, long)]
+    detach: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    rm: bool,
+    #[arg(long)]
+    name: Option<String>,
+    /// Keep stdin open
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal
+    #[arg(short, long)]
+    tty: bool,
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    #[arg(short, long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// uid[:gid] or name[:group]
+    #[arg(short, long)]
+    user: Option<String>,
+    #[arg(long, short = 'h')]
+    hostname: Option<String>,
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Bind mount SRC:DST[:ro]
+    #[arg(short, long = "volume", value_name = "SRC:DST[:ro]")]
+    volume: Vec<String>,
+    #[arg(long)]
+    read_only: bool,
+    #[arg(long, value_name = "DST")]
+    tmpfs: Vec<String>,
+    /// Memory limit, e.g. 64m
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// CPU limit, e.g. 0.5
+    #[arg(long)]
+    cpus: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<String>,
+    /// none or host
+    #[arg(long, alias = "net")]
+    network: Option<String>,
+    #[arg(long)]
+    cap_add: Vec<String>,
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Run a tiny init as PID 1 that reaps zombies and forwards signals
+    #[arg(long)]
+    init: bool,
+    #[arg(long)]
+    stop_signal: Option<String>,
+    #[arg(long)]
+    stop_timeout: Option<u64>,
+    #[arg(short, long = "label")]
+    label: Vec<String>,
+    image: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct ExecArgs {
+    #[arg(short, long)]
+    interactive: bool,
+    #[arg(short, long)]
+    tty: bool,
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    #[arg(short, long)]
+    workdir: Option<String>,
+    #[arg(short, long)]
+    user: Option<String>,
+    container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("rcorch: {}", failure.message);
+            failure.code
+        }
+    }
+}
+
+/// An error on its way to the user, with the exit code it maps to.
+pub struct Failure {
+    message: String,
+    code: i32,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            message: e.to_string(),
+            code: 125,
+        }
+    }
+}
+
+pub type CliResult = Result<i32, Failure>;
+
+fn dispatch(cli: Cli) -> CliResult {
+    let instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
+    match cli.command {
+        Command::Run(args) => run_container(&instance, *args),
+        Command::Exec(args) => exec_in_container(&instance, args),
+        Command::Ps(args) => containers::ps(&instance, &args),
+        Command::Logs(args) => logs::logs(&instance, &args),
+        Command::Stop(args) => containers::stop(&instance, &args),
+        Command::Kill(args) => containers::kill(&instance, &args),
+        Command::Rm(args) => containers::rm(&instance, &args),
+        Command::Inspect(args) => containers::inspect(&instance, &args),
+        Command::Stats(args) => stats::stats(&instance, &args),
+        Command::Import(args) => images::import(&instance, &args),
+        Command::Images => images::list(&instance),
+        Command::Rmi(args) => images::rmi(&instance, &args),
+    }
+}
+
+fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
+    let env_files = args
+        .env_file
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| (path.clone(), text))
+                .map_err(|e| {
+                    Failure::from(format!("cannot read --env-file {}: {e}", path.display()))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = RunRequest {
+        image: args.image,
+        command: args.command,
+        entrypoint: args.entrypoint,
+        name: args.name,
+        env: args.env,
+        env_files,
+        workdir: args.workdir,
+        user: args.user,
+        hostname: args.hostname,
+        volumes: args.volume,
+        tmpfs: args.tmpfs,
+        read_only: args.read_only,
+        memory: args.memory,
+        cpus: args.cpus,
+        pids_limit: args.pids_limit,
+        network: args.network,
+        cap_add: args.cap_add,
+        cap_drop: args.cap_drop,
+        init: args.init,
+        tty: args.tty,
+        interactive: args.interactive,
+        auto_remove: args.rm,
+        stop_signal: args.stop_signal,
+        stop_timeout: args.stop_timeout,
+        labels: args.label,
+    };
+    match run::run(instance, &request, args.detach) {
+        Ok(RunOutcome::Exited(code)) => Ok(code),
+        Ok(RunOutcome::Detached(id)) => {
+            println!("{id}");
+            Ok(0)
+        }
+        Err(e) => Err(Failure {
+            message: e.to_string(),
+            code: e.exit_code(),
+        }),
+    }
+}
+
+fn exec_in_container(instance: &Instance, args: ExecArgs) -> CliResult {
+    let request = ExecRequest {
+        command: args.command,
+        env: args.env,
+        workdir: args.workdir,
+        user: args.user,
+        interactive: args.interactive,
+        tty: args.tty,
+    };
+    exec::exec(instance, &args.container, &request).map_err(|e| Failure {
+        message: e.to_string(),
+        code: e.exit_code(),
+    })
+}

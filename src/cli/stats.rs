@@ -1,0 +1,161 @@
+//! `stats [--no-stream]`: CPU %, memory usage/limit and pids per container.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use comfy_table::{presets::NOTHING, Table};
+
+use super::CliResult;
+use crate::cgroups::Stats;
+use crate::container::Status;
+use crate::instance::Instance;
+use crate::runtime::control::observed_status;
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Print one sample and exit
+    #[arg(long)]
+    no_stream: bool,
+    /// table (default) or json
+    #[arg(long, default_value = "table")]
+    format: String,
+    /// Containers (default: all running)
+    containers: Vec<String>,
+}
+
+/// CPU use between two samples, as a percentage of one CPU (Docker's way).
+pub fn cpu_percent(before_ns: u64, after_ns: u64, wall: Duration) -> f64 {
+    let wall_ns = wall.as_nanos() as f64;
+    if wall_ns == 0.0 {
+        return 0.0;
+    }
+    after_ns.saturating_sub(before_ns) as f64 / wall_ns * 100.0
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2}MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+struct Sample {
+    id: String,
+    name: String,
+    stats: Stats,
+}
+
+fn sample(instance: &Instance, ids: &[(String, String, String)]) -> Vec<Sample> {
+    ids.iter()
+        .filter_map(|(id, name, parent)| {
+            let stats = instance.cgroup(parent, id).ok()?.stats().ok()?;
+            Some(Sample {
+                id: id.clone(),
+                name: name.clone(),
+                stats,
+            })
+        })
+        .collect()
+}
+
+pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
+    let mut targets = Vec::new();
+    for r in instance.containers.list()? {
+        let wanted = args.containers.is_empty()
+            || args
+                .containers
+                .iter()
+                .any(|c| c == &r.config.name || r.config.id.starts_with(c.as_str()));
+        if wanted && observed_status(&r.state) == Status::Running {
+            targets.push((
+                r.config.id.clone(),
+                r.config.name.clone(),
+                r.config.cgroup_parent.clone(),
+            ));
+        }
+    }
+    let total_memory = host_memory();
+    loop {
+        let (first, start) = (sample(instance, &targets), Instant::now());
+        std::thread::sleep(Duration::from_millis(if args.no_stream {
+            250
+        } else {
+            1000
+        }));
+        let (second, wall) = (sample(instance, &targets), start.elapsed());
+        print_samples(&first, &second, wall, total_memory, &args.format)?;
+        if args.no_stream {
+            return Ok(0);
+        }
+    }
+}
+
+fn print_samples(
+    first: &[Sample],
+    second: &[Sample],
+    wall: Duration,
+    host_mem: u64,
+    format: &str,
+) -> CliResult {
+    let mut table = Table::new();
+    table.load_preset(NOTHING).set_header([
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "PIDS",
+    ]);
+    let mut rows = Vec::new();
+    for s in second {
+        let before = first
+            .iter()
+            .find(|f| f.id == s.id)
+            .map(|f| f.stats.cpu_usage_ns)
+            .unwrap_or(s.stats.cpu_usage_ns);
+        let cpu = cpu_percent(before, s.stats.cpu_usage_ns, wall);
+        let limit = s.stats.memory_limit.unwrap_or(host_mem);
+        let mem_pct = if limit > 0 {
+            s.stats.memory_usage as f64 / limit as f64 * 100.0
+        } else {
+            0.0
+        };
+        rows.push(serde_json::json!({
+            "ID": s.id, "Name": s.name, "CPUPerc": cpu, "MemUsage": s.stats.memory_usage,
+            "MemLimit": limit, "MemPerc": mem_pct, "PIDs": s.stats.pids_current,
+        }));
+        table.add_row([
+            s.id[..12].to_string(),
+            s.name.clone(),
+            format!("{cpu:.2}%"),
+            format!("{} / {}", mib(s.stats.memory_usage), mib(limit)),
+            format!("{mem_pct:.2}%"),
+            s.stats.pids_current.to_string(),
+        ]);
+    }
+    if format == "json" {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        println!("{table}");
+    }
+    Ok(0)
+}
+
+fn host_memory() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_percent_is_share_of_one_cpu() {
+        assert_eq!(cpu_percent(0, 500_000_000, Duration::from_secs(1)), 50.0);
+        assert_eq!(cpu_percent(10, 5, Duration::from_secs(1)), 0.0);
+        assert_eq!(cpu_percent(0, 5, Duration::ZERO), 0.0);
+    }
+}

@@ -1,0 +1,400 @@
+//! Turns a `run` request and an image's defaults into a `ContainerConfig`.
+//! Pure: every input arrives as data, so each rule is unit-tested without root.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::{names, ContainerConfig, MountKind, MountSpec, NetworkMode, UserSpec};
+use crate::cgroups::convert::{parse_cpus, parse_memory, parse_pids_limit, ConvertError};
+use crate::cgroups::Limits;
+
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
+
+/// What the user asked for on the command line, as plain strings.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub image: String,
+    pub command: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub name: Option<String>,
+    pub env: Vec<String>,
+    /// Contents of each `--env-file`, in order.
+    pub env_files: Vec<(PathBuf, String)>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub volumes: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub read_only: bool,
+    pub memory: Option<String>,
+    pub cpus: Option<String>,
+    pub pids_limit: Option<String>,
+    pub network: Option<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub init: bool,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
+    pub labels: Vec<String>,
+}
+
+/// The parts of an image that shape a container.
+#[derive(Debug, Clone, Default)]
+pub struct ImageDefaults {
+    pub reference: String,
+    pub id: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub stop_signal: Option<String>,
+    pub layers: Vec<PathBuf>,
+    /// The image's /etc/passwd and /etc/group, for `--user name`.
+    pub passwd: Option<String>,
+    pub group: Option<String>,
+}
+
+/// Facts about the host the request is checked against.
+pub struct HostFacts<'a> {
+    pub cpus: usize,
+    pub lookup_env: &'a dyn Fn(&str) -> Option<String>,
+    pub cgroup_parent: &'a str,
+    pub now: String,
+}
+
+#[derive(Debug, Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Limit(#[from] ConvertError),
+    #[error("invalid container name \"{0}\": use letters, digits, '_', '.' and '-', starting with a letter or digit")]
+    Name(String),
+    #[error("no command given and image {0} has no Cmd or Entrypoint: add a command after the image name")]
+    NoCommand(String),
+    #[error("invalid environment variable \"{0}\": expected KEY=VALUE or KEY")]
+    Env(String),
+    #[error(
+        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] with absolute paths"
+    )]
+    Volume(String),
+    #[error("invalid --tmpfs \"{0}\": expected an absolute container path")]
+    Tmpfs(String),
+    #[error("invalid user \"{spec}\": {reason}")]
+    User { spec: String, reason: String },
+    #[error("invalid signal \"{0}\": use a name like SIGTERM or TERM, or a number")]
+    Signal(String),
+    #[error("invalid --network \"{0}\": use none or host (bridge networks are not available yet)")]
+    Network(String),
+    #[error("invalid working directory \"{0}\": it must be an absolute path")]
+    Workdir(String),
+    #[error("invalid label \"{0}\": expected KEY=VALUE")]
+    Label(String),
+}
+
+type Result<T> = std::result::Result<T, BuildError>;
+
+pub fn build_config(
+    req: &RunRequest,
+    image: &ImageDefaults,
+    host: &HostFacts,
+    id: &str,
+) -> Result<ContainerConfig> {
+    let name = match &req.name {
+        Some(n) if names::valid_name(n) => n.clone(),
+        Some(n) => return Err(BuildError::Name(n.clone())),
+        None => names::default_name(id),
+    };
+    let args = command_line(req, image)?;
+    let working_dir = req
+        .workdir
+        .clone()
+        .or_else(|| image.working_dir.clone())
+        .filter(|w| !w.is_empty());
+    let working_dir = working_dir.unwrap_or_else(|| "/".into());
+    if !working_dir.starts_with('/') {
+        return Err(BuildError::Workdir(working_dir));
+    }
+    let user_spec = req
+        .user
+        .clone()
+        .or_else(|| image.user.clone())
+        .filter(|u| !u.is_empty());
+    let user = match user_spec {
+        Some(spec) => parse_user(&spec, image.passwd.as_deref(), image.group.as_deref())?,
+        None => UserSpec::default(),
+    };
+    let mut mounts = req
+        .volumes
+        .iter()
+        .map(|v| parse_volume(v))
+        .collect::<Result<Vec<_>>>()?;
+    mounts.extend(
+        req.tmpfs
+            .iter()
+            .map(|t| parse_tmpfs(t))
+            .collect::<Result<Vec<_>>>()?,
+    );
+    let limits = Limits {
+        memory: req.memory.as_deref().map(parse_memory).transpose()?,
+        cpu: req
+            .cpus
+            .as_deref()
+            .map(|c| parse_cpus(c, host.cpus))
+            .transpose()?,
+        pids: req
+            .pids_limit
+            .as_deref()
+            .map(parse_pids_limit)
+            .transpose()?
+            .flatten(),
+    };
+    let stop_signal = req
+        .stop_signal
+        .clone()
+        .or_else(|| image.stop_signal.clone());
+    let stop_signal = stop_signal
+        .map(|s| parse_signal(&s))
+        .transpose()?
+        .unwrap_or(libc::SIGTERM);
+    Ok(ContainerConfig {
+        id: id.to_string(),
+        hostname: req.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+        name,
+        image: image.reference.clone(),
+        image_id: image.id.clone(),
+        args,
+        env: merge_env(&image.env, req, host.lookup_env)?,
+        working_dir,
+        user,
+        mounts,
+        read_only: req.read_only,
+        network: parse_network(req.network.as_deref())?,
+        limits,
+        cap_add: req.cap_add.clone(),
+        cap_drop: req.cap_drop.clone(),
+        init: req.init,
+        tty: req.tty,
+        interactive: req.interactive,
+        auto_remove: req.auto_remove,
+        stop_signal,
+        stop_timeout: req.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
+        labels: parse_labels(&req.labels)?,
+        created: host.now.clone(),
+        layers: image.layers.clone(),
+        cgroup_parent: host.cgroup_parent.to_string(),
+    })
+}
+
+/// Docker's rule: `--entrypoint` replaces the image's entrypoint and clears its
+/// Cmd; a command after the image replaces Cmd.
+fn command_line(req: &RunRequest, image: &ImageDefaults) -> Result<Vec<String>> {
+    let (entrypoint, default_cmd) = match &req.entrypoint {
+        Some(ep) if ep.is_empty() => (vec![], vec![]),
+        Some(ep) => (vec![ep.clone()], vec![]),
+        None => (image.entrypoint.clone(), image.cmd.clone()),
+    };
+    let cmd = if req.command.is_empty() {
+        default_cmd
+    } else {
+        req.command.clone()
+    };
+    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if args.is_empty() {
+        return Err(BuildError::NoCommand(image.reference.clone()));
+    }
+    Ok(args)
+}
+
+/// Image env first, then env files, then `-e`, later keys replacing earlier ones.
+fn merge_env(
+    image_env: &[String],
+    req: &RunRequest,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |entry: &str| -> Result<()> {
+        let (key, value) = match entry.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => match lookup(entry) {
+                Some(v) => (entry.to_string(), v),
+                None => return Ok(()), // Docker drops `-e KEY` when KEY is unset.
+            },
+        };
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return Err(BuildError::Env(entry.to_string()));
+        }
+        match env.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => env.push((key, value)),
+        }
+        Ok(())
+    };
+    if !image_env.iter().any(|e| e.starts_with("PATH=")) {
+        set(DEFAULT_PATH)?;
+    }
+    for entry in image_env {
+        set(entry)?;
+    }
+    for (_, contents) in &req.env_files {
+        for line in contents
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            set(line)?;
+        }
+    }
+    for entry in &req.env {
+        set(entry)?;
+    }
+    if req.tty && !env.iter().any(|(k, _)| k == "TERM") {
+        env.push(("TERM".into(), "xterm".into()));
+    }
+    if !env.iter().any(|(k, _)| k == "HOME") {
+        env.push(("HOME".into(), "/root".into()));
+    }
+    Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+pub fn parse_volume(spec: &str) -> Result<MountSpec> {
+    let bad = || BuildError::Volume(spec.to_string());
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, destination, read_only) = match parts.as_slice() {
+        [s, d] => (*s, *d, false),
+        [s, d, "ro"] => (*s, *d, true),
+        [s, d, "rw"] => (*s, *d, false),
+        _ => return Err(bad()),
+    };
+    if !source.starts_with('/') || !destination.starts_with('/') || destination == "/" {
+        return Err(bad());
+    }
+    Ok(MountSpec {
+        kind: MountKind::Bind,
+        source: source.into(),
+        destination: destination.into(),
+        read_only,
+    })
+}
+
+fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
+    let destination = spec.split(':').next().unwrap_or_default();
+    if !destination.starts_with('/') || destination == "/" {
+        return Err(BuildError::Tmpfs(spec.to_string()));
+    }
+    Ok(MountSpec {
+        kind: MountKind::Tmpfs,
+        source: PathBuf::new(),
+        destination: destination.into(),
+        read_only: false,
+    })
+}
+
+fn parse_network(spec: Option<&str>) -> Result<NetworkMode> {
+    match spec {
+        None | Some("none") => Ok(NetworkMode::None),
+        Some("host") => Ok(NetworkMode::Host),
+        Some(other) => Err(BuildError::Network(other.to_string())),
+    }
+}
+
+fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(BuildError::Label(l.clone())),
+        })
+        .collect()
+}
+
+/// `uid[:gid]` or `name[:group]`, names looked up in the image's files.
+pub fn parse_user(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<UserSpec> {
+    let err = |reason: &str| BuildError::User {
+        spec: spec.to_string(),
+        reason: reason.to_string(),
+    };
+    let (user_part, group_part) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, primary_gid) = match user_part.parse::<u32>() {
+        Ok(uid) => (uid, lookup_passwd_uid(passwd, uid).unwrap_or(uid)),
+        Err(_) => lookup_passwd_name(passwd, user_part)
+            .ok_or_else(|| err("no such user in the image's /etc/passwd"))?,
+    };
+    let gid = match group_part {
+        None => primary_gid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => lookup_group(group, g)
+                .ok_or_else(|| err("no such group in the image's /etc/group"))?,
+        },
+    };
+    Ok(UserSpec { uid, gid })
+}
+
+fn passwd_entries(passwd: Option<&str>) -> impl Iterator<Item = (&str, u32, u32)> {
+    passwd.unwrap_or_default().lines().filter_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        Some((
+            *fields.first()?,
+            fields.get(2)?.parse().ok()?,
+            fields.get(3)?.parse().ok()?,
+        ))
+    })
+}
+
+fn lookup_passwd_name(passwd: Option<&str>, name: &str) -> Option<(u32, u32)> {
+    passwd_entries(passwd)
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, uid, gid)| (uid, gid))
+}
+
+fn lookup_passwd_uid(passwd: Option<&str>, uid: u32) -> Option<u32> {
+    passwd_entries(passwd)
+        .find(|(_, u, _)| *u == uid)
+        .map(|(_, _, gid)| gid)
+}
+
+fn lookup_group(group: Option<&str>, name: &str) -> Option<u32> {
+    group.unwrap_or_default().lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.first() == Some(&name))
+            .then(|| fields.get(2)?.parse().ok())
+            .flatten()
+    })
+}
+
+/// "SIGTERM", "TERM", "term" or "15".
+pub fn parse_signal(spec: &str) -> Result<i32> {
+    if let Ok(n) = spec.parse::<i32>() {
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(BuildError::Signal(spec.to_string()))
+        };
+    }
+    let upper = spec.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .map_err(|_| BuildError::Signal(spec.to_string()))
+}
+
+/// Where in the image a file lives: the first layer (topmost first) that has it.
+pub fn find_in_layers(layers: &[PathBuf], relative: &Path) -> Option<PathBuf> {
+    layers.iter().map(|l| l.join(relative)).find(|p| p.exists())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,127 @@
+//! Containers as plain data: what to create (`ContainerConfig`), what happened
+//! (`ContainerState`), and the lifecycle state machine (`Status`).
+
+pub mod build;
+pub mod names;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::Limits;
+
+/// Everything needed to create a container, fixed at `run` time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContainerConfig {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    /// argv[0..]: entrypoint followed by command, already resolved against the image.
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: UserSpec,
+    pub hostname: String,
+    pub mounts: Vec<MountSpec>,
+    pub read_only: bool,
+    pub network: NetworkMode,
+    pub limits: Limits,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub init: bool,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+    pub stop_signal: i32,
+    pub stop_timeout: u64,
+    pub labels: BTreeMap<String, String>,
+    pub created: String,
+    /// Layer directories of the image, topmost first (overlay lowerdir order).
+    pub layers: Vec<PathBuf>,
+    /// Relative cgroup path below each controller's root, e.g. "rcorch/<id>".
+    pub cgroup_parent: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct UserSpec {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    Bind,
+    Tmpfs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// Host path for binds; empty for tmpfs.
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    None,
+    Host,
+}
+
+/// Lifecycle of a container. Transitions live in `Status::can_*` so every
+/// command asks the same question the same way.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Record written; the process is not running yet (or `run` died while creating it).
+    Created,
+    Running,
+    Exited,
+}
+
+impl Status {
+    pub fn can_start(self) -> bool {
+        self == Status::Created
+    }
+    pub fn can_signal(self) -> bool {
+        self == Status::Running
+    }
+    /// Removal without force is only for containers that cannot be running.
+    pub fn can_remove_without_force(self) -> bool {
+        self != Status::Running
+    }
+}
+
+/// What the monitor observed; rewritten atomically as the container moves on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ContainerState {
+    pub status: Option<Status>,
+    /// Host PID of the container's PID 1.
+    pub pid: Option<i32>,
+    /// Start time of that PID (clock ticks since boot), to tell it from a reused PID.
+    pub pid_start_ticks: Option<u64>,
+    pub monitor_pid: Option<i32>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub oom_killed: bool,
+    /// Why the container could not start, when it could not.
+    pub error: Option<String>,
+}
+
+impl ContainerState {
+    pub fn status(&self) -> Status {
+        self.status.unwrap_or(Status::Created)
+    }
+}
+
+/// Docker's exit code convention for a process killed by `signal`.
+pub fn exit_code_for_signal(signal: i32) -> i32 {
+    128 + signal
+}

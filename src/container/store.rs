@@ -1,0 +1,254 @@
+//! The on-disk container store: `<root>/containers/<id>/`, one directory per
+//! container holding its config, its state and its log. Name allocation is
+//! serialised by an exclusive lock on `<root>/containers.lock`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use thiserror::Error;
+
+use super::{ContainerConfig, ContainerState};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot access {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: nix::Error },
+    #[error("corrupt record {path}: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("the container name \"{name}\" is already in use by container {id}; remove it or pick another --name")]
+    NameInUse { name: String, id: String },
+    #[error("no such container: {reference}")]
+    NotFound { reference: String },
+    #[error("container reference \"{reference}\" is ambiguous: it matches {count} containers; give more of the id")]
+    Ambiguous { reference: String, count: usize },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One container as stored: its fixed config and its last observed state.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub config: ContainerConfig,
+    pub state: ContainerState,
+}
+
+pub struct ContainerStore {
+    dir: PathBuf,
+    lock_path: PathBuf,
+}
+
+/// Held while the store's set of names may change.
+pub struct StoreLock {
+    _lock: Flock<File>,
+}
+
+impl ContainerStore {
+    pub fn open(root: &Path) -> Result<Self> {
+        let dir = root.join("containers");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(ContainerStore {
+            dir,
+            lock_path: root.join("containers.lock"),
+        })
+    }
+
+    pub fn lock(&self) -> Result<StoreLock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(io_err(&self.lock_path))?;
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, source)| StoreError::Lock {
+                path: self.lock_path.clone(),
+                source,
+            })?;
+        Ok(StoreLock { _lock: lock })
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Writes a new container's directory, config and initial state. The
+    /// caller holds the lock, so the name check and the write are atomic.
+    pub fn create(&self, _lock: &StoreLock, config: &ContainerConfig) -> Result<PathBuf> {
+        if let Some(other) = self
+            .list()?
+            .into_iter()
+            .find(|r| r.config.name == config.name)
+        {
+            return Err(StoreError::NameInUse {
+                name: config.name.clone(),
+                id: other.config.id,
+            });
+        }
+        let dir = self.container_dir(&config.id);
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        write_json_atomic(&dir.join("config.json"), config)?;
+        write_json_atomic(&dir.join("state.json"), &ContainerState::default())?;
+        Ok(dir)
+    }
+
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            if let Some(name) = entry.file_name().to_str() {
+                if name.len() == 64 && !name.starts_with('.') {
+                    ids.push(name.to_string());
+                }
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Every container with a readable config. A directory whose config is
+    /// missing (a `run` killed before writing it) is skipped here and swept
+    /// by `remove`.
+    pub fn list(&self) -> Result<Vec<Record>> {
+        let mut records = Vec::new();
+        for id in self.ids()? {
+            match self.load(&id) {
+                Ok(record) => records.push(record),
+                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(records)
+    }
+
+    pub fn load(&self, id: &str) -> Result<Record> {
+        let dir = self.container_dir(id);
+        let config = read_json(&dir.join("config.json"))?;
+        let state = match read_json(&dir.join("state.json")) {
+            Ok(state) => state,
+            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                ContainerState::default()
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Record { config, state })
+    }
+
+    pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<()> {
+        write_json_atomic(&self.container_dir(id).join("state.json"), state)
+    }
+
+    /// Finds a container by exact name, exact id, or unique id prefix.
+    pub fn resolve(&self, reference: &str) -> Result<String> {
+        let records = self.list()?;
+        let names: Vec<(&str, &str)> = records
+            .iter()
+            .map(|r| (r.config.id.as_str(), r.config.name.as_str()))
+            .collect();
+        resolve_reference(&names, reference).map(str::to_string)
+    }
+
+    pub fn remove_dir(&self, id: &str) -> Result<()> {
+        let dir = self.container_dir(id);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&dir)(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Pure lookup: exact name, then exact id, then unique id prefix.
+pub fn resolve_reference<'a>(
+    containers: &[(&'a str, &'a str)],
+    reference: &str,
+) -> Result<&'a str> {
+    let not_found = || StoreError::NotFound {
+        reference: reference.to_string(),
+    };
+    if reference.is_empty() {
+        return Err(not_found());
+    }
+    if let Some((id, _)) = containers.iter().find(|(_, name)| *name == reference) {
+        return Ok(id);
+    }
+    if let Some((id, _)) = containers.iter().find(|(id, _)| *id == reference) {
+        return Ok(id);
+    }
+    let matches: Vec<&str> = containers
+        .iter()
+        .filter(|(id, _)| id.starts_with(reference))
+        .map(|(id, _)| *id)
+        .collect();
+    match matches.len() {
+        0 => Err(not_found()),
+        1 => Ok(matches[0]),
+        count => Err(StoreError::Ambiguous {
+            reference: reference.to_string(),
+            count,
+        }),
+    }
+}
+
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
+    serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Write to a temporary sibling and rename, so readers never see half a file.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let bytes = serde_json::to_vec_pretty(value).expect("plain data serialises");
+    let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
+    file.write_all(&bytes).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "aaaa1111";
+    const B: &str = "aaaa2222";
+
+    #[test]
+    fn resolves_names_ids_and_prefixes() {
+        let list = [(A, "web"), (B, "db")];
+        assert_eq!(resolve_reference(&list, "web").unwrap(), A);
+        assert_eq!(resolve_reference(&list, B).unwrap(), B);
+        assert_eq!(resolve_reference(&list, "aaaa1").unwrap(), A);
+        assert!(matches!(
+            resolve_reference(&list, "aaaa"),
+            Err(StoreError::Ambiguous { count: 2, .. })
+        ));
+        assert!(matches!(
+            resolve_reference(&list, "zz"),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve_reference(&list, ""),
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn a_name_wins_over_an_id_prefix() {
+        let list = [(A, "x"), (B, "aaaa1")];
+        assert_eq!(resolve_reference(&list, "aaaa1").unwrap(), B);
+    }
+}

@@ -1,0 +1,54 @@
+//! One rcorch instance: everything under a root directory (images,
+//! containers, logs, state) plus the cgroup parent its containers live in.
+//! Tests open their own instance; nothing here is global.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::cgroups::{self, CgroupError, CgroupManager, Layout};
+use crate::container::store::{ContainerStore, StoreError};
+use crate::image::{ImageError, ImageStore};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/rcorch";
+pub const DEFAULT_CGROUP_PARENT: &str = "rcorch";
+const MOUNTINFO: &str = "/proc/self/mountinfo";
+
+#[derive(Debug, Error)]
+pub enum InstanceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+}
+
+pub struct Instance {
+    pub root: PathBuf,
+    pub cgroup_parent: String,
+    pub containers: ContainerStore,
+}
+
+impl Instance {
+    pub fn open(root: &Path, cgroup_parent: &str) -> Result<Instance, InstanceError> {
+        Ok(Instance {
+            root: root.to_path_buf(),
+            cgroup_parent: cgroup_parent.to_string(),
+            containers: ContainerStore::open(root)?,
+        })
+    }
+
+    pub fn images(&self) -> Result<ImageStore, InstanceError> {
+        Ok(ImageStore::open(self.root.join("images"))?)
+    }
+
+    pub fn cgroup_layout(&self) -> Result<Layout, InstanceError> {
+        Ok(cgroups::layout::detect(Path::new(MOUNTINFO))?)
+    }
+
+    /// The cgroup of container `id`, under the parent it was created with.
+    pub fn cgroup(&self, parent: &str, id: &str) -> Result<Box<dyn CgroupManager>, InstanceError> {
+        Ok(cgroups::manager_for(&self.cgroup_layout()?, parent, id)?)
+    }
+}

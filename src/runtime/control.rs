@@ -1,0 +1,183 @@
+//! Signals and removal: `kill`, `stop` and `rm`, and how a stored record is
+//! reconciled with what is really running (a crashed monitor or `run`
+//! leaves a record whose process is gone).
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use thiserror::Error;
+
+use super::sys;
+use crate::cgroups::CgroupError;
+use crate::container::store::{Record, StoreError};
+use crate::container::{ContainerState, Status};
+use crate::instance::{Instance, InstanceError};
+
+/// How long `stop`/`rm -f` wait for the monitor to record the exit.
+const MONITOR_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("container {name} is not running")]
+    NotRunning { name: String },
+    #[error("cannot remove running container {name}: stop it first or use rm -f")]
+    Running { name: String },
+    #[error("cannot signal container {name}: {source}")]
+    Signal { name: String, source: nix::Error },
+}
+
+/// The status a record really has now: "running" only while its PID 1 is
+/// alive and is the same process that was started.
+pub fn observed_status(state: &ContainerState) -> Status {
+    match state.status() {
+        Status::Running
+            if !state
+                .pid
+                .is_some_and(|pid| sys::same_process_alive(pid, state.pid_start_ticks)) =>
+        {
+            Status::Exited
+        }
+        status => status,
+    }
+}
+
+/// A monitor still owns the container while its process is alive.
+fn monitor_alive(state: &ContainerState) -> bool {
+    state
+        .monitor_pid
+        .is_some_and(|pid| sys::process_start_ticks(pid).is_some())
+}
+
+fn wait_for_exit(pid: i32, timeout: Duration) -> bool {
+    match sys::pidfd_open(pid) {
+        Ok(fd) => sys::wait_pidfd(&fd, timeout.as_millis().min(i32::MAX as u128) as i32),
+        Err(_) => true, // already gone
+    }
+}
+
+pub fn kill(instance: &Instance, reference: &str, signal: Signal) -> Result<Record, ControlError> {
+    let record = instance
+        .containers
+        .load(&instance.containers.resolve(reference)?)?;
+    let name = record.config.name.clone();
+    if observed_status(&record.state) != Status::Running {
+        return Err(ControlError::NotRunning { name });
+    }
+    let pid = Pid::from_raw(record.state.pid.unwrap_or(0));
+    nix::sys::signal::kill(pid, signal).map_err(|source| ControlError::Signal { name, source })?;
+    Ok(record)
+}
+
+/// The stop signal, then SIGKILL after `timeout` (the container's own
+/// `--stop-timeout` when None), then waits until the monitor recorded the exit.
+pub fn stop(
+    instance: &Instance,
+    reference: &str,
+    timeout: Option<u64>,
+) -> Result<Record, ControlError> {
+    let record = instance
+        .containers
+        .load(&instance.containers.resolve(reference)?)?;
+    if observed_status(&record.state) != Status::Running {
+        return Ok(record); // Docker: stopping a stopped container succeeds.
+    }
+    let pid = record.state.pid.unwrap_or(0);
+    let grace = Duration::from_secs(timeout.unwrap_or(record.config.stop_timeout));
+    let pidfd = sys::pidfd_open(pid).ok();
+    let signal = Signal::try_from(record.config.stop_signal).unwrap_or(Signal::SIGTERM);
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+    let exited = pidfd
+        .as_ref()
+        .is_none_or(|fd| sys::wait_pidfd(fd, grace.as_millis() as i32));
+    if !exited {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        if let Ok(cgroup) = instance.cgroup(&record.config.cgroup_parent, &record.config.id) {
+            let _ = cgroup.kill_all(Signal::SIGKILL);
+        }
+    }
+    if let Some(monitor) = record.state.monitor_pid {
+        wait_for_exit(monitor, MONITOR_GRACE);
+    }
+    Ok(record)
+}
+
+/// Removes a container completely: processes, cgroup, any leftover mount,
+/// directory. Works on records left by a crashed `run` or monitor.
+pub fn remove(instance: &Instance, reference: &str, force: bool) -> Result<Record, ControlError> {
+    let record = instance
+        .containers
+        .load(&instance.containers.resolve(reference)?)?;
+    let running = observed_status(&record.state) == Status::Running;
+    if running && !force {
+        return Err(ControlError::Running {
+            name: record.config.name.clone(),
+        });
+    }
+    let cgroup = instance.cgroup(&record.config.cgroup_parent, &record.config.id)?;
+    if running {
+        let _ = nix::sys::signal::kill(
+            Pid::from_raw(record.state.pid.unwrap_or(0)),
+            Signal::SIGKILL,
+        );
+    }
+    let _ = cgroup.kill_all(Signal::SIGKILL);
+    if monitor_alive(&record.state) {
+        wait_for_exit(record.state.monitor_pid.unwrap_or(0), MONITOR_GRACE);
+    }
+    cgroup.destroy()?;
+    let rootfs = instance
+        .containers
+        .container_dir(&record.config.id)
+        .join("rootfs");
+    // The overlay lives in the container's mount namespace; this only
+    // matters if something mounted it on the host.
+    let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+    instance.containers.remove_dir(&record.config.id)?;
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_record_whose_process_is_gone_is_exited() {
+        let state = ContainerState {
+            status: Some(Status::Running),
+            pid: Some(i32::MAX - 1),
+            pid_start_ticks: Some(1),
+            ..ContainerState::default()
+        };
+        assert_eq!(observed_status(&state), Status::Exited);
+    }
+
+    #[test]
+    fn a_running_record_of_a_live_process_is_running() {
+        let me = std::process::id() as i32;
+        let state = ContainerState {
+            status: Some(Status::Running),
+            pid: Some(me),
+            pid_start_ticks: sys::process_start_ticks(me),
+            ..ContainerState::default()
+        };
+        assert_eq!(observed_status(&state), Status::Running);
+    }
+
+    #[test]
+    fn created_and_exited_records_keep_their_status() {
+        let created = ContainerState::default();
+        assert_eq!(observed_status(&created), Status::Created);
+        let exited = ContainerState {
+            status: Some(Status::Exited),
+            ..ContainerState::default()
+        };
+        assert_eq!(observed_status(&exited), Status::Exited);
+    }
+}

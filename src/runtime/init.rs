@@ -1,0 +1,295 @@
+//! The container's first process, between clone and exec. It joins its
+//! cgroup, builds its filesystem, drops privileges and execs the command.
+//! Any failure is written to the error pipe and the process exits; the
+//! parent learns of success when the pipe closes on exec.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use seccompiler::BpfProgram;
+
+use super::mounts::{self, MountPlan, RootfsPaths};
+use super::{caps, seccomp};
+use crate::container::UserSpec;
+
+/// Everything the child needs, prepared by the parent so the child does no
+/// parsing or allocation-heavy work of its own.
+pub struct InitPlan {
+    pub hostname: String,
+    pub cgroup_procs: Vec<PathBuf>,
+    pub mounts: MountPlan,
+    pub paths: RootfsPaths,
+    pub working_dir: PathBuf,
+    pub target: ExecTarget,
+    pub stdio: [RawFd; 3],
+    pub tty: bool,
+    pub reaper: bool,
+}
+
+/// The process to exec and the privileges it runs with; shared by the
+/// container's init and `rcorch exec`.
+pub struct ExecTarget {
+    pub user: UserSpec,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    /// The PATH entries from `env`, for finding argv[0].
+    pub search_path: Vec<PathBuf>,
+    pub capabilities: ::caps::CapsHashSet,
+    pub seccomp: Option<BpfProgram>,
+}
+
+/// Why the container could not start, as sent over the error pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Setup,
+    CommandNotFound,
+    NotExecutable,
+}
+
+impl FailureKind {
+    /// Docker's exit codes: 125 for the runtime, 127 not found, 126 not executable.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            FailureKind::Setup => 125,
+            FailureKind::CommandNotFound => 127,
+            FailureKind::NotExecutable => 126,
+        }
+    }
+    fn tag(self) -> u8 {
+        match self {
+            FailureKind::Setup => b'S',
+            FailureKind::CommandNotFound => b'N',
+            FailureKind::NotExecutable => b'X',
+        }
+    }
+    pub fn from_tag(tag: u8) -> FailureKind {
+        match tag {
+            b'N' => FailureKind::CommandNotFound,
+            b'X' => FailureKind::NotExecutable,
+            _ => FailureKind::Setup,
+        }
+    }
+}
+
+pub(super) struct Failure(pub FailureKind, pub String);
+
+pub(super) fn setup(what: &str) -> impl FnOnce(Errno) -> Failure + '_ {
+    move |e| Failure(FailureKind::Setup, format!("{what}: {}", e.desc()))
+}
+
+/// Runs in the cloned child; never returns.
+pub fn run(plan: &InitPlan, error_pipe: OwnedFd) -> ! {
+    let failure = match prepare(plan) {
+        Ok(()) => exec_target(&plan.target, plan.reaper, &error_pipe),
+        Err(f) => f,
+    };
+    report_and_exit(failure, error_pipe)
+}
+
+/// Finds the program, drops privileges and execs; returns only on failure.
+pub(super) fn exec_target(target: &ExecTarget, reaper: bool, error_pipe: &OwnedFd) -> Failure {
+    let result = find_program(target)
+        .and_then(|program| finish_and_exec(target, reaper, &program, error_pipe));
+    match result {
+        Ok(never) => match never {},
+        Err(f) => f,
+    }
+}
+
+pub(super) fn report_and_exit(failure: Failure, error_pipe: OwnedFd) -> ! {
+    let mut pipe = std::fs::File::from(error_pipe);
+    let mut message = vec![failure.0.tag()];
+    message.extend_from_slice(failure.1.as_bytes());
+    let _ = pipe.write_all(&message);
+    // SAFETY: _exit skips destructors and atexit handlers that belong to the parent.
+    unsafe { libc::_exit(failure.0.exit_code()) }
+}
+
+/// Everything that needs root and the host's view: cgroup, namespaces, mounts.
+fn prepare(plan: &InitPlan) -> Result<(), Failure> {
+    for procs in &plan.cgroup_procs {
+        // Writing 0 moves the writer itself, on cgroup v1 and v2 alike.
+        std::fs::write(procs, b"0").map_err(|e| {
+            Failure(
+                FailureKind::Setup,
+                format!("join cgroup {}: {e}", procs.display()),
+            )
+        })?;
+    }
+    // After joining, so the container sees its own cgroup as the root.
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(setup("unshare cgroup namespace"))?;
+    nix::unistd::sethostname(&plan.hostname).map_err(setup("sethostname"))?;
+    // Device nodes and new files get exactly the modes we ask for.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    mounts::apply(&plan.mounts, &plan.paths)
+        .map_err(|e| Failure(FailureKind::Setup, e.to_string()))?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    attach_stdio(&plan.stdio, plan.tty)?;
+    enter_working_dir(&plan.working_dir, plan.target.user)
+}
+
+pub(super) fn attach_stdio(stdio: &[RawFd; 3], tty: bool) -> Result<(), Failure> {
+    nix::unistd::setsid().map_err(setup("setsid"))?;
+    for (target, fd) in stdio.iter().enumerate() {
+        if *fd != target as RawFd {
+            nix::unistd::dup2(*fd, target as RawFd).map_err(setup("dup2"))?;
+        }
+    }
+    if tty {
+        // SAFETY: TIOCSCTTY on our stdin, which the parent made a pty slave.
+        Errno::result(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) })
+            .map_err(setup("set controlling terminal"))?;
+    }
+    // Only 0-2 and the error pipe (already close-on-exec) survive exec.
+    super::sys::cloexec_from(3).map_err(setup("close_range"))
+}
+
+/// Docker creates a missing working directory, owned by the container user.
+pub(super) fn enter_working_dir(dir: &Path, user: UserSpec) -> Result<(), Failure> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure(
+                FailureKind::Setup,
+                format!("create working directory {}: {e}", dir.display()),
+            )
+        })?;
+        let _ = nix::unistd::chown(
+            dir,
+            Some(Uid::from_raw(user.uid)),
+            Some(Gid::from_raw(user.gid)),
+        );
+    }
+    nix::unistd::chdir(dir).map_err(|e| {
+        Failure(
+            FailureKind::Setup,
+            format!("chdir {}: {}", dir.display(), e.desc()),
+        )
+    })
+}
+
+/// argv[0] as given if it has a slash, else the first match on PATH.
+fn find_program(target: &ExecTarget) -> Result<PathBuf, Failure> {
+    let name = Path::new(std::ffi::OsStr::from_bytes_compat(
+        target.argv[0].to_bytes(),
+    ));
+    let not_found = || {
+        Failure(
+            FailureKind::CommandNotFound,
+            format!(
+                "exec: \"{}\": executable file not found in $PATH",
+                name.display()
+            ),
+        )
+    };
+    let candidate = if name.as_os_str().as_encoded_bytes().contains(&b'/') {
+        name.to_path_buf()
+    } else {
+        target
+            .search_path
+            .iter()
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+            .ok_or_else(not_found)?
+    };
+    if !candidate.exists() {
+        return Err(Failure(
+            FailureKind::CommandNotFound,
+            format!(
+                "exec: \"{}\": no such file or directory",
+                candidate.display()
+            ),
+        ));
+    }
+    Ok(candidate)
+}
+
+trait FromBytesCompat {
+    fn from_bytes_compat(bytes: &[u8]) -> &std::ffi::OsStr;
+}
+impl FromBytesCompat for std::ffi::OsStr {
+    fn from_bytes_compat(bytes: &[u8]) -> &std::ffi::OsStr {
+        std::os::unix::ffi::OsStrExt::from_bytes(bytes)
+    }
+}
+
+/// Drops privileges in Docker's order, optionally forks the reaper, and execs.
+fn finish_and_exec(
+    plan: &ExecTarget,
+    reaper: bool,
+    program: &Path,
+    error_pipe: &OwnedFd,
+) -> Result<std::convert::Infallible, Failure> {
+    seccomp::set_no_new_privs()
+        .map_err(|e| Failure(FailureKind::Setup, format!("no_new_privs: {e}")))?;
+    caps::drop_bounding_set(&plan.capabilities)
+        .map_err(|e| Failure(FailureKind::Setup, format!("capabilities: {e}")))?;
+    let (uid, gid) = (Uid::from_raw(plan.user.uid), Gid::from_raw(plan.user.gid));
+    nix::unistd::setgroups(&[gid]).map_err(setup("setgroups"))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(setup("setgid"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(setup("setuid"))?;
+    if uid.is_root() {
+        caps::apply(&plan.capabilities)
+            .map_err(|e| Failure(FailureKind::Setup, format!("capabilities: {e}")))?;
+    }
+    if reaper {
+        let _ = SigSet::all().thread_block();
+        // SAFETY: single-threaded; the child only execs.
+        match unsafe { nix::unistd::fork() }.map_err(setup("fork for --init"))? {
+            ForkResult::Parent { child } => reap_until(child, error_pipe),
+            ForkResult::Child => {}
+        }
+    }
+    if let Some(program) = &plan.seccomp {
+        seccomp::install(program)
+            .map_err(|e| Failure(FailureKind::Setup, format!("seccomp: {e}")))?;
+    }
+    // The monitor blocked these for its signalfd; the command starts clean.
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let c_program =
+        CString::new(program.as_os_str().as_encoded_bytes()).expect("paths have no NUL");
+    let errno = nix::unistd::execve(&c_program, &plan.argv, &plan.env).unwrap_err();
+    let kind = match errno {
+        Errno::ENOENT => FailureKind::CommandNotFound,
+        Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR => FailureKind::NotExecutable,
+        _ => FailureKind::Setup,
+    };
+    Err(Failure(
+        kind,
+        format!("exec: \"{}\": {}", program.display(), errno.desc()),
+    ))
+}
+
+/// `--init`: PID 1 that forwards every signal to the command and reaps
+/// orphans, exiting with the command's status.
+fn reap_until(child: Pid, error_pipe: &OwnedFd) -> ! {
+    // Only the command's exec should close the pipe's last copy.
+    let _ = nix::unistd::close(error_pipe.as_raw_fd());
+    let all = SigSet::all();
+    loop {
+        let Ok(signal) = all.wait() else { continue };
+        if signal != Signal::SIGCHLD {
+            let _ = nix::sys::signal::kill(child, signal);
+            continue;
+        }
+        while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            match status {
+                WaitStatus::Exited(pid, code) if pid == child => exit_now(code),
+                WaitStatus::Signaled(pid, sig, _) if pid == child => exit_now(128 + sig as i32),
+                WaitStatus::StillAlive => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn exit_now(code: i32) -> ! {
+    // SAFETY: leaving without running the parent's destructors.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,332 @@
+//! The per-container monitor: the parent of the container's PID 1. It starts
+//! the container, records what happens to it, copies its output to the log
+//! (and to the terminal in the foreground), reaps it and cleans up. One small
+//! process per container, no daemon: `rcorch run` itself in the foreground,
+//! a detached fork of it with `-d`.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::init::{self, FailureKind, InitPlan};
+use super::logs::{LogWriter, Stream};
+use super::stdio::{ContainerStdio, TerminalGuard};
+use super::sys;
+use crate::cgroups::CgroupManager;
+use crate::container::store::ContainerStore;
+use crate::container::{exit_code_for_signal, ContainerConfig, ContainerState, Status};
+use crate::util::time::now_rfc3339;
+
+/// Signals the monitor handles itself: SIGCHLD to reap, the rest forwarded.
+const FORWARDED: &[Signal] = &[
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+pub struct Monitor<'a> {
+    pub store: &'a ContainerStore,
+    pub config: &'a ContainerConfig,
+    pub cgroup: &'a dyn CgroupManager,
+    pub namespaces: libc::c_int,
+}
+
+/// How a start attempt ended before supervision began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    pub exit_code: i32,
+    pub message: String,
+}
+
+impl Monitor<'_> {
+    /// Starts the container and supervises it until it exits. `on_started`
+    /// runs once the command is exec'd (or failed to be), so `run -d` can
+    /// return. Returns the container's exit code.
+    pub fn run(
+        &self,
+        plan: &mut InitPlan,
+        stdio: ContainerStdio,
+        on_started: impl FnOnce(Result<(), &StartFailure>),
+    ) -> i32 {
+        let mask = monitor_signals();
+        let _ = mask.thread_block();
+        let Ok(signals) =
+            SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        else {
+            let failure = StartFailure {
+                exit_code: 125,
+                message: "signalfd failed".into(),
+            };
+            on_started(Err(&failure));
+            return self.finish_failed(&failure);
+        };
+        plan.stdio = stdio.child_fds();
+        plan.paths.console = stdio.console_path();
+        let child = match self.start(plan) {
+            Ok(pid) => pid,
+            Err(failure) => {
+                on_started(Err(&failure));
+                return self.finish_failed(&failure);
+            }
+        };
+        let parent_side = stdio.into_parent_side();
+        self.record_running(child);
+        on_started(Ok(()));
+        let status = supervise(
+            child,
+            &signals,
+            parent_side,
+            self.store.container_dir(&self.config.id).join("log.json"),
+        );
+        self.finish(status)
+    }
+
+    /// Clones the container's PID 1 and waits for its exec (the error pipe
+    /// closes) or its error report.
+    fn start(&self, plan: &InitPlan) -> Result<Pid, StartFailure> {
+        let setup_failed = |message: String| StartFailure {
+            exit_code: 125,
+            message,
+        };
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| setup_failed(format!("pipe: {e}")))?;
+        // SAFETY: rcorch is single-threaded here; the child only sets up and execs.
+        let pid = unsafe { sys::clone_fork(self.namespaces) }
+            .map_err(|e| setup_failed(format!("clone: {}", e.desc())))?;
+        if pid == 0 {
+            drop(read_end);
+            init::run(plan, write_end);
+        }
+        drop(write_end);
+        let mut report = Vec::new();
+        let _ = std::fs::File::from(read_end).read_to_end(&mut report);
+        let child = Pid::from_raw(pid);
+        if let Some((&tag, message)) = report.split_first() {
+            let _ = waitpid(child, None);
+            let kind = FailureKind::from_tag(tag);
+            return Err(StartFailure {
+                exit_code: kind.exit_code(),
+                message: String::from_utf8_lossy(message).into(),
+            });
+        }
+        Ok(child)
+    }
+
+    fn record_running(&self, child: Pid) {
+        let state = ContainerState {
+            status: Some(Status::Running),
+            pid: Some(child.as_raw()),
+            pid_start_ticks: sys::process_start_ticks(child.as_raw()),
+            monitor_pid: Some(std::process::id() as i32),
+            started_at: Some(now_rfc3339()),
+            ..ContainerState::default()
+        };
+        let _ = self.store.save_state(&self.config.id, &state);
+    }
+
+    fn finish_failed(&self, failure: &StartFailure) -> i32 {
+        self.cleanup(ContainerState {
+            status: Some(Status::Exited),
+            exit_code: Some(failure.exit_code),
+            finished_at: Some(now_rfc3339()),
+            error: Some(failure.message.clone()),
+            ..ContainerState::default()
+        });
+        failure.exit_code
+    }
+
+    fn finish(&self, status: WaitStatus) -> i32 {
+        let exit_code = match status {
+            WaitStatus::Exited(_, code) => code,
+            WaitStatus::Signaled(_, signal, _) => exit_code_for_signal(signal as i32),
+            _ => 125,
+        };
+        let previous = self
+            .store
+            .load(&self.config.id)
+            .map(|r| r.state)
+            .unwrap_or_default();
+        self.cleanup(ContainerState {
+            status: Some(Status::Exited),
+            exit_code: Some(exit_code),
+            finished_at: Some(now_rfc3339()),
+            oom_killed: self.cgroup.oom_killed().unwrap_or(false),
+            started_at: previous.started_at,
+            ..ContainerState::default()
+        });
+        exit_code
+    }
+
+    /// The container's processes are gone (its PID 1 exited, which ends its
+    /// PID namespace); its mounts went with its mount namespace. What is left
+    /// on the host is the cgroup and, for `--rm`, the directory.
+    fn cleanup(&self, state: ContainerState) {
+        let _ = self.cgroup.kill_all(Signal::SIGKILL);
+        let _ = self.cgroup.destroy();
+        if self.config.auto_remove {
+            let _ = self.store.remove_dir(&self.config.id);
+        } else {
+            let _ = self.store.save_state(&self.config.id, &state);
+        }
+    }
+}
+
+fn monitor_signals() -> SigSet {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    mask.add(Signal::SIGWINCH);
+    for s in FORWARDED {
+        mask.add(*s);
+    }
+    mask
+}
+
+/// The fds the monitor copies between, on its side.
+pub struct ParentSide {
+    /// Container output: (fd, stream). With a terminal, one fd: the pty master.
+    pub outputs: Vec<(OwnedFd, Stream)>,
+    /// Where to echo output (the user's terminal) in the foreground.
+    pub echo: bool,
+    /// Our stdin, copied into the pty master (`-it`).
+    pub stdin_to_master: Option<RawFd>,
+    pub terminal: Option<TerminalGuard>,
+}
+
+/// Copies output and forwards signals until the container's PID 1 exits.
+fn supervise(
+    child: Pid,
+    signals: &SignalFd,
+    mut side: ParentSide,
+    log_path: std::path::PathBuf,
+) -> WaitStatus {
+    let mut log = LogWriter::create(&log_path).ok();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut exited: Option<WaitStatus> = None;
+    let mut stdin_open = side.stdin_to_master.is_some();
+    loop {
+        if exited.is_some() && side.outputs.is_empty() {
+            break;
+        }
+        let mut fds: Vec<PollFd> = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        fds.extend(
+            side.outputs
+                .iter()
+                .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN)),
+        );
+        let stdin_fd = side.stdin_to_master.filter(|_| stdin_open);
+        // SAFETY: stdin stays open for the life of the process.
+        let stdin_borrow = stdin_fd.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+        if let Some(fd) = &stdin_borrow {
+            fds.push(PollFd::new(*fd, PollFlags::POLLIN));
+        }
+        // Once PID 1 is gone, wait only briefly for the last output.
+        let timeout = if exited.is_some() {
+            PollTimeout::from(500u16)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => continue,
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+        drop(fds);
+        if ready[0] {
+            if let Some(status) = handle_signals(child, signals, &side) {
+                exited = Some(status);
+            }
+        }
+        let mut closed = Vec::new();
+        for (i, (fd, stream)) in side.outputs.iter().enumerate() {
+            if !ready[1 + i] {
+                continue;
+            }
+            match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+                Ok(0) | Err(_) => closed.push(i),
+                Ok(n) => copy_out(&buf[..n], *stream, side.echo, log.as_mut()),
+            }
+        }
+        for i in closed.into_iter().rev() {
+            side.outputs.remove(i);
+        }
+        if stdin_fd.is_some() && *ready.last().unwrap_or(&false) {
+            stdin_open = forward_stdin(&mut buf, &side);
+        }
+    }
+    if let Some(log) = log.as_mut() {
+        let _ = log.finish();
+    }
+    drop(side.terminal);
+    exited.unwrap_or_else(|| waitpid(child, None).unwrap_or(WaitStatus::StillAlive))
+}
+
+fn copy_out(bytes: &[u8], stream: Stream, echo: bool, log: Option<&mut LogWriter>) {
+    if echo {
+        let _ = match stream {
+            Stream::Stdout => std::io::stdout()
+                .write_all(bytes)
+                .and_then(|_| std::io::stdout().flush()),
+            Stream::Stderr => std::io::stderr().write_all(bytes),
+        };
+    }
+    if let Some(log) = log {
+        let _ = log.write(stream, bytes);
+    }
+}
+
+fn forward_stdin(buf: &mut [u8], side: &ParentSide) -> bool {
+    let (Some(stdin), Some((master, _))) = (side.stdin_to_master, side.outputs.first()) else {
+        return false;
+    };
+    match nix::unistd::read(stdin, buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            // SAFETY: the master stays open while it is in `outputs`.
+            let master = unsafe { BorrowedFd::borrow_raw(master.as_raw_fd()) };
+            let _ = nix::unistd::write(master, &buf[..n]);
+            true
+        }
+    }
+}
+
+/// Reaps on SIGCHLD, resizes on SIGWINCH, forwards the rest to PID 1.
+fn handle_signals(child: Pid, signals: &SignalFd, side: &ParentSide) -> Option<WaitStatus> {
+    let mut exited = None;
+    while let Ok(Some(info)) = signals.read_signal() {
+        match Signal::try_from(info.ssi_signo as i32) {
+            Ok(Signal::SIGCHLD) => {
+                while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    match status {
+                        WaitStatus::StillAlive => break,
+                        s if s.pid() == Some(child) => exited = Some(s),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(Signal::SIGWINCH) => {
+                if let (Some(term), Some((master, _))) = (&side.terminal, side.outputs.first()) {
+                    term.copy_size_to(master.as_raw_fd());
+                }
+            }
+            Ok(signal) => {
+                let _ = nix::sys::signal::kill(child, signal);
+            }
+            Err(_) => {}
+        }
+    }
+    exited
+}
+
+/// Restores the default signal mask (for a process forked off the monitor).
+pub fn unblock_all_signals() {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}

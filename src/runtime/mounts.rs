@@ -1,0 +1,481 @@
+//! The container's filesystem: planned as data (`plan_mounts`, pure and
+//! snapshot-tested), then applied inside the container's mount namespace
+//! (`apply`). Every target is resolved inside the new root with
+//! `RESOLVE_IN_ROOT`, so an image's symlinks can never redirect a mount onto
+//! a host path.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{Mode, SFlag};
+
+use super::sys::{fd_path, open_in_root};
+use crate::container::{ContainerConfig, MountKind};
+
+/// Docker's masked paths: hidden behind /dev/null (files) or an empty
+/// read-only tmpfs (directories).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// (name, major, minor): the only device nodes a container gets.
+pub const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Host-side paths the plan refers to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootfsPaths {
+    pub rootfs: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub hosts: PathBuf,
+    pub hostname: PathBuf,
+    pub resolv_conf: PathBuf,
+    /// The pty slave to show as /dev/console, when there is a terminal.
+    pub console: Option<PathBuf>,
+}
+
+/// What to put where, relative to the container root.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MountOp {
+    Fs {
+        fstype: &'static str,
+        target: &'static str,
+        flags: MsFlags,
+        data: &'static str,
+    },
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        read_only: bool,
+        file: bool,
+    },
+    Tmpfs {
+        target: PathBuf,
+    },
+    Devices,
+    Symlink {
+        link: &'static str,
+        points_to: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountPlan {
+    /// Working directory for the overlay mount: layer paths in `overlay_data`
+    /// are relative to it, which keeps many-layer option strings under a page.
+    pub overlay_cwd: PathBuf,
+    pub overlay_data: String,
+    pub before_pivot: Vec<MountOp>,
+    pub read_only_root: bool,
+}
+
+/// Overlay `lowerdir` entries relative to the layers' common parent.
+fn overlay_options(layers: &[PathBuf], paths: &RootfsPaths) -> (PathBuf, String) {
+    let base = layers
+        .first()
+        .and_then(|l| l.parent())
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf);
+    let base = base
+        .filter(|b| layers.iter().all(|l| l.starts_with(b)))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let lower: Vec<String> = layers
+        .iter()
+        .map(|l| l.strip_prefix(&base).unwrap_or(l).display().to_string())
+        .collect();
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        paths.upper.display(),
+        paths.work.display()
+    );
+    (base, data)
+}
+
+pub fn plan_mounts(config: &ContainerConfig, paths: &RootfsPaths) -> MountPlan {
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let mut ops = vec![
+        MountOp::Fs {
+            fstype: "proc",
+            target: "/proc",
+            flags: nosuid_nodev_noexec,
+            data: "",
+        },
+        MountOp::Fs {
+            fstype: "sysfs",
+            target: "/sys",
+            flags: nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+            data: "",
+        },
+        MountOp::Fs {
+            fstype: "tmpfs",
+            target: "/dev",
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+            data: "mode=755,size=65536k",
+        },
+        MountOp::Devices,
+        MountOp::Fs {
+            fstype: "devpts",
+            target: "/dev/pts",
+            flags: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            data: "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        },
+        MountOp::Fs {
+            fstype: "tmpfs",
+            target: "/dev/shm",
+            flags: nosuid_nodev_noexec,
+            data: "mode=1777,size=65536k",
+        },
+        MountOp::Fs {
+            fstype: "mqueue",
+            target: "/dev/mqueue",
+            flags: nosuid_nodev_noexec,
+            data: "",
+        },
+        MountOp::Symlink {
+            link: "/dev/ptmx",
+            points_to: "pts/ptmx",
+        },
+        MountOp::Symlink {
+            link: "/dev/fd",
+            points_to: "/proc/self/fd",
+        },
+        MountOp::Symlink {
+            link: "/dev/stdin",
+            points_to: "/proc/self/fd/0",
+        },
+        MountOp::Symlink {
+            link: "/dev/stdout",
+            points_to: "/proc/self/fd/1",
+        },
+        MountOp::Symlink {
+            link: "/dev/stderr",
+            points_to: "/proc/self/fd/2",
+        },
+    ];
+    if let Some(console) = &paths.console {
+        ops.push(MountOp::Bind {
+            source: console.clone(),
+            target: "/dev/console".into(),
+            read_only: false,
+            file: true,
+        });
+    }
+    for (source, target) in [
+        (&paths.hosts, "/etc/hosts"),
+        (&paths.hostname, "/etc/hostname"),
+        (&paths.resolv_conf, "/etc/resolv.conf"),
+    ] {
+        ops.push(MountOp::Bind {
+            source: source.clone(),
+            target: target.into(),
+            read_only: false,
+            file: true,
+        });
+    }
+    for m in &config.mounts {
+        ops.push(match m.kind {
+            MountKind::Bind => MountOp::Bind {
+                source: m.source.clone(),
+                target: m.destination.clone(),
+                read_only: m.read_only,
+                file: !m.source.is_dir(),
+            },
+            MountKind::Tmpfs => MountOp::Tmpfs {
+                target: m.destination.clone(),
+            },
+        });
+    }
+    let (overlay_cwd, overlay_data) = overlay_options(&config.layers, paths);
+    MountPlan {
+        overlay_cwd,
+        overlay_data,
+        before_pivot: ops,
+        read_only_root: config.read_only,
+    }
+}
+
+/// A step that failed, with the path it was working on.
+#[derive(Debug)]
+pub struct MountError {
+    pub what: &'static str,
+    pub path: PathBuf,
+    pub errno: Errno,
+}
+
+impl std::fmt::Display for MountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.what,
+            self.path.display(),
+            self.errno.desc()
+        )
+    }
+}
+
+type Result<T> = std::result::Result<T, MountError>;
+
+fn step(what: &'static str, path: impl AsRef<Path>) -> impl FnOnce(Errno) -> MountError {
+    let path = path.as_ref().to_path_buf();
+    move |errno| MountError { what, path, errno }
+}
+
+/// Runs inside the container's fresh mount namespace, before pivot_root.
+pub fn apply(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
+    let none: Option<&str> = None;
+    // Nothing we mount may propagate back to the host.
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .map_err(step("make private", "/"))?;
+    nix::unistd::chdir(&plan.overlay_cwd).map_err(step("chdir", &plan.overlay_cwd))?;
+    mount(
+        Some("overlay"),
+        &paths.rootfs,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(plan.overlay_data.as_str()),
+    )
+    .map_err(step("mount overlay on", &paths.rootfs))?;
+    let root = nix::fcntl::open(
+        &paths.rootfs,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
+        Mode::empty(),
+    )
+    .map_err(step("open", &paths.rootfs))?;
+    // SAFETY: open just returned this fd and nothing else owns it.
+    let root: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(root) };
+    for op in &plan.before_pivot {
+        apply_op(&root, op)?;
+    }
+    drop(root);
+    pivot_into(&paths.rootfs)?;
+    protect_kernel_files()?;
+    if plan.read_only_root {
+        remount_read_only(Path::new("/"))?;
+    }
+    Ok(())
+}
+
+fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
+    let none: Option<&str> = None;
+    match op {
+        MountOp::Fs {
+            fstype,
+            target,
+            flags,
+            data,
+        } => {
+            let dir = ensure_in_root(root, Path::new(target), false)?;
+            let data = (!data.is_empty()).then_some(*data);
+            mount(
+                Some(*fstype),
+                fd_path(&dir).as_str(),
+                Some(*fstype),
+                *flags,
+                data,
+            )
+            .map_err(step("mount", target))
+        }
+        MountOp::Bind {
+            source,
+            target,
+            read_only,
+            file,
+        } => {
+            let at = ensure_in_root(root, target, *file)?;
+            let at = fd_path(&at);
+            mount(
+                Some(source),
+                at.as_str(),
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )
+            .map_err(step("bind mount", source))?;
+            if *read_only {
+                // The target fd still names the directory under the new mount; reopen it.
+                let mounted = ensure_in_root(root, target, *file)?;
+                remount_read_only(Path::new(&fd_path(&mounted)))?;
+            }
+            Ok(())
+        }
+        MountOp::Tmpfs { target } => {
+            let dir = ensure_in_root(root, target, false)?;
+            mount(
+                Some("tmpfs"),
+                fd_path(&dir).as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                none,
+            )
+            .map_err(step("mount tmpfs", target))
+        }
+        MountOp::Devices => make_devices(root),
+        MountOp::Symlink { link, points_to } => {
+            let link = Path::new(link);
+            let parent = ensure_in_root(root, link.parent().unwrap_or(Path::new("/")), false)?;
+            let name = link.file_name().unwrap_or_default();
+            match nix::unistd::symlinkat(*points_to, Some(parent.as_raw_fd()), name) {
+                Ok(()) | Err(Errno::EEXIST) => Ok(()),
+                Err(e) => Err(step("symlink", link)(e)),
+            }
+        }
+    }
+}
+
+fn make_devices(root: &OwnedFd) -> Result<()> {
+    let dev = ensure_in_root(root, Path::new("/dev"), false)?;
+    for (name, major, minor) in DEVICES {
+        let perm = Mode::from_bits_truncate(0o666);
+        nix::sys::stat::mknodat(
+            Some(dev.as_raw_fd()),
+            *name,
+            SFlag::S_IFCHR,
+            perm,
+            nix::sys::stat::makedev(*major, *minor),
+        )
+        .map_err(step("mknod /dev/", name))?;
+    }
+    Ok(())
+}
+
+/// Opens `path` (absolute, in container terms) under `root`, creating any
+/// missing directories, and the last component as a file when `file`.
+pub fn ensure_in_root(root: &OwnedFd, path: &Path, file: bool) -> Result<OwnedFd> {
+    let relative: PathBuf = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    let opath = libc::O_PATH;
+    match open_in_root(root, &relative, opath) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(step("resolve", path)(e)),
+    }
+    let mut so_far = PathBuf::new();
+    let components: Vec<_> = relative.components().collect();
+    for (i, component) in components.iter().enumerate() {
+        let parent = open_in_root(root, &so_far, opath | libc::O_DIRECTORY)
+            .map_err(step("resolve", &so_far))?;
+        so_far.push(component);
+        let last = i + 1 == components.len();
+        let created = if last && file {
+            nix::fcntl::openat(
+                Some(parent.as_raw_fd()),
+                component.as_os_str(),
+                nix::fcntl::OFlag::O_CREAT
+                    | nix::fcntl::OFlag::O_WRONLY
+                    | nix::fcntl::OFlag::O_NOFOLLOW
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map(|fd| {
+                let _ = nix::unistd::close(fd);
+            })
+        } else {
+            nix::sys::stat::mkdirat(
+                Some(parent.as_raw_fd()),
+                component.as_os_str(),
+                Mode::from_bits_truncate(0o755),
+            )
+        };
+        match created {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(step("create", &so_far)(e)),
+        }
+    }
+    open_in_root(root, &relative, opath).map_err(step("resolve", path))
+}
+
+/// pivot_root onto the new root and detach the old one, so the host's tree is
+/// unreachable from the container.
+fn pivot_into(rootfs: &Path) -> Result<()> {
+    nix::unistd::chdir(rootfs).map_err(step("chdir", rootfs))?;
+    nix::unistd::pivot_root(".", ".").map_err(step("pivot_root", rootfs))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(step("detach old root", "/"))?;
+    nix::unistd::chdir("/").map_err(step("chdir", "/"))
+}
+
+fn protect_kernel_files() -> Result<()> {
+    let none: Option<&str> = None;
+    for path in MASKED_PATHS {
+        let result = match std::fs::symlink_metadata(path) {
+            Err(_) => continue,
+            Ok(meta) if meta.is_dir() => mount(
+                Some("tmpfs"),
+                *path,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                none,
+            ),
+            Ok(_) => mount(Some("/dev/null"), *path, none, MsFlags::MS_BIND, none),
+        };
+        result.map_err(step("mask", path))?;
+    }
+    for path in READONLY_PATHS {
+        if Path::new(path).exists() {
+            mount(
+                Some(*path),
+                *path,
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )
+            .map_err(step("bind", path))?;
+            remount_read_only(Path::new(path))?;
+        }
+    }
+    Ok(())
+}
+
+/// A bind remount keeps the mount's other flags but must restate the ones the
+/// kernel locks, so read them first.
+fn remount_read_only(path: &Path) -> Result<()> {
+    let none: Option<&str> = None;
+    let current = nix::sys::statvfs::statvfs(path).map_err(step("statvfs", path))?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    use nix::sys::statvfs::FsFlags;
+    for (fs_flag, ms_flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if current.flags().contains(fs_flag) {
+            flags |= ms_flag;
+        }
+    }
+    mount(none, path, none, flags, none).map_err(step("remount read-only", path))
+}
+
+#[cfg(test)]
+mod tests;

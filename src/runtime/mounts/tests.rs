@@ -1,0 +1,150 @@
+use super::*;
+use crate::container::build::{build_config, HostFacts, ImageDefaults, RunRequest};
+
+fn config(req: RunRequest, layers: Vec<PathBuf>) -> ContainerConfig {
+    let lookup = |_: &str| None;
+    let host = HostFacts {
+        cpus: 2,
+        lookup_env: &lookup,
+        cgroup_parent: "rcorch",
+        now: "t".into(),
+    };
+    let image = ImageDefaults {
+        reference: "busybox".into(),
+        cmd: vec!["sh".into()],
+        layers,
+        ..ImageDefaults::default()
+    };
+    build_config(&req, &image, &host, &"cd".repeat(32)).unwrap()
+}
+
+fn paths() -> RootfsPaths {
+    let dir = PathBuf::from("/var/lib/rcorch/containers/x");
+    RootfsPaths {
+        rootfs: dir.join("rootfs"),
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        hosts: dir.join("hosts"),
+        hostname: dir.join("hostname"),
+        resolv_conf: dir.join("resolv.conf"),
+        console: None,
+    }
+}
+
+#[test]
+fn overlay_lower_dirs_are_relative_to_the_layer_store() {
+    let layers = vec![
+        PathBuf::from("/r/images/layers/aa/rootfs"),
+        PathBuf::from("/r/images/layers/bb/rootfs"),
+    ];
+    let plan = plan_mounts(&config(RunRequest::default(), layers), &paths());
+    assert_eq!(plan.overlay_cwd, PathBuf::from("/r/images/layers"));
+    assert_eq!(
+        plan.overlay_data,
+        "lowerdir=aa/rootfs:bb/rootfs,upperdir=/var/lib/rcorch/containers/x/upper,workdir=/var/lib/rcorch/containers/x/work"
+    );
+}
+
+#[test]
+fn standard_filesystems_come_first_and_user_mounts_last() {
+    let req = RunRequest {
+        volumes: vec!["/etc:/data:ro".into()],
+        tmpfs: vec!["/scratch".into()],
+        read_only: true,
+        ..RunRequest::default()
+    };
+    let plan = plan_mounts(&config(req, vec![PathBuf::from("/l/x/rootfs")]), &paths());
+    let targets: Vec<String> = plan
+        .before_pivot
+        .iter()
+        .map(|op| match op {
+            MountOp::Fs { target, .. } => target.to_string(),
+            MountOp::Bind { target, .. } | MountOp::Tmpfs { target } => {
+                target.display().to_string()
+            }
+            MountOp::Devices => "devices".into(),
+            MountOp::Symlink { link, .. } => format!("link {link}"),
+        })
+        .collect();
+    assert_eq!(&targets[..4], ["/proc", "/sys", "/dev", "devices"]);
+    assert!(targets.contains(&"/dev/pts".to_string()));
+    assert_eq!(
+        &targets[targets.len() - 5..],
+        [
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+            "/data",
+            "/scratch"
+        ]
+    );
+    assert!(plan.read_only_root);
+    assert!(matches!(
+        plan.before_pivot
+            .iter()
+            .find(|op| matches!(op, MountOp::Bind { target, .. } if target == Path::new("/data"))),
+        Some(MountOp::Bind {
+            read_only: true,
+            file: false,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn sysfs_is_read_only_and_proc_is_noexec() {
+    let plan = plan_mounts(&config(RunRequest::default(), vec![]), &paths());
+    for op in &plan.before_pivot {
+        if let MountOp::Fs {
+            target: "/sys",
+            flags,
+            ..
+        } = op
+        {
+            assert!(flags.contains(MsFlags::MS_RDONLY));
+        }
+        if let MountOp::Fs {
+            target: "/proc",
+            flags,
+            ..
+        } = op
+        {
+            assert!(flags.contains(MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV));
+        }
+    }
+}
+
+#[test]
+fn a_console_is_bound_only_with_a_terminal() {
+    let mut p = paths();
+    let has_console = |plan: &MountPlan| {
+        plan.before_pivot.iter().any(
+            |op| matches!(op, MountOp::Bind { target, .. } if target == Path::new("/dev/console")),
+        )
+    };
+    assert!(!has_console(&plan_mounts(
+        &config(RunRequest::default(), vec![]),
+        &p
+    )));
+    p.console = Some("/dev/pts/3".into());
+    assert!(has_console(&plan_mounts(
+        &config(RunRequest::default(), vec![]),
+        &p
+    )));
+}
+
+#[test]
+fn masked_and_read_only_paths_match_docker() {
+    for p in [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/sys/firmware",
+    ] {
+        assert!(MASKED_PATHS.contains(&p), "{p}");
+    }
+    for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"] {
+        assert!(READONLY_PATHS.contains(&p), "{p}");
+    }
+}

@@ -1,0 +1,385 @@
+//! `rcorch run`: validate everything, create the record, the cgroup and the
+//! files, then hand over to the monitor. Any failure before the monitor owns
+//! the container undoes what was done (`CreateGuard`).
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use thiserror::Error;
+
+use super::init::{ExecTarget, InitPlan};
+use super::monitor::{Monitor, StartFailure};
+use super::mounts::{plan_mounts, RootfsPaths};
+use super::stdio::{detach_standard_streams, ContainerStdio, StdioRequest};
+use super::{caps, seccomp};
+use crate::cgroups::{CgroupError, CgroupManager};
+use crate::container::build::{
+    build_config, find_in_layers, BuildError, HostFacts, ImageDefaults, RunRequest,
+};
+use crate::container::store::StoreError;
+use crate::container::{names, ContainerConfig, MountKind, NetworkMode};
+use crate::image::{ImageError, ImageStore};
+use crate::instance::{Instance, InstanceError};
+use crate::util::time::now_rfc3339;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Caps(#[from] caps::CapsError),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
+    #[error("bind source path does not exist: {path}; create it first or fix the -v argument")]
+    BindSource { path: PathBuf },
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the monitor: {0}")]
+    Fork(nix::Error),
+    /// The container process could not be started; carries Docker's exit code.
+    #[error("{message}")]
+    Start { exit_code: i32, message: String },
+}
+
+impl RunError {
+    /// 125 for rcorch's own errors, 126/127 when the command cannot run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Start { exit_code, .. } => *exit_code,
+            _ => 125,
+        }
+    }
+}
+
+pub enum RunOutcome {
+    /// Foreground: the container's exit code.
+    Exited(i32),
+    /// Detached: the id of the running container.
+    Detached(String),
+}
+
+pub fn run(
+    instance: &Instance,
+    request: &RunRequest,
+    detach: bool,
+) -> Result<RunOutcome, RunError> {
+    let images = instance.images()?;
+    let image = image_defaults(&images, &request.image)?;
+    let id = names::random_id();
+    let lookup_env = |key: &str| std::env::var(key).ok();
+    let host = HostFacts {
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        lookup_env: &lookup_env,
+        cgroup_parent: &instance.cgroup_parent,
+        now: now_rfc3339(),
+    };
+    let config = build_config(request, &image, &host, &id)?;
+    check_host_paths(&config)?;
+    let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
+    let seccomp = seccomp::compile(&seccomp::default_profile())?;
+    let layout = instance.cgroup_layout()?;
+
+    let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
+    let dir = {
+        let lock = instance.containers.lock()?;
+        instance.containers.create(&lock, &config)?
+    };
+    let mut guard = CreateGuard {
+        instance,
+        id: &config.id,
+        cgroup: Some(cgroup.as_ref()),
+    };
+    cgroup.apply_limits(&config.limits)?;
+    let paths = prepare_container_dir(&dir, &config)?;
+    let mut plan = init_plan(&config, paths, cgroup.as_ref(), caps, Some(seccomp));
+    let monitor = Monitor {
+        store: &instance.containers,
+        config: &config,
+        cgroup: cgroup.as_ref(),
+        namespaces: namespaces(&config),
+    };
+    let stdio_request = StdioRequest {
+        tty: config.tty,
+        interactive: config.interactive,
+        foreground: !detach,
+    };
+    if detach {
+        let outcome = spawn_detached_monitor(&monitor, &mut plan, &stdio_request);
+        if !matches!(outcome, Err(RunError::Fork(_))) {
+            guard.disarm(); // the monitor owns the container now, and cleans up after it
+        }
+        return outcome.map(|()| RunOutcome::Detached(config.id.clone()));
+    }
+    let stdio = ContainerStdio::open(&stdio_request).map_err(|e| RunError::Io {
+        path: "stdio".into(),
+        source: e.into(),
+    })?;
+    guard.disarm();
+    let mut start_error = None;
+    let code = monitor.run(&mut plan, stdio, |result| {
+        start_error = result.err().map(|f| RunError::Start {
+            exit_code: f.exit_code,
+            message: f.message.clone(),
+        })
+    });
+    match start_error {
+        Some(error) => Err(error),
+        None => Ok(RunOutcome::Exited(code)),
+    }
+}
+
+/// The image's defaults for a container, with its layers' paths.
+fn image_defaults(images: &ImageStore, reference: &str) -> Result<ImageDefaults, ImageError> {
+    let record = images.resolve(reference)?;
+    let layers = images.layer_dirs(&record);
+    let read = |rel: &str| {
+        find_in_layers(&layers, Path::new(rel)).and_then(|p| std::fs::read_to_string(p).ok())
+    };
+    let cfg = &record.config;
+    Ok(ImageDefaults {
+        reference: reference.to_string(),
+        id: record.id.clone(),
+        entrypoint: cfg.entrypoint.clone().unwrap_or_default(),
+        cmd: cfg.cmd.clone().unwrap_or_default(),
+        env: cfg.env.clone().unwrap_or_default(),
+        working_dir: cfg.working_dir.clone(),
+        user: cfg.user.clone(),
+        stop_signal: cfg.stop_signal.clone(),
+        passwd: read("etc/passwd"),
+        group: read("etc/group"),
+        layers,
+    })
+}
+
+/// Bind sources must exist: Docker's `-v` would create them, but a typo
+/// silently creating an empty host directory is the worse surprise.
+fn check_host_paths(config: &ContainerConfig) -> Result<(), RunError> {
+    for m in config.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
+        if !m.source.exists() {
+            return Err(RunError::BindSource {
+                path: m.source.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn namespaces(config: &ContainerConfig) -> libc::c_int {
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
+    if config.network != NetworkMode::Host {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    flags.bits()
+}
+
+fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsPaths, RunError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::Io { path, source }
+    };
+    let paths = RootfsPaths {
+        rootfs: dir.join("rootfs"),
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        hosts: dir.join("hosts"),
+        hostname: dir.join("hostname"),
+        resolv_conf: dir.join("resolv.conf"),
+        console: None,
+    };
+    for d in [&paths.rootfs, &paths.upper, &paths.work] {
+        std::fs::create_dir(d).map_err(io(d))?;
+    }
+    let hosts = match config.network {
+        NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+        NetworkMode::None => {
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string()
+        }
+    };
+    std::fs::write(&paths.hosts, hosts).map_err(io(&paths.hosts))?;
+    std::fs::write(&paths.hostname, format!("{}\n", config.hostname))
+        .map_err(io(&paths.hostname))?;
+    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(&paths.resolv_conf, resolv).map_err(io(&paths.resolv_conf))?;
+    Ok(paths)
+}
+
+fn init_plan(
+    config: &ContainerConfig,
+    paths: RootfsPaths,
+    cgroup: &dyn CgroupManager,
+    capabilities: ::caps::CapsHashSet,
+    seccomp: Option<seccompiler::BpfProgram>,
+) -> InitPlan {
+    let cstrings = |items: &[String]| -> Vec<CString> {
+        items
+            .iter()
+            .map(|s| CString::new(s.replace('\0', "")).expect("NULs removed"))
+            .collect()
+    };
+    let search_path = config
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .split(':')
+        .map(PathBuf::from)
+        .collect();
+    InitPlan {
+        hostname: config.hostname.clone(),
+        cgroup_procs: cgroup.procs_files(),
+        mounts: plan_mounts(config, &paths),
+        paths,
+        working_dir: PathBuf::from(&config.working_dir),
+        target: ExecTarget {
+            user: config.user,
+            argv: cstrings(&config.args),
+            env: cstrings(&config.env),
+            search_path,
+            capabilities,
+            seccomp,
+        },
+        stdio: [0, 1, 2],
+        tty: config.tty,
+        reaper: config.init,
+    }
+}
+
+/// Forks the monitor into its own session and waits until it reports the
+/// container started (or why it did not).
+fn spawn_detached_monitor(
+    monitor: &Monitor,
+    plan: &mut InitPlan,
+    stdio: &StdioRequest,
+) -> Result<(), RunError> {
+    let (ready_read, ready_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(RunError::Fork)?;
+    // SAFETY: rcorch is single-threaded; the child runs the monitor and exits.
+    match unsafe { nix::unistd::fork() }.map_err(RunError::Fork)? {
+        nix::unistd::ForkResult::Child => {
+            drop(ready_read);
+            let _ = nix::unistd::setsid();
+            detach_standard_streams();
+            let _ = std::env::set_current_dir("/");
+            run_monitor_and_exit(monitor, plan, stdio, ready_write)
+        }
+        nix::unistd::ForkResult::Parent { .. } => {
+            drop(ready_write);
+            let mut report = String::new();
+            let _ = std::fs::File::from(ready_read).read_to_string(&mut report);
+            parse_ready_report(&report)
+        }
+    }
+}
+
+fn run_monitor_and_exit(
+    monitor: &Monitor,
+    plan: &mut InitPlan,
+    stdio: &StdioRequest,
+    ready: OwnedFd,
+) -> ! {
+    let mut ready = Some(std::fs::File::from(ready));
+    let report = |result: Result<(), &StartFailure>, ready: &mut Option<std::fs::File>| {
+        if let Some(mut pipe) = ready.take() {
+            let _ = match result {
+                Ok(()) => pipe.write_all(b"OK"),
+                Err(f) => pipe.write_all(format!("E{}\n{}", f.exit_code, f.message).as_bytes()),
+            };
+        }
+    };
+    match ContainerStdio::open(stdio) {
+        Ok(stdio) => {
+            monitor.run(plan, stdio, |result| report(result, &mut ready));
+        }
+        Err(e) => report(
+            Err(&StartFailure {
+                exit_code: 125,
+                message: format!("stdio: {e}"),
+            }),
+            &mut ready,
+        ),
+    }
+    // SAFETY: the monitor's work is done; skip destructors shared with the parent.
+    unsafe { libc::_exit(0) }
+}
+
+fn parse_ready_report(report: &str) -> Result<(), RunError> {
+    if report == "OK" {
+        return Ok(());
+    }
+    let Some(rest) = report.strip_prefix('E') else {
+        return Err(RunError::Start {
+            exit_code: 125,
+            message: "the monitor exited before starting the container".into(),
+        });
+    };
+    let (code, message) = rest.split_once('\n').unwrap_or((rest, ""));
+    Err(RunError::Start {
+        exit_code: code.parse().unwrap_or(125),
+        message: message.to_string(),
+    })
+}
+
+/// Undoes a half-made container: its cgroup and its directory.
+struct CreateGuard<'a> {
+    instance: &'a Instance,
+    id: &'a str,
+    cgroup: Option<&'a dyn CgroupManager>,
+}
+
+impl CreateGuard<'_> {
+    fn disarm(&mut self) {
+        self.id = "";
+    }
+}
+
+impl Drop for CreateGuard<'_> {
+    fn drop(&mut self) {
+        if self.id.is_empty() {
+            return;
+        }
+        if let Some(cgroup) = self.cgroup {
+            let _ = cgroup.destroy();
+        }
+        let _ = self.instance.containers.remove_dir(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_reports_parse() {
+        assert!(parse_ready_report("OK").is_ok());
+        match parse_ready_report("E127\nexec: \"nope\": not found") {
+            Err(RunError::Start { exit_code, message }) => {
+                assert_eq!(exit_code, 127);
+                assert!(message.contains("nope"));
+            }
+            _ => panic!("expected a start error"),
+        }
+        assert!(matches!(
+            parse_ready_report(""),
+            Err(RunError::Start { exit_code: 125, .. })
+        ));
+    }
+}

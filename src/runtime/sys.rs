@@ -1,0 +1,143 @@
+//! Thin wrappers over the few syscalls nix does not cover. Each one is a
+//! single call with its error mapped to `nix::Error`.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+
+/// `clone(2)` with fork semantics (no new stack, SIGCHLD on exit) plus
+/// namespace flags: the child returns 0 and continues on a copy of our stack.
+///
+/// # Safety
+/// As with `fork`, the caller must be single-threaded and the child may only
+/// do async-signal-safe work until it execs (we never run other threads).
+pub unsafe fn clone_fork(namespace_flags: libc::c_int) -> nix::Result<libc::pid_t> {
+    // SAFETY: a raw clone without CLONE_VM and with a null stack behaves like fork.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (namespace_flags | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(ret).map(|pid| pid as libc::pid_t)
+}
+
+/// A file descriptor that becomes readable when the process exits.
+pub fn pidfd_open(pid: libc::pid_t) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just handed us this fd; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Waits until the process behind `pidfd` exits or `timeout_ms` passes
+/// (-1 waits forever). Returns true if it exited.
+pub fn wait_pidfd(pidfd: &OwnedFd, timeout_ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if n >= 0 || Errno::last() != Errno::EINTR {
+            return n > 0;
+        }
+    }
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so nothing of ours
+/// leaks into the container while fds we still need keep working until exec.
+pub fn cloexec_from(first: u32) -> nix::Result<()> {
+    // SAFETY: close_range with CLOEXEC only sets flags on descriptors.
+    Errno::result(unsafe {
+        libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int)
+    })
+    .map(drop)
+}
+
+/// Opens `path` inside the tree rooted at `root` as if `root` were `/`: no
+/// `..` or symlink (absolute or relative) can lead outside it. This is what
+/// keeps a hostile image from redirecting our mounts onto host paths.
+pub fn open_in_root(root: &OwnedFd, path: &Path, flags: libc::c_int) -> nix::Result<OwnedFd> {
+    // The root itself is "." to openat2, which rejects an empty path.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let c_path =
+        CString::new(if bytes.is_empty() { b"." } else { bytes }).map_err(|_| Errno::EINVAL)?;
+    let mut how: libc::open_how = unsafe_zeroed_open_how();
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: valid dirfd, NUL-terminated path and an initialised open_how of the size we pass.
+    let fd = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            c_path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: the kernel just handed us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn unsafe_zeroed_open_how() -> libc::open_how {
+    // SAFETY: open_how is plain integers; all-zero is its documented default.
+    unsafe { std::mem::zeroed() }
+}
+
+/// `/proc/self/fd/N`: a path that names exactly the object behind `fd`, for
+/// syscalls (mount) that take paths.
+pub fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of
+/// /proc/PID/stat), which tells a live process from a reused PID.
+pub fn process_start_ticks(pid: libc::pid_t) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_ticks(&stat)
+}
+
+/// The comm field may hold spaces and parentheses, so fields are counted
+/// after its last ')'.
+pub fn parse_start_ticks(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True if `pid` is alive and is still the process that started at `ticks`.
+pub fn same_process_alive(pid: libc::pid_t, ticks: Option<u64>) -> bool {
+    match (process_start_ticks(pid), ticks) {
+        (Some(now), Some(then)) => now == then,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_ticks_skip_a_comm_with_spaces_and_parens() {
+        let stat = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 200";
+        assert_eq!(parse_start_ticks(stat), Some(98765));
+    }
+
+    #[test]
+    fn our_own_process_is_alive() {
+        let me = std::process::id() as i32;
+        let ticks = process_start_ticks(me);
+        assert!(ticks.is_some());
+        assert!(same_process_alive(me, ticks));
+        assert!(!same_process_alive(me, ticks.map(|t| t + 1)));
+    }
+}
