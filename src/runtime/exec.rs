@@ -14,6 +14,7 @@ use thiserror::Error;
 
 use super::control::{observed_status, ControlError};
 use super::init::{self, ExecTarget, Failure, FailureKind};
+use super::stdio::ExecPty;
 use super::{caps, seccomp};
 use crate::container::build::{parse_user, BuildError};
 use crate::container::store::StoreError;
@@ -131,20 +132,32 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
             .clone()
             .unwrap_or(record.config.working_dir.clone()),
     );
+    let pty = match request.tty {
+        true => {
+            Some(ExecPty::open(request.interactive).map_err(|source| ExecError::Sys { source })?)
+        }
+        false => None,
+    };
+    let stdio = match &pty {
+        Some(pty) => [pty.slave_fd(); 3],
+        None => [if request.interactive { 0 } else { dev_null() }, 1, 2],
+    };
     let joined = Joined {
         namespaces,
         cgroup_procs: cgroup.procs_files(),
         workdir,
-        interactive: request.interactive,
+        stdio,
+        tty: pty.is_some(),
     };
-    run_in_container(&joined, &target)
+    run_in_container(&joined, &target, pty)
 }
 
 struct Joined {
     namespaces: Vec<(OwnedFd, CloneFlags)>,
     cgroup_procs: Vec<PathBuf>,
     workdir: PathBuf,
-    interactive: bool,
+    stdio: [i32; 3],
+    tty: bool,
 }
 
 fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, ExecError> {
@@ -162,7 +175,11 @@ fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, ExecError> {
 /// Forks a child that joins the container; joining the PID namespace takes
 /// effect for the child's own child, which runs the command. The middle
 /// process waits and passes the exit status through.
-fn run_in_container(joined: &Joined, target: &ExecTarget) -> Result<i32, ExecError> {
+fn run_in_container(
+    joined: &Joined,
+    target: &ExecTarget,
+    pty: Option<ExecPty>,
+) -> Result<i32, ExecError> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|source| ExecError::Sys { source })?;
     // SAFETY: rcorch is single-threaded; the child only joins, forks and execs.
@@ -173,6 +190,9 @@ fn run_in_container(joined: &Joined, target: &ExecTarget) -> Result<i32, ExecErr
         }
         ForkResult::Parent { child } => {
             drop(write_end);
+            if let Some(pty) = pty {
+                pty.relay();
+            }
             let mut report = Vec::new();
             let _ = std::fs::File::from(read_end).read_to_end(&mut report);
             let status = waitpid(child, None).map_err(|source| ExecError::Sys { source })?;
@@ -199,8 +219,7 @@ fn middle_process(joined: &Joined, target: &ExecTarget, error_pipe: OwnedFd) -> 
     // SAFETY: single-threaded child; the grandchild only execs.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
-            let stdin: i32 = if joined.interactive { 0 } else { dev_null() };
-            let failure = match init::attach_stdio(&[stdin, 1, 2], false).and_then(|_| {
+            let failure = match init::attach_stdio(&joined.stdio, joined.tty).and_then(|_| {
                 nix::unistd::chdir(&joined.workdir)
                     .map_err(init::setup("chdir to working directory"))
             }) {

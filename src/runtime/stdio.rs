@@ -1,7 +1,7 @@
 //! The container's standard streams: pipes the monitor reads (logged, and
 //! echoed in the foreground), or a pty for `-t`.
 
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use nix::fcntl::OFlag;
@@ -191,6 +191,84 @@ impl Drop for TerminalGuard {
         // SAFETY: as in `raw`.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) };
         let _ = termios::tcsetattr(borrowed, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// A pty for `exec -t`: the slave goes to the process, and we copy between
+/// the master and the user's terminal until the process closes it.
+pub struct ExecPty {
+    master: OwnedFd,
+    slave: Option<OwnedFd>,
+    forward_stdin: bool,
+    terminal: Option<TerminalGuard>,
+}
+
+impl ExecPty {
+    pub fn open(interactive: bool) -> nix::Result<ExecPty> {
+        let attached = nix::unistd::isatty(0).unwrap_or(false);
+        let winsize = if attached { window_size(0) } else { None };
+        let pty = nix::pty::openpty(winsize.as_ref(), None)?;
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )?;
+        }
+        let terminal = if attached && interactive {
+            TerminalGuard::raw(0).ok()
+        } else {
+            None
+        };
+        Ok(ExecPty {
+            master: pty.master,
+            slave: Some(pty.slave),
+            forward_stdin: interactive,
+            terminal,
+        })
+    }
+
+    pub fn slave_fd(&self) -> RawFd {
+        self.slave.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1)
+    }
+
+    /// Copies until the master reports EOF or EIO (every slave closed).
+    pub fn relay(mut self) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        drop(self.slave.take());
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut stdin_open = self.forward_stdin;
+        loop {
+            // SAFETY: fd 0 stays open for the life of the process.
+            let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
+            let mut fds = vec![PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+            if stdin_open {
+                fds.push(PollFd::new(stdin, PollFlags::POLLIN));
+            }
+            if poll(&mut fds, PollTimeout::NONE).is_err() {
+                continue;
+            }
+            let master_ready = fds[0].any().unwrap_or(false);
+            let stdin_ready = fds.get(1).and_then(|f| f.any()).unwrap_or(false);
+            if master_ready {
+                match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        use std::io::Write;
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(&buf[..n]).and_then(|_| out.flush());
+                    }
+                }
+            }
+            if stdin_ready {
+                match nix::unistd::read(0, &mut buf) {
+                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(n) => {
+                        let _ = nix::unistd::write(&self.master, &buf[..n]);
+                    }
+                }
+            }
+        }
+        drop(self.terminal.take());
     }
 }
 
