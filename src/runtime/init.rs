@@ -250,8 +250,7 @@ fn finish_and_exec(
         seccomp::install(program)
             .map_err(|e| Failure(FailureKind::Setup, format!("seccomp: {e}")))?;
     }
-    // The monitor blocked these for its signalfd; the command starts clean.
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    reset_signal_state();
     let c_program =
         CString::new(program.as_os_str().as_encoded_bytes()).expect("paths have no NUL");
     let errno = nix::unistd::execve(&c_program, &plan.argv, &plan.env).unwrap_err();
@@ -264,6 +263,17 @@ fn finish_and_exec(
         kind,
         format!("exec: \"{}\": {}", program.display(), errno.desc()),
     ))
+}
+
+/// The command starts with default dispositions and nothing blocked: the
+/// Rust runtime ignores SIGPIPE and the monitor blocks signals for its
+/// signalfd, and ignored signals would otherwise survive exec.
+fn reset_signal_state() {
+    for signal in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL runs no handler code of ours.
+        let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 /// `--init`: PID 1 that forwards every signal to the command and reaps
