@@ -85,7 +85,15 @@ pub(super) fn setup(what: &str) -> impl FnOnce(Errno) -> Failure + '_ {
 }
 
 /// Runs in the cloned child; never returns.
-pub fn run(plan: &InitPlan, error_pipe: OwnedFd) -> ! {
+pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
+    if let Some(go) = go {
+        // Wait until the parent has prepared what it prepares (the network);
+        // EOF without the byte means it gave up, and it reaps us.
+        let mut byte = [0u8; 1];
+        if !matches!(nix::unistd::read(go.as_raw_fd(), &mut byte), Ok(1)) {
+            exit_now(125);
+        }
+    }
     let failure = match prepare(plan) {
         Ok(()) => exec_target(&plan.target, plan.reaper, &error_pipe),
         Err(f) => f,

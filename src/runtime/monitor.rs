@@ -37,6 +37,10 @@ pub struct Monitor<'a> {
     pub config: &'a ContainerConfig,
     pub cgroup: &'a dyn CgroupManager,
     pub namespaces: libc::c_int,
+    /// Runs between clone and the container's own setup, with the child's
+    /// PID (its namespaces exist, nothing runs in them yet): where the
+    /// network is plugged in. An error aborts the start.
+    pub before_setup: Option<&'a dyn Fn(Pid) -> Result<(), String>>,
 }
 
 /// How a start attempt ended before supervision began.
@@ -99,14 +103,34 @@ impl Monitor<'_> {
         };
         let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| setup_failed(format!("pipe: {e}")))?;
+        let gate = match self.before_setup {
+            Some(_) => Some(
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                    .map_err(|e| setup_failed(format!("pipe: {e}")))?,
+            ),
+            None => None,
+        };
         // SAFETY: rcorch is single-threaded here; the child only sets up and execs.
         let pid = unsafe { sys::clone_fork(self.namespaces) }
             .map_err(|e| setup_failed(format!("clone: {}", e.desc())))?;
         if pid == 0 {
             drop(read_end);
-            init::run(plan, write_end);
+            let go = gate.map(|(go_read, go_write)| {
+                drop(go_write);
+                go_read
+            });
+            init::run(plan, write_end, go);
         }
         drop(write_end);
+        if let (Some(hook), Some((go_read, go_write))) = (self.before_setup, gate) {
+            drop(go_read);
+            if let Err(message) = hook(Pid::from_raw(pid)) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = waitpid(Pid::from_raw(pid), None);
+                return Err(setup_failed(message));
+            }
+            let _ = nix::unistd::write(&go_write, b"g");
+        }
         let mut report = Vec::new();
         let _ = std::fs::File::from(read_end).read_to_end(&mut report);
         let child = Pid::from_raw(pid);

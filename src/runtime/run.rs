@@ -113,6 +113,7 @@ pub fn run(
         config: &config,
         cgroup: cgroup.as_ref(),
         namespaces: namespaces(&config),
+        before_setup: None,
     };
     let stdio_request = StdioRequest {
         tty: config.tty,
