@@ -86,6 +86,10 @@ pub(super) fn setup(what: &str) -> impl FnOnce(Errno) -> Failure + '_ {
 
 /// Runs in the cloned child; never returns.
 pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
+    // If rcorch dies mid-setup, take this half-made container with it; the
+    // death signal is cleared just before exec so a started container
+    // outlives its monitor.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     if let Some(go) = go {
         // Wait until the parent has prepared what it prepares (the network);
         // EOF without the byte means it gave up, and it reaps us.
@@ -234,6 +238,7 @@ fn finish_and_exec(
     program: &Path,
     error_pipe: &OwnedFd,
 ) -> Result<std::convert::Infallible, Failure> {
+    let _ = nix::sys::prctl::set_pdeathsig(None);
     seccomp::set_no_new_privs()
         .map_err(|e| Failure(FailureKind::Setup, format!("no_new_privs: {e}")))?;
     caps::drop_bounding_set(&plan.capabilities)
