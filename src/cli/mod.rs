@@ -62,13 +62,18 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
 struct RunArgs {
+    /// Print help (-h is --hostname, as in Docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Run in the background and print the container id
     #[arg(short, long)]
     detach: bool,
     /// Remove the container when it exits
     #[arg(long)]
     rm: bool,
+    /// A unique name (default: a generated one)
     #[arg(long)]
     name: Option<String>,
     /// Keep stdin open
@@ -77,24 +82,31 @@ struct RunArgs {
     /// Allocate a pseudo-terminal
     #[arg(short, long)]
     tty: bool,
+    /// Set an environment variable (KEY alone takes the host's value)
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// Read KEY=VALUE lines from a file
     #[arg(long = "env-file", value_name = "FILE")]
     env_file: Vec<PathBuf>,
+    /// Working directory inside the container
     #[arg(short, long, value_name = "DIR")]
     workdir: Option<String>,
     /// uid[:gid] or name[:group]
     #[arg(short, long)]
     user: Option<String>,
+    /// Container hostname (default: the first 12 characters of the id)
     #[arg(long, short = 'h')]
     hostname: Option<String>,
+    /// Replace the image's entrypoint (and its default command)
     #[arg(long)]
     entrypoint: Option<String>,
     /// Bind mount SRC:DST[:ro]
     #[arg(short, long = "volume", value_name = "SRC:DST[:ro]")]
     volume: Vec<String>,
+    /// Mount the root filesystem read-only
     #[arg(long)]
     read_only: bool,
+    /// Mount a tmpfs at DST
     #[arg(long, value_name = "DST")]
     tmpfs: Vec<String>,
     /// Memory limit, e.g. 64m
@@ -103,25 +115,33 @@ struct RunArgs {
     /// CPU limit, e.g. 0.5
     #[arg(long)]
     cpus: Option<String>,
+    /// Maximum number of processes (0 or -1: unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<String>,
     /// none or host
     #[arg(long, alias = "net")]
     network: Option<String>,
+    /// Add a capability to Docker's default set (or ALL)
     #[arg(long)]
     cap_add: Vec<String>,
+    /// Drop a capability from the default set (or ALL)
     #[arg(long)]
     cap_drop: Vec<String>,
     /// Run a tiny init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     init: bool,
+    /// Signal `stop` sends first (default SIGTERM)
     #[arg(long)]
     stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL (default 10)
     #[arg(long)]
     stop_timeout: Option<u64>,
+    /// Set a KEY=VALUE label
     #[arg(short, long = "label")]
     label: Vec<String>,
+    /// Image name[:tag] or id
     image: String,
+    /// Command and arguments (default: the image's)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
 }
@@ -262,4 +282,55 @@ fn exec_in_container(instance: &Instance, args: ExecArgs) -> CliResult {
         message: e.to_string(),
         code: e.exit_code(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_docker_style_flags_and_a_trailing_command() {
+        let cli = Cli::try_parse_from([
+            "rcorch",
+            "run",
+            "-it",
+            "--rm",
+            "-h",
+            "box",
+            "-e",
+            "A=1",
+            "-m",
+            "64m",
+            "busybox",
+            "sh",
+            "-c",
+            "echo -n hi",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run")
+        };
+        assert!(args.interactive && args.tty && args.rm);
+        assert_eq!(args.hostname.as_deref(), Some("box"));
+        assert_eq!(args.memory.as_deref(), Some("64m"));
+        assert_eq!(args.image, "busybox");
+        assert_eq!(args.command, ["sh", "-c", "echo -n hi"]);
+    }
+
+    #[test]
+    fn exec_passes_flags_after_the_container_to_the_command() {
+        let cli = Cli::try_parse_from(["rcorch", "exec", "-e", "X=1", "web", "ls", "-la"]).unwrap();
+        let Command::Exec(args) = cli.command else {
+            panic!("expected exec")
+        };
+        assert_eq!(args.container, "web");
+        assert_eq!(args.command, ["ls", "-la"]);
+        assert_eq!(args.env, ["X=1"]);
+    }
 }
