@@ -12,6 +12,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::ForkResult;
 use thiserror::Error;
 
+use super::console;
 use super::control::{observed_status, ControlError};
 use super::init::{self, ExecTarget, Failure, FailureKind};
 use super::stdio::ExecPty;
@@ -138,16 +139,12 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
         }
         false => None,
     };
-    let stdio = match &pty {
-        Some(pty) => [pty.slave_fd(); 3],
-        None => [if request.interactive { 0 } else { dev_null() }, 1, 2],
-    };
     let joined = Joined {
         namespaces,
         cgroup_procs: cgroup.procs_files(),
         workdir,
-        stdio,
-        tty: pty.is_some(),
+        stdio: [if request.interactive { 0 } else { dev_null() }, 1, 2],
+        console: pty.as_ref().map(ExecPty::console_request),
     };
     run_in_container(&joined, &target, pty)
 }
@@ -157,7 +154,8 @@ struct Joined {
     cgroup_procs: Vec<PathBuf>,
     workdir: PathBuf,
     stdio: [i32; 3],
-    tty: bool,
+    /// With `-t`: the pty is made inside the container (see `console`).
+    console: Option<(i32, Option<nix::pty::Winsize>)>,
 }
 
 fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, ExecError> {
@@ -219,7 +217,14 @@ fn middle_process(joined: &Joined, target: &ExecTarget, error_pipe: OwnedFd) -> 
     // SAFETY: single-threaded child; the grandchild only execs.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
-            let failure = match init::attach_stdio(&joined.stdio, joined.tty).and_then(|_| {
+            let stdio = match joined.console {
+                Some((socket, size)) => console::create_in_container(socket, size, false)
+                    .map(|slave| [slave; 3])
+                    .map_err(init::setup("console")),
+                None => Ok(joined.stdio),
+            };
+            let attached = stdio.and_then(|fds| init::attach_stdio(&fds, joined.console.is_some()));
+            let failure = match attached.and_then(|_| {
                 nix::unistd::chdir(&joined.workdir)
                     .map_err(init::setup("chdir to working directory"))
             }) {

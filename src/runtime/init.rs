@@ -15,6 +15,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
 use seccompiler::BpfProgram;
 
+use super::console;
 use super::mounts::{self, MountPlan, RootfsPaths};
 use super::{caps, seccomp};
 use crate::container::UserSpec;
@@ -29,7 +30,8 @@ pub struct InitPlan {
     pub working_dir: PathBuf,
     pub target: ExecTarget,
     pub stdio: [RawFd; 3],
-    pub tty: bool,
+    /// With `-t`: the console socket and the size for the pty made inside.
+    pub console: Option<(RawFd, Option<nix::pty::Winsize>)>,
     pub reaper: bool,
 }
 
@@ -143,7 +145,13 @@ fn prepare(plan: &InitPlan) -> Result<(), Failure> {
     mounts::apply(&plan.mounts, &plan.paths)
         .map_err(|e| Failure(FailureKind::Setup, e.to_string()))?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    attach_stdio(&plan.stdio, plan.tty)?;
+    let stdio = match plan.console {
+        Some((socket, size)) => {
+            [console::create_in_container(socket, size, true).map_err(setup("console"))?; 3]
+        }
+        None => plan.stdio,
+    };
+    attach_stdio(&stdio, plan.console.is_some())?;
     enter_working_dir(&plan.working_dir, plan.target.user)
 }
 

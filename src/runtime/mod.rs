@@ -2,6 +2,7 @@
 //! per-container monitor, and the container verbs built on them.
 
 pub mod caps;
+pub mod console;
 pub mod control;
 pub mod exec;
 pub mod init;

@@ -73,7 +73,7 @@ impl Monitor<'_> {
             return self.finish_failed(&failure);
         };
         plan.stdio = stdio.child_fds();
-        plan.paths.console = stdio.console_path();
+        plan.console = stdio.console_request();
         let child = match self.start(plan) {
             Ok(pid) => pid,
             Err(failure) => {

@@ -59,8 +59,6 @@ pub struct RootfsPaths {
     pub hosts: PathBuf,
     pub hostname: PathBuf,
     pub resolv_conf: PathBuf,
-    /// The pty slave to show as /dev/console, when there is a terminal.
-    pub console: Option<PathBuf>,
 }
 
 /// What to put where, relative to the container root.
@@ -182,14 +180,6 @@ pub fn plan_mounts(config: &ContainerConfig, paths: &RootfsPaths) -> MountPlan {
             points_to: "/proc/self/fd/2",
         },
     ];
-    if let Some(console) = &paths.console {
-        ops.push(MountOp::Bind {
-            source: console.clone(),
-            target: "/dev/console".into(),
-            read_only: false,
-            file: true,
-        });
-    }
     for (source, target) in [
         (&paths.hosts, "/etc/hosts"),
         (&paths.hostname, "/etc/hostname"),

@@ -204,7 +204,6 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
         hosts: dir.join("hosts"),
         hostname: dir.join("hostname"),
         resolv_conf: dir.join("resolv.conf"),
-        console: None,
     };
     for d in [&paths.rootfs, &paths.upper, &paths.work] {
         std::fs::create_dir(d).map_err(io(d))?;
@@ -259,7 +258,7 @@ fn init_plan(
             seccomp,
         },
         stdio: [0, 1, 2],
-        tty: config.tty,
+        console: None,
         reaper: config.init,
     }
 }

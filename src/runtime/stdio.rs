@@ -2,11 +2,11 @@
 //! echoed in the foreground), or a pty for `-t`.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 
 use nix::fcntl::OFlag;
 use nix::sys::termios::{self, SetArg, Termios};
 
+use super::console::{receive_master, ConsoleSocket};
 use super::logs::Stream;
 use super::monitor::ParentSide;
 
@@ -17,11 +17,12 @@ pub enum ContainerStdio {
         stderr: (OwnedFd, OwnedFd),
         echo: bool,
     },
+    /// The pty is made inside the container; its master arrives on `socket`.
     Tty {
-        master: OwnedFd,
-        slave: OwnedFd,
-        slave_path: PathBuf,
+        socket: ConsoleSocket,
+        size: Option<nix::pty::Winsize>,
         stdin_forward: bool,
+        echo: bool,
         terminal: Option<TerminalGuard>,
     },
 }
@@ -71,13 +72,14 @@ impl ContainerStdio {
                 stdout.1.as_raw_fd(),
                 stderr.1.as_raw_fd(),
             ],
-            ContainerStdio::Tty { slave, .. } => [slave.as_raw_fd(); 3],
+            ContainerStdio::Tty { .. } => [-1; 3],
         }
     }
 
-    pub fn console_path(&self) -> Option<PathBuf> {
+    /// The container side of the console socket and the size to give the pty.
+    pub fn console_request(&self) -> Option<(RawFd, Option<nix::pty::Winsize>)> {
         match self {
-            ContainerStdio::Tty { slave_path, .. } => Some(slave_path.clone()),
+            ContainerStdio::Tty { socket, size, .. } => Some((socket.child.as_raw_fd(), *size)),
             ContainerStdio::Pipes { .. } => None,
         }
     }
@@ -98,13 +100,16 @@ impl ContainerStdio {
                 terminal: None,
             },
             ContainerStdio::Tty {
-                master,
+                socket,
                 stdin_forward,
+                echo,
                 terminal,
                 ..
             } => ParentSide {
-                outputs: vec![(master, Stream::Stdout)],
-                echo: terminal.is_some(),
+                outputs: receive_master(&socket.parent)
+                    .map(|master| vec![(master, Stream::Stdout)])
+                    .unwrap_or_default(),
+                echo,
                 stdin_to_master: stdin_forward.then_some(0),
                 terminal,
             },
@@ -124,26 +129,16 @@ fn dev_null() -> nix::Result<OwnedFd> {
 
 fn open_tty(req: &StdioRequest) -> nix::Result<ContainerStdio> {
     let attached = req.foreground && nix::unistd::isatty(0).unwrap_or(false);
-    let winsize = attached.then(|| window_size(0)).flatten();
-    let pty = nix::pty::openpty(winsize.as_ref(), None)?;
-    for fd in [&pty.master, &pty.slave] {
-        nix::fcntl::fcntl(
-            fd.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )?;
-    }
-    let slave_path = std::fs::read_link(format!("/proc/self/fd/{}", pty.slave.as_raw_fd()))
-        .map_err(|_| nix::errno::Errno::ENOTTY)?;
     let terminal = if attached {
         TerminalGuard::raw(0).ok()
     } else {
         None
     };
     Ok(ContainerStdio::Tty {
-        master: pty.master,
-        slave: pty.slave,
-        slave_path,
+        socket: ConsoleSocket::new()?,
+        size: if attached { window_size(0) } else { None },
         stdin_forward: req.interactive && req.foreground,
+        echo: req.foreground,
         terminal,
     })
 }
@@ -197,8 +192,8 @@ impl Drop for TerminalGuard {
 /// A pty for `exec -t`: the slave goes to the process, and we copy between
 /// the master and the user's terminal until the process closes it.
 pub struct ExecPty {
-    master: OwnedFd,
-    slave: Option<OwnedFd>,
+    socket: ConsoleSocket,
+    size: Option<nix::pty::Winsize>,
     forward_stdin: bool,
     terminal: Option<TerminalGuard>,
 }
@@ -206,41 +201,45 @@ pub struct ExecPty {
 impl ExecPty {
     pub fn open(interactive: bool) -> nix::Result<ExecPty> {
         let attached = nix::unistd::isatty(0).unwrap_or(false);
-        let winsize = if attached { window_size(0) } else { None };
-        let pty = nix::pty::openpty(winsize.as_ref(), None)?;
-        for fd in [&pty.master, &pty.slave] {
-            nix::fcntl::fcntl(
-                fd.as_raw_fd(),
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )?;
-        }
         let terminal = if attached && interactive {
             TerminalGuard::raw(0).ok()
         } else {
             None
         };
         Ok(ExecPty {
-            master: pty.master,
-            slave: Some(pty.slave),
+            socket: ConsoleSocket::new()?,
+            size: if attached { window_size(0) } else { None },
             forward_stdin: interactive,
             terminal,
         })
     }
 
-    pub fn slave_fd(&self) -> RawFd {
-        self.slave.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1)
+    /// What the process in the container needs to make its pty.
+    pub fn console_request(&self) -> (RawFd, Option<nix::pty::Winsize>) {
+        (self.socket.child.as_raw_fd(), self.size)
     }
 
     /// Copies until the master reports EOF or EIO (every slave closed).
-    pub fn relay(mut self) {
+    pub fn relay(self) {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        drop(self.slave.take());
+        let ExecPty {
+            socket,
+            forward_stdin,
+            terminal,
+            ..
+        } = self;
+        // Our copy of the container end must go, or a process that fails
+        // before sending its master would leave us waiting forever.
+        drop(socket.child);
+        let Ok(master) = receive_master(&socket.parent) else {
+            return;
+        };
         let mut buf = vec![0u8; 16 * 1024];
-        let mut stdin_open = self.forward_stdin;
+        let mut stdin_open = forward_stdin;
         loop {
             // SAFETY: fd 0 stays open for the life of the process.
             let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
-            let mut fds = vec![PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+            let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
             if stdin_open {
                 fds.push(PollFd::new(stdin, PollFlags::POLLIN));
             }
@@ -250,7 +249,7 @@ impl ExecPty {
             let master_ready = fds[0].any().unwrap_or(false);
             let stdin_ready = fds.get(1).and_then(|f| f.any()).unwrap_or(false);
             if master_ready {
-                match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
+                match nix::unistd::read(master.as_raw_fd(), &mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         use std::io::Write;
@@ -263,12 +262,12 @@ impl ExecPty {
                 match nix::unistd::read(0, &mut buf) {
                     Ok(0) | Err(_) => stdin_open = false,
                     Ok(n) => {
-                        let _ = nix::unistd::write(&self.master, &buf[..n]);
+                        let _ = nix::unistd::write(&master, &buf[..n]);
                     }
                 }
             }
         }
-        drop(self.terminal.take());
+        drop(terminal);
     }
 }
 

@@ -27,7 +27,6 @@ fn paths() -> RootfsPaths {
         hosts: dir.join("hosts"),
         hostname: dir.join("hostname"),
         resolv_conf: dir.join("resolv.conf"),
-        console: None,
     }
 }
 
@@ -112,25 +111,6 @@ fn sysfs_is_read_only_and_proc_is_noexec() {
             assert!(flags.contains(MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV));
         }
     }
-}
-
-#[test]
-fn a_console_is_bound_only_with_a_terminal() {
-    let mut p = paths();
-    let has_console = |plan: &MountPlan| {
-        plan.before_pivot.iter().any(
-            |op| matches!(op, MountOp::Bind { target, .. } if target == Path::new("/dev/console")),
-        )
-    };
-    assert!(!has_console(&plan_mounts(
-        &config(RunRequest::default(), vec![]),
-        &p
-    )));
-    p.console = Some("/dev/pts/3".into());
-    assert!(has_console(&plan_mounts(
-        &config(RunRequest::default(), vec![]),
-        &p
-    )));
 }
 
 #[test]
