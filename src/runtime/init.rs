@@ -302,6 +302,7 @@ fn reset_signal_state() {
 fn reap_until(child: Pid, error_pipe: &OwnedFd) -> ! {
     // Only the command's exec should close the pipe's last copy.
     let _ = nix::unistd::close(error_pipe.as_raw_fd());
+    super::sys::overwrite_cmdline("rcorch-init");
     let all = SigSet::all();
     loop {
         let Ok(signal) = all.wait() else { continue };

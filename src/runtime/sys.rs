@@ -122,6 +122,35 @@ pub fn same_process_alive(pid: libc::pid_t, ticks: Option<u64>) -> bool {
     }
 }
 
+/// Rewrites our own command line (what `ps` shows) in place, within the
+/// space the original argv occupied. Used by the `--init` reaper so the
+/// container does not see the host's `rcorch run …` command line.
+pub fn overwrite_cmdline(name: &str) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    let Some((start, end)) = parse_arg_range(&stat) else {
+        return;
+    };
+    if end <= start {
+        return;
+    }
+    let len = end - start;
+    let mut bytes = vec![0u8; len];
+    let name = name.as_bytes();
+    let n = name.len().min(len.saturating_sub(1));
+    bytes[..n].copy_from_slice(&name[..n]);
+    // SAFETY: [arg_start, arg_end) is this process's own argv area on its
+    // stack, writable and no longer read by us (Rust copied what it needed).
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, len) };
+}
+
+/// arg_start and arg_end: fields 48 and 49 of /proc/PID/stat.
+pub fn parse_arg_range(stat: &str) -> Option<(usize, usize)> {
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace().skip(45);
+    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+}
+
 /// Drops from our page tables the code and read-only file pages that the
 /// CLI touched before it became a monitor. They stay in the page cache and
 /// fault back in if used; the monitor's loop needs only a few of them, so
@@ -171,6 +200,15 @@ pub fn droppable_mappings(maps: &str) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arg_range_is_fields_48_and_49() {
+        let ours = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let (start, end) = parse_arg_range(&ours).unwrap();
+        assert!(end > start);
+        let total: usize = std::env::args_os().map(|a| a.len() + 1).sum();
+        assert_eq!(end - start, total);
+    }
 
     #[test]
     fn only_code_and_first_read_only_segments_are_droppable() {
