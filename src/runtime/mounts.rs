@@ -12,6 +12,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
 
 use super::sys::{fd_path, open_in_root};
+use crate::cgroups::Layout;
 use crate::container::{ContainerConfig, MountKind};
 
 /// Docker's masked paths: hidden behind /dev/null (files) or an empty
@@ -80,6 +81,18 @@ pub enum MountOp {
         target: PathBuf,
     },
     Devices,
+    /// A cgroup hierarchy (`cgroup` with `options`, or `cgroup2`), read-only.
+    /// Mounted after the cgroup namespace exists, so it shows the
+    /// container's own cgroup as its root.
+    Cgroup {
+        fstype: &'static str,
+        target: PathBuf,
+        options: String,
+    },
+    /// Remount something already mounted read-only.
+    ReadOnly {
+        target: &'static str,
+    },
     Symlink {
         link: &'static str,
         points_to: &'static str,
@@ -119,7 +132,48 @@ fn overlay_options(layers: &[PathBuf], paths: &RootfsPaths) -> (PathBuf, String)
     (base, data)
 }
 
-pub fn plan_mounts(config: &ContainerConfig, paths: &RootfsPaths) -> MountPlan {
+/// /sys/fs/cgroup as Docker shows it: on v2 one read-only cgroup2 mount;
+/// on v1 a tmpfs with one read-only mount per hierarchy rcorch uses.
+pub fn cgroup_mounts(layout: &Layout) -> Vec<MountOp> {
+    match layout {
+        Layout::V2 { .. } => vec![MountOp::Cgroup {
+            fstype: "cgroup2",
+            target: "/sys/fs/cgroup".into(),
+            options: String::new(),
+        }],
+        Layout::V1 { mounts } => {
+            let mut ops = vec![MountOp::Fs {
+                fstype: "tmpfs",
+                target: "/sys/fs/cgroup",
+                flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                data: "mode=755",
+            }];
+            // One mount per hierarchy; its directory name lists its controllers
+            // ("cpu,cpuacct"), which is exactly the option the kernel wants.
+            let hierarchies: std::collections::BTreeSet<String> = mounts
+                .values()
+                .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+                .collect();
+            for name in hierarchies {
+                ops.push(MountOp::Cgroup {
+                    fstype: "cgroup",
+                    target: Path::new("/sys/fs/cgroup").join(&name),
+                    options: name,
+                });
+            }
+            ops.push(MountOp::ReadOnly {
+                target: "/sys/fs/cgroup",
+            });
+            ops
+        }
+    }
+}
+
+pub fn plan_mounts(
+    config: &ContainerConfig,
+    paths: &RootfsPaths,
+    cgroups: Vec<MountOp>,
+) -> MountPlan {
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let mut ops = vec![
         MountOp::Fs {
@@ -205,6 +259,7 @@ pub fn plan_mounts(config: &ContainerConfig, paths: &RootfsPaths) -> MountPlan {
             },
         });
     }
+    ops.splice(2..2, cgroups);
     let (overlay_cwd, overlay_data) = overlay_options(&config.layers, paths);
     MountPlan {
         overlay_cwd,
@@ -331,6 +386,28 @@ fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
             .map_err(step("mount tmpfs", target))
         }
         MountOp::Devices => make_devices(root),
+        MountOp::Cgroup {
+            fstype,
+            target,
+            options,
+        } => {
+            let dir = ensure_in_root(root, target, false)?;
+            let flags =
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+            let data = (!options.is_empty()).then_some(options.as_str());
+            mount(
+                Some("cgroup"),
+                fd_path(&dir).as_str(),
+                Some(*fstype),
+                flags,
+                data,
+            )
+            .map_err(step("mount cgroup", target))
+        }
+        MountOp::ReadOnly { target } => {
+            let dir = ensure_in_root(root, Path::new(target), false)?;
+            remount_read_only(Path::new(&fd_path(&dir)))
+        }
         MountOp::Symlink { link, points_to } => {
             let link = Path::new(link);
             let parent = ensure_in_root(root, link.parent().unwrap_or(Path::new("/")), false)?;

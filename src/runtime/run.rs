@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use super::init::{ExecTarget, InitPlan};
 use super::monitor::{Monitor, StartFailure};
-use super::mounts::{plan_mounts, RootfsPaths};
+use super::mounts::{cgroup_mounts, plan_mounts, MountPlan, RootfsPaths};
 use super::stdio::{detach_standard_streams, ContainerStdio, StdioRequest};
 use super::{caps, seccomp};
 use crate::cgroups::{CgroupError, CgroupManager};
@@ -107,7 +107,14 @@ pub fn run(
     };
     cgroup.apply_limits(&config.limits)?;
     let paths = prepare_container_dir(&dir, &config)?;
-    let mut plan = init_plan(&config, paths, cgroup.as_ref(), caps, Some(seccomp));
+    let mounts = plan_mounts(&config, &paths, cgroup_mounts(&layout));
+    let mut plan = init_plan(
+        &config,
+        paths,
+        mounts,
+        cgroup.as_ref(),
+        (caps, Some(seccomp)),
+    );
     let monitor = Monitor {
         store: &instance.containers,
         config: &config,
@@ -225,9 +232,9 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
 fn init_plan(
     config: &ContainerConfig,
     paths: RootfsPaths,
+    mounts: MountPlan,
     cgroup: &dyn CgroupManager,
-    capabilities: ::caps::CapsHashSet,
-    seccomp: Option<seccompiler::BpfProgram>,
+    (capabilities, seccomp): (::caps::CapsHashSet, Option<seccompiler::BpfProgram>),
 ) -> InitPlan {
     let cstrings = |items: &[String]| -> Vec<CString> {
         items
@@ -246,7 +253,7 @@ fn init_plan(
     InitPlan {
         hostname: config.hostname.clone(),
         cgroup_procs: cgroup.procs_files(),
-        mounts: plan_mounts(config, &paths),
+        mounts,
         paths,
         working_dir: PathBuf::from(&config.working_dir),
         target: ExecTarget {

@@ -36,7 +36,7 @@ fn overlay_lower_dirs_are_relative_to_the_layer_store() {
         PathBuf::from("/r/images/layers/aa/rootfs"),
         PathBuf::from("/r/images/layers/bb/rootfs"),
     ];
-    let plan = plan_mounts(&config(RunRequest::default(), layers), &paths());
+    let plan = plan_mounts(&config(RunRequest::default(), layers), &paths(), vec![]);
     assert_eq!(plan.overlay_cwd, PathBuf::from("/r/images/layers"));
     assert_eq!(
         plan.overlay_data,
@@ -52,7 +52,11 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
         read_only: true,
         ..RunRequest::default()
     };
-    let plan = plan_mounts(&config(req, vec![PathBuf::from("/l/x/rootfs")]), &paths());
+    let plan = plan_mounts(
+        &config(req, vec![PathBuf::from("/l/x/rootfs")]),
+        &paths(),
+        vec![],
+    );
     let targets: Vec<String> = plan
         .before_pivot
         .iter()
@@ -63,6 +67,8 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
             }
             MountOp::Devices => "devices".into(),
             MountOp::Symlink { link, .. } => format!("link {link}"),
+            MountOp::Cgroup { target, .. } => format!("cgroup {}", target.display()),
+            MountOp::ReadOnly { target } => format!("ro {target}"),
         })
         .collect();
     assert_eq!(&targets[..4], ["/proc", "/sys", "/dev", "devices"]);
@@ -92,7 +98,7 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
 
 #[test]
 fn sysfs_is_read_only_and_proc_is_noexec() {
-    let plan = plan_mounts(&config(RunRequest::default(), vec![]), &paths());
+    let plan = plan_mounts(&config(RunRequest::default(), vec![]), &paths(), vec![]);
     for op in &plan.before_pivot {
         if let MountOp::Fs {
             target: "/sys",
@@ -127,4 +133,57 @@ fn masked_and_read_only_paths_match_docker() {
     for p in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"] {
         assert!(READONLY_PATHS.contains(&p), "{p}");
     }
+}
+
+#[test]
+fn cgroup_mounts_follow_the_host_layout() {
+    let v2 = cgroup_mounts(&Layout::V2 {
+        root: "/sys/fs/cgroup".into(),
+    });
+    assert_eq!(
+        v2,
+        [MountOp::Cgroup {
+            fstype: "cgroup2",
+            target: "/sys/fs/cgroup".into(),
+            options: String::new()
+        }]
+    );
+    let mounts = [
+        (crate::cgroups::Controller::Memory, "/sys/fs/cgroup/memory"),
+        (
+            crate::cgroups::Controller::Cpu,
+            "/sys/fs/cgroup/cpu,cpuacct",
+        ),
+        (
+            crate::cgroups::Controller::Cpuacct,
+            "/sys/fs/cgroup/cpu,cpuacct",
+        ),
+        (crate::cgroups::Controller::Pids, "/sys/fs/cgroup/pids"),
+    ]
+    .into_iter()
+    .map(|(c, p)| (c, PathBuf::from(p)))
+    .collect();
+    let v1 = cgroup_mounts(&Layout::V1 { mounts });
+    let options: Vec<&str> = v1
+        .iter()
+        .filter_map(|op| match op {
+            MountOp::Cgroup { options, .. } => Some(options.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(options, ["cpu,cpuacct", "memory", "pids"]);
+    assert!(matches!(
+        v1.first(),
+        Some(MountOp::Fs {
+            fstype: "tmpfs",
+            target: "/sys/fs/cgroup",
+            ..
+        })
+    ));
+    assert_eq!(
+        v1.last(),
+        Some(&MountOp::ReadOnly {
+            target: "/sys/fs/cgroup"
+        })
+    );
 }
