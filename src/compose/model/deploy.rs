@@ -15,8 +15,11 @@ pub struct Deploy {
     pub resources: Resources,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
+    #[serde(skip_serializing_if = "is_default")]
     pub update_config: UpdateConfig,
+    #[serde(skip_serializing_if = "is_default")]
     pub rollback_config: UpdateConfig,
+    #[serde(skip_serializing_if = "is_default")]
     pub endpoint_mode: EndpointMode,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,

@@ -75,6 +75,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     pub restart: Restart,
+    #[serde(skip_serializing_if = "is_default")]
     pub deploy: Deploy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -219,8 +220,8 @@ impl Default for Dependency {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", content = "command", rename_all = "SCREAMING-KEBAB-CASE")]
+/// Printed as compose writes it: `["CMD", ...]`, `["CMD-SHELL", cmd]`, `["NONE"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HealthTest {
     /// Health checking disabled (`NONE`, or `disable: true`).
     None,
@@ -228,6 +229,19 @@ pub enum HealthTest {
     Cmd(Vec<String>),
     /// Run with `/bin/sh -c`.
     CmdShell(String),
+}
+
+impl Serialize for HealthTest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let words: Vec<&str> = match self {
+            HealthTest::None => vec!["NONE"],
+            HealthTest::Cmd(argv) => std::iter::once("CMD")
+                .chain(argv.iter().map(String::as_str))
+                .collect(),
+            HealthTest::CmdShell(cmd) => vec!["CMD-SHELL", cmd],
+        };
+        words.serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
