@@ -44,6 +44,21 @@ pub struct Project {
     pub extensions: BTreeMap<String, Value>,
 }
 
+impl Project {
+    /// The services `up` starts with these profiles enabled: those without
+    /// profiles, and those sharing one with `enabled` (`*` enables all).
+    pub fn active_services<'p>(&'p self, enabled: &[String]) -> Vec<&'p str> {
+        let all = enabled.iter().any(|p| p == "*");
+        self.services
+            .iter()
+            .filter(|(_, s)| {
+                s.profiles.is_empty() || all || s.profiles.iter().any(|p| enabled.contains(p))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -207,3 +207,54 @@ fn required_env_file_must_exist() {
     let l = ok("services:\n  a:\n    image: x\n    env_file:\n      - path: missing.env\n        required: false\n");
     assert!(!l.project.services["a"].env_file[0].required);
 }
+
+#[test]
+fn errors_inside_long_forms_point_at_the_inner_key() {
+    let head = "services:\n  web:\n    image: x\n";
+    assert_err(
+        &format!("{head}    ports:\n      - published: 80\n        protocol: tcp\n"),
+        5,
+        "missing required key target",
+    );
+    assert_err(
+        &format!("{head}    ports:\n      - target: 80\n        protocol: icmp\n"),
+        6,
+        "services.web.ports[0].protocol",
+    );
+    assert_err(
+        &format!("{head}    volumes:\n      - type: nfs\n        target: /x\n"),
+        5,
+        "bind, volume or tmpfs",
+    );
+    assert_err(
+        &format!("{head}    ulimits:\n      nofile:\n        soft: 1\n"),
+        5,
+        "missing required key hard",
+    );
+    assert_err(
+        &format!("{head}    depends_on: db\n"),
+        4,
+        "services.web.depends_on",
+    );
+    assert_err(
+        &format!("{head}    networks:\n      default:\n        ipv4_address: 10.0.0\n"),
+        6,
+        "IPv4",
+    );
+    assert_err(
+        &format!("{head}    deploy:\n      restart_policy:\n        condition: sometimes\n"),
+        6,
+        "none, on-failure or any",
+    );
+    assert_err(
+        &format!("{head}    deploy:\n      endpoint_mode: rr\n"),
+        5,
+        "vip or dnsrr",
+    );
+    assert_err(
+        &format!("{head}    deploy:\n      update_config:\n        max_failure_ratio: 2\n"),
+        6,
+        "ratio",
+    );
+    assert_err(&format!("{head}    environment: 5\n"), 4, "a mapping");
+}

@@ -323,3 +323,15 @@ fn config_output_round_trips_through_yaml() {
     let back: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
     assert_eq!(back["name"].as_str(), Some("myapp"));
 }
+
+#[test]
+fn profiles_select_active_services() {
+    let text = "services:\n  app:\n    image: x\n  debug:\n    image: x\n    profiles: [debug]\n  test:\n    image: x\n    profiles: [test, ci]\n";
+    let p = ok(text).project;
+    assert_eq!(p.active_services(&[]), ["app"]);
+    assert_eq!(p.active_services(&["ci".to_string()]), ["app", "test"]);
+    assert_eq!(
+        p.active_services(&["*".to_string()]),
+        ["app", "debug", "test"]
+    );
+}
