@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_norway::Value;
 
+use super::locate::KeyPath;
+
 /// The variables substitutions read: process environment over `.env`.
 pub type Env = BTreeMap<String, String>;
 
@@ -144,7 +146,7 @@ fn braced(inner: &str, env: &Env, out: &mut Interpolated) -> Result<(), InterpEr
 /// A failure inside a tree, with the path of the scalar that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeError {
-    pub path: super::locate::KeyPath,
+    pub path: KeyPath,
     pub value: String,
     pub error: InterpError,
 }
@@ -153,9 +155,9 @@ pub struct TreeError {
 /// left alone, as in compose). Returns the paths of unset variables.
 pub fn interpolate_tree(
     value: &mut Value,
-    path: &super::locate::KeyPath,
+    path: &KeyPath,
     env: &Env,
-) -> Result<Vec<(super::locate::KeyPath, String)>, TreeError> {
+) -> Result<Vec<(KeyPath, String)>, TreeError> {
     let mut unset = Vec::new();
     walk(value, path, env, &mut unset)?;
     Ok(unset)
@@ -163,9 +165,9 @@ pub fn interpolate_tree(
 
 fn walk(
     value: &mut Value,
-    path: &super::locate::KeyPath,
+    path: &KeyPath,
     env: &Env,
-    unset: &mut Vec<(super::locate::KeyPath, String)>,
+    unset: &mut Vec<(KeyPath, String)>,
 ) -> Result<(), TreeError> {
     match value {
         Value::String(s) => {

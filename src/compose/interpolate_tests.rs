@@ -100,5 +100,3 @@ fn tree_error_carries_the_path() {
     let err = interpolate_tree(&mut v, &KeyPath::root(), &env()).unwrap_err();
     assert_eq!(err.path.to_string(), "a.b");
 }
-
-use super::super::locate::KeyPath;
