@@ -4,6 +4,7 @@
 
 pub mod cgroups;
 pub mod cli;
+pub mod compose;
 pub mod container;
 pub mod image;
 pub mod instance;

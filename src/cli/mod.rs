@@ -2,6 +2,7 @@
 //! Docker's conventions: 125 for rcorch's own errors, the container's exit
 //! code otherwise.
 
+mod compose;
 mod containers;
 mod images;
 mod logs;
@@ -59,6 +60,8 @@ enum Command {
     Images,
     /// Remove images
     Rmi(images::RmiArgs),
+    /// Validate a compose file and print its normalised model
+    Config(compose::ConfigArgs),
 }
 
 #[derive(Args, Debug)]
@@ -200,6 +203,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 pub type CliResult = Result<i32, Failure>;
 
 fn dispatch(cli: Cli) -> CliResult {
+    // Needs no instance: it only reads the compose file.
+    if let Command::Config(args) = &cli.command {
+        return compose::config(args);
+    }
     let instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
     match cli.command {
         Command::Run(args) => run_container(&instance, *args),
@@ -214,6 +221,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Import(args) => images::import(&instance, &args),
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),
+        Command::Config(_) => unreachable!("handled above"),
     }
 }
 

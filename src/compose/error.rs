@@ -1,0 +1,162 @@
+//! What can go wrong loading a compose file, and what is only worth a warning.
+//!
+//! Every error and warning names the file, the line and the key path
+//! (`services.web.deploy.replicas`) so the user can go straight to it.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where in a compose file something is: the file and a 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// Shared: every error and warning of a file names it.
+    pub file: Arc<Path>,
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// No compose file in the directory.
+    #[error("no compose file found in {dir} (looked for {candidates})")]
+    NotFound { dir: PathBuf, candidates: String },
+    /// The compose file (or an env_file, or .env) cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    /// The text is not YAML.
+    #[error("{file}: invalid YAML: {source}")]
+    Yaml {
+        file: PathBuf,
+        source: serde_norway::Error,
+    },
+    /// A `${VAR:?message}` (or `?`) found the variable unset or empty.
+    #[error("{at}: {key}: required variable {variable} is missing a value: {message}")]
+    RequiredVariable {
+        at: Location,
+        key: String,
+        variable: String,
+        message: String,
+    },
+    /// A `$` that starts no valid substitution (escape it as `$$`).
+    #[error("{at}: {key}: invalid interpolation format in {value:?}; you may need to escape any $ with another $")]
+    BadInterpolation {
+        at: Location,
+        key: String,
+        value: String,
+    },
+    /// A .env or env_file line that cannot be parsed.
+    #[error("{file}:{line}: invalid env line {text:?}")]
+    EnvLine {
+        file: PathBuf,
+        line: usize,
+        text: String,
+    },
+    /// A value of the wrong YAML type.
+    #[error("{at}: {key}: expected {expected}")]
+    WrongType {
+        at: Location,
+        key: String,
+        expected: &'static str,
+    },
+    /// A value of the right type that does not parse.
+    #[error("{at}: {key}: invalid value {value:?}, expected {expected}")]
+    InvalidValue {
+        at: Location,
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
+    /// A required key is absent.
+    #[error("{at}: {key}: missing required key {missing}")]
+    MissingKey {
+        at: Location,
+        key: String,
+        missing: &'static str,
+    },
+    /// A service refers to a service, network or volume that is not defined.
+    #[error("{at}: {key}: service {service:?} refers to undefined {kind} {name:?}")]
+    Undefined {
+        at: Location,
+        key: String,
+        service: String,
+        kind: &'static str,
+        name: String,
+    },
+    /// depends_on loops back on itself.
+    #[error("{at}: services.{first}.depends_on: dependency cycle: {}", cycle.join(" -> "))]
+    DependencyCycle {
+        at: Location,
+        first: String,
+        cycle: Vec<String>,
+    },
+    /// Two containers would get the same name.
+    #[error("{at}: {key}: container name {name:?} is used by services {first:?} and {second:?}")]
+    DuplicateContainerName {
+        at: Location,
+        key: String,
+        name: String,
+        first: String,
+        second: String,
+    },
+    /// container_name on a service with more than one replica.
+    #[error("{at}: {key}: service {service:?} sets container_name but has {replicas} replicas")]
+    ContainerNameWithReplicas {
+        at: Location,
+        key: String,
+        service: String,
+        replicas: u32,
+    },
+    /// `scale` and `deploy.replicas` disagree.
+    #[error("{at}: services.{service}.scale: scale {scale} and deploy.replicas {replicas} differ")]
+    ScaleMismatch {
+        at: Location,
+        service: String,
+        scale: u32,
+        replicas: u32,
+    },
+}
+
+/// What a warning is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WarningKind {
+    /// A key the compose specification does not define.
+    UnknownKey,
+    /// A compose key rcorch ignores for now.
+    NotImplemented,
+    /// A key compose itself ignores (e.g. top-level `version`).
+    Obsolete,
+    /// `${VAR}` with VAR unset: replaced by an empty string.
+    UnsetVariable { variable: String },
+}
+
+/// Something worth telling the user that does not stop the load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub at: Location,
+    pub key: String,
+    pub kind: WarningKind,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (at, key) = (&self.at, &self.key);
+        match &self.kind {
+            WarningKind::UnknownKey => write!(f, "{at}: {key}: unknown key, ignored"),
+            WarningKind::NotImplemented => {
+                write!(f, "{at}: {key}: not supported by rcorch yet, ignored")
+            }
+            WarningKind::Obsolete => write!(f, "{at}: {key}: obsolete, ignored"),
+            WarningKind::UnsetVariable { variable } => write!(
+                f,
+                "{at}: {key}: the {variable:?} variable is not set, defaulting to a blank string"
+            ),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Compose files: find, read, interpolate, type, validate.
+//!
+//! The pipeline is pure from text to model ([`load_str`]); only
+//! [`load_file`] touches the filesystem and the process environment.
+//! Text → YAML tree → `${VAR}` interpolation on every string scalar →
+//! `<<` merges → typed [`model::Project`] (warnings for keys rcorch does
+//! not handle) → whole-project validation.
+
+pub mod env_file;
+pub mod error;
+pub mod interpolate;
+pub mod locate;
+pub mod model;
+pub mod parse;
+pub mod scalar;
+pub mod validate;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde_norway::Value;
+
+pub use error::{ComposeError, Location, Warning, WarningKind};
+pub use interpolate::Env;
+pub use model::Project;
+pub use validate::topological_order;
+
+use interpolate::InterpError;
+use locate::{line_of, KeyPath};
+
+type Result<T> = std::result::Result<T, ComposeError>;
+
+/// The names `-f` defaults to, in order of preference.
+pub const COMPOSE_FILE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
+
+/// Picks the default compose file among the names present in a directory.
+pub fn find_compose_file<S: AsRef<str>>(existing: &[S]) -> Option<&'static str> {
+    COMPOSE_FILE_NAMES
+        .into_iter()
+        .find(|want| existing.iter().any(|e| e.as_ref() == *want))
+}
+
+/// A loaded project and what was worth a warning.
+#[derive(Debug)]
+pub struct Loaded {
+    pub project: Project,
+    pub warnings: Vec<Warning>,
+}
+
+/// What a load needs besides the compose text.
+pub struct LoadInput<'a> {
+    /// The compose file's absolute path (names it in messages, anchors relative paths).
+    pub file: &'a Path,
+    pub text: &'a str,
+    /// Interpolation variables (see [`env_file::interpolation_env`]).
+    pub env: &'a Env,
+    /// `-p NAME`.
+    pub project_name: Option<&'a str>,
+}
+
+/// Loads a compose file from its text. `read` reads env_files (a seam for tests).
+pub fn load_str(input: &LoadInput, read: &dyn Fn(&Path) -> io::Result<String>) -> Result<Loaded> {
+    let file = input.file;
+    let yaml_err = |source| ComposeError::Yaml {
+        file: file.to_path_buf(),
+        source,
+    };
+    let mut doc: Value = serde_norway::from_str(input.text).map_err(yaml_err)?;
+    let unset =
+        interpolate::interpolate_tree(&mut doc, &KeyPath::root(), input.env).map_err(|e| {
+            let at = Location {
+                file: file.into(),
+                line: line_of(input.text, &e.path),
+            };
+            let key = e.path.to_string();
+            match e.error {
+                InterpError::Required { variable, message } => ComposeError::RequiredVariable {
+                    at,
+                    key,
+                    variable,
+                    message,
+                },
+                InterpError::Invalid => ComposeError::BadInterpolation {
+                    at,
+                    key,
+                    value: e.value,
+                },
+            }
+        })?;
+    doc.apply_merge().map_err(yaml_err)?;
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    let mut ctx = parse::Ctx::new(file, input.text, dir, input.env);
+    for (path, variable) in unset {
+        ctx.warn(&path, WarningKind::UnsetVariable { variable });
+    }
+    let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let naming = parse::Naming {
+        explicit: input.project_name,
+        dir_name,
+    };
+    let mut project = parse::project(&mut ctx, &doc, &naming)?;
+    validate::validate(&ctx, &mut project)?;
+    merge_env_files(&mut project, input.env, read)?;
+    Ok(Loaded {
+        project,
+        warnings: ctx.warnings,
+    })
+}
+
+/// Adds env_file variables under `environment` (which wins, as in compose).
+fn merge_env_files(
+    project: &mut Project,
+    env: &Env,
+    read: &dyn Fn(&Path) -> io::Result<String>,
+) -> Result<()> {
+    for svc in project.services.values_mut() {
+        for ef in &svc.env_file {
+            let text = match read(&ef.path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !ef.required => continue,
+                Err(source) => {
+                    return Err(ComposeError::Read {
+                        path: ef.path.clone(),
+                        source,
+                    })
+                }
+            };
+            let vars = env_file::resolve(&env_file::parse(&text, &ef.path)?, env);
+            for (k, v) in vars {
+                svc.environment.entry(k).or_insert(Some(v));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads `file` (or the default compose file in `cwd`), with the process
+/// environment over the `.env` file next to it.
+pub fn load_file(file: Option<&Path>, cwd: &Path, project_name: Option<&str>) -> Result<Loaded> {
+    let file = match file {
+        Some(f) => parse::lexical_join(cwd, f),
+        None => cwd.join(default_file(cwd)?),
+    };
+    let read = |p: &Path| std::fs::read_to_string(p);
+    let text = read(&file).map_err(|source| ComposeError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let dotenv_path = file.with_file_name(".env");
+    let dotenv = match read(&dotenv_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ComposeError::Read {
+                path: dotenv_path,
+                source,
+            })
+        }
+    };
+    let env = env_file::interpolation_env(
+        std::env::vars(),
+        dotenv.as_deref().map(|t| (t, dotenv_path.as_path())),
+    )?;
+    let input = LoadInput {
+        file: &file,
+        text: &text,
+        env: &env,
+        project_name,
+    };
+    load_str(&input, &read)
+}
+
+fn default_file(cwd: &Path) -> Result<PathBuf> {
+    let entries = std::fs::read_dir(cwd).map_err(|source| ComposeError::Read {
+        path: cwd.to_path_buf(),
+        source,
+    })?;
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    find_compose_file(&names)
+        .map(PathBuf::from)
+        .ok_or_else(|| ComposeError::NotFound {
+            dir: cwd.to_path_buf(),
+            candidates: COMPOSE_FILE_NAMES.join(", "),
+        })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+//! One service block.
+
+use std::collections::BTreeMap;
+
+use serde_norway::Value;
+
+use super::value::{key_string, untag};
+use super::{deploy, networks, ports, volumes, Ctx, Result};
+use crate::compose::locate::KeyPath;
+use crate::compose::model::{
+    Condition, Dependency, EnvFile, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
+};
+
+/// Service keys compose defines that rcorch does not implement (yet).
+const NOT_IMPLEMENTED: &[&str] = &[
+    "annotations",
+    "attach",
+    "blkio_config",
+    "build",
+    "cgroup",
+    "cgroup_parent",
+    "configs",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpu_shares",
+    "cpuset",
+    "credential_spec",
+    "develop",
+    "device_cgroup_rules",
+    "devices",
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "domainname",
+    "extends",
+    "external_links",
+    "extra_hosts",
+    "gpus",
+    "group_add",
+    "ipc",
+    "isolation",
+    "label_file",
+    "links",
+    "logging",
+    "mac_address",
+    "mem_reservation",
+    "mem_swappiness",
+    "memswap_limit",
+    "models",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "platform",
+    "post_start",
+    "pre_stop",
+    "privileged",
+    "provider",
+    "pull_policy",
+    "runtime",
+    "secrets",
+    "security_opt",
+    "shm_size",
+    "stdin_open",
+    "storage_opt",
+    "sysctls",
+    "tty",
+    "use_api_socket",
+    "userns_mode",
+    "uts",
+    "volumes_from",
+];
+
+/// Service-level spellings that also live under `deploy` (deploy wins).
+#[derive(Default)]
+struct Legacy {
+    scale: Option<(u32, KeyPath)>,
+    cpus: Option<f64>,
+    memory: Option<u64>,
+    pids: Option<i64>,
+}
+
+pub fn service(ctx: &mut Ctx, body: &Value, at: &KeyPath) -> Result<Service> {
+    let mut svc = Service {
+        stop_grace_period: DEFAULT_STOP_GRACE_PERIOD,
+        ..Service::default()
+    };
+    let mut legacy = Legacy::default();
+    let mut has_build = false;
+    for (k, v) in ctx.mapping(body, at)? {
+        let key = key_string(k);
+        let here = at.key(&key);
+        has_build |= key == "build";
+        if !container_key(ctx, &mut svc, &key, v, &here)?
+            && !runtime_key(ctx, &mut svc, &mut legacy, &key, v, &here)?
+        {
+            if key.starts_with("x-") {
+                svc.extensions.insert(key, v.clone());
+            } else {
+                ctx.unhandled(&here, &key, NOT_IMPLEMENTED);
+            }
+        }
+    }
+    if svc.image.is_none() && !has_build {
+        return Err(ctx.missing(at, "image"));
+    }
+    apply_legacy(ctx, &mut svc, legacy, at)?;
+    Ok(svc)
+}
+
+/// What the container is: image, process, files, network. False if not ours.
+fn container_key(
+    ctx: &mut Ctx,
+    svc: &mut Service,
+    key: &str,
+    v: &Value,
+    at: &KeyPath,
+) -> Result<bool> {
+    match key {
+        "image" => svc.image = Some(ctx.string(v, at)?),
+        "container_name" => svc.container_name = Some(ctx.string(v, at)?),
+        "command" => svc.command = Some(ctx.command(v, at)?),
+        "entrypoint" => svc.entrypoint = Some(ctx.command(v, at)?),
+        "environment" => {
+            for (name, value) in ctx.map_or_list(v, at)? {
+                // `KEY` alone takes its value from the environment, or stays unset.
+                let value = value.or_else(|| ctx.env.get(&name).cloned());
+                svc.environment.insert(name, value);
+            }
+        }
+        "env_file" => svc.env_file = env_files(ctx, v, at)?,
+        "ports" => svc.ports = ports::ports(ctx, v, at)?,
+        "expose" => svc.expose = ctx.string_list(v, at)?,
+        "volumes" => svc.volumes = volumes::mounts(ctx, v, at)?,
+        "tmpfs" => svc.tmpfs = ctx.string_list(v, at)?,
+        "network_mode" => svc.network_mode = Some(ctx.string(v, at)?),
+        "networks" => svc.networks = networks::attachments(ctx, v, at)?,
+        "user" => svc.user = Some(ctx.string(v, at)?),
+        "working_dir" => svc.working_dir = Some(ctx.string(v, at)?),
+        "hostname" => svc.hostname = Some(ctx.string(v, at)?),
+        "read_only" => svc.read_only = ctx.boolean(v, at)?,
+        "cap_add" => svc.cap_add = ctx.string_list(v, at)?,
+        "cap_drop" => svc.cap_drop = ctx.string_list(v, at)?,
+        "labels" => svc.labels = ctx.labels(v, at)?,
+        "ulimits" => svc.ulimits = ulimits(ctx, v, at)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// How the container is run and kept alive. False if not ours.
+fn runtime_key(
+    ctx: &mut Ctx,
+    svc: &mut Service,
+    legacy: &mut Legacy,
+    key: &str,
+    v: &Value,
+    at: &KeyPath,
+) -> Result<bool> {
+    match key {
+        "init" => svc.init = ctx.boolean(v, at)?,
+        "stop_grace_period" => svc.stop_grace_period = ctx.duration(v, at)?,
+        "stop_signal" => svc.stop_signal = Some(ctx.string(v, at)?),
+        "profiles" => svc.profiles = ctx.string_list(v, at)?,
+        "depends_on" => svc.depends_on = depends_on(ctx, v, at)?,
+        "healthcheck" => svc.healthcheck = Some(deploy::healthcheck(ctx, v, at)?),
+        "restart" => svc.restart = deploy::restart(ctx, v, at)?,
+        "deploy" => svc.deploy = deploy::deploy(ctx, v, at)?,
+        "scale" => legacy.scale = Some((ctx.uint(v, at)?, at.clone())),
+        "cpus" => legacy.cpus = Some(ctx.float(v, at)?),
+        "mem_limit" => legacy.memory = Some(deploy::bytes(ctx, v, at)?),
+        "pids_limit" => legacy.pids = Some(ctx.int(v, at)?),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn apply_legacy(ctx: &Ctx, svc: &mut Service, legacy: Legacy, at: &KeyPath) -> Result<()> {
+    let limits = &mut svc.deploy.resources.limits;
+    limits.cpus = limits.cpus.or(legacy.cpus);
+    limits.memory = limits.memory.or(legacy.memory);
+    limits.pids = limits.pids.or(legacy.pids);
+    if let Some((scale, scale_at)) = legacy.scale {
+        match svc.deploy.replicas {
+            Some(replicas) if replicas != scale => {
+                let service = at.0.last().map(|s| KeyPath(vec![s.clone()]).to_string());
+                return Err(crate::compose::error::ComposeError::ScaleMismatch {
+                    at: ctx.at(&scale_at),
+                    service: service.unwrap_or_default(),
+                    scale,
+                    replicas,
+                });
+            }
+            _ => svc.deploy.replicas = Some(scale),
+        }
+    }
+    Ok(())
+}
+
+fn env_files(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<Vec<EnvFile>> {
+    let items: Vec<(Value, KeyPath)> = match untag(v) {
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.clone(), at.index(i)))
+            .collect(),
+        other => vec![(other.clone(), at.clone())],
+    };
+    let mut out = Vec::new();
+    for (item, here) in items {
+        let (path, required) = match untag(&item) {
+            Value::Mapping(m) => {
+                let path = m.get("path").ok_or_else(|| ctx.missing(&here, "path"))?;
+                let required = match m.get("required") {
+                    Some(r) => ctx.boolean(r, &here.key("required"))?,
+                    None => true,
+                };
+                (ctx.string(path, &here.key("path"))?, required)
+            }
+            other => (ctx.string(other, &here)?, true),
+        };
+        out.push(EnvFile {
+            path: ctx.host_path(&path),
+            required,
+        });
+    }
+    Ok(out)
+}
+
+fn depends_on(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BTreeMap<String, Dependency>> {
+    let mut out = BTreeMap::new();
+    if let Value::Sequence(_) = untag(v) {
+        for name in ctx.string_list(v, at)? {
+            out.insert(name, Dependency::default());
+        }
+        return Ok(out);
+    }
+    for (k, body) in ctx.mapping(v, at)? {
+        let name = key_string(k);
+        let here = at.key(&name);
+        let mut dep = Dependency::default();
+        for (k, v) in ctx.mapping(body, &here)? {
+            let key = key_string(k);
+            let there = here.key(&key);
+            match key.as_str() {
+                "condition" => dep.condition = condition(ctx, v, &there)?,
+                "restart" => dep.restart = ctx.boolean(v, &there)?,
+                "required" => dep.required = ctx.boolean(v, &there)?,
+                _ => ctx.unhandled(&there, &key, &[]),
+            }
+        }
+        out.insert(name, dep);
+    }
+    Ok(out)
+}
+
+fn condition(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<Condition> {
+    let text = ctx.string(v, at)?;
+    match text.as_str() {
+        "service_started" => Ok(Condition::ServiceStarted),
+        "service_healthy" => Ok(Condition::ServiceHealthy),
+        "service_completed_successfully" => Ok(Condition::ServiceCompletedSuccessfully),
+        _ => Err(ctx.invalid(
+            at,
+            &text,
+            "service_started, service_healthy or service_completed_successfully",
+        )),
+    }
+}
+
+fn ulimits(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BTreeMap<String, Ulimit>> {
+    let mut out = BTreeMap::new();
+    for (k, body) in ctx.mapping(v, at)? {
+        let name = key_string(k);
+        let here = at.key(&name);
+        let limit = match untag(body) {
+            Value::Mapping(m) => {
+                let get = |field: &'static str| -> Result<i64> {
+                    let v = m.get(field).ok_or_else(|| ctx.missing(&here, field))?;
+                    ctx.int(v, &here.key(field))
+                };
+                Ulimit {
+                    soft: get("soft")?,
+                    hard: get("hard")?,
+                }
+            }
+            other => {
+                let n = ctx.int(other, &here)?;
+                Ulimit { soft: n, hard: n }
+            }
+        };
+        out.insert(name, limit);
+    }
+    Ok(out)
+}

@@ -1,0 +1,260 @@
+//! Errors name the file, the line and the key; warnings never stop a load.
+
+use super::*;
+
+#[test]
+fn wrong_types_and_bad_values() {
+    assert_err(
+        "services:\n  web:\n    image: x\n    deploy:\n      replicas: \"x\"\n",
+        5,
+        "services.web.deploy.replicas",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    ports:\n      - \"80:80\"\n      - \"80:http\"\n",
+        6,
+        "services.web.ports[1]",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    ports: \"80\"\n",
+        4,
+        "expected a list",
+    );
+    assert_err(
+        "services:\n  web:\n    image: [x]\n",
+        3,
+        "services.web.image: expected a string",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    restart: sometimes\n",
+        4,
+        "on-failure[:N]",
+    );
+    assert_err("services:\n  web:\n    image: x\n    stop_grace_period: 10\n    healthcheck:\n      interval: soon\n", 6, "duration");
+    assert_err(
+        "services:\n  web:\n    image: x\n    read_only: maybe\n",
+        4,
+        "a boolean",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    command: \"echo 'hi\"\n",
+        4,
+        "balanced quotes",
+    );
+    assert_err("services:\n  web:\n    image: x\n    deploy:\n      resources:\n        limits:\n          memory: lots\n", 7, "512m");
+    assert_err(
+        "services:\n  web:\n    image: x\n    volumes:\n      - data\n",
+        5,
+        "TARGET",
+    );
+}
+
+#[test]
+fn missing_image_and_services() {
+    assert_err(
+        "services:\n  web:\n    restart: always\n",
+        2,
+        "missing required key image",
+    );
+    let e = err("name: x\n");
+    assert!(e.to_string().contains("services"), "{e}");
+}
+
+#[test]
+fn undefined_references() {
+    assert_err(
+        "services:\n  web:\n    image: x\n    depends_on: [db]\n",
+        4,
+        "undefined service \"db\"",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    networks: [front]\n",
+        4,
+        "undefined network \"front\"",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    volumes:\n      - data:/data\n",
+        5,
+        "undefined volume \"data\"",
+    );
+}
+
+#[test]
+fn optional_missing_dependency_is_dropped() {
+    let l = ok("services:\n  web:\n    image: x\n    depends_on:\n      db:\n        condition: service_started\n        required: false\n");
+    assert!(l.project.services["web"].depends_on.is_empty());
+}
+
+#[test]
+fn dependency_cycles_name_the_cycle() {
+    let text = "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [c]\n  c:\n    image: x\n    depends_on: [a]\n  d:\n    image: x\n";
+    let e = err(text);
+    assert!(
+        matches!(&e, ComposeError::DependencyCycle { cycle, .. } if cycle == &["a", "b", "c", "a"]),
+        "{e}"
+    );
+    assert!(e.to_string().starts_with(&format!("{FILE}:4:")), "{e}");
+    assert_err(
+        "services:\n  a:\n    image: x\n    depends_on: [a]\n",
+        4,
+        "a -> a",
+    );
+}
+
+#[test]
+fn container_name_clashes() {
+    assert_err("services:\n  a:\n    image: x\n    container_name: c\n  b:\n    image: x\n    container_name: c\n", 7, "container name \"c\"");
+    assert_err(
+        "services:\n  a:\n    image: x\n    container_name: c\n    scale: 2\n",
+        4,
+        "2 replicas",
+    );
+    // An explicit name that equals a generated one also clashes.
+    assert_err(
+        "services:\n  a:\n    image: x\n  b:\n    image: x\n    container_name: myapp-a-1\n",
+        6,
+        "myapp-a-1",
+    );
+}
+
+#[test]
+fn scale_and_replicas_must_agree() {
+    assert_err(
+        "services:\n  a:\n    image: x\n    scale: 2\n    deploy:\n      replicas: 3\n",
+        4,
+        "differ",
+    );
+    let l = ok("services:\n  a:\n    image: x\n    scale: 2\n");
+    assert_eq!(l.project.services["a"].replicas(), 2);
+}
+
+#[test]
+fn interpolation_errors_name_variable_file_and_line() {
+    let e = err("services:\n  a:\n    image: x\n    environment:\n      PW: ${DB_PASSWORD:?set the database password}\n");
+    let msg = e.to_string();
+    assert!(msg.starts_with(&format!("{FILE}:5:")), "{msg}");
+    assert!(
+        msg.contains("DB_PASSWORD") && msg.contains("set the database password"),
+        "{msg}"
+    );
+    assert!(msg.contains("services.a.environment.PW"), "{msg}");
+    assert_err(
+        "services:\n  a:\n    image: x\n    command: echo 5$\n",
+        4,
+        "escape any $",
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_name_the_file() {
+    let e = err("services:\n  a: [\n");
+    assert!(matches!(e, ComposeError::Yaml { .. }), "{e}");
+    assert!(e.to_string().contains(FILE), "{e}");
+}
+
+#[test]
+fn unknown_and_unimplemented_keys_are_warnings_with_lines() {
+    let text = "version: \"3.8\"\nservices:\n  web:\n    image: x\n    blkio_config:\n      weight: 300\n    flavour: spicy\n    deploy:\n      placement:\n        constraints: []\n      x-note: fine\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      bogus: 1\n    x-rcorch-lb: {algo: rr}\nsecrets:\n  s: {file: ./s}\nwhatever: 1\nx-common: &c {a: 1}\n";
+    let l = ok(text);
+    let w = warning_keys(&l);
+    use WarningKind::*;
+    assert_eq!(
+        w,
+        [
+            ("version".to_string(), 1, Obsolete),
+            ("services.web.blkio_config".to_string(), 5, NotImplemented),
+            ("services.web.flavour".to_string(), 7, UnknownKey),
+            (
+                "services.web.deploy.placement".to_string(),
+                9,
+                NotImplemented
+            ),
+            ("services.web.healthcheck.bogus".to_string(), 14, UnknownKey),
+            ("secrets".to_string(), 16, NotImplemented),
+            ("whatever".to_string(), 18, UnknownKey),
+        ]
+    );
+    assert!(l.project.services["web"]
+        .extensions
+        .contains_key("x-rcorch-lb"));
+    assert!(l.project.extensions.contains_key("x-common"));
+    let shown = l.warnings[2].to_string();
+    assert_eq!(
+        shown,
+        format!("{FILE}:7: services.web.flavour: unknown key, ignored")
+    );
+}
+
+#[test]
+fn unset_variables_warn() {
+    let l = ok("services:\n  a:\n    image: x:${NOPE}\n");
+    assert_eq!(
+        warning_keys(&l),
+        [(
+            "services.a.image".to_string(),
+            3,
+            WarningKind::UnsetVariable {
+                variable: "NOPE".into()
+            }
+        )]
+    );
+    assert_eq!(l.project.services["a"].image.as_deref(), Some("x:"));
+}
+
+#[test]
+fn required_env_file_must_exist() {
+    let e = err("services:\n  a:\n    image: x\n    env_file: missing.env\n");
+    assert!(matches!(e, ComposeError::Read { .. }), "{e}");
+    let l = ok("services:\n  a:\n    image: x\n    env_file:\n      - path: missing.env\n        required: false\n");
+    assert!(!l.project.services["a"].env_file[0].required);
+}
+
+#[test]
+fn errors_inside_long_forms_point_at_the_inner_key() {
+    let head = "services:\n  web:\n    image: x\n";
+    assert_err(
+        &format!("{head}    ports:\n      - published: 80\n        protocol: tcp\n"),
+        5,
+        "missing required key target",
+    );
+    assert_err(
+        &format!("{head}    ports:\n      - target: 80\n        protocol: icmp\n"),
+        6,
+        "services.web.ports[0].protocol",
+    );
+    assert_err(
+        &format!("{head}    volumes:\n      - type: nfs\n        target: /x\n"),
+        5,
+        "bind, volume or tmpfs",
+    );
+    assert_err(
+        &format!("{head}    ulimits:\n      nofile:\n        soft: 1\n"),
+        5,
+        "missing required key hard",
+    );
+    assert_err(
+        &format!("{head}    depends_on: db\n"),
+        4,
+        "services.web.depends_on",
+    );
+    assert_err(
+        &format!("{head}    networks:\n      default:\n        ipv4_address: 10.0.0\n"),
+        6,
+        "IPv4",
+    );
+    assert_err(
+        &format!("{head}    deploy:\n      restart_policy:\n        condition: sometimes\n"),
+        6,
+        "none, on-failure or any",
+    );
+    assert_err(
+        &format!("{head}    deploy:\n      endpoint_mode: rr\n"),
+        5,
+        "vip or dnsrr",
+    );
+    assert_err(
+        &format!("{head}    deploy:\n      update_config:\n        max_failure_ratio: 2\n"),
+        6,
+        "ratio",
+    );
+    assert_err(&format!("{head}    environment: 5\n"), 4, "a mapping");
+}

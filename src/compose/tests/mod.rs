@@ -1,0 +1,121 @@
+//! Loading whole compose documents: keys, defaults, warnings, errors, real files.
+
+mod errors;
+mod keys;
+mod realworld;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use super::*;
+
+const FILE: &str = "/srv/My App/compose.yaml";
+
+fn env() -> Env {
+    [("HOME", "/home/u"), ("TAG", "1.25"), ("SECRET", "s3cret")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load_with(text: &str, files: &BTreeMap<&str, &str>, name: Option<&str>) -> Result<Loaded> {
+    let read = |p: &Path| -> io::Result<String> {
+        let key = p.to_str().unwrap_or_default();
+        files
+            .get(key)
+            .map(|s| s.to_string())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    };
+    let env = env();
+    let input = LoadInput {
+        file: Path::new(FILE),
+        text,
+        env: &env,
+        project_name: name,
+    };
+    load_str(&input, &read)
+}
+
+fn load(text: &str) -> Result<Loaded> {
+    load_with(text, &BTreeMap::new(), None)
+}
+
+fn ok(text: &str) -> Loaded {
+    match load(text) {
+        Ok(l) => l,
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+fn err(text: &str) -> ComposeError {
+    match load(text) {
+        Ok(l) => panic!("expected an error, got {:?}", l.project),
+        Err(e) => e,
+    }
+}
+
+/// Asserts the error message starts with `FILE:line:` and contains `needle`.
+fn assert_err(text: &str, line: usize, needle: &str) {
+    let msg = err(text).to_string();
+    let prefix = format!("{FILE}:{line}:");
+    assert!(msg.starts_with(&prefix), "want {prefix} in {msg}");
+    assert!(msg.contains(needle), "want {needle:?} in {msg}");
+}
+
+fn warning_keys(l: &Loaded) -> Vec<(String, usize, WarningKind)> {
+    l.warnings
+        .iter()
+        .map(|w| (w.key.clone(), w.at.line, w.kind.clone()))
+        .collect()
+}
+
+#[test]
+fn default_file_search_prefers_compose_yaml() {
+    assert_eq!(
+        find_compose_file(&["docker-compose.yml", "compose.yml"]),
+        Some("compose.yml")
+    );
+    assert_eq!(
+        find_compose_file(&["docker-compose.yaml", "docker-compose.yml"]),
+        Some("docker-compose.yaml")
+    );
+    assert_eq!(
+        find_compose_file(&["compose.yaml", "compose.yml"]),
+        Some("compose.yaml")
+    );
+    assert_eq!(find_compose_file(&["README.md"]), None);
+    assert_eq!(find_compose_file::<&str>(&[]), None);
+}
+
+#[test]
+fn project_name_default_explicit_and_override() {
+    let text = "services:\n  a:\n    image: x\n";
+    assert_eq!(ok(text).project.name, "myapp");
+    let named = "name: shop\nservices:\n  a:\n    image: x\n";
+    assert_eq!(ok(named).project.name, "shop");
+    let over = load_with(named, &BTreeMap::new(), Some("other")).unwrap();
+    assert_eq!(over.project.name, "other");
+    let bad = load_with(named, &BTreeMap::new(), Some("Bad Name")).unwrap_err();
+    assert!(bad.to_string().contains("project name"), "{bad}");
+    assert_err("name: Shop\nservices: {}\n", 1, "project name");
+}
+
+#[test]
+fn load_file_reads_dotenv_and_default_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "RCORCH_TEST_IMAGE_TAG=9.9\n").unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  a:\n    image: busybox:${RCORCH_TEST_IMAGE_TAG}\n    env_file: a.env\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("a.env"), "FROM_FILE=1\n").unwrap();
+    let loaded = load_file(None, dir.path(), None).unwrap();
+    let a = &loaded.project.services["a"];
+    assert_eq!(a.image.as_deref(), Some("busybox:9.9"));
+    assert_eq!(a.environment["FROM_FILE"].as_deref(), Some("1"));
+    let empty = tempfile::tempdir().unwrap();
+    let e = load_file(None, empty.path(), None).unwrap_err();
+    assert!(matches!(e, ComposeError::NotFound { .. }), "{e}");
+}
