@@ -7,8 +7,10 @@
 //! that the imperative shell carries out.
 
 pub mod action;
+pub mod deps;
 pub mod health;
 pub mod observed;
+pub mod reconcile;
 pub mod restart;
 pub mod rollout;
 pub mod spec;
@@ -16,5 +18,9 @@ pub mod time;
 
 pub use action::{Action, Reason};
 pub use observed::{ObservedReplica, ObservedState, ReplicaStatus, SlotKey};
+pub use reconcile::{due_probes, next_wakeup, reconcile};
 pub use spec::{replica_name, Condition, Dependency, DesiredState, RunState, ServiceSpec};
 pub use time::Time;
+
+#[cfg(test)]
+mod test_fixtures;
