@@ -12,9 +12,11 @@ pub mod health;
 pub mod observed;
 pub mod reconcile;
 pub mod restart;
+pub mod revisions;
 pub mod rollout;
 pub mod spec;
 pub mod time;
+pub mod update_config;
 
 pub use action::{Action, Reason};
 pub use observed::{ObservedReplica, ObservedState, ReplicaStatus, SlotKey};

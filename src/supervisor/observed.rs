@@ -89,8 +89,9 @@ impl ObservedState {
     }
 
     /// The replicas in one slot (more than one only with duplicates or a start-first update).
-    pub fn in_slot<'a>(&'a self, key: &'a SlotKey) -> impl Iterator<Item = &'a ObservedReplica> {
-        self.replicas.iter().filter(move |r| &r.key == key)
+    pub fn in_slot(&self, key: &SlotKey) -> impl Iterator<Item = &ObservedReplica> + use<'_> {
+        let key = key.clone();
+        self.replicas.iter().filter(move |r| r.key == key)
     }
 
     /// A slot's restart history (empty if none was recorded).

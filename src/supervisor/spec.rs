@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::health::HealthSpec;
 use super::observed::SlotKey;
 use super::restart::RestartPolicy;
-use super::rollout::UpdateConfig;
+use super::update_config::UpdateConfig;
 
 /// Compose's default `stop_grace_period`.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
