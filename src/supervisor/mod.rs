@@ -7,6 +7,7 @@
 //! that the imperative shell carries out.
 
 pub mod action;
+pub mod autoscale;
 pub mod deps;
 pub mod health;
 pub mod observed;

@@ -293,8 +293,7 @@ fn attempts(history: &RestartHistory, window: Option<Duration>, now: Time) -> u3
     match window {
         None => history.count,
         Some(w) => {
-            let from = now.minus(w);
-            let n = history.recent.iter().filter(|t| **t >= from).count();
+            let n = history.recent.iter().filter(|t| now.since(**t) < w).count();
             u32::try_from(n).unwrap_or(u32::MAX)
         }
     }
