@@ -9,4 +9,5 @@ pub mod container;
 pub mod image;
 pub mod instance;
 pub mod runtime;
+pub mod supervisor;
 pub mod util;
