@@ -10,6 +10,8 @@ pub mod action;
 pub mod autoscale;
 pub mod deps;
 pub mod health;
+pub mod lb;
+pub mod lb_nft;
 pub mod observed;
 pub mod reconcile;
 pub mod restart;
