@@ -82,7 +82,8 @@ pub struct ObservedState {
 
 impl ObservedState {
     /// The replicas of one service.
-    pub fn of_service<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a ObservedReplica> {
+    pub fn of_service(&self, service: &str) -> impl Iterator<Item = &ObservedReplica> + use<'_> {
+        let service = service.to_string();
         self.replicas
             .iter()
             .filter(move |r| r.key.service == service)

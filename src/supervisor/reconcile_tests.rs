@@ -316,3 +316,43 @@ fn probes_are_scheduled_and_wake_the_shell() {
     assert_eq!(due_probes(&d, &o, t(10_000)), vec!["a"]);
     assert_eq!(next_wakeup(&d, &o, t(10_000)), Some(t(14_000)));
 }
+
+#[test]
+fn a_crash_loop_backs_off_and_resets_end_to_end() {
+    use crate::supervisor::restart::{record_exit, record_start, StartKind};
+    let d = desired(vec![service("web", 1, "always")]);
+    let mut o = observed(vec![running("web", 1, "a")]);
+    let k = key("web", 1);
+    o.restarts.insert(
+        k.clone(),
+        record_start(&Default::default(), t(0), StartKind::Fresh),
+    );
+    let mut now = 0;
+    let mut delays = Vec::new();
+    // Runs of 50 ms, then one of 10 s, then 50 ms again.
+    for run in [50, 50, 50, 50, 10_000, 50] {
+        now += run;
+        let exit = ExitInfo {
+            code: 1,
+            at: t(now),
+            cause: ExitCause::Exited,
+        };
+        o.replicas[0].status = ReplicaStatus::Exited(exit);
+        let h = record_exit(&o.history(&k), exit);
+        o.restarts.insert(k.clone(), h.clone());
+        let [Action::Restart { at, .. }] = reconcile(&d, &o, t(now))[..] else {
+            panic!("expected one restart");
+        };
+        assert_eq!(next_wakeup(&d, &o, t(now)), Some(at));
+        let delay = at.since(t(now));
+        delays.push(delay.as_millis() as u64);
+        now = at.as_millis();
+        o.restarts.insert(
+            k.clone(),
+            record_start(&h, at, StartKind::Restart { delay }),
+        );
+        o.replicas[0].status = ReplicaStatus::Running { since: at };
+    }
+    assert_eq!(delays, vec![100, 200, 400, 800, 100, 200]);
+    assert_eq!(o.history(&k).count, 6);
+}

@@ -1,0 +1,124 @@
+//! Load-balancer membership and backend selection, pure.
+//!
+//! A replica joins its service's balancer once it is running and healthy
+//! (running, if it has no health check) and leaves before it is stopped: the
+//! shell drains the containers `draining_for` names before carrying out the
+//! stops, so new connections stop going there while existing ones finish
+//! within the grace period. The kernel path (`lb_nft`) does round-robin; the
+//! userspace proxy picks with `Balancer::pick`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::action::Action;
+use super::observed::{ObservedReplica, ObservedState};
+
+/// The rcorch label that selects the balancing strategy of a service.
+pub const STRATEGY_LABEL: &str = "rcorch.lb.strategy";
+
+/// Errors from reading the balancing strategy.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LbError {
+    /// The label holds neither `round-robin` nor `least-connections`.
+    #[error("unknown load-balancing strategy {value:?} in label {STRATEGY_LABEL}: expected round-robin or least-connections")]
+    UnknownStrategy { value: String },
+}
+
+/// How the next connection's backend is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Strategy {
+    #[default]
+    RoundRobin,
+    LeastConnections,
+}
+
+impl Strategy {
+    /// The strategy named by the service's `rcorch.lb.strategy` label (default round-robin).
+    pub fn from_label(value: Option<&str>) -> Result<Strategy, LbError> {
+        match value {
+            None | Some("round-robin") => Ok(Strategy::RoundRobin),
+            Some("least-connections") => Ok(Strategy::LeastConnections),
+            Some(other) => Err(LbError::UnknownStrategy {
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// Whether a replica should receive new connections.
+pub fn is_member(replica: &ObservedReplica, draining: bool) -> bool {
+    !draining && replica.is_ready()
+}
+
+/// The members of a service's balancer, in slot order.
+pub fn members<'a>(
+    service: &str,
+    observed: &'a ObservedState,
+    draining: &BTreeSet<String>,
+) -> Vec<&'a ObservedReplica> {
+    let mut m: Vec<&ObservedReplica> = observed
+        .of_service(service)
+        .filter(|r| is_member(r, draining.contains(&r.container)))
+        .collect();
+    m.sort_by(|a, b| (a.key.slot, &a.container).cmp(&(b.key.slot, &b.container)));
+    m
+}
+
+/// Containers the actions are about to stop: take them out of the balancer first.
+pub fn draining_for(actions: &[Action]) -> BTreeSet<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Stop { container, .. } => Some(container.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The userspace balancer's state: a round-robin cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Balancer {
+    pub strategy: Strategy,
+    pub cursor: u64,
+}
+
+impl Balancer {
+    pub fn new(strategy: Strategy) -> Balancer {
+        Balancer {
+            strategy,
+            cursor: 0,
+        }
+    }
+
+    /// Picks an index into `members` (identified by container id) for a new
+    /// connection, given the open connections per member; returns the next state.
+    /// Least-connections breaks ties round-robin, so equal members share the load.
+    pub fn pick(
+        &self,
+        members: &[&str],
+        open: &BTreeMap<String, u32>,
+    ) -> (Option<usize>, Balancer) {
+        let n = members.len();
+        if n == 0 {
+            return (None, *self);
+        }
+        let start = (self.cursor % n as u64) as usize;
+        let rotation = (0..n).map(|i| (start + i) % n);
+        let chosen = match self.strategy {
+            Strategy::RoundRobin => start,
+            Strategy::LeastConnections => rotation
+                .min_by_key(|i| open.get(members[*i]).copied().unwrap_or(0))
+                .unwrap_or(start),
+        };
+        let next = Balancer {
+            cursor: (chosen as u64 + 1) % n as u64,
+            ..*self
+        };
+        (Some(chosen), next)
+    }
+}
+
+#[cfg(test)]
+#[path = "lb_tests.rs"]
+mod tests;

@@ -1,0 +1,93 @@
+use std::time::Duration;
+
+use super::*;
+use crate::supervisor::action::Reason;
+use crate::supervisor::health::HealthStatus;
+use crate::supervisor::test_fixtures::*;
+use crate::supervisor::{ReplicaStatus, SlotKey};
+
+#[test]
+fn strategy_comes_from_a_label() {
+    assert_eq!(Strategy::from_label(None), Ok(Strategy::RoundRobin));
+    assert_eq!(
+        Strategy::from_label(Some("round-robin")),
+        Ok(Strategy::RoundRobin)
+    );
+    assert_eq!(
+        Strategy::from_label(Some("least-connections")),
+        Ok(Strategy::LeastConnections)
+    );
+    assert!(matches!(
+        Strategy::from_label(Some("random")),
+        Err(LbError::UnknownStrategy { .. })
+    ));
+}
+
+#[test]
+fn replicas_join_once_healthy_or_started_and_leave_when_draining() {
+    let o = observed(vec![
+        with_health(running("web", 3, "c"), HealthStatus::Healthy),
+        with_health(running("web", 2, "b"), HealthStatus::Starting),
+        with_health(running("web", 4, "d"), HealthStatus::Unhealthy),
+        running("web", 1, "a"), // no health check: member once running
+        replica("web", 5, "e", ReplicaStatus::Starting),
+        exited("web", 6, "f", 0, 0),
+        running("api", 1, "x"),
+    ]);
+    let names = |m: Vec<&crate::supervisor::ObservedReplica>| {
+        m.iter().map(|r| r.container.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(members("web", &o, &BTreeSet::new())), vec!["a", "c"]);
+    let draining = BTreeSet::from(["c".to_string()]);
+    assert_eq!(names(members("web", &o, &draining)), vec!["a"]);
+}
+
+#[test]
+fn stops_drain_first() {
+    let actions = vec![
+        start("web", 3),
+        Action::Stop {
+            key: SlotKey::new("web", 4),
+            container: "d".into(),
+            grace: Duration::from_secs(10),
+            reason: Reason::ScaleDown,
+        },
+    ];
+    assert_eq!(draining_for(&actions), BTreeSet::from(["d".to_string()]));
+}
+
+#[test]
+fn round_robin_cycles_over_the_members() {
+    let mut b = Balancer::new(Strategy::RoundRobin);
+    let members = ["a", "b", "c"];
+    let mut picks = Vec::new();
+    for _ in 0..7 {
+        let (i, next) = b.pick(&members, &BTreeMap::new());
+        picks.push(i.unwrap());
+        b = next;
+    }
+    assert_eq!(picks, vec![0, 1, 2, 0, 1, 2, 0]);
+    // A member leaves: the cursor wraps over the smaller set.
+    let (i, _) = b.pick(&["a"], &BTreeMap::new());
+    assert_eq!(i, Some(0));
+    assert_eq!(b.pick(&[], &BTreeMap::new()).0, None);
+}
+
+#[test]
+fn least_connections_picks_the_idlest_and_rotates_ties() {
+    let b = Balancer::new(Strategy::LeastConnections);
+    let open = BTreeMap::from([
+        ("a".to_string(), 5),
+        ("b".to_string(), 1),
+        ("c".to_string(), 3),
+    ]);
+    assert_eq!(b.pick(&["a", "b", "c"], &open).0, Some(1));
+    let mut b = b;
+    let mut picks = Vec::new();
+    for _ in 0..4 {
+        let (i, next) = b.pick(&["a", "b"], &BTreeMap::new());
+        picks.push(i.unwrap());
+        b = next;
+    }
+    assert_eq!(picks, vec![0, 1, 0, 1]);
+}
