@@ -29,6 +29,8 @@ fn hostname_defaults_to_id_prefix_and_can_be_set() {
     assert_eq!(out, "box1");
     let out = env.run_busybox(&["--hostname", "box2"], &["cat", "/etc/hostname"]);
     assert_eq!(out.ok(), "box2");
+    // -h is --hostname, as in Docker.
+    assert_eq!(env.run_busybox(&["-h", "box3"], &["hostname"]).ok(), "box3");
 }
 
 #[test]
@@ -89,6 +91,29 @@ fn non_root_user_has_no_capabilities() {
     let opts = ["-u", "65534"];
     assert_eq!(env.run_busybox(&opts, &["id", "-u"]).ok(), "65534");
     assert_eq!(status_field(&env, &opts, "CapEff"), "0000000000000000");
+}
+
+#[test]
+fn cap_add_and_cap_drop_adjust_the_default_set() {
+    let Some(env) = TestEnv::new() else { return };
+    let caps = |opts: &[&str]| status_field(&env, opts, "CapEff");
+    assert_eq!(caps(&["--cap-drop", "ALL"]), "0000000000000000");
+    // NET_ADMIN is bit 12, CHOWN bit 0.
+    assert_eq!(caps(&["--cap-add", "NET_ADMIN"]), "00000000a80435fb");
+    assert_eq!(caps(&["--cap-drop", "CHOWN"]), "00000000a80425fa");
+}
+
+#[test]
+fn network_none_has_only_loopback_and_it_is_up() {
+    let Some(env) = TestEnv::new() else { return };
+    let out = env
+        .run_busybox(&["--network", "none"], &["ip", "-o", "link"])
+        .ok();
+    let links: Vec<&str> = out.lines().collect();
+    assert_eq!(links.len(), 1, "{out}");
+    assert!(links[0].contains("lo:"), "{out}");
+    // As in Docker, 127.0.0.1 is usable inside a network-less container.
+    assert!(links[0].contains(",UP"), "loopback is down: {out}");
 }
 
 #[test]

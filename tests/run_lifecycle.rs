@@ -95,6 +95,14 @@ fn exec_shares_pid_namespace_and_passes_exit_code() {
 }
 
 #[test]
+fn exec_interactive_reads_stdin() {
+    let Some(env) = TestEnv::new() else { return };
+    let id = env.run_detached(&[], &["sleep", "30"]);
+    let out = env.rcorch_stdin(&["exec", "-i", &id, "cat"], b"piped in\n");
+    assert_eq!(out.ok(), "piped in");
+}
+
+#[test]
 fn exec_into_stopped_container_fails() {
     let Some(env) = TestEnv::new() else { return };
     let id = env.run_detached(&[], &["true"]);
