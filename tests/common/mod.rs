@@ -51,15 +51,13 @@ pub fn busybox_tar() -> &'static Path {
         if let Some(p) = std::env::var_os("RCORCH_TEST_BUSYBOX_TAR") {
             return PathBuf::from(p);
         }
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        // Per-process temp name then rename: concurrent test binaries never
-        // see a half-written tarball (the output is deterministic anyway).
-        let tmp = dir.join(format!("busybox-{}.tar.part", std::process::id()));
+        // The script caches by content key and replaces its output
+        // atomically, so reruns are cheap and readers never see half a file.
+        let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join("busybox.tar");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("rootfs-tools/busybox.sh");
         let out = Command::new(&script)
             .arg("--output")
-            .arg(&tmp)
-            .arg("--force")
+            .arg(&dst)
             .stdin(Stdio::null())
             .output()
             .expect("run rootfs-tools/busybox.sh");
@@ -68,8 +66,6 @@ pub fn busybox_tar() -> &'static Path {
             "busybox.sh failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let dst = dir.join("busybox.tar");
-        fs::rename(&tmp, &dst).expect("rename busybox tarball");
         dst
     })
 }
