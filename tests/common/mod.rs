@@ -3,7 +3,6 @@
 //! real binary, and a census of what an instance leaves behind.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
-use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +14,12 @@ use std::time::{Duration, Instant};
 
 /// How long one rcorch invocation may take before the harness kills it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+mod census;
+
+#[allow(unused_imports)] // Not every test binary needs it.
+pub use census::pid_alive;
+use census::{mounts_mentioning, own_mounts_under, processes_mentioning};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcorch");
 const CGROUP_FS: &str = "/sys/fs/cgroup";
@@ -351,16 +356,6 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-pub fn pid_alive(pid: i32) -> bool {
-    // A zombie still has /proc/<pid>; count it as dead.
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = fs::read_dir(dir) else {
         return Vec::new();
@@ -393,69 +388,6 @@ fn remove_cgroup_tree(dir: &Path) {
     wait_for(Duration::from_secs(2), || {
         fs::remove_dir(dir).is_ok() || !dir.exists()
     });
-}
-
-fn mentions(text: &str, root: &str) -> bool {
-    text.match_indices(root).any(|(i, _)| {
-        matches!(
-            text[i + root.len()..].chars().next(),
-            None | Some('/' | ' ' | ',' | '\0' | '\n')
-        )
-    })
-}
-
-fn all_pids() -> Vec<i32> {
-    let Ok(rd) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-/// Mountinfo lines mentioning `root`, one scan per mount namespace.
-fn mounts_mentioning(root: &str) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut found = Vec::new();
-    for pid in all_pids() {
-        let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/mnt")) else {
-            continue;
-        };
-        if !seen.insert(ns.clone()) {
-            continue;
-        }
-        let Ok(info) = fs::read_to_string(format!("/proc/{pid}/mountinfo")) else {
-            continue;
-        };
-        for line in info.lines().filter(|l| mentions(l, root)) {
-            found.push(format!("[{} pid {pid}] {line}", ns.display()));
-        }
-    }
-    found
-}
-
-/// Mount points under `root` in the test's own mount namespace.
-fn own_mounts_under(root: &str) -> Vec<String> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| mentions(mp, root))
-        .map(str::to_string)
-        .collect()
-}
-
-/// Live processes whose command line mentions `root`.
-fn processes_mentioning(root: &str) -> Vec<String> {
-    let me = std::process::id() as i32;
-    all_pids()
-        .into_iter()
-        .filter(|&pid| pid != me && pid_alive(pid))
-        .filter_map(|pid| {
-            let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
-            mentions(&cmd, root).then(|| format!("{pid}: {}", cmd.trim_end()))
-        })
-        .collect()
 }
 
 /// Runs `f` on the current thread and asserts the instance is left exactly
