@@ -1,0 +1,89 @@
+//! Root-only: memory, pids and CPU limits are enforced and reported.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestEnv;
+
+#[test]
+fn memory_hog_is_oom_killed() {
+    let Some(env) = TestEnv::new() else { return };
+    // Doubles a shell string until the 32 MiB limit kills the shell.
+    let hog = "x=a; while true; do x=$x$x; done";
+    let out = env.rcorch(&[
+        "run", "--name", "hog", "--memory", "32m", "busybox", "sh", "-c", hog,
+    ]);
+    assert_eq!(out.code, 137, "{out:?}");
+    let v = env.inspect("hog");
+    assert_eq!(v["State"]["OOMKilled"], true, "{v:#}");
+    assert_eq!(v["State"]["ExitCode"], 137, "{v:#}");
+    assert_eq!(v["HostConfig"]["Memory"], 32 * 1024 * 1024, "{v:#}");
+}
+
+#[test]
+fn fork_bomb_is_contained_by_pids_limit() {
+    let Some(env) = TestEnv::new() else { return };
+    // A shell dies on its first failed fork, so the bomb runs in xargs and
+    // the shell then execs (no fork) to keep the container up.
+    let bomb = "seq 200 | xargs -n1 -P200 sleep 30; exec sleep 30";
+    let id = env.run_detached(&["--pids-limit", "20"], &["sh", "-c", bomb]);
+    let logs_fork_failure = common::wait_for(Duration::from_secs(10), || {
+        let logs = env.rcorch(&["logs", &id]);
+        logs.stderr.contains("Resource temporarily unavailable")
+            || logs.stdout.contains("Resource temporarily unavailable")
+    });
+    assert!(logs_fork_failure, "no fork failure logged");
+
+    let out = env
+        .rcorch(&["stats", "--no-stream", "--format", "json", &id])
+        .ok();
+    let stats: serde_json::Value = serde_json::from_str(&out).expect("stats JSON");
+    let pids = stats[0]["PIDs"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no PIDs: {out}"));
+    assert!((2..=20).contains(&pids), "PIDs {pids} in {out}");
+
+    // The host-side cgroup agrees.
+    let cg = env
+        .cgroup_parent_dirs()
+        .into_iter()
+        .map(|d| d.join(&id).join("pids.current"))
+        .find(|p| p.exists())
+        .expect("pids cgroup of the container");
+    let current: u64 = std::fs::read_to_string(&cg)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(current <= 20, "pids.current {current}");
+
+    let v = env.inspect(&id);
+    assert_eq!(v["HostConfig"]["PidsLimit"], 20, "{v:#}");
+}
+
+#[test]
+fn fork_failure_stops_a_shell_loop() {
+    let Some(env) = TestEnv::new() else { return };
+    let bomb = "for i in $(seq 100); do sleep 5 & done; wait";
+    let out = env.run_busybox(&["--pids-limit", "20"], &["sh", "-c", bomb]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("can't fork"), "{out:?}");
+}
+
+#[test]
+fn cpu_limit_is_recorded_and_applied() {
+    let Some(env) = TestEnv::new() else { return };
+    let id = env.run_detached(&["--cpus", "0.5"], &["sleep", "30"]);
+    let v = env.inspect(&id);
+    assert_eq!(v["HostConfig"]["CpuQuota"], 50000, "{v:#}");
+    assert_eq!(v["HostConfig"]["CpuPeriod"], 100000, "{v:#}");
+    let quota = env
+        .cgroup_parent_dirs()
+        .into_iter()
+        .map(|d| d.join(&id).join("cpu.cfs_quota_us"))
+        .find(|p| p.exists());
+    if let Some(q) = quota {
+        assert_eq!(std::fs::read_to_string(q).unwrap().trim(), "50000");
+    }
+}
