@@ -98,11 +98,37 @@ impl ContainerStore {
                 id: other.config.id,
             });
         }
+        self.sweep_abandoned_staging();
+        // Build the directory under a staging name and rename it into place,
+        // so a `run` killed mid-way never leaves a half-written container
+        // that `ps -a` cannot see.
+        let staging = self.dir.join(format!(
+            "{STAGING_PREFIX}{}-{}",
+            std::process::id(),
+            config.id
+        ));
+        fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+        write_json_atomic(&staging.join("config.json"), config)?;
+        write_json_atomic(&staging.join("state.json"), &ContainerState::default())?;
         let dir = self.container_dir(&config.id);
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        write_json_atomic(&dir.join("config.json"), config)?;
-        write_json_atomic(&dir.join("state.json"), &ContainerState::default())?;
+        fs::rename(&staging, &dir).map_err(io_err(&dir))?;
         Ok(dir)
+    }
+
+    /// Removes staging directories whose creating process is gone.
+    fn sweep_abandoned_staging(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(staging_owner) else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
     }
 
     pub fn ids(&self) -> Result<Vec<String>> {
@@ -168,6 +194,17 @@ impl ContainerStore {
             _ => Ok(()),
         }
     }
+}
+
+const STAGING_PREFIX: &str = ".creating-";
+
+/// The pid in a staging directory's name (`.creating-PID-ID`).
+fn staging_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(STAGING_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Pure lookup: exact name, then exact id, then unique id prefix.
@@ -244,6 +281,32 @@ mod tests {
             resolve_reference(&list, ""),
             Err(StoreError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn staging_dirs_name_their_owner() {
+        assert_eq!(staging_owner(".creating-42-abcd"), Some(42));
+        assert_eq!(staging_owner("abcd"), None);
+        assert_eq!(staging_owner(".creating-x-abcd"), None);
+    }
+
+    #[test]
+    fn a_killed_creation_is_swept_and_a_finished_one_is_listed() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ContainerStore::open(root.path()).unwrap();
+        let abandoned = root.path().join("containers/.creating-999999999-x");
+        fs::create_dir_all(&abandoned).unwrap();
+        let lock = store.lock().unwrap();
+        let mut config: ContainerConfig =
+            serde_json::from_str(include_str!("testdata/config.json")).unwrap();
+        config.id = "a".repeat(64);
+        store.create(&lock, &config).unwrap();
+        assert!(!abandoned.exists());
+        assert_eq!(store.list().unwrap().len(), 1);
+        let leftovers: Vec<_> = fs::read_dir(root.path().join("containers"))
+            .unwrap()
+            .collect();
+        assert_eq!(leftovers.len(), 1);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct InitPlan {
     /// With `-t`: the console socket and the size for the pty made inside.
     pub console: Option<(RawFd, Option<nix::pty::Winsize>)>,
     pub reaper: bool,
+    /// The container has its own network namespace (not `--network host`).
+    pub own_network: bool,
 }
 
 /// The process to exec and the privileges it runs with; shared by the
@@ -88,9 +90,9 @@ pub(super) fn setup(what: &str) -> impl FnOnce(Errno) -> Failure + '_ {
 
 /// Runs in the cloned child; never returns.
 pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
-    // If rcorch dies mid-setup, take this half-made container with it; the
-    // death signal is cleared just before exec so a started container
-    // outlives its monitor.
+    // The monitor is the container's lifeline: it records the exit and
+    // collects the output. If it dies (even mid-setup), the container goes
+    // with it rather than run on unsupervised.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     if let Some(go) = go {
         // Wait until the parent has prepared what it prepares (the network);
@@ -140,6 +142,9 @@ fn prepare(plan: &InitPlan) -> Result<(), Failure> {
     // After joining, so the container sees its own cgroup as the root.
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(setup("unshare cgroup namespace"))?;
     nix::unistd::sethostname(&plan.hostname).map_err(setup("sethostname"))?;
+    if plan.own_network {
+        super::sys::loopback_up().map_err(setup("bring up lo"))?;
+    }
     // Device nodes and new files get exactly the modes we ask for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     mounts::apply(&plan.mounts, &plan.paths)
@@ -246,7 +251,6 @@ fn finish_and_exec(
     program: &Path,
     error_pipe: &OwnedFd,
 ) -> Result<std::convert::Infallible, Failure> {
-    let _ = nix::sys::prctl::set_pdeathsig(None);
     seccomp::set_no_new_privs()
         .map_err(|e| Failure(FailureKind::Setup, format!("no_new_privs: {e}")))?;
     caps::drop_bounding_set(&plan.capabilities)

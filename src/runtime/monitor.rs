@@ -77,8 +77,10 @@ impl Monitor<'_> {
         let child = match self.start(plan) {
             Ok(pid) => pid,
             Err(failure) => {
+                // Clean up first, so `run -d --rm` returns with nothing left.
+                let code = self.finish_failed(&failure);
                 on_started(Err(&failure));
-                return self.finish_failed(&failure);
+                return code;
             }
         };
         let parent_side = stdio.into_parent_side();

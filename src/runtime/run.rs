@@ -267,6 +267,7 @@ fn init_plan(
         stdio: [0, 1, 2],
         console: None,
         reaper: config.init,
+        own_network: config.network != NetworkMode::Host,
     }
 }
 

@@ -122,6 +122,29 @@ pub fn same_process_alive(pid: libc::pid_t, ticks: Option<u64>) -> bool {
     }
 }
 
+/// Brings up `lo` in our (new) network namespace, as Docker does, so
+/// 127.0.0.1 works even with `--network none`.
+pub fn loopback_up() -> nix::Result<()> {
+    // SAFETY: a plain datagram socket used only for interface ioctls.
+    let sock = Errno::result(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: the kernel just handed us this fd.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+    // SAFETY: ifreq is plain data; zero is a valid starting value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass.
+    unsafe {
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req))?;
+    }
+    Ok(())
+}
+
 /// Rewrites our own command line (what `ps` shows) in place, within the
 /// space the original argv occupied. Used by the `--init` reaper so the
 /// container does not see the host's `rcorch run …` command line.
