@@ -8,6 +8,8 @@ pub mod compose;
 pub mod container;
 pub mod image;
 pub mod instance;
+pub mod project;
 pub mod runtime;
 pub mod supervisor;
+pub mod systemd;
 pub mod util;

@@ -6,6 +6,7 @@ mod compose;
 mod containers;
 mod images;
 mod logs;
+mod project;
 mod stats;
 
 use std::path::PathBuf;
@@ -62,6 +63,26 @@ enum Command {
     Rmi(images::RmiArgs),
     /// Validate a compose file and print its normalised model
     Config(compose::ConfigArgs),
+    /// Start or update a compose project and keep it running
+    Up(project::UpArgs),
+    /// Stop and remove a project's containers
+    Down(project::ProjectArgs),
+    /// Change a service's replica count: SERVICE=N
+    Scale(project::ScaleArgs),
+    /// What a project's supervisor did and why
+    Events(project::ProjectArgs),
+    /// systemd units for projects
+    #[command(subcommand)]
+    Systemd(SystemdCommand),
+    /// Run a project's supervisor in the foreground (used by `up` and systemd units)
+    #[command(hide = true)]
+    Supervise(project::SuperviseArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemdCommand {
+    /// Write a unit that runs the project's supervisor (Type=notify, Restart=always)
+    Generate(project::GenerateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -222,6 +243,14 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),
         Command::Config(_) => unreachable!("handled above"),
+        Command::Up(args) => project::up(&instance, &args),
+        Command::Down(args) => project::down(&instance, &args),
+        Command::Scale(args) => project::scale(&instance, &args),
+        Command::Events(args) => project::events(&instance, &args),
+        Command::Supervise(args) => project::supervise(&instance, &args),
+        Command::Systemd(SystemdCommand::Generate(args)) => {
+            project::generate_unit(&instance, &args)
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
@@ -284,6 +284,7 @@ fn spawn_detached_monitor(
     match unsafe { nix::unistd::fork() }.map_err(RunError::Fork)? {
         nix::unistd::ForkResult::Child => {
             drop(ready_read);
+            super::sys::close_fds_except(ready_write.as_raw_fd());
             let _ = nix::unistd::setsid();
             detach_standard_streams();
             let _ = std::env::set_current_dir("/");

@@ -63,6 +63,20 @@ pub fn cloexec_from(first: u32) -> nix::Result<()> {
     .map(drop)
 }
 
+/// Closes every descriptor from 3 up except `keep`: a forked monitor must
+/// not hold its parent's files (a supervisor's lock, its signalfd) for the
+/// life of a container.
+pub fn close_fds_except(keep: RawFd) {
+    let keep = keep as u32;
+    // SAFETY: close_range only closes descriptors; `keep` stays open.
+    unsafe {
+        if keep > 3 {
+            libc::close_range(3, keep - 1, 0);
+        }
+        libc::close_range(keep.max(2) + 1, u32::MAX, 0);
+    }
+}
+
 /// Opens `path` inside the tree rooted at `root` as if `root` were `/`: no
 /// `..` or symlink (absolute or relative) can lead outside it. This is what
 /// keeps a hostile image from redirecting our mounts onto host paths.

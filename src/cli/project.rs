@@ -1,0 +1,200 @@
+//! Compose projects: `up`, `down`, `scale`, `events`, and the hidden
+//! `supervise` that `up` starts in the background.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CliResult, Failure};
+use crate::compose;
+use crate::instance::Instance;
+use crate::project::events;
+use crate::project::supervise::{self, Supervisor};
+use crate::project::{commands, list_projects, ProjectDir};
+
+#[derive(Args, Debug)]
+pub struct ProjectArgs {
+    /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Project name (default: the file's `name`, else its directory's name)
+    #[arg(short, long = "project-name", value_name = "NAME")]
+    pub project_name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// Return once the app is up; the supervisor keeps it so
+    #[arg(short, long)]
+    detach: bool,
+    /// Seconds to wait for every replica to run
+    #[arg(long, default_value_t = 60)]
+    wait_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// SERVICE=N
+    #[arg(required = true)]
+    scales: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SuperviseArgs {
+    /// The project to keep
+    name: String,
+    /// Apply this compose file first (as `up` does), for systemd units
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// Where to write the unit (default: the current directory)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    output_dir: PathBuf,
+    /// Add WatchdogSec=N; the supervisor then pings systemd at N/2
+    #[arg(long, value_name = "SECONDS")]
+    watchdog: Option<u64>,
+}
+
+fn load(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let loaded = compose::load_file(args.file.as_deref(), &cwd, args.project_name.as_deref())?;
+    for warning in &loaded.warnings {
+        eprintln!("WARN {warning}");
+    }
+    Ok(loaded)
+}
+
+/// The project a command is about: `-p`, else the compose file's, else the
+/// only project there is.
+fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failure> {
+    if let Some(name) = &args.project_name {
+        return Ok(name.clone());
+    }
+    if let Ok(loaded) = load(args) {
+        return Ok(loaded.project.name);
+    }
+    match list_projects(&instance.root).as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err("no project is up; start one with 'rcorch up -f FILE'".into()),
+        _ => Err("several projects are up; name one with -p NAME".into()),
+    }
+}
+
+fn exe() -> Result<PathBuf, Failure> {
+    std::env::current_exe()
+        .map_err(|e| Failure::from(format!("cannot find the rcorch binary: {e}")))
+}
+
+pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
+    let loaded = load(&args.project)?;
+    let record = commands::apply(instance, &loaded.project)?;
+    commands::ensure_supervisor(instance, &record.name, &exe()?)?;
+    let short = commands::wait_until_up(instance, &record, Duration::from_secs(args.wait_timeout));
+    if !short.is_empty() {
+        eprintln!(
+            "rcorch: project {} is not fully up after {}s: {} still starting; see 'rcorch events -p {}'",
+            record.name,
+            args.wait_timeout,
+            short.join(", "),
+            record.name
+        );
+        return Ok(1);
+    }
+    for service in &record.services {
+        println!(
+            "{}: {} running (revision {})",
+            service.spec.name, service.spec.replicas, service.spec.revision
+        );
+    }
+    if !args.detach {
+        println!(
+            "project {} is up; its supervisor keeps it so ('rcorch down -p {}' to stop)",
+            record.name, record.name
+        );
+    }
+    Ok(0)
+}
+
+pub fn down(instance: &Instance, args: &ProjectArgs) -> CliResult {
+    let name = project_name(instance, args)?;
+    for removed in commands::down(instance, &name)? {
+        println!("{removed}");
+    }
+    Ok(0)
+}
+
+pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
+    let name = project_name(instance, &args.project)?;
+    let record = commands::scale(instance, &name, &args.scales)?;
+    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60));
+    if !short.is_empty() {
+        eprintln!("rcorch: still scaling: {}", short.join(", "));
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+pub fn events(instance: &Instance, args: &ProjectArgs) -> CliResult {
+    let name = project_name(instance, args)?;
+    for event in events::read(&ProjectDir::new(&instance.root, &name).events_path()) {
+        println!("{}", event.line());
+    }
+    Ok(0)
+}
+
+pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
+    if let Some(file) = &args.file {
+        let project = ProjectArgs {
+            file: Some(file.clone()),
+            project_name: Some(args.name.clone()),
+        };
+        commands::apply(instance, &load(&project)?.project)?;
+    }
+    let mut supervisor = Supervisor {
+        instance,
+        project: ProjectDir::new(&instance.root, &args.name),
+        exe: exe()?,
+        on_ready: Some(Box::new(|| crate::systemd::notify("READY=1"))),
+    };
+    supervise::run(&mut supervisor)?;
+    Ok(0)
+}
+
+/// `systemd generate`: writes rcorch-PROJECT.service next to nothing else.
+pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
+    let loaded = load(&args.project)?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let file = args
+        .project
+        .file
+        .clone()
+        .map(|f| cwd.join(f))
+        .unwrap_or_else(|| cwd.join(compose::COMPOSE_FILE_NAMES[0]));
+    let spec = crate::systemd::unit::UnitSpec {
+        project: loaded.project.name.clone(),
+        exe: exe()?,
+        root: std::fs::canonicalize(&instance.root).unwrap_or(instance.root.clone()),
+        cgroup_parent: instance.cgroup_parent.clone(),
+        compose_file: std::fs::canonicalize(&file).unwrap_or(file),
+        watchdog_sec: args.watchdog,
+    };
+    let path = args
+        .output_dir
+        .join(crate::systemd::unit::unit_name(&spec.project));
+    std::fs::write(&path, crate::systemd::unit::render(&spec))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("{}", path.display());
+    Ok(0)
+}

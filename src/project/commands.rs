@@ -1,0 +1,160 @@
+//! `up`, `down`, `scale`: change a project's desired state, make sure its
+//! supervisor runs (a detached `rcorch supervise`), and tell it (SIGHUP).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::replicas::replica_labels;
+use super::translate::translate;
+use super::{ProjectDir, ProjectError, ProjectRecord, Result};
+use crate::compose::model::Project;
+use crate::container::Status;
+use crate::instance::Instance;
+use crate::runtime::control::{self, observed_status};
+use crate::runtime::sys;
+
+/// Records `project` as desired (new revisions for changed services) and
+/// returns the record.
+pub fn apply(instance: &Instance, project: &Project) -> Result<ProjectRecord> {
+    let dir = ProjectDir::new(&instance.root, &project.name);
+    let previous = dir.load().ok();
+    let record = translate(project, previous.as_ref());
+    dir.save(&record)?;
+    Ok(record)
+}
+
+/// Starts the project's supervisor unless one runs; otherwise wakes it.
+pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<()> {
+    let dir = ProjectDir::new(&instance.root, name);
+    if let Some(pid) = dir.supervisor_pid() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGHUP);
+        return Ok(());
+    }
+    let mut command = Command::new(exe);
+    command
+        .arg("--root")
+        .arg(&instance.root)
+        .arg("--cgroup-parent")
+        .arg(&instance.cgroup_parent)
+        .arg("supervise")
+        .arg(name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .current_dir("/");
+    // SAFETY: setsid is async-signal-safe; it detaches the supervisor from our
+    // session so it outlives this command and its terminal.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    command.spawn().map_err(|source| ProjectError::Io {
+        path: exe.to_path_buf(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// Waits until every service has its replica count running, or `timeout`.
+/// Returns the services still short.
+pub fn wait_until_up(
+    instance: &Instance,
+    record: &ProjectRecord,
+    timeout: Duration,
+) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let records = instance.containers.list().unwrap_or_default();
+        let short: Vec<String> = record
+            .services
+            .iter()
+            .filter(|s| {
+                let running = records
+                    .iter()
+                    .filter(|r| observed_status(&r.state) == Status::Running)
+                    .filter_map(|r| replica_labels(r, &record.name))
+                    .filter(|(service, slot, _)| {
+                        *service == s.spec.name && *slot <= s.spec.replicas
+                    })
+                    .count();
+                running < s.spec.replicas as usize
+            })
+            .map(|s| s.spec.name.clone())
+            .collect();
+        if short.is_empty() || start.elapsed() >= timeout {
+            return short;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `scale web=5 db=1`.
+pub fn scale(instance: &Instance, name: &str, requests: &[String]) -> Result<ProjectRecord> {
+    let dir = ProjectDir::new(&instance.root, name);
+    let mut record = dir.load()?;
+    for request in requests {
+        let (service, count) = request
+            .split_once('=')
+            .ok_or_else(|| ProjectError::Scale(request.clone()))?;
+        let count: u32 = count
+            .parse()
+            .map_err(|_| ProjectError::Scale(request.clone()))?;
+        let entry = record
+            .services
+            .iter_mut()
+            .find(|s| s.spec.name == service)
+            .ok_or_else(|| ProjectError::NoService {
+                project: name.into(),
+                service: service.into(),
+            })?;
+        entry.spec.replicas = count;
+    }
+    dir.save(&record)?;
+    if let Some(pid) = dir.supervisor_pid() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGHUP);
+    }
+    Ok(record)
+}
+
+/// Stops the supervisor (containers first keep running), then stops and
+/// removes every replica, then forgets the project.
+pub fn down(instance: &Instance, name: &str) -> Result<Vec<String>> {
+    let dir = ProjectDir::new(&instance.root, name);
+    if let Some(pid) = dir.supervisor_pid() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+        if let Ok(fd) = sys::pidfd_open(pid) {
+            sys::wait_pidfd(&fd, 5_000);
+        }
+    }
+    let mut removed = Vec::new();
+    let records = instance.containers.list()?;
+    let ours: Vec<_> = records
+        .iter()
+        .filter(|r| replica_labels(r, name).is_some())
+        .collect();
+    // Signal all first, so their grace periods run in parallel.
+    for r in &ours {
+        if observed_status(&r.state) == Status::Running {
+            let signal = Signal::try_from(r.config.stop_signal).unwrap_or(Signal::SIGTERM);
+            let _ = control::kill(instance, &r.config.id, signal);
+        }
+    }
+    let signalled = Instant::now();
+    for r in &ours {
+        // The grace period started when all were signalled, not now.
+        let left = Duration::from_secs(r.config.stop_timeout).saturating_sub(signalled.elapsed());
+        let _ = control::stop(instance, &r.config.id, Some(left.as_secs()));
+        if control::remove(instance, &r.config.id, true).is_ok() {
+            removed.push(r.config.name.clone());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir.dir);
+    Ok(removed)
+}

@@ -1,0 +1,133 @@
+//! Compose projects: the desired state kept under the root, the supervisor
+//! that keeps it true, and the commands (`up`, `down`, `scale`) that change it.
+//!
+//! `<root>/projects/<name>/`: `desired.json` (a `ProjectRecord`),
+//! `supervisor.lock` (held by the one supervisor), `supervisor.pid`,
+//! `events.log` (JSON lines of what the supervisor did and why).
+
+pub mod commands;
+pub mod events;
+pub mod probes;
+pub mod replicas;
+pub mod supervise;
+pub mod translate;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use thiserror::Error;
+
+use crate::container::store::{read_json, write_json_atomic, StoreError};
+pub use translate::{ProjectRecord, ReplicaTemplate, ServiceRecord};
+
+/// Labels that tie a container to its project, service, slot and revision.
+pub const LABEL_PROJECT: &str = "rcorch.project";
+pub const LABEL_SERVICE: &str = "rcorch.service";
+pub const LABEL_SLOT: &str = "rcorch.slot";
+pub const LABEL_REVISION: &str = "rcorch.revision";
+
+#[derive(Debug, Error)]
+pub enum ProjectError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot access {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no project named {name}; start it with 'rcorch up -f FILE'")]
+    NotFound { name: String },
+    #[error("service {service} is not in project {project}")]
+    NoService { project: String, service: String },
+    #[error("invalid scale \"{0}\": expected SERVICE=N")]
+    Scale(String),
+}
+
+pub type Result<T> = std::result::Result<T, ProjectError>;
+
+/// The files of one project under the root.
+#[derive(Debug, Clone)]
+pub struct ProjectDir {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl ProjectDir {
+    pub fn new(root: &Path, name: &str) -> ProjectDir {
+        ProjectDir {
+            name: name.to_string(),
+            dir: root.join("projects").join(name),
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.dir.join("desired.json").exists()
+    }
+
+    pub fn load(&self) -> Result<ProjectRecord> {
+        if !self.exists() {
+            return Err(ProjectError::NotFound {
+                name: self.name.clone(),
+            });
+        }
+        Ok(read_json(&self.dir.join("desired.json"))?)
+    }
+
+    pub fn save(&self, record: &ProjectRecord) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| ProjectError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        Ok(write_json_atomic(&self.dir.join("desired.json"), record)?)
+    }
+
+    /// The supervisor's exclusive lock; `None` if another supervisor holds it.
+    pub fn try_lock_supervisor(&self) -> Result<Option<Flock<File>>> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| ProjectError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let path = self.dir.join("supervisor.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| ProjectError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Flock::lock(file, FlockArg::LockExclusiveNonblock).ok())
+    }
+
+    /// The running supervisor's pid, if one holds the lock.
+    pub fn supervisor_pid(&self) -> Option<i32> {
+        if self.try_lock_supervisor().ok()?.is_some() {
+            return None; // we got the lock, so nobody holds it
+        }
+        std::fs::read_to_string(self.dir.join("supervisor.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    pub fn events_path(&self) -> PathBuf {
+        self.dir.join("events.log")
+    }
+}
+
+/// Every project with a desired state under the root.
+pub fn list_projects(root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root.join("projects")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join("desired.json").exists())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,216 @@
+//! The supervisor's hands: what it observes of a project's containers and
+//! how it starts, stops and removes replicas. Thin over the runtime.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use nix::sys::signal::Signal;
+
+use super::translate::{ProjectRecord, ServiceRecord};
+use super::{LABEL_PROJECT, LABEL_REVISION, LABEL_SERVICE, LABEL_SLOT};
+use crate::container::build::RunRequest;
+use crate::container::store::Record;
+use crate::container::Status;
+use crate::instance::Instance;
+use crate::runtime::control::{self, observed_status};
+use crate::runtime::run::{self, RunOutcome};
+use crate::runtime::sys;
+use crate::supervisor::health::HealthState;
+use crate::supervisor::restart::{ExitCause, ExitInfo, RestartHistory};
+use crate::supervisor::{
+    replica_name, ObservedReplica, ObservedState, ReplicaStatus, SlotKey, Time,
+};
+use crate::util::time::parse_rfc3339;
+
+/// What the shell remembers between passes; the decisions see it through
+/// `ObservedState`.
+#[derive(Debug, Default)]
+pub struct ShellMemory {
+    pub histories: BTreeMap<SlotKey, RestartHistory>,
+    pub health: BTreeMap<String, HealthState>,
+    /// Containers we sent a stop signal: when to SIGKILL, and why they stop.
+    pub stopping: BTreeMap<String, (Time, ExitCause)>,
+    /// Why containers that we stopped exited.
+    pub causes: BTreeMap<String, ExitCause>,
+    /// Exits already fed into the restart histories.
+    pub exits_recorded: BTreeSet<String>,
+    /// Slots whose start failed before a container existed: retry after.
+    pub start_backoff: BTreeMap<SlotKey, (Time, Duration)>,
+}
+
+/// Converts a wall-clock timestamp into the supervisor's clock.
+pub fn to_time(timestamp: Option<&str>, now: Time, wall_now: SystemTime) -> Time {
+    let ago = timestamp
+        .and_then(parse_rfc3339)
+        .and_then(|t| wall_now.duration_since(t).ok())
+        .unwrap_or_default();
+    Time::from_millis(now.as_millis().saturating_sub(ago.as_millis() as u64))
+}
+
+/// The replica labels of a container of `project`: (service, slot, revision).
+pub fn replica_labels(record: &Record, project: &str) -> Option<(String, u32, u64)> {
+    let labels = &record.config.labels;
+    if labels.get(LABEL_PROJECT).map(String::as_str) != Some(project) {
+        return None;
+    }
+    Some((
+        labels.get(LABEL_SERVICE)?.clone(),
+        labels.get(LABEL_SLOT)?.parse().ok()?,
+        labels
+            .get(LABEL_REVISION)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0),
+    ))
+}
+
+/// True while a container's PID 1 is gone but its monitor has not yet
+/// written the exit: observing now would lose the exit code.
+pub fn settling(record: &Record) -> bool {
+    let state = &record.state;
+    state.status() == Status::Running
+        && observed_status(state) == Status::Exited
+        && state
+            .monitor_pid
+            .is_some_and(|pid| sys::process_start_ticks(pid).is_some())
+}
+
+pub fn observe(
+    records: &[Record],
+    project: &ProjectRecord,
+    memory: &ShellMemory,
+    now: Time,
+) -> ObservedState {
+    let wall_now = SystemTime::now();
+    let mut replicas = Vec::new();
+    for record in records {
+        let Some((service, slot, revision)) = replica_labels(record, &project.name) else {
+            continue;
+        };
+        let id = record.config.id.clone();
+        let state = &record.state;
+        let status = match observed_status(state) {
+            Status::Created => ReplicaStatus::Starting,
+            Status::Running => ReplicaStatus::Running {
+                since: to_time(state.started_at.as_deref(), now, wall_now),
+            },
+            Status::Exited if settling(record) => ReplicaStatus::Running {
+                since: to_time(state.started_at.as_deref(), now, wall_now),
+            },
+            Status::Exited => ReplicaStatus::Exited(ExitInfo {
+                code: state.exit_code.unwrap_or(255),
+                at: to_time(state.finished_at.as_deref(), now, wall_now),
+                cause: memory.causes.get(&id).copied().unwrap_or(ExitCause::Exited),
+            }),
+        };
+        let has_check = project
+            .service(&service)
+            .is_some_and(|s| s.spec.health.is_some());
+        let health = match (&status, has_check) {
+            (ReplicaStatus::Running { since }, true) => Some(
+                memory
+                    .health
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| HealthState::new(*since)),
+            ),
+            _ => None,
+        };
+        replicas.push(ObservedReplica {
+            key: SlotKey::new(&service, slot),
+            container: id,
+            revision,
+            status,
+            health,
+        });
+    }
+    ObservedState {
+        replicas,
+        restarts: memory.histories.clone(),
+    }
+}
+
+/// The `run -d` request for slot `slot` of `service`.
+pub fn replica_request(project: &str, service: &ServiceRecord, slot: u32) -> RunRequest {
+    let t = &service.template;
+    let mut labels = t.labels.clone();
+    labels.extend([
+        format!("{LABEL_PROJECT}={project}"),
+        format!("{LABEL_SERVICE}={}", service.spec.name),
+        format!("{LABEL_SLOT}={slot}"),
+        format!("{LABEL_REVISION}={}", service.spec.revision),
+    ]);
+    RunRequest {
+        image: t.image.clone(),
+        command: t.command.clone(),
+        entrypoint: t.entrypoint.clone(),
+        name: Some(replica_name(project, &service.spec.name, slot)),
+        env: t.env.clone(),
+        volumes: t.volumes.clone(),
+        tmpfs: t.tmpfs.clone(),
+        read_only: t.read_only,
+        memory: t.memory.clone(),
+        cpus: t.cpus.clone(),
+        pids_limit: t.pids_limit.clone(),
+        network: t.network.clone(),
+        user: t.user.clone(),
+        workdir: t.workdir.clone(),
+        hostname: t.hostname.clone(),
+        cap_add: t.cap_add.clone(),
+        cap_drop: t.cap_drop.clone(),
+        init: t.init,
+        stop_signal: t.stop_signal.clone(),
+        stop_timeout: Some(t.stop_timeout),
+        labels,
+        ..RunRequest::default()
+    }
+}
+
+/// Starts a replica detached; returns its id or why it could not start.
+pub fn start(
+    instance: &Instance,
+    project: &str,
+    service: &ServiceRecord,
+    slot: u32,
+) -> Result<String, String> {
+    let request = replica_request(project, service, slot);
+    match run::run(instance, &request, true) {
+        Ok(RunOutcome::Detached(id)) => Ok(id),
+        Ok(RunOutcome::Exited(code)) => Err(format!("exited with {code}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Sends the container's stop signal (the SIGKILL comes later, from the loop).
+pub fn signal_stop(instance: &Instance, container: &str) {
+    if let Ok(record) = instance.containers.load(container) {
+        let signal = Signal::try_from(record.config.stop_signal).unwrap_or(Signal::SIGTERM);
+        let _ = control::kill(instance, container, signal);
+    }
+}
+
+pub fn kill(instance: &Instance, container: &str) {
+    let _ = control::kill(instance, container, Signal::SIGKILL);
+}
+
+pub fn remove(instance: &Instance, container: &str) -> Result<(), String> {
+    control::remove(instance, container, true)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn wall_clock_times_map_onto_the_supervisor_clock() {
+        let wall_now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let now = Time::from_secs(50);
+        let five_ago = crate::util::time::format_rfc3339(UNIX_EPOCH + Duration::from_secs(995));
+        assert_eq!(to_time(Some(&five_ago), now, wall_now), Time::from_secs(45));
+        assert_eq!(to_time(None, now, wall_now), now);
+        let long_ago = crate::util::time::format_rfc3339(UNIX_EPOCH);
+        assert_eq!(to_time(Some(&long_ago), now, wall_now), Time::ZERO);
+    }
+}

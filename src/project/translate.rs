@@ -1,0 +1,250 @@
+//! From a compose model to what the supervisor keeps: per service, the
+//! supervisor's `ServiceSpec` and a template for running one replica. Pure;
+//! a service's revision moves on only when its definition changes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::compose::model::{self as compose, HealthTest, MountKind, Restart};
+use crate::supervisor::health::HealthSpec;
+use crate::supervisor::restart::{DeployCondition, DeployRestart, RestartPolicy, RestartRule};
+use crate::supervisor::update_config::{FailureAction, Order, UpdateConfig};
+use crate::supervisor::{Condition, Dependency, ServiceSpec};
+
+/// How to run one replica of a service (a `run` request minus its name).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReplicaTemplate {
+    pub image: String,
+    pub entrypoint: Option<String>,
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub volumes: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub memory: Option<String>,
+    pub cpus: Option<String>,
+    pub pids_limit: Option<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub hostname: Option<String>,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub init: bool,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: u64,
+    pub labels: Vec<String>,
+    pub network: Option<String>,
+}
+
+/// One service as the supervisor keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    pub spec: ServiceSpec,
+    pub template: ReplicaTemplate,
+    /// The health check's argv, run inside the replica like `exec`.
+    pub health_command: Option<Vec<String>>,
+}
+
+/// A project's desired state as persisted under the root.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    pub name: String,
+    pub services: Vec<ServiceRecord>,
+}
+
+impl ProjectRecord {
+    pub fn service(&self, name: &str) -> Option<&ServiceRecord> {
+        self.services.iter().find(|s| s.spec.name == name)
+    }
+}
+
+/// Translates `project`, keeping each unchanged service's revision from
+/// `previous` and giving changed or new ones the next revision.
+pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -> ProjectRecord {
+    let services = project
+        .services
+        .iter()
+        .map(|(name, service)| {
+            let mut record = service_record(name, service);
+            let before = previous.and_then(|p| p.service(name));
+            record.spec.revision = match before {
+                Some(b) if same_definition(b, &record) => b.spec.revision,
+                Some(b) => b.spec.revision + 1,
+                None => 1,
+            };
+            record
+        })
+        .collect();
+    ProjectRecord {
+        name: project.name.clone(),
+        services,
+    }
+}
+
+/// Replica count aside, did anything that shapes a replica change?
+fn same_definition(a: &ServiceRecord, b: &ServiceRecord) -> bool {
+    let strip = |r: &ServiceRecord| {
+        let mut spec = r.spec.clone();
+        spec.replicas = 0;
+        spec.revision = 0;
+        (spec, r.template.clone(), r.health_command.clone())
+    };
+    strip(a) == strip(b)
+}
+
+fn service_record(name: &str, s: &compose::Service) -> ServiceRecord {
+    let (health, health_command) = health(s.healthcheck.as_ref());
+    let spec = ServiceSpec {
+        replicas: s.replicas(),
+        restart: restart_policy(s),
+        health,
+        update: update_config(&s.deploy.update_config),
+        rollback: update_config(&s.deploy.rollback_config),
+        depends_on: s
+            .depends_on
+            .iter()
+            .map(|(service, d)| Dependency {
+                service: service.clone(),
+                condition: condition(d.condition),
+            })
+            .collect(),
+        stop_grace: s.stop_grace_period,
+        ..ServiceSpec::new(name, 0)
+    };
+    ServiceRecord {
+        spec,
+        template: template(s),
+        health_command,
+    }
+}
+
+fn template(s: &compose::Service) -> ReplicaTemplate {
+    // Compose's entrypoint is a list; rcorch's is one program, whose
+    // arguments go before the command.
+    let (entrypoint, mut command) = match &s.entrypoint {
+        Some(ep) if !ep.is_empty() => (Some(ep[0].clone()), ep[1..].to_vec()),
+        Some(_) => (Some(String::new()), Vec::new()),
+        None => (None, Vec::new()),
+    };
+    command.extend(s.command.clone().unwrap_or_default());
+    let limits = &s.deploy.resources.limits;
+    let mut labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    labels.extend(s.deploy.labels.iter().map(|(k, v)| format!("{k}={v}")));
+    ReplicaTemplate {
+        image: s.image.clone().unwrap_or_default(),
+        entrypoint,
+        command,
+        env: s
+            .environment
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            })
+            .collect(),
+        volumes: s
+            .volumes
+            .iter()
+            .filter(|m| m.kind == MountKind::Bind)
+            .filter_map(|m| {
+                let ro = if m.read_only { ":ro" } else { "" };
+                Some(format!("{}:{}{ro}", m.source.as_ref()?, m.target))
+            })
+            .collect(),
+        tmpfs: s
+            .tmpfs
+            .iter()
+            .cloned()
+            .chain(
+                s.volumes
+                    .iter()
+                    .filter(|m| m.kind == MountKind::Tmpfs)
+                    .map(|m| m.target.clone()),
+            )
+            .collect(),
+        memory: limits.memory.map(|b| b.to_string()),
+        cpus: limits.cpus.map(|c| c.to_string()),
+        pids_limit: limits.pids.map(|p| p.to_string()),
+        user: s.user.clone(),
+        workdir: s.working_dir.clone(),
+        hostname: s.hostname.clone(),
+        read_only: s.read_only,
+        cap_add: s.cap_add.clone(),
+        cap_drop: s.cap_drop.clone(),
+        init: s.init,
+        stop_signal: s.stop_signal.clone(),
+        stop_timeout: s.stop_grace_period.as_secs(),
+        labels,
+        network: s.network_mode.clone(),
+    }
+}
+
+fn health(check: Option<&compose::Healthcheck>) -> (Option<HealthSpec>, Option<Vec<String>>) {
+    let Some(check) = check else {
+        return (None, None);
+    };
+    let argv = match &check.test {
+        Some(HealthTest::Cmd(argv)) => argv.clone(),
+        Some(HealthTest::CmdShell(line)) => vec!["/bin/sh".into(), "-c".into(), line.clone()],
+        Some(HealthTest::None) | None => return (None, None),
+    };
+    let spec = HealthSpec {
+        interval: check.interval,
+        timeout: check.timeout,
+        retries: check.retries,
+        start_period: check.start_period,
+        start_interval: check.start_interval,
+    };
+    (Some(spec), Some(argv))
+}
+
+/// `deploy.restart_policy` wins over `restart`, as in Swarm mode.
+fn restart_policy(s: &compose::Service) -> RestartPolicy {
+    let rule = match (&s.deploy.restart_policy, &s.restart) {
+        (Some(p), _) => RestartRule::Deploy(DeployRestart {
+            condition: match p.condition {
+                compose::RestartCondition::None => DeployCondition::None,
+                compose::RestartCondition::OnFailure => DeployCondition::OnFailure,
+                compose::RestartCondition::Any => DeployCondition::Any,
+            },
+            delay: Some(p.delay),
+            max_attempts: p.max_attempts,
+            window: p.window,
+        }),
+        (None, Restart::No) => RestartRule::No,
+        (None, Restart::Always) => RestartRule::Always,
+        (None, Restart::OnFailure { max_retries }) => RestartRule::OnFailure {
+            max_retries: *max_retries,
+        },
+        (None, Restart::UnlessStopped) => RestartRule::UnlessStopped,
+    };
+    RestartPolicy::new(rule)
+}
+
+fn update_config(c: &compose::UpdateConfig) -> UpdateConfig {
+    UpdateConfig {
+        parallelism: c.parallelism,
+        delay: c.delay,
+        order: match c.order {
+            compose::UpdateOrder::StopFirst => Order::StopFirst,
+            compose::UpdateOrder::StartFirst => Order::StartFirst,
+        },
+        monitor: c.monitor,
+        max_failure_ratio: c.max_failure_ratio,
+        failure_action: match c.failure_action {
+            compose::FailureAction::Pause => FailureAction::Pause,
+            compose::FailureAction::Continue => FailureAction::Continue,
+            compose::FailureAction::Rollback => FailureAction::Rollback,
+        },
+    }
+}
+
+fn condition(c: compose::Condition) -> Condition {
+    match c {
+        compose::Condition::ServiceStarted => Condition::ServiceStarted,
+        compose::Condition::ServiceHealthy => Condition::ServiceHealthy,
+        compose::Condition::ServiceCompletedSuccessfully => Condition::ServiceCompletedSuccessfully,
+    }
+}
+
+#[cfg(test)]
+mod tests;

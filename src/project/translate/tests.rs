@@ -1,0 +1,101 @@
+use super::*;
+use crate::compose::{load_str, Env, LoadInput};
+
+fn project(yaml: &str) -> compose::Project {
+    let env = Env::default();
+    let input = LoadInput {
+        file: std::path::Path::new("/app/compose.yaml"),
+        text: yaml,
+        env: &env,
+        project_name: None,
+    };
+    load_str(&input, &|_| Ok(String::new())).unwrap().project
+}
+
+const APP: &str = r#"
+name: shop
+services:
+  web:
+    image: busybox
+    entrypoint: ["/bin/sh", "-c"]
+    command: ["httpd -f"]
+    environment: { MODE: prod }
+    deploy:
+      replicas: 3
+      resources: { limits: { memory: 64m, cpus: "0.5", pids: 50 } }
+    restart: on-failure:4
+    depends_on:
+      db: { condition: service_healthy }
+    healthcheck:
+      test: ["CMD-SHELL", "wget -q -O- localhost"]
+      interval: 2s
+      retries: 5
+  db:
+    image: busybox
+    command: sleep 1000
+    deploy:
+      restart_policy: { condition: on-failure, delay: 2s, max_attempts: 3 }
+"#;
+
+#[test]
+fn services_map_onto_supervisor_specs_and_replica_templates() {
+    let record = translate(&project(APP), None);
+    let web = record.service("web").unwrap();
+    assert_eq!(web.spec.replicas, 3);
+    assert_eq!(web.spec.revision, 1);
+    assert_eq!(
+        web.spec.restart.rule,
+        RestartRule::OnFailure {
+            max_retries: Some(4)
+        }
+    );
+    assert_eq!(
+        web.spec.depends_on,
+        [Dependency {
+            service: "db".into(),
+            condition: Condition::ServiceHealthy
+        }]
+    );
+    assert_eq!(web.spec.health.as_ref().unwrap().retries, 5);
+    assert_eq!(
+        web.health_command.as_deref().unwrap(),
+        ["/bin/sh", "-c", "wget -q -O- localhost"]
+    );
+    assert_eq!(web.template.entrypoint.as_deref(), Some("/bin/sh"));
+    assert_eq!(web.template.command, ["-c", "httpd -f"]);
+    assert_eq!(web.template.memory.as_deref(), Some("67108864"));
+    assert_eq!(web.template.cpus.as_deref(), Some("0.5"));
+    assert_eq!(web.template.pids_limit.as_deref(), Some("50"));
+    assert_eq!(web.template.env, ["MODE=prod"]);
+    let db = record.service("db").unwrap();
+    assert!(matches!(
+        db.spec.restart.rule,
+        RestartRule::Deploy(DeployRestart {
+            max_attempts: Some(3),
+            ..
+        })
+    ));
+    assert!(db.health_command.is_none());
+}
+
+#[test]
+fn revisions_move_only_when_a_definition_changes() {
+    let first = translate(&project(APP), None);
+    let same = translate(&project(APP), Some(&first));
+    assert_eq!(same.service("web").unwrap().spec.revision, 1);
+    let scaled = translate(
+        &project(&APP.replace("replicas: 3", "replicas: 5")),
+        Some(&first),
+    );
+    assert_eq!(
+        scaled.service("web").unwrap().spec.revision,
+        1,
+        "scaling is not a new revision"
+    );
+    let changed = translate(
+        &project(&APP.replace("MODE: prod", "MODE: canary")),
+        Some(&first),
+    );
+    assert_eq!(changed.service("web").unwrap().spec.revision, 2);
+    assert_eq!(changed.service("db").unwrap().spec.revision, 1);
+}
