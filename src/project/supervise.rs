@@ -397,11 +397,7 @@ impl Loop<'_, '_> {
         let Some((service, slot, _)) = replicas::replica_labels(&record, &self.record.name) else {
             return;
         };
-        let Some(spec) = self
-            .record
-            .service(&service)
-            .and_then(|s| s.spec.health)
-        else {
+        let Some(spec) = self.record.service(&service).and_then(|s| s.spec.health) else {
             return;
         };
         let Some(state) = self.memory.health.get(&container).cloned() else {

@@ -27,6 +27,10 @@ pub enum RestartError {
 /// Docker's backoff: 100 ms doubling to 60 s, reset once a run lasts 10 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backoff {
+    /// The first restart after a healthy run: immediate, so one crash costs
+    /// almost nothing (Kubernetes restarts immediately too); a crash loop
+    /// then backs off from `base`.
+    pub first: Duration,
     pub base: Duration,
     pub cap: Duration,
     pub reset_after: Duration,
@@ -35,6 +39,7 @@ pub struct Backoff {
 impl Default for Backoff {
     fn default() -> Backoff {
         Backoff {
+            first: Duration::ZERO,
             base: Duration::from_millis(100),
             cap: Duration::from_secs(60),
             reset_after: Duration::from_secs(10),
@@ -262,10 +267,19 @@ pub fn decide_restart(
                     return RestartDecision::GiveUp(GiveUpReason::MaxAttempts { max });
                 }
             }
-            deploy.delay.unwrap_or(policy.backoff.base)
+            // Swarm's restart delay applies to every restart, the first too.
+            let delay = deploy.delay.unwrap_or(policy.backoff.base);
+            let backoff = Backoff {
+                first: delay,
+                ..policy.backoff
+            };
+            return restart_at(next_delay(&backoff, delay, history, exit), exit);
         }
     };
-    let delay = next_delay(&policy.backoff, base, history, exit);
+    restart_at(next_delay(&policy.backoff, base, history, exit), exit)
+}
+
+fn restart_at(delay: Duration, exit: &ExitInfo) -> RestartDecision {
     RestartDecision::RestartAt {
         at: exit.at + delay,
         delay,
@@ -283,8 +297,9 @@ fn next_delay(
         .last_start
         .is_some_and(|start| exit.at.since(start) >= backoff.reset_after);
     match history.last_delay {
+        Some(prev) if !ran_long && prev.is_zero() => base,
         Some(prev) if !ran_long => prev.saturating_mul(2).min(backoff.cap.max(base)),
-        _ => base,
+        _ => backoff.first,
     }
 }
 

@@ -20,7 +20,33 @@ fn clean(at: u64) -> ExitInfo {
 }
 
 fn policy(s: &str) -> RestartPolicy {
-    RestartPolicy::parse(s).unwrap()
+    crate::supervisor::test_fixtures::docker_delays(RestartPolicy::parse(s).unwrap())
+}
+
+#[test]
+fn by_default_the_first_restart_is_immediate_then_docker_backoff() {
+    let p = RestartPolicy::parse("always").unwrap();
+    let mut history = RestartHistory::default();
+    let mut delays = Vec::new();
+    let mut now = Time::from_secs(1);
+    history = record_start(&history, now, StartKind::Fresh);
+    for _ in 0..4 {
+        now = now + Duration::from_millis(5);
+        let exit = ExitInfo {
+            code: 1,
+            at: now,
+            cause: ExitCause::Exited,
+        };
+        history = record_exit(&history, exit);
+        let RestartDecision::RestartAt { at, delay } = decide_restart(&p, &history, &exit, now)
+        else {
+            panic!("expected a restart")
+        };
+        delays.push(delay.as_millis());
+        history = record_start(&history, at, StartKind::Restart { delay });
+        now = at;
+    }
+    assert_eq!(delays, [0, 100, 200, 400]);
 }
 
 /// Runs a crash loop: each run lasts `run_ms`, each restart happens when decided.
@@ -114,6 +140,7 @@ fn backoff_resets_after_ten_seconds_of_running() {
 fn base_and_cap_are_parameters() {
     let mut p = policy("always");
     p.backoff.base = ms(10);
+    p.backoff.first = ms(10);
     p.backoff.cap = ms(35);
     assert_eq!(crash_loop(&p, 4, 1), vec![ms(10), ms(20), ms(35), ms(35)]);
 }

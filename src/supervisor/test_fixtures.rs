@@ -25,7 +25,7 @@ pub fn key(service: &str, slot: u32) -> SlotKey {
 pub fn service(name: &str, replicas: u32, restart: &str) -> ServiceSpec {
     ServiceSpec {
         replicas,
-        restart: RestartPolicy::parse(restart).unwrap(),
+        restart: docker_delays(RestartPolicy::parse(restart).unwrap()),
         ..ServiceSpec::new(name, 1)
     }
 }
@@ -146,4 +146,11 @@ pub fn history_after_restarts(delays: &[u64], last_start: u64) -> RestartHistory
         h = record_start(&h, t(last_start), StartKind::Restart { delay: ms(*d) });
     }
     h
+}
+
+/// Docker's delays exactly (the first restart too waits `base`), so tests
+/// can follow the doubling from the first restart on.
+pub fn docker_delays(mut policy: RestartPolicy) -> RestartPolicy {
+    policy.backoff.first = policy.backoff.base;
+    policy
 }
