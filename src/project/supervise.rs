@@ -211,15 +211,18 @@ impl Loop<'_, '_> {
                 self.start(&key.service, key.slot, *revision, now, StartKind::Fresh);
             }
             Action::Restart { container, at, .. } if *at <= now => {
-                let delay = self
+                // The delay the policy chose (not how late we are), so the
+                // next one doubles from it.
+                let exited = self
                     .memory
                     .histories
                     .get(&key)
                     .and_then(|h| h.last_exit)
-                    .map(|e| {
-                        Duration::from_millis(now.as_millis().saturating_sub(e.at.as_millis()))
-                    })
-                    .unwrap_or_default();
+                    .map(|e| e.at);
+                let delay = Duration::from_millis(
+                    at.as_millis()
+                        .saturating_sub(exited.unwrap_or(*at).as_millis()),
+                );
                 let _ = replicas::remove(self.sup.instance, container);
                 self.forget(container);
                 self.start(&key.service, key.slot, 0, now, StartKind::Restart { delay });

@@ -304,8 +304,12 @@ fn reset_signal_state() {
 /// `--init`: PID 1 that forwards every signal to the command and reaps
 /// orphans, exiting with the command's status.
 fn reap_until(child: Pid, error_pipe: &OwnedFd) -> ! {
-    // Only the command's exec should close the pipe's last copy.
-    let _ = nix::unistd::close(error_pipe.as_raw_fd());
+    // The reaper never execs, so close-on-exec does not apply: drop every
+    // inherited descriptor (the error pipe, `run -d`'s ready pipe, …) or the
+    // parent waiting for their EOF waits forever.
+    let _ = error_pipe;
+    // SAFETY: close_range only closes descriptors; 0-2 stay for the reaper.
+    unsafe { libc::close_range(3, u32::MAX, 0) };
     super::sys::overwrite_cmdline("rcorch-init");
     let all = SigSet::all();
     loop {
