@@ -6,6 +6,7 @@ mod compose;
 mod containers;
 mod images;
 mod logs;
+mod registry;
 mod stats;
 
 use std::path::PathBuf;
@@ -62,6 +63,19 @@ enum Command {
     Rmi(images::RmiArgs),
     /// Validate a compose file and print its normalised model
     Config(compose::ConfigArgs),
+    /// Load images from a docker-save or OCI archive
+    Load(images::LoadArgs),
+    /// Save images to an OCI archive (docker-loadable too)
+    Save(images::SaveArgs),
+    /// Add a tag to an image
+    Tag(images::TagArgs),
+    /// Pull an image from a registry
+    Pull(registry::PullArgs),
+    /// Push an image to a registry
+    Push(registry::PushArgs),
+    /// Manage images (ls, inspect, rm, prune, tag, load, save, pull, push)
+    #[command(subcommand)]
+    Image(images::ImageCommand),
 }
 
 #[derive(Args, Debug)]
@@ -222,6 +236,12 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),
         Command::Config(_) => unreachable!("handled above"),
+        Command::Load(args) => images::load(&instance, &args),
+        Command::Save(args) => images::save(&instance, &args),
+        Command::Tag(args) => images::tag(&instance, &args),
+        Command::Pull(args) => registry::pull(&instance, &args),
+        Command::Push(args) => registry::push(&instance, &args),
+        Command::Image(command) => images::image(&instance, &command),
     }
 }
 
