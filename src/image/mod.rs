@@ -186,6 +186,8 @@ pub enum ImageError {
 }
 
 #[cfg(test)]
+mod archive_tests;
+#[cfg(test)]
 mod store_tests;
 #[cfg(test)]
 mod unpack_root_tests;
