@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use comfy_table::{presets::NOTHING, Table};
 
-use super::CliResult;
+use super::{CliResult, Failure};
 use crate::image::archive;
 use crate::instance::Instance;
 
@@ -142,6 +142,9 @@ pub enum ImageCommand {
     Pull(super::registry::PullArgs),
     /// Push an image to a registry
     Push(super::registry::PushArgs),
+    /// Unpack one layer tar into an existing directory (benchmarks)
+    #[command(hide = true)]
+    UnpackLayer { layer: PathBuf, dir: PathBuf },
 }
 
 pub fn image(instance: &Instance, command: &ImageCommand) -> CliResult {
@@ -155,6 +158,13 @@ pub fn image(instance: &Instance, command: &ImageCommand) -> CliResult {
         ImageCommand::Save(args) => save(instance, args),
         ImageCommand::Pull(args) => super::registry::pull(instance, args),
         ImageCommand::Push(args) => super::registry::push(instance, args),
+        ImageCommand::UnpackLayer { layer, dir } => {
+            let file = std::fs::File::open(layer)
+                .map_err(|e| Failure::from(format!("{}: {e}", layer.display())))?;
+            let stats = crate::image::unpack_layer(file, dir)?;
+            eprintln!("{stats:?}");
+            Ok(0)
+        }
     }
 }
 
