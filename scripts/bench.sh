@@ -4,7 +4,8 @@
 #
 # Usage: sudo scripts/bench.sh [--rcorch BIN] [--runs N] [--warmup N]
 #                              [--section NAME]... [--json-dir DIR]
-# Sections: startup (default). network, unpack, selfheal are hooks to fill.
+# Sections: startup (default), unpack (layer unpack vs GNU tar, 10-layer vs
+# 1-layer run, load and pull throughput). network, selfheal are hooks to fill.
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -282,8 +283,107 @@ section_startup() {
 section_network() {
     skip_row network "rcorch bridge" "not implemented yet"
 }
+# A real layer: $RCORCH_BENCH_LAYER (a tar), else a tar of this host's
+# Python standard library (thousands of small files, like an image layer).
+layer_tar=""
+need_layer() {
+    [ -n "$layer_tar" ] && return 0
+    if [ -n "${RCORCH_BENCH_LAYER:-}" ]; then
+        layer_tar="$RCORCH_BENCH_LAYER"
+        return 0
+    fi
+    local src
+    for src in usr/lib/python3.11 usr/lib/python3 usr/share/perl; do
+        [ -d "/$src" ] && break
+    done
+    tar -C / -cf "$tmp/layer.tar" "$src" || return 1
+    layer_tar="$tmp/layer.tar"
+}
+
+# A docker-save archive: busybox plus nine one-file layers (many:10).
+many_tar=""
+need_many_layers() {
+    [ -n "$many_tar" ] && return 0
+    need_busybox_tar || return 1
+    local d="$tmp/many" i ids="" layers=""
+    mkdir -p "$d/l"
+    cp "$busybox_tar" "$d/l/0.tar"
+    for i in 1 2 3 4 5 6 7 8 9; do
+        mkdir -p "$d/src$i"
+        echo "layer $i" >"$d/src$i/l$i"
+        tar -C "$d/src$i" -cf "$d/l/$i.tar" "l$i"
+    done
+    for i in 0 1 2 3 4 5 6 7 8 9; do
+        ids="$ids${ids:+,}\"sha256:$(sha256sum <"$d/l/$i.tar" | cut -d' ' -f1)\""
+        layers="$layers${layers:+,}\"l/$i.tar\""
+    done
+    echo "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/bin\"]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[$ids]}}" >"$d/config.json"
+    echo "[{\"Config\":\"config.json\",\"RepoTags\":[\"many:10\"],\"Layers\":[$layers]}]" >"$d/manifest.json"
+    tar -C "$d" -cf "$tmp/many.tar" manifest.json config.json l || return 1
+    many_tar="$tmp/many.tar"
+}
+
+# MB/s of the last row of section $1 for $2 bytes.
+throughput() {
+    local i=$((${#row_name[@]} - 1))
+    [ "${row_status[$i]}" = ok ] || return 0
+    echo "-- ${row_name[$i]}: $(jq -n "$2 / 1e6 / (${row_median[$i]} / 1000) | . * 10 | round / 10") MB/s"
+    throughputs+=("${row_name[$i]}: $(jq -n "$2 / 1e6 / (${row_median[$i]} / 1000) | . * 10 | round / 10") MB/s")
+}
+throughputs=()
+
 section_unpack() {
-    skip_row unpack "rcorch import" "not implemented yet"
+    local s=unpack d="$tmp/unpack" size reg
+    if ! need_layer; then
+        skip_row "$s" "rcorch unpack" "could not build a layer tar"
+        return 0
+    fi
+    size=$(stat -c %s "$layer_tar")
+    echo "layer: $layer_tar ($size bytes)"
+    # Fresh target per run; the rm is in both commands alike.
+    bench_row --ref "$s" "rcorch unpack layer" \
+        "rm -rf $d && mkdir $d && $rcorch image unpack-layer $layer_tar $d"
+    throughput "$s" "$size"
+    bench_row "$s" "GNU tar -x" "rm -rf $d && mkdir $d && tar -xf $layer_tar -C $d"
+    throughput "$s" "$size"
+    rm -rf "$d"
+
+    if need_rcorch_image && need_many_layers \
+        && "$rcorch" --root "$rcorch_state" load -i "$many_tar" >/dev/null; then
+        bench_row --floor "$s" "run, 1-layer image" \
+            "$rcorch --root $rcorch_state run --rm --network none busybox true"
+        bench_row "$s" "run, 10-layer image" \
+            "$rcorch --root $rcorch_state run --rm --network none many:10 true"
+    else
+        skip_row "$s" "run, 10-layer image" "setup failed"
+    fi
+
+    # load: an OCI archive of the layer image, into a fresh store each run.
+    local lr="$tmp/load-root" archive="$tmp/layer-image.tar"
+    "$rcorch" --root "$lr" import "$layer_tar" layer:1 >/dev/null \
+        && "$rcorch" --root "$lr" save -o "$archive" layer:1 || return 0
+    bench_row "$s" "rcorch load" "rm -rf $lr.b && $rcorch --root $lr.b load -i $archive"
+    throughput "$s" "$(stat -c %s "$archive")"
+
+    reg=/usr/bin/docker-registry
+    if [ ! -x "$reg" ]; then
+        skip_row "$s" "rcorch pull" "docker-registry not installed"
+        return 0
+    fi
+    mkdir -p "$tmp/registry"
+    printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:5999\n' \
+        "$tmp/registry/data" >"$tmp/registry/config.yml"
+    "$reg" serve "$tmp/registry/config.yml" >"$tmp/registry/log" 2>&1 &
+    cleanup_hooks+=("kill $!")
+    sleep 1
+    "$rcorch" --root "$lr" tag layer:1 127.0.0.1:5999/bench/layer:1 \
+        && "$rcorch" --root "$lr" push --insecure 127.0.0.1:5999/bench/layer:1 >/dev/null || {
+        skip_row "$s" "rcorch pull" "push to the local registry failed"
+        return 0
+    }
+    bench_row "$s" "rcorch pull" \
+        "rm -rf $lr.p && $rcorch --root $lr.p pull --insecure 127.0.0.1:5999/bench/layer:1"
+    throughput "$s" "$size"
 }
 section_selfheal() {
     skip_row selfheal "rcorch restart" "not implemented yet"
@@ -345,3 +445,7 @@ for s in "${sections[@]}"; do
     "section_$s"
 done
 print_table
+if [ ${#throughputs[@]} -gt 0 ]; then
+    echo "throughput (input bytes / median):"
+    printf '  %s\n' "${throughputs[@]}"
+fi

@@ -1,11 +1,12 @@
-//! `import`, `images` and `rmi`.
+//! `import`, `images`, `rmi`, `load`, `save`, `tag` and the `image` group.
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use comfy_table::{presets::NOTHING, Table};
 
-use super::CliResult;
+use super::{CliResult, Failure};
+use crate::image::archive;
 use crate::instance::Instance;
 
 #[derive(Args, Debug)]
@@ -86,6 +87,144 @@ pub fn rmi(instance: &Instance, args: &RmiArgs) -> CliResult {
             }
         }
     }
+    Ok(code)
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// A docker-save or OCI image-layout archive (plain or gzip)
+    #[arg(short, long)]
+    input: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Output file (an OCI archive that also carries docker's manifest.json)
+    #[arg(short, long)]
+    output: PathBuf,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// Image name or id
+    source: String,
+    /// NAME[:TAG] to add
+    target: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// `rcorch image ...`
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls,
+    /// Show images as JSON
+    Inspect(InspectArgs),
+    /// Remove images
+    Rm(RmiArgs),
+    /// Remove untagged images no container uses
+    Prune,
+    /// Add a tag to an image
+    Tag(TagArgs),
+    /// Load images from an archive
+    Load(LoadArgs),
+    /// Save images to an archive
+    Save(SaveArgs),
+    /// Pull an image from a registry
+    Pull(super::registry::PullArgs),
+    /// Push an image to a registry
+    Push(super::registry::PushArgs),
+    /// Unpack one layer tar into an existing directory (benchmarks)
+    #[command(hide = true)]
+    UnpackLayer { layer: PathBuf, dir: PathBuf },
+}
+
+pub fn image(instance: &Instance, command: &ImageCommand) -> CliResult {
+    match command {
+        ImageCommand::Ls => list(instance),
+        ImageCommand::Inspect(args) => inspect(instance, args),
+        ImageCommand::Rm(args) => rmi(instance, args),
+        ImageCommand::Prune => prune(instance),
+        ImageCommand::Tag(args) => tag(instance, args),
+        ImageCommand::Load(args) => load(instance, args),
+        ImageCommand::Save(args) => save(instance, args),
+        ImageCommand::Pull(args) => super::registry::pull(instance, args),
+        ImageCommand::Push(args) => super::registry::push(instance, args),
+        ImageCommand::UnpackLayer { layer, dir } => {
+            let file = std::fs::File::open(layer)
+                .map_err(|e| Failure::from(format!("{}: {e}", layer.display())))?;
+            let stats = crate::image::unpack_layer(file, dir)?;
+            eprintln!("{stats:?}");
+            Ok(0)
+        }
+    }
+}
+
+/// Prints what a load or pull brought in, like `docker load`.
+pub fn print_loaded(records: &[crate::image::ImageRecord]) {
+    for record in records {
+        if record.repo_tags.is_empty() {
+            println!("Loaded image ID: {}", record.id);
+        }
+        for tag in &record.repo_tags {
+            println!("Loaded image: {tag}");
+        }
+    }
+}
+
+pub fn load(instance: &Instance, args: &LoadArgs) -> CliResult {
+    let records = archive::load(&instance.images()?, &args.input)?;
+    print_loaded(&records);
+    Ok(0)
+}
+
+pub fn save(instance: &Instance, args: &SaveArgs) -> CliResult {
+    archive::save(&instance.images()?, &args.images, &args.output)?;
+    Ok(0)
+}
+
+pub fn tag(instance: &Instance, args: &TagArgs) -> CliResult {
+    instance.images()?.tag(&args.source, &args.target)?;
+    Ok(0)
+}
+
+pub fn prune(instance: &Instance) -> CliResult {
+    let containers = instance.containers.list()?;
+    let in_use = |image_id: &str| containers.iter().any(|c| c.config.image_id == image_id);
+    let lines = instance.images()?.prune(&in_use)?;
+    lines.iter().for_each(|l| println!("{l}"));
+    Ok(0)
+}
+
+pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
+    let store = instance.images()?;
+    let mut out = Vec::new();
+    let mut code = 0;
+    for reference in &args.images {
+        match store.resolve(reference) {
+            Ok(im) => out.push(serde_json::json!({
+                "Id": im.id,
+                "RepoTags": im.repo_tags,
+                "Created": im.created,
+                "Size": im.size,
+                "Config": im.config,
+                "RootFS": { "Type": "layers", "Layers": im.layers },
+            })),
+            Err(e) => {
+                eprintln!("rcorch: {e}");
+                code = 1;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
     Ok(code)
 }
 

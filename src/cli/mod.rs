@@ -7,6 +7,7 @@ mod containers;
 mod images;
 mod logs;
 mod project;
+mod registry;
 mod stats;
 
 use std::path::PathBuf;
@@ -77,6 +78,19 @@ enum Command {
     /// Run a project's supervisor in the foreground (used by `up` and systemd units)
     #[command(hide = true)]
     Supervise(project::SuperviseArgs),
+    /// Load images from a docker-save or OCI archive
+    Load(images::LoadArgs),
+    /// Save images to an OCI archive (docker-loadable too)
+    Save(images::SaveArgs),
+    /// Add a tag to an image
+    Tag(images::TagArgs),
+    /// Pull an image from a registry
+    Pull(registry::PullArgs),
+    /// Push an image to a registry
+    Push(registry::PushArgs),
+    /// Manage images (ls, inspect, rm, prune, tag, load, save, pull, push)
+    #[command(subcommand)]
+    Image(images::ImageCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -251,6 +265,12 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Systemd(SystemdCommand::Generate(args)) => {
             project::generate_unit(&instance, &args)
         }
+        Command::Load(args) => images::load(&instance, &args),
+        Command::Save(args) => images::save(&instance, &args),
+        Command::Tag(args) => images::tag(&instance, &args),
+        Command::Pull(args) => registry::pull(&instance, &args),
+        Command::Push(args) => registry::push(&instance, &args),
+        Command::Image(command) => images::image(&instance, &command),
     }
 }
 

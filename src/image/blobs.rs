@@ -221,3 +221,61 @@ fn copy_hashing(
     }
     Ok(hashing.digest())
 }
+
+/// Incremental blob write (for async downloads): content goes to a temp
+/// file while being hashed; [`BlobSink::finish`] verifies and renames it in
+/// place. Dropped unfinished, it removes the temp file.
+pub(super) struct BlobSink {
+    tmp: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+}
+
+impl BlobSink {
+    pub(super) fn create(dir: &Path) -> Result<BlobSink, ImageError> {
+        let tmp = dir.join(temp_name("blob"));
+        let file = File::create(&tmp).map_err(|source| ImageError::Write {
+            path: tmp.clone(),
+            source,
+        })?;
+        Ok(BlobSink {
+            tmp,
+            file: Some(file),
+            hasher: Sha256::new(),
+        })
+    }
+
+    pub(super) fn write(&mut self, data: &[u8]) -> Result<(), ImageError> {
+        self.hasher.update(data);
+        let file = self.file.as_mut().expect("sink not finished");
+        file.write_all(data).map_err(|source| ImageError::Write {
+            path: self.tmp.clone(),
+            source,
+        })
+    }
+
+    /// Checks the digest against `expected` and moves the blob into `dir`.
+    pub(super) fn finish(mut self, dir: &Path, expected: &str) -> Result<bool, ImageError> {
+        drop(self.file.take());
+        let hasher = std::mem::take(&mut self.hasher);
+        let actual = format!("sha256:{}", hasher.finalize_hex());
+        if actual != expected {
+            return Err(ImageError::DigestMismatch {
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        let target = dir.join(super::digest_hex(&actual));
+        if target.exists() {
+            return Ok(false);
+        }
+        rename(&self.tmp, &target)?;
+        Ok(true)
+    }
+}
+
+impl Drop for BlobSink {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}

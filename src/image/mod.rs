@@ -8,10 +8,17 @@
 //!   directory is renamed into place
 //! - `images.json`: the index; `lock`: flock serialising writers
 
+pub mod archive;
+mod archive_save;
 mod blobs;
+mod commit;
 mod fsat;
 pub mod index;
+pub mod oci;
 pub mod reference;
+pub mod registry;
+pub mod registry_io;
+
 pub mod rfc3339;
 pub mod sha256;
 mod store;
@@ -154,10 +161,32 @@ pub enum ImageError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    /// A layer's uncompressed digest differs from the config's `diff_ids`.
+    #[error("layer {layer}: uncompressed digest {actual} does not match the config's diff_id {expected}")]
+    DiffIdMismatch {
+        layer: String,
+        expected: String,
+        actual: String,
+    },
+    /// The config lists a different number of diff_ids than there are layers.
+    #[error("image config {config} lists {diff_ids} diff_ids for {layers} layers")]
+    LayerCount {
+        config: String,
+        diff_ids: usize,
+        layers: usize,
+    },
+    /// An image config blob is not valid JSON of the expected shape.
+    #[error("image config {digest} is invalid: {source}")]
+    BadConfig {
+        digest: String,
+        source: serde_json::Error,
+    },
     #[error("cannot unpack layer {layer}: {source}")]
     Unpack { layer: String, source: UnpackError },
 }
 
+#[cfg(test)]
+mod archive_tests;
 #[cfg(test)]
 mod store_tests;
 #[cfg(test)]

@@ -17,11 +17,11 @@ use super::{
 /// Per-layer metadata written next to the unpacked `rootfs`; its presence
 /// marks the layer as complete.
 #[derive(Debug, Serialize, Deserialize)]
-struct LayerInfo {
+pub(super) struct LayerInfo {
     /// sha256 of the uncompressed tar (OCI `diff_id`).
-    diff_id: String,
+    pub(super) diff_id: String,
     /// Bytes of file content.
-    size: u64,
+    pub(super) size: u64,
 }
 
 /// The OCI image config blob; its digest is the image id.
@@ -52,7 +52,7 @@ fn oci_arch() -> &'static str {
 }
 
 /// Paths created during an import, removed again unless the import succeeds.
-struct Undo(Vec<PathBuf>);
+pub(super) struct Undo(pub(super) Vec<PathBuf>);
 
 impl Drop for Undo {
     fn drop(&mut self) {
@@ -83,7 +83,7 @@ impl ImageStore {
         &self.root
     }
 
-    fn blob_dir(&self) -> PathBuf {
+    pub(super) fn blob_dir(&self) -> PathBuf {
         self.root.join("blobs").join("sha256")
     }
 
@@ -96,7 +96,7 @@ impl ImageStore {
         self.blob_dir().join(digest_hex(digest))
     }
 
-    fn layer_dir(&self, digest: &str) -> PathBuf {
+    pub(super) fn layer_dir(&self, digest: &str) -> PathBuf {
         self.root.join("layers").join(digest_hex(digest))
     }
 
@@ -176,7 +176,7 @@ impl ImageStore {
     }
 
     /// Removes leftovers of interrupted operations; needs the lock held.
-    fn sweep_temps(&self) -> Result<(), ImageError> {
+    pub(super) fn sweep_temps(&self) -> Result<(), ImageError> {
         for dir in [self.root.clone(), self.blob_dir(), self.root.join("layers")] {
             blobs::sweep_temps(&dir)?;
         }
@@ -193,7 +193,11 @@ impl ImageStore {
     }
 
     /// Unpacks layer `digest` from its blob unless already present.
-    fn ensure_layer(&self, digest: &str, undo: &mut Undo) -> Result<LayerInfo, ImageError> {
+    pub(super) fn ensure_layer(
+        &self,
+        digest: &str,
+        undo: &mut Undo,
+    ) -> Result<LayerInfo, ImageError> {
         let dir = self.layer_dir(digest);
         let info_path = dir.join("layer.json");
         if let Ok(data) = fs::read(&info_path) {
@@ -239,7 +243,7 @@ impl ImageStore {
         Ok(info)
     }
 
-    fn save(&self, images: &[ImageRecord]) -> Result<(), ImageError> {
+    pub(super) fn save(&self, images: &[ImageRecord]) -> Result<(), ImageError> {
         let json = serde_json::to_vec_pretty(images).expect("index serialises");
         blobs::write_atomic(&self.index_path(), &json)
     }
@@ -279,7 +283,7 @@ impl ImageStore {
 
     /// Deletes a layer directory (renamed aside first, so a crash never
     /// leaves a half-deleted layer that looks complete) and its blob.
-    fn delete_digest(&self, digest: &str) -> Result<(), ImageError> {
+    pub(super) fn delete_digest(&self, digest: &str) -> Result<(), ImageError> {
         let dir = self.layer_dir(digest);
         if dir.exists() {
             let aside =
