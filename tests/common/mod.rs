@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 mod census;
+pub mod project;
 
 #[allow(unused_imports)] // Not every test binary needs it.
 pub use census::pid_alive;
@@ -296,6 +297,8 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // Supervisors first: one left alive would recreate what we remove.
+        project::kill_supervisors(&self.root);
         let ids = self.rcorch_timeout(&["ps", "-aq"], Duration::from_secs(20));
         let ids: Vec<&str> = ids.stdout.split_whitespace().collect();
         if !ids.is_empty() {
