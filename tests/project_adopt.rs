@@ -58,9 +58,13 @@ fn supervisor_crash_then_up_adopts() {
     );
 
     p.up();
-    let new = p.supervisor_pid().expect("supervisor.pid after second up");
-    assert_ne!(new, old);
-    assert!(pid_alive(new), "new supervisor {new} not running");
+    // When everything already runs, `up` may return before the new
+    // supervisor has written its pid file.
+    let took_over = wait_for(WAIT, || {
+        p.supervisor_pid()
+            .is_some_and(|pid| pid != old && pid_alive(pid))
+    });
+    assert!(took_over, "no new supervisor: {:?}", p.supervisor_pid());
     // Give a wrongly duplicating supervisor the chance to show it.
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(
@@ -147,4 +151,33 @@ fn down_leaves_nothing() {
     // down again is harmless.
     let again = p.down();
     assert_eq!(again.code, 0, "{again:#?}");
+}
+
+/// What a systemd restart does: `supervise NAME` after the old supervisor
+/// was SIGKILLed adopts the running replicas.
+#[test]
+fn supervise_again_adopts() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "resup", &web(2));
+    p.up();
+    let before = ids(&p, "web");
+    let old = p.supervisor_pid().expect("supervisor.pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(wait_for(WAIT, || !pid_alive(old)));
+    let mut sup = env.spawn(&["supervise", "resup"]);
+    let new_pid = sup.id() as i32;
+    let took_over = wait_for(WAIT, || p.supervisor_pid() == Some(new_pid));
+    std::thread::sleep(Duration::from_secs(1));
+    let after = p.replicas("web");
+    let _ = sup.kill();
+    let _ = sup.wait();
+    assert!(took_over, "supervise did not take over");
+    assert_eq!(after.len(), 2, "{after:#?}");
+    let mut after_ids: Vec<String> = after.into_iter().map(|r| r.id).collect();
+    after_ids.sort();
+    assert_eq!(after_ids, before);
 }

@@ -71,7 +71,9 @@ fn killed_replica_is_replaced() {
     // Back to three running, and slot 2 holds a live process again.
     let healed = wait_for(WAIT, || {
         let r = p.running("web");
-        r.len() == 3 && r.iter().any(|x| x.name == "heal-web-2")
+        r.len() == 3
+            && r.iter()
+                .any(|x| x.name == "heal-web-2" && x.id != victim.id)
     });
     assert!(
         healed,

@@ -159,6 +159,17 @@ impl TestEnv {
             .expect("spawn rcorch")
     }
 
+    /// Like `spawn`, with extra environment variables for rcorch.
+    pub fn spawn_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Child {
+        self.command(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rcorch")
+    }
+
     fn run(&self, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Output {
         // Output goes to files, not pipes: a detached monitor that keeps an
         // inherited pipe open would otherwise block the reader forever.
