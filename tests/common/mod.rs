@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 mod census;
+pub mod project;
 
 #[allow(unused_imports)] // Not every test binary needs it.
 pub use census::pid_alive;
@@ -151,6 +152,17 @@ impl TestEnv {
     /// execs the binary, so the child's pid is rcorch's.
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rcorch")
+    }
+
+    /// Like `spawn`, with extra environment variables for rcorch.
+    pub fn spawn_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Child {
+        self.command(args)
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -296,6 +308,8 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // Supervisors first: one left alive would recreate what we remove.
+        project::kill_supervisors(&self.root);
         let ids = self.rcorch_timeout(&["ps", "-aq"], Duration::from_secs(20));
         let ids: Vec<&str> = ids.stdout.split_whitespace().collect();
         if !ids.is_empty() {

@@ -1,0 +1,95 @@
+//! Root-only: bad compose input is refused with a precise message (file,
+//! line, key) and leaves the instance untouched; unknown keys only warn.
+
+mod common;
+
+use std::path::Path;
+
+use common::project::Project;
+use common::{assert_unchanged, TestEnv};
+
+/// `up -d` must fail, naming `file:line` and every word of `mentions`,
+/// and create nothing (no container, no project dir, no supervisor).
+#[track_caller]
+fn refused(env: &TestEnv, name: &str, yaml: &str, line: u32, mentions: &[&str]) {
+    let p = Project::new(env, name, yaml);
+    let out = assert_unchanged(env, || p.cmd("up", &["-d", "--wait-timeout", "10"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    let where_ = format!("{}:{line}", p.file.display());
+    assert!(out.stderr.contains(&where_), "want {where_:?} in {out:#?}");
+    for m in mentions {
+        assert!(out.stderr.contains(m), "want {m:?} in {out:#?}");
+    }
+    assert!(!p.dir().exists(), "{} created", p.dir().display());
+    assert!(p.supervisor_pid().is_none());
+    // config agrees.
+    let cfg = p.cmd("config", &["-q"]);
+    assert_ne!(cfg.code, 0, "config accepted it: {cfg:#?}");
+    assert!(cfg.stderr.contains(&where_), "{cfg:#?}");
+}
+
+#[test]
+fn malformed_yaml_is_refused() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"\n";
+    let p = Project::new(&env, "malformed", yaml);
+    let out = assert_unchanged(&env, || p.cmd("up", &["-d"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains(&p.file.display().to_string()),
+        "{out:#?}"
+    );
+    assert!(out.stderr.contains("line"), "{out:#?}");
+    assert!(!p.dir().exists());
+    assert!(!Path::new(&env.root.join("projects").join("malformed")).exists());
+}
+
+#[test]
+fn unknown_service_in_depends_on() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    depends_on:\n      - nosuch\n";
+    refused(&env, "baddep", yaml, 5, &["nosuch"]);
+}
+
+#[test]
+fn bad_memory_limit() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    deploy:\n      resources:\n        limits:\n          memory: 12q\n";
+    refused(&env, "badmem", yaml, 8, &["memory", "12q"]);
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    deploy:\n      replicas: lots\n";
+    refused(&env, "badtype", yaml, 6, &["replicas"]);
+}
+
+#[test]
+fn dependency_cycle_is_refused() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n";
+    let p = Project::new(&env, "cycle", yaml);
+    let out = assert_unchanged(&env, || p.cmd("up", &["-d", "--wait-timeout", "10"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains(&p.file.display().to_string()),
+        "{out:#?}"
+    );
+    assert!(out.stderr.contains("cycle"), "{out:#?}");
+    assert!(!p.dir().exists());
+}
+
+#[test]
+fn unknown_key_warns_and_still_works() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    frobnicate: 3\n";
+    let p = Project::new(&env, "unknown", yaml);
+    let out = p.up();
+    let where_ = format!("{}:6", p.file.display());
+    assert!(
+        out.stderr.contains(&where_) && out.stderr.contains("frobnicate"),
+        "want a warning naming {where_} and frobnicate: {out:#?}"
+    );
+    assert_eq!(p.running("web").len(), 1, "{:#?}", p.replicas("web"));
+}
