@@ -190,6 +190,8 @@ pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
         compose_file: std::fs::canonicalize(&file).unwrap_or(file),
         watchdog_sec: args.watchdog,
     };
+    std::fs::create_dir_all(&args.output_dir)
+        .map_err(|e| format!("cannot create {}: {e}", args.output_dir.display()))?;
     let path = args
         .output_dir
         .join(crate::systemd::unit::unit_name(&spec.project));

@@ -59,6 +59,11 @@ pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<
         path: exe.to_path_buf(),
         source,
     })?;
+    // Return once it holds its lock, so a `down` right after finds it.
+    let start = Instant::now();
+    while dir.supervisor_pid().is_none() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     Ok(())
 }
 
@@ -130,7 +135,11 @@ pub fn down(instance: &Instance, name: &str) -> Result<Vec<String>> {
     if let Some(pid) = dir.supervisor_pid() {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
         if let Ok(fd) = sys::pidfd_open(pid) {
-            sys::wait_pidfd(&fd, 5_000);
+            if !sys::wait_pidfd(&fd, 5_000) {
+                // It must not outlive `down` and recreate what we remove.
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                sys::wait_pidfd(&fd, 5_000);
+            }
         }
     }
     let mut removed = Vec::new();

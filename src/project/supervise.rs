@@ -149,8 +149,15 @@ impl Loop<'_, '_> {
         self.record_exits(&observed);
         observed.restarts = self.memory.histories.clone();
         let desired = self.desired();
-        for action in reconcile(&desired, &observed, now) {
-            self.act(&action, now);
+        let actions = reconcile(&desired, &observed, now);
+        // A start changes what there is to observe (a new replica to probe):
+        // look again at once instead of sleeping on stale deadlines.
+        let started = actions.iter().any(|a| {
+            matches!(a, Action::Start { .. })
+                || matches!(a, Action::Restart { at, .. } if *at <= now)
+        });
+        for action in &actions {
+            self.act(action, now);
         }
         self.kill_overdue(now);
         self.start_probes(&desired, &observed, now);
@@ -165,7 +172,7 @@ impl Loop<'_, '_> {
             .map(|t| Duration::from_millis(t.as_millis().saturating_sub(now.as_millis())));
         let wait = next.unwrap_or(MAX_SLEEP).min(MAX_SLEEP);
         // A replica whose exit is being written: look again very soon.
-        if settling {
+        if settling || started {
             wait.min(Duration::from_millis(10))
         } else {
             wait.max(Duration::from_millis(1))

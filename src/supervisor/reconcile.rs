@@ -16,7 +16,9 @@ use super::action::{Action, Reason};
 use super::deps::unmet_dependency;
 use super::health::next_probe_at;
 use super::observed::{ObservedReplica, ObservedState, ReplicaStatus, SlotKey};
-use super::restart::{decide_restart, ExitCause, RestartDecision};
+use super::restart::{
+    decide_restart, ExitCause, ExitInfo, RestartDecision, RestartPolicy, RestartRule,
+};
 use super::spec::{DesiredState, RunState, ServiceSpec, DEFAULT_STOP_GRACE};
 use super::time::Time;
 
@@ -153,10 +155,12 @@ fn occupied_slot(
         ReplicaStatus::Running { .. } if spec.run == RunState::Stopped => {
             retire(replica, spec.stop_grace, Reason::ServiceStopped)
         }
-        ReplicaStatus::Running { .. } => (replica.is_unhealthy()
-            && spec.restart.restarts_failures())
-        .then(|| retire(replica, spec.stop_grace, Reason::Unhealthy))
-        .flatten(),
+        // Replaced whatever the restart policy: that is the point of a health
+        // check (and what Docker never does).
+        ReplicaStatus::Running { .. } => replica
+            .is_unhealthy()
+            .then(|| retire(replica, spec.stop_grace, Reason::Unhealthy))
+            .flatten(),
         ReplicaStatus::Exited(_) if spec.run == RunState::Stopped => None,
         ReplicaStatus::Exited(exit) => {
             let at = if exit.cause == ExitCause::StoppedOnRequest {
@@ -164,7 +168,8 @@ fn occupied_slot(
                 now
             } else {
                 let history = observed.history(&replica.key);
-                match decide_restart(&spec.restart, &history, exit, now) {
+                let policy = replacement_policy(&spec.restart, exit);
+                match decide_restart(&policy, &history, exit, now) {
                     RestartDecision::RestartAt { at, .. } => at,
                     RestartDecision::GiveUp(_) | RestartDecision::NoRestart => return None,
                 }
@@ -216,3 +221,17 @@ fn gate(
 #[cfg(test)]
 #[path = "reconcile_tests.rs"]
 mod tests;
+
+/// The policy for restarting an exited replica: its own, except that a
+/// replica stopped for being unhealthy is always replaced (with the same
+/// backoff), even under `restart: no`.
+fn replacement_policy(policy: &RestartPolicy, exit: &ExitInfo) -> RestartPolicy {
+    if exit.cause == ExitCause::StoppedUnhealthy && !policy.restarts_failures() {
+        RestartPolicy {
+            rule: RestartRule::Always,
+            ..*policy
+        }
+    } else {
+        *policy
+    }
+}

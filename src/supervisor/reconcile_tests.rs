@@ -169,10 +169,32 @@ fn an_unhealthy_replica_is_stopped_then_restarted() {
 }
 
 #[test]
-fn unhealthy_under_restart_no_is_left_alone() {
+fn unhealthy_under_restart_no_is_still_replaced() {
     let d = desired(vec![service("web", 1, "no")]);
     let sick = with_health(running("web", 1, "a"), HealthStatus::Unhealthy);
-    assert!(reconcile(&d, &observed(vec![sick]), t(0)).is_empty());
+    let actions = reconcile(&d, &observed(vec![sick]), t(0));
+    assert!(matches!(
+        actions.as_slice(),
+        [Action::Stop {
+            reason: Reason::Unhealthy,
+            ..
+        }]
+    ));
+    let mut stopped = running("web", 1, "a");
+    stopped.status = ReplicaStatus::Exited(ExitInfo {
+        code: 143,
+        at: t(50),
+        cause: ExitCause::StoppedUnhealthy,
+    });
+    let restarted = reconcile(&d, &observed(vec![stopped.clone()]), t(50));
+    assert!(matches!(restarted.as_slice(), [Action::Restart { .. }]));
+    // A plain exit under `restart: no` still stays down.
+    stopped.status = ReplicaStatus::Exited(ExitInfo {
+        code: 1,
+        at: t(50),
+        cause: ExitCause::Exited,
+    });
+    assert!(reconcile(&d, &observed(vec![stopped]), t(50)).is_empty());
 }
 
 #[test]
