@@ -11,7 +11,9 @@ use crate::container::build::parse_signal;
 use crate::container::store::Record;
 use crate::container::{MountKind, Status};
 use crate::instance::Instance;
+use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::{self, observed_status};
+use crate::supervisor::health::HealthStatus;
 use crate::util::time::{human_duration, parse_rfc3339};
 
 #[derive(Args, Debug)]
@@ -111,6 +113,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(0);
     }
+    let health = ProjectHealth::load(instance, &records);
     let mut table = Table::new();
     table.load_preset(NOTHING).set_header([
         "CONTAINER ID",
@@ -119,6 +122,8 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         "CREATED",
         "STATUS",
         "NAMES",
+        "PROJECT",
+        "SERVICE",
     ]);
     for r in &records {
         let mut command = r.config.args.join(" ");
@@ -131,8 +136,10 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
             r.config.image.clone(),
             format!("\"{command}\""),
             format!("{} ago", ago(Some(&r.config.created))),
-            status_text(r),
+            health.decorate(r, status_text(r)),
             r.config.name.clone(),
+            label(r, LABEL_PROJECT),
+            label(r, LABEL_SERVICE),
         ]);
     }
     println!("{table}");
@@ -256,4 +263,54 @@ pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
     }
     println!("{}", serde_json::to_string_pretty(&found)?);
     Ok(code)
+}
+
+fn label(r: &Record, key: &str) -> String {
+    r.config.labels.get(key).cloned().unwrap_or_default()
+}
+
+/// Replica health from each project's supervisor, as `ps` shows it:
+/// "Up 5 seconds (healthy)".
+struct ProjectHealth {
+    by_container: std::collections::BTreeMap<String, HealthStatus>,
+    checked: std::collections::BTreeSet<String>,
+}
+
+impl ProjectHealth {
+    fn load(instance: &Instance, records: &[Record]) -> ProjectHealth {
+        let mut by_container = std::collections::BTreeMap::new();
+        let mut checked = std::collections::BTreeSet::new();
+        let projects: std::collections::BTreeSet<String> =
+            records.iter().map(|r| label(r, LABEL_PROJECT)).collect();
+        for name in projects.iter().filter(|p| !p.is_empty()) {
+            let dir = ProjectDir::new(&instance.root, name);
+            by_container.extend(dir.load_health());
+            if let Ok(record) = dir.load() {
+                checked.extend(
+                    record
+                        .services
+                        .iter()
+                        .filter(|s| s.spec.health.is_some())
+                        .map(|s| format!("{name}/{}", s.spec.name)),
+                );
+            }
+        }
+        ProjectHealth {
+            by_container,
+            checked,
+        }
+    }
+
+    fn decorate(&self, r: &Record, status: String) -> String {
+        let service = format!("{}/{}", label(r, LABEL_PROJECT), label(r, LABEL_SERVICE));
+        if observed_status(&r.state) != Status::Running || !self.checked.contains(&service) {
+            return status;
+        }
+        let health = match self.by_container.get(&r.config.id) {
+            Some(HealthStatus::Healthy) => "healthy",
+            Some(HealthStatus::Unhealthy) => "unhealthy",
+            _ => "health: starting",
+        };
+        format!("{status} ({health})")
+    }
 }

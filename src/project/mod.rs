@@ -19,6 +19,7 @@ use nix::fcntl::{Flock, FlockArg};
 use thiserror::Error;
 
 use crate::container::store::{read_json, write_json_atomic, StoreError};
+use crate::supervisor::health::HealthStatus;
 pub use translate::{ProjectRecord, ReplicaTemplate, ServiceRecord};
 
 /// Labels that tie a container to its project, service, slot and revision.
@@ -111,6 +112,16 @@ impl ProjectDir {
             .trim()
             .parse()
             .ok()
+    }
+
+    /// Health of the project's replicas as the supervisor last saw it, for
+    /// `ps` (the supervisor rewrites it when a replica's health changes).
+    pub fn save_health(&self, health: &std::collections::BTreeMap<String, HealthStatus>) {
+        let _ = write_json_atomic(&self.dir.join("health.json"), health);
+    }
+
+    pub fn load_health(&self) -> std::collections::BTreeMap<String, HealthStatus> {
+        read_json(&self.dir.join("health.json")).unwrap_or_default()
     }
 
     pub fn events_path(&self) -> PathBuf {

@@ -67,11 +67,11 @@ pub fn replica_labels(record: &Record, project: &str) -> Option<(String, u32, u6
 /// written the exit: observing now would lose the exit code.
 pub fn settling(record: &Record) -> bool {
     let state = &record.state;
+    let alive =
+        |pid: Option<i32>, ticks| pid.is_some_and(|pid| sys::same_process_alive(pid, ticks));
     state.status() == Status::Running
-        && observed_status(state) == Status::Exited
-        && state
-            .monitor_pid
-            .is_some_and(|pid| sys::process_start_ticks(pid).is_some())
+        && !alive(state.pid, state.pid_start_ticks)
+        && alive(state.monitor_pid, None)
 }
 
 pub fn observe(
@@ -91,9 +91,6 @@ pub fn observe(
         let status = match observed_status(state) {
             Status::Created => ReplicaStatus::Starting,
             Status::Running => ReplicaStatus::Running {
-                since: to_time(state.started_at.as_deref(), now, wall_now),
-            },
-            Status::Exited if settling(record) => ReplicaStatus::Running {
                 since: to_time(state.started_at.as_deref(), now, wall_now),
             },
             Status::Exited => ReplicaStatus::Exited(ExitInfo {

@@ -415,6 +415,15 @@ impl Loop<'_, '_> {
         };
         let (next, event) = on_probe_result(&spec, &state, result, now);
         self.memory.health.insert(container.clone(), next);
+        if event != HealthEvent::Unchanged {
+            let statuses = self
+                .memory
+                .health
+                .iter()
+                .map(|(c, h)| (c.clone(), h.status))
+                .collect();
+            self.sup.project.save_health(&statuses);
+        }
         match event {
             HealthEvent::BecameHealthy => {
                 self.event(&service, slot, "healthy", &container[..12], String::new())

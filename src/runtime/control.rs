@@ -36,14 +36,16 @@ pub enum ControlError {
 /// The status a record really has now: "running" only while its PID 1 is
 /// alive and is the same process that was started.
 pub fn observed_status(state: &ContainerState) -> Status {
+    let pid_alive = || {
+        state
+            .pid
+            .is_some_and(|pid| sys::same_process_alive(pid, state.pid_start_ticks))
+    };
     match state.status() {
-        Status::Running
-            if !state
-                .pid
-                .is_some_and(|pid| sys::same_process_alive(pid, state.pid_start_ticks)) =>
-        {
-            Status::Exited
-        }
+        // PID 1 is gone; until its monitor has recorded the exit (a few ms)
+        // the container still counts as running, so nobody reads an exit
+        // without its code. A dead monitor records nothing: exited.
+        Status::Running if !pid_alive() && !monitor_alive(state) => Status::Exited,
         status => status,
     }
 }
