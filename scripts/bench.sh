@@ -386,7 +386,18 @@ section_unpack() {
     throughput "$s" "$size"
 }
 section_selfheal() {
-    skip_row selfheal "rcorch restart" "not implemented yet"
+    need_rcorch_image || { skip_row selfheal "kill -> replacement running" "rcorch unusable"; return; }
+    command -v python3 >/dev/null || { skip_row selfheal "kill -> replacement running" "python3 missing"; return; }
+    echo
+    echo "== [selfheal] SIGKILL a replica 12 times; time until its replacement runs"
+    local out median
+    if out=$(timeout 300 python3 "$repo/scripts/selfheal_bench.py" "$rcorch" "$rcorch_state" 12); then
+        median=${out%% *}
+        echo "-- median ${median} ms, p90 $(echo "$out" | cut -d' ' -f2) ms over $(echo "$out" | cut -d' ' -f3) kills"
+        add_row selfheal "kill -> replacement running" "scripts/selfheal_bench.py" ok "$median" "" 0
+    else
+        add_row selfheal "kill -> replacement running" "scripts/selfheal_bench.py" failed "" "" 0
+    fi
 }
 
 # ------------------------------------------------------------------ report --

@@ -63,5 +63,14 @@ with tempfile.TemporaryDirectory() as d:
             time.sleep(3.6)
     finally:
         rc("down", "-p", "heal")
+        # The benchmark's own cgroup parent, now empty, in every hierarchy.
+        for top in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+            for d in [os.path.join(top, "rcorch-bench")] + [
+                os.path.join(top, c, "rcorch-bench") for c in ("memory", "cpu", "cpuacct", "pids")
+            ]:
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
     samples.sort()
     print(f"{statistics.median(samples):.1f} {samples[int(len(samples) * 0.9) - 1]:.1f} {len(samples)}")
