@@ -21,7 +21,11 @@ pub struct LogsArgs {
     tail: Option<usize>,
     #[arg(short, long)]
     timestamps: bool,
-    container: String,
+    /// Show a compose project's logs, each line prefixed by its replica
+    #[arg(short, long = "project-name", value_name = "NAME")]
+    project_name: Option<String>,
+    /// A container; with -p, an optional service of the project
+    container: Option<String>,
 }
 
 fn print_entry(entry: &LogEntry, timestamps: bool) {
@@ -37,7 +41,13 @@ fn print_entry(entry: &LogEntry, timestamps: bool) {
 }
 
 pub fn logs(instance: &Instance, args: &LogsArgs) -> CliResult {
-    let id = instance.containers.resolve(&args.container)?;
+    if let Some(project) = &args.project_name {
+        return project_logs(instance, project, args);
+    }
+    let Some(container) = &args.container else {
+        return Err("logs needs a container, or -p PROJECT [SERVICE]".into());
+    };
+    let id = instance.containers.resolve(container)?;
     let path = instance.containers.container_dir(&id).join("log.json");
     let entries = read_entries(&path)?;
     let skip = args
@@ -92,4 +102,49 @@ fn follow(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `logs -p PROJECT [SERVICE]`: every replica's output merged by time, each
+/// line prefixed by the replica (`web-2 | …`), as `docker compose logs` does.
+fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResult {
+    let mut lines: Vec<(String, LogEntry)> = Vec::new();
+    let mut width = 0;
+    for record in instance.containers.list()? {
+        let Some((service, slot, _)) = crate::project::replicas::replica_labels(&record, project)
+        else {
+            continue;
+        };
+        if args
+            .container
+            .as_ref()
+            .is_some_and(|wanted| *wanted != service)
+        {
+            continue;
+        }
+        let replica = format!("{service}-{slot}");
+        width = width.max(replica.len());
+        let path = instance
+            .containers
+            .container_dir(&record.config.id)
+            .join("log.json");
+        lines.extend(
+            read_entries(&path)?
+                .into_iter()
+                .map(|e| (replica.clone(), e)),
+        );
+    }
+    lines.sort_by(|a, b| a.1.time.cmp(&b.1.time));
+    let skip = args
+        .tail
+        .map(|n| lines.len().saturating_sub(n))
+        .unwrap_or(0);
+    for (replica, entry) in &lines[skip..] {
+        let prefixed = LogEntry {
+            log: format!("{replica:<width$} | {}", entry.log),
+            ..entry.clone()
+        };
+        print_entry(&prefixed, args.timestamps);
+    }
+    let _ = std::io::stdout().flush();
+    Ok(0)
 }
