@@ -34,8 +34,12 @@ pub struct StopArgs {
     /// Seconds to wait before SIGKILL (default: the container's --stop-timeout)
     #[arg(short = 't', long = "time")]
     time: Option<u64>,
-    #[arg(required = true)]
-    containers: Vec<String>,
+    /// Stop a compose project's services (all, or those named) instead
+    #[arg(short, long = "project-name", value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// Containers; with -p, services
+    #[arg(required_unless_present = "project_name")]
+    pub containers: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +167,9 @@ fn for_each(
 }
 
 pub fn stop(instance: &Instance, args: &StopArgs) -> CliResult {
+    if let Some(project) = &args.project_name {
+        return super::project::stop_services(instance, project, &args.containers);
+    }
     for_each(&args.containers, |c| {
         control::stop(instance, c, args.time)?;
         println!("{c}");

@@ -72,6 +72,10 @@ enum Command {
     Scale(project::ScaleArgs),
     /// What a project's supervisor did and why
     Events(project::ProjectArgs),
+    /// Start a project's stopped services
+    Start(project::ServicesArgs),
+    /// Restart a project's services: graceful stop, then start
+    Restart(project::ServicesArgs),
     /// systemd units for projects
     #[command(subcommand)]
     Systemd(SystemdCommand),
@@ -261,6 +265,8 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Down(args) => project::down(&instance, &args),
         Command::Scale(args) => project::scale(&instance, &args),
         Command::Events(args) => project::events(&instance, &args),
+        Command::Start(args) => project::start(&instance, &args),
+        Command::Restart(args) => project::restart(&instance, &args),
         Command::Supervise(args) => project::supervise(&instance, &args),
         Command::Systemd(SystemdCommand::Generate(args)) => {
             project::generate_unit(&instance, &args)

@@ -12,6 +12,7 @@ use crate::instance::Instance;
 use crate::project::events;
 use crate::project::supervise::{self, Supervisor};
 use crate::project::{commands, list_projects, ProjectDir};
+use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
 pub struct ProjectArgs {
@@ -199,4 +200,46 @@ pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("{}", path.display());
     Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct ServicesArgs {
+    /// The project (default: the compose file's, else the only one up)
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// Services (default: all)
+    services: Vec<String>,
+}
+
+fn wait_stopped(instance: &Instance, name: &str, services: &[String]) -> CliResult {
+    if commands::wait_until_stopped(instance, name, services, Duration::from_secs(120)) {
+        Ok(0)
+    } else {
+        Err("replicas are still stopping; see 'rcorch events'".into())
+    }
+}
+
+/// `stop -p NAME [SERVICE…]`: wanted stopped until `start`.
+pub fn stop_services(instance: &Instance, name: &str, services: &[String]) -> CliResult {
+    commands::set_run_state(instance, name, services, RunState::Stopped)?;
+    wait_stopped(instance, name, services)
+}
+
+pub fn start(instance: &Instance, args: &ServicesArgs) -> CliResult {
+    let name = project_name(instance, &args.project)?;
+    let record = commands::set_run_state(instance, &name, &args.services, RunState::Running)?;
+    commands::ensure_supervisor(instance, &name, &exe()?)?;
+    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60));
+    if short.is_empty() {
+        Ok(0)
+    } else {
+        Err(format!("still starting: {}", short.join(", ")).into())
+    }
+}
+
+/// `restart [SERVICE…]`: stop the replicas gracefully, then start them again.
+pub fn restart(instance: &Instance, args: &ServicesArgs) -> CliResult {
+    let name = project_name(instance, &args.project)?;
+    stop_services(instance, &name, &args.services)?;
+    start(instance, args)
 }

@@ -16,6 +16,7 @@ use crate::container::Status;
 use crate::instance::Instance;
 use crate::runtime::control::{self, observed_status};
 use crate::runtime::sys;
+use crate::supervisor::RunState;
 
 /// Records `project` as desired (new revisions for changed services) and
 /// returns the record.
@@ -166,4 +167,62 @@ pub fn down(instance: &Instance, name: &str) -> Result<Vec<String>> {
     }
     let _ = std::fs::remove_dir_all(&dir.dir);
     Ok(removed)
+}
+
+/// `stop`/`start -p NAME [SERVICE…]`: the services' replicas are wanted
+/// stopped or running; the supervisor does it (gracefully) and keeps it so.
+pub fn set_run_state(
+    instance: &Instance,
+    name: &str,
+    services: &[String],
+    run: RunState,
+) -> Result<ProjectRecord> {
+    let dir = ProjectDir::new(&instance.root, name);
+    let mut record = dir.load()?;
+    for service in services {
+        if record.service(service).is_none() {
+            return Err(ProjectError::NoService {
+                project: name.into(),
+                service: service.clone(),
+            });
+        }
+    }
+    for entry in record.services.iter_mut() {
+        if services.is_empty() || services.contains(&entry.spec.name) {
+            entry.spec.run = run;
+        }
+    }
+    dir.save(&record)?;
+    if let Some(pid) = dir.supervisor_pid() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGHUP);
+    }
+    Ok(record)
+}
+
+/// Waits until none of `services` (all when empty) has a running replica.
+pub fn wait_until_stopped(
+    instance: &Instance,
+    name: &str,
+    services: &[String],
+    timeout: Duration,
+) -> bool {
+    let start = Instant::now();
+    loop {
+        let records = instance.containers.list().unwrap_or_default();
+        let running = records
+            .iter()
+            .filter(|r| observed_status(&r.state) == Status::Running)
+            .any(|r| {
+                replica_labels(r, name).is_some_and(|(service, _, _)| {
+                    services.is_empty() || services.contains(&service)
+                })
+            });
+        if !running {
+            return true;
+        }
+        if start.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
