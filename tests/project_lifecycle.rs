@@ -1,0 +1,67 @@
+//! Root-only: a project's services stopped, started and restarted on
+//! request, and its logs merged per replica.
+
+mod common;
+
+use std::time::Duration;
+
+use common::project::Project;
+use common::TestEnv;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+const APP: &str = r#"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "echo hello from $$HOSTNAME; sleep 1000"]
+    restart: always
+    stop_grace_period: 1s
+    deploy:
+      replicas: 2
+  worker:
+    image: busybox
+    command: ["sleep", "1000"]
+    init: true
+"#;
+
+#[test]
+fn services_stop_start_and_restart_on_request() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "life", APP);
+    p.up();
+    let out = env.rcorch(&["stop", "-p", "life", "web"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(p.running("web").is_empty(), "web still running after stop");
+    assert_eq!(p.running("worker").len(), 1, "stop of web touched worker");
+    // The supervisor keeps them stopped: nothing comes back on its own.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(p.running("web").is_empty());
+
+    let out = p.cmd("start", &["web"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(p.wait_running("web", 2, WAIT));
+
+    let before: Vec<String> = p.running("worker").into_iter().map(|r| r.id).collect();
+    let out = p.cmd("restart", &["worker"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(p.wait_running("worker", 1, WAIT));
+    let after: Vec<String> = p.running("worker").into_iter().map(|r| r.id).collect();
+    assert_ne!(before, after, "restart must give the service new replicas");
+    p.down();
+}
+
+#[test]
+fn project_logs_are_prefixed_by_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "logs", APP);
+    p.up();
+    let ok = common::wait_for(WAIT, || {
+        let out = env.rcorch(&["logs", "-p", "logs", "web"]).stdout;
+        out.contains("web-1 | hello from") && out.contains("web-2 | hello from")
+    });
+    assert!(ok, "{:#?}", env.rcorch(&["logs", "-p", "logs"]));
+    let worker_only = env.rcorch(&["logs", "-p", "logs", "worker"]);
+    assert!(!worker_only.stdout.contains("web-"), "{worker_only:#?}");
+    p.down();
+}
