@@ -19,7 +19,6 @@ pub mod reference;
 pub mod registry;
 pub mod registry_io;
 
-pub mod rfc3339;
 pub mod sha256;
 mod store;
 pub mod unpack;

@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::blobs::{self, HashingReader};
 use super::index::{self, Removal};
 use super::unpack::{decompress, unpack_layer};
-use super::{
-    digest_hex, parse_reference, rfc3339, ImageConfig, ImageError, ImageRecord, DEFAULT_PATH_ENV,
-};
+use super::{digest_hex, parse_reference, ImageConfig, ImageError, ImageRecord, DEFAULT_PATH_ENV};
 
 /// Per-layer metadata written next to the unpacked `rootfs`; its presence
 /// marks the layer as complete.
@@ -144,7 +142,7 @@ impl ImageStore {
             env: Some(vec![DEFAULT_PATH_ENV.to_string()]),
             ..ImageConfig::default()
         };
-        let created = rfc3339::format_system_time(SystemTime::now());
+        let created = crate::util::time::format_rfc3339_seconds(SystemTime::now());
         let blob = ConfigBlob {
             created: &created,
             architecture: oci_arch(),

@@ -21,6 +21,12 @@ pub fn format_rfc3339(time: SystemTime) -> String {
     )
 }
 
+/// Second precision (`2026-11-23T04:51:31Z`), as image configs carry it.
+pub fn format_rfc3339_seconds(time: SystemTime) -> String {
+    let full = format_rfc3339(time);
+    format!("{}Z", &full[..19])
+}
+
 /// Parses what `format_rfc3339` writes (fraction optional).
 pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let text = text.strip_suffix('Z')?;
@@ -92,6 +98,12 @@ mod tests {
         assert_eq!(format_rfc3339(t), "2026-11-23T04:51:31.000000005Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(format_rfc3339(leap), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn second_precision_drops_the_fraction() {
+        let t = UNIX_EPOCH + Duration::new(1_795_409_491, 123_456_789);
+        assert_eq!(format_rfc3339_seconds(t), "2026-11-23T04:51:31Z");
     }
 
     #[test]
