@@ -65,3 +65,27 @@ fn project_logs_are_prefixed_by_replica() {
     assert!(!worker_only.stdout.contains("web-"), "{worker_only:#?}");
     p.down();
 }
+
+#[test]
+fn attached_up_stops_the_services_on_ctrl_c() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "fg", APP);
+    let mut child = env.spawn(&["up", "-f", p.file_str(), "-p", "fg"]);
+    assert!(
+        p.wait_running("web", 2, WAIT),
+        "attached up did not start the app"
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let stopped = common::wait_for(WAIT, || matches!(child.try_wait(), Ok(Some(_))));
+    if !stopped {
+        let _ = child.kill();
+    }
+    assert!(stopped, "up did not return after SIGINT");
+    assert!(child.wait().unwrap().success());
+    assert!(
+        p.running("web").is_empty() && p.running("worker").is_empty(),
+        "services still running"
+    );
+    p.down();
+}

@@ -148,3 +148,47 @@ fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResul
     let _ = std::io::stdout().flush();
     Ok(0)
 }
+
+/// Prints every replica's new output, prefixed, until `stop()` says so.
+/// Replicas that appear later (restarts, scaling) are picked up.
+pub fn follow_project(
+    instance: &Instance,
+    project: &str,
+    mut stop: impl FnMut() -> bool,
+) -> std::io::Result<()> {
+    let mut offsets: std::collections::BTreeMap<std::path::PathBuf, u64> = Default::default();
+    while !stop() {
+        for record in instance.containers.list().unwrap_or_default() {
+            let Some((service, slot, _)) =
+                crate::project::replicas::replica_labels(&record, project)
+            else {
+                continue;
+            };
+            let path = instance
+                .containers
+                .container_dir(&record.config.id)
+                .join("log.json");
+            let offset = offsets.entry(path.clone()).or_insert(0);
+            let Ok(mut file) = std::fs::File::open(&path) else {
+                continue;
+            };
+            file.seek(SeekFrom::Start(*offset))?;
+            let mut reader = BufReader::new(file);
+            let mut line = String::new();
+            while reader.read_line(&mut line)? > 0 && line.ends_with('\n') {
+                *offset += line.len() as u64;
+                if let Ok(entry) = serde_json::from_str::<LogEntry>(&line) {
+                    let prefixed = LogEntry {
+                        log: format!("{service}-{slot} | {}", entry.log),
+                        ..entry
+                    };
+                    print_entry(&prefixed, false);
+                }
+                line.clear();
+            }
+        }
+        let _ = std::io::stdout().flush();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}

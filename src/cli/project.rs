@@ -98,6 +98,20 @@ fn exe() -> Result<PathBuf, Failure> {
 }
 
 pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
+    // Attached: a Ctrl-C from now on (even during start-up) stops the app
+    // cleanly instead of killing this command half-way.
+    let ctrl_c = if args.detach {
+        None
+    } else {
+        let mut mask = nix::sys::signal::SigSet::empty();
+        mask.add(nix::sys::signal::Signal::SIGINT);
+        mask.add(nix::sys::signal::Signal::SIGTERM);
+        let _ = mask.thread_block();
+        Some(nix::sys::signalfd::SignalFd::with_flags(
+            &mask,
+            nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+        )?)
+    };
     let loaded = load(&args.project)?;
     let record = commands::apply(instance, &loaded.project)?;
     commands::ensure_supervisor(instance, &record.name, &exe()?)?;
@@ -118,13 +132,14 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
             service.spec.name, service.spec.replicas, service.spec.revision
         );
     }
-    if !args.detach {
-        println!(
-            "project {} is up; its supervisor keeps it so ('rcorch down -p {}' to stop)",
-            record.name, record.name
-        );
-    }
-    Ok(0)
+    // Attached, as `docker compose up`: show the replicas' output until
+    // Ctrl-C, then stop the services gracefully (they stay, stopped).
+    let Some(stop) = ctrl_c else { return Ok(0) };
+    super::logs::follow_project(instance, &record.name, || {
+        matches!(stop.read_signal(), Ok(Some(_)))
+    })?;
+    eprintln!("stopping {} ...", record.name);
+    stop_services(instance, &record.name, &[])
 }
 
 pub fn down(instance: &Instance, args: &ProjectArgs) -> CliResult {
