@@ -8,6 +8,7 @@ pub mod compose;
 pub mod container;
 pub mod image;
 pub mod instance;
+pub mod network;
 pub mod project;
 pub mod runtime;
 pub mod supervisor;

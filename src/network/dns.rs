@@ -1,0 +1,1 @@
+//! The embedded DNS resolver (see `dns_server`).

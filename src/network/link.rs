@@ -1,0 +1,231 @@
+//! Bridges and veth pairs over netlink (rtnetlink), never by running `ip`.
+//! Each call runs on a small current-thread tokio runtime: rcorch is not
+//! async elsewhere, and a netlink round trip is microseconds.
+//!
+//! Inside a container's namespace: a short-lived thread `setns`es into it
+//! (network namespaces are per thread) and opens its own netlink socket there.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsFd;
+
+use futures_util::TryStreamExt;
+use nix::sched::CloneFlags;
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LinkError {
+    #[error("cannot open a netlink socket: {0}")]
+    Socket(std::io::Error),
+    #[error("netlink: cannot {op} {name}: {source}")]
+    Netlink {
+        op: &'static str,
+        name: String,
+        source: rtnetlink::Error,
+    },
+    #[error("network link {0} does not exist")]
+    Missing(String),
+    #[error("cannot enter the network namespace of pid {pid}: {source}")]
+    Netns { pid: i32, source: std::io::Error },
+    #[error("the namespace setup thread panicked")]
+    Thread,
+}
+
+type Result<T> = std::result::Result<T, LinkError>;
+
+/// How a container is plugged into its network.
+#[derive(Debug, Clone)]
+pub struct VethPlan {
+    pub host: String,
+    pub peer: String,
+    pub bridge: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+}
+
+fn block_on<F: std::future::Future<Output = Result<T>>, T>(
+    work: impl FnOnce(Handle) -> F,
+) -> Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(LinkError::Socket)?;
+    rt.block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(LinkError::Socket)?;
+        tokio::spawn(conn);
+        work(handle).await
+    })
+}
+
+fn nl<'a>(op: &'static str, name: &'a str) -> impl FnOnce(rtnetlink::Error) -> LinkError + 'a {
+    move |source| LinkError::Netlink {
+        op,
+        name: name.to_string(),
+        source,
+    }
+}
+
+fn errno_is(e: &rtnetlink::Error, errno: i32) -> bool {
+    matches!(e, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -errno)
+}
+
+async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(msg)) => Ok(Some(msg.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if errno_is(&e, libc::ENODEV) => Ok(None),
+        Err(e) => Err(nl("look up", name)(e)),
+    }
+}
+
+/// Creates the bridge with the gateway address if it is missing, and brings it up.
+pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
+    block_on(|h| async move {
+        if index_of(&h, name).await?.is_none() {
+            match h.link().add(LinkBridge::new(name).build()).execute().await {
+                Err(e) if !errno_is(&e, libc::EEXIST) => return Err(nl("create bridge", name)(e)),
+                _ => {}
+            }
+        }
+        let index = index_of(&h, name)
+            .await?
+            .ok_or_else(|| LinkError::Missing(name.into()))?;
+        match h
+            .address()
+            .add(index, IpAddr::V4(gateway), prefix)
+            .execute()
+            .await
+        {
+            Err(e) if !errno_is(&e, libc::EEXIST) => return Err(nl("address", name)(e)),
+            _ => {}
+        }
+        h.link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(nl("bring up", name))
+    })
+}
+
+/// Deletes a link; a missing one is already deleted.
+pub fn delete_link(name: &str) -> Result<()> {
+    block_on(|h| async move {
+        let Some(index) = index_of(&h, name).await? else {
+            return Ok(());
+        };
+        match h.link().del(index).execute().await {
+            Err(e) if !errno_is(&e, libc::ENODEV) => Err(nl("delete", name)(e)),
+            _ => Ok(()),
+        }
+    })
+}
+
+pub fn link_exists(name: &str) -> Result<bool> {
+    block_on(|h| async move { Ok(index_of(&h, name).await?.is_some()) })
+}
+
+/// Creates the veth pair, enslaves the host end to the bridge, moves the
+/// peer into `pid`'s namespace and configures it there as eth0. On failure
+/// the host end is deleted (which takes the peer with it).
+pub fn plug(plan: &VethPlan, pid: i32) -> Result<()> {
+    let result = plug_host_side(plan, pid).and_then(|()| configure_inside(plan, pid));
+    if result.is_err() {
+        let _ = delete_link(&plan.host);
+    }
+    result
+}
+
+fn plug_host_side(plan: &VethPlan, pid: i32) -> Result<()> {
+    block_on(|h| async move {
+        h.link()
+            .add(LinkVeth::new(&plan.host, &plan.peer).build())
+            .execute()
+            .await
+            .map_err(nl("create veth", &plan.host))?;
+        let missing = |n: &str| LinkError::Missing(n.to_string());
+        let host = index_of(&h, &plan.host)
+            .await?
+            .ok_or_else(|| missing(&plan.host))?;
+        let bridge = index_of(&h, &plan.bridge)
+            .await?
+            .ok_or_else(|| missing(&plan.bridge))?;
+        let peer = index_of(&h, &plan.peer)
+            .await?
+            .ok_or_else(|| missing(&plan.peer))?;
+        h.link()
+            .set(
+                LinkUnspec::new_with_index(host)
+                    .controller(bridge)
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(nl("attach to bridge", &plan.host))?;
+        h.link()
+            .set(
+                LinkUnspec::new_with_index(peer)
+                    .setns_by_pid(pid as u32)
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(nl("move into the container", &plan.peer))
+    })
+}
+
+/// In the container's namespace: lo up, peer renamed eth0 with its address,
+/// up, default route through the gateway.
+fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
+    let ns = File::open(format!("/proc/{pid}/ns/net"))
+        .map_err(|source| LinkError::Netns { pid, source })?;
+    let plan = plan.clone();
+    std::thread::spawn(move || {
+        nix::sched::setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| LinkError::Netns {
+            pid,
+            source: e.into(),
+        })?;
+        block_on(|h| async move {
+            let lo = index_of(&h, "lo")
+                .await?
+                .ok_or_else(|| LinkError::Missing("lo".into()))?;
+            h.link()
+                .set(LinkUnspec::new_with_index(lo).up().build())
+                .execute()
+                .await
+                .map_err(nl("bring up", "lo"))?;
+            let eth = index_of(&h, &plan.peer)
+                .await?
+                .ok_or_else(|| LinkError::Missing(plan.peer.clone()))?;
+            h.link()
+                .set(LinkUnspec::new_with_index(eth).name("eth0").build())
+                .execute()
+                .await
+                .map_err(nl("rename", &plan.peer))?;
+            h.address()
+                .add(eth, IpAddr::V4(plan.ip), plan.prefix)
+                .execute()
+                .await
+                .map_err(nl("address", "eth0"))?;
+            h.link()
+                .set(LinkUnspec::new_with_index(eth).up().build())
+                .execute()
+                .await
+                .map_err(nl("bring up", "eth0"))?;
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(plan.gateway)
+                .output_interface(eth)
+                .build();
+            h.route()
+                .add(route)
+                .execute()
+                .await
+                .map_err(nl("add default route via", "eth0"))
+        })
+    })
+    .join()
+    .map_err(|_| LinkError::Thread)?
+}

@@ -1,0 +1,308 @@
+//! rcorch's nftables ruleset, planned as data and applied in one atomic batch.
+//!
+//! Everything lives in `table inet rcorch`; the batch re-creates only that
+//! table (`add`, `delete`, `add`, then its chains and rules), so other
+//! tables are never read, flushed or edited. `nft -j -f -` applies the batch
+//! as one transaction: the old rules stay until the new ones are in.
+//!
+//! Published ports are DNAT rules in `prerouting` (from other hosts) and
+//! `output` (from the host itself). Reaching them on 127.0.0.1 works because
+//! rcorch sets `route_localnet` on its bridges and masquerades loopback
+//! sources leaving a bridge (the kernel-only hairpin; no userspace proxy).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use nftables::batch::Batch;
+use nftables::expr::{Expression, Fib, FibFlag, FibResult, Meta, MetaKey, NamedExpression};
+use nftables::expr::{Payload, PayloadField, Prefix};
+use nftables::schema::{Chain, NfListObject, Nftables, Rule, Table};
+use nftables::stmt::{JumpTarget, Match, NATFamily, Operator, Statement, NAT};
+use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use thiserror::Error;
+
+use super::{NetState, Proto};
+
+pub const TABLE: &str = "rcorch";
+const FAMILY: NfFamily = NfFamily::INet;
+
+#[derive(Debug, Error)]
+pub enum NftError {
+    /// nft rejected the batch or could not be run.
+    #[error("cannot apply rcorch's nftables rules (is the nft command installed?): {0}")]
+    Apply(#[from] nftables::helper::NftablesError),
+}
+
+/// One network, as the ruleset sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetRules {
+    pub bridge: String,
+    pub subnet: super::Subnet,
+    pub internal: bool,
+}
+
+/// One published port, resolved to the container's address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortRule {
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub proto: Proto,
+    pub container_ip: Ipv4Addr,
+    pub container_port: u16,
+}
+
+/// What the ruleset is built from: derived from the whole network state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RulesetPlan {
+    pub networks: Vec<NetRules>,
+    pub ports: Vec<PortRule>,
+}
+
+impl RulesetPlan {
+    pub fn from_state(state: &NetState) -> RulesetPlan {
+        let networks = state
+            .networks
+            .values()
+            .map(|n| NetRules {
+                bridge: n.bridge.clone(),
+                subnet: n.subnet,
+                internal: n.internal,
+            })
+            .collect();
+        let ports = state
+            .endpoints
+            .values()
+            .filter(|e| state.networks.get(&e.network).is_some_and(|n| !n.internal))
+            .flat_map(|e| {
+                e.ports.iter().map(|p| PortRule {
+                    host_ip: p.host_ip,
+                    host_port: p.host_port,
+                    proto: p.proto,
+                    container_ip: e.ip,
+                    container_port: p.container_port,
+                })
+            })
+            .collect();
+        RulesetPlan { networks, ports }
+    }
+}
+
+fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
+    Expression::Named(NamedExpression::Payload(Payload::PayloadField(
+        PayloadField {
+            protocol: protocol.into(),
+            field: name.into(),
+        },
+    )))
+}
+
+fn meta(key: MetaKey) -> Expression<'static> {
+    Expression::Named(NamedExpression::Meta(Meta { key }))
+}
+
+fn matches(
+    left: Expression<'static>,
+    op: Operator,
+    right: Expression<'static>,
+) -> Statement<'static> {
+    Statement::Match(Match { left, right, op })
+}
+
+fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
+    matches(left, Operator::EQ, right)
+}
+
+fn string(s: &str) -> Expression<'static> {
+    Expression::String(Cow::Owned(s.to_string()))
+}
+
+fn prefix(subnet: &super::Subnet) -> Expression<'static> {
+    Expression::Named(NamedExpression::Prefix(Prefix {
+        addr: Box::new(string(&subnet.network.to_string())),
+        len: subnet.prefix as u32,
+    }))
+}
+
+fn fib_daddr_local() -> Statement<'static> {
+    let fib = Fib {
+        result: FibResult::Type,
+        flags: HashSet::from([FibFlag::Daddr]),
+    };
+    eq(
+        Expression::Named(NamedExpression::Fib(fib)),
+        string("local"),
+    )
+}
+
+fn rule(chain: &str, expr: Vec<Statement<'static>>) -> NfListObject<'static> {
+    NfListObject::Rule(Rule {
+        family: FAMILY,
+        table: TABLE.into(),
+        chain: chain.to_string().into(),
+        expr: expr.into(),
+        handle: None,
+        index: None,
+        comment: None,
+    })
+}
+
+fn base_chain(name: &str, kind: NfChainType, hook: NfHook, prio: i32) -> NfListObject<'static> {
+    NfListObject::Chain(Chain {
+        family: FAMILY,
+        table: TABLE.into(),
+        name: name.to_string().into(),
+        _type: Some(kind),
+        hook: Some(hook),
+        prio: Some(prio),
+        policy: Some(NfChainPolicy::Accept),
+        ..Chain::default()
+    })
+}
+
+fn table() -> NfListObject<'static> {
+    NfListObject::Table(Table {
+        family: FAMILY,
+        name: TABLE.into(),
+        handle: None,
+    })
+}
+
+/// The whole batch: re-create `inet rcorch` with every rule the plan needs.
+/// With no networks the table is only removed.
+pub fn build_ruleset(plan: &RulesetPlan) -> Nftables<'static> {
+    let mut batch = Batch::new();
+    // `add` first so the `delete` never fails on a fresh host.
+    batch.add(table());
+    batch.delete(table());
+    if plan.networks.is_empty() {
+        return batch.to_nftables();
+    }
+    batch.add(table());
+    batch.add(base_chain(
+        "prerouting",
+        NfChainType::NAT,
+        NfHook::Prerouting,
+        -100,
+    ));
+    batch.add(base_chain("output", NfChainType::NAT, NfHook::Output, -100));
+    batch.add(base_chain(
+        "postrouting",
+        NfChainType::NAT,
+        NfHook::Postrouting,
+        100,
+    ));
+    batch.add(base_chain(
+        "forward",
+        NfChainType::Filter,
+        NfHook::Forward,
+        0,
+    ));
+    batch.add(NfListObject::Chain(Chain {
+        family: FAMILY,
+        table: TABLE.into(),
+        name: "published".into(),
+        ..Chain::default()
+    }));
+    let to_published = || {
+        Statement::Jump(JumpTarget {
+            target: "published".into(),
+        })
+    };
+    batch.add(rule("prerouting", vec![fib_daddr_local(), to_published()]));
+    batch.add(rule("output", vec![fib_daddr_local(), to_published()]));
+    for p in &plan.ports {
+        batch.add(rule("published", dnat_rule(p)));
+    }
+    for n in &plan.networks {
+        for r in postrouting_rules(n) {
+            batch.add(rule("postrouting", r));
+        }
+    }
+    for r in forward_rules(&plan.networks) {
+        batch.add(rule("forward", r));
+    }
+    batch.to_nftables()
+}
+
+/// `meta nfproto ipv4 [ip daddr H] tcp dport P dnat ip to C:P'`
+fn dnat_rule(p: &PortRule) -> Vec<Statement<'static>> {
+    let proto = match p.proto {
+        Proto::Tcp => "tcp",
+        Proto::Udp => "udp",
+    };
+    let mut expr = vec![eq(meta(MetaKey::Nfproto), string("ipv4"))];
+    if let Some(ip) = p.host_ip {
+        expr.push(eq(field("ip", "daddr"), string(&ip.to_string())));
+    }
+    expr.push(eq(
+        field(proto, "dport"),
+        Expression::Number(p.host_port.into()),
+    ));
+    expr.push(Statement::DNAT(Some(NAT {
+        addr: Some(string(&p.container_ip.to_string())),
+        family: Some(NATFamily::IP),
+        port: Some(Expression::Number(p.container_port.into())),
+        flags: None,
+    })));
+    expr
+}
+
+/// Masquerade what leaves the subnet (not internal networks), and loopback
+/// sources DNAT'd onto the bridge (the 127.0.0.1 hairpin).
+fn postrouting_rules(n: &NetRules) -> Vec<Vec<Statement<'static>>> {
+    let mut rules = vec![vec![
+        eq(meta(MetaKey::Oifname), string(&n.bridge)),
+        eq(
+            field("ip", "saddr"),
+            prefix(&super::Subnet::new(Ipv4Addr::LOCALHOST, 8)),
+        ),
+        Statement::Masquerade(None),
+    ]];
+    if !n.internal {
+        rules.push(vec![
+            eq(field("ip", "saddr"), prefix(&n.subnet)),
+            matches(meta(MetaKey::Oifname), Operator::NEQ, string(&n.bridge)),
+            Statement::Masquerade(None),
+        ]);
+    }
+    rules
+}
+
+/// Isolation: no forwarding between two rcorch bridges, none off an
+/// internal one.
+fn forward_rules(networks: &[NetRules]) -> Vec<Vec<Statement<'static>>> {
+    let mut rules = Vec::new();
+    for a in networks {
+        for b in networks.iter().filter(|b| b.bridge != a.bridge) {
+            rules.push(vec![
+                eq(meta(MetaKey::Iifname), string(&a.bridge)),
+                eq(meta(MetaKey::Oifname), string(&b.bridge)),
+                Statement::Drop(None),
+            ]);
+        }
+        if a.internal {
+            for (inner, outer) in [
+                (MetaKey::Iifname, MetaKey::Oifname),
+                (MetaKey::Oifname, MetaKey::Iifname),
+            ] {
+                rules.push(vec![
+                    eq(meta(inner), string(&a.bridge)),
+                    matches(meta(outer), Operator::NEQ, string(&a.bridge)),
+                    Statement::Drop(None),
+                ]);
+            }
+        }
+    }
+    rules
+}
+
+/// Applies the batch with `nft -j -f -` (one transaction).
+pub fn apply(ruleset: &Nftables) -> Result<(), NftError> {
+    nftables::helper::apply_ruleset(ruleset)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "nft_tests.rs"]
+mod tests;

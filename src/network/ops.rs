@@ -1,0 +1,343 @@
+//! The network verbs: create/remove/list networks, reserve and release a
+//! container's endpoint. Each verb is: lock, load, decide (pure), apply
+//! (links, sysctls, nft), save. A failure before `save` leaves the stored
+//! state as it was.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::ipam::{self, IpamError, Subnet};
+use super::link::{self, LinkError};
+use super::nft::{self, NftError, RulesetPlan};
+use super::ports::{self, PortError, PortMapping};
+use super::store::{NetStore, StateLock, StoreError};
+use super::{Endpoint, NetState, Network, DEFAULT_BRIDGE, DEFAULT_NETWORK};
+
+#[derive(Debug, Error)]
+pub enum NetError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ipam(#[from] IpamError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(transparent)]
+    Nft(#[from] NftError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("network {0} not found: create it with `rcorch network create {0}`")]
+    Unknown(String),
+    #[error("network {0} already exists")]
+    Exists(String),
+    #[error("invalid network name \"{0}\": use letters, digits, '_', '.' and '-'")]
+    Name(String),
+    #[error("subnet {subnet} overlaps network {other} ({other_subnet})")]
+    Overlap {
+        subnet: Subnet,
+        other: String,
+        other_subnet: Subnet,
+    },
+    #[error("network {name} is in use by {containers}: remove those containers first")]
+    InUse { name: String, containers: String },
+    #[error("{0} is a predefined network and cannot be removed")]
+    Predefined(String),
+    #[error("cannot write {path}: {source}")]
+    Sysctl {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, NetError>;
+
+/// Host files the verbs read or write, as parameters (tests and other
+/// namespaces use their own).
+#[derive(Debug, Clone)]
+pub struct HostPaths {
+    /// `/proc/sys`, for ip_forward and route_localnet.
+    pub proc_sys: PathBuf,
+    /// `/proc/net/route`, to keep default subnets clear of the host's routes.
+    pub routes: PathBuf,
+}
+
+impl HostPaths {
+    pub fn system() -> HostPaths {
+        HostPaths {
+            proc_sys: "/proc/sys".into(),
+            routes: "/proc/net/route".into(),
+        }
+    }
+}
+
+/// What `network create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub name: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub internal: bool,
+}
+
+/// What a container asks of its network.
+#[derive(Debug, Clone)]
+pub struct EndpointRequest {
+    pub container_id: String,
+    pub container_name: String,
+    pub network: String,
+    pub ip: Option<Ipv4Addr>,
+    pub aliases: Vec<String>,
+    pub ports: Vec<PortMapping>,
+}
+
+pub struct Networks {
+    pub store: NetStore,
+    pub host: HostPaths,
+}
+
+fn valid_network_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && !matches!(name, "none" | "host")
+}
+
+/// The network to add to `state`, checked against the networks already there.
+pub fn plan_network(
+    state: &NetState,
+    req: &CreateRequest,
+    host_routes: &[Subnet],
+    now: &str,
+) -> Result<Network> {
+    if !valid_network_name(&req.name) {
+        return Err(NetError::Name(req.name.clone()));
+    }
+    if state.networks.contains_key(&req.name) {
+        return Err(NetError::Exists(req.name.clone()));
+    }
+    let taken: Vec<Subnet> = state.networks.values().map(|n| n.subnet).collect();
+    let subnet = match &req.subnet {
+        Some(spec) => {
+            let subnet: Subnet = spec.parse()?;
+            if let Some(other) = state.networks.values().find(|n| n.subnet.overlaps(&subnet)) {
+                return Err(NetError::Overlap {
+                    subnet,
+                    other: other.name.clone(),
+                    other_subnet: other.subnet,
+                });
+            }
+            subnet
+        }
+        None => ipam::choose_subnet(host_routes, &taken)?,
+    };
+    let bridge = if req.name == DEFAULT_NETWORK {
+        DEFAULT_BRIDGE.to_string()
+    } else {
+        let used: BTreeSet<&str> = state.networks.values().map(|n| n.bridge.as_str()).collect();
+        (1..)
+            .map(|i| format!("rcorch{i}"))
+            .find(|b| !used.contains(b.as_str()))
+            .expect("an unused bridge name")
+    };
+    Ok(Network {
+        name: req.name.clone(),
+        bridge,
+        gateway: ipam::gateway_for(&subnet, req.gateway.as_deref())?,
+        subnet,
+        internal: req.internal,
+        created: now.to_string(),
+    })
+}
+
+/// The endpoint to add: network known, ports free of other containers', a free address.
+pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint> {
+    let network = state
+        .networks
+        .get(&req.network)
+        .ok_or_else(|| NetError::Unknown(req.network.clone()))?;
+    for p in &req.ports {
+        let clash = state
+            .endpoints
+            .values()
+            .flat_map(|e| &e.ports)
+            .any(|q| q.clashes(p));
+        if clash {
+            return Err(PortError::Busy {
+                host_ip: p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                port: p.host_port,
+                proto: p.proto,
+            }
+            .into());
+        }
+    }
+    let used: BTreeSet<Ipv4Addr> = state.endpoints_on(&network.name).map(|e| e.ip).collect();
+    let ip = ipam::allocate(&network.subnet, network.gateway, &used, req.ip)?;
+    Ok(Endpoint {
+        container_id: req.container_id.clone(),
+        container_name: req.container_name.clone(),
+        network: network.name.clone(),
+        ip,
+        aliases: req.aliases.clone(),
+        ports: req.ports.clone(),
+        host_veth: super::host_veth_name(&req.container_id),
+    })
+}
+
+impl Networks {
+    pub fn open(root: &Path, host: HostPaths) -> Networks {
+        Networks {
+            store: NetStore::open(root),
+            host,
+        }
+    }
+
+    fn host_routes(&self) -> Vec<Subnet> {
+        std::fs::read_to_string(&self.host.routes)
+            .map(|t| ipam::parse_proc_net_route(&t))
+            .unwrap_or_default()
+    }
+
+    /// Applies the rules for `state`, then saves it: the stored state
+    /// never describes rules that failed to apply.
+    fn commit(&self, lock: &StateLock, state: &NetState) -> Result<()> {
+        nft::apply(&nft::build_ruleset(&RulesetPlan::from_state(state)))?;
+        self.store.save(lock, state)?;
+        Ok(())
+    }
+
+    pub fn create(&self, req: &CreateRequest, now: &str) -> Result<Network> {
+        let lock = self.store.lock()?;
+        let mut state = self.store.load(&lock)?;
+        let network = plan_network(&state, req, &self.host_routes(), now)?;
+        state.networks.insert(network.name.clone(), network.clone());
+        self.commit(&lock, &state)?;
+        Ok(network)
+    }
+
+    pub fn remove(&self, name: &str) -> Result<Network> {
+        if name == DEFAULT_NETWORK {
+            return Err(NetError::Predefined(name.into()));
+        }
+        let lock = self.store.lock()?;
+        let mut state = self.store.load(&lock)?;
+        let users: Vec<&str> = state
+            .endpoints_on(name)
+            .map(|e| e.container_name.as_str())
+            .collect();
+        if !users.is_empty() {
+            return Err(NetError::InUse {
+                name: name.into(),
+                containers: users.join(", "),
+            });
+        }
+        let network = state
+            .networks
+            .remove(name)
+            .ok_or_else(|| NetError::Unknown(name.into()))?;
+        self.commit(&lock, &state)?;
+        link::delete_link(&network.bridge)?;
+        Ok(network)
+    }
+
+    pub fn list(&self) -> Result<NetState> {
+        Ok(self.store.read()?)
+    }
+
+    /// Checks that every host port is free right now, before anything is created.
+    pub fn precheck_ports(&self, ports: &[PortMapping]) -> Result<()> {
+        let state = self.store.read()?;
+        for p in ports {
+            let taken_by_us = state
+                .endpoints
+                .values()
+                .flat_map(|e| &e.ports)
+                .any(|q| q.clashes(p));
+            if taken_by_us || !ports::host_port_free(p) {
+                return Err(PortError::Busy {
+                    host_ip: p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    port: p.host_port,
+                    proto: p.proto,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Leases an address and publishes ports for a container (rules applied,
+    /// bridge up). `alive` tells which containers still exist, so leases of
+    /// containers that vanished in a crash are reclaimed here.
+    pub fn reserve(
+        &self,
+        req: &EndpointRequest,
+        alive: &dyn Fn(&str) -> bool,
+        now: &str,
+    ) -> Result<(Network, Endpoint)> {
+        let lock = self.store.lock()?;
+        let mut state = self.store.load(&lock)?;
+        state.endpoints.retain(|id, _| alive(id));
+        if req.network == DEFAULT_NETWORK && !state.networks.contains_key(DEFAULT_NETWORK) {
+            let create = CreateRequest {
+                name: DEFAULT_NETWORK.into(),
+                ..CreateRequest::default()
+            };
+            let network = plan_network(&state, &create, &self.host_routes(), now)?;
+            state.networks.insert(network.name.clone(), network);
+        }
+        let endpoint = plan_endpoint(&state, req)?;
+        let network = state.networks[&endpoint.network].clone();
+        link::ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix)?;
+        self.enable_sysctls(&network)?;
+        state
+            .endpoints
+            .insert(endpoint.container_id.clone(), endpoint.clone());
+        self.commit(&lock, &state)?;
+        Ok((network, endpoint))
+    }
+
+    /// Forwarding is enabled only once a non-internal network is in use;
+    /// route_localnet only on rcorch's own bridges (for the 127.0.0.1 hairpin).
+    fn enable_sysctls(&self, network: &Network) -> Result<()> {
+        let ipv4 = self.host.proc_sys.join("net/ipv4");
+        let mut paths = vec![ipv4
+            .join("conf")
+            .join(&network.bridge)
+            .join("route_localnet")];
+        if !network.internal {
+            paths.push(ipv4.join("ip_forward"));
+        }
+        for path in paths {
+            if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1") {
+                continue;
+            }
+            std::fs::write(&path, "1").map_err(|source| NetError::Sysctl { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// Frees a container's lease, its rules and its veth. Idempotent: a
+    /// container without an endpoint is fine.
+    pub fn release(&self, container_id: &str) -> Result<Option<Endpoint>> {
+        let lock = self.store.lock()?;
+        let mut state = self.store.load(&lock)?;
+        let Some(endpoint) = state.endpoints.remove(container_id) else {
+            return Ok(None);
+        };
+        self.commit(&lock, &state)?;
+        // Usually gone already: the kernel deletes a veth with its namespace.
+        link::delete_link(&endpoint.host_veth)?;
+        Ok(Some(endpoint))
+    }
+}
+
+#[cfg(test)]
+#[path = "ops_tests.rs"]
+mod tests;
