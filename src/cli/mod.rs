@@ -6,6 +6,7 @@ mod compose;
 mod containers;
 mod images;
 mod logs;
+mod network;
 mod project;
 mod registry;
 mod stats;
@@ -62,6 +63,11 @@ enum Command {
     Images,
     /// Remove images
     Rmi(images::RmiArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// List a container's published ports
+    Port(network::PortArgs),
     /// Validate a compose file and print its normalised model
     Config(compose::ConfigArgs),
     /// Start or update a compose project and keep it running
@@ -160,7 +166,7 @@ struct RunArgs {
     /// Maximum number of processes (0 or -1: unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<String>,
-    /// none or host
+    /// none, host or a network name (default: the "bridge" network)
     #[arg(long, alias = "net")]
     network: Option<String>,
     /// Add a capability to Docker's default set (or ALL)
@@ -181,6 +187,21 @@ struct RunArgs {
     /// Set a KEY=VALUE label
     #[arg(short, long = "label")]
     label: Vec<String>,
+    /// Fixed IPv4 address on the network
+    #[arg(long)]
+    ip: Option<String>,
+    /// DNS server for the container (instead of the embedded resolver)
+    #[arg(long)]
+    dns: Vec<String>,
+    /// Extra name the container answers to on its network
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    network_alias: Vec<String>,
+    /// Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    publish: Vec<String>,
+    /// Publish every exposed port of the image on a random host port
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
     /// Image name[:tag] or id
     image: String,
     /// Command and arguments (default: the image's)
@@ -260,6 +281,8 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Import(args) => images::import(&instance, &args),
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),
+        Command::Network(cmd) => network::network(&instance, cmd),
+        Command::Port(args) => network::port(&instance, &args),
         Command::Config(_) => unreachable!("handled above"),
         Command::Up(args) => project::up(&instance, &args),
         Command::Down(args) => project::down(&instance, &args),
@@ -318,6 +341,11 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         stop_signal: args.stop_signal,
         stop_timeout: args.stop_timeout,
         labels: args.label,
+        ip: args.ip,
+        dns: args.dns,
+        network_aliases: args.network_alias,
+        publish: args.publish,
+        publish_all: args.publish_all,
     };
     match run::run(instance, &request, args.detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::{names, ContainerConfig, MountKind, MountSpec, NetworkMode, UserSpec};
+use super::{names, BridgeSpec, ContainerConfig, MountKind, MountSpec, NetworkMode, UserSpec};
 use crate::cgroups::convert::{parse_cpus, parse_memory, parse_pids_limit, ConvertError};
 use crate::cgroups::Limits;
 
@@ -42,6 +42,12 @@ pub struct RunRequest {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
     pub labels: Vec<String>,
+    /// `--ip`, `--dns`, `--network-alias`, `-p`, `-P` (bridge networks only).
+    pub ip: Option<String>,
+    pub dns: Vec<String>,
+    pub network_aliases: Vec<String>,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
 }
 
 /// The parts of an image that shape a container.
@@ -89,8 +95,18 @@ pub enum BuildError {
     User { spec: String, reason: String },
     #[error("invalid signal \"{0}\": use a name like SIGTERM or TERM, or a number")]
     Signal(String),
-    #[error("invalid --network \"{0}\": use none or host (bridge networks are not available yet)")]
+    #[error("invalid --network \"{0}\": use none, host or a network name")]
     Network(String),
+    #[error("{0} needs a bridge network, not --network none or host")]
+    NeedsBridge(&'static str),
+    #[error("invalid --ip \"{0}\": expected an IPv4 address")]
+    Ip(String),
+    #[error("invalid --dns \"{0}\": expected an IP address")]
+    Dns(String),
+    #[error("invalid --network-alias \"{0}\"")]
+    Alias(String),
+    #[error(transparent)]
+    Port(#[from] crate::network::ports::PortError),
     #[error("invalid working directory \"{0}\": it must be an absolute path")]
     Workdir(String),
     #[error("invalid label \"{0}\": expected KEY=VALUE")]
@@ -174,7 +190,7 @@ pub fn build_config(
         user,
         mounts,
         read_only: req.read_only,
-        network: parse_network(req.network.as_deref())?,
+        network: parse_network(req)?,
         limits,
         cap_add: req.cap_add.clone(),
         cap_drop: req.cap_drop.clone(),
@@ -295,12 +311,57 @@ fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
     })
 }
 
-fn parse_network(spec: Option<&str>) -> Result<NetworkMode> {
-    match spec {
-        None | Some("none") => Ok(NetworkMode::None),
-        Some("host") => Ok(NetworkMode::Host),
-        Some(other) => Err(BuildError::Network(other.to_string())),
+fn parse_network(req: &RunRequest) -> Result<NetworkMode> {
+    let name = req
+        .network
+        .as_deref()
+        .unwrap_or(crate::network::DEFAULT_NETWORK);
+    let bridge_only = [
+        ("--ip", req.ip.is_some()),
+        ("--dns", !req.dns.is_empty()),
+        ("--network-alias", !req.network_aliases.is_empty()),
+        ("-p", !req.publish.is_empty()),
+        ("-P", req.publish_all),
+    ];
+    match name {
+        "none" | "host" => {
+            if let Some((flag, _)) = bridge_only.iter().find(|(_, set)| *set) {
+                return Err(BuildError::NeedsBridge(flag));
+            }
+            return Ok(if name == "none" {
+                NetworkMode::None
+            } else {
+                NetworkMode::Host
+            });
+        }
+        n if !names::valid_name(n) => return Err(BuildError::Network(n.to_string())),
+        _ => {}
     }
+    let ip = req
+        .ip
+        .as_deref()
+        .map(|s| s.parse().map_err(|_| BuildError::Ip(s.to_string())))
+        .transpose()?;
+    for d in &req.dns {
+        d.parse::<std::net::IpAddr>()
+            .map_err(|_| BuildError::Dns(d.clone()))?;
+    }
+    if let Some(a) = req.network_aliases.iter().find(|a| !names::valid_name(a)) {
+        return Err(BuildError::Alias(a.clone()));
+    }
+    let ports = req
+        .publish
+        .iter()
+        .map(|p| crate::network::ports::parse_publish(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(NetworkMode::Bridge(BridgeSpec {
+        network: name.to_string(),
+        ip,
+        aliases: req.network_aliases.clone(),
+        dns: req.dns.clone(),
+        ports,
+        publish_all: req.publish_all,
+    }))
 }
 
 fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {

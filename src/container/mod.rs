@@ -72,6 +72,20 @@ pub struct MountSpec {
 pub enum NetworkMode {
     None,
     Host,
+    /// A named bridge network (`bridge` by default).
+    Bridge(BridgeSpec),
+}
+
+/// What a container asks of a bridge network, validated at `run` time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BridgeSpec {
+    pub network: String,
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub aliases: Vec<String>,
+    pub dns: Vec<String>,
+    pub ports: Vec<crate::network::PortMapping>,
+    /// `-P`: publish every port the image exposes on a random host port.
+    pub publish_all: bool,
 }
 
 /// Lifecycle of a container. Transitions live in `Status::can_*` so every

@@ -9,6 +9,7 @@ pub mod init;
 pub mod logs;
 pub mod monitor;
 pub mod mounts;
+pub mod net;
 pub mod run;
 pub mod seccomp;
 pub mod stdio;

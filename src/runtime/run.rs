@@ -41,6 +41,8 @@ pub enum RunError {
     Caps(#[from] caps::CapsError),
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
+    #[error(transparent)]
+    Network(#[from] super::net::NetSetupError),
     #[error("bind source path does not exist: {path}; create it first or fix the -v argument")]
     BindSource { path: PathBuf },
     #[error("cannot prepare {path}: {source}")]
@@ -94,6 +96,7 @@ pub fn run(
     let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
     let seccomp = seccomp::compile(&seccomp::default_profile())?;
     let layout = instance.cgroup_layout()?;
+    let mut network = super::net::attach(instance, &config, &images)?;
 
     let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
     let dir = {
@@ -107,6 +110,10 @@ pub fn run(
     };
     cgroup.apply_limits(&config.limits)?;
     let paths = prepare_container_dir(&dir, &config)?;
+    if let Some(net) = &network {
+        net.write_files(&paths, &config.hostname)?;
+    }
+    let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
     let mounts = plan_mounts(&config, &paths, cgroup_mounts(&layout));
     let mut plan = init_plan(
         &config,
@@ -120,17 +127,26 @@ pub fn run(
         config: &config,
         cgroup: cgroup.as_ref(),
         namespaces: namespaces(&config),
-        before_setup: None,
+        before_setup: network.is_some().then_some(&plug as &dyn Fn(_) -> _),
     };
     let stdio_request = StdioRequest {
         tty: config.tty,
         interactive: config.interactive,
         foreground: !detach,
     };
+    // The container's network is freed once it exits (or fails to start).
+    let release_network = || {
+        if let Some(net) = &network {
+            let _ = super::net::release(&instance.root, &net.endpoint.container_id);
+        }
+    };
     if detach {
-        let outcome = spawn_detached_monitor(&monitor, &mut plan, &stdio_request);
+        let outcome = spawn_detached_monitor(&monitor, &mut plan, &stdio_request, &release_network);
         if !matches!(outcome, Err(RunError::Fork(_))) {
             guard.disarm(); // the monitor owns the container now, and cleans up after it
+        }
+        if outcome.is_ok() {
+            network.as_mut().map(super::net::NetGuard::disarm);
         }
         return outcome.map(|()| RunOutcome::Detached(config.id.clone()));
     }
@@ -146,6 +162,7 @@ pub fn run(
             message: f.message.clone(),
         })
     });
+    release_network();
     match start_error {
         Some(error) => Err(error),
         None => Ok(RunOutcome::Exited(code)),
@@ -217,7 +234,7 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
     }
     let hosts = match config.network {
         NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
-        NetworkMode::None => {
+        NetworkMode::None | NetworkMode::Bridge(_) => {
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string()
         }
     };
@@ -277,6 +294,7 @@ fn spawn_detached_monitor(
     monitor: &Monitor,
     plan: &mut InitPlan,
     stdio: &StdioRequest,
+    after_exit: &dyn Fn(),
 ) -> Result<(), RunError> {
     let (ready_read, ready_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(RunError::Fork)?;
@@ -288,7 +306,7 @@ fn spawn_detached_monitor(
             let _ = nix::unistd::setsid();
             detach_standard_streams();
             let _ = std::env::set_current_dir("/");
-            run_monitor_and_exit(monitor, plan, stdio, ready_write)
+            run_monitor_and_exit(monitor, plan, stdio, ready_write, after_exit)
         }
         nix::unistd::ForkResult::Parent { .. } => {
             drop(ready_write);
@@ -304,6 +322,7 @@ fn run_monitor_and_exit(
     plan: &mut InitPlan,
     stdio: &StdioRequest,
     ready: OwnedFd,
+    after_exit: &dyn Fn(),
 ) -> ! {
     let mut ready = Some(std::fs::File::from(ready));
     let report = |result: Result<(), &StartFailure>, ready: &mut Option<std::fs::File>| {
@@ -326,6 +345,7 @@ fn run_monitor_and_exit(
             &mut ready,
         ),
     }
+    after_exit();
     // SAFETY: the monitor's work is done; skip destructors shared with the parent.
     unsafe { libc::_exit(0) }
 }

@@ -132,7 +132,7 @@ fn bad_names_networks_and_workdirs_are_rejected() {
     r.name = Some("bad name".into());
     assert!(matches!(build(&r), Err(BuildError::Name(_))));
     let mut r = req("busybox");
-    r.network = Some("bridge0".into());
+    r.network = Some("bad net".into());
     assert!(matches!(build(&r), Err(BuildError::Network(_))));
     let mut r = req("busybox");
     r.workdir = Some("relative".into());
@@ -154,4 +154,38 @@ fn no_command_anywhere_is_an_error() {
     };
     let err = build_config(&req("scratch"), &bare, &host, &"ab".repeat(32)).unwrap_err();
     assert!(matches!(err, BuildError::NoCommand(_)));
+}
+
+#[test]
+fn network_flags_build_a_bridge_spec_and_need_a_bridge() {
+    let r = req("busybox");
+    match build(&r).unwrap().network {
+        NetworkMode::Bridge(spec) => assert_eq!(spec.network, "bridge"),
+        other => panic!("{other:?}"),
+    }
+    let mut r = req("busybox");
+    r.network = Some("back".into());
+    r.ip = Some("10.89.0.9".into());
+    r.publish = vec!["8080:80".into()];
+    r.network_aliases = vec!["www".into()];
+    r.dns = vec!["1.1.1.1".into()];
+    match build(&r).unwrap().network {
+        NetworkMode::Bridge(spec) => {
+            assert_eq!(spec.network, "back");
+            assert_eq!(spec.ip, Some("10.89.0.9".parse().unwrap()));
+            assert_eq!(spec.ports[0].host_port, 8080);
+            assert_eq!(spec.aliases, ["www"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut r = req("busybox");
+    r.network = Some("none".into());
+    r.publish = vec!["8080:80".into()];
+    assert!(matches!(build(&r), Err(BuildError::NeedsBridge("-p"))));
+    let mut r = req("busybox");
+    r.ip = Some("nope".into());
+    assert!(matches!(build(&r), Err(BuildError::Ip(_))));
+    let mut r = req("busybox");
+    r.publish = vec!["80".into()];
+    assert!(matches!(build(&r), Err(BuildError::Port(_))));
 }

@@ -1,0 +1,168 @@
+//! The network side of `run`: reserve the container's endpoint before
+//! anything else is created, plug the veth in between clone and setup,
+//! write its hosts/resolv.conf, and free it all when the container ends or
+//! the run fails (`NetGuard`).
+
+use std::path::Path;
+
+use nix::unistd::Pid;
+use thiserror::Error;
+
+use super::mounts::RootfsPaths;
+use crate::container::{BridgeSpec, ContainerConfig, NetworkMode};
+use crate::image::ImageStore;
+use crate::instance::Instance;
+use crate::network::link::{self, VethPlan};
+use crate::network::ops::{EndpointRequest, HostPaths, NetError, Networks};
+use crate::network::ports::{self, PortError, PortMapping};
+use crate::network::{dns, files, Endpoint, Network};
+use crate::util::time::now_rfc3339;
+
+#[derive(Debug, Error)]
+pub enum NetSetupError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub fn networks(root: &Path) -> Networks {
+    Networks::open(root, HostPaths::system())
+}
+
+/// A reserved endpoint. Dropping it un-disarmed releases the lease and rules.
+pub struct NetGuard {
+    networks: Networks,
+    container_id: String,
+    pub network: Network,
+    pub endpoint: Endpoint,
+    dns: Vec<String>,
+    armed: bool,
+}
+
+impl NetGuard {
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// Frees everything now (the container ended).
+    pub fn release(&mut self) {
+        self.armed = false;
+        let _ = self.networks.release(&self.container_id);
+    }
+
+    /// The hook the monitor runs with the child's PID: veth into its namespace.
+    pub fn plug(&self, pid: Pid) -> Result<(), String> {
+        let plan = VethPlan {
+            host: self.endpoint.host_veth.clone(),
+            peer: crate::network::peer_veth_name(&self.container_id),
+            bridge: self.network.bridge.clone(),
+            ip: self.endpoint.ip,
+            prefix: self.network.subnet.prefix,
+            gateway: self.network.gateway,
+        };
+        link::plug(&plan, pid.as_raw()).map_err(|e| format!("network: {e}"))
+    }
+
+    /// Overwrites the container's hosts and resolv.conf for its network.
+    pub fn write_files(&self, paths: &RootfsPaths, hostname: &str) -> Result<(), NetSetupError> {
+        let write = |path: &Path, text: String| {
+            std::fs::write(path, text).map_err(|source| NetSetupError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        write(&paths.hosts, files::hosts_file(&self.endpoint, hostname))?;
+        write(
+            &paths.resolv_conf,
+            files::resolv_conf(&self.dns, self.network.gateway),
+        )
+    }
+}
+
+impl Drop for NetGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.networks.release(&self.container_id);
+        }
+    }
+}
+
+/// `-p` ports plus, for `-P`, every exposed port of the image on a random host port.
+fn wanted_ports(
+    spec: &BridgeSpec,
+    images: &ImageStore,
+    image: &str,
+) -> Result<Vec<PortMapping>, NetSetupError> {
+    let mut ports = spec.ports.clone();
+    if spec.publish_all {
+        let exposed = images
+            .resolve(image)
+            .ok()
+            .and_then(|r| r.config.exposed_ports)
+            .unwrap_or_default();
+        for key in exposed.keys() {
+            let (container_port, proto) = ports::parse_exposed(key)?;
+            if ports
+                .iter()
+                .any(|p| p.container_port == container_port && p.proto == proto)
+            {
+                continue;
+            }
+            ports.push(PortMapping {
+                host_ip: None,
+                host_port: ports::random_host_port(proto)?,
+                container_port,
+                proto,
+            });
+        }
+    }
+    Ok(ports)
+}
+
+/// Checks ports and leases an address for a bridged container; None for
+/// `none`/`host`. Runs before the container's record exists.
+pub fn attach(
+    instance: &Instance,
+    config: &ContainerConfig,
+    images: &ImageStore,
+) -> Result<Option<NetGuard>, NetSetupError> {
+    let NetworkMode::Bridge(spec) = &config.network else {
+        return Ok(None);
+    };
+    let networks = networks(&instance.root);
+    let ports = wanted_ports(spec, images, &config.image)?;
+    networks.precheck_ports(&ports)?;
+    let request = EndpointRequest {
+        container_id: config.id.clone(),
+        container_name: config.name.clone(),
+        network: spec.network.clone(),
+        ip: spec.ip,
+        aliases: spec.aliases.clone(),
+        ports,
+    };
+    let alive = |id: &str| instance.containers.container_dir(id).exists();
+    let (network, endpoint) = networks.reserve(&request, &alive, &now_rfc3339())?;
+    if spec.dns.is_empty() {
+        // The resolver is best-effort: a container still runs without it.
+        let _ = dns::ensure_server(&instance.root);
+    }
+    Ok(Some(NetGuard {
+        networks,
+        container_id: config.id.clone(),
+        network,
+        endpoint,
+        dns: spec.dns.clone(),
+        armed: true,
+    }))
+}
+
+/// Frees a container's network (for `rm`; idempotent).
+pub fn release(root: &Path, container_id: &str) -> Result<(), NetError> {
+    networks(root).release(container_id).map(|_| ())
+}
