@@ -68,6 +68,9 @@ enum Command {
     Network(network::NetworkCommand),
     /// List a container's published ports
     Port(network::PortArgs),
+    /// The embedded DNS resolver (started on demand by `run`)
+    #[command(hide = true)]
+    DnsServe,
     /// Validate a compose file and print its normalised model
     Config(compose::ConfigArgs),
     /// Start or update a compose project and keep it running
@@ -283,6 +286,11 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Rmi(args) => images::rmi(&instance, &args),
         Command::Network(cmd) => network::network(&instance, cmd),
         Command::Port(args) => network::port(&instance, &args),
+        Command::DnsServe => {
+            let resolv = std::path::Path::new("/etc/resolv.conf");
+            crate::network::dns::serve(&instance.root, resolv)?;
+            Ok(0)
+        }
         Command::Config(_) => unreachable!("handled above"),
         Command::Up(args) => project::up(&instance, &args),
         Command::Down(args) => project::down(&instance, &args),

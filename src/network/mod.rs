@@ -4,6 +4,7 @@
 //! resolver (`dns`), and the verbs that tie them together (`ops`).
 
 pub mod dns;
+mod dns_server;
 pub mod files;
 pub mod ipam;
 pub mod link;

@@ -1,0 +1,179 @@
+//! The resolver process (`rcorch dns-serve`, started on demand by `run`):
+//! one process for every network of an rcorch root. It holds
+//! `networks/dns.lock` while alive (so at most one runs), reloads the zones
+//! whenever the network state changes, listens on each network's gateway,
+//! forwards what it does not own to the host's resolvers, and exits once
+//! no container has been attached for a while.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use super::dns::{respond, zones, Zone};
+use super::files::parse_nameservers;
+use super::store::NetStore;
+
+const RELOAD_EVERY: Duration = Duration::from_millis(200);
+const IDLE_EXIT_AFTER: u32 = 50; // reloads with no endpoint: 10 s
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+
+type Zones = Arc<Mutex<BTreeMap<Ipv4Addr, Zone>>>;
+
+fn try_lock(root: &Path) -> std::io::Result<Option<Flock<std::fs::File>>> {
+    let dir = NetStore::open(root).dir().to_path_buf();
+    std::fs::create_dir_all(&dir)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("dns.lock"))?;
+    Ok(Flock::lock(file, FlockArg::LockExclusiveNonblock).ok())
+}
+
+/// Starts `rcorch dns-serve` for `root` unless one already runs.
+pub fn ensure_server(root: &Path) -> std::io::Result<()> {
+    match try_lock(root)? {
+        None => return Ok(()), // a server holds the lock
+        Some(lock) => drop(lock),
+    }
+    let exe = std::fs::read_link("/proc/self/exe")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--root")
+        .arg(root)
+        .arg("dns-serve")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe; the child only execs afterwards.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd.spawn().map(|_| ())
+}
+
+/// Runs the resolver until idle. Returns at once if another one runs.
+pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
+    let Some(_lock) = try_lock(root)? else {
+        return Ok(());
+    };
+    let upstreams: Vec<Ipv4Addr> = std::fs::read_to_string(host_resolv_conf)
+        .map(|t| parse_nameservers(&t))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(NetStore::open(root), Arc::new(upstreams)));
+    Ok(())
+}
+
+async fn run(store: NetStore, upstreams: Arc<Vec<Ipv4Addr>>) {
+    let shared: Zones = Arc::default();
+    let mut listeners: BTreeMap<Ipv4Addr, JoinHandle<()>> = BTreeMap::new();
+    let mut seen = None;
+    let mut idle = 0;
+    loop {
+        let modified = store.modified();
+        if modified != seen || listeners.len() < shared.lock().expect("zones").len() {
+            seen = modified;
+            let state = store.read().unwrap_or_default();
+            idle = if state.endpoints.is_empty() {
+                idle + 1
+            } else {
+                0
+            };
+            let fresh = zones(&state);
+            listeners.retain(|gw, task| {
+                let keep = fresh.contains_key(gw);
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
+            let missing: Vec<Ipv4Addr> = fresh
+                .keys()
+                .filter(|gw| !listeners.contains_key(gw))
+                .copied()
+                .collect();
+            for gw in missing.iter() {
+                // The bridge may not have its address yet; retried next round.
+                if let Ok(socket) = UdpSocket::bind((*gw, 53)).await {
+                    let task = listen(Arc::new(socket), *gw, shared.clone(), upstreams.clone());
+                    listeners.insert(*gw, tokio::spawn(task));
+                }
+            }
+            *shared.lock().expect("zones") = fresh;
+        } else if store.read().map(|s| s.endpoints.is_empty()).unwrap_or(true) {
+            idle += 1;
+        } else {
+            idle = 0;
+        }
+        if idle >= IDLE_EXIT_AFTER {
+            return;
+        }
+        tokio::time::sleep(RELOAD_EVERY).await;
+    }
+}
+
+async fn listen(
+    socket: Arc<UdpSocket>,
+    gateway: Ipv4Addr,
+    zones: Zones,
+    upstreams: Arc<Vec<Ipv4Addr>>,
+) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let query = buf[..n].to_vec();
+        let reply = {
+            let zones = zones.lock().expect("zones");
+            zones.get(&gateway).and_then(|zone| respond(zone, &query))
+        };
+        match reply {
+            Some(reply) => {
+                let _ = socket.send_to(&reply, peer).await;
+            }
+            None => {
+                tokio::spawn(forward(socket.clone(), query, peer, upstreams.clone()));
+            }
+        }
+    }
+}
+
+/// Relays a query to the first host resolver that answers.
+async fn forward(
+    socket: Arc<UdpSocket>,
+    query: Vec<u8>,
+    peer: SocketAddr,
+    upstreams: Arc<Vec<Ipv4Addr>>,
+) {
+    let Ok(out) = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await else {
+        return;
+    };
+    let mut buf = vec![0u8; 4096];
+    for upstream in upstreams.iter() {
+        if out.send_to(&query, (*upstream, 53)).await.is_err() {
+            continue;
+        }
+        if let Ok(Ok(n)) = tokio::time::timeout(UPSTREAM_TIMEOUT, out.recv(&mut buf)).await {
+            let _ = socket.send_to(&buf[..n], peer).await;
+            return;
+        }
+    }
+}

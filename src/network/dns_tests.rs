@@ -1,0 +1,87 @@
+use super::*;
+use crate::network::{Endpoint, Network};
+use hickory_proto::op::Query;
+
+fn state() -> NetState {
+    let mut s = NetState::default();
+    for (name, subnet) in [("a", "10.1.0.0/24"), ("b", "10.2.0.0/24")] {
+        let subnet: crate::network::Subnet = subnet.parse().unwrap();
+        s.networks.insert(
+            name.into(),
+            Network {
+                name: name.into(),
+                bridge: format!("br-{name}"),
+                gateway: subnet.first_host(),
+                subnet,
+                internal: false,
+                created: String::new(),
+            },
+        );
+    }
+    for (id, name, net, ip, aliases) in [
+        ("1", "web", "a", "10.1.0.2", vec!["www"]),
+        ("2", "web2", "a", "10.1.0.3", vec!["www"]),
+        ("3", "db", "b", "10.2.0.2", vec![]),
+    ] {
+        s.endpoints.insert(
+            id.into(),
+            Endpoint {
+                container_id: id.into(),
+                container_name: name.into(),
+                network: net.into(),
+                ip: ip.parse().unwrap(),
+                aliases: aliases.into_iter().map(String::from).collect(),
+                ports: vec![],
+                host_veth: String::new(),
+            },
+        );
+    }
+    s
+}
+
+#[test]
+fn zones_are_per_network_with_aliases() {
+    let zones = zones(&state());
+    let a = &zones[&"10.1.0.1".parse().unwrap()];
+    assert_eq!(a["www"].len(), 2);
+    assert!(!a.contains_key("db"));
+    assert!(zones[&"10.2.0.1".parse().unwrap()].contains_key("db"));
+}
+
+#[test]
+fn decides_answer_nxdomain_or_forward() {
+    let zones = zones(&state());
+    let a = &zones[&"10.1.0.1".parse().unwrap()];
+    let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+    assert_eq!(
+        decide(a, "web", RecordType::A),
+        Answer::Addresses(vec![ip("10.1.0.2")])
+    );
+    assert_eq!(
+        decide(a, "WEB.rcorch.", RecordType::A),
+        Answer::Addresses(vec![ip("10.1.0.2")])
+    );
+    assert_eq!(decide(a, "web", RecordType::AAAA), Answer::NoData);
+    assert_eq!(decide(a, "db", RecordType::A), Answer::NxDomain);
+    assert_eq!(decide(a, "nope.rcorch", RecordType::A), Answer::NxDomain);
+    assert_eq!(decide(a, "example.com", RecordType::A), Answer::Forward);
+}
+
+#[test]
+fn builds_wire_replies() {
+    let zones = zones(&state());
+    let a = &zones[&"10.1.0.1".parse().unwrap()];
+    let query = |name: &str| {
+        let mut m = Message::query();
+        m.metadata.id = 7;
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        m.to_vec().unwrap()
+    };
+    let reply = Message::from_vec(&respond(a, &query("web.rcorch.")).unwrap()).unwrap();
+    assert_eq!(reply.metadata.id, 7);
+    assert_eq!(reply.answers.len(), 1);
+    let reply = Message::from_vec(&respond(a, &query("ghost.")).unwrap()).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
+    assert!(respond(a, &query("example.com.")).is_none());
+    assert!(respond(a, b"garbage").is_none());
+}
