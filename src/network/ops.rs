@@ -329,6 +329,8 @@ impl Networks {
         let lock = self.store.lock()?;
         let mut state = self.store.load(&lock)?;
         let Some(endpoint) = state.endpoints.remove(container_id) else {
+            // A veth can outlive its lease briefly (namespaces die asynchronously).
+            link::delete_link(&super::host_veth_name(container_id))?;
             return Ok(None);
         };
         self.commit(&lock, &state)?;

@@ -125,19 +125,33 @@ fn wanted_ports(
     Ok(ports)
 }
 
-/// Checks ports and leases an address for a bridged container; None for
-/// `none`/`host`. Runs before the container's record exists.
-pub fn attach(
+/// The host ports a bridged container will publish, each checked free now:
+/// runs before anything is created, so a busy port changes nothing.
+pub fn check_ports(
     instance: &Instance,
     config: &ContainerConfig,
     images: &ImageStore,
+) -> Result<Vec<PortMapping>, NetSetupError> {
+    let NetworkMode::Bridge(spec) = &config.network else {
+        return Ok(Vec::new());
+    };
+    let ports = wanted_ports(spec, images, &config.image)?;
+    networks(&instance.root).precheck_ports(&ports)?;
+    Ok(ports)
+}
+
+/// Leases an address and publishes `ports` for a bridged container; None
+/// for `none`/`host`. Runs once the container's record exists: leases of
+/// containers without a record are reclaimed by concurrent runs.
+pub fn attach(
+    instance: &Instance,
+    config: &ContainerConfig,
+    ports: Vec<PortMapping>,
 ) -> Result<Option<NetGuard>, NetSetupError> {
     let NetworkMode::Bridge(spec) = &config.network else {
         return Ok(None);
     };
     let networks = networks(&instance.root);
-    let ports = wanted_ports(spec, images, &config.image)?;
-    networks.precheck_ports(&ports)?;
     let request = EndpointRequest {
         container_id: config.id.clone(),
         container_name: config.name.clone(),

@@ -96,7 +96,7 @@ pub fn run(
     let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
     let seccomp = seccomp::compile(&seccomp::default_profile())?;
     let layout = instance.cgroup_layout()?;
-    let mut network = super::net::attach(instance, &config, &images)?;
+    let ports = super::net::check_ports(instance, &config, &images)?;
 
     let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
     let dir = {
@@ -108,6 +108,7 @@ pub fn run(
         id: &config.id,
         cgroup: Some(cgroup.as_ref()),
     };
+    let mut network = super::net::attach(instance, &config, ports)?;
     cgroup.apply_limits(&config.limits)?;
     let paths = prepare_container_dir(&dir, &config)?;
     if let Some(net) = &network {
