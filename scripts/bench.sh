@@ -4,8 +4,9 @@
 #
 # Usage: sudo scripts/bench.sh [--rcorch BIN] [--runs N] [--warmup N]
 #                              [--section NAME]... [--json-dir DIR]
-# Sections: startup (default), unpack (layer unpack vs GNU tar, 10-layer vs
-# 1-layer run, load and pull throughput). network, selfheal are hooks to fill.
+# Sections: startup (default), network (bridge vs --network none, in a private
+# netns), unpack (layer unpack vs GNU tar, 10-layer vs 1-layer run, load and
+# pull throughput), selfheal.
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -279,10 +280,26 @@ section_startup() {
     fi
 }
 
-# Hooks for later sections: fill in with bench_row/skip_row calls.
+# Bridge vs no network, both inside one private network namespace held by a
+# sleeping `unshare -n` (so the bench never touches the host's interfaces or
+# firewall); every command enters it with nsenter, which costs both rows alike.
 section_network() {
-    skip_row network "rcorch bridge" "not implemented yet"
+    local s=network holder ns
+    if ! need_rcorch_image; then
+        skip_row "$s" "rcorch bridge" "rcorch setup failed"
+        return
+    fi
+    unshare -n sleep infinity &
+    holder=$!
+    sleep 0.2
+    ns="nsenter -t $holder -n"
+    # Everything in that namespace (the holder, rcorch's DNS resolver) ends with it.
+    cleanup_hooks+=("for p in /proc/[0-9]*; do [ \"\$(readlink \$p/ns/net)\" = \"$(readlink /proc/$holder/ns/net)\" ] && kill \${p#/proc/}; done")
+    $ns ip link set lo up
+    bench_row --floor "$s" "rcorch none" "$ns $rcorch --root $rcorch_state run --rm --network none busybox true"
+    bench_row --ref "$s" "rcorch bridge" "$ns $rcorch --root $rcorch_state run --rm busybox true"
 }
+
 # A real layer: $RCORCH_BENCH_LAYER (a tar), else a tar of this host's
 # Python standard library (thousands of small files, like an image layer).
 layer_tar=""

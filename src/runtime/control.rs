@@ -142,7 +142,7 @@ pub fn remove(instance: &Instance, reference: &str, force: bool) -> Result<Recor
     // matters if something mounted it on the host.
     let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
     // The lease, rules and veth (already freed if the monitor saw the exit).
-    let _ = super::net::release(&instance.root, &record.config.id);
+    let _ = super::net::release(&instance.root, &record.config.id, false);
     instance.containers.remove_dir(&record.config.id)?;
     Ok(record)
 }

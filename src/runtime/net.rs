@@ -53,7 +53,7 @@ impl NetGuard {
     /// Frees everything now (the container ended).
     pub fn release(&mut self) {
         self.armed = false;
-        let _ = self.networks.release(&self.container_id);
+        let _ = self.networks.release(&self.container_id, true);
     }
 
     /// The hook the monitor runs with the child's PID: veth into its namespace.
@@ -88,7 +88,7 @@ impl NetGuard {
 impl Drop for NetGuard {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.networks.release(&self.container_id);
+            let _ = self.networks.release(&self.container_id, true);
         }
     }
 }
@@ -176,7 +176,8 @@ pub fn attach(
     }))
 }
 
-/// Frees a container's network (for `rm`; idempotent).
-pub fn release(root: &Path, container_id: &str) -> Result<(), NetError> {
-    networks(root).release(container_id).map(|_| ())
+/// Frees a container's network (idempotent). `exited`: its namespace is
+/// gone or going, so the kernel removes the veth itself.
+pub fn release(root: &Path, container_id: &str, exited: bool) -> Result<(), NetError> {
+    networks(root).release(container_id, !exited).map(|_| ())
 }

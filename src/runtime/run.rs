@@ -138,7 +138,7 @@ pub fn run(
     // The container's network is freed once it exits (or fails to start).
     let release_network = || {
         if let Some(net) = &network {
-            let _ = super::net::release(&instance.root, &net.endpoint.container_id);
+            let _ = super::net::release(&instance.root, &net.endpoint.container_id, true);
         }
     };
     if detach {
@@ -164,6 +164,9 @@ pub fn run(
         })
     });
     release_network();
+    if let Some(net) = network.as_mut() {
+        net.disarm();
+    }
     match start_error {
         Some(error) => Err(error),
         None => Ok(RunOutcome::Exited(code)),
