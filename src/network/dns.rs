@@ -17,7 +17,7 @@ use hickory_proto::rr::{rdata::A, Name, RData, Record, RecordType};
 
 use super::{NetState, DNS_DOMAIN};
 
-pub use super::dns_server::{ensure_server, serve};
+pub use super::dns_server::{ensure_server, serve, stop_server};
 
 /// Names on one network: lowercase name -> addresses.
 pub type Zone = BTreeMap<String, Vec<Ipv4Addr>>;

@@ -63,11 +63,53 @@ pub fn ensure_server(root: &Path) -> std::io::Result<()> {
     cmd.spawn().map(|_| ())
 }
 
+fn pid_file(root: &Path) -> std::path::PathBuf {
+    NetStore::open(root).dir().join("dns.pid")
+}
+
+/// Stops the resolver of `root` (when its last container is gone) and
+/// waits until it released its lock. The caller holds the state lock, so no
+/// `run` starts one meanwhile; a resolver still starting sees no container
+/// and exits by itself.
+pub fn stop_server(root: &Path) {
+    for _ in 0..400 {
+        if try_lock(root).ok().flatten().is_some() {
+            let _ = std::fs::remove_file(pid_file(root));
+            return; // none running (any more)
+        }
+        // The pid file appears right after the lock is taken.
+        if let Some(pid) = server_pid(root) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGTERM);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The resolver's pid, only if that process really is a resolver.
+fn server_pid(root: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(pid_file(root))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let is_server = cmdline.split(|b| *b == 0).any(|arg| arg == b"dns-serve");
+    (pid > 1 && is_server).then_some(pid)
+}
+
 /// Runs the resolver until idle. Returns at once if another one runs.
 pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
     let Some(_lock) = try_lock(root)? else {
         return Ok(());
     };
+    std::fs::write(pid_file(root), std::process::id().to_string())?;
+    let store = NetStore::open(root);
+    if store.read().map(|s| s.endpoints.is_empty()).unwrap_or(true) {
+        // Its container is already gone: nothing to serve.
+        let _ = std::fs::remove_file(pid_file(root));
+        return Ok(());
+    }
     let upstreams: Vec<Ipv4Addr> = std::fs::read_to_string(host_resolv_conf)
         .map(|t| parse_nameservers(&t))
         .unwrap_or_default()
@@ -77,7 +119,8 @@ pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(NetStore::open(root), Arc::new(upstreams)));
+    rt.block_on(run(store, Arc::new(upstreams)));
+    let _ = std::fs::remove_file(pid_file(root));
     Ok(())
 }
 

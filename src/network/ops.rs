@@ -44,6 +44,8 @@ pub enum NetError {
     InUse { name: String, containers: String },
     #[error("{0} is a predefined network and cannot be removed")]
     Predefined(String),
+    #[error("cannot start the DNS resolver: {source}")]
+    Dns { source: std::io::Error },
     #[error("cannot write {path}: {source}")]
     Sysctl {
         path: PathBuf,
@@ -199,6 +201,21 @@ impl Networks {
         }
     }
 
+    fn root(&self) -> PathBuf {
+        self.store
+            .dir()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// Starts the embedded resolver if it is not running, under the state
+    /// lock so it cannot race with `release` stopping it.
+    pub fn ensure_dns(&self) -> Result<()> {
+        let _lock = self.store.lock()?;
+        super::dns::ensure_server(&self.root()).map_err(|source| NetError::Dns { source })
+    }
+
     fn host_routes(&self) -> Vec<Subnet> {
         std::fs::read_to_string(&self.host.routes)
             .map(|t| ipam::parse_proc_net_route(&t))
@@ -345,6 +362,9 @@ impl Networks {
             return Ok(None);
         };
         self.commit(&lock, Some(&before), &state)?;
+        if state.endpoints.is_empty() {
+            super::dns::stop_server(&self.root());
+        }
         if delete_veth {
             link::delete_link(&endpoint.host_veth)?;
         }

@@ -15,7 +15,7 @@ use crate::instance::Instance;
 use crate::network::link::{self, VethPlan};
 use crate::network::ops::{EndpointRequest, HostPaths, NetError, Networks};
 use crate::network::ports::{self, PortError, PortMapping};
-use crate::network::{dns, files, Endpoint, Network};
+use crate::network::{files, Endpoint, Network};
 use crate::util::time::now_rfc3339;
 
 #[derive(Debug, Error)]
@@ -54,6 +54,15 @@ impl NetGuard {
     pub fn release(&mut self) {
         self.armed = false;
         let _ = self.networks.release(&self.container_id, true);
+    }
+
+    /// Once the container runs: the embedded resolver, unless `--dns`
+    /// replaced it. Best-effort: a container still runs without it. Not
+    /// earlier, so a run that fails leaves no resolver behind.
+    pub fn started(&self) {
+        if self.dns.is_empty() {
+            let _ = self.networks.ensure_dns();
+        }
     }
 
     /// The hook the monitor runs with the child's PID: veth into its namespace.
@@ -162,10 +171,6 @@ pub fn attach(
     };
     let alive = |id: &str| instance.containers.container_dir(id).exists();
     let (network, endpoint) = networks.reserve(&request, &alive, &now_rfc3339())?;
-    if spec.dns.is_empty() {
-        // The resolver is best-effort: a container still runs without it.
-        let _ = dns::ensure_server(&instance.root);
-    }
     Ok(Some(NetGuard {
         networks,
         container_id: config.id.clone(),

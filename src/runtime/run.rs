@@ -147,7 +147,10 @@ pub fn run(
             guard.disarm(); // the monitor owns the container now, and cleans up after it
         }
         if outcome.is_ok() {
-            network.as_mut().map(super::net::NetGuard::disarm);
+            if let Some(net) = network.as_mut() {
+                net.started();
+                net.disarm();
+            }
         }
         return outcome.map(|()| RunOutcome::Detached(config.id.clone()));
     }
@@ -158,6 +161,9 @@ pub fn run(
     guard.disarm();
     let mut start_error = None;
     let code = monitor.run(&mut plan, stdio, |result| {
+        if result.is_ok() {
+            network.as_ref().map(super::net::NetGuard::started);
+        }
         start_error = result.err().map(|f| RunError::Start {
             exit_code: f.exit_code,
             message: f.message.clone(),
