@@ -77,10 +77,12 @@ pub fn stop_server(root: &Path) {
             let _ = std::fs::remove_file(pid_file(root));
             return; // none running (any more)
         }
-        // The pid file appears right after the lock is taken.
+        // The pid file appears right after the lock is taken. SIGKILL: the
+        // resolver keeps nothing worth a graceful exit, and whoever spawned
+        // it may have left SIGTERM blocked.
         if let Some(pid) = server_pid(root) {
             let _ =
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGTERM);
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
         }
         std::thread::sleep(Duration::from_millis(5));
     }
