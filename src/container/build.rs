@@ -10,7 +10,8 @@ use super::{names, BridgeSpec, ContainerConfig, MountKind, MountSpec, NetworkMod
 use crate::cgroups::convert::{parse_cpus, parse_memory, parse_pids_limit, ConvertError};
 use crate::cgroups::Limits;
 
-pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The PATH a container gets when its image sets none (one definition, the image store's).
+pub use crate::image::DEFAULT_PATH_ENV as DEFAULT_PATH;
 pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
 
 /// What the user asked for on the command line, as plain strings.

@@ -273,7 +273,7 @@ fn init_plan(
         .env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .unwrap_or(&crate::container::build::DEFAULT_PATH["PATH=".len()..])
         .split(':')
         .map(PathBuf::from)
         .collect();
