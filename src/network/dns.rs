@@ -23,6 +23,8 @@ pub use super::dns_server::{ensure_server, serve, stop_server};
 pub type Zone = BTreeMap<String, Vec<Ipv4Addr>>;
 
 /// Every network's zone, keyed by the gateway address its resolver listens on.
+/// Load-balanced services answer with their VIP (or, in `dnsrr` mode, their
+/// members), and `tasks.SERVICE` with every running replica.
 pub fn zones(state: &NetState) -> BTreeMap<Ipv4Addr, Zone> {
     let mut zones: BTreeMap<Ipv4Addr, Zone> = BTreeMap::new();
     for network in state.networks.values() {
@@ -34,6 +36,12 @@ pub fn zones(state: &NetState) -> BTreeMap<Ipv4Addr, Zone> {
                     ips.push(e.ip);
                 }
             }
+        }
+        for s in state.services_on(&network.name) {
+            let name = s.service.to_ascii_lowercase();
+            let service_ips = s.vip.map(|vip| vec![vip]).unwrap_or(s.backends.clone());
+            zone.insert(format!("tasks.{name}"), s.replicas.clone());
+            zone.insert(name, service_ips);
         }
     }
     zones
@@ -56,15 +64,14 @@ pub fn decide(zone: &Zone, qname: &str, qtype: RecordType) -> Answer {
         Some(local) => (local.to_string(), true),
         None => (name.clone(), !name.contains('.') || name == DNS_DOMAIN),
     };
-    if !ours {
-        return Answer::Forward;
-    }
+    // Dotted names of our own (`tasks.web`) are answered, not forwarded.
     match zone.get(&local) {
         Some(ips) if qtype == RecordType::A || qtype == RecordType::ANY => {
             Answer::Addresses(ips.clone())
         }
         Some(_) => Answer::NoData,
-        None => Answer::NxDomain,
+        None if ours => Answer::NxDomain,
+        None => Answer::Forward,
     }
 }
 

@@ -85,3 +85,48 @@ fn builds_wire_replies() {
     assert!(respond(a, &query("example.com.")).is_none());
     assert!(respond(a, b"garbage").is_none());
 }
+
+#[test]
+fn services_answer_with_their_vip_or_members_and_tasks_with_every_replica() {
+    let mut s = state();
+    let gw = s.networks["a"].gateway;
+    s.services.insert(
+        "p/api".into(),
+        crate::network::ServiceLb {
+            project: "p".into(),
+            service: "api".into(),
+            network: "a".into(),
+            vip: Some("10.1.0.9".parse().unwrap()),
+            ports: vec![],
+            backends: vec!["10.1.0.2".parse().unwrap()],
+            replicas: vec!["10.1.0.2".parse().unwrap(), "10.1.0.3".parse().unwrap()],
+        },
+    );
+    let z = &zones(&s)[&gw];
+    let a = |n: &str| decide(z, n, RecordType::A);
+    assert_eq!(
+        a("api"),
+        Answer::Addresses(vec!["10.1.0.9".parse().unwrap()])
+    );
+    assert_eq!(a("API.rcorch."), a("api"));
+    assert_eq!(
+        a("tasks.api"),
+        Answer::Addresses(vec![
+            "10.1.0.2".parse().unwrap(),
+            "10.1.0.3".parse().unwrap()
+        ])
+    );
+    assert_eq!(
+        a("tasks.nope"),
+        Answer::Forward,
+        "dotted names not ours go upstream"
+    );
+    s.services.get_mut("p/api").unwrap().vip = None;
+    let z = &zones(&s)[&gw];
+    assert_eq!(
+        decide(z, "api", RecordType::A),
+        Answer::Addresses(vec!["10.1.0.2".parse().unwrap()])
+    );
+    let other = &zones(&s)[&s.networks["b"].gateway];
+    assert_eq!(decide(other, "api", RecordType::A), Answer::NxDomain);
+}

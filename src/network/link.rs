@@ -133,6 +133,52 @@ pub fn delete_link(name: &str) -> Result<()> {
     })
 }
 
+/// Adds `ip/prefix` to a link; an address it already has is fine.
+pub fn add_address(name: &str, ip: Ipv4Addr, prefix: u8) -> Result<()> {
+    block_on(|h| async move {
+        let index = index_of(&h, name)
+            .await?
+            .ok_or_else(|| LinkError::Missing(name.into()))?;
+        match h
+            .address()
+            .add(index, IpAddr::V4(ip), prefix)
+            .execute()
+            .await
+        {
+            Err(e) if !errno_is(&e, libc::EEXIST) => Err(nl("add address to", name)(e)),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Removes `ip` from a link; a missing link or address is already removed.
+pub fn delete_address(name: &str, ip: Ipv4Addr) -> Result<()> {
+    block_on(|h| async move {
+        let Some(index) = index_of(&h, name).await? else {
+            return Ok(());
+        };
+        let mut found = h
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(IpAddr::V4(ip))
+            .execute();
+        while let Some(message) = found
+            .try_next()
+            .await
+            .map_err(nl("list addresses of", name))?
+        {
+            match h.address().del(message).execute().await {
+                Err(e) if !errno_is(&e, libc::EADDRNOTAVAIL) => {
+                    return Err(nl("delete address from", name)(e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    })
+}
+
 pub fn link_exists(name: &str) -> Result<bool> {
     block_on(|h| async move { Ok(index_of(&h, name).await?.is_some()) })
 }

@@ -10,7 +10,9 @@ pub mod ipam;
 pub mod link;
 pub mod nft;
 pub mod ops;
+mod ops_services;
 pub mod ports;
+pub mod services;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -59,6 +61,9 @@ pub struct NetState {
     pub networks: BTreeMap<String, Network>,
     /// By container id.
     pub endpoints: BTreeMap<String, Endpoint>,
+    /// Load-balanced services, by `ServiceLb::key`.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceLb>,
 }
 
 impl NetState {
@@ -66,6 +71,48 @@ impl NetState {
         self.endpoints
             .values()
             .filter(move |e| e.network == network)
+    }
+
+    pub fn services_on<'a>(&'a self, network: &'a str) -> impl Iterator<Item = &'a ServiceLb> {
+        self.services.values().filter(move |s| s.network == network)
+    }
+
+    /// Host ports published by containers and services.
+    pub fn published_ports(&self) -> impl Iterator<Item = &PortMapping> {
+        let by_containers = self.endpoints.values().flat_map(|e| &e.ports);
+        by_containers.chain(self.services.values().flat_map(|s| &s.ports))
+    }
+
+    /// Addresses taken on a network: containers' and services' virtual IPs.
+    pub fn used_addresses(&self, network: &str) -> std::collections::BTreeSet<Ipv4Addr> {
+        self.endpoints_on(network)
+            .map(|e| e.ip)
+            .chain(self.services_on(network).filter_map(|s| s.vip))
+            .collect()
+    }
+}
+
+/// A project service behind the kernel load balancer (issue 6): a virtual IP
+/// on its network (every TCP/UDP port), published host ports, and the
+/// replicas that take new connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceLb {
+    pub project: String,
+    pub service: String,
+    pub network: String,
+    /// None in `dnsrr` mode: the name resolves to the members instead.
+    pub vip: Option<Ipv4Addr>,
+    /// `host_port` on the host spreads over the members' `container_port`.
+    pub ports: Vec<PortMapping>,
+    /// Members in balancing order: running, healthy, not draining.
+    pub backends: Vec<Ipv4Addr>,
+    /// Every running replica (`tasks.SERVICE`).
+    pub replicas: Vec<Ipv4Addr>,
+}
+
+impl ServiceLb {
+    pub fn key(project: &str, service: &str) -> String {
+        format!("{project}/{service}")
     }
 }
 

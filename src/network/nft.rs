@@ -22,7 +22,8 @@ use nftables::stmt::{JumpTarget, Match, NATFamily, Operator, Statement, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use thiserror::Error;
 
-use super::{NetState, Proto};
+use super::services::{dnat_rules, hairpin_rule, input_rules};
+use super::{NetState, Proto, ServiceLb};
 
 pub const TABLE: &str = "rcorch";
 const FAMILY: NfFamily = NfFamily::INet;
@@ -57,6 +58,8 @@ pub struct PortRule {
 pub struct RulesetPlan {
     pub networks: Vec<NetRules>,
     pub ports: Vec<PortRule>,
+    /// Load-balanced services (`services`).
+    pub services: Vec<ServiceLb>,
 }
 
 impl RulesetPlan {
@@ -84,11 +87,16 @@ impl RulesetPlan {
                 })
             })
             .collect();
-        RulesetPlan { networks, ports }
+        let services = state.services.values().cloned().collect();
+        RulesetPlan {
+            networks,
+            ports,
+            services,
+        }
     }
 }
 
-fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
+pub(super) fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
     Expression::Named(NamedExpression::Payload(Payload::PayloadField(
         PayloadField {
             protocol: protocol.into(),
@@ -97,11 +105,11 @@ fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
     )))
 }
 
-fn meta(key: MetaKey) -> Expression<'static> {
+pub(super) fn meta(key: MetaKey) -> Expression<'static> {
     Expression::Named(NamedExpression::Meta(Meta { key }))
 }
 
-fn matches(
+pub(super) fn matches(
     left: Expression<'static>,
     op: Operator,
     right: Expression<'static>,
@@ -109,22 +117,22 @@ fn matches(
     Statement::Match(Match { left, right, op })
 }
 
-fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
+pub(super) fn eq(left: Expression<'static>, right: Expression<'static>) -> Statement<'static> {
     matches(left, Operator::EQ, right)
 }
 
-fn string(s: &str) -> Expression<'static> {
+pub(super) fn string(s: &str) -> Expression<'static> {
     Expression::String(Cow::Owned(s.to_string()))
 }
 
-fn prefix(subnet: &super::Subnet) -> Expression<'static> {
+pub(super) fn prefix(subnet: &super::Subnet) -> Expression<'static> {
     Expression::Named(NamedExpression::Prefix(Prefix {
         addr: Box::new(string(&subnet.network.to_string())),
         len: subnet.prefix as u32,
     }))
 }
 
-fn fib_daddr_local() -> Statement<'static> {
+pub(super) fn fib_daddr_local() -> Statement<'static> {
     let fib = Fib {
         result: FibResult::Type,
         flags: HashSet::from([FibFlag::Daddr]),
@@ -198,23 +206,37 @@ pub fn build_ruleset(plan: &RulesetPlan) -> Nftables<'static> {
         NfHook::Forward,
         0,
     ));
-    batch.add(NfListObject::Chain(Chain {
-        family: FAMILY,
-        table: TABLE.into(),
-        name: "published".into(),
-        ..Chain::default()
-    }));
-    let to_published = || {
+    batch.add(base_chain("input", NfChainType::Filter, NfHook::Input, 0));
+    for name in ["published", "services"] {
+        batch.add(NfListObject::Chain(Chain {
+            family: FAMILY,
+            table: TABLE.into(),
+            name: name.into(),
+            ..Chain::default()
+        }));
+    }
+    let jump = |target: &str| {
         Statement::Jump(JumpTarget {
-            target: "published".into(),
+            target: target.to_string().into(),
         })
     };
-    batch.add(rule("prerouting", vec![fib_daddr_local(), to_published()]));
-    batch.add(rule("output", vec![fib_daddr_local(), to_published()]));
+    for hook in ["prerouting", "output"] {
+        batch.add(rule(hook, vec![jump("services")]));
+        batch.add(rule(hook, vec![fib_daddr_local(), jump("published")]));
+    }
     for p in &plan.ports {
         batch.add(rule("published", dnat_rule(p)));
     }
+    for service in &plan.services {
+        for r in dnat_rules(service) {
+            batch.add(rule("services", r));
+        }
+        for r in input_rules(service) {
+            batch.add(rule("input", r));
+        }
+    }
     for n in &plan.networks {
+        batch.add(rule("postrouting", hairpin_rule(&n.bridge, &n.subnet)));
         for r in postrouting_rules(n) {
             batch.add(rule("postrouting", r));
         }

@@ -14,7 +14,7 @@ use super::link::{self, LinkError};
 use super::nft::{self, NftError, RulesetPlan};
 use super::ports::{self, PortError, PortMapping};
 use super::store::{NetStore, StateLock, StoreError};
-use super::{Endpoint, NetState, Network, DEFAULT_BRIDGE, DEFAULT_NETWORK};
+use super::{Endpoint, NetState, Network, ServiceLb, DEFAULT_BRIDGE, DEFAULT_NETWORK};
 
 #[derive(Debug, Error)]
 pub enum NetError {
@@ -166,11 +166,7 @@ pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint
         .get(&req.network)
         .ok_or_else(|| NetError::Unknown(req.network.clone()))?;
     for p in &req.ports {
-        let clash = state
-            .endpoints
-            .values()
-            .flat_map(|e| &e.ports)
-            .any(|q| q.clashes(p));
+        let clash = state.published_ports().any(|q| q.clashes(p));
         if clash {
             return Err(PortError::Busy {
                 host_ip: p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
@@ -180,7 +176,7 @@ pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint
             .into());
         }
     }
-    let used: BTreeSet<Ipv4Addr> = state.endpoints_on(&network.name).map(|e| e.ip).collect();
+    let used = state.used_addresses(&network.name);
     let ip = ipam::allocate(&network.subnet, network.gateway, &used, req.ip)?;
     Ok(Endpoint {
         container_id: req.container_id.clone(),
@@ -216,7 +212,7 @@ impl Networks {
         super::dns::ensure_server(&self.root()).map_err(|source| NetError::Dns { source })
     }
 
-    fn host_routes(&self) -> Vec<Subnet> {
+    pub(super) fn host_routes(&self) -> Vec<Subnet> {
         std::fs::read_to_string(&self.host.routes)
             .map(|t| ipam::parse_proc_net_route(&t))
             .unwrap_or_default()
@@ -225,7 +221,12 @@ impl Networks {
     /// Applies the rules for `state` (unless they would not change: most
     /// containers publish nothing, and `nft` costs ~30 ms), then saves it:
     /// the stored state never describes rules that failed to apply.
-    fn commit(&self, lock: &StateLock, before: Option<&NetState>, state: &NetState) -> Result<()> {
+    pub(super) fn commit(
+        &self,
+        lock: &StateLock,
+        before: Option<&NetState>,
+        state: &NetState,
+    ) -> Result<()> {
         let plan = RulesetPlan::from_state(state);
         if before.is_none_or(|b| RulesetPlan::from_state(b) != plan) {
             nft::apply(&nft::build_ruleset(&plan))?;
@@ -253,6 +254,14 @@ impl Networks {
             .endpoints_on(name)
             .map(|e| e.container_name.as_str())
             .collect();
+        let services = state
+            .services_on(name)
+            .map(|s| ServiceLb::key(&s.project, &s.service));
+        let users: Vec<String> = users
+            .into_iter()
+            .map(str::to_string)
+            .chain(services)
+            .collect();
         if !users.is_empty() {
             return Err(NetError::InUse {
                 name: name.into(),
@@ -276,11 +285,7 @@ impl Networks {
     pub fn precheck_ports(&self, ports: &[PortMapping]) -> Result<()> {
         let state = self.store.read()?;
         for p in ports {
-            let taken_by_us = state
-                .endpoints
-                .values()
-                .flat_map(|e| &e.ports)
-                .any(|q| q.clashes(p));
+            let taken_by_us = state.published_ports().any(|q| q.clashes(p));
             if taken_by_us || !ports::host_port_free(p) {
                 return Err(PortError::Busy {
                     host_ip: p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
@@ -328,7 +333,7 @@ impl Networks {
 
     /// Forwarding is enabled only once a non-internal network is in use;
     /// route_localnet only on rcorch's own bridges (for the 127.0.0.1 hairpin).
-    fn enable_sysctls(&self, network: &Network) -> Result<()> {
+    pub(super) fn enable_sysctls(&self, network: &Network) -> Result<()> {
         let ipv4 = self.host.proc_sys.join("net/ipv4");
         let mut paths = vec![ipv4
             .join("conf")

@@ -26,7 +26,6 @@ pub mod autoscale;
 pub mod deps;
 pub mod health;
 pub mod lb;
-pub mod lb_nft;
 pub mod observed;
 pub mod reconcile;
 pub mod restart;

@@ -1,0 +1,215 @@
+//! Load-balanced services (issue 6), pure: the entry a service gets in the
+//! network state (its virtual IP, published ports and members) and the
+//! nftables rules that spread connections over the members.
+//!
+//! The kernel does the balancing, as kube-proxy's nftables mode does:
+//! `dnat to numgen inc mod N map { … }` picks the next member round-robin for
+//! each new connection; established connections keep their conntrack entry
+//! when the members change. The virtual IP is a /32 on the network's bridge,
+//! so containers reach it on their own link (no route needed, internal
+//! networks included); every TCP/UDP port of it is balanced, the port kept.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use nftables::expr::{Expression, Map, NamedExpression, NgMode, Numgen, SetItem, CT};
+use nftables::stmt::{NATFamily, Operator, Statement, NAT};
+
+use super::ipam;
+use super::nft::{eq, fib_daddr_local, field, matches, meta, prefix, string};
+use super::ops::NetError;
+use super::ports::{PortError, PortMapping};
+use super::{NetState, Proto, ServiceLb};
+use nftables::expr::MetaKey;
+
+/// What the supervisor asks for one service, with replicas named by container id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRequest {
+    pub project: String,
+    pub service: String,
+    pub network: String,
+    /// `endpoint_mode: vip` (true) or `dnsrr`.
+    pub vip: bool,
+    pub ports: Vec<PortMapping>,
+    /// Containers that take new connections, in balancing order.
+    pub members: Vec<String>,
+    /// Every running replica.
+    pub replicas: Vec<String>,
+}
+
+/// The service's entry after `req`: its virtual IP kept (or leased now),
+/// published ports checked against everyone else's, members resolved to
+/// their addresses on the service's network.
+pub fn plan_service(state: &NetState, req: &ServiceRequest) -> Result<ServiceLb, NetError> {
+    let network = state
+        .networks
+        .get(&req.network)
+        .ok_or_else(|| NetError::Unknown(req.network.clone()))?;
+    let key = ServiceLb::key(&req.project, &req.service);
+    let before = state
+        .services
+        .get(&key)
+        .filter(|s| s.network == req.network);
+    for p in &req.ports {
+        let taken_by_container = state.endpoints.values().flat_map(|e| &e.ports);
+        let taken_by_service = state
+            .services
+            .iter()
+            .filter(|(k, _)| **k != key)
+            .flat_map(|(_, s)| &s.ports);
+        if taken_by_container
+            .chain(taken_by_service)
+            .any(|q| q.clashes(p))
+        {
+            return Err(PortError::Busy {
+                host_ip: p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                port: p.host_port,
+                proto: p.proto,
+            }
+            .into());
+        }
+    }
+    let vip = match (req.vip, before.and_then(|b| b.vip)) {
+        (false, _) => None,
+        (true, Some(kept)) => Some(kept),
+        (true, None) => Some(ipam::allocate(
+            &network.subnet,
+            network.gateway,
+            &state.used_addresses(&network.name),
+            None,
+        )?),
+    };
+    let address_of = |id: &String| {
+        state
+            .endpoints
+            .get(id)
+            .filter(|e| e.network == req.network)
+            .map(|e| e.ip)
+    };
+    Ok(ServiceLb {
+        project: req.project.clone(),
+        service: req.service.clone(),
+        network: req.network.clone(),
+        vip,
+        ports: req.ports.clone(),
+        backends: req.members.iter().filter_map(address_of).collect(),
+        replicas: req.replicas.iter().filter_map(address_of).collect(),
+    })
+}
+
+/// Removes the project's services from `state`; returns them.
+pub fn remove_project(state: &mut NetState, project: &str) -> Vec<ServiceLb> {
+    let (gone, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut state.services)
+        .into_iter()
+        .partition(|(_, s)| s.project == project);
+    state.services = kept;
+    gone.into_values().collect()
+}
+
+/// `numgen inc mod N map { 0 : A, 1 : B, … }`: the next member, round-robin.
+fn next_member(backends: &[Ipv4Addr]) -> Expression<'static> {
+    let pairs = backends
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| SetItem::Mapping(Expression::Number(i as u32), string(&ip.to_string())))
+        .collect();
+    Expression::Named(NamedExpression::Map(Box::new(Map {
+        key: Expression::Named(NamedExpression::Numgen(Numgen {
+            mode: NgMode::Inc,
+            ng_mod: backends.len() as u32,
+            offset: None,
+        })),
+        data: Expression::Named(NamedExpression::Set(pairs)),
+    })))
+}
+
+fn dnat(backends: &[Ipv4Addr], port: Option<u16>) -> Statement<'static> {
+    Statement::DNAT(Some(NAT {
+        addr: Some(next_member(backends)),
+        family: Some(NATFamily::IP),
+        port: port.map(|p| Expression::Number(p.into())),
+        flags: None,
+    }))
+}
+
+fn proto_name(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Tcp => "tcp",
+        Proto::Udp => "udp",
+    }
+}
+
+/// The nat rules of one service (for the `services` chain, reached from
+/// prerouting and output). A service without members has none: its
+/// published ports are refused by the host and its VIP by `input_rules`.
+pub fn dnat_rules(service: &ServiceLb) -> Vec<Vec<Statement<'static>>> {
+    if service.backends.is_empty() {
+        return Vec::new();
+    }
+    let mut rules = Vec::new();
+    if let Some(vip) = service.vip {
+        rules.push(vec![
+            eq(meta(MetaKey::Nfproto), string("ipv4")),
+            eq(field("ip", "daddr"), string(&vip.to_string())),
+            eq(
+                meta(MetaKey::L4proto),
+                Expression::Named(NamedExpression::Set(vec![
+                    SetItem::Element(string("tcp")),
+                    SetItem::Element(string("udp")),
+                ])),
+            ),
+            dnat(&service.backends, None),
+        ]);
+    }
+    for p in &service.ports {
+        let mut rule = vec![eq(meta(MetaKey::Nfproto), string("ipv4"))];
+        match p.host_ip {
+            Some(ip) => rule.push(eq(field("ip", "daddr"), string(&ip.to_string()))),
+            None => rule.push(fib_daddr_local()),
+        }
+        rule.push(eq(
+            field(proto_name(p.proto), "dport"),
+            Expression::Number(p.host_port.into()),
+        ));
+        rule.push(dnat(&service.backends, Some(p.container_port)));
+        rules.push(rule);
+    }
+    rules
+}
+
+/// A virtual IP is a host address on the bridge: what the nat rules did not
+/// send on (no member, ICMP) must not reach the host's own services.
+pub fn input_rules(service: &ServiceLb) -> Vec<Vec<Statement<'static>>> {
+    service
+        .vip
+        .map(|vip| {
+            vec![
+                eq(field("ip", "daddr"), string(&vip.to_string())),
+                Statement::Reject(None),
+            ]
+        })
+        .into_iter()
+        .collect()
+}
+
+/// A connection from the bridge's subnet DNAT'd back onto the same bridge
+/// (a container reaching a VIP or a published port whose backend shares its
+/// link) is masqueraded, so the reply comes back through the host and is
+/// un-NAT'd instead of going straight to the client from the wrong address.
+pub fn hairpin_rule(bridge: &str, subnet: &super::Subnet) -> Vec<Statement<'static>> {
+    let ct_status = Expression::Named(NamedExpression::CT(CT {
+        key: "status".into(),
+        family: None,
+        dir: None,
+    }));
+    vec![
+        matches(ct_status, Operator::IN, string("dnat")),
+        eq(field("ip", "saddr"), prefix(subnet)),
+        eq(meta(MetaKey::Oifname), string(bridge)),
+        Statement::Masquerade(None),
+    ]
+}
+
+#[cfg(test)]
+#[path = "services_tests.rs"]
+mod tests;
