@@ -87,6 +87,9 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/rcorch-debian-app.XXXXXX")
 # debootstrap runs in its own mount namespace, so its proc/sys/dev mounts
 # vanish with it; --one-file-system guards against any that did not.
 trap 'rm -rf --one-file-system "$work"' EXIT
+# Turn signals into an exit so the EXIT trap runs for them too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 rootfs="$work/rootfs"
 
 # nginx-light was dropped after bookworm; plain nginx is the next smallest.
