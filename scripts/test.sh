@@ -60,6 +60,13 @@ if step "busybox rootfs" rootfs-tools/busybox.sh; then
     echo "RCORCH_TEST_BUSYBOX_TAR=$RCORCH_TEST_BUSYBOX_TAR"
 fi
 
+# Debian + nginx via debootstrap (root, network, ~1-2 min; reused from
+# rootfs-tools/out). Only its root test uses it, so non-root runs skip it.
+if [ "$(id -u)" -eq 0 ] && step "debian app image" rootfs-tools/debian-app.sh; then
+    export RCORCH_TEST_APP_IMAGE="$repo/rootfs-tools/out/debian-nginx.tar"
+    echo "RCORCH_TEST_APP_IMAGE=$RCORCH_TEST_APP_IMAGE"
+fi
+
 step "cargo test" cargo test --release -- --test-threads="${TEST_THREADS:-2}" "$@"
 step "cargo clippy" cargo clippy --all-targets -- -D warnings
 step "cargo fmt --check" cargo fmt --check
