@@ -6,6 +6,7 @@ use clap::Args;
 use comfy_table::{presets::NOTHING, Table};
 use serde_json::json;
 
+use super::netview::NetView;
 use super::{CliResult, Failure};
 use crate::container::build::parse_signal;
 use crate::container::store::Record;
@@ -103,6 +104,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         }
         return Ok(0);
     }
+    let net = NetView::load(&instance.root);
     if args.format == "json" {
         let rows: Vec<_> = records
             .iter()
@@ -111,6 +113,8 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
                     "Id": r.config.id, "Names": r.config.name, "Image": r.config.image,
                     "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
                     "State": status_word(observed_status(&r.state)), "Status": status_text(r),
+                    "Ports": net.ports(r), "Balancer": net.balancer(r),
+                    "Project": label(r, LABEL_PROJECT), "Service": label(r, LABEL_SERVICE),
                 })
             })
             .collect();
@@ -125,9 +129,11 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         "COMMAND",
         "CREATED",
         "STATUS",
+        "PORTS",
         "NAMES",
         "PROJECT",
         "SERVICE",
+        "BALANCER",
     ]);
     for r in &records {
         let mut command = r.config.args.join(" ");
@@ -141,9 +147,11 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
             format!("\"{command}\""),
             format!("{} ago", ago(Some(&r.config.created))),
             health.decorate(r, status_text(r)),
+            net.ports(r),
             r.config.name.clone(),
             label(r, LABEL_PROJECT),
             label(r, LABEL_SERVICE),
+            net.balancer(r).to_string(),
         ]);
     }
     println!("{table}");
@@ -253,6 +261,7 @@ pub fn inspect_json(r: &Record) -> serde_json::Value {
 }
 
 pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
+    let net = NetView::load(&instance.root);
     let mut found = Vec::new();
     let mut code = 0;
     for reference in &args.containers {
@@ -261,7 +270,13 @@ pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
             .resolve(reference)
             .and_then(|id| instance.containers.load(&id))
         {
-            Ok(record) => found.push(inspect_json(&record)),
+            Ok(record) => {
+                let mut json = inspect_json(&record);
+                if let Some(lb) = net.inspect(&record) {
+                    json["LoadBalancer"] = lb;
+                }
+                found.push(json);
+            }
             Err(e) => {
                 eprintln!("rcorch: {e}");
                 code = 1;

@@ -6,6 +6,7 @@ mod compose;
 mod containers;
 mod images;
 mod logs;
+mod netview;
 mod network;
 mod project;
 mod registry;

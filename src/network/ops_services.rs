@@ -7,11 +7,20 @@ use std::net::Ipv4Addr;
 
 use super::link;
 use super::ops::{CreateRequest, NetError, Networks};
-use super::ports::{self, PortError};
+use super::ports::{self, PortError, PortMapping};
 use super::services::{self, ServiceRequest};
 use super::{Network, ServiceLb};
 
 type Result<T> = std::result::Result<T, NetError>;
+
+fn busy(p: &PortMapping) -> NetError {
+    PortError::Busy {
+        host_ip: p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        port: p.host_port,
+        proto: p.proto,
+    }
+    .into()
+}
 
 impl Networks {
     /// Makes the service's entry match `req`; a no-op when nothing changed
@@ -30,12 +39,7 @@ impl Networks {
         for p in &entry.ports {
             let new = previous.is_none_or(|b| !b.ports.contains(p));
             if new && !ports::host_port_free(p) {
-                return Err(PortError::Busy {
-                    host_ip: p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                    port: p.host_port,
-                    proto: p.proto,
-                }
-                .into());
+                return Err(busy(p));
             }
         }
         let network = before.networks[&entry.network].clone();
@@ -56,6 +60,29 @@ impl Networks {
             return Err(e);
         }
         Ok(entry)
+    }
+
+    /// Checks, changing nothing, that a service can publish `ports`: ports it
+    /// already publishes are fine; others must be free of rcorch's
+    /// containers and services and of the host's listeners.
+    pub fn precheck_service_ports(
+        &self,
+        project: &str,
+        service: &str,
+        ports: &[PortMapping],
+    ) -> Result<()> {
+        let state = self.store.read()?;
+        let key = ServiceLb::key(project, service);
+        let mine = state.services.get(&key);
+        for p in ports {
+            if mine.is_some_and(|m| m.ports.contains(p)) {
+                continue;
+            }
+            if services::taken_by_others(&state, &key, p) || !ports::host_port_free(p) {
+                return Err(busy(p));
+            }
+        }
+        Ok(())
     }
 
     /// Drops every service of `project` from the balancer (rules, VIPs).

@@ -97,6 +97,18 @@ pub fn plan_service(state: &NetState, req: &ServiceRequest) -> Result<ServiceLb,
     })
 }
 
+/// Whether `p` clashes with a port a container or another service (than
+/// the one under `key`) publishes.
+pub fn taken_by_others(state: &NetState, key: &str, p: &PortMapping) -> bool {
+    let by_containers = state.endpoints.values().flat_map(|e| &e.ports);
+    let by_services = state
+        .services
+        .iter()
+        .filter(|(k, _)| k.as_str() != key)
+        .flat_map(|(_, s)| &s.ports);
+    by_containers.chain(by_services).any(|q| q.clashes(p))
+}
+
 /// Removes the project's services from `state`; returns them.
 pub fn remove_project(state: &mut NetState, project: &str) -> Vec<ServiceLb> {
     let (gone, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut state.services)

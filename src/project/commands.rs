@@ -14,16 +14,47 @@ use super::{ProjectDir, ProjectError, ProjectRecord, Result};
 use crate::compose::model::Project;
 use crate::container::Status;
 use crate::instance::Instance;
+use crate::network::ops::{CreateRequest, NetError};
 use crate::runtime::control::{self, observed_status};
 use crate::runtime::sys;
 use crate::supervisor::RunState;
 
 /// Records `project` as desired (new revisions for changed services) and
 /// returns the record.
+/// The project's networks are created first and its published ports
+/// checked, so a busy port or a bad network changes nothing.
 pub fn apply(instance: &Instance, project: &Project) -> Result<ProjectRecord> {
     let dir = ProjectDir::new(&instance.root, &project.name);
     let previous = dir.load().ok();
     let record = translate(project, previous.as_ref());
+    let networks = crate::runtime::net::networks(&instance.root);
+    for service in &record.services {
+        networks.precheck_service_ports(&record.name, &service.spec.name, &service.ports)?;
+    }
+    let mut created = Vec::new();
+    for network in &record.networks {
+        let exists = networks.list()?.networks.contains_key(&network.name);
+        if exists {
+            continue;
+        }
+        if network.external {
+            return Err(NetError::Unknown(network.name.clone()).into());
+        }
+        let request = CreateRequest {
+            name: network.name.clone(),
+            internal: network.internal,
+            ..CreateRequest::default()
+        };
+        match networks.ensure_network(&request, &crate::util::time::now_rfc3339()) {
+            Ok(_) => created.push(network.name.clone()),
+            Err(e) => {
+                for name in &created {
+                    let _ = networks.remove(name);
+                }
+                return Err(e.into());
+            }
+        }
+    }
     dir.save(&record)?;
     Ok(record)
 }
@@ -143,6 +174,9 @@ pub fn down(instance: &Instance, name: &str) -> Result<Vec<String>> {
             }
         }
     }
+    let networks = crate::runtime::net::networks(&instance.root);
+    // Out of the balancer first: no new connection goes to a stopping replica.
+    networks.remove_project_services(name)?;
     let mut removed = Vec::new();
     let records = instance.containers.list()?;
     let ours: Vec<_> = records
@@ -163,6 +197,14 @@ pub fn down(instance: &Instance, name: &str) -> Result<Vec<String>> {
         let _ = control::stop(instance, &r.config.id, Some(left.as_secs()));
         if control::remove(instance, &r.config.id, true).is_ok() {
             removed.push(r.config.name.clone());
+        }
+    }
+    if let Ok(record) = dir.load() {
+        for network in record.networks.iter().filter(|n| !n.external) {
+            match networks.remove(&network.name) {
+                Ok(_) | Err(NetError::Unknown(_)) => {}
+                Err(e) => eprintln!("rcorch: network {} kept: {e}", network.name),
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&dir.dir);

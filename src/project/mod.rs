@@ -5,6 +5,7 @@
 //! `supervisor.lock` (held by the one supervisor), `supervisor.pid`,
 //! `events.log` (JSON lines of what the supervisor did and why).
 
+pub mod balance;
 pub mod commands;
 pub mod events;
 pub mod probes;
@@ -43,6 +44,8 @@ pub enum ProjectError {
     NoService { project: String, service: String },
     #[error("invalid scale \"{0}\": expected SERVICE=N")]
     Scale(String),
+    #[error(transparent)]
+    Network(#[from] crate::network::ops::NetError),
 }
 
 pub type Result<T> = std::result::Result<T, ProjectError>;

@@ -13,13 +13,16 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
+use super::balance::{BalancerChange, BalancerMemory};
 use super::events::{self, Event};
 use super::probes::{ExecContext, Probes};
 use super::replicas::{self, ShellMemory};
 use super::{ProjectDir, ProjectRecord, Result};
 use crate::instance::Instance;
+use crate::network::ops::Networks;
 use crate::runtime::sys;
 use crate::supervisor::health::{on_probe_result, probe_deadline, HealthEvent, ProbeResult};
+use crate::supervisor::lb::draining_for;
 use crate::supervisor::restart::{record_exit, record_start, ExitCause, StartKind};
 use crate::supervisor::{
     due_probes, next_wakeup, reconcile, Action, DesiredState, Reason, ReplicaStatus, Time,
@@ -40,6 +43,8 @@ struct Loop<'a, 'b> {
     sup: &'b mut Supervisor<'a>,
     record: ProjectRecord,
     memory: ShellMemory,
+    balancer: BalancerMemory,
+    networks: Networks,
     probes: Probes,
     epoch: Instant,
     ready_sent: bool,
@@ -72,10 +77,13 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
         })?;
     let record = sup.project.load()?;
     let watchdog = crate::systemd::watchdog_interval();
+    let networks = crate::runtime::net::networks(&sup.instance.root);
     let mut state = Loop {
         sup,
         record,
         memory: ShellMemory::default(),
+        balancer: BalancerMemory::default(),
+        networks,
         probes: Probes::default(),
         epoch: Instant::now(),
         ready_sent: false,
@@ -124,6 +132,7 @@ impl Loop<'_, '_> {
     fn reload(&mut self) {
         if let Ok(record) = self.sup.project.load() {
             self.record = record;
+            self.balancer.invalidate();
         }
     }
 
@@ -156,6 +165,7 @@ impl Loop<'_, '_> {
             matches!(a, Action::Start { .. })
                 || matches!(a, Action::Restart { at, .. } if *at <= now)
         });
+        self.balance(&records, &observed, &actions);
         for action in &actions {
             self.act(action, now);
         }
@@ -176,6 +186,39 @@ impl Loop<'_, '_> {
             wait.min(Duration::from_millis(10))
         } else {
             wait.max(Duration::from_millis(1))
+        }
+    }
+
+    /// Updates the load balancer before acting: replicas about to stop,
+    /// stopping, or whose PID 1 just died take no new connections.
+    fn balance(
+        &mut self,
+        records: &[crate::container::store::Record],
+        observed: &crate::supervisor::ObservedState,
+        actions: &[Action],
+    ) {
+        let mut draining = draining_for(actions);
+        draining.extend(self.memory.stopping.keys().cloned());
+        draining.extend(
+            records
+                .iter()
+                .filter(|r| replicas::settling(r))
+                .map(|r| r.config.id.clone()),
+        );
+        let changes = self
+            .balancer
+            .sync(&self.networks, &self.record, observed, &draining);
+        for change in changes {
+            match change {
+                BalancerChange::Members { service, members } => {
+                    let ids: Vec<&str> = members.iter().map(|m| &m[..12.min(m.len())]).collect();
+                    let detail = format!("members [{}]", ids.join(" "));
+                    self.event(&service, 0, "balancer", "", detail);
+                }
+                BalancerChange::Failed { service, error } => {
+                    self.event(&service, 0, "balancer-failed", "", error.to_string())
+                }
+            }
         }
     }
 

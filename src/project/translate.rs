@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::compose::model::{self as compose, HealthTest, MountKind, Restart};
+use crate::network::{PortMapping, Proto};
 use crate::supervisor::health::HealthSpec;
 use crate::supervisor::restart::{DeployCondition, DeployRestart, RestartPolicy, RestartRule};
 use crate::supervisor::update_config::{FailureAction, Order, UpdateConfig};
@@ -33,6 +34,9 @@ pub struct ReplicaTemplate {
     pub stop_timeout: u64,
     pub labels: Vec<String>,
     pub network: Option<String>,
+    /// Extra names on that network (compose `networks: {N: {aliases}}`).
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
 }
 
 /// One service as the supervisor keeps it.
@@ -42,6 +46,21 @@ pub struct ServiceRecord {
     pub template: ReplicaTemplate,
     /// The health check's argv, run inside the replica like `exec`.
     pub health_command: Option<Vec<String>>,
+    /// Host ports the load balancer spreads over the replicas (`ports:`).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    /// `deploy.endpoint_mode: dnsrr`: no virtual IP, DNS lists the replicas.
+    #[serde(default)]
+    pub dnsrr: bool,
+}
+
+/// A network the project's replicas join, created by `up` unless external.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectNetwork {
+    /// The rcorch network name (`PROJECT_KEY`, as compose names them).
+    pub name: String,
+    pub internal: bool,
+    pub external: bool,
 }
 
 /// A project's desired state as persisted under the root.
@@ -49,6 +68,8 @@ pub struct ServiceRecord {
 pub struct ProjectRecord {
     pub name: String,
     pub services: Vec<ServiceRecord>,
+    #[serde(default)]
+    pub networks: Vec<ProjectNetwork>,
 }
 
 impl ProjectRecord {
@@ -60,11 +81,11 @@ impl ProjectRecord {
 /// Translates `project`, keeping each unchanged service's revision from
 /// `previous` and giving changed or new ones the next revision.
 pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -> ProjectRecord {
-    let services = project
+    let services: Vec<ServiceRecord> = project
         .services
         .iter()
         .map(|(name, service)| {
-            let mut record = service_record(name, service);
+            let mut record = service_record(project, name, service);
             let before = previous.and_then(|p| p.service(name));
             record.spec.revision = match before {
                 Some(b) if same_definition(b, &record) => b.spec.revision,
@@ -74,10 +95,75 @@ pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -
             record
         })
         .collect();
+    let used: Vec<&String> = services
+        .iter()
+        .filter_map(|s| s.template.network.as_ref())
+        .collect();
+    let networks = project
+        .networks
+        .iter()
+        .map(|(key, def)| ProjectNetwork {
+            name: network_name(project, key),
+            internal: def.internal,
+            external: def.external,
+        })
+        .filter(|n| used.contains(&&n.name))
+        .collect();
     ProjectRecord {
         name: project.name.clone(),
         services,
+        networks,
     }
+}
+
+/// The rcorch network a compose network key stands for: its `name:`, else
+/// `PROJECT_KEY` (compose's naming).
+fn network_name(project: &compose::Project, key: &str) -> String {
+    match project.networks.get(key).and_then(|d| d.name.clone()) {
+        Some(name) => name,
+        None => format!("{}_{key}", project.name),
+    }
+}
+
+/// The network a replica joins (`network_mode`, else the service's first
+/// network) and its aliases there. Replicas join one network for now.
+fn replica_network(
+    project: &compose::Project,
+    s: &compose::Service,
+) -> (Option<String>, Vec<String>) {
+    if let Some(mode) = &s.network_mode {
+        return (Some(mode.clone()), Vec::new());
+    }
+    match s.networks.iter().next() {
+        Some((key, attachment)) => (Some(network_name(project, key)), attachment.aliases.clone()),
+        None => (None, Vec::new()),
+    }
+}
+
+/// Published ports the balancer serves (IPv4, TCP/UDP; a range publishes
+/// its first port).
+fn published_ports(s: &compose::Service) -> Vec<PortMapping> {
+    s.ports
+        .iter()
+        .filter_map(|p| {
+            let proto = match p.protocol {
+                compose::Protocol::Tcp => Proto::Tcp,
+                compose::Protocol::Udp => Proto::Udp,
+                compose::Protocol::Sctp => return None,
+            };
+            let host_ip = match p.host_ip {
+                Some(std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => Some(ip),
+                Some(std::net::IpAddr::V6(_)) => return None,
+                _ => None,
+            };
+            Some(PortMapping {
+                host_ip,
+                host_port: p.published?.start,
+                container_port: p.target,
+                proto,
+            })
+        })
+        .collect()
 }
 
 /// Replica count aside, did anything that shapes a replica change?
@@ -91,7 +177,7 @@ fn same_definition(a: &ServiceRecord, b: &ServiceRecord) -> bool {
     strip(a) == strip(b)
 }
 
-fn service_record(name: &str, s: &compose::Service) -> ServiceRecord {
+fn service_record(project: &compose::Project, name: &str, s: &compose::Service) -> ServiceRecord {
     let (health, health_command) = health(s.healthcheck.as_ref());
     let spec = ServiceSpec {
         replicas: s.replicas(),
@@ -110,10 +196,14 @@ fn service_record(name: &str, s: &compose::Service) -> ServiceRecord {
         stop_grace: s.stop_grace_period,
         ..ServiceSpec::new(name, 0)
     };
+    let mut template = template(s);
+    (template.network, template.network_aliases) = replica_network(project, s);
     ServiceRecord {
         spec,
-        template: template(s),
+        template,
         health_command,
+        ports: published_ports(s),
+        dnsrr: s.deploy.endpoint_mode == compose::EndpointMode::Dnsrr,
     }
 }
 
@@ -174,7 +264,8 @@ fn template(s: &compose::Service) -> ReplicaTemplate {
         stop_signal: s.stop_signal.clone(),
         stop_timeout: s.stop_grace_period.as_secs(),
         labels,
-        network: s.network_mode.clone(),
+        network: None,
+        network_aliases: Vec::new(),
     }
 }
 

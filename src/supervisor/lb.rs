@@ -65,6 +65,36 @@ pub fn members<'a>(
     m
 }
 
+/// Who a service's balancer sends to, and who answers `tasks.SERVICE`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Membership {
+    /// Ready and not draining, in slot order.
+    pub members: Vec<String>,
+    /// Every running replica not draining.
+    pub running: Vec<String>,
+}
+
+/// The membership of `service`; `draining` holds containers about to stop
+/// (or already stopping, or whose PID 1 just died).
+pub fn membership(
+    service: &str,
+    observed: &ObservedState,
+    draining: &BTreeSet<String>,
+) -> Membership {
+    let mut running: Vec<&ObservedReplica> = observed
+        .of_service(service)
+        .filter(|r| r.is_running() && !draining.contains(&r.container))
+        .collect();
+    running.sort_by(|a, b| (a.key.slot, &a.container).cmp(&(b.key.slot, &b.container)));
+    Membership {
+        members: members(service, observed, draining)
+            .into_iter()
+            .map(|r| r.container.clone())
+            .collect(),
+        running: running.into_iter().map(|r| r.container.clone()).collect(),
+    }
+}
+
 /// Containers the actions are about to stop: take them out of the balancer first.
 pub fn draining_for(actions: &[Action]) -> BTreeSet<String> {
     actions

@@ -91,3 +91,19 @@ fn least_connections_picks_the_idlest_and_rotates_ties() {
     }
     assert_eq!(picks, vec![0, 1, 0, 1]);
 }
+
+#[test]
+fn membership_lists_ready_members_and_every_running_replica() {
+    let o = observed(vec![
+        with_health(running("web", 2, "b"), HealthStatus::Healthy),
+        with_health(running("web", 1, "a"), HealthStatus::Starting),
+        with_health(running("web", 3, "c"), HealthStatus::Healthy),
+        exited("web", 4, "d", 1, 0),
+        running("api", 1, "x"),
+    ]);
+    let draining = BTreeSet::from(["c".to_string()]);
+    let m = membership("web", &o, &draining);
+    assert_eq!(m.members, ["b"]);
+    assert_eq!(m.running, ["a", "b"]);
+    assert_eq!(membership("db", &o, &draining), Membership::default());
+}

@@ -1,0 +1,92 @@
+//! The supervisor's side of load balancing: after each decision, tell the
+//! kernel balancer (`network::services`) who takes new connections. Stops
+//! are drained first: the caller passes the containers about to stop, and
+//! the rules drop them before any stop signal is sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::translate::{ProjectRecord, ServiceRecord};
+use crate::network::ops::{NetError, Networks};
+use crate::network::services::ServiceRequest;
+use crate::supervisor::lb::{membership, Membership};
+use crate::supervisor::ObservedState;
+
+/// What the balancer was last told, per service.
+#[derive(Debug, Default)]
+pub struct BalancerMemory {
+    applied: BTreeMap<String, Membership>,
+    failing: BTreeSet<String>,
+}
+
+/// What one sync changed, for the events log.
+#[derive(Debug)]
+pub enum BalancerChange {
+    Members {
+        service: String,
+        members: Vec<String>,
+    },
+    /// Reported once per failing streak; retried every pass.
+    Failed { service: String, error: NetError },
+}
+
+/// The bridge network a service's replicas join, if any (not host/none).
+pub fn balanced_network(service: &ServiceRecord) -> Option<&str> {
+    let network = service.template.network.as_deref()?;
+    let special = matches!(network, "host" | "none") || network.starts_with("container:");
+    (!special).then_some(network)
+}
+
+impl BalancerMemory {
+    /// Brings every service's balancer up to date; returns what changed.
+    pub fn sync(
+        &mut self,
+        networks: &Networks,
+        record: &ProjectRecord,
+        observed: &ObservedState,
+        draining: &BTreeSet<String>,
+    ) -> Vec<BalancerChange> {
+        let mut changes = Vec::new();
+        for service in &record.services {
+            let Some(network) = balanced_network(service) else {
+                continue;
+            };
+            let name = &service.spec.name;
+            let wanted = membership(name, observed, draining);
+            if self.applied.get(name) == Some(&wanted) {
+                continue;
+            }
+            let request = ServiceRequest {
+                project: record.name.clone(),
+                service: name.clone(),
+                network: network.to_string(),
+                vip: !service.dnsrr,
+                ports: service.ports.clone(),
+                members: wanted.members.clone(),
+                replicas: wanted.running.clone(),
+            };
+            match networks.sync_service(&request) {
+                Ok(_) => {
+                    self.failing.remove(name);
+                    changes.push(BalancerChange::Members {
+                        service: name.clone(),
+                        members: wanted.members.clone(),
+                    });
+                    self.applied.insert(name.clone(), wanted);
+                }
+                Err(error) if self.failing.insert(name.clone()) => {
+                    changes.push(BalancerChange::Failed {
+                        service: name.clone(),
+                        error,
+                    })
+                }
+                Err(_) => {}
+            }
+        }
+        changes
+    }
+
+    /// Forgets what was applied, so the next sync re-applies (after a reload).
+    pub fn invalidate(&mut self) {
+        self.applied.clear();
+    }
+}
