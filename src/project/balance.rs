@@ -16,6 +16,8 @@ use crate::supervisor::ObservedState;
 pub struct BalancerMemory {
     applied: BTreeMap<String, Membership>,
     failing: BTreeSet<String>,
+    /// Re-apply every service on the next sync (the definition changed).
+    stale: bool,
 }
 
 /// What one sync changed, for the events log.
@@ -52,7 +54,7 @@ impl BalancerMemory {
             };
             let name = &service.spec.name;
             let wanted = membership(name, observed, draining);
-            if self.applied.get(name) == Some(&wanted) {
+            if !self.stale && self.applied.get(name) == Some(&wanted) {
                 continue;
             }
             let request = ServiceRequest {
@@ -67,10 +69,15 @@ impl BalancerMemory {
             match networks.sync_service(&request) {
                 Ok(_) => {
                     self.failing.remove(name);
-                    changes.push(BalancerChange::Members {
-                        service: name.clone(),
-                        members: wanted.members.clone(),
-                    });
+                    let before = self.applied.get(name).map(|m| &m.members);
+                    // Worth an event when the members change (not on every
+                    // start of a replica that is not a member yet).
+                    if before.unwrap_or(&Vec::new()) != &wanted.members {
+                        changes.push(BalancerChange::Members {
+                            service: name.clone(),
+                            members: wanted.members.clone(),
+                        });
+                    }
                     self.applied.insert(name.clone(), wanted);
                 }
                 Err(error) if self.failing.insert(name.clone()) => {
@@ -82,11 +89,13 @@ impl BalancerMemory {
                 Err(_) => {}
             }
         }
+        self.stale = false;
         changes
     }
 
-    /// Forgets what was applied, so the next sync re-applies (after a reload).
+    /// Makes the next sync re-apply every service (after a reload: ports
+    /// or endpoint mode may have changed).
     pub fn invalidate(&mut self) {
-        self.applied.clear();
+        self.stale = true;
     }
 }

@@ -32,8 +32,12 @@ impl Event {
         }
     }
 
+    /// Slot 0 marks a service-wide event (no replica): shown as the service.
     pub fn line(&self) -> String {
-        let name = format!("{}-{}", self.service, self.slot);
+        let name = match self.slot {
+            0 => self.service.clone(),
+            slot => format!("{}-{slot}", self.service),
+        };
         let container = if self.container.is_empty() {
             String::new()
         } else {
