@@ -64,7 +64,7 @@ pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -
         .services
         .iter()
         .map(|(name, service)| {
-            let mut record = service_record(name, service);
+            let mut record = service_record(project, name, service);
             let before = previous.and_then(|p| p.service(name));
             record.spec.revision = match before {
                 Some(b) if same_definition(b, &record) => b.spec.revision,
@@ -91,7 +91,7 @@ fn same_definition(a: &ServiceRecord, b: &ServiceRecord) -> bool {
     strip(a) == strip(b)
 }
 
-fn service_record(name: &str, s: &compose::Service) -> ServiceRecord {
+fn service_record(project: &compose::Project, name: &str, s: &compose::Service) -> ServiceRecord {
     let (health, health_command) = health(s.healthcheck.as_ref());
     let spec = ServiceSpec {
         replicas: s.replicas(),
@@ -112,12 +112,12 @@ fn service_record(name: &str, s: &compose::Service) -> ServiceRecord {
     };
     ServiceRecord {
         spec,
-        template: template(s),
+        template: template(project, s),
         health_command,
     }
 }
 
-fn template(s: &compose::Service) -> ReplicaTemplate {
+fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate {
     // Compose's entrypoint is a list; rcorch's is one program, whose
     // arguments go before the command.
     let (entrypoint, mut command) = match &s.entrypoint {
@@ -144,11 +144,7 @@ fn template(s: &compose::Service) -> ReplicaTemplate {
         volumes: s
             .volumes
             .iter()
-            .filter(|m| m.kind == MountKind::Bind)
-            .filter_map(|m| {
-                let ro = if m.read_only { ":ro" } else { "" };
-                Some(format!("{}:{}{ro}", m.source.as_ref()?, m.target))
-            })
+            .filter_map(|m| mount_spec(project, m))
             .collect(),
         tmpfs: s
             .tmpfs
@@ -176,6 +172,42 @@ fn template(s: &compose::Service) -> ReplicaTemplate {
         labels,
         network: s.network_mode.clone(),
     }
+}
+
+/// A bind or named-volume mount as a `-v` argument; named volumes get the
+/// project's real name for them (`PROJECT_NAME`).
+fn mount_spec(project: &compose::Project, m: &compose::Mount) -> Option<String> {
+    let source = m.source.as_ref()?;
+    let source = match m.kind {
+        MountKind::Bind => source.clone(),
+        MountKind::Volume => volume_name(project, source),
+        MountKind::Tmpfs => return None,
+    };
+    let mut options: Vec<&str> = Vec::new();
+    if m.read_only {
+        options.push("ro");
+    }
+    if m.nocopy && m.kind == MountKind::Volume {
+        options.push("nocopy");
+    }
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!(":{}", options.join(","))
+    };
+    Some(format!("{source}:{}{options}", m.target))
+}
+
+/// The real name of the project's volume `key`.
+pub fn volume_name(project: &compose::Project, key: &str) -> String {
+    let def = project
+        .volumes
+        .get(key)
+        .map(|d| crate::volume::ComposeVolume {
+            name: d.name.clone(),
+            external: d.external,
+        });
+    crate::volume::compose_volume_name(&project.name, key, def.as_ref())
 }
 
 fn health(check: Option<&compose::Healthcheck>) -> (Option<HealthSpec>, Option<Vec<String>>) {

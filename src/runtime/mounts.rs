@@ -80,6 +80,14 @@ pub enum MountOp {
     Tmpfs {
         target: PathBuf,
     },
+    /// A named volume's directory, bind-mounted; when `copy_up`, first
+    /// filled from the image if it is empty (Docker's first-use copy).
+    Volume {
+        source: PathBuf,
+        target: PathBuf,
+        read_only: bool,
+        copy_up: bool,
+    },
     Devices,
     /// A cgroup hierarchy (`cgroup` with `options`, or `cgroup2`), read-only.
     /// Mounted after the cgroup namespace exists, so it shows the
@@ -257,6 +265,12 @@ pub fn plan_mounts(
             MountKind::Tmpfs => MountOp::Tmpfs {
                 target: m.destination.clone(),
             },
+            MountKind::Volume => MountOp::Volume {
+                source: m.source.clone(),
+                target: m.destination.clone(),
+                read_only: m.read_only,
+                copy_up: !m.nocopy,
+            },
         });
     }
     ops.splice(2..2, cgroups);
@@ -384,6 +398,33 @@ fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
                 none,
             )
             .map_err(step("mount tmpfs", target))
+        }
+        MountOp::Volume {
+            source,
+            target,
+            read_only,
+            copy_up,
+        } => {
+            if *copy_up {
+                // Before the mount hides it: the image's content at `target`.
+                crate::volume::copy::copy_up(root, target, source).map_err(|e| match e {
+                    crate::volume::VolumeError::Copy { path, source } => MountError {
+                        what: "copy the image's content into the volume:",
+                        path,
+                        errno: source,
+                    },
+                    _ => step("copy the image's content into the volume at", target)(Errno::EIO),
+                })?;
+            }
+            apply_op(
+                root,
+                &MountOp::Bind {
+                    source: source.clone(),
+                    target: target.clone(),
+                    read_only: *read_only,
+                    file: false,
+                },
+            )
         }
         MountOp::Devices => make_devices(root),
         MountOp::Cgroup {
