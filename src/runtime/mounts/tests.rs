@@ -76,11 +76,11 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
     assert_eq!(
         &targets[targets.len() - 5..],
         [
+            "/data",
+            "/scratch",
             "/etc/hosts",
             "/etc/hostname",
             "/etc/resolv.conf",
-            "/data",
-            "/scratch"
         ]
     );
     assert!(plan.read_only_root);
@@ -94,6 +94,36 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
             ..
         })
     ));
+}
+
+#[test]
+fn parents_are_mounted_before_what_is_inside_them() {
+    let req = RunRequest {
+        volumes: vec!["/srv/a/b:/x/y".into(), "conf:/etc".into(), "/srv:/x".into()],
+        ..RunRequest::default()
+    };
+    let plan = plan_mounts(&config(req, vec![]), &paths(), vec![]);
+    let targets: Vec<String> = plan
+        .before_pivot
+        .iter()
+        .filter_map(|op| match op {
+            MountOp::Bind { target, .. } | MountOp::Volume { target, .. } => {
+                Some(target.display().to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "/etc",
+            "/x",
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+            "/x/y"
+        ]
+    );
 }
 
 #[test]
