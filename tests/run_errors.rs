@@ -118,7 +118,7 @@ fn invalid_volume_spec() {
     for spec in [
         "nocolon",
         "./relative:/data",
-        "-badname:/data",
+        "b@d:/data",
         "/tmp:relative",
         "/tmp:/data:rx",
     ] {
