@@ -14,3 +14,4 @@ pub mod runtime;
 pub mod supervisor;
 pub mod systemd;
 pub mod util;
+pub mod volume;

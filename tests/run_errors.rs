@@ -117,7 +117,8 @@ fn invalid_volume_spec() {
     let Some(env) = TestEnv::new() else { return };
     for spec in [
         "nocolon",
-        "relative:/data",
+        "./relative:/data",
+        "b@d:/data",
         "/tmp:relative",
         "/tmp:/data:rx",
     ] {

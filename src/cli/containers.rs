@@ -10,7 +10,7 @@ use super::netview::NetView;
 use super::{CliResult, Failure};
 use crate::container::build::parse_signal;
 use crate::container::store::Record;
-use crate::container::{MountKind, Status};
+use crate::container::{MountKind, MountSpec, Status};
 use crate::instance::Instance;
 use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::{self, observed_status};
@@ -56,6 +56,9 @@ pub struct RmArgs {
     /// Kill a running container first
     #[arg(short, long)]
     force: bool,
+    /// Remove anonymous volumes too (rcorch has none: named volumes stay, as in Docker)
+    #[arg(short, long)]
+    volumes: bool,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -251,13 +254,28 @@ pub fn inspect_json(r: &Record) -> serde_json::Value {
             "CapDrop": c.cap_drop,
             "CgroupParent": c.cgroup_parent,
         },
-        "Mounts": c.mounts.iter().map(|m| json!({
-            "Type": match m.kind { MountKind::Bind => "bind", MountKind::Tmpfs => "tmpfs" },
-            "Source": m.source,
-            "Destination": m.destination,
-            "RW": !m.read_only,
-        })).collect::<Vec<_>>(),
+        "Mounts": c.mounts.iter().map(mount_json).collect::<Vec<_>>(),
     })
+}
+
+/// One entry of inspect's `Mounts`, as Docker shows it.
+fn mount_json(m: &MountSpec) -> serde_json::Value {
+    let kind = match m.kind {
+        MountKind::Bind => "bind",
+        MountKind::Tmpfs => "tmpfs",
+        MountKind::Volume => "volume",
+    };
+    let mut v = json!({
+        "Type": kind,
+        "Source": m.source,
+        "Destination": m.destination,
+        "RW": !m.read_only,
+    });
+    if let Some(name) = &m.volume {
+        v["Name"] = json!(name);
+        v["Driver"] = json!(crate::volume::DRIVER);
+    }
+    v
 }
 
 pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {

@@ -11,6 +11,7 @@ mod network;
 mod project;
 mod registry;
 mod stats;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,9 @@ enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Manage named volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// List a container's published ports
     Port(network::PortArgs),
     /// The embedded DNS resolver (started on demand by `run`)
@@ -77,7 +81,7 @@ enum Command {
     /// Start or update a compose project and keep it running
     Up(project::UpArgs),
     /// Stop and remove a project's containers
-    Down(project::ProjectArgs),
+    Down(project::DownArgs),
     /// Change a service's replica count: SERVICE=N
     Scale(project::ScaleArgs),
     /// What a project's supervisor did and why
@@ -152,7 +156,7 @@ struct RunArgs {
     /// Replace the image's entrypoint (and its default command)
     #[arg(long)]
     entrypoint: Option<String>,
-    /// Bind mount SRC:DST[:ro]
+    /// Bind mount /HOST/PATH:DST[:ro], or a named volume NAME:DST[:ro,nocopy]
     #[arg(short, long = "volume", value_name = "SRC:DST[:ro]")]
     volume: Vec<String>,
     /// Mount the root filesystem read-only
@@ -286,6 +290,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),
         Command::Network(cmd) => network::network(&instance, cmd),
+        Command::Volume(cmd) => volume::volume(&instance, cmd),
         Command::Port(args) => network::port(&instance, &args),
         Command::DnsServe => {
             let resolv = std::path::Path::new("/etc/resolv.conf");

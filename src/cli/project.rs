@@ -142,10 +142,24 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     stop_services(instance, &record.name, &[])
 }
 
-pub fn down(instance: &Instance, args: &ProjectArgs) -> CliResult {
-    let name = project_name(instance, args)?;
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// Remove the project's named volumes too (default: they are kept)
+    #[arg(short, long)]
+    volumes: bool,
+}
+
+pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
+    let name = project_name(instance, &args.project)?;
     for removed in commands::down(instance, &name)? {
         println!("{removed}");
+    }
+    if args.volumes {
+        for removed in commands::remove_volumes(instance, &name)? {
+            println!("{removed}");
+        }
     }
     Ok(0)
 }

@@ -87,7 +87,7 @@ pub enum BuildError {
     #[error("invalid environment variable \"{0}\": expected KEY=VALUE or KEY")]
     Env(String),
     #[error(
-        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] with absolute paths"
+        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] or NAME:/container/path[:ro|rw|nocopy], absolute paths and NAME like [a-zA-Z0-9][a-zA-Z0-9_.-]+"
     )]
     Volume(String),
     #[error("invalid --tmpfs \"{0}\": expected an absolute container path")]
@@ -279,23 +279,42 @@ fn merge_env(
     Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
 
+/// `-v SOURCE:DEST[:OPTIONS]`: SOURCE is an absolute host path (bind) or a
+/// volume name; OPTIONS is a comma list of `ro`, `rw` and (volumes) `nocopy`.
 pub fn parse_volume(spec: &str) -> Result<MountSpec> {
+    use crate::volume::{classify_source, MountSource};
     let bad = || BuildError::Volume(spec.to_string());
     let parts: Vec<&str> = spec.split(':').collect();
-    let (source, destination, read_only) = match parts.as_slice() {
-        [s, d] => (*s, *d, false),
-        [s, d, "ro"] => (*s, *d, true),
-        [s, d, "rw"] => (*s, *d, false),
+    let (source, destination, options) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, o] if !o.is_empty() => (*s, *d, *o),
         _ => return Err(bad()),
     };
-    if !source.starts_with('/') || !destination.starts_with('/') || destination == "/" {
+    if !destination.starts_with('/') || destination == "/" {
         return Err(bad());
     }
+    // A volume's host source is filled in when it is attached (`run`).
+    let (kind, host_source, volume) = match classify_source(source) {
+        MountSource::HostPath(path) => (MountKind::Bind, PathBuf::from(path), None),
+        MountSource::Named(name) => (MountKind::Volume, PathBuf::new(), Some(name.to_string())),
+        MountSource::Invalid => return Err(bad()),
+    };
+    let (mut read_only, mut nocopy) = (false, false);
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        match option {
+            "ro" => read_only = true,
+            "rw" => read_only = false,
+            "nocopy" if kind == MountKind::Volume => nocopy = true,
+            _ => return Err(bad()),
+        }
+    }
     Ok(MountSpec {
-        kind: MountKind::Bind,
-        source: source.into(),
+        kind,
+        source: host_source,
         destination: destination.into(),
         read_only,
+        volume,
+        nocopy,
     })
 }
 
@@ -309,6 +328,8 @@ fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
         source: PathBuf::new(),
         destination: destination.into(),
         read_only: false,
+        volume: None,
+        nocopy: false,
     })
 }
 

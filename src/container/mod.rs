@@ -56,15 +56,23 @@ pub struct UserSpec {
 pub enum MountKind {
     Bind,
     Tmpfs,
+    /// A named volume; `source` is its `_data` directory once attached.
+    Volume,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MountSpec {
     pub kind: MountKind,
-    /// Host path for binds; empty for tmpfs.
+    /// Host path for binds and (once attached) volumes; empty for tmpfs.
     pub source: PathBuf,
     pub destination: PathBuf,
     pub read_only: bool,
+    /// The volume's name, for `MountKind::Volume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// Volumes: do not copy the image's content into an empty volume.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nocopy: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

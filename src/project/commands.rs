@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::replicas::replica_labels;
-use super::translate::translate;
+use super::translate::{translate, volume_name};
 use super::{ProjectDir, ProjectError, ProjectRecord, Result};
 use crate::compose::model::Project;
 use crate::container::Status;
@@ -18,6 +18,8 @@ use crate::network::ops::{CreateRequest, NetError};
 use crate::runtime::control::{self, observed_status};
 use crate::runtime::sys;
 use crate::supervisor::RunState;
+use crate::util::time::now_rfc3339;
+use crate::volume::store::VolumeStore;
 
 /// Records `project` as desired (new revisions for changed services) and
 /// returns the record.
@@ -27,6 +29,67 @@ pub fn apply(instance: &Instance, project: &Project) -> Result<ProjectRecord> {
     let dir = ProjectDir::new(&instance.root, &project.name);
     let previous = dir.load().ok();
     let record = translate(project, previous.as_ref());
+    let created = create_networks(instance, &record)?;
+    if let Err(e) = create_volumes(instance, project) {
+        remove_networks(instance, &created);
+        return Err(e);
+    }
+    dir.save(&record)?;
+    Ok(record)
+}
+
+/// The project's volumes, as compose makes them: its own ones created
+/// (`PROJECT_KEY`, labelled) if missing, external ones required to exist.
+fn create_volumes(instance: &Instance, project: &Project) -> Result<()> {
+    let store = VolumeStore::open(&instance.root);
+    let lock = store.lock()?;
+    for (key, def) in &project.volumes {
+        let name = volume_name(project, key);
+        if def.external {
+            store.get(&name)?;
+            continue;
+        }
+        let labels = crate::volume::compose_labels(&project.name, key, &def.labels);
+        store.create(&lock, &name, &labels, &now_rfc3339())?;
+    }
+    Ok(())
+}
+
+/// `down -v`: removes the volumes compose created for project `name`
+/// (found by label, so no compose file is needed). Tries each; the first
+/// failure (say, a volume another container uses) is returned after.
+pub fn remove_volumes(instance: &Instance, name: &str) -> Result<Vec<String>> {
+    let store = VolumeStore::open(&instance.root);
+    let lock = store.lock()?;
+    let containers: Vec<_> = instance
+        .containers
+        .list()?
+        .into_iter()
+        .map(|r| r.config)
+        .collect();
+    let (mut removed, mut failure) = (Vec::new(), None);
+    let ours = store.list()?.into_iter().filter(|v| {
+        v.labels
+            .get(crate::volume::LABEL_COMPOSE_PROJECT)
+            .map(String::as_str)
+            == Some(name)
+            && v.labels.get(super::LABEL_PROJECT).map(String::as_str) == Some(name)
+    });
+    for v in ours {
+        match store.remove(&lock, &v.name, &containers) {
+            Ok(()) => removed.push(v.name),
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(removed),
+    }
+}
+
+/// Checks the services' published ports, then creates the project's
+/// networks; on failure, the networks made here are removed again.
+fn create_networks(instance: &Instance, record: &ProjectRecord) -> Result<Vec<String>> {
     let networks = crate::runtime::net::networks(&instance.root);
     for service in &record.services {
         networks.precheck_service_ports(&record.name, &service.spec.name, &service.ports)?;
@@ -48,15 +111,19 @@ pub fn apply(instance: &Instance, project: &Project) -> Result<ProjectRecord> {
         match networks.ensure_network(&request, &crate::util::time::now_rfc3339()) {
             Ok(_) => created.push(network.name.clone()),
             Err(e) => {
-                for name in &created {
-                    let _ = networks.remove(name);
-                }
+                remove_networks(instance, &created);
                 return Err(e.into());
             }
         }
     }
-    dir.save(&record)?;
-    Ok(record)
+    Ok(created)
+}
+
+fn remove_networks(instance: &Instance, names: &[String]) {
+    let networks = crate::runtime::net::networks(&instance.root);
+    for name in names {
+        let _ = networks.remove(name);
+    }
 }
 
 /// Starts the project's supervisor unless one runs; otherwise wakes it.

@@ -33,6 +33,8 @@ pub const LABEL_REVISION: &str = "rcorch.revision";
 pub enum ProjectError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
     #[error("cannot access {path}: {source}")]
     Io {
         path: PathBuf,

@@ -196,7 +196,7 @@ fn service_record(project: &compose::Project, name: &str, s: &compose::Service) 
         stop_grace: s.stop_grace_period,
         ..ServiceSpec::new(name, 0)
     };
-    let mut template = template(s);
+    let mut template = template(project, s);
     (template.network, template.network_aliases) = replica_network(project, s);
     ServiceRecord {
         spec,
@@ -207,7 +207,7 @@ fn service_record(project: &compose::Project, name: &str, s: &compose::Service) 
     }
 }
 
-fn template(s: &compose::Service) -> ReplicaTemplate {
+fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate {
     // Compose's entrypoint is a list; rcorch's is one program, whose
     // arguments go before the command.
     let (entrypoint, mut command) = match &s.entrypoint {
@@ -234,11 +234,7 @@ fn template(s: &compose::Service) -> ReplicaTemplate {
         volumes: s
             .volumes
             .iter()
-            .filter(|m| m.kind == MountKind::Bind)
-            .filter_map(|m| {
-                let ro = if m.read_only { ":ro" } else { "" };
-                Some(format!("{}:{}{ro}", m.source.as_ref()?, m.target))
-            })
+            .filter_map(|m| mount_spec(project, m))
             .collect(),
         tmpfs: s
             .tmpfs
@@ -267,6 +263,42 @@ fn template(s: &compose::Service) -> ReplicaTemplate {
         network: None,
         network_aliases: Vec::new(),
     }
+}
+
+/// A bind or named-volume mount as a `-v` argument; named volumes get the
+/// project's real name for them (`PROJECT_NAME`).
+fn mount_spec(project: &compose::Project, m: &compose::Mount) -> Option<String> {
+    let source = m.source.as_ref()?;
+    let source = match m.kind {
+        MountKind::Bind => source.clone(),
+        MountKind::Volume => volume_name(project, source),
+        MountKind::Tmpfs => return None,
+    };
+    let mut options: Vec<&str> = Vec::new();
+    if m.read_only {
+        options.push("ro");
+    }
+    if m.nocopy && m.kind == MountKind::Volume {
+        options.push("nocopy");
+    }
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!(":{}", options.join(","))
+    };
+    Some(format!("{source}:{}{options}", m.target))
+}
+
+/// The real name of the project's volume `key`.
+pub fn volume_name(project: &compose::Project, key: &str) -> String {
+    let def = project
+        .volumes
+        .get(key)
+        .map(|d| crate::volume::ComposeVolume {
+            name: d.name.clone(),
+            external: d.external,
+        });
+    crate::volume::compose_volume_name(&project.name, key, def.as_ref())
 }
 
 fn health(check: Option<&compose::Healthcheck>) -> (Option<HealthSpec>, Option<Vec<String>>) {

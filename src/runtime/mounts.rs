@@ -80,6 +80,14 @@ pub enum MountOp {
     Tmpfs {
         target: PathBuf,
     },
+    /// A named volume's directory, bind-mounted; when `copy_up`, first
+    /// filled from the image if it is empty (Docker's first-use copy).
+    Volume {
+        source: PathBuf,
+        target: PathBuf,
+        read_only: bool,
+        copy_up: bool,
+    },
     Devices,
     /// A cgroup hierarchy (`cgroup` with `options`, or `cgroup2`), read-only.
     /// Mounted after the cgroup namespace exists, so it shows the
@@ -169,6 +177,55 @@ pub fn cgroup_mounts(layout: &Layout) -> Vec<MountOp> {
     }
 }
 
+/// The /etc files rcorch provides, then the user's mounts, parents before
+/// children (Docker sorts by depth too): a volume or bind on /etc must not
+/// hide /etc/hosts, and is copied up before anything is mounted inside it.
+fn file_and_user_mounts(config: &ContainerConfig, paths: &RootfsPaths) -> Vec<MountOp> {
+    let mut ops: Vec<(PathBuf, MountOp)> = Vec::new();
+    for (source, target) in [
+        (&paths.hosts, "/etc/hosts"),
+        (&paths.hostname, "/etc/hostname"),
+        (&paths.resolv_conf, "/etc/resolv.conf"),
+    ] {
+        let op = MountOp::Bind {
+            source: source.clone(),
+            target: target.into(),
+            read_only: false,
+            file: true,
+        };
+        ops.push((target.into(), op));
+    }
+    for m in &config.mounts {
+        let op = match m.kind {
+            MountKind::Bind => MountOp::Bind {
+                source: m.source.clone(),
+                target: m.destination.clone(),
+                read_only: m.read_only,
+                file: !m.source.is_dir(),
+            },
+            MountKind::Tmpfs => MountOp::Tmpfs {
+                target: m.destination.clone(),
+            },
+            MountKind::Volume => MountOp::Volume {
+                source: m.source.clone(),
+                target: m.destination.clone(),
+                read_only: m.read_only,
+                copy_up: !m.nocopy,
+            },
+        };
+        ops.push((m.destination.clone(), op));
+    }
+    // Stable: equal depths keep their order.
+    ops.sort_by_key(|(target, _)| relative_depth(target));
+    ops.into_iter().map(|(_, op)| op).collect()
+}
+
+fn relative_depth(path: &Path) -> usize {
+    path.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count()
+}
+
 pub fn plan_mounts(
     config: &ContainerConfig,
     paths: &RootfsPaths,
@@ -234,31 +291,7 @@ pub fn plan_mounts(
             points_to: "/proc/self/fd/2",
         },
     ];
-    for (source, target) in [
-        (&paths.hosts, "/etc/hosts"),
-        (&paths.hostname, "/etc/hostname"),
-        (&paths.resolv_conf, "/etc/resolv.conf"),
-    ] {
-        ops.push(MountOp::Bind {
-            source: source.clone(),
-            target: target.into(),
-            read_only: false,
-            file: true,
-        });
-    }
-    for m in &config.mounts {
-        ops.push(match m.kind {
-            MountKind::Bind => MountOp::Bind {
-                source: m.source.clone(),
-                target: m.destination.clone(),
-                read_only: m.read_only,
-                file: !m.source.is_dir(),
-            },
-            MountKind::Tmpfs => MountOp::Tmpfs {
-                target: m.destination.clone(),
-            },
-        });
-    }
+    ops.extend(file_and_user_mounts(config, paths));
     ops.splice(2..2, cgroups);
     let (overlay_cwd, overlay_data) = overlay_options(&config.layers, paths);
     MountPlan {
@@ -384,6 +417,33 @@ fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
                 none,
             )
             .map_err(step("mount tmpfs", target))
+        }
+        MountOp::Volume {
+            source,
+            target,
+            read_only,
+            copy_up,
+        } => {
+            if *copy_up {
+                // Before the mount hides it: the image's content at `target`.
+                crate::volume::copy::copy_up(root, target, source).map_err(|e| match e {
+                    crate::volume::VolumeError::Copy { path, source } => MountError {
+                        what: "copy the image's content into the volume:",
+                        path,
+                        errno: source,
+                    },
+                    _ => step("copy the image's content into the volume at", target)(Errno::EIO),
+                })?;
+            }
+            apply_op(
+                root,
+                &MountOp::Bind {
+                    source: source.clone(),
+                    target: target.clone(),
+                    read_only: *read_only,
+                    file: false,
+                },
+            )
         }
         MountOp::Devices => make_devices(root),
         MountOp::Cgroup {

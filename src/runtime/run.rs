@@ -24,6 +24,7 @@ use crate::container::{names, ContainerConfig, MountKind, NetworkMode};
 use crate::image::{ImageError, ImageStore};
 use crate::instance::{Instance, InstanceError};
 use crate::util::time::now_rfc3339;
+use crate::volume::store::VolumeStore;
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -43,6 +44,8 @@ pub enum RunError {
     Seccomp(#[from] seccomp::SeccompError),
     #[error(transparent)]
     Network(#[from] super::net::NetSetupError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
     #[error("bind source path does not exist: {path}; create it first or fix the -v argument")]
     BindSource { path: PathBuf },
     #[error("cannot prepare {path}: {source}")]
@@ -91,7 +94,7 @@ pub fn run(
         cgroup_parent: &instance.cgroup_parent,
         now: now_rfc3339(),
     };
-    let config = build_config(request, &image, &host, &id)?;
+    let mut config = build_config(request, &image, &host, &id)?;
     check_host_paths(&config)?;
     let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
     let seccomp = seccomp::compile(&seccomp::default_profile())?;
@@ -100,6 +103,11 @@ pub fn run(
 
     let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
     let dir = {
+        // Volumes first, under their lock until the record exists, so a
+        // concurrent `volume rm` sees this container as a user.
+        let volumes = VolumeStore::open(&instance.root);
+        let volumes_lock = volumes.lock()?;
+        volumes.attach(&volumes_lock, &mut config.mounts, &host.now)?;
         let lock = instance.containers.lock()?;
         instance.containers.create(&lock, &config)?
     };

@@ -99,3 +99,42 @@ fn revisions_move_only_when_a_definition_changes() {
     assert_eq!(changed.service("web").unwrap().spec.revision, 2);
     assert_eq!(changed.service("db").unwrap().spec.revision, 1);
 }
+
+#[test]
+fn named_volumes_get_the_projects_names() {
+    let p = project(
+        r#"
+name: shop
+services:
+  db:
+    image: busybox
+    volumes:
+      - data:/var/lib/db
+      - type: volume
+        source: cache
+        target: /cache
+        read_only: true
+        volume: { nocopy: true }
+      - ext:/ext
+      - /srv/conf:/conf:ro
+      - type: tmpfs
+        target: /tmp
+volumes:
+  data: {}
+  cache: { name: shared-cache }
+  ext: { external: true }
+"#,
+    );
+    let record = translate(&p, None);
+    let t = &record.service("db").unwrap().template;
+    assert_eq!(
+        t.volumes,
+        [
+            "shop_data:/var/lib/db",
+            "shared-cache:/cache:ro,nocopy",
+            "ext:/ext",
+            "/srv/conf:/conf:ro"
+        ]
+    );
+    assert_eq!(t.tmpfs, ["/tmp"]);
+}

@@ -62,9 +62,9 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
         .iter()
         .map(|op| match op {
             MountOp::Fs { target, .. } => target.to_string(),
-            MountOp::Bind { target, .. } | MountOp::Tmpfs { target } => {
-                target.display().to_string()
-            }
+            MountOp::Bind { target, .. }
+            | MountOp::Tmpfs { target }
+            | MountOp::Volume { target, .. } => target.display().to_string(),
             MountOp::Devices => "devices".into(),
             MountOp::Symlink { link, .. } => format!("link {link}"),
             MountOp::Cgroup { target, .. } => format!("cgroup {}", target.display()),
@@ -76,11 +76,11 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
     assert_eq!(
         &targets[targets.len() - 5..],
         [
+            "/data",
+            "/scratch",
             "/etc/hosts",
             "/etc/hostname",
             "/etc/resolv.conf",
-            "/data",
-            "/scratch"
         ]
     );
     assert!(plan.read_only_root);
@@ -94,6 +94,72 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
             ..
         })
     ));
+}
+
+#[test]
+fn parents_are_mounted_before_what_is_inside_them() {
+    let req = RunRequest {
+        volumes: vec!["/srv/a/b:/x/y".into(), "conf:/etc".into(), "/srv:/x".into()],
+        ..RunRequest::default()
+    };
+    let plan = plan_mounts(&config(req, vec![]), &paths(), vec![]);
+    let targets: Vec<String> = plan
+        .before_pivot
+        .iter()
+        .filter_map(|op| match op {
+            MountOp::Bind { target, .. } | MountOp::Volume { target, .. } => {
+                Some(target.display().to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "/etc",
+            "/x",
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+            "/x/y"
+        ]
+    );
+}
+
+#[test]
+fn named_volumes_plan_a_copy_up_unless_nocopy() {
+    let req = RunRequest {
+        volumes: vec!["data:/data".into(), "logs:/logs:ro,nocopy".into()],
+        ..RunRequest::default()
+    };
+    let mut config = config(req, vec![]);
+    // `run` fills in the host side when it attaches the volumes.
+    for m in &mut config.mounts {
+        m.source = format!("/r/volumes/{}/_data", m.volume.as_deref().unwrap()).into();
+    }
+    let plan = plan_mounts(&config, &paths(), vec![]);
+    let volumes: Vec<&MountOp> = plan
+        .before_pivot
+        .iter()
+        .filter(|op| matches!(op, MountOp::Volume { .. }))
+        .collect();
+    assert_eq!(
+        volumes,
+        [
+            &MountOp::Volume {
+                source: "/r/volumes/data/_data".into(),
+                target: "/data".into(),
+                read_only: false,
+                copy_up: true,
+            },
+            &MountOp::Volume {
+                source: "/r/volumes/logs/_data".into(),
+                target: "/logs".into(),
+                read_only: true,
+                copy_up: false,
+            },
+        ]
+    );
 }
 
 #[test]

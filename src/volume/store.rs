@@ -1,0 +1,230 @@
+//! Volumes on disk: `<root>/volumes/NAME/{meta.json,_data}`. Creation and
+//! removal go through a staging name and a rename, so a killed command never
+//! leaves half a volume that `ls` shows; every change holds an exclusive
+//! flock on `<root>/volumes.lock`.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use super::{users, valid_name, Result, Volume, VolumeError, DRIVER};
+use crate::container::{ContainerConfig, MountKind, MountSpec};
+
+const META: &str = "meta.json";
+const DATA: &str = "_data";
+const STAGING_PREFIX: &str = ".creating-";
+const REMOVING_PREFIX: &str = ".removing-";
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> VolumeError + '_ {
+    move |source| VolumeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub struct VolumeStore {
+    dir: PathBuf,
+    lock_path: PathBuf,
+}
+
+/// Proof that the caller holds the volumes lock; released on drop.
+pub struct VolumeLock {
+    _lock: Flock<File>,
+}
+
+impl VolumeStore {
+    pub fn open(root: &Path) -> VolumeStore {
+        VolumeStore {
+            dir: root.join("volumes"),
+            lock_path: root.join("volumes.lock"),
+        }
+    }
+
+    pub fn lock(&self) -> Result<VolumeLock> {
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(io_err(&self.lock_path))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, source)| {
+            VolumeError::Lock {
+                path: self.lock_path.clone(),
+                source,
+            }
+        })?;
+        Ok(VolumeLock { _lock: lock })
+    }
+
+    fn volume_dir(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The host directory mounted into containers.
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.volume_dir(name).join(DATA)
+    }
+
+    /// Creates `name` unless it exists (Docker's `volume create` is
+    /// idempotent). Returns the volume and whether it was created now.
+    pub fn create(
+        &self,
+        _lock: &VolumeLock,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        now: &str,
+    ) -> Result<(Volume, bool)> {
+        if !valid_name(name) {
+            return Err(VolumeError::InvalidName { name: name.into() });
+        }
+        match self.get(name) {
+            Ok(v) => return Ok((v, false)),
+            Err(VolumeError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.sweep_abandoned();
+        let volume = Volume {
+            name: name.into(),
+            driver: DRIVER.into(),
+            mountpoint: self.data_dir(name),
+            created: now.into(),
+            labels: labels.clone(),
+        };
+        let staging = self
+            .dir
+            .join(format!("{STAGING_PREFIX}{}-{name}", std::process::id()));
+        let data = staging.join(DATA);
+        fs::create_dir_all(&data).map_err(io_err(&data))?;
+        write_meta(&staging.join(META), &volume)?;
+        let dir = self.volume_dir(name);
+        fs::rename(&staging, &dir).map_err(io_err(&dir))?;
+        Ok((volume, true))
+    }
+
+    pub fn get(&self, name: &str) -> Result<Volume> {
+        if !valid_name(name) {
+            return Err(VolumeError::NotFound { name: name.into() });
+        }
+        let path = self.volume_dir(name).join(META);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| VolumeError::Corrupt {
+                path: path.clone(),
+                source,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(VolumeError::NotFound { name: name.into() })
+            }
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Every volume, sorted by name.
+    pub fn list(&self) -> Result<Vec<Volume>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&self.dir)(e)),
+        };
+        let mut volumes = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            match self.get(&name) {
+                Ok(v) => volumes.push(v),
+                // Staging or removal leftovers, or a killed create.
+                Err(VolumeError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(volumes)
+    }
+
+    /// Removes `name` unless a container in `containers` uses it.
+    pub fn remove(
+        &self,
+        _lock: &VolumeLock,
+        name: &str,
+        containers: &[ContainerConfig],
+    ) -> Result<()> {
+        self.get(name)?;
+        let using = users(name, containers);
+        if !using.is_empty() {
+            return Err(VolumeError::InUse {
+                name: name.into(),
+                containers: using.into_iter().map(str::to_string).collect(),
+            });
+        }
+        // Rename first: the volume is gone from `ls` at once, even if
+        // deleting its content is interrupted.
+        let dir = self.volume_dir(name);
+        let doomed = self
+            .dir
+            .join(format!("{REMOVING_PREFIX}{}-{name}", std::process::id()));
+        fs::rename(&dir, &doomed).map_err(io_err(&dir))?;
+        fs::remove_dir_all(&doomed).map_err(io_err(&doomed))
+    }
+
+    /// Removes staging and removal directories whose process is gone.
+    fn sweep_abandoned(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(owner_pid) else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    /// Fills in the host source of every volume mount, creating volumes
+    /// that do not exist yet (Docker does, on first use).
+    pub fn attach(&self, lock: &VolumeLock, mounts: &mut [MountSpec], now: &str) -> Result<()> {
+        for m in mounts.iter_mut().filter(|m| m.kind == MountKind::Volume) {
+            let Some(name) = m.volume.clone() else {
+                continue;
+            };
+            let (volume, _) = self.create(lock, &name, &BTreeMap::new(), now)?;
+            m.source = volume.mountpoint;
+        }
+        Ok(())
+    }
+}
+
+/// The pid in a staging or removal directory's name (`.creating-PID-NAME`).
+fn owner_pid(name: &str) -> Option<u32> {
+    name.strip_prefix(STAGING_PREFIX)
+        .or_else(|| name.strip_prefix(REMOVING_PREFIX))?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn write_meta(path: &Path, volume: &Volume) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(volume).expect("plain data serialises");
+    let mut file = File::create(path).map_err(io_err(path))?;
+    file.write_all(&bytes).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_names_carry_their_owner() {
+        assert_eq!(owner_pid(".creating-42-data"), Some(42));
+        assert_eq!(owner_pid(".removing-7-x-y"), Some(7));
+        assert_eq!(owner_pid("data"), None);
+    }
+}
