@@ -9,8 +9,9 @@ use serde_json::json;
 use super::{CliResult, Failure};
 use crate::container::build::parse_signal;
 use crate::container::store::Record;
-use crate::container::{MountKind, Status};
+use crate::container::{MountKind, NetworkMode, Status};
 use crate::instance::Instance;
+use crate::network::NetState;
 use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::{self, observed_status};
 use crate::supervisor::health::HealthStatus;
@@ -195,8 +196,11 @@ pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
     })
 }
 
-pub fn inspect_json(r: &Record) -> serde_json::Value {
+/// `net`: the network state, for the container's addresses.
+pub fn inspect_json(r: &Record, net: &NetState) -> serde_json::Value {
     let (c, s) = (&r.config, &r.state);
+    let configured = matches!(c.network, NetworkMode::Bridge(_)).then(|| c.network.name());
+    let networks = crate::network::endpoints::settings(net, &c.id, configured);
     let status = observed_status(s);
     json!({
         "Id": c.id,
@@ -238,11 +242,12 @@ pub fn inspect_json(r: &Record) -> serde_json::Value {
             "ReadonlyRootfs": c.read_only,
             "AutoRemove": c.auto_remove,
             "Init": c.init,
-            "NetworkMode": format!("{:?}", c.network).to_lowercase(),
+            "NetworkMode": c.network.name(),
             "CapAdd": c.cap_add,
             "CapDrop": c.cap_drop,
             "CgroupParent": c.cgroup_parent,
         },
+        "NetworkSettings": { "Networks": networks },
         "Mounts": c.mounts.iter().map(|m| json!({
             "Type": match m.kind { MountKind::Bind => "bind", MountKind::Tmpfs => "tmpfs" },
             "Source": m.source,
@@ -255,13 +260,17 @@ pub fn inspect_json(r: &Record) -> serde_json::Value {
 pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
     let mut found = Vec::new();
     let mut code = 0;
+    // Unreadable network state only costs the addresses.
+    let net = crate::runtime::net::networks(&instance.root)
+        .list()
+        .unwrap_or_default();
     for reference in &args.containers {
         match instance
             .containers
             .resolve(reference)
             .and_then(|id| instance.containers.load(&id))
         {
-            Ok(record) => found.push(inspect_json(&record)),
+            Ok(record) => found.push(inspect_json(&record, &net)),
             Err(e) => {
                 eprintln!("rcorch: {e}");
                 code = 1;
