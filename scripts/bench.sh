@@ -4,8 +4,8 @@
 #
 # Usage: sudo scripts/bench.sh [--rcorch BIN] [--runs N] [--warmup N]
 #                              [--section NAME]... [--json-dir DIR]
-# Sections: startup (default), network (bridge vs --network none, in a private
-# netns), unpack (layer unpack vs GNU tar, 10-layer vs 1-layer run, load and
+# Sections: startup (default), network (bridge vs --network none, and TCP
+# throughput container to container vs loopback, in a private netns), unpack (layer unpack vs GNU tar, 10-layer vs 1-layer run, load and
 # pull throughput), selfheal.
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
@@ -298,6 +298,55 @@ section_network() {
     $ns ip link set lo up
     bench_row --floor "$s" "rcorch none" "$ns $rcorch --root $rcorch_state run --rm --network none busybox true"
     bench_row --ref "$s" "rcorch bridge" "$ns $rcorch --root $rcorch_state run --rm busybox true"
+    network_throughput "$ns"
+}
+
+# Container-to-container TCP throughput over the bridge vs over 127.0.0.1
+# in one netns. The tools are the host's, entered into each container's
+# network namespace only (nsenter -n): same binaries, only the path differs.
+# busybox nc rows (hyperfine, 256 MiB; nc's small buffers cap them) and,
+# when installed, iperf3 (5 s each, the kernel's own limit).
+network_throughput() {
+    local s=network ns="$1" runs=3 warmup=1 mib=256 r="$rcorch --root $rcorch_state"
+    local srv_pid cli_pid ip pids=()
+    if ! $ns $r run -d --name tp-srv busybox sleep 3600 >/dev/null ||
+        ! $ns $r run -d --name tp-cli busybox sleep 3600 >/dev/null; then
+        skip_row "$s" "nc bridge" "could not start the containers"
+        return 0
+    fi
+    srv_pid=$($r inspect tp-srv | jq -r '.[0].State.Pid')
+    cli_pid=$($r inspect tp-cli | jq -r '.[0].State.Pid')
+    ip=$($r inspect tp-srv | jq -r '.[0].NetworkSettings.Networks.bridge.IPAddress')
+    nsenter -t "$srv_pid" -n busybox nc -ll -p 5001 -e sh -c 'cat >/dev/null' &
+    pids+=($!)
+    $ns busybox nc -ll -p 5002 -e sh -c 'cat >/dev/null' &
+    pids+=($!)
+    sleep 0.2
+    local feed="dd if=/dev/zero bs=64k count=$((mib * 16)) 2>/dev/null"
+    bench_row "$s" "nc bridge ${mib}MiB" "$feed | nsenter -t $cli_pid -n busybox nc $ip 5001"
+    throughput "$s" $((mib * 1048576))
+    bench_row "$s" "nc loopback ${mib}MiB" "$feed | $ns busybox nc 127.0.0.1 5002"
+    throughput "$s" $((mib * 1048576))
+    if command -v iperf3 >/dev/null; then
+        iperf_row "iperf3 bridge" "nsenter -t $srv_pid -n" "nsenter -t $cli_pid -n" "$ip"
+        iperf_row "iperf3 loopback" "$ns" "$ns" 127.0.0.1
+    else
+        echo "-- iperf3: skipped (not installed)"
+    fi
+    kill "${pids[@]}" 2>/dev/null
+    $r rm -f tp-srv tp-cli >/dev/null
+}
+
+# iperf_row NAME SERVER_PREFIX CLIENT_PREFIX ADDRESS: one 5 s iperf3 run.
+iperf_row() {
+    local mbs
+    $2 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+    sleep 0.3
+    mbs=$($3 iperf3 -c "$4" -p 5201 -t 5 -J 2>/dev/null |
+        jq '.end.sum_received.bits_per_second / 8e6 | . * 10 | round / 10')
+    wait $! 2>/dev/null
+    echo "-- $1: ${mbs:-failed} MB/s ($3 iperf3 -c $4 -t 5)"
+    throughputs+=("$1: ${mbs:-failed} MB/s")
 }
 
 # A real layer: $RCORCH_BENCH_LAYER (a tar), else a tar of this host's

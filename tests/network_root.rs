@@ -19,7 +19,9 @@ echo "name=$($R run --rm busybox wget -qO- http://web/hostname)"
 echo "alias=$($R run --rm busybox wget -qO- http://www.rcorch/hostname)"
 $R run --rm busybox nslookup ghost >/dev/null 2>&1; echo "ghost=$?"
 ip=$($R network inspect bridge | jq -r '.[0].Containers[] | select(.Name=="web") | .IPv4Address' | cut -d/ -f1)
-echo "cross=$($R run --rm --network back busybox timeout 3 wget -qO- http://$ip/hostname)"
+# --init: as PID 1, wget would ignore timeout's SIGTERM and wait out TCP's
+# SYN retries (~130 s) against the dropped packets.
+echo "cross=$($R run --rm --init --network back busybox timeout 3 wget -qO- http://$ip/hostname)"
 $R network rm back >/dev/null 2>&1; echo "rm-in-use=$?"
 "#,
     );

@@ -10,8 +10,9 @@ use super::netview::NetView;
 use super::{CliResult, Failure};
 use crate::container::build::parse_signal;
 use crate::container::store::Record;
-use crate::container::{MountKind, MountSpec, Status};
+use crate::container::{MountKind, MountSpec, NetworkMode, Status};
 use crate::instance::Instance;
+use crate::network::NetState;
 use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::{self, observed_status};
 use crate::supervisor::health::HealthStatus;
@@ -206,8 +207,11 @@ pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
     })
 }
 
-pub fn inspect_json(r: &Record) -> serde_json::Value {
+/// `net`: the network state, for the container's addresses.
+pub fn inspect_json(r: &Record, net: &NetState) -> serde_json::Value {
     let (c, s) = (&r.config, &r.state);
+    let configured = matches!(c.network, NetworkMode::Bridge(_)).then(|| c.network.name());
+    let networks = crate::network::endpoints::settings(net, &c.id, configured);
     let status = observed_status(s);
     json!({
         "Id": c.id,
@@ -249,11 +253,12 @@ pub fn inspect_json(r: &Record) -> serde_json::Value {
             "ReadonlyRootfs": c.read_only,
             "AutoRemove": c.auto_remove,
             "Init": c.init,
-            "NetworkMode": format!("{:?}", c.network).to_lowercase(),
+            "NetworkMode": c.network.name(),
             "CapAdd": c.cap_add,
             "CapDrop": c.cap_drop,
             "CgroupParent": c.cgroup_parent,
         },
+        "NetworkSettings": { "Networks": networks },
         "Mounts": c.mounts.iter().map(mount_json).collect::<Vec<_>>(),
     })
 }
@@ -279,7 +284,8 @@ fn mount_json(m: &MountSpec) -> serde_json::Value {
 }
 
 pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
-    let net = NetView::load(&instance.root);
+    // Unreadable network state only costs the addresses.
+    let view = NetView::load(&instance.root);
     let mut found = Vec::new();
     let mut code = 0;
     for reference in &args.containers {
@@ -289,8 +295,8 @@ pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
             .and_then(|id| instance.containers.load(&id))
         {
             Ok(record) => {
-                let mut json = inspect_json(&record);
-                if let Some(lb) = net.inspect(&record) {
+                let mut json = inspect_json(&record, view.state());
+                if let Some(lb) = view.inspect(&record) {
                     json["LoadBalancer"] = lb;
                 }
                 found.push(json);

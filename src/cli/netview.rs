@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::container::store::Record;
-use crate::network::{NetState, PortMapping, ServiceLb};
+use crate::network::{endpoint_key, NetState, PortMapping, ServiceLb};
 use crate::project::{LABEL_PROJECT, LABEL_SERVICE};
 
 /// The network state, read once per command.
@@ -32,6 +32,10 @@ impl NetView {
         NetView { state }
     }
 
+    pub fn state(&self) -> &NetState {
+        &self.state
+    }
+
     fn service_of(&self, r: &Record) -> Option<&ServiceLb> {
         let labels = &r.config.labels;
         let key = ServiceLb::key(labels.get(LABEL_PROJECT)?, labels.get(LABEL_SERVICE)?);
@@ -41,17 +45,15 @@ impl NetView {
     fn member(&self, r: &Record, service: &ServiceLb) -> bool {
         self.state
             .endpoints
-            .get(&r.config.id)
-            .is_some_and(|e| e.network == service.network && service.backends.contains(&e.ip))
+            .get(&endpoint_key(&r.config.id, &service.network))
+            .is_some_and(|e| service.backends.contains(&e.ip))
     }
 
     /// Docker's PORTS column; a replica shows its service's published ports.
     pub fn ports(&self, r: &Record) -> String {
-        let own = self.state.endpoints.get(&r.config.id).map(|e| &e.ports);
-        let via_service = self.service_of(r).map(|s| &s.ports);
-        own.into_iter()
-            .chain(via_service)
-            .flatten()
+        let own = self.state.endpoints_of(&r.config.id).flat_map(|e| &e.ports);
+        let via_service = self.service_of(r).into_iter().flat_map(|s| &s.ports);
+        own.chain(via_service)
             .map(port_text)
             .collect::<Vec<_>>()
             .join(", ")

@@ -1,4 +1,4 @@
-//! `network create|ls|inspect|rm` and `port`.
+//! `network create|ls|inspect|connect|disconnect|rm` and `port`.
 
 use clap::{Args, Subcommand};
 use comfy_table::{presets::NOTHING, Table};
@@ -7,7 +7,7 @@ use super::CliResult;
 use crate::instance::Instance;
 use crate::network::ops::CreateRequest;
 use crate::network::{Endpoint, Network};
-use crate::runtime::net::networks;
+use crate::runtime::net::{self, networks};
 use crate::util::time::now_rfc3339;
 
 #[derive(Subcommand, Debug)]
@@ -21,6 +21,16 @@ pub enum NetworkCommand {
     Inspect {
         #[arg(required = true)]
         names: Vec<String>,
+    },
+    /// Connect a running container to a network (as its next ethN)
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect {
+        /// Free the lease even if the container is not running
+        #[arg(short, long)]
+        force: bool,
+        network: String,
+        container: String,
     },
     /// Remove networks (refused while containers use them)
     #[command(alias = "remove")]
@@ -42,6 +52,18 @@ pub struct CreateArgs {
     #[arg(long)]
     internal: bool,
     name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// Fixed IPv4 address on the network
+    #[arg(long)]
+    ip: Option<std::net::Ipv4Addr>,
+    /// Extra name the container answers to on this network
+    #[arg(long = "alias", value_name = "ALIAS")]
+    aliases: Vec<String>,
+    network: String,
+    container: String,
 }
 
 #[derive(Args, Debug)]
@@ -98,6 +120,22 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        NetworkCommand::Connect(args) => {
+            let args = net::ConnectArgs {
+                network: args.network,
+                container: args.container,
+                ip: args.ip,
+                aliases: args.aliases,
+            };
+            net::connect(instance, &args)?;
+        }
+        NetworkCommand::Disconnect {
+            force,
+            network,
+            container,
+        } => {
+            net::disconnect(instance, &network, &container, force)?;
+        }
         NetworkCommand::Rm { names } => {
             for name in &names {
                 nets.remove(name)?;
@@ -121,6 +159,7 @@ fn inspect_json<'a>(
                     "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix),
                     "Aliases": e.aliases,
                     "HostVeth": e.host_veth,
+                    "Interface": e.ifname,
                 }),
             )
         })
@@ -140,10 +179,8 @@ fn inspect_json<'a>(
 pub fn port(instance: &Instance, args: &PortArgs) -> CliResult {
     let id = instance.containers.resolve(&args.container)?;
     let state = networks(&instance.root).list()?;
-    if let Some(endpoint) = state.endpoints.get(&id) {
-        for p in &endpoint.ports {
-            println!("{p}");
-        }
+    for p in state.endpoints_of(&id).flat_map(|e| &e.ports) {
+        println!("{p}");
     }
     Ok(0)
 }

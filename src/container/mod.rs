@@ -84,6 +84,17 @@ pub enum NetworkMode {
     Bridge(BridgeSpec),
 }
 
+impl NetworkMode {
+    /// Docker's name for the mode: "none", "host" or the network's name.
+    pub fn name(&self) -> &str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+            NetworkMode::Bridge(spec) => &spec.network,
+        }
+    }
+}
+
 /// What a container asks of a bridge network, validated at `run` time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BridgeSpec {

@@ -22,26 +22,61 @@ pub use super::dns_server::{ensure_server, serve, stop_server};
 /// Names on one network: lowercase name -> addresses.
 pub type Zone = BTreeMap<String, Vec<Ipv4Addr>>;
 
-/// Every network's zone, keyed by the gateway address its resolver listens on.
-/// Load-balanced services answer with their VIP (or, in `dnsrr` mode, their
-/// members), and `tasks.SERVICE` with every running replica.
-pub fn zones(state: &NetState) -> BTreeMap<Ipv4Addr, Zone> {
-    let mut zones: BTreeMap<Ipv4Addr, Zone> = BTreeMap::new();
-    for network in state.networks.values() {
-        let zone = zones.entry(network.gateway).or_default();
-        for e in state.endpoints_on(&network.name) {
-            for name in std::iter::once(&e.container_name).chain(&e.aliases) {
-                let ips = zone.entry(name.to_ascii_lowercase()).or_default();
-                if !ips.contains(&e.ip) {
-                    ips.push(e.ip);
-                }
+/// The names each resolver answers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Zones {
+    /// Every network's zone, keyed by the gateway its resolver listens on.
+    pub by_gateway: BTreeMap<Ipv4Addr, Zone>,
+    /// For a container on several networks (`network connect`), keyed by
+    /// its addresses: the names of all its networks, whichever it asks.
+    pub by_client: BTreeMap<Ipv4Addr, Zone>,
+}
+
+impl Zones {
+    /// The zone answering `client`'s query to the resolver at `gateway`.
+    pub fn for_query(&self, gateway: Ipv4Addr, client: Ipv4Addr) -> Option<&Zone> {
+        self.by_client
+            .get(&client)
+            .or_else(|| self.by_gateway.get(&gateway))
+    }
+}
+
+fn add_names(zone: &mut Zone, state: &NetState, network: &str) {
+    for e in state.endpoints_on(network) {
+        for name in std::iter::once(&e.container_name).chain(&e.aliases) {
+            let ips = zone.entry(name.to_ascii_lowercase()).or_default();
+            if !ips.contains(&e.ip) {
+                ips.push(e.ip);
             }
         }
-        for s in state.services_on(&network.name) {
-            let name = s.service.to_ascii_lowercase();
-            let service_ips = s.vip.map(|vip| vec![vip]).unwrap_or(s.backends.clone());
-            zone.insert(format!("tasks.{name}"), s.replicas.clone());
-            zone.insert(name, service_ips);
+    }
+    // Load-balanced services answer with their VIP (or, in `dnsrr` mode,
+    // their members), and `tasks.SERVICE` with every running replica.
+    for s in state.services_on(network) {
+        let name = s.service.to_ascii_lowercase();
+        let service_ips = s.vip.map(|vip| vec![vip]).unwrap_or(s.backends.clone());
+        zone.insert(format!("tasks.{name}"), s.replicas.clone());
+        zone.insert(name, service_ips);
+    }
+}
+
+pub fn zones(state: &NetState) -> Zones {
+    let mut zones = Zones::default();
+    for network in state.networks.values() {
+        let zone = zones.by_gateway.entry(network.gateway).or_default();
+        add_names(zone, state, &network.name);
+    }
+    let mut networks_of: BTreeMap<&str, Vec<&super::Endpoint>> = BTreeMap::new();
+    for e in state.endpoints.values() {
+        networks_of.entry(&e.container_id).or_default().push(e);
+    }
+    for endpoints in networks_of.values().filter(|eps| eps.len() > 1) {
+        let mut zone = Zone::new();
+        for e in endpoints {
+            add_names(&mut zone, state, &e.network);
+        }
+        for e in endpoints {
+            zones.by_client.insert(e.ip, zone.clone());
         }
     }
     zones

@@ -17,7 +17,7 @@ use nix::fcntl::{Flock, FlockArg};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
-use super::dns::{respond, zones, Zone};
+use super::dns::{respond, zones, Zones};
 use super::files::parse_nameservers;
 use super::store::NetStore;
 
@@ -25,7 +25,7 @@ const RELOAD_EVERY: Duration = Duration::from_millis(200);
 const IDLE_EXIT_AFTER: u32 = 50; // reloads with no endpoint: 10 s
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 
-type Zones = Arc<Mutex<BTreeMap<Ipv4Addr, Zone>>>;
+type SharedZones = Arc<Mutex<Zones>>;
 
 fn try_lock(root: &Path) -> std::io::Result<Option<Flock<std::fs::File>>> {
     let dir = NetStore::open(root).dir().to_path_buf();
@@ -52,14 +52,10 @@ pub fn ensure_server(root: &Path) -> std::io::Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe; the child only execs afterwards.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
-        });
-    }
+    // Its own process group keeps a terminal's Ctrl-C off it. Not setsid in
+    // a pre_exec hook: any hook forces fork (the run waits ~2-4 ms for the
+    // child's exec), without one std uses posix_spawn (vfork-fast).
+    cmd.process_group(0);
     cmd.spawn().map(|_| ())
 }
 
@@ -127,13 +123,13 @@ pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
 }
 
 async fn run(store: NetStore, upstreams: Arc<Vec<Ipv4Addr>>) {
-    let shared: Zones = Arc::default();
+    let shared: SharedZones = Arc::default();
     let mut listeners: BTreeMap<Ipv4Addr, JoinHandle<()>> = BTreeMap::new();
     let mut seen = None;
     let mut idle = 0;
     loop {
         let modified = store.modified();
-        if modified != seen || listeners.len() < shared.lock().expect("zones").len() {
+        if modified != seen || listeners.len() < shared.lock().expect("zones").by_gateway.len() {
             seen = modified;
             let state = store.read().unwrap_or_default();
             idle = if state.endpoints.is_empty() {
@@ -143,13 +139,14 @@ async fn run(store: NetStore, upstreams: Arc<Vec<Ipv4Addr>>) {
             };
             let fresh = zones(&state);
             listeners.retain(|gw, task| {
-                let keep = fresh.contains_key(gw);
+                let keep = fresh.by_gateway.contains_key(gw);
                 if !keep {
                     task.abort();
                 }
                 keep
             });
             let missing: Vec<Ipv4Addr> = fresh
+                .by_gateway
                 .keys()
                 .filter(|gw| !listeners.contains_key(gw))
                 .copied()
@@ -177,7 +174,7 @@ async fn run(store: NetStore, upstreams: Arc<Vec<Ipv4Addr>>) {
 async fn listen(
     socket: Arc<UdpSocket>,
     gateway: Ipv4Addr,
-    zones: Zones,
+    zones: SharedZones,
     upstreams: Arc<Vec<Ipv4Addr>>,
 ) {
     let mut buf = vec![0u8; 4096];
@@ -188,7 +185,13 @@ async fn listen(
         let query = buf[..n].to_vec();
         let reply = {
             let zones = zones.lock().expect("zones");
-            zones.get(&gateway).and_then(|zone| respond(zone, &query))
+            let client = match peer.ip() {
+                std::net::IpAddr::V4(ip) => ip,
+                std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            };
+            zones
+                .for_query(gateway, client)
+                .and_then(|zone| respond(zone, &query))
         };
         match reply {
             Some(reply) => {

@@ -33,6 +33,7 @@ fn state() -> NetState {
                 aliases: aliases.into_iter().map(String::from).collect(),
                 ports: vec![],
                 host_veth: String::new(),
+                ifname: "eth0".into(),
             },
         );
     }
@@ -41,7 +42,7 @@ fn state() -> NetState {
 
 #[test]
 fn zones_are_per_network_with_aliases() {
-    let zones = zones(&state());
+    let zones = zones(&state()).by_gateway;
     let a = &zones[&"10.1.0.1".parse().unwrap()];
     assert_eq!(a["www"].len(), 2);
     assert!(!a.contains_key("db"));
@@ -50,7 +51,7 @@ fn zones_are_per_network_with_aliases() {
 
 #[test]
 fn decides_answer_nxdomain_or_forward() {
-    let zones = zones(&state());
+    let zones = zones(&state()).by_gateway;
     let a = &zones[&"10.1.0.1".parse().unwrap()];
     let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
     assert_eq!(
@@ -69,7 +70,7 @@ fn decides_answer_nxdomain_or_forward() {
 
 #[test]
 fn builds_wire_replies() {
-    let zones = zones(&state());
+    let zones = zones(&state()).by_gateway;
     let a = &zones[&"10.1.0.1".parse().unwrap()];
     let query = |name: &str| {
         let mut m = Message::query();
@@ -84,6 +85,28 @@ fn builds_wire_replies() {
     assert_eq!(reply.metadata.response_code, ResponseCode::NXDomain);
     assert!(respond(a, &query("example.com.")).is_none());
     assert!(respond(a, b"garbage").is_none());
+}
+
+#[test]
+fn a_container_on_two_networks_resolves_names_on_both() {
+    let mut s = state();
+    let mut db_on_a = s.endpoints["3"].clone();
+    db_on_a.network = "a".into();
+    db_on_a.ip = "10.1.0.9".parse().unwrap();
+    db_on_a.ifname = "eth1".into();
+    s.insert_endpoint(db_on_a);
+    let z = zones(&s);
+    let (gw_a, gw_b) = ("10.1.0.1".parse().unwrap(), "10.2.0.1".parse().unwrap());
+    // db, now also on a, sees web through its first network's resolver.
+    let db_zone = z.for_query(gw_b, "10.2.0.2".parse().unwrap()).unwrap();
+    assert!(db_zone.contains_key("web") && db_zone.contains_key("db"));
+    assert_eq!(db_zone["db"].len(), 2);
+    // web, only on a, still sees only a's names (db's a address among them).
+    let web_zone = z.for_query(gw_a, "10.1.0.2".parse().unwrap()).unwrap();
+    assert_eq!(web_zone["db"], ["10.1.0.9".parse::<Ipv4Addr>().unwrap()]);
+    assert!(z
+        .for_query(gw_b, "10.2.0.7".parse().unwrap())
+        .is_some_and(|z| !z.contains_key("web")));
 }
 
 #[test]
@@ -102,7 +125,7 @@ fn services_answer_with_their_vip_or_members_and_tasks_with_every_replica() {
             replicas: vec!["10.1.0.2".parse().unwrap(), "10.1.0.3".parse().unwrap()],
         },
     );
-    let z = &zones(&s)[&gw];
+    let z = &zones(&s).by_gateway[&gw];
     let a = |n: &str| decide(z, n, RecordType::A);
     assert_eq!(
         a("api"),
@@ -122,11 +145,11 @@ fn services_answer_with_their_vip_or_members_and_tasks_with_every_replica() {
         "dotted names not ours go upstream"
     );
     s.services.get_mut("p/api").unwrap().vip = None;
-    let z = &zones(&s)[&gw];
+    let z = &zones(&s).by_gateway[&gw];
     assert_eq!(
         decide(z, "api", RecordType::A),
         Answer::Addresses(vec!["10.1.0.2".parse().unwrap()])
     );
-    let other = &zones(&s)[&s.networks["b"].gateway];
+    let other = &zones(&s).by_gateway[&s.networks["b"].gateway];
     assert_eq!(decide(other, "api", RecordType::A), Answer::NxDomain);
 }

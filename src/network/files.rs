@@ -56,6 +56,7 @@ mod tests {
             aliases: vec!["www".into(), "web".into()],
             ports: vec![],
             host_veth: "rcabc".into(),
+            ifname: "eth0".into(),
         }
     }
 

@@ -43,9 +43,14 @@ pub struct VethPlan {
     pub host: String,
     pub peer: String,
     pub bridge: String,
+    /// The peer's name inside the container (eth0, eth1, ...).
+    pub ifname: String,
+    pub mac: [u8; 6],
     pub ip: Ipv4Addr,
     pub prefix: u8,
-    pub gateway: Ipv4Addr,
+    /// The default route's gateway; None for internal networks (only the
+    /// subnet route) and for a container that already has a default route.
+    pub gateway: Option<Ipv4Addr>,
 }
 
 fn block_on<F: std::future::Future<Output = Result<T>>, T>(
@@ -184,7 +189,7 @@ pub fn link_exists(name: &str) -> Result<bool> {
 }
 
 /// Creates the veth pair, enslaves the host end to the bridge, moves the
-/// peer into `pid`'s namespace and configures it there as eth0. On failure
+/// peer into `pid`'s namespace and configures it there as `ifname`. On failure
 /// the host end is deleted (which takes the peer with it).
 pub fn plug(plan: &VethPlan, pid: i32) -> Result<()> {
     let result = plug_host_side(plan, pid).and_then(|()| configure_inside(plan, pid));
@@ -200,6 +205,7 @@ fn plug_host_side(plan: &VethPlan, pid: i32) -> Result<()> {
         // afterwards costs the kernel a synchronize_net (~10 ms).
         let peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name(plan.peer.clone())
+            .address(plan.mac.to_vec())
             .setns_by_pid(pid as u32)
             .build();
         let veth = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
@@ -231,8 +237,9 @@ fn plug_host_side(plan: &VethPlan, pid: i32) -> Result<()> {
     })
 }
 
-/// In the container's namespace: lo up, peer renamed eth0 with its address,
-/// up, default route through the gateway.
+/// In the container's namespace: lo up, peer renamed `ifname` with its
+/// address (the kernel adds the subnet route), up, and the default route
+/// through the gateway when the plan has one.
 fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
     let ns = File::open(format!("/proc/{pid}/ns/net"))
         .map_err(|source| LinkError::Netns { pid, source })?;
@@ -254,8 +261,9 @@ fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
             let eth = index_of(&h, &plan.peer)
                 .await?
                 .ok_or_else(|| LinkError::Missing(plan.peer.clone()))?;
+            let ifname = plan.ifname.as_str();
             h.link()
-                .set(LinkUnspec::new_with_index(eth).name("eth0").build())
+                .set(LinkUnspec::new_with_index(eth).name(ifname).build())
                 .execute()
                 .await
                 .map_err(nl("rename", &plan.peer))?;
@@ -263,21 +271,24 @@ fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
                 .add(eth, IpAddr::V4(plan.ip), plan.prefix)
                 .execute()
                 .await
-                .map_err(nl("address", "eth0"))?;
+                .map_err(nl("address", ifname))?;
             h.link()
                 .set(LinkUnspec::new_with_index(eth).up().build())
                 .execute()
                 .await
-                .map_err(nl("bring up", "eth0"))?;
+                .map_err(nl("bring up", ifname))?;
+            let Some(gateway) = plan.gateway else {
+                return Ok(());
+            };
             let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                .gateway(plan.gateway)
+                .gateway(gateway)
                 .output_interface(eth)
                 .build();
             h.route()
                 .add(route)
                 .execute()
                 .await
-                .map_err(nl("add default route via", "eth0"))
+                .map_err(nl("add default route via", ifname))
         })
     })
     .join()

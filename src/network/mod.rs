@@ -3,8 +3,10 @@
 //! nftables table (`nft`), per-container files (`files`), an embedded DNS
 //! resolver (`dns`), and the verbs that tie them together (`ops`).
 
+pub mod connect;
 pub mod dns;
 mod dns_server;
+pub mod endpoints;
 pub mod files;
 pub mod ipam;
 pub mod link;
@@ -53,20 +55,55 @@ pub struct Endpoint {
     pub ports: Vec<PortMapping>,
     /// The host end of the veth pair.
     pub host_veth: String,
+    /// The interface inside the container: eth0 from `run`, eth1.. from `network connect`.
+    #[serde(default = "default_ifname")]
+    pub ifname: String,
+}
+
+fn default_ifname() -> String {
+    "eth0".into()
 }
 
 /// Everything rcorch's networking persists, in one locked file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetState {
     pub networks: BTreeMap<String, Network>,
-    /// By container id.
+    /// By `endpoint_key` (container id and network): a container may be
+    /// on several networks.
     pub endpoints: BTreeMap<String, Endpoint>,
     /// Load-balanced services, by `ServiceLb::key`.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceLb>,
 }
 
+/// The key of a container's endpoint on a network in `NetState::endpoints`.
+pub fn endpoint_key(container_id: &str, network: &str) -> String {
+    format!("{container_id}/{network}")
+}
+
 impl NetState {
+    /// Re-keys endpoints by `endpoint_key` (states written before a
+    /// container could join several networks were keyed by container id).
+    pub fn normalized(mut self) -> NetState {
+        self.endpoints = std::mem::take(&mut self.endpoints)
+            .into_values()
+            .map(|e| (endpoint_key(&e.container_id, &e.network), e))
+            .collect();
+        self
+    }
+
+    /// A container's endpoints, in network-name order.
+    pub fn endpoints_of<'a>(&'a self, container_id: &'a str) -> impl Iterator<Item = &'a Endpoint> {
+        self.endpoints
+            .values()
+            .filter(move |e| e.container_id == container_id)
+    }
+
+    pub fn insert_endpoint(&mut self, endpoint: Endpoint) {
+        let key = endpoint_key(&endpoint.container_id, &endpoint.network);
+        self.endpoints.insert(key, endpoint);
+    }
+
     pub fn endpoints_on<'a>(&'a self, network: &'a str) -> impl Iterator<Item = &'a Endpoint> {
         self.endpoints
             .values()
@@ -116,12 +153,34 @@ impl ServiceLb {
     }
 }
 
-/// The host end of a container's veth: "rc" + 11 id characters fits IFNAMSIZ.
-pub fn host_veth_name(container_id: &str) -> String {
-    format!("rc{}", &container_id[..container_id.len().min(11)])
+/// The host end of a container's veth for its interface `ifname`:
+/// "rc" + 11 id characters for eth0, "rc" + 10 + "_N" for ethN (fits IFNAMSIZ).
+pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
+    veth_name("rc", container_id, ifname)
 }
 
-/// The container end before it is renamed to eth0 inside the namespace.
-pub fn peer_veth_name(container_id: &str) -> String {
-    format!("rp{}", &container_id[..container_id.len().min(11)])
+/// The container end before it is renamed to `ifname` inside the namespace.
+pub fn peer_veth_name(container_id: &str, ifname: &str) -> String {
+    veth_name("rp", container_id, ifname)
+}
+
+fn veth_name(prefix: &str, container_id: &str, ifname: &str) -> String {
+    match ifname.strip_prefix("eth").filter(|n| *n != "0") {
+        Some(n) => format!(
+            "{prefix}{}_{n}",
+            &container_id[..container_id.len().min(10)]
+        ),
+        None => format!("{prefix}{}", &container_id[..container_id.len().min(11)]),
+    }
+}
+
+/// A fixed MAC for an address, Docker-style (02:42 then the IPv4 bytes), so
+/// `inspect` can report it without entering the container.
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
+pub fn mac_string(mac: [u8; 6]) -> String {
+    mac.map(|b| format!("{b:02x}")).join(":")
 }

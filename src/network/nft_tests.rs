@@ -36,6 +36,7 @@ fn state() -> NetState {
                 parse_publish("53:53/udp").unwrap(),
             ],
             host_veth: "rcc1".into(),
+            ifname: "eth0".into(),
         },
     );
     s

@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::endpoints::next_ifname;
 use super::ipam::{self, IpamError, Subnet};
 use super::link::{self, LinkError};
 use super::nft::{self, NftError, RulesetPlan};
 use super::ports::{self, PortError, PortMapping};
 use super::store::{NetStore, StateLock, StoreError};
-use super::{Endpoint, NetState, Network, ServiceLb, DEFAULT_BRIDGE, DEFAULT_NETWORK};
+use super::{
+    endpoint_key, Endpoint, NetState, Network, ServiceLb, DEFAULT_BRIDGE, DEFAULT_NETWORK,
+};
 
 #[derive(Debug, Error)]
 pub enum NetError {
@@ -42,6 +45,10 @@ pub enum NetError {
     },
     #[error("network {name} is in use by {containers}: remove those containers first")]
     InUse { name: String, containers: String },
+    #[error("container {container} is already connected to network {network}")]
+    AlreadyConnected { container: String, network: String },
+    #[error("container {container} is not connected to network {network}")]
+    NotConnected { container: String, network: String },
     #[error("{0} is a predefined network and cannot be removed")]
     Predefined(String),
     #[error("cannot start the DNS resolver: {source}")]
@@ -176,8 +183,18 @@ pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint
             .into());
         }
     }
+    if state
+        .endpoints
+        .contains_key(&endpoint_key(&req.container_id, &network.name))
+    {
+        return Err(NetError::AlreadyConnected {
+            container: req.container_name.clone(),
+            network: network.name.clone(),
+        });
+    }
     let used = state.used_addresses(&network.name);
     let ip = ipam::allocate(&network.subnet, network.gateway, &used, req.ip)?;
+    let ifname = next_ifname(state.endpoints_of(&req.container_id));
     Ok(Endpoint {
         container_id: req.container_id.clone(),
         container_name: req.container_name.clone(),
@@ -185,7 +202,8 @@ pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint
         ip,
         aliases: req.aliases.clone(),
         ports: req.ports.clone(),
-        host_veth: super::host_veth_name(&req.container_id),
+        host_veth: super::host_veth_name(&req.container_id, &ifname),
+        ifname,
     })
 }
 
@@ -197,7 +215,7 @@ impl Networks {
         }
     }
 
-    fn root(&self) -> PathBuf {
+    pub(super) fn root(&self) -> PathBuf {
         self.store
             .dir()
             .parent()
@@ -310,7 +328,7 @@ impl Networks {
         let lock = self.store.lock()?;
         let before = self.store.load(&lock)?;
         let mut state = before.clone();
-        state.endpoints.retain(|id, _| alive(id));
+        state.endpoints.retain(|_, e| alive(&e.container_id));
         if req.network == DEFAULT_NETWORK && !state.networks.contains_key(DEFAULT_NETWORK) {
             let create = CreateRequest {
                 name: DEFAULT_NETWORK.into(),
@@ -321,14 +339,18 @@ impl Networks {
         }
         let endpoint = plan_endpoint(&state, req)?;
         let network = state.networks[&endpoint.network].clone();
-        // A bridge made now means a fresh namespace or boot: re-apply the rules.
-        let created = link::ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix)?;
-        self.enable_sysctls(&network)?;
-        state
-            .endpoints
-            .insert(endpoint.container_id.clone(), endpoint.clone());
+        let created = self.ready_bridge(&network)?;
+        state.insert_endpoint(endpoint.clone());
         self.commit(&lock, (!created).then_some(&before), &state)?;
         Ok((network, endpoint))
+    }
+
+    /// The network's bridge up and its sysctls set. True when the bridge had
+    /// to be made: a fresh namespace or boot, so the rules must be re-applied.
+    pub(super) fn ready_bridge(&self, network: &Network) -> Result<bool> {
+        let created = link::ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix)?;
+        self.enable_sysctls(network)?;
+        Ok(created)
     }
 
     /// Forwarding is enabled only once a non-internal network is in use;
@@ -351,29 +373,37 @@ impl Networks {
         Ok(())
     }
 
-    /// Frees a container's lease, its rules and (with `delete_veth`) its
-    /// veth. Idempotent: a container without an endpoint is fine. When the
-    /// container just exited its namespace takes the veth with it, and an
-    /// explicit delete would only wait for the kernel (~10 ms).
-    pub fn release(&self, container_id: &str, delete_veth: bool) -> Result<Option<Endpoint>> {
+    /// Frees a container's leases on every network, their rules and (with
+    /// `delete_veth`) their veths. Idempotent: a container without an
+    /// endpoint is fine. When the container just exited its namespace takes
+    /// the veths with it, and an explicit delete would only wait for the
+    /// kernel (~10 ms).
+    pub fn release(&self, container_id: &str, delete_veth: bool) -> Result<Vec<Endpoint>> {
         let lock = self.store.lock()?;
         let before = self.store.load(&lock)?;
         let mut state = before.clone();
-        let Some(endpoint) = state.endpoints.remove(container_id) else {
+        let (gone, kept) = std::mem::take(&mut state.endpoints)
+            .into_iter()
+            .partition(|(_, e)| e.container_id == container_id);
+        state.endpoints = kept;
+        let gone: Vec<Endpoint> = gone.into_values().collect();
+        if gone.is_empty() {
             // A veth can outlive its lease briefly (namespaces die asynchronously).
             if delete_veth {
-                link::delete_link(&super::host_veth_name(container_id))?;
+                link::delete_link(&super::host_veth_name(container_id, "eth0"))?;
             }
-            return Ok(None);
-        };
+            return Ok(gone);
+        }
         self.commit(&lock, Some(&before), &state)?;
         if state.endpoints.is_empty() {
             super::dns::stop_server(&self.root());
         }
         if delete_veth {
-            link::delete_link(&endpoint.host_veth)?;
+            for endpoint in &gone {
+                link::delete_link(&endpoint.host_veth)?;
+            }
         }
-        Ok(Some(endpoint))
+        Ok(gone)
     }
 }
 

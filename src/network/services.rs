@@ -19,7 +19,7 @@ use super::ipam;
 use super::nft::{eq, fib_daddr_local, field, matches, meta, prefix, string};
 use super::ops::NetError;
 use super::ports::{PortError, PortMapping};
-use super::{NetState, Proto, ServiceLb};
+use super::{endpoint_key, NetState, Proto, ServiceLb};
 use nftables::expr::MetaKey;
 
 /// What the supervisor asks for one service, with replicas named by container id.
@@ -82,8 +82,7 @@ pub fn plan_service(state: &NetState, req: &ServiceRequest) -> Result<ServiceLb,
     let address_of = |id: &String| {
         state
             .endpoints
-            .get(id)
-            .filter(|e| e.network == req.network)
+            .get(&endpoint_key(id, &req.network))
             .map(|e| e.ip)
     };
     Ok(ServiceLb {

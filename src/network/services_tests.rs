@@ -29,18 +29,16 @@ fn state() -> NetState {
             vec![parse_publish("9000:80").unwrap()],
         ),
     ] {
-        s.endpoints.insert(
-            id.into(),
-            Endpoint {
-                container_id: id.into(),
-                container_name: format!("c-{id}"),
-                network: net.into(),
-                ip: ip.parse().unwrap(),
-                aliases: vec![],
-                ports,
-                host_veth: format!("rc{id}"),
-            },
-        );
+        s.insert_endpoint(Endpoint {
+            container_id: id.into(),
+            container_name: format!("c-{id}"),
+            network: net.into(),
+            ip: ip.parse().unwrap(),
+            aliases: vec![],
+            ports,
+            host_veth: format!("rc{id}"),
+            ifname: "eth0".into(),
+        });
     }
     s
 }

@@ -81,10 +81,12 @@ impl NetStore {
     pub fn read(&self) -> Result<NetState, StoreError> {
         let path = self.state_path();
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Parse {
-                path: path.clone(),
-                source,
-            }),
+            Ok(bytes) => serde_json::from_slice::<NetState>(&bytes)
+                .map(NetState::normalized)
+                .map_err(|source| StoreError::Parse {
+                    path: path.clone(),
+                    source,
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NetState::default()),
             Err(e) => Err(StoreError::Io { path, source: e }),
         }
@@ -119,18 +121,16 @@ mod tests {
         let lock = store.lock().unwrap();
         assert_eq!(store.load(&lock).unwrap(), NetState::default());
         let mut state = NetState::default();
-        state.endpoints.insert(
-            "abc".into(),
-            Endpoint {
-                container_id: "abc".into(),
-                container_name: "web".into(),
-                network: "bridge".into(),
-                ip: "172.17.0.2".parse().unwrap(),
-                aliases: vec![],
-                ports: vec![],
-                host_veth: "rcabc".into(),
-            },
-        );
+        state.insert_endpoint(Endpoint {
+            container_id: "abc".into(),
+            container_name: "web".into(),
+            network: "bridge".into(),
+            ip: "172.17.0.2".parse().unwrap(),
+            aliases: vec![],
+            ports: vec![],
+            host_veth: "rcabc".into(),
+            ifname: "eth0".into(),
+        });
         store.save(&lock, &state).unwrap();
         drop(lock);
         assert_eq!(store.read().unwrap(), state);

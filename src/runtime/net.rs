@@ -8,13 +8,14 @@ use std::path::Path;
 use nix::unistd::Pid;
 use thiserror::Error;
 
+use super::control::observed_status;
 use super::mounts::RootfsPaths;
-use crate::container::{BridgeSpec, ContainerConfig, NetworkMode};
+use crate::container::{names, BridgeSpec, ContainerConfig, NetworkMode, Status};
 use crate::image::ImageStore;
 use crate::instance::Instance;
-use crate::network::link::{self, VethPlan};
 use crate::network::ops::{EndpointRequest, HostPaths, NetError, Networks};
 use crate::network::ports::{self, PortError, PortMapping};
+use crate::network::{endpoints, link};
 use crate::network::{files, Endpoint, Network};
 use crate::util::time::now_rfc3339;
 
@@ -24,6 +25,14 @@ pub enum NetSetupError {
     Net(#[from] NetError),
     #[error(transparent)]
     Port(#[from] PortError),
+    #[error(transparent)]
+    Container(#[from] crate::container::store::StoreError),
+    #[error("container {name} is not running")]
+    NotRunning { name: String },
+    #[error("container {name} has network mode {mode}: only containers on bridge networks can be connected")]
+    NotBridged { name: String, mode: &'static str },
+    #[error("invalid network alias \"{0}\"")]
+    Alias(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: std::path::PathBuf,
@@ -67,14 +76,9 @@ impl NetGuard {
 
     /// The hook the monitor runs with the child's PID: veth into its namespace.
     pub fn plug(&self, pid: Pid) -> Result<(), String> {
-        let plan = VethPlan {
-            host: self.endpoint.host_veth.clone(),
-            peer: crate::network::peer_veth_name(&self.container_id),
-            bridge: self.network.bridge.clone(),
-            ip: self.endpoint.ip,
-            prefix: self.network.subnet.prefix,
-            gateway: self.network.gateway,
-        };
+        // Its first network: a default route unless that network is internal.
+        let gateway = (!self.network.internal).then_some(self.network.gateway);
+        let plan = endpoints::veth_plan(&self.endpoint, &self.network, gateway);
         link::plug(&plan, pid.as_raw()).map_err(|e| format!("network: {e}"))
     }
 
@@ -185,4 +189,70 @@ pub fn attach(
 /// gone or going, so the kernel removes the veth itself.
 pub fn release(root: &Path, container_id: &str, exited: bool) -> Result<(), NetError> {
     networks(root).release(container_id, !exited).map(|_| ())
+}
+
+/// What `network connect` asks for.
+#[derive(Debug, Clone)]
+pub struct ConnectArgs {
+    pub network: String,
+    pub container: String,
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub aliases: Vec<String>,
+}
+
+/// Joins a running bridged container to another network.
+pub fn connect(instance: &Instance, args: &ConnectArgs) -> Result<Endpoint, NetSetupError> {
+    if let Some(a) = args.aliases.iter().find(|a| !names::valid_name(a)) {
+        return Err(NetSetupError::Alias(a.clone()));
+    }
+    let record = instance
+        .containers
+        .load(&instance.containers.resolve(&args.container)?)?;
+    let config = &record.config;
+    let mode = match config.network {
+        NetworkMode::Bridge(_) => None,
+        NetworkMode::None => Some("none"),
+        NetworkMode::Host => Some("host"),
+    };
+    if let Some(mode) = mode {
+        return Err(NetSetupError::NotBridged {
+            name: config.name.clone(),
+            mode,
+        });
+    }
+    let pid = match (observed_status(&record.state), record.state.pid) {
+        (Status::Running, Some(pid)) => pid,
+        _ => {
+            return Err(NetSetupError::NotRunning {
+                name: config.name.clone(),
+            })
+        }
+    };
+    let request = EndpointRequest {
+        container_id: config.id.clone(),
+        container_name: config.name.clone(),
+        network: args.network.clone(),
+        ip: args.ip,
+        aliases: args.aliases.clone(),
+        ports: Vec::new(),
+    };
+    let (_, endpoint) = networks(&instance.root).connect(&request, pid)?;
+    Ok(endpoint)
+}
+
+/// Takes a container off a network; `force` also when it is not running.
+pub fn disconnect(
+    instance: &Instance,
+    network: &str,
+    container: &str,
+    force: bool,
+) -> Result<Endpoint, NetSetupError> {
+    let record = instance
+        .containers
+        .load(&instance.containers.resolve(container)?)?;
+    let name = &record.config.name;
+    if !force && observed_status(&record.state) != Status::Running {
+        return Err(NetSetupError::NotRunning { name: name.clone() });
+    }
+    Ok(networks(&instance.root).disconnect(&record.config.id, name, network, force)?)
 }

@@ -50,13 +50,13 @@ pub fn world(test: &str) -> Option<World> {
 
 impl World {
     /// Runs `script` (bash) in a fresh network namespace; `$R` is rcorch
-    /// with this world's root and cgroup parent. Returns combined output.
+    /// with this world's root (`$ROOT`) and cgroup parent. Returns combined output.
     pub fn run(&self, script: &str) -> String {
         let prologue = format!(
-            "set -u\nR='{} --root {} --cgroup-parent {}'\nip link set lo up\n\
+            "set -u\nROOT='{}'\nR=\"{} --root $ROOT --cgroup-parent {}\"\nip link set lo up\n\
              trap '$R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT\n",
-            env!("CARGO_BIN_EXE_rcorch"),
             self.root.path().display(),
+            env!("CARGO_BIN_EXE_rcorch"),
             self.cgroup_parent
         );
         let out = Command::new("unshare")
