@@ -159,7 +159,32 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         ]);
     }
     println!("{table}");
+    for line in rollout_progress(instance, &records) {
+        println!("{line}");
+    }
     Ok(0)
+}
+
+/// Rolling updates in progress or paused, for the projects listed.
+fn rollout_progress(instance: &Instance, records: &[Record]) -> Vec<String> {
+    let projects: std::collections::BTreeSet<String> =
+        records.iter().map(|r| label(r, LABEL_PROJECT)).collect();
+    let mut lines = Vec::new();
+    for name in projects.iter().filter(|p| !p.is_empty()) {
+        for r in ProjectDir::new(&instance.root, name)
+            .load_rollouts()
+            .values()
+        {
+            if r.phase != crate::supervisor::rollout::Phase::Completed {
+                lines.push(format!(
+                    "{name}/{}: {}",
+                    r.service,
+                    crate::project::rollouts::describe(r)
+                ));
+            }
+        }
+    }
+    lines
 }
 
 /// Runs `action` on each container, printing what it returns; the exit code

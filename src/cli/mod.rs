@@ -86,6 +86,10 @@ enum Command {
     Scale(project::ScaleArgs),
     /// What a project's supervisor did and why
     Events(project::ProjectArgs),
+    /// Roll services back to their previous (or --to N) definition
+    Rollback(project::RollbackArgs),
+    /// List a service's revisions
+    History(project::HistoryArgs),
     /// Start a project's stopped services
     Start(project::ServicesArgs),
     /// Restart a project's services: graceful stop, then start
@@ -302,6 +306,8 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Down(args) => project::down(&instance, &args),
         Command::Scale(args) => project::scale(&instance, &args),
         Command::Events(args) => project::events(&instance, &args),
+        Command::Rollback(args) => project::rollback(&instance, &args),
+        Command::History(args) => project::history(&instance, &args),
         Command::Start(args) => project::start(&instance, &args),
         Command::Restart(args) => project::restart(&instance, &args),
         Command::Supervise(args) => project::supervise(&instance, &args),

@@ -175,6 +175,72 @@ pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
     Ok(0)
 }
 
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// The revision to go back to (default: the one before the current)
+    #[arg(long, value_name = "N")]
+    to: Option<u64>,
+    /// Services to roll back (default: all)
+    services: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    service: String,
+}
+
+pub fn rollback(instance: &Instance, args: &RollbackArgs) -> CliResult {
+    let name = project_name(instance, &args.project)?;
+    for (service, restored, revision) in
+        commands::rollback(instance, &name, &args.services, args.to)?
+    {
+        println!("{service}: rolling back to revision {restored} (as revision {revision})");
+    }
+    Ok(0)
+}
+
+pub fn history(instance: &Instance, args: &HistoryArgs) -> CliResult {
+    let name = project_name(instance, &args.project)?;
+    let dir = ProjectDir::new(&instance.root, &name);
+    let record = dir.load()?;
+    let Some(service) = record.service(&args.service) else {
+        return Err(format!("service {} is not in project {name}", args.service).into());
+    };
+    let history = dir.load_history();
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_header(["REVISION", "CREATED", "IMAGE", "COMMAND", "NOTE"]);
+    for r in history
+        .get(&args.service)
+        .map(|h| &h.revisions[..])
+        .unwrap_or_default()
+    {
+        let created =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(r.created_at.as_millis());
+        let mut note = Vec::new();
+        if r.number == service.spec.revision {
+            note.push("current".to_string());
+        }
+        if let Some(from) = r.restored_from {
+            note.push(format!("rollback to {from}"));
+        }
+        table.add_row([
+            r.number.to_string(),
+            crate::util::time::format_rfc3339_seconds(created),
+            r.spec.template.image.clone(),
+            r.spec.template.command.join(" "),
+            note.join(", "),
+        ]);
+    }
+    println!("{table}");
+    Ok(0)
+}
+
 pub fn events(instance: &Instance, args: &ProjectArgs) -> CliResult {
     let name = project_name(instance, args)?;
     for event in events::read(&ProjectDir::new(&instance.root, &name).events_path()) {

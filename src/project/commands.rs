@@ -28,14 +28,25 @@ use crate::volume::store::VolumeStore;
 pub fn apply(instance: &Instance, project: &Project) -> Result<ProjectRecord> {
     let dir = ProjectDir::new(&instance.root, &project.name);
     let previous = dir.load().ok();
-    let record = translate(project, previous.as_ref());
+    let mut record = translate(project, previous.as_ref());
+    let mut history = dir.load_history();
+    super::history::record_changes(&mut history, &mut record, wall_clock());
     let created = create_networks(instance, &record)?;
     if let Err(e) = create_volumes(instance, project) {
         remove_networks(instance, &created);
         return Err(e);
     }
     dir.save(&record)?;
+    dir.save_history(&history)?;
     Ok(record)
+}
+
+/// Wall-clock seconds, as the history records them.
+fn wall_clock() -> crate::supervisor::Time {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    crate::supervisor::Time::from_secs(since_epoch.as_secs())
 }
 
 /// The project's volumes, as compose makes them: its own ones created
@@ -334,4 +345,51 @@ pub fn wait_until_stopped(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `rollback [SERVICE…] [--to N]`: each service (all when none is named)
+/// gets its previous definition (or revision N's) back as a new revision;
+/// the supervisor rolls it out following `deploy.rollback_config`.
+/// Returns (service, restored revision, new revision). Nothing changes
+/// unless every service can be rolled back.
+pub fn rollback(
+    instance: &Instance,
+    name: &str,
+    services: &[String],
+    to: Option<u64>,
+) -> Result<Vec<(String, u64, u64)>> {
+    let dir = ProjectDir::new(&instance.root, name);
+    let mut record = dir.load()?;
+    let mut history = dir.load_history();
+    for service in services {
+        if record.service(service).is_none() {
+            return Err(ProjectError::NoService {
+                project: name.into(),
+                service: service.clone(),
+            });
+        }
+    }
+    let mut done = Vec::new();
+    for entry in record.services.iter_mut() {
+        if !services.is_empty() && !services.contains(&entry.spec.name) {
+            continue;
+        }
+        let restored = super::history::rollback_record(&mut history, entry, to, wall_clock())
+            .map_err(|source| ProjectError::History {
+                service: entry.spec.name.clone(),
+                source,
+            })?;
+        let from = history[&entry.spec.name]
+            .current()
+            .and_then(|r| r.restored_from)
+            .unwrap_or_default();
+        done.push((entry.spec.name.clone(), from, restored.spec.revision));
+        *entry = restored;
+    }
+    dir.save(&record)?;
+    dir.save_history(&history)?;
+    if let Some(pid) = dir.supervisor_pid() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGHUP);
+    }
+    Ok(done)
 }

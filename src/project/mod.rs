@@ -8,8 +8,10 @@
 pub mod balance;
 pub mod commands;
 pub mod events;
+pub mod history;
 pub mod probes;
 pub mod replicas;
+pub mod rollouts;
 pub mod supervise;
 pub mod translate;
 
@@ -48,6 +50,11 @@ pub enum ProjectError {
     Scale(String),
     #[error(transparent)]
     Network(#[from] crate::network::ops::NetError),
+    #[error("cannot roll back service {service}: {source}")]
+    History {
+        service: String,
+        source: crate::supervisor::revisions::HistoryError,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, ProjectError>;

@@ -77,6 +77,7 @@ pub fn settling(record: &Record) -> bool {
 pub fn observe(
     records: &[Record],
     project: &ProjectRecord,
+    history: &super::history::History,
     memory: &ShellMemory,
     now: Time,
 ) -> ObservedState {
@@ -99,8 +100,7 @@ pub fn observe(
                 cause: memory.causes.get(&id).copied().unwrap_or(ExitCause::Exited),
             }),
         };
-        let has_check = project
-            .service(&service)
+        let has_check = super::history::definition(project, history, &service, revision)
             .is_some_and(|s| s.spec.health.is_some());
         let health = match (&status, has_check) {
             (ReplicaStatus::Running { since }, true) => Some(

@@ -15,8 +15,10 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use super::balance::{BalancerChange, BalancerMemory};
 use super::events::{self, Event};
+use super::history::{definition, History};
 use super::probes::{ExecContext, Probes};
 use super::replicas::{self, ShellMemory};
+use super::rollouts::Rollouts;
 use super::{ProjectDir, ProjectRecord, Result};
 use crate::instance::Instance;
 use crate::network::ops::Networks;
@@ -45,6 +47,8 @@ struct Loop<'a, 'b> {
     memory: ShellMemory,
     balancer: BalancerMemory,
     networks: Networks,
+    rollouts: Rollouts,
+    history: History,
     probes: Probes,
     epoch: Instant,
     ready_sent: bool,
@@ -78,12 +82,16 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
     let record = sup.project.load()?;
     let watchdog = crate::systemd::watchdog_interval();
     let networks = crate::runtime::net::networks(&sup.instance.root);
+    let rollouts = Rollouts::load(&sup.project, Time::ZERO);
+    let history = sup.project.load_history();
     let mut state = Loop {
         sup,
         record,
         memory: ShellMemory::default(),
         balancer: BalancerMemory::default(),
         networks,
+        rollouts,
+        history,
         probes: Probes::default(),
         epoch: Instant::now(),
         ready_sent: false,
@@ -132,6 +140,7 @@ impl Loop<'_, '_> {
     fn reload(&mut self) {
         if let Ok(record) = self.sup.project.load() {
             self.record = record;
+            self.history = self.sup.project.load_history();
             self.balancer.invalidate();
         }
     }
@@ -145,7 +154,7 @@ impl Loop<'_, '_> {
                 .iter()
                 .map(|s| s.spec.clone())
                 .collect(),
-            claimed: Default::default(),
+            claimed: self.rollouts.claimed(),
         }
     }
 
@@ -154,17 +163,21 @@ impl Loop<'_, '_> {
         let now = self.now();
         let records = self.sup.instance.containers.list().unwrap_or_default();
         let settling = records.iter().any(replicas::settling);
-        let mut observed = replicas::observe(&records, &self.record, &self.memory, now);
+        let mut observed =
+            replicas::observe(&records, &self.record, &self.history, &self.memory, now);
         self.record_exits(&observed);
         observed.restarts = self.memory.histories.clone();
+        let rolling = self.drive_rollouts(&observed, now);
         let desired = self.desired();
-        let actions = reconcile(&desired, &observed, now);
+        let mut actions = reconcile(&desired, &observed, now);
+        actions.extend(rolling);
         // A start changes what there is to observe (a new replica to probe):
         // look again at once instead of sleeping on stale deadlines.
-        let started = actions.iter().any(|a| {
-            matches!(a, Action::Start { .. })
-                || matches!(a, Action::Restart { at, .. } if *at <= now)
-        });
+        let started = self.rollouts.updating()
+            || actions.iter().any(|a| {
+                matches!(a, Action::Start { .. })
+                    || matches!(a, Action::Restart { at, .. } if *at <= now)
+            });
         self.balance(&records, &observed, &actions);
         for action in &actions {
             self.act(action, now);
@@ -174,6 +187,7 @@ impl Loop<'_, '_> {
         self.notify_ready(&desired, &observed);
         let mut deadlines: Vec<Time> = next_wakeup(&desired, &observed, now).into_iter().collect();
         deadlines.extend(self.probes.next_deadline());
+        deadlines.extend(self.rollouts.next_wakeup(now));
         deadlines.extend(self.memory.stopping.values().map(|(t, _)| *t));
         deadlines.extend(self.memory.start_backoff.values().map(|(t, _)| *t));
         let next = deadlines
@@ -187,6 +201,29 @@ impl Loop<'_, '_> {
         } else {
             wait.max(Duration::from_millis(1))
         }
+    }
+
+    /// Rolling updates: start, step, follow an automatic rollback; returns
+    /// the rollouts' actions (their slots are claimed from the reconciler).
+    fn drive_rollouts(
+        &mut self,
+        observed: &crate::supervisor::ObservedState,
+        now: Time,
+    ) -> Vec<Action> {
+        let drive = self
+            .rollouts
+            .drive(&mut self.record, &self.history, observed, now);
+        if drive.changed {
+            let _ = self.sup.project.save(&self.record);
+            self.balancer.invalidate();
+        }
+        if drive.persist {
+            self.rollouts.save(&self.sup.project);
+        }
+        for note in &drive.notes {
+            self.event(&note.service, 0, note.action, "", note.detail.clone());
+        }
+        drive.actions
     }
 
     /// Updates the load balancer before acting: replicas about to stop,
@@ -413,7 +450,12 @@ impl Loop<'_, '_> {
             let Some(replica) = observed.replicas.iter().find(|r| r.container == container) else {
                 continue;
             };
-            let Some(service) = self.record.service(&replica.key.service) else {
+            let Some(service) = definition(
+                &self.record,
+                &self.history,
+                &replica.key.service,
+                replica.revision,
+            ) else {
                 continue;
             };
             let (Some(spec), Some(argv)) = (&service.spec.health, &service.health_command) else {
@@ -447,10 +489,12 @@ impl Loop<'_, '_> {
     fn apply_probe(&mut self, (container, result): (String, ProbeResult), now: Time) {
         let records = self.sup.instance.containers.load(&container);
         let Ok(record) = records else { return };
-        let Some((service, slot, _)) = replicas::replica_labels(&record, &self.record.name) else {
+        let Some((service, slot, revision)) = replicas::replica_labels(&record, &self.record.name)
+        else {
             return;
         };
-        let Some(spec) = self.record.service(&service).and_then(|s| s.spec.health) else {
+        let own = definition(&self.record, &self.history, &service, revision);
+        let Some(spec) = own.and_then(|s| s.spec.health) else {
             return;
         };
         let Some(state) = self.memory.health.get(&container).cloned() else {

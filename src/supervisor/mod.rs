@@ -42,4 +42,4 @@ pub use spec::{replica_name, Condition, Dependency, DesiredState, RunState, Serv
 pub use time::Time;
 
 #[cfg(test)]
-mod test_fixtures;
+pub(crate) mod test_fixtures;

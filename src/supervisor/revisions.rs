@@ -62,16 +62,39 @@ impl<T: Clone> RevisionHistory<T> {
         self.push(target.spec.clone(), at, Some(target.number))
     }
 
-    fn push(&mut self, spec: T, at: Time, restored_from: Option<u64>) -> u64 {
-        let number = self.current().map_or(1, |r| r.number + 1);
+    /// Records a definition under `number` when it is newer than the
+    /// current one (the caller numbers revisions); returns the number used.
+    pub fn record_as(&mut self, number: u64, spec: T, at: Time, restored_from: Option<u64>) -> u64 {
+        let number = number.max(self.next_number());
         self.revisions.push(Revision {
             number,
             spec,
             created_at: at,
             restored_from,
         });
+        self.prune();
+        number
+    }
+
+    /// The number the next recorded revision gets.
+    pub fn next_number(&self) -> u64 {
+        self.current().map_or(1, |r| r.number + 1)
+    }
+
+    fn prune(&mut self) {
         let excess = self.revisions.len().saturating_sub(self.limit.max(1));
         self.revisions.drain(..excess);
+    }
+
+    fn push(&mut self, spec: T, at: Time, restored_from: Option<u64>) -> u64 {
+        let number = self.next_number();
+        self.revisions.push(Revision {
+            number,
+            spec,
+            created_at: at,
+            restored_from,
+        });
+        self.prune();
         number
     }
 
