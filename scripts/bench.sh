@@ -6,7 +6,8 @@
 #                              [--section NAME]... [--json-dir DIR]
 # Sections: startup (default), network (bridge vs --network none, and TCP
 # throughput container to container vs loopback, in a private netns), unpack (layer unpack vs GNU tar, 10-layer vs 1-layer run, load and
-# pull throughput), selfheal.
+# pull throughput), selfheal, lb (rcorch's kernel load balancer vs haproxy
+# with wrk, and failed requests while a replica is killed; needs wrk, haproxy).
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -280,22 +281,29 @@ section_startup() {
     fi
 }
 
+# new_netns: a private network namespace held by a sleeping `unshare -n`
+# (its pid in netns_holder), lo up; every process still in it is killed on exit.
+netns_holder=""
+new_netns() {
+    unshare -n sleep infinity &
+    netns_holder=$!
+    sleep 0.2
+    # Everything in that namespace (the holder, rcorch's DNS resolver) ends with it.
+    cleanup_hooks+=("for p in /proc/[0-9]*; do [ \"\$(readlink \$p/ns/net)\" = \"$(readlink /proc/$netns_holder/ns/net)\" ] && kill \${p#/proc/}; done")
+    nsenter -t "$netns_holder" -n ip link set lo up
+}
+
 # Bridge vs no network, both inside one private network namespace held by a
 # sleeping `unshare -n` (so the bench never touches the host's interfaces or
 # firewall); every command enters it with nsenter, which costs both rows alike.
 section_network() {
-    local s=network holder ns
+    local s=network ns
     if ! need_rcorch_image; then
         skip_row "$s" "rcorch bridge" "rcorch setup failed"
         return
     fi
-    unshare -n sleep infinity &
-    holder=$!
-    sleep 0.2
-    ns="nsenter -t $holder -n"
-    # Everything in that namespace (the holder, rcorch's DNS resolver) ends with it.
-    cleanup_hooks+=("for p in /proc/[0-9]*; do [ \"\$(readlink \$p/ns/net)\" = \"$(readlink /proc/$holder/ns/net)\" ] && kill \${p#/proc/}; done")
-    $ns ip link set lo up
+    new_netns
+    ns="nsenter -t $netns_holder -n"
     bench_row --floor "$s" "rcorch none" "$ns $rcorch --root $rcorch_state run --rm --network none busybox true"
     bench_row --ref "$s" "rcorch bridge" "$ns $rcorch --root $rcorch_state run --rm busybox true"
     network_throughput "$ns"
@@ -466,6 +474,9 @@ section_selfheal() {
     fi
 }
 
+# shellcheck source=scripts/bench_lb.sh
+. "$repo/scripts/bench_lb.sh"
+
 # ------------------------------------------------------------------ report --
 
 # ref_median SECTION KIND: median of the section's reference row of KIND
@@ -525,4 +536,8 @@ print_table
 if [ ${#throughputs[@]} -gt 0 ]; then
     echo "throughput (input bytes / median):"
     printf '  %s\n' "${throughputs[@]}"
+fi
+if [ ${#lb_lines[@]} -gt 0 ]; then
+    echo "load balancer (medians over rounds; ratio = row / rcorch):"
+    printf '  %s\n' "${lb_lines[@]}"
 fi
