@@ -5,6 +5,7 @@
 //! `supervisor.lock` (held by the one supervisor), `supervisor.pid`,
 //! `events.log` (JSON lines of what the supervisor did and why).
 
+pub mod autoscaler;
 pub mod balance;
 pub mod commands;
 pub mod events;

@@ -13,6 +13,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
+use super::autoscaler::Autoscaler;
 use super::balance::{BalancerChange, BalancerMemory};
 use super::events::{self, Event};
 use super::history::{definition, History};
@@ -52,6 +53,7 @@ struct Loop<'a, 'b> {
     probes: Probes,
     epoch: Instant,
     ready_sent: bool,
+    autoscaler: Autoscaler,
 }
 
 /// Runs until SIGTERM/SIGINT. Containers keep running when it stops: the next
@@ -95,6 +97,7 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
         probes: Probes::default(),
         epoch: Instant::now(),
         ready_sent: false,
+        autoscaler: Autoscaler::default(),
     };
     loop {
         let mut wait = state.pass();
@@ -161,6 +164,14 @@ impl Loop<'_, '_> {
     /// One observe-decide-act pass; returns how long to sleep at most.
     fn pass(&mut self) -> Duration {
         let now = self.now();
+        for d in self
+            .autoscaler
+            .evaluate(self.sup.instance, &self.record, now)
+        {
+            d.apply_to(&mut self.record);
+            let _ = self.sup.project.save(&self.record);
+            self.event(&d.service, 0, "autoscale", "", d.reason);
+        }
         let records = self.sup.instance.containers.list().unwrap_or_default();
         let settling = records.iter().any(replicas::settling);
         let mut observed =
@@ -188,6 +199,7 @@ impl Loop<'_, '_> {
         let mut deadlines: Vec<Time> = next_wakeup(&desired, &observed, now).into_iter().collect();
         deadlines.extend(self.probes.next_deadline());
         deadlines.extend(self.rollouts.next_wakeup(now));
+        deadlines.extend(self.autoscaler.next_deadline());
         deadlines.extend(self.memory.stopping.values().map(|(t, _)| *t));
         deadlines.extend(self.memory.start_backoff.values().map(|(t, _)| *t));
         let next = deadlines

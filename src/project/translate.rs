@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compose::model::{self as compose, HealthTest, MountKind, Restart};
 use crate::network::{PortMapping, Proto};
+use crate::supervisor::autoscale_policy::AutoscalePolicy;
 use crate::supervisor::health::HealthSpec;
 use crate::supervisor::restart::{DeployCondition, DeployRestart, RestartPolicy, RestartRule};
 use crate::supervisor::update_config::{FailureAction, Order, UpdateConfig};
@@ -52,6 +53,9 @@ pub struct ServiceRecord {
     /// `deploy.endpoint_mode: dnsrr`: no virtual IP, DNS lists the replicas.
     #[serde(default)]
     pub dnsrr: bool,
+    /// `x-rcorch-autoscale`: the supervisor moves `spec.replicas` within bounds.
+    #[serde(default)]
+    pub autoscale: Option<AutoscalePolicy>,
 }
 
 /// A network the project's replicas join, created by `up` unless external.
@@ -92,6 +96,10 @@ pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -
                 Some(b) => b.spec.revision + 1,
                 None => 1,
             };
+            // The autoscaler owns the count: a new `up` keeps what it chose.
+            if let (Some(policy), Some(b)) = (&record.autoscale, before) {
+                record.spec.replicas = policy.clamp(b.spec.replicas);
+            }
             record
         })
         .collect();
@@ -179,8 +187,11 @@ fn same_definition(a: &ServiceRecord, b: &ServiceRecord) -> bool {
 
 fn service_record(project: &compose::Project, name: &str, s: &compose::Service) -> ServiceRecord {
     let (health, health_command) = health(s.healthcheck.as_ref());
+    let autoscale = s.autoscale.as_ref().map(autoscale_policy);
     let spec = ServiceSpec {
-        replicas: s.replicas(),
+        replicas: autoscale
+            .as_ref()
+            .map_or(s.replicas(), |a| a.clamp(s.replicas())),
         restart: restart_policy(s),
         health,
         update: update_config(&s.deploy.update_config),
@@ -204,6 +215,19 @@ fn service_record(project: &compose::Project, name: &str, s: &compose::Service) 
         health_command,
         ports: published_ports(s),
         dnsrr: s.deploy.endpoint_mode == compose::EndpointMode::Dnsrr,
+        autoscale,
+    }
+}
+
+/// CPU targets are written in percent of one CPU, kept as a fraction.
+fn autoscale_policy(a: &compose::Autoscale) -> AutoscalePolicy {
+    AutoscalePolicy {
+        min_replicas: a.min,
+        max_replicas: a.max,
+        target_cpu: a.target_cpu.map(|p| p / 100.0),
+        target_connections: a.target_connections,
+        scale_down_window: a.window,
+        interval: a.interval,
     }
 }
 

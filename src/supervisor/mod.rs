@@ -23,6 +23,7 @@
 
 pub mod action;
 pub mod autoscale;
+pub mod autoscale_policy;
 pub mod deps;
 pub mod health;
 pub mod lb;

@@ -131,3 +131,29 @@ pub enum EndpointMode {
     /// DNS returns every replica's IP.
     Dnsrr,
 }
+
+/// `x-rcorch-autoscale`: rcorch's horizontal autoscaler (Kubernetes HPA
+/// algorithm) for a service. At least one target is set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Autoscale {
+    pub min: u32,
+    pub max: u32,
+    /// Average CPU use per replica, in percent of one CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_cpu: Option<f64>,
+    /// Average established TCP connections per replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_connections: Option<f64>,
+    /// Scale-down stabilisation: the highest recommendation of this window wins.
+    #[serde(serialize_with = "dur")]
+    pub window: Duration,
+    /// How often the metrics are sampled.
+    #[serde(serialize_with = "dur")]
+    pub interval: Duration,
+}
+
+impl Autoscale {
+    /// The HPA's scale-down stabilisation window.
+    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+}

@@ -118,7 +118,9 @@ pub struct Service {
     pub ulimits: BTreeMap<String, Ulimit>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
-    /// Service-level `x-*` keys (e.g. `x-rcorch-autoscale`), raw.
+    #[serde(rename = "x-rcorch-autoscale", skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<Autoscale>,
+    /// Other service-level `x-*` keys, raw.
     #[serde(flatten)]
     pub extensions: BTreeMap<String, Value>,
 }

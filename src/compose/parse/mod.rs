@@ -3,8 +3,10 @@
 //! Every key is either understood, or reported: a warning for keys compose
 //! knows but rcorch does not implement, another for keys nobody knows.
 //! Nested `x-*` keys are ignored, as the compose specification says;
-//! top-level and service-level ones are kept raw in `extensions`.
+//! top-level and service-level ones are kept raw in `extensions`, except
+//! `x-rcorch-autoscale`, which rcorch reads.
 
+mod autoscale;
 mod deploy;
 mod networks;
 mod ports;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_norway::Value;
 
 use super::value::{key_string, untag};
-use super::{deploy, networks, ports, volumes, Ctx, Result};
+use super::{autoscale, deploy, networks, ports, volumes, Ctx, Result};
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
     Condition, Dependency, EnvFile, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
@@ -173,6 +173,7 @@ fn runtime_key(
         "cpus" => legacy.cpus = Some(ctx.float(v, at)?),
         "mem_limit" => legacy.memory = Some(deploy::bytes(ctx, v, at)?),
         "pids_limit" => legacy.pids = Some(ctx.int(v, at)?),
+        autoscale::KEY => svc.autoscale = Some(autoscale::autoscale(ctx, v, at)?),
         _ => return Ok(false),
     }
     Ok(true)

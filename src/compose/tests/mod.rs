@@ -1,5 +1,6 @@
 //! Loading whole compose documents: keys, defaults, warnings, errors, real files.
 
+mod autoscale;
 mod errors;
 mod keys;
 mod realworld;

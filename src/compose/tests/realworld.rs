@@ -67,7 +67,9 @@ fn flask_redis() {
         FailureAction::Rollback
     );
     assert_eq!(web.deploy.rollback_config.parallelism, 2);
-    assert!(web.extensions.contains_key("x-rcorch-autoscale"));
+    let autoscale = web.autoscale.as_ref().expect("x-rcorch-autoscale");
+    assert_eq!((autoscale.min, autoscale.max), (2, 6));
+    assert_eq!(autoscale.target_cpu, Some(70.0));
     let redis = &p.services["redis"];
     assert_eq!(redis.deploy.resources.limits.memory, Some(256 << 20));
     assert_eq!(topological_order(p).unwrap(), ["redis", "web"]);

@@ -138,3 +138,37 @@ volumes:
     );
     assert_eq!(t.tmpfs, ["/tmp"]);
 }
+
+#[test]
+fn autoscaled_services_start_within_bounds_and_keep_the_chosen_count() {
+    let yaml = APP.replace(
+        "    restart: on-failure:4\n",
+        "    restart: on-failure:4\n    x-rcorch-autoscale: { min: 1, max: 2, target_cpu: 50, window: 30s }\n",
+    );
+    let first = translate(&project(&yaml), None);
+    let web = first.service("web").unwrap();
+    assert_eq!(web.spec.replicas, 2, "replicas 3 clamped to max 2");
+    let policy = web.autoscale.as_ref().unwrap();
+    assert_eq!(policy.target_cpu, Some(0.5), "percent of one CPU");
+    assert_eq!(policy.scale_down_window, std::time::Duration::from_secs(30));
+    assert!(first.service("db").unwrap().autoscale.is_none());
+    let mut scaled = first.clone();
+    for s in scaled.services.iter_mut() {
+        s.spec.replicas = if s.spec.name == "web" { 1 } else { 7 };
+    }
+    let again = translate(&project(&yaml), Some(&scaled));
+    assert_eq!(again.service("web").unwrap().spec.replicas, 1);
+    assert_eq!(
+        again.service("db").unwrap().spec.replicas,
+        1,
+        "not autoscaled: the file's count"
+    );
+    // Records written before autoscaling existed still load.
+    let mut old = serde_json::to_value(&first).unwrap();
+    old["services"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("autoscale");
+    let back: ProjectRecord = serde_json::from_value(old).unwrap();
+    assert!(back.services[0].autoscale.is_none());
+}
