@@ -154,6 +154,7 @@ fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResul
 pub fn follow_project(
     instance: &Instance,
     project: &str,
+    services: &[String],
     mut stop: impl FnMut() -> bool,
 ) -> std::io::Result<()> {
     let mut offsets: std::collections::BTreeMap<std::path::PathBuf, u64> = Default::default();
@@ -164,6 +165,9 @@ pub fn follow_project(
             else {
                 continue;
             };
+            if !services.is_empty() && !services.contains(&service) {
+                continue;
+            }
             let path = instance
                 .containers
                 .container_dir(&record.config.id)

@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::replicas::replica_labels;
+use super::select::{merge_selected, selected_services};
 use super::translate::{translate, volume_name};
 use super::{ProjectDir, ProjectError, ProjectRecord, Result};
 use crate::compose::model::Project;
@@ -26,9 +27,24 @@ use crate::volume::store::VolumeStore;
 /// The project's networks are created first and its published ports
 /// checked, so a busy port or a bad network changes nothing.
 pub fn apply(instance: &Instance, project: &Project) -> Result<ProjectRecord> {
+    apply_services(instance, project, &[])
+}
+
+/// `up SERVICE…`: as `apply`, for the named services and their
+/// dependencies only (all when `named` is empty); see `select`.
+pub fn apply_services(
+    instance: &Instance,
+    project: &Project,
+    named: &[String],
+) -> Result<ProjectRecord> {
+    let selected = selected_services(project, named)?;
     let dir = ProjectDir::new(&instance.root, &project.name);
     let previous = dir.load().ok();
-    let record = translate(project, previous.as_ref());
+    let fresh = translate(project, previous.as_ref());
+    let record = match named.is_empty() {
+        true => fresh,
+        false => merge_selected(fresh, previous.as_ref(), &selected),
+    };
     let created = create_networks(instance, &record)?;
     if let Err(e) = create_volumes(instance, project) {
         remove_networks(instance, &created);

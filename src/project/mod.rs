@@ -10,6 +10,7 @@ pub mod commands;
 pub mod events;
 pub mod probes;
 pub mod replicas;
+pub mod select;
 pub mod supervise;
 pub mod translate;
 
