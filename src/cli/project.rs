@@ -103,18 +103,7 @@ fn exe() -> Result<PathBuf, Failure> {
 pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // Attached: a Ctrl-C from now on (even during start-up) stops the app
     // cleanly instead of killing this command half-way.
-    let ctrl_c = if args.detach {
-        None
-    } else {
-        let mut mask = nix::sys::signal::SigSet::empty();
-        mask.add(nix::sys::signal::Signal::SIGINT);
-        mask.add(nix::sys::signal::Signal::SIGTERM);
-        let _ = mask.thread_block();
-        Some(nix::sys::signalfd::SignalFd::with_flags(
-            &mask,
-            nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-        )?)
-    };
+    let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
     let loaded = load(&args.project)?;
     let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
     commands::ensure_supervisor(instance, &record.name, &exe()?)?;
