@@ -190,15 +190,24 @@ pub fn wait_until_up(
     timeout: Duration,
 ) -> Vec<String> {
     let start = Instant::now();
+    let networks = crate::runtime::net::networks(&instance.root);
     loop {
         let records = instance.containers.list().unwrap_or_default();
+        // A replica counts once it has joined its extra networks too.
+        let endpoints = networks.list().map(|s| s.endpoints).unwrap_or_default();
         let short: Vec<String> = record
             .services
             .iter()
             .filter(|s| {
+                let joined = |id: &str| {
+                    s.template.extra_networks.iter().all(|(network, _)| {
+                        endpoints.contains_key(&crate::network::endpoint_key(id, network))
+                    })
+                };
                 let running = records
                     .iter()
                     .filter(|r| observed_status(&r.state) == Status::Running)
+                    .filter(|r| joined(&r.config.id))
                     .filter_map(|r| replica_labels(r, &record.name))
                     .filter(|(service, slot, _)| {
                         *service == s.spec.name && *slot <= s.spec.replicas

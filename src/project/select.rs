@@ -72,7 +72,11 @@ pub fn merge_selected(
             .services
             .iter()
             .filter(|s| selected.contains(&s.spec.name))
-            .any(|s| s.template.network.as_deref() == Some(network.name.as_str()));
+            .any(|s| {
+                let t = &s.template;
+                t.network.as_deref() == Some(network.name.as_str())
+                    || t.extra_networks.iter().any(|(n, _)| *n == network.name)
+            });
         if used && !networks.iter().any(|n| n.name == network.name) {
             networks.push(network);
         }
