@@ -4,13 +4,23 @@
 Brings up 3 busybox replicas, SIGKILLs a replica's PID 1 N times (rotating over
 the three, 3.6 s apart, so each replacement has run 10 s before it is killed
 again and the backoff has reset, as for a one-off crash) and, from the
-project's event log, takes the time from each kill until the supervisor had
-started the replacement (its process running: `start` is logged after `run`
-returned). Prints `median_ms p90_ms n`. Usage: selfheal_bench.py RCORCH ROOT N
+project's event log, takes the time from each kill until:
+
+- `running` (default): the supervisor had started the replacement (its
+  process running: `start` is logged after `run` returned);
+- `healthy`: the replacement passed its health check (`healthy` event for the
+  replacement's container). The service's check is `true`, probed every
+  100 ms in its start period (`start_interval`), so this adds the probe wait
+  and one `exec` to the `running` figure.
+
+Prints `median_ms p90_ms n`. Usage: selfheal_bench.py RCORCH ROOT N [running|healthy]
 """
 import json, os, signal, statistics, subprocess, sys, tempfile, time
 
 rcorch, root, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+mode = sys.argv[4] if len(sys.argv) > 4 else "running"
+if mode not in ("running", "healthy"):
+    sys.exit(f"unknown mode {mode}: running or healthy")
 base = [rcorch, "--root", root, "--cgroup-parent", "rcorch-bench"]
 compose = """name: heal
 services:
@@ -22,6 +32,14 @@ services:
     stop_grace_period: 1s
     deploy:
       replicas: 3
+"""
+if mode == "healthy":
+    compose += """    healthcheck:
+      test: ["CMD", "true"]
+      interval: 30s
+      start_period: 10s
+      start_interval: 100ms
+      retries: 1
 """
 
 
@@ -40,6 +58,17 @@ def events():
         return [json.loads(l) for l in f if l.strip()]
 
 
+def replaced(new_events, slot):
+    """The event that ends a sample: the replacement's start, or (healthy
+    mode) its first `healthy`."""
+    starts = [e for e in new_events if e["action"] == "start" and e["slot"] == slot]
+    if not starts or mode == "running":
+        return starts[0] if starts else None
+    container = starts[0]["container"]
+    healthy = [e for e in new_events if e["action"] == "healthy" and e["container"] == container]
+    return healthy[0] if healthy else None
+
+
 with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "compose.yaml")
     with open(path, "w") as f:
@@ -55,9 +84,9 @@ with tempfile.TemporaryDirectory() as d:
             os.kill(pid, signal.SIGKILL)
             deadline = t0 + 10
             while time.time() < deadline:
-                new = [e for e in events()[seen:] if e["action"] == "start" and e["slot"] == slot]
-                if new:
-                    samples.append((parse_time(new[0]["time"]) - t0) * 1000)
+                done = replaced(events()[seen:], slot)
+                if done:
+                    samples.append((parse_time(done["time"]) - t0) * 1000)
                     break
                 time.sleep(0.005)
             time.sleep(3.6)

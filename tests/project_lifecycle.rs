@@ -89,3 +89,72 @@ fn attached_up_stops_the_services_on_ctrl_c() {
     );
     p.down();
 }
+
+const TICKER: &str = r#"
+services:
+  ticker:
+    image: busybox
+    command: ["sh", "-c", "i=0; while true; do echo tick $$i; i=$$((i+1)); sleep 0.1; done"]
+    init: true
+    stop_grace_period: 1s
+"#;
+
+/// `logs -f -p NAME ARGS…` in the background until `during` returns, then
+/// SIGTERM; returns its exit code and output.
+fn follow_logs(env: &TestEnv, args: &[&str], during: impl FnOnce()) -> (i32, String) {
+    let out = env.scratch.join(format!("follow-{}", args.join("_")));
+    let mut cmd = vec!["logs", "-f"];
+    cmd.extend_from_slice(args);
+    let mut child = env.spawn_to(&cmd, &out);
+    during();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let code = common::wait_timeout(&mut child, WAIT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        -1
+    });
+    (code, std::fs::read_to_string(&out).unwrap_or_default())
+}
+
+#[test]
+fn project_logs_follow_replicas_including_later_ones() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "tick", TICKER);
+    p.up();
+    std::thread::sleep(Duration::from_millis(300));
+    // One line of history, then about ten more while following.
+    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "1"], || {
+        std::thread::sleep(Duration::from_millis(1000))
+    });
+    assert_eq!(code, 0, "follow did not end cleanly on SIGTERM:\n{out}");
+    let ticks = out
+        .lines()
+        .filter(|l| l.starts_with("ticker-1 | tick "))
+        .count();
+    assert!(ticks >= 5, "too few followed lines ({ticks}):\n{out}");
+    assert_eq!(ticks, out.lines().count(), "unexpected lines:\n{out}");
+
+    // A replica started while following shows up too.
+    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "0", "ticker"], || {
+        p.cmd("scale", &["ticker=2"]).ok();
+        assert!(p.wait_running("ticker", 2, WAIT));
+        std::thread::sleep(Duration::from_millis(600));
+    });
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("ticker-1 | tick ")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("ticker-2 | tick ")),
+        "{out}"
+    );
+    // The new replica is followed from its first line.
+    assert!(out.contains("ticker-2 | tick 0\n"), "{out}");
+    // Unknown projects are an error, not an endless wait.
+    let out = env.rcorch_timeout(&["logs", "-f", "-p", "nope"], Duration::from_secs(5));
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(out.stderr.contains("no project named nope"), "{out:#?}");
+    p.down();
+}

@@ -1,7 +1,12 @@
-//! `logs [-f] [--tail N] [--timestamps]`.
+//! `logs [-f] [--tail N] [--timestamps] CONTAINER`, and `logs -p PROJECT`.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use std::time::Duration;
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use clap::Args;
 
@@ -9,11 +14,12 @@ use super::CliResult;
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::runtime::control::observed_status;
-use crate::runtime::logs::{read_entries, LogEntry, Stream};
+use crate::runtime::logs::{read_entries, read_entries_from, LogEntry, Stream};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// Keep printing new output until the container exits
+    /// Keep printing new output until the container exits (with -p: until
+    /// Ctrl-C, including replicas that start later)
     #[arg(short, long)]
     follow: bool,
     /// Only the last N lines
@@ -24,8 +30,9 @@ pub struct LogsArgs {
     /// Show a compose project's logs, each line prefixed by its replica
     #[arg(short, long = "project-name", value_name = "NAME")]
     project_name: Option<String>,
-    /// A container; with -p, an optional service of the project
-    container: Option<String>,
+    /// A container; with -p, the project's services to show (default: all)
+    #[arg(value_name = "CONTAINER|SERVICE")]
+    targets: Vec<String>,
 }
 
 fn print_entry(entry: &LogEntry, timestamps: bool) {
@@ -44,8 +51,8 @@ pub fn logs(instance: &Instance, args: &LogsArgs) -> CliResult {
     if let Some(project) = &args.project_name {
         return project_logs(instance, project, args);
     }
-    let Some(container) = &args.container else {
-        return Err("logs needs a container, or -p PROJECT [SERVICE]".into());
+    let [container] = args.targets.as_slice() else {
+        return Err("logs needs one container, or -p PROJECT [SERVICE...]".into());
     };
     let id = instance.containers.resolve(container)?;
     let path = instance.containers.container_dir(&id).join("log.json");
@@ -104,49 +111,103 @@ fn follow(
     }
 }
 
-/// `logs -p PROJECT [SERVICE]`: every replica's output merged by time, each
-/// line prefixed by the replica (`web-2 | …`), as `docker compose logs` does.
-fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResult {
-    let mut lines: Vec<(String, LogEntry)> = Vec::new();
-    let mut width = 0;
-    for record in instance.containers.list()? {
+/// The log file of each replica of `project` (of `services`, all when
+/// empty), with its `service-slot` name.
+fn replica_logs(
+    instance: &Instance,
+    project: &str,
+    services: &[String],
+) -> Vec<(String, std::path::PathBuf)> {
+    let mut logs = Vec::new();
+    for record in instance.containers.list().unwrap_or_default() {
         let Some((service, slot, _)) = crate::project::replicas::replica_labels(&record, project)
         else {
             continue;
         };
-        if args
-            .container
-            .as_ref()
-            .is_some_and(|wanted| *wanted != service)
-        {
+        if !services.is_empty() && !services.contains(&service) {
             continue;
         }
-        let replica = format!("{service}-{slot}");
-        width = width.max(replica.len());
         let path = instance
             .containers
             .container_dir(&record.config.id)
             .join("log.json");
-        lines.extend(
-            read_entries(&path)?
-                .into_iter()
-                .map(|e| (replica.clone(), e)),
-        );
+        logs.push((format!("{service}-{slot}"), path));
+    }
+    logs
+}
+
+/// Where each replica's log has been read up to.
+type Offsets = BTreeMap<PathBuf, u64>;
+
+/// The new entries of every replica's log since `offsets` (a replica not
+/// seen yet from its start), merged by time, prefixed by replica.
+fn read_new(
+    instance: &Instance,
+    project: &str,
+    services: &[String],
+    offsets: &mut Offsets,
+) -> std::io::Result<Vec<LogEntry>> {
+    let mut lines: Vec<(String, LogEntry)> = Vec::new();
+    for (replica, path) in replica_logs(instance, project, services) {
+        let offset = offsets.entry(path.clone()).or_insert(0);
+        let (entries, next) = read_entries_from(&path, *offset)?;
+        *offset = next;
+        lines.extend(entries.into_iter().map(|e| (replica.clone(), e)));
     }
     lines.sort_by(|a, b| a.1.time.cmp(&b.1.time));
+    let width = lines.iter().map(|(r, _)| r.len()).max().unwrap_or(0);
+    Ok(lines
+        .into_iter()
+        .map(|(replica, entry)| LogEntry {
+            log: format!("{replica:<width$} | {}", entry.log),
+            ..entry
+        })
+        .collect())
+}
+
+/// `logs -p PROJECT [-f] [--tail N] [SERVICE…]`: every replica's output
+/// merged by time, each line prefixed by the replica (`web-2 | …`), as
+/// `docker compose logs` does; `-f` then follows until Ctrl-C.
+fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResult {
+    if !crate::project::ProjectDir::new(&instance.root, project).exists() {
+        return Err(crate::project::ProjectError::NotFound {
+            name: project.to_string(),
+        }
+        .into());
+    }
+    // Blocked before reading, so a Ctrl-C from now on ends the follow cleanly.
+    let stop = args.follow.then(stop_signals).transpose()?;
+    let mut offsets = Offsets::new();
+    let lines = read_new(instance, project, &args.targets, &mut offsets)?;
     let skip = args
         .tail
         .map(|n| lines.len().saturating_sub(n))
         .unwrap_or(0);
-    for (replica, entry) in &lines[skip..] {
-        let prefixed = LogEntry {
-            log: format!("{replica:<width$} | {}", entry.log),
-            ..entry.clone()
-        };
-        print_entry(&prefixed, args.timestamps);
+    for entry in &lines[skip..] {
+        print_entry(entry, args.timestamps);
     }
     let _ = std::io::stdout().flush();
+    if let Some(stop) = stop {
+        follow_from(
+            instance,
+            project,
+            &args.targets,
+            offsets,
+            args.timestamps,
+            || matches!(stop.read_signal(), Ok(Some(_))),
+        )?;
+    }
     Ok(0)
+}
+
+/// SIGINT and SIGTERM, blocked and readable without waiting: a loop polls
+/// it to stop cleanly.
+pub fn stop_signals() -> nix::Result<SignalFd> {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGINT);
+    mask.add(Signal::SIGTERM);
+    mask.thread_block()?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK)
 }
 
 /// Prints every replica's new output, prefixed, until `stop()` says so.
@@ -154,38 +215,23 @@ fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResul
 pub fn follow_project(
     instance: &Instance,
     project: &str,
+    services: &[String],
+    stop: impl FnMut() -> bool,
+) -> std::io::Result<()> {
+    follow_from(instance, project, services, Offsets::new(), false, stop)
+}
+
+fn follow_from(
+    instance: &Instance,
+    project: &str,
+    services: &[String],
+    mut offsets: Offsets,
+    timestamps: bool,
     mut stop: impl FnMut() -> bool,
 ) -> std::io::Result<()> {
-    let mut offsets: std::collections::BTreeMap<std::path::PathBuf, u64> = Default::default();
     while !stop() {
-        for record in instance.containers.list().unwrap_or_default() {
-            let Some((service, slot, _)) =
-                crate::project::replicas::replica_labels(&record, project)
-            else {
-                continue;
-            };
-            let path = instance
-                .containers
-                .container_dir(&record.config.id)
-                .join("log.json");
-            let offset = offsets.entry(path.clone()).or_insert(0);
-            let Ok(mut file) = std::fs::File::open(&path) else {
-                continue;
-            };
-            file.seek(SeekFrom::Start(*offset))?;
-            let mut reader = BufReader::new(file);
-            let mut line = String::new();
-            while reader.read_line(&mut line)? > 0 && line.ends_with('\n') {
-                *offset += line.len() as u64;
-                if let Ok(entry) = serde_json::from_str::<LogEntry>(&line) {
-                    let prefixed = LogEntry {
-                        log: format!("{service}-{slot} | {}", entry.log),
-                        ..entry
-                    };
-                    print_entry(&prefixed, false);
-                }
-                line.clear();
-            }
+        for entry in read_new(instance, project, services, &mut offsets)? {
+            print_entry(&entry, timestamps);
         }
         let _ = std::io::stdout().flush();
         std::thread::sleep(Duration::from_millis(100));

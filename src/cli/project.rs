@@ -11,7 +11,7 @@ use crate::compose;
 use crate::instance::Instance;
 use crate::project::events;
 use crate::project::supervise::{self, Supervisor};
-use crate::project::{commands, list_projects, ProjectDir};
+use crate::project::{commands, list_projects, select, ProjectDir};
 use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
@@ -34,6 +34,9 @@ pub struct UpArgs {
     /// Seconds to wait for every replica to run
     #[arg(long, default_value_t = 60)]
     wait_timeout: u64,
+    /// Only these services (and what they depend on); the others keep
+    /// their current state
+    services: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -100,21 +103,13 @@ fn exe() -> Result<PathBuf, Failure> {
 pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // Attached: a Ctrl-C from now on (even during start-up) stops the app
     // cleanly instead of killing this command half-way.
-    let ctrl_c = if args.detach {
-        None
-    } else {
-        let mut mask = nix::sys::signal::SigSet::empty();
-        mask.add(nix::sys::signal::Signal::SIGINT);
-        mask.add(nix::sys::signal::Signal::SIGTERM);
-        let _ = mask.thread_block();
-        Some(nix::sys::signalfd::SignalFd::with_flags(
-            &mask,
-            nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-        )?)
-    };
+    let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
     let loaded = load(&args.project)?;
-    let record = commands::apply(instance, &loaded.project)?;
+    let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
     commands::ensure_supervisor(instance, &record.name, &exe()?)?;
+    // Wait for and report what this `up` started, not the services it left.
+    let selected = select::selected_services(&loaded.project, &args.services)?;
+    record.services.retain(|s| selected.contains(&s.spec.name));
     let short = commands::wait_until_up(instance, &record, Duration::from_secs(args.wait_timeout));
     if !short.is_empty() {
         eprintln!(
@@ -135,11 +130,11 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // Attached, as `docker compose up`: show the replicas' output until
     // Ctrl-C, then stop the services gracefully (they stay, stopped).
     let Some(stop) = ctrl_c else { return Ok(0) };
-    super::logs::follow_project(instance, &record.name, || {
+    super::logs::follow_project(instance, &record.name, &args.services, || {
         matches!(stop.read_signal(), Ok(Some(_)))
     })?;
     eprintln!("stopping {} ...", record.name);
-    stop_services(instance, &record.name, &[])
+    stop_services(instance, &record.name, &args.services)
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::replicas::replica_labels;
+use super::select::{merge_selected, selected_services};
 use super::translate::{translate, volume_name};
 use super::{ProjectDir, ProjectError, ProjectRecord, Result};
 use crate::compose::model::Project;
@@ -26,9 +27,24 @@ use crate::volume::store::VolumeStore;
 /// The project's networks are created first and its published ports
 /// checked, so a busy port or a bad network changes nothing.
 pub fn apply(instance: &Instance, project: &Project) -> Result<ProjectRecord> {
+    apply_services(instance, project, &[])
+}
+
+/// `up SERVICE…`: as `apply`, for the named services and their
+/// dependencies only (all when `named` is empty); see `select`.
+pub fn apply_services(
+    instance: &Instance,
+    project: &Project,
+    named: &[String],
+) -> Result<ProjectRecord> {
+    let selected = selected_services(project, named)?;
     let dir = ProjectDir::new(&instance.root, &project.name);
     let previous = dir.load().ok();
-    let mut record = translate(project, previous.as_ref());
+    let fresh = translate(project, previous.as_ref());
+    let mut record = match named.is_empty() {
+        true => fresh,
+        false => merge_selected(fresh, previous.as_ref(), &selected),
+    };
     let mut history = dir.load_history();
     super::history::record_changes(&mut history, &mut record, wall_clock());
     let created = create_networks(instance, &record)?;
@@ -185,15 +201,24 @@ pub fn wait_until_up(
     timeout: Duration,
 ) -> Vec<String> {
     let start = Instant::now();
+    let networks = crate::runtime::net::networks(&instance.root);
     loop {
         let records = instance.containers.list().unwrap_or_default();
+        // A replica counts once it has joined its extra networks too.
+        let endpoints = networks.list().map(|s| s.endpoints).unwrap_or_default();
         let short: Vec<String> = record
             .services
             .iter()
             .filter(|s| {
+                let joined = |id: &str| {
+                    s.template.extra_networks.iter().all(|(network, _)| {
+                        endpoints.contains_key(&crate::network::endpoint_key(id, network))
+                    })
+                };
                 let running = records
                     .iter()
                     .filter(|r| observed_status(&r.state) == Status::Running)
+                    .filter(|r| joined(&r.config.id))
                     .filter_map(|r| replica_labels(r, &record.name))
                     .filter(|(service, slot, _)| {
                         *service == s.spec.name && *slot <= s.spec.replicas

@@ -13,6 +13,7 @@ pub mod history;
 pub mod probes;
 pub mod replicas;
 pub mod rollouts;
+pub mod select;
 pub mod supervise;
 pub mod translate;
 

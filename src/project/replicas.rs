@@ -13,6 +13,7 @@ use crate::container::store::Record;
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::runtime::control::{self, observed_status};
+use crate::runtime::net::ConnectArgs;
 use crate::runtime::run::{self, RunOutcome};
 use crate::runtime::sys;
 use crate::supervisor::health::HealthState;
@@ -149,6 +150,7 @@ pub fn replica_request(project: &str, service: &ServiceRecord, slot: u32) -> Run
         cpus: t.cpus.clone(),
         pids_limit: t.pids_limit.clone(),
         network: t.network.clone(),
+        network_aliases: t.network_aliases.clone(),
         user: t.user.clone(),
         workdir: t.workdir.clone(),
         hostname: t.hostname.clone(),
@@ -162,7 +164,9 @@ pub fn replica_request(project: &str, service: &ServiceRecord, slot: u32) -> Run
     }
 }
 
-/// Starts a replica detached; returns its id or why it could not start.
+/// Starts a replica detached on its first network, then joins it to the
+/// service's others; returns its id or why it could not start. A replica
+/// that cannot join them all is removed again (the caller retries).
 pub fn start(
     instance: &Instance,
     project: &str,
@@ -170,11 +174,41 @@ pub fn start(
     slot: u32,
 ) -> Result<String, String> {
     let request = replica_request(project, service, slot);
-    match run::run(instance, &request, true) {
-        Ok(RunOutcome::Detached(id)) => Ok(id),
-        Ok(RunOutcome::Exited(code)) => Err(format!("exited with {code}")),
-        Err(e) => Err(e.to_string()),
+    let id = match run::run(instance, &request, true) {
+        Ok(RunOutcome::Detached(id)) => id,
+        Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}")),
+        Err(e) => return Err(e.to_string()),
+    };
+    for args in extra_connections(service, &id) {
+        if let Err(e) = crate::runtime::net::connect(instance, &args) {
+            let _ = control::remove(instance, &id, true);
+            return Err(format!("cannot join network {}: {e}", args.network));
+        }
     }
+    Ok(id)
+}
+
+/// `network connect` requests for the service's networks after the first.
+/// The service name is an alias on each, as compose does: the balancer
+/// answers it on the first network only.
+pub fn extra_connections(service: &ServiceRecord, container: &str) -> Vec<ConnectArgs> {
+    service
+        .template
+        .extra_networks
+        .iter()
+        .map(|(network, aliases)| {
+            let mut aliases = aliases.clone();
+            if !aliases.contains(&service.spec.name) {
+                aliases.push(service.spec.name.clone());
+            }
+            ConnectArgs {
+                network: network.clone(),
+                container: container.to_string(),
+                ip: None,
+                aliases,
+            }
+        })
+        .collect()
 }
 
 /// Sends the container's stop signal (the SIGKILL comes later, from the loop).
@@ -199,6 +233,42 @@ pub fn remove(instance: &Instance, container: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn extra_networks_are_joined_with_their_aliases_and_the_service_name() {
+        let mut service = ServiceRecord {
+            spec: crate::supervisor::ServiceSpec::new("front", 1),
+            template: Default::default(),
+            health_command: None,
+            ports: Vec::new(),
+            dnsrr: false,
+            autoscale: None,
+        };
+        service.template.network = Some("p_a".into());
+        service.template.network_aliases = vec!["edge".into()];
+        service.template.extra_networks = vec![
+            ("p_b".into(), vec!["www".into()]),
+            ("p_c".into(), vec!["front".into()]),
+        ];
+        let request = replica_request("p", &service, 2);
+        assert_eq!(request.network.as_deref(), Some("p_a"));
+        assert_eq!(request.network_aliases, ["edge"]);
+        let joins = extra_connections(&service, "abc");
+        let got: Vec<(&str, &str, Vec<&str>)> = joins
+            .iter()
+            .map(|j| {
+                let aliases = j.aliases.iter().map(String::as_str).collect();
+                (j.network.as_str(), j.container.as_str(), aliases)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("p_b", "abc", vec!["www", "front"]),
+                ("p_c", "abc", vec!["front"])
+            ]
+        );
+    }
 
     #[test]
     fn wall_clock_times_map_onto_the_supervisor_clock() {

@@ -38,6 +38,10 @@ pub struct ReplicaTemplate {
     /// Extra names on that network (compose `networks: {N: {aliases}}`).
     #[serde(default)]
     pub network_aliases: Vec<String>,
+    /// The service's other networks, joined right after the replica starts
+    /// (`network connect`), each with its aliases there.
+    #[serde(default)]
+    pub extra_networks: Vec<(String, Vec<String>)>,
 }
 
 /// One service as the supervisor keeps it.
@@ -105,7 +109,12 @@ pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -
         .collect();
     let used: Vec<&String> = services
         .iter()
-        .filter_map(|s| s.template.network.as_ref())
+        .flat_map(|s| {
+            s.template
+                .network
+                .iter()
+                .chain(s.template.extra_networks.iter().map(|n| &n.0))
+        })
         .collect();
     let networks = project
         .networks
@@ -133,19 +142,19 @@ fn network_name(project: &compose::Project, key: &str) -> String {
     }
 }
 
-/// The network a replica joins (`network_mode`, else the service's first
-/// network) and its aliases there. Replicas join one network for now.
-fn replica_network(
+/// The networks a replica joins and its aliases on each: `network_mode`
+/// alone, else the service's first network (at `run`) and the others.
+fn replica_networks(
     project: &compose::Project,
     s: &compose::Service,
-) -> (Option<String>, Vec<String>) {
+) -> Vec<(String, Vec<String>)> {
     if let Some(mode) = &s.network_mode {
-        return (Some(mode.clone()), Vec::new());
+        return vec![(mode.clone(), Vec::new())];
     }
-    match s.networks.iter().next() {
-        Some((key, attachment)) => (Some(network_name(project, key)), attachment.aliases.clone()),
-        None => (None, Vec::new()),
-    }
+    s.networks
+        .iter()
+        .map(|(key, attachment)| (network_name(project, key), attachment.aliases.clone()))
+        .collect()
 }
 
 /// Published ports the balancer serves (IPv4, TCP/UDP; a range publishes
@@ -208,7 +217,12 @@ fn service_record(project: &compose::Project, name: &str, s: &compose::Service) 
         ..ServiceSpec::new(name, 0)
     };
     let mut template = template(project, s);
-    (template.network, template.network_aliases) = replica_network(project, s);
+    let mut networks = replica_networks(project, s).into_iter();
+    (template.network, template.network_aliases) = match networks.next() {
+        Some((network, aliases)) => (Some(network), aliases),
+        None => (None, Vec::new()),
+    };
+    template.extra_networks = networks.collect();
     ServiceRecord {
         spec,
         template,
@@ -286,6 +300,7 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
         labels,
         network: None,
         network_aliases: Vec::new(),
+        extra_networks: Vec::new(),
     }
 }
 

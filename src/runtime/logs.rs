@@ -98,9 +98,52 @@ pub fn read_entries(path: &Path) -> io::Result<Vec<LogEntry>> {
     Ok(entries)
 }
 
+/// The complete entries of a log file from byte `offset` on, and the offset
+/// just past the last complete line (where the next read starts: a line
+/// still being written is read whole next time).
+pub fn read_entries_from(path: &Path, offset: u64) -> io::Result<(Vec<LogEntry>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
+        Err(e) => return Err(e),
+    };
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let (entries, used) = parse_complete_lines(&bytes);
+    Ok((entries, offset + used as u64))
+}
+
+/// Parses the complete (newline-terminated) lines of `bytes`; returns the
+/// entries and how many bytes those lines took. Unparsable lines are skipped.
+pub fn parse_complete_lines(bytes: &[u8]) -> (Vec<LogEntry>, usize) {
+    let used = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    let entries = bytes[..used]
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
+        .collect();
+    (entries, used)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complete_lines_are_parsed_and_a_torn_one_is_left_for_later() {
+        let one = r#"{"log":"a\n","stream":"stdout","time":"t1"}"#;
+        let two = r#"{"log":"b\n","stream":"stderr","time":"t2"}"#;
+        let text = format!("{one}\n{two}\n{{\"log\":\"c");
+        let (entries, used) = parse_complete_lines(text.as_bytes());
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].stream, Stream::Stderr);
+        assert_eq!(used, one.len() + two.len() + 2);
+        assert_eq!(parse_complete_lines(b"{\"partial").1, 0);
+        let (skipped, used) = parse_complete_lines(b"garbage\n");
+        assert!(skipped.is_empty());
+        assert_eq!(used, 8);
+    }
 
     #[test]
     fn splits_lines_and_keeps_partials_until_finish() {

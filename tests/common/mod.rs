@@ -170,6 +170,19 @@ impl TestEnv {
             .expect("spawn rcorch")
     }
 
+    /// Starts rcorch without waiting, its stdout and stderr going to
+    /// `out` (the caller signals it and reads the file after).
+    pub fn spawn_to(&self, args: &[&str], out: &Path) -> Child {
+        let file = fs::File::create(out).expect("create output file");
+        let err = file.try_clone().expect("dup output file");
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .expect("spawn rcorch")
+    }
+
     fn run(&self, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Output {
         // Output goes to files, not pipes: a detached monitor that keeps an
         // inherited pipe open would otherwise block the reader forever.

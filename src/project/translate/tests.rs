@@ -172,3 +172,46 @@ fn autoscaled_services_start_within_bounds_and_keep_the_chosen_count() {
     let back: ProjectRecord = serde_json::from_value(old).unwrap();
     assert!(back.services[0].autoscale.is_none());
 }
+
+#[test]
+fn replicas_join_every_network_of_their_service() {
+    let p = project(
+        r#"
+name: shop
+services:
+  front:
+    image: busybox
+    networks:
+      public: { aliases: [www] }
+      internal: { aliases: [edge] }
+  back:
+    image: busybox
+    networks: [internal]
+  lone:
+    image: busybox
+    network_mode: host
+networks:
+  public: {}
+  internal: { internal: true }
+  unused: {}
+"#,
+    );
+    let record = translate(&p, None);
+    let front = &record.service("front").unwrap().template;
+    // The first network (by key) at `run`, the others connected after.
+    assert_eq!(front.network.as_deref(), Some("shop_internal"));
+    assert_eq!(front.network_aliases, ["edge"]);
+    assert_eq!(
+        front.extra_networks,
+        [("shop_public".to_string(), vec!["www".to_string()])]
+    );
+    let back = &record.service("back").unwrap().template;
+    assert_eq!(back.network.as_deref(), Some("shop_internal"));
+    assert!(back.extra_networks.is_empty());
+    let lone = &record.service("lone").unwrap().template;
+    assert_eq!(lone.network.as_deref(), Some("host"));
+    assert!(lone.extra_networks.is_empty());
+    // Networks only joined after start are created by `up` too.
+    let names: Vec<&str> = record.networks.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["shop_internal", "shop_public"]);
+}
