@@ -117,18 +117,7 @@ impl ContainerStore {
 
     /// Removes staging directories whose creating process is gone.
     fn sweep_abandoned_staging(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name.to_str().and_then(staging_owner) else {
-                continue;
-            };
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
+        sweep_abandoned(&self.dir, staging_owner);
     }
 
     pub fn ids(&self) -> Result<Vec<String>> {
@@ -199,6 +188,23 @@ impl ContainerStore {
 const STAGING_PREFIX: &str = ".creating-";
 
 /// The pid in a staging directory's name (`.creating-PID-ID`).
+/// Removes the entries of `dir` that `owner` names as belonging to a
+/// process that is gone (a staging or removal directory left by a crash).
+pub fn sweep_abandoned(dir: &Path, owner: fn(&str) -> Option<u32>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(owner) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn staging_owner(name: &str) -> Option<u32> {
     name.strip_prefix(STAGING_PREFIX)?
         .split('-')

@@ -173,18 +173,7 @@ impl VolumeStore {
 
     /// Removes staging and removal directories whose process is gone.
     fn sweep_abandoned(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name.to_str().and_then(owner_pid) else {
-                continue;
-            };
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
+        crate::container::store::sweep_abandoned(&self.dir, owner_pid);
     }
 
     /// Fills in the host source of every volume mount, creating volumes
