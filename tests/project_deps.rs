@@ -28,6 +28,10 @@ services:
       interval: 200ms
       timeout: 2s
       retries: 1
+      # Not yet ready is not unhealthy: without a start period the first
+      # failed probe would get db replaced, racing the test's exec.
+      start_period: 60s
+      start_interval: 200ms
 "#;
 
 #[test]
