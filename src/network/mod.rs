@@ -22,6 +22,8 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::supervisor::lb::Strategy;
+
 pub use ipam::Subnet;
 pub use ports::{PortMapping, Proto};
 
@@ -145,6 +147,15 @@ pub struct ServiceLb {
     pub backends: Vec<Ipv4Addr>,
     /// Every running replica (`tasks.SERVICE`).
     pub replicas: Vec<Ipv4Addr>,
+    /// `least-connections` (label `rcorch.lb.strategy`): TCP goes through
+    /// the supervisor's userspace proxy, which listens on the published TCP
+    /// ports and on `vip_ports` of the VIP; the kernel keeps only UDP.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// The TCP ports the proxy serves on the VIP (published and exposed
+    /// container ports); unused by the kernel path, which balances every port.
+    #[serde(default)]
+    pub vip_ports: Vec<u16>,
 }
 
 impl ServiceLb {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::translate::{ProjectRecord, ServiceRecord};
 use crate::network::ops::{NetError, Networks};
 use crate::network::services::ServiceRequest;
+use crate::network::ServiceLb;
 use crate::supervisor::lb::{membership, Membership};
 use crate::supervisor::ObservedState;
 
@@ -18,6 +19,8 @@ pub struct BalancerMemory {
     failing: BTreeSet<String>,
     /// Re-apply every service on the next sync (the definition changed).
     stale: bool,
+    /// The entries last applied, for the userspace proxy.
+    entries: BTreeMap<String, ServiceLb>,
 }
 
 /// What one sync changed, for the events log.
@@ -65,9 +68,13 @@ impl BalancerMemory {
                 ports: service.ports.clone(),
                 members: wanted.members.clone(),
                 replicas: wanted.running.clone(),
+                // `up` refuses an unknown strategy; a stale record falls back.
+                strategy: service.lb_strategy().unwrap_or_default(),
+                vip_ports: service.vip_ports.clone(),
             };
             match networks.sync_service(&request) {
-                Ok(_) => {
+                Ok(entry) => {
+                    self.entries.insert(name.clone(), entry);
                     self.failing.remove(name);
                     let before = self.applied.get(name).map(|m| &m.members);
                     // Worth an event when the members change (not on every
@@ -90,7 +97,17 @@ impl BalancerMemory {
             }
         }
         self.stale = false;
+        self.entries.retain(|name, _| {
+            record
+                .service(name)
+                .is_some_and(|s| balanced_network(s).is_some())
+        });
         changes
+    }
+
+    /// The services' balancer entries as last applied (what the proxy serves).
+    pub fn entries(&self) -> impl Iterator<Item = &ServiceLb> {
+        self.entries.values()
     }
 
     /// Makes the next sync re-apply every service (after a reload: ports
