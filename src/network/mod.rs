@@ -4,6 +4,7 @@
 //! resolver (`dns`), and the verbs that tie them together (`ops`).
 
 pub mod connect;
+pub mod conntrack;
 pub mod dns;
 mod dns_server;
 pub mod endpoints;

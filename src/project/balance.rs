@@ -6,11 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::translate::{ProjectRecord, ServiceRecord};
+use crate::network::conntrack::{forget_udp_flows_to, ConntrackError};
 use crate::network::ops::{NetError, Networks};
 use crate::network::services::ServiceRequest;
-use crate::network::ServiceLb;
+use crate::network::{Proto, ServiceLb};
 use crate::supervisor::lb::{membership, Membership};
 use crate::supervisor::ObservedState;
+use std::net::Ipv4Addr;
 
 /// What the balancer was last told, per service.
 #[derive(Debug, Default)]
@@ -32,6 +34,11 @@ pub enum BalancerChange {
     },
     /// Reported once per failing streak; retried every pass.
     Failed { service: String, error: NetError },
+    /// The UDP flows of members that left could not be forgotten.
+    FlowsKept {
+        service: String,
+        error: ConntrackError,
+    },
 }
 
 /// The bridge network a service's replicas join, if any (not host/none).
@@ -74,6 +81,9 @@ impl BalancerMemory {
             };
             match networks.sync_service(&request) {
                 Ok(entry) => {
+                    if let Some(change) = self.forget_flows(name, &entry) {
+                        changes.push(change);
+                    }
                     self.entries.insert(name.clone(), entry);
                     self.failing.remove(name);
                     let before = self.applied.get(name).map(|m| &m.members);
@@ -108,6 +118,27 @@ impl BalancerMemory {
     /// The services' balancer entries as last applied (what the proxy serves).
     pub fn entries(&self) -> impl Iterator<Item = &ServiceLb> {
         self.entries.values()
+    }
+
+    /// Members that left keep their UDP conntrack entries (and so their
+    /// clients) until those expire: delete them, after the rules changed.
+    fn forget_flows(&self, name: &str, entry: &ServiceLb) -> Option<BalancerChange> {
+        let before = self.entries.get(name)?;
+        let has_udp = before.vip.is_some() || before.ports.iter().any(|p| p.proto == Proto::Udp);
+        let left: Vec<Ipv4Addr> = before
+            .backends
+            .iter()
+            .filter(|ip| !entry.backends.contains(ip))
+            .copied()
+            .collect();
+        if !has_udp || left.is_empty() {
+            return None;
+        }
+        let error = forget_udp_flows_to(&left).err()?;
+        Some(BalancerChange::FlowsKept {
+            service: name.to_string(),
+            error,
+        })
     }
 
     /// Makes the next sync re-apply every service (after a reload: ports

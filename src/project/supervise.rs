@@ -271,6 +271,9 @@ impl Loop<'_, '_> {
                 BalancerChange::Failed { service, error } => {
                     self.event(&service, 0, "balancer-failed", "", error.to_string())
                 }
+                BalancerChange::FlowsKept { service, error } => {
+                    self.event(&service, 0, "conntrack-failed", "", error.to_string())
+                }
             }
         }
         self.update_proxy();
