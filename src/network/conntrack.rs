@@ -224,14 +224,15 @@ pub fn forget_udp_flows_to(members: &[Ipv4Addr]) -> Result<usize, ConntrackError
         )
         .map_err(err("send"))?;
         let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(err("recv"))?;
-        for (kind, body) in messages(&buf[..n]) {
-            match refused(body) {
-                ConntrackError::Refused { errno } if kind == NLMSG_ERROR => {
-                    if errno != 0 && errno != libc::ENOENT {
-                        return Err(ConntrackError::Refused { errno });
-                    }
+        // The ack: errno 0, or ENOENT for an entry that expired meanwhile.
+        let acks = messages(&buf[..n])
+            .into_iter()
+            .filter(|(k, _)| *k == NLMSG_ERROR);
+        for (_, body) in acks {
+            if let ConntrackError::Refused { errno } = refused(body) {
+                if errno != 0 && errno != libc::ENOENT {
+                    return Err(ConntrackError::Refused { errno });
                 }
-                _ => {}
             }
         }
     }

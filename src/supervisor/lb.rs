@@ -4,8 +4,9 @@
 //! (running, if it has no health check) and leaves before it is stopped: the
 //! shell drains the containers `draining_for` names before carrying out the
 //! stops, so new connections stop going there while existing ones finish
-//! within the grace period. The kernel path (`network::services`) does round-robin; the
-//! userspace proxy picks with `Balancer::pick`.
+//! within the grace period. The kernel path (`network::services`) does
+//! round-robin; the userspace proxy of least-connections services
+//! (`project::proxy`) keeps a `Pool` per service and picks with `Balancer::pick`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
