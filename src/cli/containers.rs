@@ -118,6 +118,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
                     "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
                     "State": status_word(observed_status(&r.state)), "Status": status_text(r),
                     "Ports": net.ports(r), "Balancer": net.balancer(r),
+                    "Strategy": net.strategy(r),
                     "Project": label(r, LABEL_PROJECT), "Service": label(r, LABEL_SERVICE),
                 })
             })
@@ -155,7 +156,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
             r.config.name.clone(),
             label(r, LABEL_PROJECT),
             label(r, LABEL_SERVICE),
-            net.balancer(r).to_string(),
+            net.balancer_column(r),
         ]);
     }
     println!("{table}");

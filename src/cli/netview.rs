@@ -69,6 +69,22 @@ impl NetView {
         }
     }
 
+    /// The balancing strategy of the replica's service ("" outside any).
+    pub fn strategy(&self, r: &Record) -> &'static str {
+        self.service_of(r).map_or("", |s| s.strategy.name())
+    }
+
+    /// `ps`'s BALANCER column: membership, and the strategy unless it is
+    /// the default round-robin.
+    pub fn balancer_column(&self, r: &Record) -> String {
+        match self.service_of(r).map(|s| s.strategy) {
+            Some(crate::supervisor::lb::Strategy::LeastConnections) => {
+                format!("{} (least-connections)", self.balancer(r))
+            }
+            _ => self.balancer(r).to_string(),
+        }
+    }
+
     /// `inspect`'s "LoadBalancer" object, for replicas of balanced services.
     pub fn inspect(&self, r: &Record) -> Option<serde_json::Value> {
         let s = self.service_of(r)?;
@@ -79,6 +95,7 @@ impl NetView {
             "VirtualIP": s.vip,
             "Ports": s.ports.iter().map(port_text).collect::<Vec<_>>(),
             "Member": self.member(r, s),
+            "Strategy": s.strategy.name(),
             "Members": s.backends,
         }))
     }

@@ -123,6 +123,8 @@ fn services_answer_with_their_vip_or_members_and_tasks_with_every_replica() {
             ports: vec![],
             backends: vec!["10.1.0.2".parse().unwrap()],
             replicas: vec!["10.1.0.2".parse().unwrap(), "10.1.0.3".parse().unwrap()],
+            strategy: Default::default(),
+            vip_ports: vec![],
         },
     );
     let z = &zones(&s).by_gateway[&gw];

@@ -4,6 +4,7 @@
 //! resolver (`dns`), and the verbs that tie them together (`ops`).
 
 pub mod connect;
+pub mod conntrack;
 pub mod dns;
 mod dns_server;
 pub mod endpoints;
@@ -21,6 +22,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::supervisor::lb::Strategy;
 
 pub use ipam::Subnet;
 pub use ports::{PortMapping, Proto};
@@ -145,6 +148,15 @@ pub struct ServiceLb {
     pub backends: Vec<Ipv4Addr>,
     /// Every running replica (`tasks.SERVICE`).
     pub replicas: Vec<Ipv4Addr>,
+    /// `least-connections` (label `rcorch.lb.strategy`): TCP goes through
+    /// the supervisor's userspace proxy, which listens on the published TCP
+    /// ports and on `vip_ports` of the VIP; the kernel keeps only UDP.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// The TCP ports the proxy serves on the VIP (published and exposed
+    /// container ports); unused by the kernel path, which balances every port.
+    #[serde(default)]
+    pub vip_ports: Vec<u16>,
 }
 
 impl ServiceLb {

@@ -20,6 +20,7 @@ use super::nft::{eq, fib_daddr_local, field, matches, meta, prefix, string};
 use super::ops::NetError;
 use super::ports::{PortError, PortMapping};
 use super::{endpoint_key, NetState, Proto, ServiceLb};
+use crate::supervisor::lb::Strategy;
 use nftables::expr::MetaKey;
 
 /// What the supervisor asks for one service, with replicas named by container id.
@@ -35,6 +36,9 @@ pub struct ServiceRequest {
     pub members: Vec<String>,
     /// Every running replica.
     pub replicas: Vec<String>,
+    pub strategy: Strategy,
+    /// TCP ports the userspace proxy serves on the VIP (least-connections).
+    pub vip_ports: Vec<u16>,
 }
 
 /// The service's entry after `req`: its virtual IP kept (or leased now),
@@ -93,6 +97,8 @@ pub fn plan_service(state: &NetState, req: &ServiceRequest) -> Result<ServiceLb,
         ports: req.ports.clone(),
         backends: req.members.iter().filter_map(address_of).collect(),
         replicas: req.replicas.iter().filter_map(address_of).collect(),
+        strategy: req.strategy,
+        vip_ports: req.vip_ports.clone(),
     })
 }
 
@@ -150,6 +156,23 @@ fn proto_name(proto: Proto) -> &'static str {
     }
 }
 
+/// Whether the userspace proxy, not the kernel, balances `proto` for the
+/// service: least-connections needs to count connections, which only a
+/// proxy sees; it serves TCP (UDP has no connections to count).
+pub fn proxied(service: &ServiceLb, proto: Proto) -> bool {
+    service.strategy == Strategy::LeastConnections && proto == Proto::Tcp
+}
+
+/// The protocols the kernel balances on the VIP.
+fn kernel_protos(service: &ServiceLb) -> Expression<'static> {
+    let protos = [Proto::Tcp, Proto::Udp]
+        .into_iter()
+        .filter(|p| !proxied(service, *p))
+        .map(|p| SetItem::Element(string(proto_name(p))))
+        .collect();
+    Expression::Named(NamedExpression::Set(protos))
+}
+
 /// The nat rules of one service (for the `services` chain, reached from
 /// prerouting and output). A service without members has none: its
 /// published ports are refused by the host and its VIP by `input_rules`.
@@ -162,17 +185,11 @@ pub fn dnat_rules(service: &ServiceLb) -> Vec<Vec<Statement<'static>>> {
         rules.push(vec![
             eq(meta(MetaKey::Nfproto), string("ipv4")),
             eq(field("ip", "daddr"), string(&vip.to_string())),
-            eq(
-                meta(MetaKey::L4proto),
-                Expression::Named(NamedExpression::Set(vec![
-                    SetItem::Element(string("tcp")),
-                    SetItem::Element(string("udp")),
-                ])),
-            ),
+            eq(meta(MetaKey::L4proto), kernel_protos(service)),
             dnat(&service.backends, None),
         ]);
     }
-    for p in &service.ports {
+    for p in service.ports.iter().filter(|p| !proxied(service, p.proto)) {
         let mut rule = vec![eq(meta(MetaKey::Nfproto), string("ipv4"))];
         match p.host_ip {
             Some(ip) => rule.push(eq(field("ip", "daddr"), string(&ip.to_string()))),
@@ -190,17 +207,79 @@ pub fn dnat_rules(service: &ServiceLb) -> Vec<Vec<Statement<'static>>> {
 
 /// A virtual IP is a host address on the bridge: what the nat rules did not
 /// send on (no member, ICMP) must not reach the host's own services.
+/// The proxy's own VIP ports (least-connections) are let through first.
 pub fn input_rules(service: &ServiceLb) -> Vec<Vec<Statement<'static>>> {
-    service
-        .vip
-        .map(|vip| {
-            vec![
-                eq(field("ip", "daddr"), string(&vip.to_string())),
-                Statement::Reject(None),
-            ]
-        })
-        .into_iter()
-        .collect()
+    let Some(vip) = service.vip else {
+        return Vec::new();
+    };
+    let daddr = || eq(field("ip", "daddr"), string(&vip.to_string()));
+    let mut rules = Vec::new();
+    if proxied(service, Proto::Tcp) && !service.vip_ports.is_empty() {
+        let ports = service
+            .vip_ports
+            .iter()
+            .map(|p| SetItem::Element(Expression::Number((*p).into())))
+            .collect();
+        rules.push(vec![
+            daddr(),
+            eq(
+                field("tcp", "dport"),
+                Expression::Named(NamedExpression::Set(ports)),
+            ),
+            Statement::Accept(None),
+        ]);
+    }
+    rules.push(vec![daddr(), Statement::Reject(None)]);
+    rules
+}
+
+/// One listener of the userspace proxy: connections to `listen` go to a
+/// member's `target_port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProxyRoute {
+    pub listen: std::net::SocketAddrV4,
+    pub target_port: u16,
+}
+
+/// The listeners the proxy keeps for a service: its published TCP ports
+/// and its VIP's TCP ports, when the service is least-connections.
+pub fn proxy_routes(service: &ServiceLb) -> Vec<ProxyRoute> {
+    if !proxied(service, Proto::Tcp) {
+        return Vec::new();
+    }
+    let published = service
+        .ports
+        .iter()
+        .filter(|p| p.proto == Proto::Tcp)
+        .map(|p| ProxyRoute {
+            listen: std::net::SocketAddrV4::new(
+                p.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                p.host_port,
+            ),
+            target_port: p.container_port,
+        });
+    let mut routes: Vec<ProxyRoute> = published.collect();
+    // A wildcard listener already holds the port on the VIP too (binding
+    // the VIP's own would fail with EADDRINUSE).
+    let wildcard: Vec<u16> = routes
+        .iter()
+        .filter(|r| r.listen.ip().is_unspecified())
+        .map(|r| r.listen.port())
+        .collect();
+    let on_vip = service.vip.into_iter().flat_map(|vip| {
+        service
+            .vip_ports
+            .iter()
+            .filter(|port| !wildcard.contains(port))
+            .map(move |port| ProxyRoute {
+                listen: std::net::SocketAddrV4::new(vip, *port),
+                target_port: *port,
+            })
+    });
+    routes.extend(on_vip);
+    routes.sort();
+    routes.dedup();
+    routes
 }
 
 /// A connection from the bridge's subnet DNAT'd back onto the same bridge

@@ -52,6 +52,16 @@ fn request(members: &[&str], ports: &[&str]) -> ServiceRequest {
         ports: ports.iter().map(|p| parse_publish(p).unwrap()).collect(),
         members: members.iter().map(|m| m.to_string()).collect(),
         replicas: ["w1", "w2", "w3"].iter().map(|m| m.to_string()).collect(),
+        strategy: Strategy::RoundRobin,
+        vip_ports: vec![],
+    }
+}
+
+fn least_connections(members: &[&str], ports: &[&str], vip_ports: &[u16]) -> ServiceRequest {
+    ServiceRequest {
+        strategy: Strategy::LeastConnections,
+        vip_ports: vip_ports.to_vec(),
+        ..request(members, ports)
     }
 }
 
@@ -181,4 +191,61 @@ fn hairpin_masquerades_dnat_back_onto_the_same_bridge() {
         rule.contains(r#""right":"br-app""#) && rule.contains("masquerade"),
         "{rule}"
     );
+}
+
+#[test]
+fn least_connections_leaves_tcp_to_the_proxy_and_keeps_udp_in_the_kernel() {
+    let s = state();
+    let req = least_connections(&["w1", "w2"], &["8080:80", "5353:53/udp"], &[80]);
+    let entry = plan_service(&s, &req).unwrap();
+    let rules: Vec<String> = dnat_rules(&entry).iter().map(|r| json(r)).collect();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert!(
+        rules[0].contains(r#""right":{"set":["udp"]}"#),
+        "{}",
+        rules[0]
+    );
+    assert!(
+        rules[1].contains(r#""dport"}},"right":5353"#),
+        "{}",
+        rules[1]
+    );
+    let input: Vec<String> = input_rules(&entry).iter().map(|r| json(r)).collect();
+    assert_eq!(input.len(), 2);
+    assert!(
+        input[0].contains(r#""right":{"set":[80]}"#) && input[0].contains("accept"),
+        "{}",
+        input[0]
+    );
+    assert!(input[1].contains("reject"), "{}", input[1]);
+}
+
+#[test]
+fn the_proxy_listens_on_published_tcp_ports_and_the_vip_ports() {
+    let s = state();
+    let req = least_connections(
+        &["w1"],
+        &["8080:80", "127.0.0.1:9090:90", "53:53/udp"],
+        &[80, 90],
+    );
+    let entry = plan_service(&s, &req).unwrap();
+    let routes: Vec<String> = proxy_routes(&entry)
+        .iter()
+        .map(|r| format!("{}->{}", r.listen, r.target_port))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "0.0.0.0:8080->80",
+            "10.1.0.5:80->80",
+            "10.1.0.5:90->90",
+            "127.0.0.1:9090->90"
+        ]
+    );
+    // A wildcard listener covers the VIP's same port.
+    let entry = plan_service(&s, &least_connections(&["w1"], &["80:80"], &[80])).unwrap();
+    assert_eq!(proxy_routes(&entry).len(), 1);
+    // Round-robin services have no listener at all.
+    let entry = plan_service(&s, &request(&["w1"], &["8080:80"])).unwrap();
+    assert!(proxy_routes(&entry).is_empty());
 }

@@ -111,6 +111,7 @@ fn record(replicas: u32, run: RunState) -> ProjectRecord {
             health_command: None,
             ports: Vec::new(),
             dnsrr: false,
+            vip_ports: vec![],
             autoscale: Some(AutoscalePolicy {
                 min_replicas: 1,
                 max_replicas: 3,

@@ -6,10 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::translate::{ProjectRecord, ServiceRecord};
+use crate::network::conntrack::{forget_udp_flows_to, ConntrackError};
 use crate::network::ops::{NetError, Networks};
 use crate::network::services::ServiceRequest;
+use crate::network::{Proto, ServiceLb};
 use crate::supervisor::lb::{membership, Membership};
 use crate::supervisor::ObservedState;
+use std::net::Ipv4Addr;
 
 /// What the balancer was last told, per service.
 #[derive(Debug, Default)]
@@ -18,6 +21,8 @@ pub struct BalancerMemory {
     failing: BTreeSet<String>,
     /// Re-apply every service on the next sync (the definition changed).
     stale: bool,
+    /// The entries last applied, for the userspace proxy.
+    entries: BTreeMap<String, ServiceLb>,
 }
 
 /// What one sync changed, for the events log.
@@ -29,6 +34,11 @@ pub enum BalancerChange {
     },
     /// Reported once per failing streak; retried every pass.
     Failed { service: String, error: NetError },
+    /// The UDP flows of members that left could not be forgotten.
+    FlowsKept {
+        service: String,
+        error: ConntrackError,
+    },
 }
 
 /// The bridge network a service's replicas join, if any (not host/none).
@@ -65,9 +75,16 @@ impl BalancerMemory {
                 ports: service.ports.clone(),
                 members: wanted.members.clone(),
                 replicas: wanted.running.clone(),
+                // `up` refuses an unknown strategy; a stale record falls back.
+                strategy: service.lb_strategy().unwrap_or_default(),
+                vip_ports: service.vip_ports.clone(),
             };
             match networks.sync_service(&request) {
-                Ok(_) => {
+                Ok(entry) => {
+                    if let Some(change) = self.forget_flows(name, &entry) {
+                        changes.push(change);
+                    }
+                    self.entries.insert(name.clone(), entry);
                     self.failing.remove(name);
                     let before = self.applied.get(name).map(|m| &m.members);
                     // Worth an event when the members change (not on every
@@ -90,7 +107,38 @@ impl BalancerMemory {
             }
         }
         self.stale = false;
+        self.entries.retain(|name, _| {
+            record
+                .service(name)
+                .is_some_and(|s| balanced_network(s).is_some())
+        });
         changes
+    }
+
+    /// The services' balancer entries as last applied (what the proxy serves).
+    pub fn entries(&self) -> impl Iterator<Item = &ServiceLb> {
+        self.entries.values()
+    }
+
+    /// Members that left keep their UDP conntrack entries (and so their
+    /// clients) until those expire: delete them, after the rules changed.
+    fn forget_flows(&self, name: &str, entry: &ServiceLb) -> Option<BalancerChange> {
+        let before = self.entries.get(name)?;
+        let has_udp = before.vip.is_some() || before.ports.iter().any(|p| p.proto == Proto::Udp);
+        let left: Vec<Ipv4Addr> = before
+            .backends
+            .iter()
+            .filter(|ip| !entry.backends.contains(ip))
+            .copied()
+            .collect();
+        if !has_udp || left.is_empty() {
+            return None;
+        }
+        let error = forget_udp_flows_to(&left).err()?;
+        Some(BalancerChange::FlowsKept {
+            service: name.to_string(),
+            error,
+        })
     }
 
     /// Makes the next sync re-apply every service (after a reload: ports

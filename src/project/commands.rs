@@ -119,6 +119,12 @@ pub fn remove_volumes(instance: &Instance, name: &str) -> Result<Vec<String>> {
 fn create_networks(instance: &Instance, record: &ProjectRecord) -> Result<Vec<String>> {
     let networks = crate::runtime::net::networks(&instance.root);
     for service in &record.services {
+        service
+            .lb_strategy()
+            .map_err(|source| ProjectError::Balancer {
+                service: service.spec.name.clone(),
+                source,
+            })?;
         networks.precheck_service_ports(&record.name, &service.spec.name, &service.ports)?;
     }
     let mut created = Vec::new();

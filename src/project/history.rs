@@ -122,6 +122,7 @@ mod tests {
                 health_command: None,
                 ports: vec![],
                 dnsrr: false,
+                vip_ports: vec![],
                 autoscale: None,
             }],
             networks: vec![],

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod events;
 pub mod history;
 pub mod probes;
+pub mod proxy;
 pub mod replicas;
 pub mod rollouts;
 pub mod select;
@@ -52,6 +53,11 @@ pub enum ProjectError {
     Scale(String),
     #[error(transparent)]
     Network(#[from] crate::network::ops::NetError),
+    #[error("service {service}: {source}")]
+    Balancer {
+        service: String,
+        source: crate::supervisor::lb::LbError,
+    },
     #[error("cannot roll back service {service}: {source}")]
     History {
         service: String,

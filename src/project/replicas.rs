@@ -242,6 +242,7 @@ mod tests {
             health_command: None,
             ports: Vec::new(),
             dnsrr: false,
+            vip_ports: vec![],
             autoscale: None,
         };
         service.template.network = Some("p_a".into());

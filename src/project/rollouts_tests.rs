@@ -20,6 +20,7 @@ fn record(image: &str, revision: u64) -> ProjectRecord {
             health_command: None,
             ports: vec![],
             dnsrr: false,
+            vip_ports: vec![],
             autoscale: None,
         }],
         networks: vec![],

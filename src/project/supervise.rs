@@ -18,6 +18,7 @@ use super::balance::{BalancerChange, BalancerMemory};
 use super::events::{self, Event};
 use super::history::{definition, History};
 use super::probes::{ExecContext, Probes};
+use super::proxy::Proxy;
 use super::replicas::{self, ShellMemory};
 use super::rollouts::Rollouts;
 use super::{ProjectDir, ProjectRecord, Result};
@@ -54,6 +55,8 @@ struct Loop<'a, 'b> {
     epoch: Instant,
     ready_sent: bool,
     autoscaler: Autoscaler,
+    /// Least-connections services' listeners, started on first need.
+    proxy: Option<Proxy>,
 }
 
 /// Runs until SIGTERM/SIGINT. Containers keep running when it stops: the next
@@ -98,6 +101,7 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
         epoch: Instant::now(),
         ready_sent: false,
         autoscaler: Autoscaler::default(),
+        proxy: None,
     };
     loop {
         let mut wait = state.pass();
@@ -267,7 +271,34 @@ impl Loop<'_, '_> {
                 BalancerChange::Failed { service, error } => {
                     self.event(&service, 0, "balancer-failed", "", error.to_string())
                 }
+                BalancerChange::FlowsKept { service, error } => {
+                    self.event(&service, 0, "conntrack-failed", "", error.to_string())
+                }
             }
+        }
+        self.update_proxy();
+    }
+
+    /// Hands the least-connections services to the userspace proxy,
+    /// starting it the first time one needs it (after the signal mask is
+    /// set: its thread inherits the mask, so signals reach the signalfd only).
+    fn update_proxy(&mut self) {
+        let needed = self
+            .balancer
+            .entries()
+            .any(|e| !crate::network::services::proxy_routes(e).is_empty());
+        if self.proxy.is_none() && needed {
+            match Proxy::start() {
+                Ok(proxy) => self.proxy = Some(proxy),
+                Err(e) => return self.event("", 0, "proxy-failed", "", e.to_string()),
+            }
+        }
+        let errors = match self.proxy.as_mut() {
+            Some(proxy) => proxy.update(self.balancer.entries()),
+            None => return,
+        };
+        for error in errors {
+            self.event("", 0, "proxy-failed", "", error.to_string());
         }
     }
 

@@ -8,6 +8,7 @@ use crate::compose::model::{self as compose, HealthTest, MountKind, Restart};
 use crate::network::{PortMapping, Proto};
 use crate::supervisor::autoscale_policy::AutoscalePolicy;
 use crate::supervisor::health::HealthSpec;
+use crate::supervisor::lb::{LbError, Strategy, STRATEGY_LABEL};
 use crate::supervisor::restart::{DeployCondition, DeployRestart, RestartPolicy, RestartRule};
 use crate::supervisor::update_config::{FailureAction, Order, UpdateConfig};
 use crate::supervisor::{Condition, Dependency, ServiceSpec};
@@ -60,6 +61,24 @@ pub struct ServiceRecord {
     /// `x-rcorch-autoscale`: the supervisor moves `spec.replicas` within bounds.
     #[serde(default)]
     pub autoscale: Option<AutoscalePolicy>,
+    /// TCP container ports (`ports:` targets and `expose:`): what the
+    /// least-connections proxy serves on the service's VIP.
+    #[serde(default)]
+    pub vip_ports: Vec<u16>,
+}
+
+impl ServiceRecord {
+    /// The balancing strategy its `rcorch.lb.strategy` label selects.
+    pub fn lb_strategy(&self) -> Result<Strategy, LbError> {
+        let prefix = format!("{STRATEGY_LABEL}=");
+        let value = self
+            .template
+            .labels
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix(&prefix));
+        Strategy::from_label(value)
+    }
 }
 
 /// A network the project's replicas join, created by `up` unless external.
@@ -183,6 +202,27 @@ fn published_ports(s: &compose::Service) -> Vec<PortMapping> {
         .collect()
 }
 
+/// TCP container ports: `ports:` targets and `expose:` ("3000",
+/// "3000/tcp", a range's first port), sorted, once each.
+fn vip_ports(s: &compose::Service) -> Vec<u16> {
+    let published = s
+        .ports
+        .iter()
+        .filter(|p| p.protocol == compose::Protocol::Tcp)
+        .map(|p| p.target);
+    let exposed = s.expose.iter().filter_map(|e| {
+        let (port, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        let first = port.split('-').next()?;
+        (proto == "tcp")
+            .then(|| first.trim().parse().ok())
+            .flatten()
+    });
+    let mut ports: Vec<u16> = published.chain(exposed).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// Replica count aside, did anything that shapes a replica change?
 fn same_definition(a: &ServiceRecord, b: &ServiceRecord) -> bool {
     let strip = |r: &ServiceRecord| {
@@ -230,6 +270,7 @@ fn service_record(project: &compose::Project, name: &str, s: &compose::Service) 
         ports: published_ports(s),
         dnsrr: s.deploy.endpoint_mode == compose::EndpointMode::Dnsrr,
         autoscale,
+        vip_ports: vip_ports(s),
     }
 }
 

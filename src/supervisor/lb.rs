@@ -4,8 +4,9 @@
 //! (running, if it has no health check) and leaves before it is stopped: the
 //! shell drains the containers `draining_for` names before carrying out the
 //! stops, so new connections stop going there while existing ones finish
-//! within the grace period. The kernel path (`network::services`) does round-robin; the
-//! userspace proxy picks with `Balancer::pick`.
+//! within the grace period. The kernel path (`network::services`) does
+//! round-robin; the userspace proxy of least-connections services
+//! (`project::proxy`) keeps a `Pool` per service and picks with `Balancer::pick`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -146,6 +147,70 @@ impl Balancer {
             ..*self
         };
         (Some(chosen), next)
+    }
+}
+
+impl Strategy {
+    /// The label value naming it (`ps`, `inspect`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::RoundRobin => "round-robin",
+            Strategy::LeastConnections => "least-connections",
+        }
+    }
+}
+
+/// The userspace proxy's view of one service: its members (any key, e.g.
+/// an address) and the connections open to each, departed members
+/// included until their last connection closes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pool {
+    balancer: Balancer,
+    members: Vec<String>,
+    open: BTreeMap<String, u32>,
+}
+
+impl Pool {
+    pub fn new(strategy: Strategy) -> Pool {
+        Pool {
+            balancer: Balancer::new(strategy),
+            ..Pool::default()
+        }
+    }
+
+    /// New connections go to `members` from now on; open ones stay counted.
+    pub fn set_members(&mut self, members: Vec<String>) {
+        self.members = members;
+    }
+
+    pub fn members(&self) -> &[String] {
+        &self.members
+    }
+
+    /// Open connections to `member`.
+    pub fn open(&self, member: &str) -> u32 {
+        self.open.get(member).copied().unwrap_or(0)
+    }
+
+    /// Picks the member for a new connection and counts it open; None
+    /// without members.
+    pub fn admit(&mut self) -> Option<String> {
+        let keys: Vec<&str> = self.members.iter().map(String::as_str).collect();
+        let (index, next) = self.balancer.pick(&keys, &self.open);
+        self.balancer = next;
+        let member = self.members.get(index?)?.clone();
+        *self.open.entry(member.clone()).or_insert(0) += 1;
+        Some(member)
+    }
+
+    /// A connection to `member` closed.
+    pub fn release(&mut self, member: &str) {
+        if let Some(n) = self.open.get_mut(member) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.open.remove(member);
+            }
+        }
     }
 }
 

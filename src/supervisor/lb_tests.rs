@@ -107,3 +107,48 @@ fn membership_lists_ready_members_and_every_running_replica() {
     assert_eq!(m.running, ["a", "b"]);
     assert_eq!(membership("db", &o, &draining), Membership::default());
 }
+
+fn pool(members: &[&str]) -> Pool {
+    let mut p = Pool::new(Strategy::LeastConnections);
+    p.set_members(members.iter().map(|m| m.to_string()).collect());
+    p
+}
+
+#[test]
+fn a_held_connection_sends_every_new_one_to_the_other_member() {
+    let mut p = pool(&["x", "y"]);
+    assert_eq!(p.admit().as_deref(), Some("x"), "the long-lived one");
+    for _ in 0..5 {
+        let m = p.admit().unwrap();
+        assert_eq!(m, "y");
+        p.release(&m);
+    }
+    p.release("x");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let m = p.admit().unwrap();
+        p.release(&m);
+        seen.push(m);
+    }
+    assert_eq!(
+        seen,
+        ["x", "y", "x", "y"],
+        "released: ties round-robin again"
+    );
+    assert_eq!(p.open("x") + p.open("y"), 0);
+}
+
+#[test]
+fn a_member_that_leaves_keeps_its_open_count_until_released() {
+    let mut p = pool(&["x", "y"]);
+    let first = p.admit().unwrap();
+    p.set_members(vec!["y".into()]);
+    assert_eq!(p.open(&first), 1);
+    assert_eq!(p.admit().as_deref(), Some("y"));
+    p.release(&first);
+    p.release(&first); // twice: never below zero
+    assert_eq!(p.open(&first), 0);
+    p.set_members(vec![]);
+    assert_eq!(p.admit(), None);
+    assert_eq!(Strategy::LeastConnections.name(), "least-connections");
+}

@@ -215,3 +215,32 @@ networks:
     let names: Vec<&str> = record.networks.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["shop_internal", "shop_public"]);
 }
+
+#[test]
+fn the_strategy_label_and_the_vip_ports_reach_the_record() {
+    let p = project(
+        r#"
+name: lb
+services:
+  web:
+    image: busybox
+    ports: ["8080:80", "5353:53/udp"]
+    expose: ["3000", "4000-4002/tcp", "9999/udp"]
+    labels: { rcorch.lb.strategy: least-connections }
+  api:
+    image: busybox
+    deploy: { labels: { rcorch.lb.strategy: fastest } }
+  db:
+    image: busybox
+"#,
+    );
+    let record = translate(&p, None);
+    let web = record.service("web").unwrap();
+    assert_eq!(web.lb_strategy(), Ok(Strategy::LeastConnections));
+    assert_eq!(web.vip_ports, vec![80, 3000, 4000]);
+    assert!(record.service("api").unwrap().lb_strategy().is_err());
+    assert_eq!(
+        record.service("db").unwrap().lb_strategy(),
+        Ok(Strategy::RoundRobin)
+    );
+}
