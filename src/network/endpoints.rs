@@ -10,7 +10,7 @@ use super::link::VethPlan;
 use super::ops::NetError;
 use serde::Serialize;
 
-use super::{endpoint_key, mac_for, mac_string, peer_veth_name, Endpoint, NetState, Network};
+use super::{endpoint_key, mac_for, mac_string, Endpoint, NetState, Network};
 
 /// The lowest `ethN` not used by the container's other endpoints: eth0 for
 /// `run`, eth1, eth2... for `network connect` (a freed name is reused: its
@@ -37,7 +37,6 @@ pub fn default_route(state: &NetState, container_id: &str, network: &Network) ->
 pub fn veth_plan(endpoint: &Endpoint, network: &Network, gateway: Option<Ipv4Addr>) -> VethPlan {
     VethPlan {
         host: endpoint.host_veth.clone(),
-        peer: peer_veth_name(&endpoint.container_id, &endpoint.ifname),
         bridge: network.bridge.clone(),
         ifname: endpoint.ifname.clone(),
         mac: mac_for(endpoint.ip),

@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod dns;
+mod dns_process;
 mod dns_server;
 pub mod endpoints;
 pub mod files;
@@ -15,6 +16,7 @@ pub mod ops;
 mod ops_services;
 pub mod ports;
 pub mod services;
+pub mod state_watch;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -157,11 +159,6 @@ impl ServiceLb {
 /// "rc" + 11 id characters for eth0, "rc" + 10 + "_N" for ethN (fits IFNAMSIZ).
 pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
     veth_name("rc", container_id, ifname)
-}
-
-/// The container end before it is renamed to `ifname` inside the namespace.
-pub fn peer_veth_name(container_id: &str, ifname: &str) -> String {
-    veth_name("rp", container_id, ifname)
 }
 
 fn veth_name(prefix: &str, container_id: &str, ifname: &str) -> String {

@@ -98,14 +98,8 @@ impl NetStore {
         let json = serde_json::to_vec_pretty(state).expect("state serializes");
         let mut file = File::create(&tmp).map_err(Self::io(&tmp))?;
         file.write_all(&json).map_err(Self::io(&tmp))?;
+        crate::util::writeback::start_writeback(&file);
         std::fs::rename(&tmp, &path).map_err(Self::io(&path))
-    }
-
-    /// Modification time of the state, so the DNS server reloads only on change.
-    pub fn modified(&self) -> Option<std::time::SystemTime> {
-        std::fs::metadata(self.state_path())
-            .and_then(|m| m.modified())
-            .ok()
     }
 }
 
