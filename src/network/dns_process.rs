@@ -59,6 +59,7 @@ pub fn stop_server(root: &Path) {
     for _ in 0..400 {
         if try_lock(root).ok().flatten().is_some() {
             let _ = std::fs::remove_file(pid_file(root));
+            super::state_watch::remove_socket(NetStore::open(root).dir());
             return; // none running (any more)
         }
         // The pid file appears right after the lock is taken.

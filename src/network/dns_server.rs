@@ -4,9 +4,10 @@
 //! forwards what it does not own to the host's resolvers, and exits once
 //! no container has been attached for a while.
 //!
-//! Freshness: an inotify watch on the state directory (`state_watch`). The
-//! watch is drained before every answer, so a name resolves as soon as the
-//! `run` that leased it has saved, and is gone as soon as `rm` has.
+//! Freshness: every save wakes it through `networks/dns.sock`
+//! (`state_watch`), and it drains those wakeups before every answer, so a
+//! name resolves as soon as the `run` that leased it has saved, and is gone
+//! as soon as `rm` has.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -76,12 +77,17 @@ pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
     };
     std::fs::write(pid_file(root), std::process::id().to_string())?;
     let store = NetStore::open(root);
-    // Watch first, then read: a save in between is not missed.
+    // Listen first, then read: a save in between is not missed.
     let watch = StateWatch::new(store.dir())?;
     let live = Live::new(store, watch);
+    let dir = live.store.dir().to_path_buf();
+    let cleanup = || {
+        let _ = std::fs::remove_file(pid_file(root));
+        super::state_watch::remove_socket(&dir);
+    };
     if !live.has_endpoints {
         // Its container is already gone: nothing to serve.
-        let _ = std::fs::remove_file(pid_file(root));
+        cleanup();
         return Ok(());
     }
     let upstreams: Vec<Ipv4Addr> = std::fs::read_to_string(host_resolv_conf)
@@ -94,7 +100,7 @@ pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
         .enable_all()
         .build()?;
     let result = rt.block_on(run(Arc::new(Mutex::new(live)), Arc::new(upstreams)));
-    let _ = std::fs::remove_file(pid_file(root));
+    cleanup();
     result
 }
 

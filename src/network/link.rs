@@ -101,7 +101,14 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> 
 }
 
 async fn create_bridge(h: &Handle, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
-    match h.link().add(LinkBridge::new(name).build()).execute().await {
+    // A fixed MAC (from the gateway address, like containers' own): left to
+    // itself a bridge takes its lowest port's MAC, which changes as
+    // containers come and go, and containers' ARP entries for the gateway
+    // go stale (their DNS queries then time out for seconds).
+    let bridge = LinkBridge::new(name)
+        .address(super::mac_for(gateway).to_vec())
+        .build();
+    match h.link().add(bridge).execute().await {
         Err(e) if !errno_is(&e, libc::EEXIST) => return Err(nl("create bridge", name)(e)),
         _ => {}
     }
@@ -204,14 +211,14 @@ fn plug_host_side(plan: &VethPlan, pid: i32) -> Result<()> {
             .await?
             .ok_or_else(|| LinkError::Missing(plan.bridge.clone()))?;
         // One request: the peer is born in the container's namespace under
-        // its final name and up (moving it there afterwards costs the kernel
-        // a synchronize_net, ~10 ms; renaming it another), the host end is
-        // born enslaved to the bridge and up.
+        // its final name (moving it there afterwards costs the kernel a
+        // synchronize_net, ~10 ms; renaming it another), the host end is
+        // born enslaved to the bridge and up. Not the peer: a veth cannot
+        // open before its pair is complete (ENOTCONN).
         let peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name(plan.ifname.clone())
             .address(plan.mac.to_vec())
             .setns_by_pid(pid as u32)
-            .up()
             .build();
         let veth = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
             .name(plan.host.clone())
@@ -228,7 +235,7 @@ fn plug_host_side(plan: &VethPlan, pid: i32) -> Result<()> {
 }
 
 /// In the container's namespace: the address on `ifname` (the kernel adds
-/// the subnet route) and the default route through the gateway when the
+/// the subnet route), the link up, and the default route through the gateway when the
 /// plan has one. `lo` is init's job (it brings it up with `--network none` too).
 fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
     let plan = plan.clone();
@@ -242,6 +249,11 @@ fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
             .execute()
             .await
             .map_err(nl("address", ifname))?;
+        h.link()
+            .set(LinkUnspec::new_with_index(eth).up().build())
+            .execute()
+            .await
+            .map_err(nl("bring up", ifname))?;
         match plan.gateway {
             Some(gateway) => add_default_route(&h, eth, ifname, gateway).await,
             None => Ok(()),
@@ -250,29 +262,38 @@ fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
 }
 
 async fn add_default_route(h: &Handle, index: u32, ifname: &str, gateway: Ipv4Addr) -> Result<()> {
-    let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .gateway(gateway)
-        .output_interface(index)
-        .build();
     h.route()
-        .add(route)
+        .add(default_route_via(index, gateway))
         .execute()
         .await
         .map_err(nl("add default route via", ifname))
 }
 
-/// Adds a default route through `gateway` on `ifname` inside `pid`'s
-/// network namespace (`network disconnect` moving it to another network).
+fn default_route_via(
+    index: u32,
+    gateway: Ipv4Addr,
+) -> rtnetlink::packet_route::route::RouteMessage {
+    RouteMessageBuilder::<Ipv4Addr>::new()
+        .gateway(gateway)
+        .output_interface(index)
+        .build()
+}
+
+/// Points the default route of `pid`'s network namespace through `gateway`
+/// on `ifname`, replacing the one it has (`network disconnect` of the
+/// network that carried it).
 pub fn set_default_route(pid: i32, ifname: &str, gateway: Ipv4Addr) -> Result<()> {
     let ifname = ifname.to_string();
     in_netns(pid, move |h| async move {
         let index = index_of(&h, &ifname)
             .await?
             .ok_or_else(|| LinkError::Missing(ifname.clone()))?;
-        match add_default_route(&h, index, &ifname, gateway).await {
-            Err(LinkError::Netlink { source, .. }) if errno_is(&source, libc::EEXIST) => Ok(()),
-            other => other,
-        }
+        h.route()
+            .add(default_route_via(index, gateway))
+            .replace()
+            .execute()
+            .await
+            .map_err(nl("move the default route to", &ifname))
     })
 }
 

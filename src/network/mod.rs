@@ -60,6 +60,10 @@ pub struct Endpoint {
     /// The interface inside the container: eth0 from `run`, eth1.. from `network connect`.
     #[serde(default = "default_ifname")]
     pub ifname: String,
+    /// This interface carries the container's default route (one of its
+    /// non-internal networks does; see `endpoints::default_route`).
+    #[serde(default)]
+    pub default_route: bool,
 }
 
 fn default_ifname() -> String {

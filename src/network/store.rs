@@ -99,7 +99,9 @@ impl NetStore {
         let mut file = File::create(&tmp).map_err(Self::io(&tmp))?;
         file.write_all(&json).map_err(Self::io(&tmp))?;
         crate::util::writeback::start_writeback(&file);
-        std::fs::rename(&tmp, &path).map_err(Self::io(&path))
+        std::fs::rename(&tmp, &path).map_err(Self::io(&path))?;
+        super::state_watch::notify(&self.dir);
+        Ok(())
     }
 }
 
@@ -124,6 +126,7 @@ mod tests {
             ports: vec![],
             host_veth: "rcabc".into(),
             ifname: "eth0".into(),
+            default_route: false,
         });
         store.save(&lock, &state).unwrap();
         drop(lock);
