@@ -16,7 +16,6 @@ $R run -d --name app busybox sleep 300 >/dev/null
 get() { $R exec app wget -qO- http://db/hostname 2>/dev/null; }
 echo "before=$(get)"
 $R network connect --alias client back app; echo "connect=$?"
-sleep 0.5 # the resolver reloads the state every 200 ms
 echo "after=$(get)"
 echo "ifaces=$($R exec app ls /sys/class/net | tr '\n' ' ')"
 echo "routes=$($R exec app ip route | grep -c default)"
@@ -30,7 +29,6 @@ $R network connect back quiet 2>&1; echo "none=$?"
 $R run --name done busybox true
 $R network connect back done 2>&1; echo "stopped=$?"
 $R network disconnect back app; echo "disconnect=$?"
-sleep 0.5
 echo "gone=$(get)"
 echo "ifaces2=$($R exec app ls /sys/class/net | tr '\n' ' ')"
 $R network disconnect back app 2>&1; echo "again=$?"
@@ -72,6 +70,37 @@ echo "leases=$(jq -c '[.endpoints[].container_name]' $ROOT/networks/state.json)"
     }
     let host = out.lines().find_map(|l| l.strip_prefix("after=")).unwrap();
     assert_eq!(host.len(), 12, "{out}");
+}
+
+#[test]
+fn disconnecting_the_routed_network_moves_the_default_route() {
+    let Some(w) = world("reroute") else { return };
+    let out = w.run(
+        r#"
+$R network create --subnet 10.89.0.0/24 back >/dev/null
+$R network create --internal --subnet 10.90.0.0/24 sealed >/dev/null
+$R run -d --name app busybox sleep 300 >/dev/null
+$R network connect sealed app && $R network connect back app
+routes() { $R exec app ip route | grep default | tr -s ' ' | tr '\n' ';'; }
+echo "before=$(routes)"
+$R network disconnect bridge app; echo "disconnect=$?"
+echo "after=$(routes)"
+$R network disconnect back app
+echo "internal-only=$(routes)"
+$R network connect bridge app
+echo "reconnected=$(routes)"
+"#,
+    );
+    for want in [
+        "before=default via 172.17.0.1 dev eth0 ;",
+        "disconnect=0",
+        // Not the internal network (eth1): the other routed one takes over.
+        "after=default via 10.89.0.1 dev eth2 ;",
+        "internal-only=\n",
+        "reconnected=default via 172.17.0.1 dev eth0 ;",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in {out}");
+    }
 }
 
 #[test]

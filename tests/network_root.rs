@@ -35,6 +35,29 @@ $R network rm back >/dev/null 2>&1; echo "rm-in-use=$?"
 }
 
 #[test]
+fn a_name_resolves_right_after_run_and_is_gone_right_after_rm() {
+    let Some(w) = world("fresh") else { return };
+    let out = w.run(
+        r#"
+$R run -d --name client busybox sleep 300 >/dev/null
+# The resolver starts with the first container: wait until it answers.
+for _ in $(seq 50); do $R exec client nslookup client >/dev/null 2>&1 && break; sleep 0.1; done
+# From here on, no waiting: each answer must already be current.
+for i in 1 2 3; do
+    $R run -d --name fresh$i busybox sleep 300 >/dev/null
+    echo "run$i=$($R exec client nslookup fresh$i 2>/dev/null | grep -c '^Address: 172')"
+    $R rm -f fresh$i >/dev/null
+    $R exec client nslookup fresh$i >/dev/null 2>&1; echo "rm$i=$?"
+done
+"#,
+    );
+    for i in 1..=3 {
+        assert!(out.contains(&format!("run{i}=1")), "{out}");
+        assert!(out.contains(&format!("rm{i}=1")), "{out}");
+    }
+}
+
+#[test]
 fn published_port_answers_on_the_host_and_busy_ports_are_refused() {
     let Some(w) = world("ports") else { return };
     let out = w.run(

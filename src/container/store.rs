@@ -259,6 +259,7 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<
     let bytes = serde_json::to_vec_pretty(value).expect("plain data serialises");
     let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
     file.write_all(&bytes).map_err(io_err(&tmp))?;
+    crate::util::writeback::start_writeback(&file);
     fs::rename(&tmp, path).map_err(io_err(path))
 }
 

@@ -2,12 +2,22 @@
 //! or leaves a network. Both lock the state, decide (pure, `endpoints`),
 //! apply (veth, rules), then save: a failure saves nothing.
 
-use super::endpoints::{default_route, plan_disconnect, veth_plan};
+use super::endpoints::{plan_disconnect, veth_plan};
 use super::link;
 use super::ops::{plan_endpoint, EndpointRequest, NetError, Networks};
 use super::{Endpoint, Network};
 
 type Result<T> = std::result::Result<T, NetError>;
+
+/// The container `network disconnect` takes off `network`.
+#[derive(Debug, Clone)]
+pub struct DisconnectTarget {
+    pub id: String,
+    pub name: String,
+    pub network: String,
+    /// Its init's pid while it runs (its namespace gets the moved route).
+    pub pid: Option<i32>,
+}
 
 impl Networks {
     /// Leases an address on `req.network` for the running container whose
@@ -19,7 +29,7 @@ impl Networks {
         let endpoint = plan_endpoint(&before, req)?;
         let network = before.networks[&endpoint.network].clone();
         let created = self.ready_bridge(&network)?;
-        let gateway = default_route(&before, &req.container_id, &network);
+        let gateway = endpoint.default_route.then_some(network.gateway);
         link::plug(&veth_plan(&endpoint, &network, gateway), pid)?;
         let mut state = before.clone();
         state.insert_endpoint(endpoint.clone());
@@ -31,17 +41,22 @@ impl Networks {
     }
 
     /// Unplugs the container from `network` and frees its lease and names.
-    /// `force` frees them even when the veth cannot be deleted.
-    pub fn disconnect(
-        &self,
-        container_id: &str,
-        container_name: &str,
-        network: &str,
-        force: bool,
-    ) -> Result<Endpoint> {
+    /// When that network carried the default route, the route moves to
+    /// another of its networks first (`pid`: its init, None when it is not
+    /// running). `force` frees them even when the links cannot be changed.
+    pub fn disconnect(&self, target: &DisconnectTarget, force: bool) -> Result<Endpoint> {
         let lock = self.store.lock()?;
         let before = self.store.load(&lock)?;
-        let (state, endpoint) = plan_disconnect(&before, container_id, container_name, network)?;
+        let plan = plan_disconnect(&before, &target.id, &target.name, &target.network)?;
+        // Replacing the route before the old interface goes keeps the
+        // container routed throughout; a failure here has changed nothing.
+        if let (Some((ifname, gateway)), Some(pid)) = (&plan.route_to, target.pid) {
+            match link::set_default_route(pid, ifname, *gateway) {
+                Err(e) if !force => return Err(e.into()),
+                _ => {}
+            }
+        }
+        let (state, endpoint) = (plan.state, plan.gone);
         // Deleting the host end takes the container's end with it.
         match link::delete_link(&endpoint.host_veth) {
             Err(e) if !force => return Err(e.into()),

@@ -6,7 +6,7 @@
 //! container names and aliases on that network (bare, or under
 //! `DNS_DOMAIN`), NXDOMAIN for other names in its domain or without a dot,
 //! and forwards everything else to the host's resolvers. Records are
-//! rebuilt from the network state whenever it changes, with TTL 0, so a
+//! rebuilt from the network state as soon as it changes, with TTL 0, so a
 //! removed container is never answered.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,8 @@ use hickory_proto::rr::{rdata::A, Name, RData, Record, RecordType};
 
 use super::{NetState, DNS_DOMAIN};
 
-pub use super::dns_server::{ensure_server, serve, stop_server};
+pub use super::dns_process::{ensure_server, stop_server};
+pub use super::dns_server::serve;
 
 /// Names on one network: lowercase name -> addresses.
 pub type Zone = BTreeMap<String, Vec<Ipv4Addr>>;

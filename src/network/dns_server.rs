@@ -1,100 +1,74 @@
-//! The resolver process (`rcorch dns-serve`, started on demand by `run`):
-//! one process for every network of an rcorch root. It holds
-//! `networks/dns.lock` while alive (so at most one runs), reloads the zones
-//! whenever the network state changes, listens on each network's gateway,
+//! The resolver process (`rcorch dns-serve`, started on demand by `run`,
+//! see `dns_process`): one process for every network of an rcorch root. It
+//! listens on each network's gateway, answers from the network state,
 //! forwards what it does not own to the host's resolvers, and exits once
 //! no container has been attached for a while.
+//!
+//! Freshness: every save wakes it through `networks/dns.sock`
+//! (`state_watch`), and it drains those wakeups before every answer, so a
+//! name resolves as soon as the `run` that leased it has saved, and is gone
+//! as soon as `rm` has.
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use nix::fcntl::{Flock, FlockArg};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 use super::dns::{respond, zones, Zones};
+use super::dns_process::{pid_file, try_lock};
 use super::files::parse_nameservers;
+use super::state_watch::StateWatch;
 use super::store::NetStore;
 
-const RELOAD_EVERY: Duration = Duration::from_millis(200);
-const IDLE_EXIT_AFTER: u32 = 50; // reloads with no endpoint: 10 s
+/// How soon a listener whose bind failed (its bridge had no address yet) is retried.
+const RETRY_BIND: Duration = Duration::from_millis(200);
+/// How often idleness is checked when nothing changes.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+const IDLE_EXIT_AFTER: Duration = Duration::from_secs(10);
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 
-type SharedZones = Arc<Mutex<Zones>>;
-
-fn try_lock(root: &Path) -> std::io::Result<Option<Flock<std::fs::File>>> {
-    let dir = NetStore::open(root).dir().to_path_buf();
-    std::fs::create_dir_all(&dir)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("dns.lock"))?;
-    Ok(Flock::lock(file, FlockArg::LockExclusiveNonblock).ok())
+/// The records being served, and what tells when they are stale.
+struct Live {
+    store: NetStore,
+    watch: StateWatch,
+    zones: Zones,
+    has_endpoints: bool,
 }
 
-/// Starts `rcorch dns-serve` for `root` unless one already runs.
-pub fn ensure_server(root: &Path) -> std::io::Result<()> {
-    match try_lock(root)? {
-        None => return Ok(()), // a server holds the lock
-        Some(lock) => drop(lock),
+impl Live {
+    fn new(store: NetStore, watch: StateWatch) -> Live {
+        let mut live = Live {
+            store,
+            watch,
+            zones: Zones::default(),
+            has_endpoints: false,
+        };
+        live.reload();
+        live
     }
-    let exe = std::fs::read_link("/proc/self/exe")?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--root")
-        .arg(root)
-        .arg("dns-serve")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // Its own process group keeps a terminal's Ctrl-C off it. Not setsid in
-    // a pre_exec hook: any hook forces fork (the run waits ~2-4 ms for the
-    // child's exec), without one std uses posix_spawn (vfork-fast).
-    cmd.process_group(0);
-    cmd.spawn().map(|_| ())
-}
 
-fn pid_file(root: &Path) -> std::path::PathBuf {
-    NetStore::open(root).dir().join("dns.pid")
-}
+    fn reload(&mut self) {
+        let state = self.store.read().unwrap_or_default();
+        self.has_endpoints = !state.endpoints.is_empty();
+        self.zones = zones(&state);
+    }
 
-/// Stops the resolver of `root` (when its last container is gone) and
-/// waits until it released its lock. The caller holds the state lock, so no
-/// `run` starts one meanwhile; a resolver still starting sees no container
-/// and exits by itself.
-pub fn stop_server(root: &Path) {
-    for _ in 0..400 {
-        if try_lock(root).ok().flatten().is_some() {
-            let _ = std::fs::remove_file(pid_file(root));
-            return; // none running (any more)
+    /// Reloads if a save happened since the last look (a failed watch
+    /// read reloads too: better a spare read than a stale answer).
+    fn refresh(&mut self) {
+        if self.watch.changed().unwrap_or(true) {
+            self.reload();
         }
-        // The pid file appears right after the lock is taken. SIGKILL: the
-        // resolver keeps nothing worth a graceful exit, and whoever spawned
-        // it may have left SIGTERM blocked.
-        if let Some(pid) = server_pid(root) {
-            let _ =
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-/// The resolver's pid, only if that process really is a resolver.
-fn server_pid(root: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file(root))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let is_server = cmdline.split(|b| *b == 0).any(|arg| arg == b"dns-serve");
-    (pid > 1 && is_server).then_some(pid)
-}
+type Shared = Arc<Mutex<Live>>;
 
 /// Runs the resolver until idle. Returns at once if another one runs.
 pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
@@ -103,9 +77,17 @@ pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
     };
     std::fs::write(pid_file(root), std::process::id().to_string())?;
     let store = NetStore::open(root);
-    if store.read().map(|s| s.endpoints.is_empty()).unwrap_or(true) {
-        // Its container is already gone: nothing to serve.
+    // Listen first, then read: a save in between is not missed.
+    let watch = StateWatch::new(store.dir())?;
+    let live = Live::new(store, watch);
+    let dir = live.store.dir().to_path_buf();
+    let cleanup = || {
         let _ = std::fs::remove_file(pid_file(root));
+        super::state_watch::remove_socket(&dir);
+    };
+    if !live.has_endpoints {
+        // Its container is already gone: nothing to serve.
+        cleanup();
         return Ok(());
     }
     let upstreams: Vec<Ipv4Addr> = std::fs::read_to_string(host_resolv_conf)
@@ -117,64 +99,73 @@ pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(store, Arc::new(upstreams)));
-    let _ = std::fs::remove_file(pid_file(root));
-    Ok(())
+    let result = rt.block_on(run(Arc::new(Mutex::new(live)), Arc::new(upstreams)));
+    cleanup();
+    result
 }
 
-async fn run(store: NetStore, upstreams: Arc<Vec<Ipv4Addr>>) {
-    let shared: SharedZones = Arc::default();
+async fn run(live: Shared, upstreams: Arc<Vec<Ipv4Addr>>) -> std::io::Result<()> {
+    let watch_fd = live.lock().expect("zones").watch.try_clone_fd()?;
+    // SAFETY: the AsyncFd owns this duplicate, so it stays open while registered.
+    let changes = unsafe { AsyncFd::register_with_interest(watch_fd, Interest::READABLE) }
+        .map_err(std::io::Error::from)?;
     let mut listeners: BTreeMap<Ipv4Addr, JoinHandle<()>> = BTreeMap::new();
-    let mut seen = None;
-    let mut idle = 0;
+    let mut idle_since = None;
     loop {
-        let modified = store.modified();
-        if modified != seen || listeners.len() < shared.lock().expect("zones").by_gateway.len() {
-            seen = modified;
-            let state = store.read().unwrap_or_default();
-            idle = if state.endpoints.is_empty() {
-                idle + 1
-            } else {
-                0
-            };
-            let fresh = zones(&state);
-            listeners.retain(|gw, task| {
-                let keep = fresh.by_gateway.contains_key(gw);
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
-            let missing: Vec<Ipv4Addr> = fresh
-                .by_gateway
-                .keys()
-                .filter(|gw| !listeners.contains_key(gw))
-                .copied()
-                .collect();
-            for gw in missing.iter() {
-                // The bridge may not have its address yet; retried next round.
-                if let Ok(socket) = UdpSocket::bind((*gw, 53)).await {
-                    let task = listen(Arc::new(socket), *gw, shared.clone(), upstreams.clone());
-                    listeners.insert(*gw, tokio::spawn(task));
-                }
-            }
-            *shared.lock().expect("zones") = fresh;
-        } else if store.read().map(|s| s.endpoints.is_empty()).unwrap_or(true) {
-            idle += 1;
+        let (gateways, has_endpoints) = {
+            let mut live = live.lock().expect("zones");
+            live.refresh();
+            let gateways: Vec<Ipv4Addr> = live.zones.by_gateway.keys().copied().collect();
+            (gateways, live.has_endpoints)
+        };
+        sync_listeners(&mut listeners, &gateways, &live, &upstreams).await;
+        if has_endpoints {
+            idle_since = None;
+        } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= IDLE_EXIT_AFTER {
+            return Ok(());
+        }
+        let wait = if listeners.len() < gateways.len() {
+            RETRY_BIND
         } else {
-            idle = 0;
+            IDLE_CHECK
+        };
+        // Woken by a save (drained at the top of the loop) or the timeout.
+        if let Ok(Ok(mut ready)) = tokio::time::timeout(wait, changes.readable()).await {
+            ready.clear_ready();
         }
-        if idle >= IDLE_EXIT_AFTER {
-            return;
+    }
+}
+
+/// One listener per network gateway: new networks get one, removed ones lose theirs.
+async fn sync_listeners(
+    listeners: &mut BTreeMap<Ipv4Addr, JoinHandle<()>>,
+    gateways: &[Ipv4Addr],
+    live: &Shared,
+    upstreams: &Arc<Vec<Ipv4Addr>>,
+) {
+    listeners.retain(|gw, task| {
+        let keep = gateways.contains(gw);
+        if !keep {
+            task.abort();
         }
-        tokio::time::sleep(RELOAD_EVERY).await;
+        keep
+    });
+    for gw in gateways {
+        if listeners.contains_key(gw) {
+            continue;
+        }
+        // The bridge may not have its address yet; retried after RETRY_BIND.
+        if let Ok(socket) = UdpSocket::bind((*gw, 53)).await {
+            let task = listen(Arc::new(socket), *gw, live.clone(), upstreams.clone());
+            listeners.insert(*gw, tokio::spawn(task));
+        }
     }
 }
 
 async fn listen(
     socket: Arc<UdpSocket>,
     gateway: Ipv4Addr,
-    zones: SharedZones,
+    live: Shared,
     upstreams: Arc<Vec<Ipv4Addr>>,
 ) {
     let mut buf = vec![0u8; 4096];
@@ -184,12 +175,13 @@ async fn listen(
         };
         let query = buf[..n].to_vec();
         let reply = {
-            let zones = zones.lock().expect("zones");
+            let mut live = live.lock().expect("zones");
+            live.refresh();
             let client = match peer.ip() {
                 std::net::IpAddr::V4(ip) => ip,
                 std::net::IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
             };
-            zones
+            live.zones
                 .for_query(gateway, client)
                 .and_then(|zone| respond(zone, &query))
         };

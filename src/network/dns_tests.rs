@@ -34,6 +34,7 @@ fn state() -> NetState {
                 ports: vec![],
                 host_veth: String::new(),
                 ifname: "eth0".into(),
+                default_route: false,
             },
         );
     }

@@ -10,7 +10,7 @@ use super::link::VethPlan;
 use super::ops::NetError;
 use serde::Serialize;
 
-use super::{endpoint_key, mac_for, mac_string, peer_veth_name, Endpoint, NetState, Network};
+use super::{endpoint_key, mac_for, mac_string, Endpoint, NetState, Network};
 
 /// The lowest `ethN` not used by the container's other endpoints: eth0 for
 /// `run`, eth1, eth2... for `network connect` (a freed name is reused: its
@@ -37,7 +37,6 @@ pub fn default_route(state: &NetState, container_id: &str, network: &Network) ->
 pub fn veth_plan(endpoint: &Endpoint, network: &Network, gateway: Option<Ipv4Addr>) -> VethPlan {
     VethPlan {
         host: endpoint.host_veth.clone(),
-        peer: peer_veth_name(&endpoint.container_id, &endpoint.ifname),
         bridge: network.bridge.clone(),
         ifname: endpoint.ifname.clone(),
         mac: mac_for(endpoint.ip),
@@ -47,25 +46,57 @@ pub fn veth_plan(endpoint: &Endpoint, network: &Network, gateway: Option<Ipv4Add
     }
 }
 
-/// `state` without the container's endpoint on `network`, and that endpoint.
+/// What `network disconnect` changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisconnectPlan {
+    /// The state without the endpoint (and with the route's new holder marked).
+    pub state: NetState,
+    /// The endpoint that leaves.
+    pub gone: Endpoint,
+    /// When `gone` carried the default route: the interface and gateway
+    /// that take it over.
+    pub route_to: Option<(String, Ipv4Addr)>,
+}
+
+/// `state` without the container's endpoint on `network`. If that endpoint
+/// carried the default route, the container's first remaining endpoint (in
+/// network-name order) on a non-internal network takes it over, as Docker
+/// moves the gateway to another connected network.
 pub fn plan_disconnect(
     state: &NetState,
     container_id: &str,
     container_name: &str,
     network: &str,
-) -> Result<(NetState, Endpoint), NetError> {
+) -> Result<DisconnectPlan, NetError> {
     if !state.networks.contains_key(network) {
         return Err(NetError::Unknown(network.into()));
     }
     let mut after = state.clone();
-    let endpoint = after
+    let gone = after
         .endpoints
         .remove(&endpoint_key(container_id, network))
         .ok_or_else(|| NetError::NotConnected {
             container: container_name.into(),
             network: network.into(),
         })?;
-    Ok((after, endpoint))
+    let successor = gone
+        .default_route
+        .then(|| {
+            after.endpoints.values_mut().find(|e| {
+                e.container_id == container_id
+                    && state.networks.get(&e.network).is_some_and(|n| !n.internal)
+            })
+        })
+        .flatten();
+    let route_to = successor.map(|e| {
+        e.default_route = true;
+        (e.ifname.clone(), state.networks[&e.network].gateway)
+    });
+    Ok(DisconnectPlan {
+        state: after,
+        gone,
+        route_to,
+    })
 }
 
 /// One network in `inspect`'s `NetworkSettings.Networks`, Docker's fields.
@@ -162,9 +193,9 @@ mod tests {
             ("eth1", "rc0123456789_1")
         );
         assert_eq!(join(&mut s, "other", "back").ifname, "eth0");
-        let (after, gone) = plan_disconnect(&s, id, "c", "bridge").unwrap();
-        assert_eq!(gone, first);
-        assert_eq!(next_ifname(after.endpoints_of(id)), "eth0");
+        let plan = plan_disconnect(&s, id, "c", "bridge").unwrap();
+        assert_eq!(plan.gone, first);
+        assert_eq!(next_ifname(plan.state.endpoints_of(id)), "eth0");
         assert_eq!(next_ifname(s.endpoints_of(id)), "eth2");
     }
 
@@ -178,6 +209,35 @@ mod tests {
         assert_eq!(default_route(&s, "x", &net(&s, "back")), Some(gw));
         join(&mut s, "x", "back");
         assert_eq!(default_route(&s, "x", &net(&s, "bridge")), None);
+    }
+
+    #[test]
+    fn the_default_route_moves_to_a_remaining_non_internal_network() {
+        let mut s = state();
+        assert!(!join(&mut s, "x", "sealed").default_route);
+        let first = join(&mut s, "x", "bridge");
+        assert!(first.default_route);
+        join(&mut s, "x", "back");
+        join(&mut s, "y", "back");
+        // The route's holder leaves: `back` (eth2) takes it, not `sealed`.
+        let plan = plan_disconnect(&s, "x", "c", "bridge").unwrap();
+        let gw = s.networks["back"].gateway;
+        assert_eq!(plan.route_to, Some(("eth2".to_string(), gw)));
+        let back = &plan.state.endpoints[&endpoint_key("x", "back")];
+        assert!(back.default_route);
+        let other = &plan.state.endpoints[&endpoint_key("y", "back")];
+        assert!(other.default_route, "y's own route is untouched");
+        // Leaving a network without the route moves nothing.
+        let plan = plan_disconnect(&plan.state, "x", "c", "sealed").unwrap();
+        assert_eq!(plan.route_to, None);
+        // The last non-internal network leaves: nothing to move to.
+        let mut lone = state();
+        join(&mut lone, "z", "sealed");
+        join(&mut lone, "z", "back");
+        assert_eq!(
+            plan_disconnect(&lone, "z", "c", "back").unwrap().route_to,
+            None
+        );
     }
 
     #[test]

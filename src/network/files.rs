@@ -57,6 +57,7 @@ mod tests {
             ports: vec![],
             host_veth: "rcabc".into(),
             ifname: "eth0".into(),
+            default_route: false,
         }
     }
 

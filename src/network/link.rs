@@ -41,7 +41,6 @@ type Result<T> = std::result::Result<T, LinkError>;
 #[derive(Debug, Clone)]
 pub struct VethPlan {
     pub host: String,
-    pub peer: String,
     pub bridge: String,
     /// The peer's name inside the container (eth0, eth1, ...).
     pub ifname: String,
@@ -102,7 +101,14 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> 
 }
 
 async fn create_bridge(h: &Handle, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
-    match h.link().add(LinkBridge::new(name).build()).execute().await {
+    // A fixed MAC (from the gateway address, like containers' own): left to
+    // itself a bridge takes its lowest port's MAC, which changes as
+    // containers come and go, and containers' ARP entries for the gateway
+    // go stale (their DNS queries then time out for seconds).
+    let bridge = LinkBridge::new(name)
+        .address(super::mac_for(gateway).to_vec())
+        .build();
+    match h.link().add(bridge).execute().await {
         Err(e) if !errno_is(&e, libc::EEXIST) => return Err(nl("create bridge", name)(e)),
         _ => {}
     }
@@ -201,95 +207,111 @@ pub fn plug(plan: &VethPlan, pid: i32) -> Result<()> {
 
 fn plug_host_side(plan: &VethPlan, pid: i32) -> Result<()> {
     block_on(|h| async move {
-        // The peer is born in the container's namespace: moving it there
-        // afterwards costs the kernel a synchronize_net (~10 ms).
+        let bridge = index_of(&h, &plan.bridge)
+            .await?
+            .ok_or_else(|| LinkError::Missing(plan.bridge.clone()))?;
+        // One request: the peer is born in the container's namespace under
+        // its final name (moving it there afterwards costs the kernel a
+        // synchronize_net, ~10 ms; renaming it another), the host end is
+        // born enslaved to the bridge and up. Not the peer: a veth cannot
+        // open before its pair is complete (ENOTCONN).
         let peer = LinkMessageBuilder::<LinkUnspec>::new()
-            .name(plan.peer.clone())
+            .name(plan.ifname.clone())
             .address(plan.mac.to_vec())
             .setns_by_pid(pid as u32)
             .build();
         let veth = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
             .name(plan.host.clone())
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .controller(bridge)
+            .up()
             .build();
         h.link()
             .add(veth)
             .execute()
             .await
-            .map_err(nl("create veth", &plan.host))?;
-        let missing = |n: &str| LinkError::Missing(n.to_string());
-        let host = index_of(&h, &plan.host)
-            .await?
-            .ok_or_else(|| missing(&plan.host))?;
-        let bridge = index_of(&h, &plan.bridge)
-            .await?
-            .ok_or_else(|| missing(&plan.bridge))?;
-        h.link()
-            .set(
-                LinkUnspec::new_with_index(host)
-                    .controller(bridge)
-                    .up()
-                    .build(),
-            )
-            .execute()
-            .await
-            .map_err(nl("attach to bridge", &plan.host))
+            .map_err(nl("create veth", &plan.host))
     })
 }
 
-/// In the container's namespace: lo up, peer renamed `ifname` with its
-/// address (the kernel adds the subnet route), up, and the default route
-/// through the gateway when the plan has one.
+/// In the container's namespace: the address on `ifname` (the kernel adds
+/// the subnet route), the link up, and the default route through the gateway when the
+/// plan has one. `lo` is init's job (it brings it up with `--network none` too).
 fn configure_inside(plan: &VethPlan, pid: i32) -> Result<()> {
+    let plan = plan.clone();
+    in_netns(pid, move |h| async move {
+        let ifname = plan.ifname.as_str();
+        let eth = index_of(&h, ifname)
+            .await?
+            .ok_or_else(|| LinkError::Missing(ifname.to_string()))?;
+        h.address()
+            .add(eth, IpAddr::V4(plan.ip), plan.prefix)
+            .execute()
+            .await
+            .map_err(nl("address", ifname))?;
+        h.link()
+            .set(LinkUnspec::new_with_index(eth).up().build())
+            .execute()
+            .await
+            .map_err(nl("bring up", ifname))?;
+        match plan.gateway {
+            Some(gateway) => add_default_route(&h, eth, ifname, gateway).await,
+            None => Ok(()),
+        }
+    })
+}
+
+async fn add_default_route(h: &Handle, index: u32, ifname: &str, gateway: Ipv4Addr) -> Result<()> {
+    h.route()
+        .add(default_route_via(index, gateway))
+        .execute()
+        .await
+        .map_err(nl("add default route via", ifname))
+}
+
+fn default_route_via(
+    index: u32,
+    gateway: Ipv4Addr,
+) -> rtnetlink::packet_route::route::RouteMessage {
+    RouteMessageBuilder::<Ipv4Addr>::new()
+        .gateway(gateway)
+        .output_interface(index)
+        .build()
+}
+
+/// Points the default route of `pid`'s network namespace through `gateway`
+/// on `ifname`, replacing the one it has (`network disconnect` of the
+/// network that carried it).
+pub fn set_default_route(pid: i32, ifname: &str, gateway: Ipv4Addr) -> Result<()> {
+    let ifname = ifname.to_string();
+    in_netns(pid, move |h| async move {
+        let index = index_of(&h, &ifname)
+            .await?
+            .ok_or_else(|| LinkError::Missing(ifname.clone()))?;
+        h.route()
+            .add(default_route_via(index, gateway))
+            .replace()
+            .execute()
+            .await
+            .map_err(nl("move the default route to", &ifname))
+    })
+}
+
+/// Runs netlink `work` from a short-lived thread inside `pid`'s network
+/// namespace (namespaces are per thread; the caller's stays untouched).
+fn in_netns<F, Fut>(pid: i32, work: F) -> Result<()>
+where
+    F: FnOnce(Handle) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>>,
+{
     let ns = File::open(format!("/proc/{pid}/ns/net"))
         .map_err(|source| LinkError::Netns { pid, source })?;
-    let plan = plan.clone();
     std::thread::spawn(move || {
         nix::sched::setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| LinkError::Netns {
             pid,
             source: e.into(),
         })?;
-        block_on(|h| async move {
-            let lo = index_of(&h, "lo")
-                .await?
-                .ok_or_else(|| LinkError::Missing("lo".into()))?;
-            h.link()
-                .set(LinkUnspec::new_with_index(lo).up().build())
-                .execute()
-                .await
-                .map_err(nl("bring up", "lo"))?;
-            let eth = index_of(&h, &plan.peer)
-                .await?
-                .ok_or_else(|| LinkError::Missing(plan.peer.clone()))?;
-            let ifname = plan.ifname.as_str();
-            h.link()
-                .set(LinkUnspec::new_with_index(eth).name(ifname).build())
-                .execute()
-                .await
-                .map_err(nl("rename", &plan.peer))?;
-            h.address()
-                .add(eth, IpAddr::V4(plan.ip), plan.prefix)
-                .execute()
-                .await
-                .map_err(nl("address", ifname))?;
-            h.link()
-                .set(LinkUnspec::new_with_index(eth).up().build())
-                .execute()
-                .await
-                .map_err(nl("bring up", ifname))?;
-            let Some(gateway) = plan.gateway else {
-                return Ok(());
-            };
-            let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                .gateway(gateway)
-                .output_interface(eth)
-                .build();
-            h.route()
-                .add(route)
-                .execute()
-                .await
-                .map_err(nl("add default route via", ifname))
-        })
+        block_on(work)
     })
     .join()
     .map_err(|_| LinkError::Thread)?

@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod conntrack;
 pub mod dns;
+mod dns_process;
 mod dns_server;
 pub mod endpoints;
 pub mod files;
@@ -16,6 +17,7 @@ pub mod ops;
 mod ops_services;
 pub mod ports;
 pub mod services;
+pub mod state_watch;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -61,6 +63,10 @@ pub struct Endpoint {
     /// The interface inside the container: eth0 from `run`, eth1.. from `network connect`.
     #[serde(default = "default_ifname")]
     pub ifname: String,
+    /// This interface carries the container's default route (one of its
+    /// non-internal networks does; see `endpoints::default_route`).
+    #[serde(default)]
+    pub default_route: bool,
 }
 
 fn default_ifname() -> String {
@@ -169,11 +175,6 @@ impl ServiceLb {
 /// "rc" + 11 id characters for eth0, "rc" + 10 + "_N" for ethN (fits IFNAMSIZ).
 pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
     veth_name("rc", container_id, ifname)
-}
-
-/// The container end before it is renamed to `ifname` inside the namespace.
-pub fn peer_veth_name(container_id: &str, ifname: &str) -> String {
-    veth_name("rp", container_id, ifname)
 }
 
 fn veth_name(prefix: &str, container_id: &str, ifname: &str) -> String {

@@ -37,6 +37,7 @@ fn state() -> NetState {
             ],
             host_veth: "rcc1".into(),
             ifname: "eth0".into(),
+            default_route: false,
         },
     );
     s

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::endpoints::next_ifname;
+use super::endpoints::{default_route, next_ifname};
 use super::ipam::{self, IpamError, Subnet};
 use super::link::{self, LinkError};
 use super::nft::{self, NftError, RulesetPlan};
@@ -195,6 +195,7 @@ pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint
     let used = state.used_addresses(&network.name);
     let ip = ipam::allocate(&network.subnet, network.gateway, &used, req.ip)?;
     let ifname = next_ifname(state.endpoints_of(&req.container_id));
+    let default_route = default_route(state, &req.container_id, network).is_some();
     Ok(Endpoint {
         container_id: req.container_id.clone(),
         container_name: req.container_name.clone(),
@@ -204,6 +205,7 @@ pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint
         ports: req.ports.clone(),
         host_veth: super::host_veth_name(&req.container_id, &ifname),
         ifname,
+        default_route,
     })
 }
 

@@ -38,6 +38,7 @@ fn state() -> NetState {
             ports,
             host_veth: format!("rc{id}"),
             ifname: "eth0".into(),
+            default_route: false,
         });
     }
     s

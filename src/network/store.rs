@@ -98,14 +98,10 @@ impl NetStore {
         let json = serde_json::to_vec_pretty(state).expect("state serializes");
         let mut file = File::create(&tmp).map_err(Self::io(&tmp))?;
         file.write_all(&json).map_err(Self::io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(Self::io(&path))
-    }
-
-    /// Modification time of the state, so the DNS server reloads only on change.
-    pub fn modified(&self) -> Option<std::time::SystemTime> {
-        std::fs::metadata(self.state_path())
-            .and_then(|m| m.modified())
-            .ok()
+        crate::util::writeback::start_writeback(&file);
+        std::fs::rename(&tmp, &path).map_err(Self::io(&path))?;
+        super::state_watch::notify(&self.dir);
+        Ok(())
     }
 }
 
@@ -130,6 +126,7 @@ mod tests {
             ports: vec![],
             host_veth: "rcabc".into(),
             ifname: "eth0".into(),
+            default_route: false,
         });
         store.save(&lock, &state).unwrap();
         drop(lock);

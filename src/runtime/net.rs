@@ -13,6 +13,7 @@ use super::mounts::RootfsPaths;
 use crate::container::{names, BridgeSpec, ContainerConfig, NetworkMode, Status};
 use crate::image::ImageStore;
 use crate::instance::Instance;
+use crate::network::connect::DisconnectTarget;
 use crate::network::ops::{EndpointRequest, HostPaths, NetError, Networks};
 use crate::network::ports::{self, PortError, PortMapping};
 use crate::network::{endpoints, link};
@@ -77,7 +78,7 @@ impl NetGuard {
     /// The hook the monitor runs with the child's PID: veth into its namespace.
     pub fn plug(&self, pid: Pid) -> Result<(), String> {
         // Its first network: a default route unless that network is internal.
-        let gateway = (!self.network.internal).then_some(self.network.gateway);
+        let gateway = self.endpoint.default_route.then_some(self.network.gateway);
         let plan = endpoints::veth_plan(&self.endpoint, &self.network, gateway);
         link::plug(&plan, pid.as_raw()).map_err(|e| format!("network: {e}"))
     }
@@ -251,8 +252,15 @@ pub fn disconnect(
         .containers
         .load(&instance.containers.resolve(container)?)?;
     let name = &record.config.name;
-    if !force && observed_status(&record.state) != Status::Running {
+    let running = observed_status(&record.state) == Status::Running;
+    if !force && !running {
         return Err(NetSetupError::NotRunning { name: name.clone() });
     }
-    Ok(networks(&instance.root).disconnect(&record.config.id, name, network, force)?)
+    let target = DisconnectTarget {
+        id: record.config.id.clone(),
+        name: name.clone(),
+        network: network.to_string(),
+        pid: record.state.pid.filter(|_| running),
+    };
+    Ok(networks(&instance.root).disconnect(&target, force)?)
 }
