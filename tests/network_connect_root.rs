@@ -33,9 +33,12 @@ echo "gone=$(get)"
 echo "ifaces2=$($R exec app ls /sys/class/net | tr '\n' ' ')"
 $R network disconnect back app 2>&1; echo "again=$?"
 $R network connect back app; echo "reconnect=$?"
-echo "veths=$(ip -o link show type veth | wc -l)"
+# An exited container's veth goes with its namespace, which the kernel
+# frees asynchronously: wait for it (a leak would stay above the count).
+veths() { for _ in $(seq 50); do [ "$(ip -o link show type veth | wc -l)" -le "$1" ] && break; sleep 0.1; done; ip -o link show type veth | wc -l; }
+echo "veths=$(veths 3)"
 $R rm -f app quiet done >/dev/null
-echo "veths-after=$(ip -o link show type veth | wc -l)"
+echo "veths-after=$(veths 1)"
 echo "leases=$(jq -c '[.endpoints[].container_name]' $ROOT/networks/state.json)"
 "#,
     );
