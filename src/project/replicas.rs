@@ -35,6 +35,9 @@ pub struct ShellMemory {
     pub causes: BTreeMap<String, ExitCause>,
     /// Exits already fed into the restart histories.
     pub exits_recorded: BTreeSet<String>,
+    /// Containers a stop is asked for, out of the balancer since when: the
+    /// signal waits for `lb::stop_signal_at`.
+    pub draining: BTreeMap<String, Time>,
     /// Slots whose start failed before a container existed: retry after.
     pub start_backoff: BTreeMap<SlotKey, (Time, Duration)>,
 }

@@ -14,7 +14,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use super::autoscaler::Autoscaler;
-use super::balance::{BalancerChange, BalancerMemory};
+use super::balance::{balanced_network, BalancerChange, BalancerMemory};
 use super::events::{self, Event};
 use super::history::{definition, History};
 use super::probes::{ExecContext, Probes};
@@ -25,7 +25,7 @@ use crate::instance::Instance;
 use crate::network::ops::Networks;
 use crate::runtime::sys;
 use crate::supervisor::health::{on_probe_result, probe_deadline, HealthEvent, ProbeResult};
-use crate::supervisor::lb::draining_for;
+use crate::supervisor::lb::{draining_for, stop_signal_at, DRAIN_DELAY};
 use crate::supervisor::restart::{record_exit, record_start, ExitCause, StartKind};
 use crate::supervisor::{
     due_probes, next_wakeup, reconcile, Action, DesiredState, Reason, ReplicaStatus, Time,
@@ -189,6 +189,9 @@ impl Loop<'_, '_> {
                 matches!(a, Action::Start { .. })
                     || matches!(a, Action::Restart { at, .. } if *at <= now)
             });
+        // Stops no longer asked for (the replica recovered) end their drain.
+        let stopping_now = draining_for(&actions);
+        self.memory.draining.retain(|c, _| stopping_now.contains(c));
         self.balance(&records, &observed, &actions);
         for action in &actions {
             self.act(action, now);
@@ -201,6 +204,13 @@ impl Loop<'_, '_> {
         deadlines.extend(self.rollouts.next_wakeup(now));
         deadlines.extend(self.autoscaler.next_deadline());
         deadlines.extend(self.memory.stopping.values().map(|(t, _)| *t));
+        deadlines.extend(
+            self.memory
+                .draining
+                .values()
+                .map(|t| *t + DRAIN_DELAY)
+                .filter(|t| *t > now),
+        );
         deadlines.extend(self.memory.start_backoff.values().map(|(t, _)| *t));
         let next = deadlines
             .into_iter()
@@ -333,7 +343,9 @@ impl Loop<'_, '_> {
                 reason,
                 ..
             } => {
-                if self.memory.stopping.contains_key(container) {
+                if self.memory.stopping.contains_key(container)
+                    || !self.drained(&key, container, now)
+                {
                     return;
                 }
                 let cause = if *reason == Reason::Unhealthy {
@@ -381,7 +393,23 @@ impl Loop<'_, '_> {
         }
     }
 
+    /// Whether `container`, out of the balancer since the first pass that
+    /// asked for its stop, has drained long enough to be signalled.
+    fn drained(&mut self, key: &crate::supervisor::SlotKey, container: &str, now: Time) -> bool {
+        let balanced = self
+            .record
+            .service(&key.service)
+            .is_some_and(|s| balanced_network(s).is_some());
+        let since = *self
+            .memory
+            .draining
+            .entry(container.to_string())
+            .or_insert(now);
+        stop_signal_at(since, balanced) <= now
+    }
+
     fn forget(&mut self, container: &str) {
+        self.memory.draining.remove(container);
         self.memory.stopping.remove(container);
         self.memory.causes.remove(container);
         self.memory.health.remove(container);

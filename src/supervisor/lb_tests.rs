@@ -107,3 +107,11 @@ fn membership_lists_ready_members_and_every_running_replica() {
     assert_eq!(m.running, ["a", "b"]);
     assert_eq!(membership("db", &o, &draining), Membership::default());
 }
+
+#[test]
+fn a_balanced_replica_is_signalled_only_after_the_drain_delay() {
+    let drained = Time::from_secs(10);
+    assert_eq!(stop_signal_at(drained, false), drained);
+    assert_eq!(stop_signal_at(drained, true), drained + DRAIN_DELAY);
+    assert!(DRAIN_DELAY < Duration::from_secs(1), "stops stay prompt");
+}
