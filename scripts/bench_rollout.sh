@@ -42,7 +42,7 @@ section_rollout() {
                 failed+="$(jq -r '"\(.failed)/\(.total)"' <<<"$out") "
             done
             local name="$mode $order"
-            [ "$mode" = rollback ] && name="unhealthy->rolled back $order"
+            # The table column is 20 wide: "rollback" stands for unhealthy -> rolled back.
             if [ -z "$figures" ]; then
                 add_row "$s" "$name" "scripts/rollout_bench.py RCORCH ROOT CG $order $mode" failed "" "" 0
                 continue
