@@ -193,7 +193,7 @@ need_rcorch_image() {
     # that only a container running busybox can produce.
     local out
     # shellcheck disable=SC2016 # the container's sh expands it
-    out=$(timeout 30 "$rcorch" --root "$rcorch_state" run --rm --network none busybox \
+    out=$(timeout 30 "$rcorch" --root "$rcorch_state" --cgroup-parent "$tag" run --rm --network none busybox \
         sh -c 'echo rcorch-$((6 * 7))' 2>&1)
     if [ "$out" != "rcorch-42" ]; then
         echo "rcorch did not run busybox (output: ${out:-<none>})" >&2
