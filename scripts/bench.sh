@@ -7,7 +7,9 @@
 # Sections: startup (default), network (bridge vs --network none, and TCP
 # throughput container to container vs loopback, in a private netns), unpack (layer unpack vs GNU tar, 10-layer vs 1-layer run, load and
 # pull throughput), selfheal, lb (rcorch's kernel load balancer vs haproxy
-# with wrk, and failed requests while a replica is killed; needs wrk, haproxy).
+# with wrk, and failed requests while a replica is killed; needs wrk, haproxy),
+# rollout (rolling update of 10 replicas under load: failed requests, update
+# time, and unhealthy -> rolled back for a failing update; scripts/rollout_bench.py).
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -191,7 +193,7 @@ need_rcorch_image() {
     # that only a container running busybox can produce.
     local out
     # shellcheck disable=SC2016 # the container's sh expands it
-    out=$(timeout 30 "$rcorch" --root "$rcorch_state" run --rm --network none busybox \
+    out=$(timeout 30 "$rcorch" --root "$rcorch_state" --cgroup-parent "$tag" run --rm --network none busybox \
         sh -c 'echo rcorch-$((6 * 7))' 2>&1)
     if [ "$out" != "rcorch-42" ]; then
         echo "rcorch did not run busybox (output: ${out:-<none>})" >&2
@@ -482,6 +484,8 @@ section_selfheal() {
 
 # shellcheck source=scripts/bench_lb.sh
 . "$repo/scripts/bench_lb.sh"
+# shellcheck source=scripts/bench_rollout.sh
+. "$repo/scripts/bench_rollout.sh"
 
 # ------------------------------------------------------------------ report --
 
@@ -542,6 +546,10 @@ print_table
 if [ ${#throughputs[@]} -gt 0 ]; then
     echo "throughput (input bytes / median):"
     printf '  %s\n' "${throughputs[@]}"
+fi
+if [ ${#rollout_lines[@]} -gt 0 ]; then
+    echo "rolling updates (10 replicas under load; median of the runs in the table):"
+    printf '  %s\n' "${rollout_lines[@]}"
 fi
 if [ ${#lb_lines[@]} -gt 0 ]; then
     echo "load balancer (medians over rounds; ratio = row / rcorch):"

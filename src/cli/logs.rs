@@ -131,9 +131,23 @@ fn replica_logs(
             .containers
             .container_dir(&record.config.id)
             .join("log.json");
-        logs.push((format!("{service}-{slot}"), path));
+        logs.push((
+            log_prefix(&record.config.name, project, &service, slot),
+            path,
+        ));
     }
     logs
+}
+
+/// A replica's log prefix: its name without the project (`web-2`, or
+/// `web-2-r5` for the new replica of a start-first update while the old
+/// one of the slot still runs); `service-slot` for a name of another shape.
+fn log_prefix(name: &str, project: &str, service: &str, slot: u32) -> String {
+    name.strip_prefix(project)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .filter(|rest| rest.starts_with(&format!("{service}-{slot}")))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{service}-{slot}"))
 }
 
 /// Where each replica's log has been read up to.
@@ -237,4 +251,16 @@ fn follow_from(
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_prefix;
+
+    #[test]
+    fn replicas_are_prefixed_by_their_name_without_the_project() {
+        assert_eq!(log_prefix("shop-web-2", "shop", "web", 2), "web-2");
+        assert_eq!(log_prefix("shop-web-2-r5", "shop", "web", 2), "web-2-r5");
+        assert_eq!(log_prefix("custom", "shop", "web", 2), "web-2");
+    }
 }

@@ -19,7 +19,7 @@ use crate::runtime::sys;
 use crate::supervisor::health::HealthState;
 use crate::supervisor::restart::{ExitCause, ExitInfo, RestartHistory};
 use crate::supervisor::{
-    replica_name, ObservedReplica, ObservedState, ReplicaStatus, SlotKey, Time,
+    container_name_for, ObservedReplica, ObservedState, ReplicaStatus, SlotKey, Time,
 };
 use crate::util::time::parse_rfc3339;
 
@@ -35,6 +35,9 @@ pub struct ShellMemory {
     pub causes: BTreeMap<String, ExitCause>,
     /// Exits already fed into the restart histories.
     pub exits_recorded: BTreeSet<String>,
+    /// Containers a stop is asked for, out of the balancer since when: the
+    /// signal waits for `lb::stop_signal_at`.
+    pub draining: BTreeMap<String, Time>,
     /// Slots whose start failed before a container existed: retry after.
     pub start_backoff: BTreeMap<SlotKey, (Time, Duration)>,
 }
@@ -127,8 +130,14 @@ pub fn observe(
     }
 }
 
-/// The `run -d` request for slot `slot` of `service`.
-pub fn replica_request(project: &str, service: &ServiceRecord, slot: u32) -> RunRequest {
+/// The `run -d` request for slot `slot` of `service`, as container `name`
+/// (see `container_name_for`).
+pub fn replica_request(
+    project: &str,
+    service: &ServiceRecord,
+    slot: u32,
+    name: String,
+) -> RunRequest {
     let t = &service.template;
     let mut labels = t.labels.clone();
     labels.extend([
@@ -141,7 +150,7 @@ pub fn replica_request(project: &str, service: &ServiceRecord, slot: u32) -> Run
         image: t.image.clone(),
         command: t.command.clone(),
         entrypoint: t.entrypoint.clone(),
-        name: Some(replica_name(project, &service.spec.name, slot)),
+        name: Some(name),
         env: t.env.clone(),
         volumes: t.volumes.clone(),
         tmpfs: t.tmpfs.clone(),
@@ -166,14 +175,30 @@ pub fn replica_request(project: &str, service: &ServiceRecord, slot: u32) -> Run
 
 /// Starts a replica detached on its first network, then joins it to the
 /// service's others; returns its id or why it could not start. A replica
-/// that cannot join them all is removed again (the caller retries).
+/// that cannot join them all is removed again (the caller retries). The
+/// slot may still hold the old replica (a start-first update): the new one
+/// then takes a name of its own.
 pub fn start(
     instance: &Instance,
     project: &str,
     service: &ServiceRecord,
     slot: u32,
 ) -> Result<String, String> {
-    let request = replica_request(project, service, slot);
+    let taken: BTreeSet<String> = instance
+        .containers
+        .list()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|r| r.config.name)
+        .collect();
+    let name = container_name_for(
+        project,
+        &service.spec.name,
+        slot,
+        service.spec.revision,
+        |n| taken.contains(n),
+    );
+    let request = replica_request(project, service, slot, name);
     let id = match run::run(instance, &request, true) {
         Ok(RunOutcome::Detached(id)) => id,
         Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}")),
@@ -251,7 +276,7 @@ mod tests {
             ("p_b".into(), vec!["www".into()]),
             ("p_c".into(), vec!["front".into()]),
         ];
-        let request = replica_request("p", &service, 2);
+        let request = replica_request("p", &service, 2, "p-front-2".into());
         assert_eq!(request.network.as_deref(), Some("p_a"));
         assert_eq!(request.network_aliases, ["edge"]);
         let joins = extra_connections(&service, "abc");

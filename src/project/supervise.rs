@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use super::autoscaler::Autoscaler;
 use super::balance::{BalancerChange, BalancerMemory};
 use super::events::{self, Event};
-use super::history::{definition, History};
-use super::probes::{ExecContext, Probes};
+use super::history::History;
+use super::probes::Probes;
 use super::proxy::Proxy;
 use super::replicas::{self, ShellMemory};
 use super::rollouts::Rollouts;
@@ -25,12 +24,13 @@ use super::{ProjectDir, ProjectRecord, Result};
 use crate::instance::Instance;
 use crate::network::ops::Networks;
 use crate::runtime::sys;
-use crate::supervisor::health::{on_probe_result, probe_deadline, HealthEvent, ProbeResult};
-use crate::supervisor::lb::draining_for;
-use crate::supervisor::restart::{record_exit, record_start, ExitCause, StartKind};
-use crate::supervisor::{
-    due_probes, next_wakeup, reconcile, Action, DesiredState, Reason, ReplicaStatus, Time,
-};
+use crate::supervisor::lb::{draining_for, DRAIN_DELAY};
+use crate::supervisor::{next_wakeup, reconcile, Action, DesiredState, Time};
+
+#[path = "supervise_act.rs"]
+mod act;
+#[path = "supervise_probes.rs"]
+mod probes;
 
 /// Longest sleep without a deadline: a safety net, not the way events arrive.
 const MAX_SLEEP: Duration = Duration::from_secs(5);
@@ -193,6 +193,9 @@ impl Loop<'_, '_> {
                 matches!(a, Action::Start { .. })
                     || matches!(a, Action::Restart { at, .. } if *at <= now)
             });
+        // Stops no longer asked for (the replica recovered) end their drain.
+        let stopping_now = draining_for(&actions);
+        self.memory.draining.retain(|c, _| stopping_now.contains(c));
         self.balance(&records, &observed, &actions);
         for action in &actions {
             self.act(action, now);
@@ -205,6 +208,13 @@ impl Loop<'_, '_> {
         deadlines.extend(self.rollouts.next_wakeup(now));
         deadlines.extend(self.autoscaler.next_deadline());
         deadlines.extend(self.memory.stopping.values().map(|(t, _)| *t));
+        deadlines.extend(
+            self.memory
+                .draining
+                .values()
+                .map(|t| *t + DRAIN_DELAY)
+                .filter(|t| *t > now),
+        );
         deadlines.extend(self.memory.start_backoff.values().map(|(t, _)| *t));
         let next = deadlines
             .into_iter()
@@ -299,273 +309,6 @@ impl Loop<'_, '_> {
         };
         for error in errors {
             self.event("", 0, "proxy-failed", "", error.to_string());
-        }
-    }
-
-    fn record_exits(&mut self, observed: &crate::supervisor::ObservedState) {
-        for replica in &observed.replicas {
-            if let ReplicaStatus::Exited(exit) = &replica.status {
-                if self.memory.exits_recorded.insert(replica.container.clone()) {
-                    let history = self
-                        .memory
-                        .histories
-                        .entry(replica.key.clone())
-                        .or_default();
-                    *history = record_exit(history, *exit);
-                    self.memory.stopping.remove(&replica.container);
-                    self.memory.health.remove(&replica.container);
-                    self.event(
-                        &replica.key.service,
-                        replica.key.slot,
-                        "exited",
-                        &replica.container[..12],
-                        format!("code {}", exit.code),
-                    );
-                }
-            }
-        }
-    }
-
-    fn act(&mut self, action: &Action, now: Time) {
-        let key = action.key().clone();
-        match action {
-            Action::Start { revision, .. } => {
-                if self
-                    .memory
-                    .start_backoff
-                    .get(&key)
-                    .is_some_and(|(at, _)| *at > now)
-                {
-                    return;
-                }
-                self.start(&key.service, key.slot, *revision, now, StartKind::Fresh);
-            }
-            Action::Restart { container, at, .. } if *at <= now => {
-                // The delay the policy chose (not how late we are), so the
-                // next one doubles from it.
-                let exited = self
-                    .memory
-                    .histories
-                    .get(&key)
-                    .and_then(|h| h.last_exit)
-                    .map(|e| e.at);
-                let delay = Duration::from_millis(
-                    at.as_millis()
-                        .saturating_sub(exited.unwrap_or(*at).as_millis()),
-                );
-                let _ = replicas::remove(self.sup.instance, container);
-                self.forget(container);
-                self.start(&key.service, key.slot, 0, now, StartKind::Restart { delay });
-            }
-            Action::Restart { .. } => {}
-            Action::Stop {
-                container,
-                grace,
-                reason,
-                ..
-            } => {
-                if self.memory.stopping.contains_key(container) {
-                    return;
-                }
-                let cause = if *reason == Reason::Unhealthy {
-                    ExitCause::StoppedUnhealthy
-                } else {
-                    ExitCause::StoppedOnRequest
-                };
-                replicas::signal_stop(self.sup.instance, container);
-                self.memory.stopping.insert(
-                    container.clone(),
-                    (
-                        Time::from_millis(now.as_millis() + grace.as_millis() as u64),
-                        cause,
-                    ),
-                );
-                self.memory.causes.insert(container.clone(), cause);
-                self.event(
-                    &key.service,
-                    key.slot,
-                    "stop",
-                    &container[..12.min(container.len())],
-                    format!("{reason:?}"),
-                );
-            }
-            Action::Remove {
-                container, reason, ..
-            } => {
-                let _ = replicas::remove(self.sup.instance, container);
-                self.forget(container);
-                self.event(
-                    &key.service,
-                    key.slot,
-                    "remove",
-                    &container[..12.min(container.len())],
-                    format!("{reason:?}"),
-                );
-            }
-            Action::WaitForDependency {
-                dependency,
-                condition,
-                ..
-            } => {
-                let _ = (dependency, condition); // shown by `ps` as waiting; not an event per pass
-            }
-        }
-    }
-
-    fn forget(&mut self, container: &str) {
-        self.memory.stopping.remove(container);
-        self.memory.causes.remove(container);
-        self.memory.health.remove(container);
-        self.memory.exits_recorded.remove(container);
-    }
-
-    fn start(&mut self, service: &str, slot: u32, _revision: u64, now: Time, kind: StartKind) {
-        let Some(record) = self.record.service(service).cloned() else {
-            return;
-        };
-        let key = crate::supervisor::SlotKey::new(service, slot);
-        match replicas::start(self.sup.instance, &self.record.name, &record, slot) {
-            Ok(id) => {
-                self.memory.start_backoff.remove(&key);
-                let history = self.memory.histories.entry(key).or_default();
-                *history = record_start(history, now, kind);
-                self.event(
-                    service,
-                    slot,
-                    "start",
-                    &id[..12],
-                    format!("revision {}", record.spec.revision),
-                );
-            }
-            Err(message) => {
-                // Failed before a container existed (bad image, bad option):
-                // retry with the same doubling backoff as a crash.
-                let delay = self
-                    .memory
-                    .start_backoff
-                    .get(&key)
-                    .map(|(_, d)| (*d * 2).min(Duration::from_secs(60)))
-                    .unwrap_or(Duration::from_millis(100));
-                self.memory.start_backoff.insert(
-                    key,
-                    (
-                        Time::from_millis(now.as_millis() + delay.as_millis() as u64),
-                        delay,
-                    ),
-                );
-                self.event(service, slot, "start-failed", "", message);
-            }
-        }
-    }
-
-    fn kill_overdue(&mut self, now: Time) {
-        let overdue: Vec<String> = self
-            .memory
-            .stopping
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(c, _)| c.clone())
-            .collect();
-        for container in overdue {
-            replicas::kill(self.sup.instance, &container);
-        }
-    }
-
-    fn start_probes(
-        &mut self,
-        desired: &DesiredState,
-        observed: &crate::supervisor::ObservedState,
-        now: Time,
-    ) {
-        for result in self.probes.expire(now) {
-            self.apply_probe(result, now);
-        }
-        let exe = self.sup.exe.clone();
-        let ctx = ExecContext {
-            exe: &exe,
-            root: &self.sup.instance.root,
-            cgroup_parent: &self.sup.instance.cgroup_parent,
-        };
-        for container in due_probes(desired, observed, now) {
-            if self.probes.in_flight(container) {
-                continue;
-            }
-            let Some(replica) = observed.replicas.iter().find(|r| r.container == container) else {
-                continue;
-            };
-            let Some(service) = definition(
-                &self.record,
-                &self.history,
-                &replica.key.service,
-                replica.revision,
-            ) else {
-                continue;
-            };
-            let (Some(spec), Some(argv)) = (&service.spec.health, &service.health_command) else {
-                continue;
-            };
-            if let Some(state) = &replica.health {
-                self.memory
-                    .health
-                    .entry(container.to_string())
-                    .or_insert(*state);
-            }
-            self.probes
-                .start(&ctx, container, argv, probe_deadline(spec, now));
-        }
-    }
-
-    fn reap_children(&mut self) {
-        let now = self.now();
-        while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            let (pid, code) = match status {
-                WaitStatus::Exited(pid, code) => (pid, code),
-                WaitStatus::Signaled(pid, sig, _) => (pid, 128 + sig as i32),
-                _ => break,
-            };
-            if let Some(result) = self.probes.finished(pid.as_raw(), code) {
-                self.apply_probe(result, now);
-            }
-        }
-    }
-
-    fn apply_probe(&mut self, (container, result): (String, ProbeResult), now: Time) {
-        let records = self.sup.instance.containers.load(&container);
-        let Ok(record) = records else { return };
-        let Some((service, slot, revision)) = replicas::replica_labels(&record, &self.record.name)
-        else {
-            return;
-        };
-        let own = definition(&self.record, &self.history, &service, revision);
-        let Some(spec) = own.and_then(|s| s.spec.health) else {
-            return;
-        };
-        let Some(state) = self.memory.health.get(&container).cloned() else {
-            return;
-        };
-        let (next, event) = on_probe_result(&spec, &state, result, now);
-        self.memory.health.insert(container.clone(), next);
-        if event != HealthEvent::Unchanged {
-            let statuses = self
-                .memory
-                .health
-                .iter()
-                .map(|(c, h)| (c.clone(), h.status))
-                .collect();
-            self.sup.project.save_health(&statuses);
-        }
-        match event {
-            HealthEvent::BecameHealthy => {
-                self.event(&service, slot, "healthy", &container[..12], String::new())
-            }
-            HealthEvent::BecameUnhealthy => self.event(
-                &service,
-                slot,
-                "unhealthy",
-                &container[..12],
-                format!("{result:?}"),
-            ),
-            HealthEvent::Unchanged => {}
         }
     }
 

@@ -30,7 +30,8 @@ pub enum Reason {
 pub enum Action {
     /// Create and start a container for the slot from `revision`. A `surge`
     /// replica shares its slot with the old one during a start-first update:
-    /// the shell gives it a temporary name and renames it once the old one is removed.
+    /// the shell gives it a name of its own (`container_name_for`) and the
+    /// same slot and revision labels.
     Start {
         key: SlotKey,
         revision: u64,

@@ -9,11 +9,20 @@
 //! (`project::proxy`) keeps a `Pool` per service and picks with `Balancer::pick`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::action::Action;
 use super::observed::{ObservedReplica, ObservedState};
+use super::time::Time;
+
+/// How long a balanced replica stays out of the balancer before its stop
+/// signal: a connection routed to it just before the rules changed still
+/// arrives, and requests in flight finish (most servers, busybox httpd
+/// among them, drop them on SIGTERM). Kubernetes users add a preStop sleep
+/// for the same reason.
+pub const DRAIN_DELAY: Duration = Duration::from_millis(200);
 
 /// The rcorch label that selects the balancing strategy of a service.
 pub const STRATEGY_LABEL: &str = "rcorch.lb.strategy";
@@ -105,6 +114,16 @@ pub fn draining_for(actions: &[Action]) -> BTreeSet<String> {
             _ => None,
         })
         .collect()
+}
+
+/// When the stop signal may go to a replica drained since `drained_at`:
+/// after `DRAIN_DELAY` if it is behind a balancer, at once otherwise.
+pub fn stop_signal_at(drained_at: Time, balanced: bool) -> Time {
+    if balanced {
+        drained_at + DRAIN_DELAY
+    } else {
+        drained_at
+    }
 }
 
 /// The userspace balancer's state: a round-robin cursor.

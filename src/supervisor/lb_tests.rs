@@ -152,3 +152,11 @@ fn a_member_that_leaves_keeps_its_open_count_until_released() {
     assert_eq!(p.admit(), None);
     assert_eq!(Strategy::LeastConnections.name(), "least-connections");
 }
+
+#[test]
+fn a_balanced_replica_is_signalled_only_after_the_drain_delay() {
+    let drained = Time::from_secs(10);
+    assert_eq!(stop_signal_at(drained, false), drained);
+    assert_eq!(stop_signal_at(drained, true), drained + DRAIN_DELAY);
+    assert!(DRAIN_DELAY < Duration::from_secs(1), "stops stay prompt");
+}

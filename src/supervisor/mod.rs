@@ -39,7 +39,9 @@ pub mod update_config;
 pub use action::{Action, Reason};
 pub use observed::{ObservedReplica, ObservedState, ReplicaStatus, SlotKey};
 pub use reconcile::{due_probes, next_wakeup, reconcile};
-pub use spec::{replica_name, Condition, Dependency, DesiredState, RunState, ServiceSpec};
+pub use spec::{
+    container_name_for, replica_name, Condition, Dependency, DesiredState, RunState, ServiceSpec,
+};
 pub use time::Time;
 
 #[cfg(test)]

@@ -101,6 +101,27 @@ pub fn replica_name(project: &str, service: &str, slot: u32) -> String {
     format!("{project}-{service}-{slot}")
 }
 
+/// The name for a new container in slot `slot` running `revision`, given the
+/// names already `taken`: `PROJECT-SERVICE-N` when free; otherwise (the old
+/// replica of a start-first update still holds it) `PROJECT-SERVICE-N-rREV`,
+/// then `…-rREV-2`, `…-rREV-3`… The container keeps that name: the next
+/// start in the slot takes `PROJECT-SERVICE-N` again once it is free.
+pub fn container_name_for(
+    project: &str,
+    service: &str,
+    slot: u32,
+    revision: u64,
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    let base = replica_name(project, service, slot);
+    let surge = format!("{base}-r{revision}");
+    std::iter::once(base)
+        .chain(std::iter::once(surge.clone()))
+        .chain((2u32..).map(|k| format!("{surge}-{k}")))
+        .find(|name| !taken(name))
+        .unwrap_or(surge) // unreachable: the candidates never run out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +129,21 @@ mod tests {
     #[test]
     fn replicas_are_named_like_compose() {
         assert_eq!(replica_name("shop", "web", 3), "shop-web-3");
+    }
+
+    #[test]
+    fn a_surge_replica_is_named_after_its_revision_while_the_slot_name_is_taken() {
+        let name = |taken: &[&str]| container_name_for("shop", "web", 3, 7, |n| taken.contains(&n));
+        assert_eq!(name(&[]), "shop-web-3");
+        assert_eq!(name(&["shop-web-2", "shop-web-3-r6"]), "shop-web-3");
+        assert_eq!(name(&["shop-web-3"]), "shop-web-3-r7");
+        assert_eq!(name(&["shop-web-3", "shop-web-3-r7"]), "shop-web-3-r7-2");
+        assert_eq!(
+            name(&["shop-web-3", "shop-web-3-r7", "shop-web-3-r7-2"]),
+            "shop-web-3-r7-3"
+        );
+        // The next update of the slot takes the plain name back once free.
+        assert_eq!(name(&["shop-web-3-r6"]), "shop-web-3");
     }
 
     #[test]

@@ -1,0 +1,201 @@
+//! The supervisor loop's hands on replicas: carry out the decided actions
+//! (start, restart, drain then stop, remove), record exits into the restart
+//! histories, and SIGKILL what outlived its grace period.
+
+use std::time::Duration;
+
+use super::Loop;
+use crate::project::balance::balanced_network;
+use crate::project::replicas;
+use crate::supervisor::lb::stop_signal_at;
+use crate::supervisor::restart::{record_exit, record_start, ExitCause, StartKind};
+use crate::supervisor::{Action, Reason, ReplicaStatus, Time};
+
+impl Loop<'_, '_> {
+    pub(super) fn record_exits(&mut self, observed: &crate::supervisor::ObservedState) {
+        for replica in &observed.replicas {
+            if let ReplicaStatus::Exited(exit) = &replica.status {
+                if self.memory.exits_recorded.insert(replica.container.clone()) {
+                    let history = self
+                        .memory
+                        .histories
+                        .entry(replica.key.clone())
+                        .or_default();
+                    *history = record_exit(history, *exit);
+                    self.memory.stopping.remove(&replica.container);
+                    self.memory.health.remove(&replica.container);
+                    self.event(
+                        &replica.key.service,
+                        replica.key.slot,
+                        "exited",
+                        &replica.container[..12],
+                        format!("code {}", exit.code),
+                    );
+                }
+            }
+        }
+    }
+
+    pub(super) fn act(&mut self, action: &Action, now: Time) {
+        let key = action.key().clone();
+        match action {
+            Action::Start { revision, .. } => {
+                if self
+                    .memory
+                    .start_backoff
+                    .get(&key)
+                    .is_some_and(|(at, _)| *at > now)
+                {
+                    return;
+                }
+                self.start(&key.service, key.slot, *revision, now, StartKind::Fresh);
+            }
+            Action::Restart { container, at, .. } if *at <= now => {
+                // The delay the policy chose (not how late we are), so the
+                // next one doubles from it.
+                let exited = self
+                    .memory
+                    .histories
+                    .get(&key)
+                    .and_then(|h| h.last_exit)
+                    .map(|e| e.at);
+                let delay = Duration::from_millis(
+                    at.as_millis()
+                        .saturating_sub(exited.unwrap_or(*at).as_millis()),
+                );
+                let _ = replicas::remove(self.sup.instance, container);
+                self.forget(container);
+                self.start(&key.service, key.slot, 0, now, StartKind::Restart { delay });
+            }
+            Action::Restart { .. } => {}
+            Action::Stop {
+                container,
+                grace,
+                reason,
+                ..
+            } => {
+                if self.memory.stopping.contains_key(container)
+                    || !self.drained(&key, container, now)
+                {
+                    return;
+                }
+                let cause = if *reason == Reason::Unhealthy {
+                    ExitCause::StoppedUnhealthy
+                } else {
+                    ExitCause::StoppedOnRequest
+                };
+                replicas::signal_stop(self.sup.instance, container);
+                self.memory.stopping.insert(
+                    container.clone(),
+                    (
+                        Time::from_millis(now.as_millis() + grace.as_millis() as u64),
+                        cause,
+                    ),
+                );
+                self.memory.causes.insert(container.clone(), cause);
+                self.event(
+                    &key.service,
+                    key.slot,
+                    "stop",
+                    &container[..12.min(container.len())],
+                    format!("{reason:?}"),
+                );
+            }
+            Action::Remove {
+                container, reason, ..
+            } => {
+                let _ = replicas::remove(self.sup.instance, container);
+                self.forget(container);
+                self.event(
+                    &key.service,
+                    key.slot,
+                    "remove",
+                    &container[..12.min(container.len())],
+                    format!("{reason:?}"),
+                );
+            }
+            Action::WaitForDependency {
+                dependency,
+                condition,
+                ..
+            } => {
+                let _ = (dependency, condition); // shown by `ps` as waiting; not an event per pass
+            }
+        }
+    }
+
+    /// Whether `container`, out of the balancer since the first pass that
+    /// asked for its stop, has drained long enough to be signalled.
+    fn drained(&mut self, key: &crate::supervisor::SlotKey, container: &str, now: Time) -> bool {
+        let balanced = self
+            .record
+            .service(&key.service)
+            .is_some_and(|s| balanced_network(s).is_some());
+        let since = *self
+            .memory
+            .draining
+            .entry(container.to_string())
+            .or_insert(now);
+        stop_signal_at(since, balanced) <= now
+    }
+
+    fn forget(&mut self, container: &str) {
+        self.memory.draining.remove(container);
+        self.memory.stopping.remove(container);
+        self.memory.causes.remove(container);
+        self.memory.health.remove(container);
+        self.memory.exits_recorded.remove(container);
+    }
+
+    fn start(&mut self, service: &str, slot: u32, _revision: u64, now: Time, kind: StartKind) {
+        let Some(record) = self.record.service(service).cloned() else {
+            return;
+        };
+        let key = crate::supervisor::SlotKey::new(service, slot);
+        match replicas::start(self.sup.instance, &self.record.name, &record, slot) {
+            Ok(id) => {
+                self.memory.start_backoff.remove(&key);
+                let history = self.memory.histories.entry(key).or_default();
+                *history = record_start(history, now, kind);
+                self.event(
+                    service,
+                    slot,
+                    "start",
+                    &id[..12],
+                    format!("revision {}", record.spec.revision),
+                );
+            }
+            Err(message) => {
+                // Failed before a container existed (bad image, bad option):
+                // retry with the same doubling backoff as a crash.
+                let delay = self
+                    .memory
+                    .start_backoff
+                    .get(&key)
+                    .map(|(_, d)| (*d * 2).min(Duration::from_secs(60)))
+                    .unwrap_or(Duration::from_millis(100));
+                self.memory.start_backoff.insert(
+                    key,
+                    (
+                        Time::from_millis(now.as_millis() + delay.as_millis() as u64),
+                        delay,
+                    ),
+                );
+                self.event(service, slot, "start-failed", "", message);
+            }
+        }
+    }
+
+    pub(super) fn kill_overdue(&mut self, now: Time) {
+        let overdue: Vec<String> = self
+            .memory
+            .stopping
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(c, _)| c.clone())
+            .collect();
+        for container in overdue {
+            replicas::kill(self.sup.instance, &container);
+        }
+    }
+}
