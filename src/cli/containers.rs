@@ -57,7 +57,7 @@ pub struct RmArgs {
     /// Kill a running container first
     #[arg(short, long)]
     force: bool,
-    /// Remove anonymous volumes too (rcorch has none: named volumes stay, as in Docker)
+    /// Remove the container's anonymous volumes too (named volumes stay, as in Docker)
     #[arg(short, long)]
     volumes: bool,
     #[arg(required = true)]
@@ -227,7 +227,10 @@ pub fn kill(instance: &Instance, args: &KillArgs) -> CliResult {
 
 pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
     for_each(&args.containers, |c| {
-        control::remove(instance, c, args.force)?;
+        let record = control::remove(instance, c, args.force)?;
+        if args.volumes {
+            control::remove_anonymous_volumes(instance, &record.config.id, &record.config.mounts)?;
+        }
         println!("{c}");
         Ok(())
     })

@@ -63,6 +63,8 @@ pub struct ImageDefaults {
     pub user: Option<String>,
     pub stop_signal: Option<String>,
     pub layers: Vec<PathBuf>,
+    /// Paths the image declares as volumes (Dockerfile VOLUME).
+    pub volumes: Vec<String>,
     /// The image's /etc/passwd and /etc/group, for `--user name`.
     pub passwd: Option<String>,
     pub group: Option<String>,
@@ -87,7 +89,7 @@ pub enum BuildError {
     #[error("invalid environment variable \"{0}\": expected KEY=VALUE or KEY")]
     Env(String),
     #[error(
-        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] or NAME:/container/path[:ro|rw|nocopy], absolute paths and NAME like [a-zA-Z0-9][a-zA-Z0-9_.-]+"
+        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] or NAME:/container/path[:ro|rw|nocopy] or /container/path, absolute paths and NAME like [a-zA-Z0-9][a-zA-Z0-9_.-]+"
     )]
     Volume(String),
     #[error("invalid --tmpfs \"{0}\": expected an absolute container path")]
@@ -157,6 +159,8 @@ pub fn build_config(
             .map(|t| parse_tmpfs(t))
             .collect::<Result<Vec<_>>>()?,
     );
+    let from_image = crate::volume::image_volume_mounts(&image.volumes, &mounts);
+    mounts.extend(from_image);
     let limits = Limits {
         memory: req.memory.as_deref().map(parse_memory).transpose()?,
         cpu: req
@@ -281,11 +285,15 @@ fn merge_env(
 
 /// `-v SOURCE:DEST[:OPTIONS]`: SOURCE is an absolute host path (bind) or a
 /// volume name; OPTIONS is a comma list of `ro`, `rw` and (volumes) `nocopy`.
+/// `-v DEST` alone is an anonymous volume (`volume` is `None` until `run`
+/// attaches it).
 pub fn parse_volume(spec: &str) -> Result<MountSpec> {
     use crate::volume::{classify_source, MountSource};
     let bad = || BuildError::Volume(spec.to_string());
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, destination, options) = match parts.as_slice() {
+        // Docker's anonymous volume: a container path only, no options.
+        [d] if d.starts_with('/') && *d != "/" => return Ok(anonymous_volume(d)),
         [s, d] => (*s, *d, ""),
         [s, d, o] if !o.is_empty() => (*s, *d, *o),
         _ => return Err(bad()),
@@ -316,6 +324,18 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec> {
         volume,
         nocopy,
     })
+}
+
+/// A volume mount with no name yet: `run` creates a random-named volume.
+fn anonymous_volume(destination: &str) -> MountSpec {
+    MountSpec {
+        kind: MountKind::Volume,
+        source: PathBuf::new(),
+        destination: destination.into(),
+        read_only: false,
+        volume: None,
+        nocopy: false,
+    }
 }
 
 fn parse_tmpfs(spec: &str) -> Result<MountSpec> {

@@ -62,6 +62,9 @@ pub struct ImageConfig {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
+    /// `"/data": {}` map (Dockerfile VOLUME): each gets an anonymous volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
     /// Docker extension (`Test`, `Interval`, ...), kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<serde_json::Value>,

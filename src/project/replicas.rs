@@ -198,7 +198,8 @@ pub fn start(
         service.spec.revision,
         |n| taken.contains(n),
     );
-    let request = replica_request(project, service, slot, name);
+    let mut request = replica_request(project, service, slot, name);
+    reuse_anonymous_volumes(instance, &mut request);
     let id = match run::run(instance, &request, true) {
         Ok(RunOutcome::Detached(id)) => id,
         Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}")),
@@ -211,6 +212,31 @@ pub fn start(
         }
     }
     Ok(id)
+}
+
+/// A recreated replica (stop then start, a new revision) gets its slot's
+/// anonymous volumes back, as compose does: each `-v /path` whose volume is
+/// still there and unused becomes `-v NAME:/path`. Best effort: without
+/// them the replica gets fresh ones.
+fn reuse_anonymous_volumes(instance: &Instance, request: &mut RunRequest) {
+    if !request.volumes.iter().any(|v| !v.contains(':')) {
+        return;
+    }
+    let store = crate::volume::store::VolumeStore::open(&instance.root);
+    let (Ok(volumes), Ok(records), Ok(labels)) = (
+        store.list(),
+        instance.containers.list(),
+        crate::volume::parse_labels(&request.labels),
+    ) else {
+        return;
+    };
+    let containers: Vec<_> = records.into_iter().map(|r| r.config).collect();
+    for spec in request.volumes.iter_mut().filter(|v| !v.contains(':')) {
+        if let Some(name) = crate::volume::reusable_anonymous(&volumes, &containers, &labels, spec)
+        {
+            *spec = format!("{name}:{spec}");
+        }
+    }
 }
 
 /// `network connect` requests for the service's networks after the first.

@@ -345,14 +345,15 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
     }
 }
 
-/// A bind or named-volume mount as a `-v` argument; named volumes get the
-/// project's real name for them (`PROJECT_NAME`).
+/// A bind or volume mount as a `-v` argument; named volumes get the
+/// project's real name for them (`PROJECT_NAME`), an anonymous one is its
+/// container path alone (`-v` takes no options there, as in Docker).
 fn mount_spec(project: &compose::Project, m: &compose::Mount) -> Option<String> {
-    let source = m.source.as_ref()?;
-    let source = match m.kind {
-        MountKind::Bind => source.clone(),
-        MountKind::Volume => volume_name(project, source),
-        MountKind::Tmpfs => return None,
+    let source = match (&m.kind, &m.source) {
+        (MountKind::Tmpfs, _) | (MountKind::Bind, None) => return None,
+        (MountKind::Volume, None) => return Some(m.target.clone()),
+        (MountKind::Bind, Some(source)) => source.clone(),
+        (MountKind::Volume, Some(source)) => volume_name(project, source),
     };
     let mut options: Vec<&str> = Vec::new();
     if m.read_only {

@@ -11,8 +11,9 @@ use thiserror::Error;
 use super::sys;
 use crate::cgroups::CgroupError;
 use crate::container::store::{Record, StoreError};
-use crate::container::{ContainerState, Status};
+use crate::container::{ContainerState, MountKind, MountSpec, Status};
 use crate::instance::{Instance, InstanceError};
+use crate::volume::store::VolumeStore;
 
 /// How long `stop`/`rm -f` wait for the monitor to record the exit.
 const MONITOR_GRACE: Duration = Duration::from_secs(5);
@@ -31,6 +32,8 @@ pub enum ControlError {
     Running { name: String },
     #[error("cannot signal container {name}: {source}")]
     Signal { name: String, source: nix::Error },
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
 }
 
 /// The status a record really has now: "running" only while its PID 1 is
@@ -145,6 +148,28 @@ pub fn remove(instance: &Instance, reference: &str, force: bool) -> Result<Recor
     let _ = super::net::release(&instance.root, &record.config.id, false);
     instance.containers.remove_dir(&record.config.id)?;
     Ok(record)
+}
+
+/// Removes the anonymous volumes container `id` mounted (`rm -v`,
+/// `run --rm`), once its record is gone or going; one that another
+/// container uses stays. Returns the names removed.
+pub fn remove_anonymous_volumes(
+    instance: &Instance,
+    id: &str,
+    mounts: &[MountSpec],
+) -> Result<Vec<String>, ControlError> {
+    if !mounts.iter().any(|m| m.kind == MountKind::Volume) {
+        return Ok(Vec::new());
+    }
+    let volumes = VolumeStore::open(&instance.root);
+    let lock = volumes.lock()?;
+    let containers: Vec<_> = instance
+        .containers
+        .list()?
+        .into_iter()
+        .map(|r| r.config)
+        .collect();
+    Ok(volumes.remove_anonymous(&lock, id, mounts, &containers)?)
 }
 
 #[cfg(test)]

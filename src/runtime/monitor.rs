@@ -19,8 +19,9 @@ use super::stdio::{ContainerStdio, TerminalGuard};
 use super::sys;
 use crate::cgroups::CgroupManager;
 use crate::container::store::ContainerStore;
-use crate::container::{exit_code_for_signal, ContainerConfig, ContainerState, Status};
+use crate::container::{exit_code_for_signal, ContainerConfig, ContainerState, MountKind, Status};
 use crate::util::time::now_rfc3339;
+use crate::volume::store::VolumeStore;
 
 /// Signals the monitor handles itself: SIGCHLD to reap, the rest forwarded.
 const FORWARDED: &[Signal] = &[
@@ -34,6 +35,8 @@ const FORWARDED: &[Signal] = &[
 
 pub struct Monitor<'a> {
     pub store: &'a ContainerStore,
+    /// For `--rm`: the container's anonymous volumes go with it.
+    pub volumes: &'a VolumeStore,
     pub config: &'a ContainerConfig,
     pub cgroup: &'a dyn CgroupManager,
     pub namespaces: libc::c_int,
@@ -200,9 +203,31 @@ impl Monitor<'_> {
         let _ = self.cgroup.destroy();
         if self.config.auto_remove {
             let _ = self.store.remove_dir(&self.config.id);
+            self.remove_anonymous_volumes();
         } else {
             let _ = self.store.save_state(&self.config.id, &state);
         }
+    }
+}
+
+impl Monitor<'_> {
+    /// Best effort, as the rest of the cleanup: a volume another container
+    /// uses stays.
+    fn remove_anonymous_volumes(&self) {
+        let c = self.config;
+        if !c.mounts.iter().any(|m| m.kind == MountKind::Volume) {
+            return;
+        }
+        let Ok(lock) = self.volumes.lock() else {
+            return;
+        };
+        let Ok(records) = self.store.list() else {
+            return;
+        };
+        let others: Vec<_> = records.into_iter().map(|r| r.config).collect();
+        let _ = self
+            .volumes
+            .remove_anonymous(&lock, &c.id, &c.mounts, &others);
     }
 }
 

@@ -102,19 +102,28 @@ pub fn run(
     let ports = super::net::check_ports(instance, &config, &images)?;
 
     let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
-    let dir = {
+    let (dir, anonymous) = {
         // Volumes first, under their lock until the record exists, so a
         // concurrent `volume rm` sees this container as a user.
         let volumes = VolumeStore::open(&instance.root);
         let volumes_lock = volumes.lock()?;
-        volumes.attach(&volumes_lock, &mut config.mounts, &host.now)?;
+        let labels = crate::volume::anonymous_labels(&config.id, &config.labels);
+        let anonymous = volumes.attach(&volumes_lock, &mut config.mounts, &labels, &host.now)?;
         let lock = instance.containers.lock()?;
-        instance.containers.create(&lock, &config)?
+        match instance.containers.create(&lock, &config) {
+            Ok(dir) => (dir, anonymous),
+            Err(e) => {
+                let _ = volumes.remove_anonymous(&volumes_lock, &config.id, &config.mounts, &[]);
+                return Err(e.into());
+            }
+        }
     };
     let mut guard = CreateGuard {
         instance,
         id: &config.id,
         cgroup: Some(cgroup.as_ref()),
+        anonymous,
+        mounts: &config.mounts,
     };
     let mut network = super::net::attach(instance, &config, ports)?;
     cgroup.apply_limits(&config.limits)?;
@@ -131,8 +140,10 @@ pub fn run(
         cgroup.as_ref(),
         (caps, Some(seccomp)),
     );
+    let volume_store = VolumeStore::open(&instance.root);
     let monitor = Monitor {
         store: &instance.containers,
+        volumes: &volume_store,
         config: &config,
         cgroup: cgroup.as_ref(),
         namespaces: namespaces(&config),
@@ -204,6 +215,7 @@ fn image_defaults(images: &ImageStore, reference: &str) -> Result<ImageDefaults,
         working_dir: cfg.working_dir.clone(),
         user: cfg.user.clone(),
         stop_signal: cfg.stop_signal.clone(),
+        volumes: cfg.volumes.iter().flat_map(|v| v.keys().cloned()).collect(),
         passwd: read("etc/passwd"),
         group: read("etc/group"),
         layers,
@@ -385,11 +397,14 @@ fn parse_ready_report(report: &str) -> Result<(), RunError> {
     })
 }
 
-/// Undoes a half-made container: its cgroup and its directory.
+/// Undoes a half-made container: its cgroup, its directory and the
+/// anonymous volumes made for it.
 struct CreateGuard<'a> {
     instance: &'a Instance,
     id: &'a str,
     cgroup: Option<&'a dyn CgroupManager>,
+    anonymous: Vec<String>,
+    mounts: &'a [crate::container::MountSpec],
 }
 
 impl CreateGuard<'_> {
@@ -407,6 +422,9 @@ impl Drop for CreateGuard<'_> {
             let _ = cgroup.destroy();
         }
         let _ = self.instance.containers.remove_dir(self.id);
+        if !self.anonymous.is_empty() {
+            let _ = super::control::remove_anonymous_volumes(self.instance, self.id, self.mounts);
+        }
     }
 }
 

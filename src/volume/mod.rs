@@ -8,19 +8,25 @@ pub mod copy;
 pub mod store;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::container::{ContainerConfig, MountKind};
+use crate::container::{ContainerConfig, MountKind, MountSpec};
 
 /// The only driver rcorch has: a directory on the host.
 pub const DRIVER: &str = "local";
 /// Labels compose puts on the volumes it creates.
 pub const LABEL_COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_COMPOSE_VOLUME: &str = "com.docker.compose.volume";
+/// Docker's mark of an anonymous volume (`-v /path`, an image's VOLUME).
+pub const LABEL_ANONYMOUS: &str = "com.docker.volume.anonymous";
+/// The id of the container an anonymous volume was made for.
+pub const LABEL_OWNER: &str = "rcorch.container";
+/// The container path an anonymous volume was made for.
+pub const LABEL_DESTINATION: &str = "rcorch.destination";
 
 /// One volume as stored in `meta.json` (and shown by `volume inspect`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +174,106 @@ pub fn compose_labels(
     labels
 }
 
+/// Labels of an anonymous volume made for container `owner`. A replica's
+/// volume also carries its project's labels, so `down -v` finds it.
+pub fn anonymous_labels(
+    owner: &str,
+    container_labels: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (LABEL_ANONYMOUS.to_string(), String::new()),
+        (LABEL_OWNER.to_string(), owner.to_string()),
+    ]);
+    if let Some(project) = container_labels.get(crate::project::LABEL_PROJECT) {
+        labels.insert(LABEL_COMPOSE_PROJECT.into(), project.clone());
+    }
+    for key in REPLICA_KEYS {
+        if let Some(value) = container_labels.get(key) {
+            labels.insert(key.to_string(), value.clone());
+        }
+    }
+    labels
+}
+
+/// What names a replica (project, service, slot) on its anonymous volumes.
+const REPLICA_KEYS: [&str; 3] = [
+    crate::project::LABEL_PROJECT,
+    crate::project::LABEL_SERVICE,
+    crate::project::LABEL_SLOT,
+];
+
+/// Compose keeps a replica's anonymous volumes when it recreates it (stop
+/// then start, a new revision): an unused anonymous volume made for the
+/// same project, service and slot at `destination`, if there is one.
+pub fn reusable_anonymous<'a>(
+    volumes: &'a [Volume],
+    containers: &[ContainerConfig],
+    replica: &BTreeMap<String, String>,
+    destination: &str,
+) -> Option<&'a str> {
+    let same_replica = |v: &Volume| {
+        REPLICA_KEYS
+            .iter()
+            .all(|k| replica.get(*k).is_some_and(|r| v.labels.get(*k) == Some(r)))
+    };
+    volumes
+        .iter()
+        .filter(|v| is_anonymous(v) && same_replica(v))
+        .filter(|v| v.labels.get(LABEL_DESTINATION).map(String::as_str) == Some(destination))
+        .find(|v| users(&v.name, containers).is_empty())
+        .map(|v| v.name.as_str())
+}
+
+pub fn is_anonymous(v: &Volume) -> bool {
+    v.labels.contains_key(LABEL_ANONYMOUS)
+}
+
+/// The anonymous volumes among those `mounts` name: what `rm -v` and
+/// `run --rm` remove with the container.
+pub fn anonymous_of<'a>(volumes: &'a [Volume], mounts: &[MountSpec]) -> Vec<&'a str> {
+    let mounted = |name: &str| {
+        mounts
+            .iter()
+            .any(|m| m.kind == MountKind::Volume && m.volume.as_deref() == Some(name))
+    };
+    volumes
+        .iter()
+        .filter(|v| is_anonymous(v) && mounted(&v.name))
+        .map(|v| v.name.as_str())
+        .collect()
+}
+
+/// Anonymous volume mounts for the image's `Volumes` (Dockerfile VOLUME),
+/// skipping paths the container already mounts something on, as Docker does.
+pub fn image_volume_mounts(image_volumes: &[String], mounts: &[MountSpec]) -> Vec<MountSpec> {
+    let taken: Vec<PathBuf> = mounts.iter().map(|m| normalise(&m.destination)).collect();
+    let mut out: Vec<MountSpec> = Vec::new();
+    for path in image_volumes {
+        let destination = normalise(Path::new(path));
+        let root_or_relative = destination.parent().is_none() || !destination.is_absolute();
+        let seen = out.iter().any(|m| m.destination == destination);
+        if root_or_relative || seen || taken.contains(&destination) {
+            continue;
+        }
+        out.push(MountSpec {
+            kind: MountKind::Volume,
+            source: PathBuf::new(),
+            destination,
+            read_only: false,
+            volume: None,
+            nocopy: false,
+        });
+    }
+    out
+}
+
+/// `/data/`, `/data/.` and `//data` are the same mount point.
+fn normalise(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}
+
 /// `volume inspect`'s JSON for one volume, Docker's field names.
 pub fn inspect_json(v: &Volume) -> serde_json::Value {
     serde_json::json!({
@@ -181,5 +287,7 @@ pub fn inspect_json(v: &Volume) -> serde_json::Value {
     })
 }
 
+#[cfg(test)]
+mod anon_tests;
 #[cfg(test)]
 mod tests;

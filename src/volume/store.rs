@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 
 use super::{users, valid_name, Result, Volume, VolumeError, DRIVER};
+use crate::container::names::random_id;
 use crate::container::{ContainerConfig, MountKind, MountSpec};
 
 const META: &str = "meta.json";
@@ -177,16 +178,78 @@ impl VolumeStore {
     }
 
     /// Fills in the host source of every volume mount, creating volumes
-    /// that do not exist yet (Docker does, on first use).
-    pub fn attach(&self, lock: &VolumeLock, mounts: &mut [MountSpec], now: &str) -> Result<()> {
+    /// that do not exist yet (Docker does, on first use). A mount with no
+    /// name gets a new anonymous volume with a random name and the labels
+    /// `anonymous`; their names are returned so a failed `run` can remove
+    /// them. On error, the anonymous volumes made here are removed again.
+    pub fn attach(
+        &self,
+        lock: &VolumeLock,
+        mounts: &mut [MountSpec],
+        anonymous: &BTreeMap<String, String>,
+        now: &str,
+    ) -> Result<Vec<String>> {
+        let mut created = Vec::new();
         for m in mounts.iter_mut().filter(|m| m.kind == MountKind::Volume) {
-            let Some(name) = m.volume.clone() else {
-                continue;
+            let (name, labels) = match &m.volume {
+                Some(name) => (name.clone(), BTreeMap::new()),
+                None => {
+                    let mut labels = anonymous.clone();
+                    let destination = m.destination.display().to_string();
+                    labels.insert(super::LABEL_DESTINATION.into(), destination);
+                    (random_id(), labels)
+                }
             };
-            let (volume, _) = self.create(lock, &name, &BTreeMap::new(), now)?;
-            m.source = volume.mountpoint;
+            match self.create(lock, &name, &labels, now) {
+                Ok((volume, _)) => m.source = volume.mountpoint,
+                Err(e) => {
+                    self.remove_unused(lock, &created, &[]);
+                    return Err(e);
+                }
+            }
+            if m.volume.is_none() {
+                created.push(name.clone());
+                m.volume = Some(name);
+            }
         }
-        Ok(())
+        Ok(created)
+    }
+
+    /// Removes the anonymous volumes among `mounts` of container `owner`
+    /// (`rm -v`, `run --rm`). One another container in `containers` uses
+    /// is kept, as in Docker. Returns the names removed.
+    pub fn remove_anonymous(
+        &self,
+        lock: &VolumeLock,
+        owner: &str,
+        mounts: &[MountSpec],
+        containers: &[ContainerConfig],
+    ) -> Result<Vec<String>> {
+        let volumes = self.list()?;
+        let names: Vec<String> = super::anonymous_of(&volumes, mounts)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let others: Vec<ContainerConfig> = containers
+            .iter()
+            .filter(|c| c.id != owner)
+            .cloned()
+            .collect();
+        Ok(self.remove_unused(lock, &names, &others))
+    }
+
+    /// Best effort: removes each of `names` that no container uses.
+    fn remove_unused(
+        &self,
+        lock: &VolumeLock,
+        names: &[String],
+        containers: &[ContainerConfig],
+    ) -> Vec<String> {
+        names
+            .iter()
+            .filter(|name| self.remove(lock, name, containers).is_ok())
+            .cloned()
+            .collect()
     }
 }
 

@@ -191,7 +191,9 @@ fn attach_creates_missing_volumes_and_fills_sources() {
         parse_volume("cache:/c").unwrap(),
         parse_volume("/srv:/s").unwrap(),
     ];
-    store.attach(&lock, &mut mounts, "now").unwrap();
+    store
+        .attach(&lock, &mut mounts, &BTreeMap::new(), "now")
+        .unwrap();
     assert_eq!(mounts[0].source, store.data_dir("cache"));
     assert_eq!(mounts[1].source, Path::new("/srv"));
     assert_eq!(store.get("cache").unwrap().name, "cache");

@@ -84,12 +84,38 @@ fn volumes_parse_and_reject_relative_paths() {
         "./rel:/dst",
         "a/b:/dst",
         "/src:rel",
-        "/src",
+        "src",
+        "/src:ro",
         "/a:/b:xx",
         "/a:/",
     ] {
         assert!(parse_volume(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn image_volumes_become_anonymous_mounts_unless_mounted() {
+    let mut img = image();
+    img.volumes = vec!["/data".into(), "/logs".into()];
+    let mut r = req("busybox");
+    r.volumes = vec!["mine:/logs".into(), "/anon".into()];
+    let lookup = |_: &str| None;
+    let host = HostFacts {
+        cpus: 2,
+        lookup_env: &lookup,
+        cgroup_parent: "rcorch",
+        now: "t".into(),
+    };
+    let c = build_config(&r, &img, &host, &"ab".repeat(32)).unwrap();
+    let got: Vec<(&str, Option<&str>)> = c
+        .mounts
+        .iter()
+        .map(|m| (m.destination.to_str().unwrap(), m.volume.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [("/logs", Some("mine")), ("/anon", None), ("/data", None)]
+    );
 }
 
 #[test]

@@ -117,6 +117,7 @@ services:
         volume: { nocopy: true }
       - ext:/ext
       - /srv/conf:/conf:ro
+      - /anon
       - type: tmpfs
         target: /tmp
 volumes:
@@ -133,7 +134,8 @@ volumes:
             "shop_data:/var/lib/db",
             "shared-cache:/cache:ro,nocopy",
             "ext:/ext",
-            "/srv/conf:/conf:ro"
+            "/srv/conf:/conf:ro",
+            "/anon"
         ]
     );
     assert_eq!(t.tmpfs, ["/tmp"]);
