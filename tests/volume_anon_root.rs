@@ -197,11 +197,11 @@ fn a_replicas_anonymous_volume_survives_stop_start_and_goes_with_down_v() {
         std::fs::read_to_string(&who).is_ok_and(|s| s.lines().count() == 2)
     });
     assert!(two, "the new replica did not get the old one's volume");
-    assert_eq!(names(&env), [anon.clone()]);
+    assert_eq!(names(&env), [anon.as_str()]);
 
     // Plain down keeps it, unused, so prune can remove it.
     assert_eq!(p.down().code, 0);
-    assert_eq!(names(&env), [anon.clone()]);
+    assert_eq!(names(&env), [anon.as_str()]);
     let out = env.rcorch(&["volume", "prune", "-f"]).ok();
     assert!(out.contains(anon.as_str()), "{out}");
     assert!(names(&env).is_empty());
