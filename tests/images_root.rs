@@ -280,7 +280,13 @@ fn push_rmi_pull_run_through_a_registry() {
     env.ok(&["import", busybox.to_str().unwrap(), &remote]);
     // Plain HTTP needs --insecure or a config listing the registry.
     assert!(!env.rcorch(&["push", &remote]).status.success());
-    env.ok(&["push", "--insecure", &remote]);
+    let pushed = env.ok(&["push", "--insecure", &remote]);
+    let digest = pushed
+        .split("digest: ")
+        .nth(1)
+        .map(str::trim)
+        .expect("push prints the manifest digest")
+        .to_string();
     env.ok(&["rmi", &remote]);
     let config = env.dir.path().join("registries.json");
     let json = format!(r#"{{"insecure": ["{}"]}}"#, registry.addr);
@@ -307,4 +313,31 @@ fn push_rmi_pull_run_through_a_registry() {
         "pulled",
     ]);
     assert_eq!(out.trim(), "pulled");
+
+    // By digest: an untagged image that run, image inspect and rmi accept.
+    env.ok(&["rmi", &remote]);
+    let by_digest = format!("{}/test/busybox@{digest}", registry.addr);
+    env.ok(&["pull", "--registry-config", cfg, &by_digest]);
+    let listing = env.ok(&["images"]);
+    let row = format!("{}/test/busybox", registry.addr);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains(&row) && l.contains("<none>")),
+        "{listing}"
+    );
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &by_digest,
+        "echo",
+        "pinned",
+    ]);
+    assert_eq!(out.trim(), "pinned");
+    let inspect = env.ok(&["image", "inspect", &by_digest]);
+    assert!(inspect.contains(&by_digest), "{inspect}");
+    env.ok(&["rmi", &by_digest]);
+    assert!(env.rcorch(&["image", "inspect", &by_digest]).status.code() != Some(0));
 }

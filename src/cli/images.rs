@@ -47,22 +47,38 @@ fn human_size(bytes: u64) -> String {
         + units[unit]
 }
 
+/// `images` rows as (REPOSITORY, TAG): one per tag; an untagged image
+/// pulled by digest shows its repository with TAG `<none>`, as Docker does.
+fn repo_rows(image: &crate::image::ImageRecord) -> Vec<(String, String)> {
+    let split = |s: &String, sep: char| {
+        let (repo, rest) = s.rsplit_once(sep).unwrap_or((s, ""));
+        (repo.to_string(), rest.to_string())
+    };
+    if !image.repo_tags.is_empty() {
+        return image.repo_tags.iter().map(|t| split(t, ':')).collect();
+    }
+    let mut rows: Vec<(String, String)> = image
+        .repo_digests
+        .iter()
+        .map(|d| (split(d, '@').0, "<none>".to_string()))
+        .collect();
+    rows.dedup();
+    if rows.is_empty() {
+        rows.push(("<none>".into(), "<none>".into()));
+    }
+    rows
+}
+
 pub fn list(instance: &Instance) -> CliResult {
     let mut table = Table::new();
     table
         .load_preset(NOTHING)
         .set_header(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
     for image in instance.images()?.list()? {
-        let tags = if image.repo_tags.is_empty() {
-            vec!["<none>:<none>".to_string()]
-        } else {
-            image.repo_tags.clone()
-        };
-        for tag in tags {
-            let (repo, tag) = tag.rsplit_once(':').unwrap_or((&tag, ""));
+        for (repo, tag) in repo_rows(&image) {
             table.add_row([
-                repo,
-                tag,
+                repo.as_str(),
+                tag.as_str(),
                 image.short_id(),
                 &image.created,
                 &human_size(image.size),
@@ -213,6 +229,7 @@ pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
             Ok(im) => out.push(serde_json::json!({
                 "Id": im.id,
                 "RepoTags": im.repo_tags,
+                "RepoDigests": im.repo_digests,
                 "Created": im.created,
                 "Size": im.size,
                 "Config": im.config,
@@ -234,5 +251,20 @@ mod tests {
     fn sizes_read_like_docker() {
         assert_eq!(super::human_size(4_400_000), "4.4MB");
         assert_eq!(super::human_size(512), "512B");
+    }
+
+    #[test]
+    fn untagged_images_pulled_by_digest_show_their_repository() {
+        let mut im: crate::image::ImageRecord = serde_json::from_value(serde_json::json!({
+            "id": "sha256:aa", "repo_tags": [], "created": "t", "size": 1,
+            "layers": [], "config": {}
+        }))
+        .unwrap();
+        let row = |r: &str, t: &str| (r.to_string(), t.to_string());
+        assert_eq!(super::repo_rows(&im), [row("<none>", "<none>")]);
+        im.repo_digests = vec!["reg:5000/a/b@sha256:11".into()];
+        assert_eq!(super::repo_rows(&im), [row("reg:5000/a/b", "<none>")]);
+        im.repo_tags = vec!["reg:5000/a/b:v1".into()];
+        assert_eq!(super::repo_rows(&im), [row("reg:5000/a/b", "v1")]);
     }
 }

@@ -60,6 +60,7 @@ impl ImageStore {
             created: config.created.unwrap_or_else(|| EPOCH.to_string()),
             size,
             layers: layers.to_vec(),
+            repo_digests: Vec::new(),
             config: config.config.unwrap_or_default(),
         })
     }

@@ -14,15 +14,38 @@ pub fn add_record(images: &mut Vec<ImageRecord>, record: ImageRecord) {
         image.repo_tags.retain(|t| !record.repo_tags.contains(t));
     }
     match images.iter_mut().find(|i| i.id == record.id) {
-        Some(existing) => existing.repo_tags.extend(record.repo_tags),
+        Some(existing) => {
+            existing.repo_tags.extend(record.repo_tags);
+            for digest in record.repo_digests {
+                if !existing.repo_digests.contains(&digest) {
+                    existing.repo_digests.push(digest);
+                }
+            }
+        }
         None => images.push(record),
     }
+}
+
+/// The image `name@sha256:<hex>` names, by its repo digests (the name as
+/// pulled, or its short local form: `busybox` for docker.io/library/busybox).
+fn find_by_digest(images: &[ImageRecord], query: &str) -> Option<usize> {
+    let local = crate::image::oci::local_name(query);
+    images
+        .iter()
+        .position(|im| im.repo_digests.iter().any(|d| *d == query || *d == local))
 }
 
 /// Finds an image by `name:tag`, `name` (= `name:latest`), full id,
 /// `sha256:<hex>` or a unique id prefix of at least 4 hex digits. Returns
 /// its index and the tag when it matched by tag.
 pub fn find(images: &[ImageRecord], query: &str) -> Result<(usize, Option<String>), ImageError> {
+    if query.contains('@') {
+        return find_by_digest(images, query)
+            .map(|i| (i, None))
+            .ok_or_else(|| ImageError::NotFound {
+                reference: query.to_string(),
+            });
+    }
     let parsed = parse_reference(query);
     if let Ok(reference) = &parsed {
         let tag = reference.to_string();
@@ -149,6 +172,7 @@ mod tests {
             created: "2024-01-01T00:00:00Z".into(),
             size: 1,
             layers: layers.iter().map(|&c| d(c)).collect(),
+            repo_digests: Vec::new(),
             config: ImageConfig::default(),
         }
     }
@@ -272,5 +296,29 @@ mod tests {
             gone,
             [format!("sha256:{}", "1".repeat(64)), removed.id.clone()]
         );
+    }
+
+    #[test]
+    fn digest_references_find_by_repo_digest() {
+        let mut a = rec('a', &[], &['1']);
+        a.repo_digests = vec!["reg:5000/x/y@sha256:11".into(), "busybox@sha256:22".into()];
+        let images = vec![rec('b', &["x:1"], &['2']), a];
+        assert_eq!(find(&images, "reg:5000/x/y@sha256:11").unwrap(), (1, None));
+        assert_eq!(
+            find(&images, "docker.io/library/busybox@sha256:22").unwrap(),
+            (1, None)
+        );
+        assert!(matches!(
+            find(&images, "reg:5000/x/y@sha256:33"),
+            Err(ImageError::NotFound { .. })
+        ));
+        // Pulling the same image again by another digest merges, no duplicates.
+        let mut images = images;
+        let mut again = rec('a', &["y:2"], &['1']);
+        again.repo_digests = vec!["busybox@sha256:22".into(), "z@sha256:44".into()];
+        add_record(&mut images, again);
+        assert_eq!(images.len(), 2);
+        assert_eq!(images[1].repo_tags, ["y:2"]);
+        assert_eq!(images[1].repo_digests.len(), 3);
     }
 }

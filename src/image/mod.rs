@@ -83,6 +83,10 @@ pub struct ImageRecord {
     pub size: u64,
     /// Layer blob digests, bottom-most first (OCI order).
     pub layers: Vec<String>,
+    /// `name@sha256:<manifest digest>` of each registry manifest this image
+    /// was pulled by (Docker's RepoDigests): run/inspect/rmi accept them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
     pub config: ImageConfig,
 }
 

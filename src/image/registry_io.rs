@@ -142,6 +142,13 @@ fn local_tag(reference: &Reference) -> Option<String> {
     Some(oci::local_name(&full))
 }
 
+/// `name@sha256:...` as `images --digests` and `run` know it: the local
+/// repository name (as for tags) and the manifest's digest.
+fn repo_digest(reference: &Reference, manifest_digest: &str) -> String {
+    let full = format!("{}/{}", reference.registry(), reference.repository());
+    format!("{}@{manifest_digest}", oci::local_name(&full))
+}
+
 /// Pulls `reference` into the store and tags it locally.
 pub fn pull(
     store: &ImageStore,
@@ -160,7 +167,7 @@ async fn pull_async(
     reference: &Reference,
     access: &Access,
 ) -> Result<ImageRecord, RegistryError> {
-    let (manifest, _) = client
+    let (manifest, manifest_digest) = client
         .pull_image_manifest(reference, auth)
         .await
         .map_err(dist("pull manifest of", reference))?;
@@ -187,7 +194,8 @@ async fn pull_async(
     }
     let layers: Vec<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
     let tags = local_tag(reference).into_iter().collect();
-    let record = store.commit_image(&manifest.config.digest, &layers, tags, &mut undo)?;
+    let mut record = store.commit_image(&manifest.config.digest, &layers, tags, &mut undo)?;
+    record.repo_digests = vec![repo_digest(reference, &manifest_digest)];
     store.add_records(std::slice::from_ref(&record))?;
     undo.0.clear();
     Ok(record)

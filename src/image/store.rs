@@ -164,6 +164,7 @@ impl ImageStore {
             created,
             size: info.size,
             layers: vec![layer],
+            repo_digests: Vec::new(),
             config,
         };
         let mut images = self.list()?;
