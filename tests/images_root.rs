@@ -340,4 +340,54 @@ fn push_rmi_pull_run_through_a_registry() {
     assert!(inspect.contains(&by_digest), "{inspect}");
     env.ok(&["rmi", &by_digest]);
     assert!(env.rcorch(&["image", "inspect", &by_digest]).status.code() != Some(0));
+
+    // A manifest rcorch did not write (another tool's formatting and an
+    // annotation): pushed on, it keeps its bytes and so its digest.
+    let path = format!("/v2/test/busybox/manifests/{digest}");
+    let ours = http(&registry.addr, "GET", &path, &[]);
+    let mut value: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+    value["annotations"] = serde_json::json!({"org.example.by": "another tool"});
+    let theirs = serde_json::to_vec_pretty(&value).unwrap();
+    http(
+        &registry.addr,
+        "PUT",
+        "/v2/test/busybox/manifests/v2",
+        &theirs,
+    );
+    let theirs_digest = crate::digest(&theirs);
+    let tagged = format!("{}/test/busybox:v2", registry.addr);
+    env.ok(&["pull", "--registry-config", cfg, &tagged]);
+    let copy = format!("{}/test/copy:v1", registry.addr);
+    env.ok(&["tag", &tagged, &copy]);
+    let pushed = env.ok(&["push", "--registry-config", cfg, &copy]);
+    assert!(pushed.contains(&theirs_digest), "{pushed}");
+    let copied = http(&registry.addr, "GET", "/v2/test/copy/manifests/v1", &[]);
+    assert_eq!(copied, theirs, "the very bytes");
+    env.ok(&["rmi", &copy]);
+    env.ok(&["rmi", &tagged]);
+    let kept = blobs.join(theirs_digest.trim_start_matches("sha256:"));
+    assert!(!kept.exists(), "the kept manifest goes with the image");
+}
+
+/// One HTTP/1.1 request to the test registry (manifests only); the body.
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mt = "application/vnd.oci.image.manifest.v1+json";
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {mt}\r\nContent-Type: {mt}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&out[..split]).to_string();
+    assert!(
+        status.starts_with("HTTP/1.1 2"),
+        "{method} {path}: {status}"
+    );
+    out[split + 4..].to_vec()
 }

@@ -55,6 +55,32 @@ pub fn image_manifest(
     Ok((manifest, json, digest))
 }
 
+/// The manifest the image was pulled with, byte for byte, when the store
+/// kept it (see `registry_io::keep_manifest`) and it still describes the
+/// image: pushing it keeps the image's digest, as docker and skopeo do.
+pub fn original_manifest(
+    store: &ImageStore,
+    image: &ImageRecord,
+) -> Option<(Manifest, Vec<u8>, String)> {
+    image.repo_digests.iter().find_map(|repo_digest| {
+        let (_, digest) = repo_digest.rsplit_once('@')?;
+        let json = fs::read(store.blob_path(digest)).ok()?;
+        let manifest: Manifest = serde_json::from_slice(&json).ok()?;
+        describes(&manifest, image).then(|| (manifest, json, digest.to_string()))
+    })
+}
+
+/// Whether `manifest` names exactly the image's config and layers.
+pub fn describes(manifest: &Manifest, image: &ImageRecord) -> bool {
+    manifest.config.digest == image.id
+        && manifest.layers.len() == image.layers.len()
+        && manifest
+            .layers
+            .iter()
+            .zip(&image.layers)
+            .all(|(desc, layer)| desc.digest == *layer)
+}
+
 /// Appends a file entry with fixed metadata (reproducible archives).
 fn append(
     out: &mut tar::Builder<impl Write>,

@@ -7,6 +7,7 @@ use flate2::write::GzEncoder;
 use serde_json::json;
 
 use super::archive::{load, save, ArchiveError};
+use super::archive_save::{describes, original_manifest};
 use super::oci::host_arch;
 use super::sha256::Sha256;
 use super::{ImageError, ImageStore};
@@ -227,4 +228,44 @@ fn tag_and_prune() {
     assert!(store.prune(&|_| true).unwrap().is_empty());
     assert_eq!(store.prune(&|_| false).unwrap().len(), 1);
     assert_store_empty(&store);
+}
+
+#[test]
+fn a_kept_manifest_is_handed_out_as_is_only_while_it_describes_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(tmp.path().join("store")).unwrap();
+    let (l1, l2) = two_layers();
+    let cfg = config(&[digest(&l1), digest(&l2)]);
+    let manifest = json!([{"Config": "c.json", "RepoTags": ["app:1"],
+        "Layers": ["l1/layer.tar", "l2/layer.tar"]}]);
+    let tar = archive(&[
+        ("l1/layer.tar".into(), l1.clone()),
+        ("l2/layer.tar".into(), l2.clone()),
+        ("c.json".into(), cfg.clone()),
+        (
+            "manifest.json".into(),
+            serde_json::to_vec(&manifest).unwrap(),
+        ),
+    ]);
+    load(&store, &write(tmp.path(), "a.tar", &tar)).unwrap();
+    let mut image = store.resolve("app:1").unwrap();
+    assert!(original_manifest(&store, &image).is_none(), "nothing kept");
+    // A registry's manifest, formatted as rcorch never would.
+    let desc = |mt: &str, d: &[u8]| json!({"mediaType": mt, "size": d.len(), "digest": digest(d)});
+    let layer_mt = "application/vnd.docker.image.rootfs.diff.tar";
+    let kept = serde_json::to_vec_pretty(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": desc("application/vnd.docker.container.image.v1+json", &cfg),
+        "layers": [desc(layer_mt, &l1), desc(layer_mt, &l2)],
+    }))
+    .unwrap();
+    std::fs::write(store.blob_path(&digest(&kept)), &kept).unwrap();
+    image.repo_digests = vec![format!("reg:5000/app@{}", digest(&kept))];
+    let (m, json, d) = original_manifest(&store, &image).expect("kept manifest");
+    assert_eq!((json, d), (kept.clone(), digest(&kept)));
+    assert!(describes(&m, &image));
+    // Not this image's layers (e.g. the record changed): generated instead.
+    image.layers.reverse();
+    assert!(original_manifest(&store, &image).is_none());
 }

@@ -150,13 +150,28 @@ pub fn unreferenced(images: &[ImageRecord], removed: &ImageRecord) -> Vec<String
         .iter()
         .flat_map(|im| im.layers.iter().map(String::as_str).chain([im.id.as_str()]))
         .collect();
+    let used_manifests: HashSet<&str> = images
+        .iter()
+        .flat_map(|im| im.repo_digests.iter().filter_map(|d| manifest_digest(d)))
+        .collect();
     let mut out: Vec<String> = Vec::new();
-    for d in removed.layers.iter().chain([&removed.id]) {
+    // Manifests kept from a pull go with the last image pulled by them.
+    let manifests = (removed.repo_digests.iter())
+        .filter_map(|d| manifest_digest(d))
+        .filter(|d| !used_manifests.contains(d) && !used.contains(d))
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    for d in removed.layers.iter().chain([&removed.id]).chain(&manifests) {
         if !used.contains(d.as_str()) && !out.contains(d) {
             out.push(d.clone());
         }
     }
     out
+}
+
+/// The `sha256:...` part of a `name@sha256:...` repo digest.
+fn manifest_digest(repo_digest: &str) -> Option<&str> {
+    repo_digest.rsplit_once('@').map(|(_, d)| d)
 }
 
 #[cfg(test)]
@@ -296,6 +311,18 @@ mod tests {
             gone,
             [format!("sha256:{}", "1".repeat(64)), removed.id.clone()]
         );
+    }
+
+    #[test]
+    fn a_kept_manifest_goes_with_the_last_image_pulled_by_it() {
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let mut a = rec('a', &["foo:1"], &['1']);
+        a.repo_digests = vec![format!("reg/foo@{}", d('m')), format!("reg/foo@{}", d('n'))];
+        let mut b = rec('b', &["bar:1"], &['2']);
+        b.repo_digests = vec![format!("reg/bar@{}", d('n'))];
+        let images = vec![b];
+        let gone = unreferenced(&images, &a);
+        assert_eq!(gone, [d('1'), d('a'), d('m')], "n still names bar");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use oci_client::manifest::{ImageIndexEntry, OciDescriptor};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
-use super::archive_save::image_manifest;
+use super::archive_save::{image_manifest, original_manifest};
 use super::blobs::{self, BlobSink};
 use super::oci::{self, Descriptor, Platform};
 use super::registry::{credentials, is_insecure, Credentials, RegistryConfig, RegistryError};
@@ -192,6 +192,7 @@ async fn pull_async(
         }
         bar.finish_with_message("done");
     }
+    keep_manifest(store, client, auth, reference, &manifest_digest, &mut undo).await?;
     let layers: Vec<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
     let tags = local_tag(reference).into_iter().collect();
     let mut record = store.commit_image(&manifest.config.digest, &layers, tags, &mut undo)?;
@@ -199,6 +200,37 @@ async fn pull_async(
     store.add_records(std::slice::from_ref(&record))?;
     undo.0.clear();
     Ok(record)
+}
+
+/// Stores the manifest's own bytes as a blob (verified against its digest),
+/// so `push` and `save` can hand out the very manifest that was pulled and
+/// the image keeps its digest (RepoDigests) wherever it goes next.
+async fn keep_manifest(
+    store: &ImageStore,
+    client: &Client,
+    auth: &RegistryAuth,
+    reference: &Reference,
+    digest: &str,
+    undo: &mut Undo,
+) -> Result<(), RegistryError> {
+    if store.blob_path(digest).exists() {
+        return Ok(());
+    }
+    let by_digest = reference.clone_with_digest(digest.to_string());
+    let (bytes, _) = client
+        .pull_manifest_raw(
+            &by_digest,
+            auth,
+            &[oci::MT_OCI_MANIFEST, oci::MT_DOCKER_MANIFEST],
+        )
+        .await
+        .map_err(dist("pull manifest of", reference))?;
+    let mut sink = BlobSink::create(&store.blob_dir())?;
+    sink.write(&bytes)?;
+    if sink.finish(&store.blob_dir(), digest)? {
+        undo.0.push(store.blob_path(digest));
+    }
+    Ok(())
 }
 
 /// Streams one blob into the store, verifying its digest.
@@ -240,7 +272,10 @@ pub fn push(
             .auth(&reference, &auth, RegistryOperation::Push)
             .await
             .map_err(dist("log in to push", &reference))?;
-        let (manifest, json, digest) = image_manifest(store, &record)?;
+        let (manifest, json, digest) = match original_manifest(store, &record) {
+            Some(kept) => kept,
+            None => image_manifest(store, &record)?,
+        };
         let multi = progress(access);
         for desc in manifest.layers.iter().chain([&manifest.config]) {
             let exists = client
@@ -257,7 +292,11 @@ pub fn push(
                 bar.finish_with_message("done");
             }
         }
-        let content_type = http::HeaderValue::from_static(oci::MT_OCI_MANIFEST);
+        let content_type = match manifest.media_type.as_str() {
+            oci::MT_DOCKER_MANIFEST => oci::MT_DOCKER_MANIFEST,
+            _ => oci::MT_OCI_MANIFEST,
+        };
+        let content_type = http::HeaderValue::from_static(content_type);
         client
             .push_manifest_raw(&reference, json, content_type)
             .await
