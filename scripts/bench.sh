@@ -53,6 +53,8 @@ command -v jq >/dev/null || die "jq not found (apt-get install jq)"
 tmp=$(mktemp -d /tmp/rcorch-bench.XXXXXX)
 # Unique cgroup parent for podman so cleanup removes exactly what we made.
 tag="rcorch-bench-$$"
+# Every rcorch call without its own --cgroup-parent lands under it too.
+export RCORCH_CGROUP_PARENT="$tag"
 
 # ---------------------------------------------------------------- cleanup --
 
