@@ -11,50 +11,21 @@ and when the failures and slow (> 500 ms) requests started relative to the
 kill.
 Usage: lb_kill_client.py HOST PORT DURATION KILL_AT PID [CONNS] [TIMEOUT]
 """
-import json, os, signal, socket, statistics, sys, threading, time
+import json, os, signal, statistics, sys, threading, time
+
+from http_probe import request
 
 host, port = sys.argv[1], int(sys.argv[2])
 duration, kill_at, pid = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 conns = int(sys.argv[6]) if len(sys.argv) > 6 else 4
 timeout = float(sys.argv[7]) if len(sys.argv) > 7 else 2.0
-REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
 
 results = []  # (start offset s, latency s, outcome)
 lock = threading.Lock()
 
 
 def one():
-    try:
-        s = socket.create_connection((host, port), timeout=timeout)
-    except socket.timeout:
-        return "connect-timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except OSError as e:
-        return f"connect-{e.__class__.__name__}"
-    try:
-        s.sendall(REQUEST)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        return "read-timeout"
-    except ConnectionResetError:
-        return "reset"
-    except OSError as e:
-        return f"read-{e.__class__.__name__}"
-    finally:
-        s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.split(b"\r\n")[0].endswith(b" 200 OK"):
-        return "bad-status"
-    length = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
-    if length and int(length[0].split(b":")[1]) != len(body):
-        return "short-body"
-    return "ok"
+    return request(host, port, timeout)
 
 
 def worker(t0):

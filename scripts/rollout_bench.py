@@ -20,7 +20,9 @@ Load runs on for 0.5 s after completion. Must run in a private network
 namespace with lo up (bench.sh does). Prints one JSON object.
 Usage: rollout_bench.py RCORCH ROOT CGROUP_PARENT ORDER MODE [REPLICAS] [PORT] [CONNS]
 """
-import json, os, socket, subprocess, sys, threading, time
+import json, os, subprocess, sys, threading, time
+
+from http_probe import request
 
 rcorch, root, cgroup_parent, order, mode = sys.argv[1:6]
 replicas = int(sys.argv[6]) if len(sys.argv) > 6 else 10
@@ -33,7 +35,6 @@ base = [rcorch, "--root", root, "--cgroup-parent", cgroup_parent]
 workdir = os.path.join(root, f"{project}-bench")
 os.makedirs(workdir, exist_ok=True)
 compose_file = os.path.join(workdir, "compose.yaml")
-REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
 
 
 def compose(value, check):
@@ -98,31 +99,7 @@ def wait_event(pred, timeout):
 
 
 def one():
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=2.0)
-    except socket.timeout:
-        return "connect-timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except OSError as e:
-        return f"connect-{e.__class__.__name__}"
-    try:
-        s.sendall(REQUEST)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    except socket.timeout:
-        return "read-timeout"
-    except ConnectionResetError:
-        return "reset"
-    except OSError as e:
-        return f"read-{e.__class__.__name__}"
-    finally:
-        s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.split(b"\r\n")[0].endswith(b" 200 OK"):
-        return "bad-status"
-    return "ok"
+    return request("127.0.0.1", port, 2.0)
 
 
 results = []  # (wall time started, outcome)
