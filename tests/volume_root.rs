@@ -8,25 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::project::Project;
+use common::volumes::{inspect_volume, mountpoint, names};
 use common::{assert_unchanged, TestEnv};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn names(env: &TestEnv) -> Vec<String> {
-    let out = env.rcorch(&["volume", "ls", "-q"]).ok();
-    out.lines().map(str::to_string).collect()
-}
-
-fn inspect_volume(env: &TestEnv, name: &str) -> serde_json::Value {
-    let out = env.rcorch(&["volume", "inspect", name]).ok();
-    let v: serde_json::Value = serde_json::from_str(&out).expect("inspect JSON");
-    v.as_array().expect("array")[0].clone()
-}
-
-fn mountpoint(env: &TestEnv, name: &str) -> PathBuf {
-    let v = inspect_volume(env, name);
-    PathBuf::from(v["Mountpoint"].as_str().expect("Mountpoint"))
-}
 
 #[test]
 fn create_ls_inspect_rm() {

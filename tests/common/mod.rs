@@ -17,6 +17,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 mod census;
 pub mod project;
+pub mod volumes;
 
 #[allow(unused_imports)] // Not every test binary needs it.
 pub use census::pid_alive;
