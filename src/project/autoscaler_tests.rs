@@ -106,12 +106,6 @@ fn record(replicas: u32, run: RunState) -> ProjectRecord {
     ProjectRecord {
         name: "shop".into(),
         services: vec![ServiceRecord {
-            spec,
-            template: Default::default(),
-            health_command: None,
-            ports: Vec::new(),
-            dnsrr: false,
-            vip_ports: vec![],
             autoscale: Some(AutoscalePolicy {
                 min_replicas: 1,
                 max_replicas: 3,
@@ -120,6 +114,7 @@ fn record(replicas: u32, run: RunState) -> ProjectRecord {
                 scale_down_window: Duration::from_secs(3),
                 interval: Duration::from_secs(2),
             }),
+            ..ServiceRecord::plain(spec, Default::default())
         }],
         networks: Vec::new(),
     }

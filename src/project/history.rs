@@ -113,18 +113,13 @@ mod tests {
         spec.revision = revision;
         ProjectRecord {
             name: "p".into(),
-            services: vec![ServiceRecord {
+            services: vec![ServiceRecord::plain(
                 spec,
-                template: ReplicaTemplate {
+                ReplicaTemplate {
                     image: image.into(),
                     ..ReplicaTemplate::default()
                 },
-                health_command: None,
-                ports: vec![],
-                dnsrr: false,
-                vip_ports: vec![],
-                autoscale: None,
-            }],
+            )],
             networks: vec![],
         }
     }

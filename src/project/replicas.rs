@@ -287,15 +287,10 @@ mod tests {
 
     #[test]
     fn extra_networks_are_joined_with_their_aliases_and_the_service_name() {
-        let mut service = ServiceRecord {
-            spec: crate::supervisor::ServiceSpec::new("front", 1),
-            template: Default::default(),
-            health_command: None,
-            ports: Vec::new(),
-            dnsrr: false,
-            vip_ports: vec![],
-            autoscale: None,
-        };
+        let mut service = ServiceRecord::plain(
+            crate::supervisor::ServiceSpec::new("front", 1),
+            Default::default(),
+        );
         service.template.network = Some("p_a".into());
         service.template.network_aliases = vec!["edge".into()];
         service.template.extra_networks = vec![

@@ -11,18 +11,13 @@ fn record(image: &str, revision: u64) -> ProjectRecord {
     spec.update.failure_action = FailureAction::Rollback;
     ProjectRecord {
         name: "p".into(),
-        services: vec![ServiceRecord {
+        services: vec![ServiceRecord::plain(
             spec,
-            template: ReplicaTemplate {
+            ReplicaTemplate {
                 image: image.into(),
                 ..ReplicaTemplate::default()
             },
-            health_command: None,
-            ports: vec![],
-            dnsrr: false,
-            vip_ports: vec![],
-            autoscale: None,
-        }],
+        )],
         networks: vec![],
     }
 }

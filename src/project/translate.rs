@@ -68,6 +68,20 @@ pub struct ServiceRecord {
 }
 
 impl ServiceRecord {
+    /// A service with neither health check, ports nor autoscaling: what
+    /// tests start from (one place to grow when the record does).
+    pub fn plain(spec: ServiceSpec, template: ReplicaTemplate) -> ServiceRecord {
+        ServiceRecord {
+            spec,
+            template,
+            health_command: None,
+            ports: Vec::new(),
+            dnsrr: false,
+            autoscale: None,
+            vip_ports: Vec::new(),
+        }
+    }
+
     /// The balancing strategy its `rcorch.lb.strategy` label selects.
     pub fn lb_strategy(&self) -> Result<Strategy, LbError> {
         let prefix = format!("{STRATEGY_LABEL}=");
