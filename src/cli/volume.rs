@@ -109,12 +109,7 @@ pub fn volume(instance: &Instance, cmd: VolumeCommand) -> CliResult {
 }
 
 fn containers(instance: &Instance) -> Result<Vec<ContainerConfig>, Failure> {
-    Ok(instance
-        .containers
-        .list()?
-        .into_iter()
-        .map(|r| r.config)
-        .collect())
+    Ok(instance.containers.configs()?)
 }
 
 fn rm(instance: &Instance, store: &VolumeStore, args: &RmArgs) -> CliResult {

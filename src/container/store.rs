@@ -149,6 +149,12 @@ impl ContainerStore {
         Ok(records)
     }
 
+    /// Every container's configuration (what the volume store asks about
+    /// when deciding which volumes are still in use).
+    pub fn configs(&self) -> Result<Vec<ContainerConfig>> {
+        Ok(self.list()?.into_iter().map(|r| r.config).collect())
+    }
+
     pub fn load(&self, id: &str) -> Result<Record> {
         let dir = self.container_dir(id);
         let config = read_json(&dir.join("config.json"))?;

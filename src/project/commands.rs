@@ -88,12 +88,7 @@ fn create_volumes(instance: &Instance, project: &Project) -> Result<()> {
 pub fn remove_volumes(instance: &Instance, name: &str) -> Result<Vec<String>> {
     let store = VolumeStore::open(&instance.root);
     let lock = store.lock()?;
-    let containers: Vec<_> = instance
-        .containers
-        .list()?
-        .into_iter()
-        .map(|r| r.config)
-        .collect();
+    let containers = instance.containers.configs()?;
     let (mut removed, mut failure) = (Vec::new(), None);
     let ours = store.list()?.into_iter().filter(|v| {
         v.labels

@@ -223,14 +223,13 @@ fn reuse_anonymous_volumes(instance: &Instance, request: &mut RunRequest) {
         return;
     }
     let store = crate::volume::store::VolumeStore::open(&instance.root);
-    let (Ok(volumes), Ok(records), Ok(labels)) = (
+    let (Ok(volumes), Ok(containers), Ok(labels)) = (
         store.list(),
-        instance.containers.list(),
+        instance.containers.configs(),
         crate::volume::parse_labels(&request.labels),
     ) else {
         return;
     };
-    let containers: Vec<_> = records.into_iter().map(|r| r.config).collect();
     for spec in request.volumes.iter_mut().filter(|v| !v.contains(':')) {
         if let Some(name) = crate::volume::reusable_anonymous(&volumes, &containers, &labels, spec)
         {

@@ -163,12 +163,7 @@ pub fn remove_anonymous_volumes(
     }
     let volumes = VolumeStore::open(&instance.root);
     let lock = volumes.lock()?;
-    let containers: Vec<_> = instance
-        .containers
-        .list()?
-        .into_iter()
-        .map(|r| r.config)
-        .collect();
+    let containers = instance.containers.configs()?;
     Ok(volumes.remove_anonymous(&lock, id, mounts, &containers)?)
 }
 

@@ -221,10 +221,9 @@ impl Monitor<'_> {
         let Ok(lock) = self.volumes.lock() else {
             return;
         };
-        let Ok(records) = self.store.list() else {
+        let Ok(others) = self.store.configs() else {
             return;
         };
-        let others: Vec<_> = records.into_iter().map(|r| r.config).collect();
         let _ = self
             .volumes
             .remove_anonymous(&lock, &c.id, &c.mounts, &others);
