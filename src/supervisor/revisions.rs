@@ -87,15 +87,7 @@ impl<T: Clone> RevisionHistory<T> {
     }
 
     fn push(&mut self, spec: T, at: Time, restored_from: Option<u64>) -> u64 {
-        let number = self.next_number();
-        self.revisions.push(Revision {
-            number,
-            spec,
-            created_at: at,
-            restored_from,
-        });
-        self.prune();
-        number
+        self.record_as(self.next_number(), spec, at, restored_from)
     }
 
     /// The newest revision: what should run.
