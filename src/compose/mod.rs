@@ -191,5 +191,19 @@ fn default_file(cwd: &Path) -> Result<PathBuf> {
         })
 }
 
+/// A valid compose text (as `/app/compose.yaml`, empty environment) as
+/// its project: what the project module's tests start from.
+#[cfg(test)]
+pub fn test_project(yaml: &str) -> Project {
+    let env = Env::default();
+    let input = LoadInput {
+        file: Path::new("/app/compose.yaml"),
+        text: yaml,
+        env: &env,
+        project_name: None,
+    };
+    load_str(&input, &|_| Ok(String::new())).unwrap().project
+}
+
 #[cfg(test)]
 mod tests;

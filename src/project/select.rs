@@ -91,19 +91,8 @@ pub fn merge_selected(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compose::{load_str, Env, LoadInput};
+    use crate::compose::test_project as project;
     use crate::project::translate::translate;
-
-    fn project(yaml: &str) -> Project {
-        let env = Env::default();
-        let input = LoadInput {
-            file: std::path::Path::new("/app/compose.yaml"),
-            text: yaml,
-            env: &env,
-            project_name: None,
-        };
-        load_str(&input, &|_| Ok(String::new())).unwrap().project
-    }
 
     const APP: &str = r#"
 name: shop

@@ -1,16 +1,5 @@
 use super::*;
-use crate::compose::{load_str, Env, LoadInput};
-
-fn project(yaml: &str) -> compose::Project {
-    let env = Env::default();
-    let input = LoadInput {
-        file: std::path::Path::new("/app/compose.yaml"),
-        text: yaml,
-        env: &env,
-        project_name: None,
-    };
-    load_str(&input, &|_| Ok(String::new())).unwrap().project
-}
+use crate::compose::test_project as project;
 
 const APP: &str = r#"
 name: shop
