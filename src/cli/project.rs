@@ -286,7 +286,7 @@ pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
     let path = args
         .output_dir
         .join(crate::systemd::unit::unit_name(&spec.project));
-    std::fs::write(&path, crate::systemd::unit::render(&spec))
+    crate::util::atomic::write_atomic(&path, crate::systemd::unit::render(&spec).as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("{}", path.display());
     Ok(0)

@@ -3,7 +3,7 @@
 //! serialised by an exclusive lock on `<root>/containers.lock`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -259,14 +259,11 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
-/// Write to a temporary sibling and rename, so readers never see half a file.
+/// Replaces the record at `path` whole (`util::atomic`): readers and a crash
+/// see the old value or the new one.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let bytes = serde_json::to_vec_pretty(value).expect("plain data serialises");
-    let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
-    file.write_all(&bytes).map_err(io_err(&tmp))?;
-    crate::util::writeback::start_writeback(&file);
-    fs::rename(&tmp, path).map_err(io_err(path))
+    crate::util::atomic::write_atomic(path, &bytes).map_err(io_err(path))
 }
 
 #[cfg(test)]

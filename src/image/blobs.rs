@@ -77,16 +77,10 @@ pub(super) fn load_index(path: &Path) -> Result<Vec<ImageRecord>, ImageError> {
 
 /// Writes `data` to `path` via a temporary file and rename.
 pub(super) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ImageError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(temp_name(&name));
-    fs::write(&tmp, data).map_err(|source| ImageError::Write {
-        path: tmp.clone(),
+    crate::util::atomic::write_atomic(path, data).map_err(|source| ImageError::Write {
+        path: path.to_path_buf(),
         source,
-    })?;
-    rename(&tmp, path)
+    })
 }
 
 pub(super) fn rename(from: &Path, to: &Path) -> Result<(), ImageError> {

@@ -75,7 +75,7 @@ pub fn serve(root: &Path, host_resolv_conf: &Path) -> std::io::Result<()> {
     let Some(_lock) = try_lock(root)? else {
         return Ok(());
     };
-    std::fs::write(pid_file(root), std::process::id().to_string())?;
+    crate::util::atomic::write_atomic(&pid_file(root), std::process::id().to_string().as_bytes())?;
     let store = NetStore::open(root);
     // Listen first, then read: a save in between is not missed.
     let watch = StateWatch::new(store.dir())?;

@@ -3,7 +3,6 @@
 //! `<root>/networks/lock`, so concurrent `run`s never hand out one address twice.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -94,12 +93,8 @@ impl NetStore {
 
     pub fn save(&self, _lock: &StateLock, state: &NetState) -> Result<(), StoreError> {
         let path = self.state_path();
-        let tmp = self.dir.join("state.json.tmp");
         let json = serde_json::to_vec_pretty(state).expect("state serializes");
-        let mut file = File::create(&tmp).map_err(Self::io(&tmp))?;
-        file.write_all(&json).map_err(Self::io(&tmp))?;
-        crate::util::writeback::start_writeback(&file);
-        std::fs::rename(&tmp, &path).map_err(Self::io(&path))?;
+        crate::util::atomic::write_atomic(&path, &json).map_err(Self::io(&path))?;
         super::state_watch::notify(&self.dir);
         Ok(())
     }

@@ -65,9 +65,9 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
     let Some(_lock) = sup.project.try_lock_supervisor()? else {
         return Ok(()); // another supervisor keeps this project
     };
-    let _ = std::fs::write(
-        sup.project.dir.join("supervisor.pid"),
-        std::process::id().to_string(),
+    let _ = crate::util::atomic::write_atomic(
+        &sup.project.dir.join("supervisor.pid"),
+        std::process::id().to_string().as_bytes(),
     );
     let mut mask = SigSet::empty();
     for s in [

@@ -1,4 +1,4 @@
 //! Small helpers shared by several modules.
 
+pub mod atomic;
 pub mod time;
-pub mod writeback;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -265,8 +265,7 @@ fn owner_pid(name: &str) -> Option<u32> {
 
 fn write_meta(path: &Path, volume: &Volume) -> Result<()> {
     let bytes = serde_json::to_vec_pretty(volume).expect("plain data serialises");
-    let mut file = File::create(path).map_err(io_err(path))?;
-    file.write_all(&bytes).map_err(io_err(path))
+    crate::util::atomic::write_atomic(path, &bytes).map_err(io_err(path))
 }
 
 #[cfg(test)]

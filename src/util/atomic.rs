@@ -1,0 +1,82 @@
+//! The one way rcorch replaces a record on disk: write a temporary sibling,
+//! flush it, rename it over the record. A crash or a full disk at any
+//! instant leaves the previous content or the next one, never a torn file:
+//! the rename is the only step that changes what the record's name holds,
+//! and it happens only once every byte is written and flushed.
+//!
+//! The steps go through `AtomicFs`, so the tests can fail each of them (and
+//! each byte of the write) and check what the record holds afterwards.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The filesystem calls an atomic write makes, in order.
+pub trait AtomicFs {
+    type File: Write;
+    /// Creates (or truncates) the temporary file.
+    fn create(&self, path: &Path) -> io::Result<Self::File>;
+    /// Flushes the file's data to the device.
+    fn sync(&self, file: &mut Self::File) -> io::Result<()>;
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real filesystem.
+pub struct RealFs;
+
+impl AtomicFs for RealFs {
+    type File = File;
+    fn create(&self, path: &Path) -> io::Result<File> {
+        File::create(path)
+    }
+    fn sync(&self, file: &mut File) -> io::Result<()> {
+        // Data only: the rename below is what must not reach the disk
+        // before the bytes. The directory is not synced: that would make
+        // the new state durable sooner, not the write any more atomic.
+        file.sync_data()
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+}
+
+/// The temporary sibling of `path` this process writes: unique per
+/// process, so two writers never share one, and recognisable (`.tmp`) so
+/// listings skip it.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
+}
+
+/// Replaces `path`'s content with `bytes` atomically. On failure the
+/// temporary file is removed and `path` is as it was.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(&RealFs, path, bytes)
+}
+
+/// `write_atomic` through `fs`.
+pub fn write_atomic_with<F: AtomicFs>(fs: &F, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    let result = fs.create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.flush()?;
+        fs.sync(&mut file)?;
+        drop(file);
+        fs.rename(&tmp, path)
+    });
+    if result.is_err() {
+        let _ = fs.remove(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+#[path = "atomic_tests.rs"]
+mod tests;
