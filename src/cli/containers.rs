@@ -99,7 +99,11 @@ fn status_word(status: Status) -> &'static str {
 }
 
 pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
-    let mut records = instance.containers.list()?;
+    let scan = instance.containers.scan()?;
+    for broken in &scan.broken {
+        eprintln!("rcorch: warning: {}", broken.report());
+    }
+    let mut records = scan.records;
     records.retain(|r| args.all || observed_status(&r.state) == Status::Running);
     records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
     if args.quiet {
@@ -228,7 +232,7 @@ pub fn kill(instance: &Instance, args: &KillArgs) -> CliResult {
 pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
     for_each(&args.containers, |c| {
         let record = control::remove(instance, c, args.force)?;
-        if args.volumes {
+        if let Some(record) = record.filter(|_| args.volumes) {
             control::remove_anonymous_volumes(instance, &record.config.id, &record.config.mounts)?;
         }
         println!("{c}");

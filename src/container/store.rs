@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use thiserror::Error;
 
+pub use super::damage::{parse_record, Broken, Problem, Scan};
 use super::{ContainerConfig, ContainerState};
 
 #[derive(Debug, Error)]
@@ -17,11 +18,8 @@ pub enum StoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: nix::Error },
-    #[error("corrupt record {path}: {source}")]
-    Corrupt {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    #[error("unreadable record {path} ({problem}); run `rcorch system check --repair`")]
+    Unreadable { path: PathBuf, problem: Problem },
     #[error("the container name \"{name}\" is already in use by container {id}; remove it or pick another --name")]
     NameInUse { name: String, id: String },
     #[error("no such container: {reference}")]
@@ -134,19 +132,25 @@ impl ContainerStore {
         Ok(ids)
     }
 
-    /// Every container with a readable config. A directory whose config is
-    /// missing (a `run` killed before writing it) is skipped here and swept
-    /// by `remove`.
+    /// Every container with a readable record. Unreadable ones are left out
+    /// (see `scan`): one damaged record never hides the others.
     pub fn list(&self) -> Result<Vec<Record>> {
-        let mut records = Vec::new();
+        Ok(self.scan()?.records)
+    }
+
+    /// Every container directory, read: the whole records, and the ones
+    /// that cannot be read, with the file at fault.
+    pub fn scan(&self) -> Result<Scan> {
+        let mut scan = Scan::default();
         for id in self.ids()? {
             match self.load(&id) {
-                Ok(record) => records.push(record),
-                Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Ok(record) => scan.records.push(record),
+                // Removed between the listing and the read.
+                Err(_) if !self.container_dir(&id).exists() => {}
+                Err(e) => scan.broken.push(Broken::from_error(&id, e)),
             }
         }
-        Ok(records)
+        Ok(scan)
     }
 
     /// Every container's configuration (what the volume store asks about
@@ -157,27 +161,30 @@ impl ContainerStore {
 
     pub fn load(&self, id: &str) -> Result<Record> {
         let dir = self.container_dir(id);
-        let config = read_json(&dir.join("config.json"))?;
-        let state = match read_json(&dir.join("state.json")) {
-            Ok(state) => state,
-            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                ContainerState::default()
-            }
-            Err(e) => return Err(e),
-        };
+        let config = read_record(&dir.join("config.json"))?;
+        let state = read_record(&dir.join("state.json"))?;
         Ok(Record { config, state })
+    }
+
+    /// What survives of a damaged container's state (its processes' pids),
+    /// for removing it.
+    pub fn surviving_state(&self, id: &str) -> Option<ContainerState> {
+        read_json(&self.container_dir(id).join("state.json")).ok()
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<()> {
         write_json_atomic(&self.container_dir(id).join("state.json"), state)
     }
 
-    /// Finds a container by exact name, exact id, or unique id prefix.
+    /// Finds a container by exact name, exact id, or unique id prefix; a
+    /// damaged one (whose name is unknown) by its id.
     pub fn resolve(&self, reference: &str) -> Result<String> {
-        let records = self.list()?;
-        let names: Vec<(&str, &str)> = records
+        let scan = self.scan()?;
+        let names: Vec<(&str, &str)> = scan
+            .records
             .iter()
             .map(|r| (r.config.id.as_str(), r.config.name.as_str()))
+            .chain(scan.broken.iter().map(|b| (b.id.as_str(), "")))
             .collect();
         resolve_reference(&names, reference).map(str::to_string)
     }
@@ -253,10 +260,23 @@ pub fn resolve_reference<'a>(
 
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = fs::read(path).map_err(io_err(path))?;
-    serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
+    parse_record(&bytes).map_err(|problem| StoreError::Unreadable {
         path: path.to_path_buf(),
-        source,
+        problem,
     })
+}
+
+/// A record every container has: missing is as damaged as garbage.
+fn read_record<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let unreadable = |problem| StoreError::Unreadable {
+        path: path.to_path_buf(),
+        problem,
+    };
+    match fs::read(path) {
+        Ok(bytes) => parse_record(&bytes).map_err(unreadable),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(unreadable(Problem::Missing)),
+        Err(e) => Err(io_err(path)(e)),
+    }
 }
 
 /// Replaces the record at `path` whole (`util::atomic`): readers and a crash

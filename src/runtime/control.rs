@@ -114,11 +114,23 @@ pub fn stop(
 }
 
 /// Removes a container completely: processes, cgroup, any leftover mount,
-/// directory. Works on records left by a crashed `run` or monitor.
-pub fn remove(instance: &Instance, reference: &str, force: bool) -> Result<Record, ControlError> {
-    let record = instance
-        .containers
-        .load(&instance.containers.resolve(reference)?)?;
+/// directory. Works on records left by a crashed `run` or monitor, and
+/// (with `force`) on damaged ones: None then, as there is no record to
+/// return.
+pub fn remove(
+    instance: &Instance,
+    reference: &str,
+    force: bool,
+) -> Result<Option<Record>, ControlError> {
+    let id = instance.containers.resolve(reference)?;
+    let record = match instance.containers.load(&id) {
+        Ok(record) => record,
+        Err(StoreError::Unreadable { .. }) if force => {
+            remove_damaged(instance, &id)?;
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let running = observed_status(&record.state) == Status::Running;
     if running && !force {
         return Err(ControlError::Running {
@@ -147,7 +159,29 @@ pub fn remove(instance: &Instance, reference: &str, force: bool) -> Result<Recor
     // The lease, rules and veth (already freed if the monitor saw the exit).
     let _ = super::net::release(&instance.root, &record.config.id, false);
     instance.containers.remove_dir(&record.config.id)?;
-    Ok(record)
+    Ok(Some(record))
+}
+
+/// Removes a container whose record cannot be read, finding its processes
+/// by what survives: the state file's pids (checked against their start
+/// time), and the cgroup named by its id under this instance's cgroup
+/// parent (where `run` put it, unless another --cgroup-parent was given).
+fn remove_damaged(instance: &Instance, id: &str) -> Result<(), ControlError> {
+    let state = instance.containers.surviving_state(id).unwrap_or_default();
+    if let Some(pid) = state.pid {
+        if sys::same_process_alive(pid, state.pid_start_ticks) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    let cgroup = instance.cgroup(&instance.cgroup_parent, id)?;
+    let _ = cgroup.kill_all(Signal::SIGKILL);
+    if monitor_alive(&state) {
+        wait_for_exit(state.monitor_pid.unwrap_or(0), MONITOR_GRACE);
+    }
+    cgroup.destroy()?;
+    let _ = super::net::release(&instance.root, id, false);
+    instance.containers.remove_dir(id)?;
+    Ok(())
 }
 
 /// Removes the anonymous volumes container `id` mounted (`rm -v`,

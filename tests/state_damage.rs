@@ -1,0 +1,91 @@
+//! Root-only: a damaged record of one container (truncated, garbage, empty
+//! or missing config or state) never blocks commands about the others, is
+//! reported with its path, and `rm -f` still removes it and its processes.
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::{pid_alive, wait_for, TestEnv};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    Truncate,
+    Garbage,
+    Empty,
+    Missing,
+}
+
+fn damage(path: &std::path::Path, how: Damage) {
+    let bytes = fs::read(path).expect("record to damage");
+    match how {
+        Damage::Truncate => fs::write(path, &bytes[..bytes.len() / 2]).unwrap(),
+        Damage::Garbage => fs::write(path, b"\x00\x01not json\xff").unwrap(),
+        Damage::Empty => fs::write(path, b"").unwrap(),
+        Damage::Missing => fs::remove_file(path).unwrap(),
+    }
+}
+
+const KINDS: [Damage; 4] = [
+    Damage::Truncate,
+    Damage::Garbage,
+    Damage::Empty,
+    Damage::Missing,
+];
+
+#[test]
+fn a_damaged_container_record_blocks_nothing_and_is_removable() {
+    let Some(env) = TestEnv::new() else { return };
+    for file in ["config.json", "state.json"] {
+        for how in KINDS {
+            let case = format!("{file} {how:?}");
+            let healthy = env.run_detached(&[], &["sleep", "30"]);
+            let broken = env.run_detached(&[], &["sleep", "30"]);
+            let broken_pid = env.inspect(&broken)["State"]["Pid"].as_i64().unwrap() as i32;
+            let dir = env.root.join("containers").join(&broken);
+            damage(&dir.join(file), how);
+
+            let ps = env.rcorch(&["ps", "-a"]);
+            assert_eq!(ps.code, 0, "{case}: {ps:?}");
+            assert!(ps.stdout.contains(&healthy[..12]), "{case}: {ps:?}");
+            assert!(!ps.stdout.contains(&broken[..12]), "{case}: {ps:?}");
+            let reports = ps.stderr.matches(&broken[..12]).count();
+            assert!(reports >= 1, "{case}: not reported: {ps:?}");
+            assert_eq!(
+                ps.stderr.lines().count(),
+                1,
+                "{case}: reported more than once: {ps:?}"
+            );
+            assert!(
+                ps.stderr.contains(&dir.join(file).display().to_string()),
+                "{case}: {ps:?}"
+            );
+
+            let inspect = env.rcorch(&["inspect", &healthy]);
+            assert_eq!(inspect.code, 0, "{case}: {inspect:?}");
+            let bad = env.rcorch(&["inspect", &broken]);
+            assert_eq!(bad.code, 1, "{case}: {bad:?}");
+            assert!(bad.stderr.contains("system check"), "{case}: {bad:?}");
+            let run = env.rcorch(&["run", "--rm", "busybox", "true"]);
+            assert_eq!(run.code, 0, "{case}: {run:?}");
+
+            env.rcorch(&["rm", "-f", &healthy]).ok();
+            let rm = env.rcorch(&["rm", "-f", &broken]);
+            assert_eq!(rm.code, 0, "{case}: {rm:?}");
+            assert!(!dir.exists(), "{case}: directory left");
+            assert!(
+                wait_for(WAIT, || !pid_alive(broken_pid)),
+                "{case}: the damaged container's process survived rm -f"
+            );
+            assert_eq!(env.rcorch(&["ps", "-aq"]).ok(), "", "{case}");
+            assert!(
+                wait_for(WAIT, || env.leftovers().is_empty()),
+                "{case}: {:?}",
+                env.leftovers()
+            );
+        }
+    }
+}
