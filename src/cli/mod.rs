@@ -280,6 +280,11 @@ fn dispatch(cli: Cli) -> CliResult {
         return compose::config(args);
     }
     let instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
+    if !matches!(cli.command, Command::DnsServe | Command::Supervise(_)) {
+        // Before anything reads a container: one whose monitor died is
+        // finished now, so every command sees (and reports) the truth.
+        crate::runtime::orphans::finish_orphans(&instance);
+    }
     match cli.command {
         Command::Run(args) => run_container(&instance, *args),
         Command::Exec(args) => exec_in_container(&instance, args),

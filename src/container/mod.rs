@@ -141,6 +141,9 @@ pub struct ContainerState {
     /// Start time of that PID (clock ticks since boot), to tell it from a reused PID.
     pub pid_start_ticks: Option<u64>,
     pub monitor_pid: Option<i32>,
+    /// Start time of the monitor, so a reused pid is not taken for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_start_ticks: Option<u64>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub exit_code: Option<i32>,

@@ -389,6 +389,7 @@ impl Networks {
             .partition(|(_, e)| e.container_id == container_id);
         state.endpoints = kept;
         let gone: Vec<Endpoint> = gone.into_values().collect();
+        super::services::drop_departed(&mut state, &gone);
         if gone.is_empty() {
             // A veth can outlive its lease briefly (namespaces die asynchronously).
             if delete_veth {

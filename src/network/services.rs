@@ -123,6 +123,25 @@ pub fn remove_project(state: &mut NetState, project: &str) -> Vec<ServiceLb> {
     gone.into_values().collect()
 }
 
+/// Takes departed endpoints out of every service on their network: the
+/// members map the kernel balances over (and `tasks.SERVICE`) must not
+/// keep a replica whose container is gone, whether or not its project's
+/// supervisor is alive to notice. Returns whether a service changed.
+pub fn drop_departed(state: &mut NetState, gone: &[super::Endpoint]) -> bool {
+    let mut changed = false;
+    for service in state.services.values_mut() {
+        let departed = |ip: &Ipv4Addr| {
+            gone.iter()
+                .any(|e| e.network == service.network && e.ip == *ip)
+        };
+        let before = (service.backends.len(), service.replicas.len());
+        service.backends.retain(|ip| !departed(ip));
+        service.replicas.retain(|ip| !departed(ip));
+        changed |= before != (service.backends.len(), service.replicas.len());
+    }
+    changed
+}
+
 /// `numgen inc mod N map { 0 : A, 1 : B, … }`: the next member, round-robin.
 fn next_member(backends: &[Ipv4Addr]) -> Expression<'static> {
     let pairs = backends

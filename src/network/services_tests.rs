@@ -250,3 +250,29 @@ fn the_proxy_listens_on_published_tcp_ports_and_the_vip_ports() {
     let entry = plan_service(&s, &request(&["w1"], &["8080:80"])).unwrap();
     assert!(proxy_routes(&entry).is_empty());
 }
+
+#[test]
+fn a_departed_endpoint_leaves_every_service_on_its_network_only() {
+    let mut s = state();
+    let entry = plan_service(&s, &request(&["w1", "w2"], &["8080:80"])).unwrap();
+    s.services.insert(ServiceLb::key("p", "web"), entry);
+    let mut elsewhere = plan_service(&s, &request(&["w1"], &[])).unwrap();
+    elsewhere.service = "api".into();
+    elsewhere.network = "other".into();
+    s.services.insert(ServiceLb::key("p", "api"), elsewhere);
+    let w1 = s
+        .endpoints
+        .values()
+        .find(|e| e.container_id == "w1")
+        .cloned()
+        .unwrap();
+    assert!(drop_departed(&mut s, std::slice::from_ref(&w1)));
+    let web = &s.services["p/web"];
+    assert_eq!(web.backends, vec![ip("10.1.0.3")]);
+    assert!(!web.replicas.contains(&w1.ip));
+    let rule = serde_json::to_string(&dnat_rules(web)).unwrap();
+    assert!(!rule.contains("10.1.0.2"), "{rule}");
+    // Same address on another network: not this endpoint.
+    assert_eq!(s.services["p/api"].backends, vec![ip("10.1.0.2")]);
+    assert!(!drop_departed(&mut s, &[w1]), "nothing left to drop");
+}

@@ -53,11 +53,12 @@ pub fn observed_status(state: &ContainerState) -> Status {
     }
 }
 
-/// A monitor still owns the container while its process is alive.
-fn monitor_alive(state: &ContainerState) -> bool {
+/// A monitor still owns the container while its process is alive (the
+/// same process: pid and start time).
+pub fn monitor_alive(state: &ContainerState) -> bool {
     state
         .monitor_pid
-        .is_some_and(|pid| sys::process_start_ticks(pid).is_some())
+        .is_some_and(|pid| sys::same_process_alive(pid, state.monitor_start_ticks))
 }
 
 fn wait_for_exit(pid: i32, timeout: Duration) -> bool {

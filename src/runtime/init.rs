@@ -259,6 +259,7 @@ fn finish_and_exec(
     nix::unistd::setgroups(&[gid]).map_err(setup("setgroups"))?;
     nix::unistd::setresgid(gid, gid, gid).map_err(setup("setgid"))?;
     nix::unistd::setresuid(uid, uid, uid).map_err(setup("setuid"))?;
+    die_with_the_monitor(error_pipe);
     if uid.is_root() {
         caps::apply(&plan.capabilities)
             .map_err(|e| Failure(FailureKind::Setup, format!("capabilities: {e}")))?;
@@ -288,6 +289,29 @@ fn finish_and_exec(
         kind,
         format!("exec: \"{}\": {}", program.display(), errno.desc()),
     ))
+}
+
+/// Arms (again) the parent-death signal: the kernel clears it when the
+/// effective uid or gid changes (`commit_creds`), so the one set at the top
+/// of `run` was lost for every `-u` container, which then outlived a killed
+/// monitor. The container dies with its monitor rather than being adopted:
+/// only the monitor holds the pty/pipes its output goes to, the pidfd-free
+/// wait that yields its exit code and the `--rm`/network clean-up, none of
+/// which a later command can take over from a running process. If the
+/// monitor died before this point, the error pipe's reader is gone
+/// (POLLERR on our end): stop now, as the signal would have.
+fn die_with_the_monitor(error_pipe: &OwnedFd) {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let mut pfd = libc::pollfd {
+        fd: error_pipe.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if n > 0 && pfd.revents & libc::POLLERR != 0 {
+        exit_now(137);
+    }
 }
 
 /// The command starts with default dispositions and nothing blocked: the

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod monitor;
 pub mod mounts;
 pub mod net;
+pub mod orphans;
 pub mod run;
 pub mod seccomp;
 pub mod stdio;

@@ -156,6 +156,7 @@ impl Monitor<'_> {
             pid: Some(child.as_raw()),
             pid_start_ticks: sys::process_start_ticks(child.as_raw()),
             monitor_pid: Some(std::process::id() as i32),
+            monitor_start_ticks: sys::process_start_ticks(std::process::id() as i32),
             started_at: Some(now_rfc3339()),
             ..ContainerState::default()
         };

@@ -113,11 +113,24 @@ pub fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
-/// Start time of a process in clock ticks since boot (field 22 of
-/// /proc/PID/stat), which tells a live process from a reused PID.
+/// Start time of a live process in clock ticks since boot (field 22 of
+/// /proc/PID/stat), which tells a live process from a reused PID. A zombie
+/// (dead, not yet reaped: a container whose monitor died waits for the
+/// host's init to reap it) is not alive: None.
 pub fn process_start_ticks(pid: libc::pid_t) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    if !parse_alive(&stat) {
+        return None;
+    }
     parse_start_ticks(&stat)
+}
+
+/// Field 3 of /proc/PID/stat: Z (zombie) and X (dead) are not running.
+pub fn parse_alive(stat: &str) -> bool {
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    !matches!(state, Some("Z") | Some("X") | Some("x") | None)
 }
 
 /// The comm field may hold spaces and parentheses, so fields are counted
@@ -262,6 +275,16 @@ mod tests {
             droppable_mappings(maps),
             [(0x1000, 0x2000), (0x2000, 0x3000), (0x7000, 0x8000)]
         );
+    }
+
+    #[test]
+    fn zombies_and_dead_processes_are_not_alive() {
+        let stat = |state: &str| format!("42 (sle ep)) {state} 1 42 42 0 -1");
+        assert!(parse_alive(&stat("S")));
+        assert!(parse_alive(&stat("R")));
+        assert!(!parse_alive(&stat("Z")));
+        assert!(!parse_alive(&stat("X")));
+        assert!(!parse_alive("garbage"));
     }
 
     #[test]
