@@ -215,11 +215,11 @@ fn bad_input_changes_nothing() {
     assert_unchanged(&env, || {
         for bad in ["a", "bad/name", "sp ace", ".hidden"] {
             let out = env.rcorch(&["volume", "create", bad]);
-            assert_eq!(out.code, 125, "{bad}: {out:#?}");
+            assert_eq!(out.code, 1, "{bad}: {out:#?}");
             assert!(out.stderr.contains("invalid volume name"), "{out:#?}");
         }
         let out = env.rcorch(&["volume", "create", "--label", "=x", "lbl"]);
-        assert_eq!(out.code, 125, "{out:#?}");
+        assert_eq!(out.code, 1, "{out:#?}");
         let out = env.rcorch(&["volume", "rm", "nosuch"]);
         assert_eq!(out.code, 1, "{out:#?}");
         assert!(out.stderr.contains("no such volume: nosuch"), "{out:#?}");

@@ -1,6 +1,5 @@
-//! The command line: parse, call the library, print, pick the exit code.
-//! Docker's conventions: 125 for rcorch's own errors, the container's exit
-//! code otherwise.
+//! The command line: parse, call the library, print, pick the exit code
+//! (`exit_code`: Docker's rule, the one place it is decided).
 
 mod compose;
 mod containers;
@@ -248,26 +247,58 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if !matches!(cli.command, Command::Supervise(_) | Command::DnsServe) {
+        die_quietly_on_a_closed_pipe();
+    }
+    let creates_container = matches!(cli.command, Command::Run(_));
     match dispatch(cli) {
         Ok(code) => code,
         Err(failure) => {
             eprintln!("rcorch: {}", failure.message);
-            failure.code
+            exit_code(creates_container, failure.start_code)
         }
     }
 }
 
-/// An error on its way to the user, with the exit code it maps to.
+/// `rcorch ps | head -1`: once the reader is gone, end as CLI tools do, by
+/// SIGPIPE, silently. Rust ignores SIGPIPE, so a write would fail with
+/// EPIPE and `println!` would panic (abort, with the release profile).
+/// Not for the long-lived processes that write to sockets and pipes (the
+/// supervisor, the resolver), nor the monitor, which ignores it again
+/// (`Monitor::run`): a reader going away must not kill a container.
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: installs the default disposition; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Docker's exit codes, for every verb (README, "Exit codes"): the
+/// container's command could not be run: 126 (cannot invoke) or 127 (not
+/// found), from `run` and `exec`; any other failure of a verb that creates
+/// a container (`run`): 125; of any other verb (a missing container,
+/// image, network, volume, project, or the verb's own error): 1. A
+/// command line clap rejects is 125 for every verb, as docker's flag errors.
+pub fn exit_code(creates_container: bool, start_code: Option<i32>) -> i32 {
+    match (start_code, creates_container) {
+        (Some(code), _) => code,
+        (None, true) => 125,
+        (None, false) => 1,
+    }
+}
+
+/// An error on its way to the user. `start_code`: set when the container's
+/// command itself could not be started (126/127).
 pub struct Failure {
     message: String,
-    code: i32,
+    start_code: Option<i32>,
 }
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
         Failure {
             message: e.to_string(),
-            code: 125,
+            start_code: None,
         }
     }
 }
@@ -380,7 +411,7 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         }
         Err(e) => Err(Failure {
             message: e.to_string(),
-            code: e.exit_code(),
+            start_code: e.start_code(),
         }),
     }
 }
@@ -396,7 +427,7 @@ fn exec_in_container(instance: &Instance, args: ExecArgs) -> CliResult {
     };
     exec::exec(instance, &args.container, &request).map_err(|e| Failure {
         message: e.to_string(),
-        code: e.exit_code(),
+        start_code: e.start_code(),
     })
 }
 
@@ -404,6 +435,15 @@ fn exec_in_container(instance: &Instance, args: ExecArgs) -> CliResult {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn exit_codes_follow_dockers_rule() {
+        assert_eq!(exit_code(true, None), 125, "run's own error");
+        assert_eq!(exit_code(true, Some(127)), 127, "run: command not found");
+        assert_eq!(exit_code(true, Some(126)), 126, "run: cannot invoke");
+        assert_eq!(exit_code(false, None), 1, "any other verb's error");
+        assert_eq!(exit_code(false, Some(127)), 127, "exec: command not found");
+    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

@@ -56,13 +56,15 @@ fn sample(instance: &Instance, ids: &[(String, String, String)]) -> Vec<Sample> 
 }
 
 pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
+    // Named containers must exist, as with docker (exit 1 otherwise).
+    let named = args
+        .containers
+        .iter()
+        .map(|c| instance.containers.resolve(c))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut targets = Vec::new();
     for r in instance.containers.list()? {
-        let wanted = args.containers.is_empty()
-            || args
-                .containers
-                .iter()
-                .any(|c| c == &r.config.name || r.config.id.starts_with(c.as_str()));
+        let wanted = named.is_empty() || named.contains(&r.config.id);
         if wanted && observed_status(&r.state) == Status::Running {
             targets.push((
                 r.config.id.clone(),

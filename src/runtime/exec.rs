@@ -68,10 +68,12 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    pub fn exit_code(&self) -> i32 {
+    /// The code of a command that could not be started (126/127); None
+    /// for rcorch's own errors (a missing or stopped container).
+    pub fn start_code(&self) -> Option<i32> {
         match self {
-            ExecError::Start { exit_code, .. } => *exit_code,
-            _ => 126,
+            ExecError::Start { exit_code, .. } => Some(*exit_code),
+            _ => None,
         }
     }
 }

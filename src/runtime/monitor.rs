@@ -63,6 +63,12 @@ impl Monitor<'_> {
         stdio: ContainerStdio,
         on_started: impl FnOnce(Result<(), &StartFailure>),
     ) -> i32 {
+        // The monitor outlives its readers (`run ... | head -1`): a write
+        // to a closed pipe fails (and is ignored), it never kills it.
+        // SAFETY: installs SIG_IGN; no handler code runs.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
         let mask = monitor_signals();
         let _ = mask.thread_block();
         let Ok(signals) =

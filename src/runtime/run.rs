@@ -61,11 +61,12 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// 125 for rcorch's own errors, 126/127 when the command cannot run.
-    pub fn exit_code(&self) -> i32 {
+    /// The code of a command that could not be started (126/127, or 125
+    /// when its setup failed); None for rcorch's own errors.
+    pub fn start_code(&self) -> Option<i32> {
         match self {
-            RunError::Start { exit_code, .. } => *exit_code,
-            _ => 125,
+            RunError::Start { exit_code, .. } => Some(*exit_code),
+            _ => None,
         }
     }
 }
