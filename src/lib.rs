@@ -12,6 +12,7 @@ pub mod network;
 pub mod project;
 pub mod runtime;
 pub mod supervisor;
+pub mod system;
 pub mod systemd;
 pub mod util;
 pub mod volume;

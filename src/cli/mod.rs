@@ -10,6 +10,7 @@ mod network;
 mod project;
 mod registry;
 mod stats;
+mod system;
 mod volume;
 
 use std::path::PathBuf;
@@ -112,6 +113,9 @@ enum Command {
     /// Manage images (ls, inspect, rm, prune, tag, load, save, pull, push)
     #[command(subcommand)]
     Image(images::ImageCommand),
+    /// Check the instance's records (`system check [--repair]`)
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -356,6 +360,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Pull(args) => registry::pull(&instance, &args),
         Command::Push(args) => registry::push(&instance, &args),
         Command::Image(command) => images::image(&instance, &command),
+        Command::System(command) => system::system(&instance, &command),
     }
 }
 

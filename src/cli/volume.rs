@@ -73,6 +73,9 @@ pub fn volume(instance: &Instance, cmd: VolumeCommand) -> CliResult {
             Ok(0)
         }
         VolumeCommand::Ls(args) => {
+            for (name, path, problem) in store.damaged()? {
+                eprintln!("rcorch: warning: volume {name} has unreadable metadata {} ({problem}): run `rcorch system check --repair`", path.display());
+            }
             let volumes = store.list()?;
             if args.quiet {
                 volumes.iter().for_each(|v| println!("{}", v.name));

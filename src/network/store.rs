@@ -19,7 +19,7 @@ pub enum StoreError {
     },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: nix::Error },
-    #[error("corrupt network state {path}: {source}")]
+    #[error("corrupt network state {path}: {source}; run `rcorch system check --repair`")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,

@@ -60,7 +60,7 @@ pub enum VolumeError {
     },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: Errno },
-    #[error("corrupt volume metadata {path}: {source}")]
+    #[error("corrupt volume metadata {path}: {source}; run `rcorch system check --repair`")]
     Corrupt {
         path: PathBuf,
         source: serde_json::Error,

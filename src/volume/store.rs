@@ -123,14 +123,39 @@ impl VolumeStore {
         }
     }
 
-    /// Every volume, sorted by name.
+    /// Every volume, sorted by name; one with unreadable metadata is left
+    /// out (see `damaged`), so it never hides the others.
     pub fn list(&self) -> Result<Vec<Volume>> {
+        Ok(self.scan()?.0)
+    }
+
+    /// Volumes whose metadata cannot be read: (name, file, problem).
+    pub fn damaged(&self) -> Result<Vec<(String, PathBuf, String)>> {
+        Ok(self.scan()?.1)
+    }
+
+    /// Writes fresh metadata for a volume whose own is unreadable: its
+    /// data directory is what matters; labels are lost.
+    pub fn restore_meta(&self, name: &str, now: &str) -> Result<()> {
+        let dir = self.volume_dir(name);
+        let volume = Volume {
+            name: name.to_string(),
+            driver: super::DRIVER.to_string(),
+            mountpoint: dir.join(DATA),
+            created: now.to_string(),
+            labels: BTreeMap::new(),
+        };
+        write_meta(&dir.join(META), &volume)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn scan(&self) -> Result<(Vec<Volume>, Vec<(String, PathBuf, String)>)> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
             Err(e) => return Err(io_err(&self.dir)(e)),
         };
-        let mut volumes = Vec::new();
+        let (mut volumes, mut damaged) = (Vec::new(), Vec::new());
         for entry in entries {
             let entry = entry.map_err(io_err(&self.dir))?;
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
@@ -140,11 +165,14 @@ impl VolumeStore {
                 Ok(v) => volumes.push(v),
                 // Staging or removal leftovers, or a killed create.
                 Err(VolumeError::NotFound { .. }) => {}
+                Err(VolumeError::Corrupt { path, source }) => {
+                    damaged.push((name, path, source.to_string()))
+                }
                 Err(e) => return Err(e),
             }
         }
         volumes.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(volumes)
+        Ok((volumes, damaged))
     }
 
     /// Removes `name` unless a container in `containers` uses it.

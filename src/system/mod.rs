@@ -1,0 +1,168 @@
+//! `rcorch system check [--repair]`: every record of an instance read once
+//! (containers, projects, network state, volumes, images index), the
+//! unreadable ones reported with their path, and with --repair put right as
+//! `plan` decides.
+
+pub mod plan;
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+
+use crate::container::damage::parse_record;
+use crate::container::{ContainerState, Status};
+use crate::instance::Instance;
+use crate::network::store::NetStore;
+use crate::util::time::now_rfc3339;
+use crate::volume::store::VolumeStore;
+use plan::{Finding, Kind, Repair};
+
+/// Every unreadable record of the instance.
+pub fn check(instance: &Instance) -> Vec<Finding> {
+    let mut findings = containers(instance);
+    findings.extend(projects(&instance.root));
+    if NetStore::open(&instance.root).read().is_err() {
+        let path = instance.root.join("networks/state.json");
+        let problem = problem_of(&path, String::new());
+        findings.push(finding(Kind::NetworkState, path, problem));
+    }
+    if let Ok(damaged) = VolumeStore::open(&instance.root).damaged() {
+        for (name, path, problem) in damaged {
+            let problem = problem_of(&path, problem);
+            findings.push(finding(Kind::VolumeMeta { name }, path, problem));
+        }
+    }
+    let index = instance.root.join("images/images.json");
+    if let Ok(bytes) = std::fs::read(&index) {
+        if let Err(problem) = parse_record::<serde_json::Value>(&bytes) {
+            findings.push(finding(Kind::ImageIndex, index, problem.to_string()));
+        }
+    }
+    findings
+}
+
+/// The problem as `parse_record` names it (empty, truncated, …), else
+/// `otherwise` (valid JSON of the wrong shape, an I/O error).
+fn problem_of(path: &Path, otherwise: String) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => match parse_record::<serde_json::Value>(&bytes) {
+            Err(problem) => problem.to_string(),
+            Ok(_) => otherwise,
+        },
+        Err(e) => e.to_string(),
+    }
+}
+
+fn finding(kind: Kind, path: PathBuf, problem: String) -> Finding {
+    Finding {
+        kind,
+        path,
+        problem,
+    }
+}
+
+fn containers(instance: &Instance) -> Vec<Finding> {
+    let Ok(scan) = instance.containers.scan() else {
+        return Vec::new();
+    };
+    scan.broken
+        .into_iter()
+        .map(|b| {
+            let kind = if b.path.ends_with("state.json") {
+                Kind::ContainerState {
+                    live: has_processes(instance, &b.id),
+                    id: b.id,
+                }
+            } else {
+                Kind::ContainerConfig { id: b.id }
+            };
+            finding(kind, b.path, b.problem)
+        })
+        .collect()
+}
+
+fn has_processes(instance: &Instance, id: &str) -> bool {
+    instance
+        .cgroup(&instance.cgroup_parent, id)
+        .and_then(|c| Ok(c.pids()?))
+        .is_ok_and(|pids| !pids.is_empty())
+}
+
+fn projects(root: &Path) -> Vec<Finding> {
+    let Ok(entries) = std::fs::read_dir(root.join("projects")) else {
+        return Vec::new();
+    };
+    let mut findings = Vec::new();
+    for entry in entries.flatten() {
+        let project = entry.file_name().to_string_lossy().into_owned();
+        for (file, kind) in [
+            (
+                "desired.json",
+                Kind::ProjectDesired {
+                    project: project.clone(),
+                },
+            ),
+            (
+                "history.json",
+                Kind::ProjectHistory {
+                    project: project.clone(),
+                },
+            ),
+            ("health.json", Kind::ProjectCache),
+            ("rollouts.json", Kind::ProjectCache),
+        ] {
+            let path = entry.path().join(file);
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if let Err(problem) = parse_record::<serde_json::Value>(&bytes) {
+                findings.push(finding(kind, path, problem.to_string()));
+            }
+        }
+    }
+    findings
+}
+
+/// Applies the repair `plan` gives `finding`; returns it, or why it failed.
+pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> {
+    let repair = plan::plan(&finding.kind);
+    let path = &finding.path;
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    match (&repair, &finding.kind) {
+        (Repair::RestoreExitedState, Kind::ContainerState { id, .. }) => {
+            let state = ContainerState {
+                status: Some(Status::Exited),
+                finished_at: Some(now_rfc3339()),
+                error: Some("its state record was unreadable; restored by `system check`".into()),
+                ..ContainerState::default()
+            };
+            // Its cgroup is empty; remove it with the stale record.
+            if let Ok(cgroup) = instance.cgroup(&instance.cgroup_parent, id) {
+                let _ = cgroup.kill_all(Signal::SIGKILL);
+                let _ = cgroup.destroy();
+            }
+            instance
+                .containers
+                .save_state(id, &state)
+                .map_err(|e| failed(&e))?;
+        }
+        (Repair::RemoveContainer, Kind::ContainerConfig { id }) => {
+            crate::runtime::control::remove(instance, id, true).map_err(|e| failed(&e))?;
+        }
+        (Repair::RestoreVolumeMeta, Kind::VolumeMeta { name }) => {
+            let volumes = VolumeStore::open(&instance.root);
+            let _lock = volumes.lock().map_err(|e| failed(&e))?;
+            volumes
+                .restore_meta(name, &now_rfc3339())
+                .map_err(|e| failed(&e))?;
+        }
+        (Repair::Discard, _) => std::fs::remove_file(path).map_err(|e| failed(&e))?,
+        (Repair::SetAside { .. }, _) => {
+            let mut aside = path.clone().into_os_string();
+            aside.push(".damaged");
+            std::fs::rename(path, aside).map_err(|e| failed(&e))?;
+        }
+        _ => {}
+    }
+    Ok(repair)
+}

@@ -1,0 +1,163 @@
+//! What `system check --repair` does with each unreadable record, decided
+//! from the record's kind alone: restore it when what it says can be
+//! rebuilt from what survives, remove it when it cannot and it only
+//! describes itself, set it aside (renamed `*.damaged`, never deleted)
+//! when it held the user's intent.
+
+use std::path::PathBuf;
+
+/// Which record a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// `containers/ID/config.json`: what to run; nothing else says it.
+    ContainerConfig { id: String },
+    /// `containers/ID/state.json`; `live`: the container still has processes.
+    ContainerState { id: String, live: bool },
+    /// `projects/NAME/desired.json`: the applied compose model.
+    ProjectDesired { project: String },
+    /// `projects/NAME/history.json`: the revisions `rollback` goes back to.
+    ProjectHistory { project: String },
+    /// `projects/NAME/{health,rollouts}.json`: the supervisor rewrites them.
+    ProjectCache,
+    /// `networks/state.json`: networks, leases, published ports.
+    NetworkState,
+    /// `volumes/NAME/meta.json`; the data is beside it.
+    VolumeMeta { name: String },
+    /// `images/images.json`: the names of the images.
+    ImageIndex,
+}
+
+/// One unreadable record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: Kind,
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repair {
+    /// A stopped container's state: rewritten as exited (code unknown).
+    RestoreExitedState,
+    /// Its processes stopped, its cgroup, network and directory removed.
+    RemoveContainer,
+    /// The volume's metadata rewritten from its name (labels are lost).
+    RestoreVolumeMeta,
+    /// Deleted: rewritten by its owner on its next pass.
+    Discard,
+    /// Renamed `*.damaged` so the next write starts afresh; `then` is what
+    /// the user does to get back what it held.
+    SetAside { then: String },
+    /// Nothing now: the container is running and its monitor rewrites the
+    /// state when it exits (or `rm -f` it).
+    LeaveRunning,
+}
+
+pub fn plan(kind: &Kind) -> Repair {
+    match kind {
+        Kind::ContainerConfig { .. } => Repair::RemoveContainer,
+        Kind::ContainerState { live: false, .. } => Repair::RestoreExitedState,
+        Kind::ContainerState { live: true, .. } => Repair::LeaveRunning,
+        Kind::ProjectDesired { project } => Repair::SetAside {
+            then: format!("run `rcorch up -p {project} -f FILE` again"),
+        },
+        Kind::ProjectHistory { .. } => Repair::SetAside {
+            then: "its earlier revisions are lost; the next `up` starts a new history".into(),
+        },
+        Kind::ProjectCache => Repair::Discard,
+        Kind::NetworkState => Repair::SetAside {
+            then: "create your networks again (`rcorch network create`) and restart the containers that used them".into(),
+        },
+        Kind::VolumeMeta { .. } => Repair::RestoreVolumeMeta,
+        Kind::ImageIndex => Repair::SetAside {
+            then: "import, load or pull your images again (their layers are kept)".into(),
+        },
+    }
+}
+
+impl Repair {
+    /// What was (or, without --repair, would be) done, for the report.
+    pub fn describe(&self) -> String {
+        match self {
+            Repair::RestoreExitedState => "restored: recorded as exited".into(),
+            Repair::RemoveContainer => {
+                "removed: its configuration cannot be restored (processes stopped)".into()
+            }
+            Repair::RestoreVolumeMeta => "restored: metadata rewritten (labels lost)".into(),
+            Repair::Discard => "removed: rebuilt by the project's supervisor".into(),
+            Repair::SetAside { then } => format!("set aside as *.damaged: {then}"),
+            Repair::LeaveRunning => {
+                "left: the container is running; its monitor rewrites the state when it exits (or `rcorch rm -f` it)".into()
+            }
+        }
+    }
+
+    /// Whether the record is whole (or gone) after the repair.
+    pub fn resolves(&self) -> bool {
+        !matches!(self, Repair::LeaveRunning)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_survives_is_restored_and_what_cannot_be_is_removed_or_set_aside() {
+        let id = || "c".repeat(64);
+        assert_eq!(
+            plan(&Kind::ContainerConfig { id: id() }),
+            Repair::RemoveContainer
+        );
+        assert_eq!(
+            plan(&Kind::ContainerState {
+                id: id(),
+                live: false
+            }),
+            Repair::RestoreExitedState
+        );
+        assert_eq!(
+            plan(&Kind::ContainerState {
+                id: id(),
+                live: true
+            }),
+            Repair::LeaveRunning
+        );
+        assert_eq!(
+            plan(&Kind::VolumeMeta {
+                name: "data".into()
+            }),
+            Repair::RestoreVolumeMeta
+        );
+        assert_eq!(plan(&Kind::ProjectCache), Repair::Discard);
+    }
+
+    #[test]
+    fn the_users_intent_is_never_deleted_and_the_way_back_is_named() {
+        for kind in [
+            Kind::ProjectDesired {
+                project: "shop".into(),
+            },
+            Kind::ProjectHistory {
+                project: "shop".into(),
+            },
+            Kind::NetworkState,
+            Kind::ImageIndex,
+        ] {
+            let repair = plan(&kind);
+            assert!(matches!(repair, Repair::SetAside { .. }), "{kind:?}");
+            assert!(repair.describe().contains(".damaged"), "{kind:?}");
+        }
+        let desired = plan(&Kind::ProjectDesired {
+            project: "shop".into(),
+        });
+        assert!(desired.describe().contains("rcorch up -p shop"));
+    }
+
+    #[test]
+    fn only_a_running_container_is_left_unresolved() {
+        assert!(!Repair::LeaveRunning.resolves());
+        assert!(Repair::RemoveContainer.resolves());
+        assert!(Repair::Discard.resolves());
+    }
+}
