@@ -45,7 +45,7 @@ pub fn orphaned_state(previous: &ContainerState, now: String) -> ContainerState 
         finished_at: Some(now),
         started_at: previous.started_at.clone(),
         error: Some(format!(
-            "its monitor (pid {}) died, and the container was killed with it",
+            "its monitor (pid {}) ended without recording the exit (killed, or it could not write); the container ended with it",
             previous.monitor_pid.unwrap_or(0)
         )),
         ..ContainerState::default()
@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(state.exit_code, Some(137));
         assert_eq!(state.started_at.as_deref(), Some("t0"));
         assert_eq!(state.finished_at.as_deref(), Some("t1"));
-        assert!(state.error.unwrap().contains("monitor (pid 9) died"));
+        assert!(state.error.unwrap().contains("monitor (pid 9) ended"));
         assert_eq!(state.monitor_pid, None);
     }
 }
