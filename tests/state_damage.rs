@@ -7,6 +7,7 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
+use common::project::Project;
 use common::{pid_alive, wait_for, TestEnv};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -88,4 +89,43 @@ fn a_damaged_container_record_blocks_nothing_and_is_removable() {
             );
         }
     }
+}
+
+const ONE_SLEEPER: &str = r#"
+services:
+  s:
+    image: busybox
+    command: ["sleep", "300"]
+    stop_grace_period: 1s
+    network_mode: none
+"#;
+
+#[test]
+fn a_damaged_project_record_blocks_no_other_project_and_down_still_works() {
+    let Some(env) = TestEnv::new() else { return };
+    let (a, b) = (
+        Project::new(&env, "dmga", ONE_SLEEPER),
+        Project::new(&env, "dmgb", ONE_SLEEPER),
+    );
+    a.up();
+    b.up();
+    for file in ["desired.json", "health.json"] {
+        let path = a.dir().join(file);
+        if path.exists() {
+            damage(&path, Damage::Truncate);
+        }
+    }
+    let ps = env.rcorch(&["ps"]);
+    assert_eq!(ps.code, 0, "{ps:?}");
+    assert!(
+        ps.stdout.contains("dmga-s-1") && ps.stdout.contains("dmgb-s-1"),
+        "{ps:?}"
+    );
+    let again = b.cmd("up", &["-d", "--wait-timeout", "30"]);
+    assert_eq!(again.code, 0, "the other project: {again:?}");
+    let down = a.down();
+    assert_eq!(down.code, 0, "down of the damaged project: {down:?}");
+    assert!(!env.rcorch(&["ps", "-a"]).ok().contains("dmga-s-1"));
+    assert_eq!(b.down().code, 0);
+    common::project::kill_supervisors(&env.root);
 }
