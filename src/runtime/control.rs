@@ -169,12 +169,19 @@ pub fn remove(
 /// parent (where `run` put it, unless another --cgroup-parent was given).
 fn remove_damaged(instance: &Instance, id: &str) -> Result<(), ControlError> {
     let state = instance.containers.surviving_state(id).unwrap_or_default();
+    let mut parent = instance.cgroup_parent.clone();
     if let Some(pid) = state.pid {
         if sys::same_process_alive(pid, state.pid_start_ticks) {
+            // Its own cgroup says where it lives, whatever --cgroup-parent
+            // this command was given.
+            let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"));
+            if let Some(found) = cgroups.ok().and_then(|t| cgroup_parent_in(&t, id)) {
+                parent = found;
+            }
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
-    let cgroup = instance.cgroup(&instance.cgroup_parent, id)?;
+    let cgroup = instance.cgroup(&parent, id)?;
     let _ = cgroup.kill_all(Signal::SIGKILL);
     if monitor_alive(&state) {
         wait_for_exit(state.monitor_pid.unwrap_or(0), MONITOR_GRACE);
@@ -183,6 +190,17 @@ fn remove_damaged(instance: &Instance, id: &str) -> Result<(), ControlError> {
     let _ = super::net::release(&instance.root, id, false);
     instance.containers.remove_dir(id)?;
     Ok(())
+}
+
+/// The cgroup parent of container `id` from a `/proc/PID/cgroup` text
+/// (`N:controllers:/PARENT/ID` lines): PARENT, or None if no line ends in
+/// the container's own cgroup.
+pub fn cgroup_parent_in(proc_cgroup: &str, id: &str) -> Option<String> {
+    proc_cgroup.lines().find_map(|line| {
+        let path = line.splitn(3, ':').nth(2)?;
+        let parent = path.strip_suffix(id)?.strip_suffix('/')?;
+        Some(parent.trim_start_matches('/').to_string()).filter(|p| !p.is_empty())
+    })
 }
 
 /// Removes the anonymous volumes container `id` mounted (`rm -v`,
@@ -205,6 +223,15 @@ pub fn remove_anonymous_volumes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_containers_cgroup_parent_is_read_from_its_process() {
+        let id = "f".repeat(64);
+        let text = format!("12:pids:/deep/parent/{id}\n0::/unified/{id}\n1:name=x:/\n");
+        assert_eq!(cgroup_parent_in(&text, &id).as_deref(), Some("deep/parent"));
+        assert_eq!(cgroup_parent_in("3:pids:/user.slice\n", &id), None);
+        assert_eq!(cgroup_parent_in(&format!("3:pids:/{id}\n"), &id), None);
+    }
 
     #[test]
     fn a_running_record_whose_process_is_gone_is_exited() {
