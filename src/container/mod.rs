@@ -144,6 +144,10 @@ pub struct ContainerState {
     /// Start time of the monitor, so a reused pid is not taken for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor_start_ticks: Option<u64>,
+    /// The PID namespace (inode) those pids belong to: a command run in
+    /// another one cannot see them, and must not take them for dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_namespace: Option<u64>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub exit_code: Option<i32>,

@@ -163,6 +163,7 @@ impl Monitor<'_> {
             pid_start_ticks: sys::process_start_ticks(child.as_raw()),
             monitor_pid: Some(std::process::id() as i32),
             monitor_start_ticks: sys::process_start_ticks(std::process::id() as i32),
+            pid_namespace: sys::own_pid_namespace(),
             started_at: Some(now_rfc3339()),
             ..ContainerState::default()
         };

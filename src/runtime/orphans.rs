@@ -37,6 +37,15 @@ pub fn judge(state: &ContainerState, monitor: bool, pid1: bool) -> Orphan {
     }
 }
 
+/// Pure: whether pids recorded in namespace `recorded` can be checked from
+/// `ours` (unknown on either side: assume so, as records before this did).
+pub fn same_namespace(recorded: Option<u64>, ours: Option<u64>) -> bool {
+    match (recorded, ours) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
 /// The state recorded for a container that ended with its monitor.
 pub fn orphaned_state(previous: &ContainerState, now: String) -> ContainerState {
     ContainerState {
@@ -53,6 +62,9 @@ pub fn orphaned_state(previous: &ContainerState, now: String) -> ContainerState 
 }
 
 fn liveness(state: &ContainerState) -> Orphan {
+    if !same_namespace(state.pid_namespace, sys::own_pid_namespace()) {
+        return Orphan::Supervised; // its pids mean nothing here
+    }
     let pid1 = state
         .pid
         .is_some_and(|pid| sys::same_process_alive(pid, state.pid_start_ticks));
@@ -148,6 +160,14 @@ mod tests {
             judge(&ContainerState::default(), false, false),
             Orphan::Supervised
         );
+    }
+
+    #[test]
+    fn pids_of_another_pid_namespace_are_never_judged() {
+        assert!(same_namespace(Some(7), Some(7)));
+        assert!(!same_namespace(Some(7), Some(8)));
+        assert!(same_namespace(None, Some(8)));
+        assert!(same_namespace(Some(7), None));
     }
 
     #[test]

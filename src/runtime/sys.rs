@@ -125,6 +125,12 @@ pub fn process_start_ticks(pid: libc::pid_t) -> Option<u64> {
     parse_start_ticks(&stat)
 }
 
+/// The inode of our PID namespace (`/proc/self/ns/pid`).
+pub fn own_pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
 /// Field 3 of /proc/PID/stat: Z (zombie) and X (dead) are not running.
 pub fn parse_alive(stat: &str) -> bool {
     let state = stat
