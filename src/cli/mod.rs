@@ -3,6 +3,7 @@
 
 mod compose;
 mod containers;
+mod exit;
 mod images;
 mod logs;
 mod netview;
@@ -16,6 +17,9 @@ mod volume;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use exit::die_quietly_on_a_closed_pipe;
+pub use exit::{exit_code, CliResult, Failure, USAGE_ERROR};
 
 use crate::container::build::RunRequest;
 use crate::instance::{Instance, DEFAULT_CGROUP_PARENT, DEFAULT_ROOT};
@@ -246,7 +250,7 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
+            let code = if e.use_stderr() { USAGE_ERROR } else { 0 };
             let _ = e.print();
             return code;
         }
@@ -263,51 +267,6 @@ pub fn main() -> i32 {
         }
     }
 }
-
-/// `rcorch ps | head -1`: once the reader is gone, end as CLI tools do, by
-/// SIGPIPE, silently. Rust ignores SIGPIPE, so a write would fail with
-/// EPIPE and `println!` would panic (abort, with the release profile).
-/// Not for the long-lived processes that write to sockets and pipes (the
-/// supervisor, the resolver), nor the monitor, which ignores it again
-/// (`Monitor::run`): a reader going away must not kill a container.
-fn die_quietly_on_a_closed_pipe() {
-    // SAFETY: installs the default disposition; no handler code runs.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-/// Docker's exit codes, for every verb (README, "Exit codes"): the
-/// container's command could not be run: 126 (cannot invoke) or 127 (not
-/// found), from `run` and `exec`; any other failure of a verb that creates
-/// a container (`run`): 125; of any other verb (a missing container,
-/// image, network, volume, project, or the verb's own error): 1. A
-/// command line clap rejects is 125 for every verb, as docker's flag errors.
-pub fn exit_code(creates_container: bool, start_code: Option<i32>) -> i32 {
-    match (start_code, creates_container) {
-        (Some(code), _) => code,
-        (None, true) => 125,
-        (None, false) => 1,
-    }
-}
-
-/// An error on its way to the user. `start_code`: set when the container's
-/// command itself could not be started (126/127).
-pub struct Failure {
-    message: String,
-    start_code: Option<i32>,
-}
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure {
-            message: e.to_string(),
-            start_code: None,
-        }
-    }
-}
-
-pub type CliResult = Result<i32, Failure>;
 
 fn dispatch(cli: Cli) -> CliResult {
     // Needs no instance: it only reads the compose file.
@@ -414,10 +373,7 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
             println!("{id}");
             Ok(0)
         }
-        Err(e) => Err(Failure {
-            message: e.to_string(),
-            start_code: e.start_code(),
-        }),
+        Err(e) => Err(Failure::of_start(&e, e.start_code())),
     }
 }
 
@@ -430,25 +386,14 @@ fn exec_in_container(instance: &Instance, args: ExecArgs) -> CliResult {
         interactive: args.interactive,
         tty: args.tty,
     };
-    exec::exec(instance, &args.container, &request).map_err(|e| Failure {
-        message: e.to_string(),
-        start_code: e.start_code(),
-    })
+    exec::exec(instance, &args.container, &request)
+        .map_err(|e| Failure::of_start(&e, e.start_code()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
-
-    #[test]
-    fn exit_codes_follow_dockers_rule() {
-        assert_eq!(exit_code(true, None), 125, "run's own error");
-        assert_eq!(exit_code(true, Some(127)), 127, "run: command not found");
-        assert_eq!(exit_code(true, Some(126)), 126, "run: cannot invoke");
-        assert_eq!(exit_code(false, None), 1, "any other verb's error");
-        assert_eq!(exit_code(false, Some(127)), 127, "exec: command not found");
-    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {
