@@ -107,7 +107,7 @@ copy_with_libs() {
 busybox=$(dpkg-query -L busybox-static 2>/dev/null | grep -E '/bin/busybox$' | head -n1 || true)
 [ -x "${busybox:-}" ] || die "busybox-static is needed for the guest's shell (apt-get install busybox-static)"
 cp "$busybox" "$init_root/bin/busybox"
-for tool in unshare nft nsenter mount umount; do
+for tool in unshare nft nsenter mount umount bash ip jq; do
     copy_with_libs "$(command -v "$tool")"
 done
 # The tests find rcorch at the absolute path they were built with.

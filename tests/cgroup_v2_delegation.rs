@@ -98,7 +98,9 @@ fn remove_tree(dir: &Path) {
 /// private mount and network namespaces. `$RCORCH` runs rcorch on `env`'s
 /// root with the cgroup parent "rcorch" (inside the namespace).
 fn in_cgroup_namespace(env: &TestEnv, ns_root: &Path, script: &str) -> Output {
-    let inner = format!("mount -t cgroup2 cgroup2 {CGROUP_FS} && {script}");
+    // The inherited mount shows the whole tree: replace it with this namespace's.
+    let inner =
+        format!("umount -l {CGROUP_FS} && mount -t cgroup2 cgroup2 {CGROUP_FS} && {script}");
     let outer = format!(
         "echo $$ > {}/cgroup.procs && exec unshare --cgroup --mount --net --propagation private sh -c '{}'",
         ns_root.display(),
@@ -202,6 +204,10 @@ fn without_cpu_delegated_only_a_cpu_limit_fails_and_says_why() {
     assert_eq!(out.code, 0, "{out:#?}");
     assert_eq!(out.stdout.trim(), "67108864");
 
+    // A fresh namespace root: the first one now delegates, so it cannot take
+    // a process any more.
+    let ns_root = cg.path.join("ns2");
+    fs::create_dir(&ns_root).unwrap();
     let out = in_cgroup_namespace(
         &env,
         &ns_root,
