@@ -29,11 +29,28 @@ pub enum CgroupError {
     /// A cgroup v1 controller we need (for limits, stats or killing) is not mounted.
     #[error("cgroup v1 controller {controller} is not mounted (rcorch needs memory, cpu, cpuacct and pids)")]
     ControllerNotMounted { controller: Controller },
-    /// A cgroup v2 controller we need is not offered by the parent cgroup.
-    #[error("cgroup v2 controller {controller} is not available in {}", path.display())]
+    /// A cgroup v2 controller a limit needs is not offered by the parent cgroup.
+    #[error(
+        "cgroup v2 controller {controller} is not available in {} (not listed in its \
+         cgroup.controllers): its parent does not delegate it; enable it there with \
+         `echo +{controller} > cgroup.subtree_control` or drop the limit that needs it",
+        path.display()
+    )]
     ControllerUnavailable {
         controller: &'static str,
         path: PathBuf,
+    },
+    /// cgroup v2 forbids enabling controllers in a non-root cgroup with processes.
+    #[error(
+        "cannot write {controllers:?} to {}/cgroup.subtree_control: the cgroup holds \
+         processes ({}) and cgroup v2 lets only a cgroup without processes delegate \
+         controllers; move them into a child cgroup, or pick another --cgroup-parent",
+        path.display(), pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")
+    )]
+    ParentHoldsProcesses {
+        path: PathBuf,
+        controllers: String,
+        pids: Vec<i32>,
     },
     /// A cgroup parent or name would escape its hierarchy or is empty.
     #[error("invalid cgroup path {value:?}: expected relative names without \".\" or \"..\"")]

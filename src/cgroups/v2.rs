@@ -8,9 +8,15 @@ use super::convert::{v2_writes, Limits, OPTIONAL_FILES};
 use super::stats::{self, Stats};
 use super::{fsio, CgroupError, CgroupManager, Result};
 
-/// Controllers enabled for container cgroups: memory and pids for limits,
-/// stats and OOM events, cpu for the quota (cpu.stat usage is always there).
-pub const NEEDED_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+/// Controllers rcorch delegates to container cgroups where the parent offers
+/// them: memory and pids for limits, stats and OOM events, cpu for the quota
+/// (cpu.stat usage is always there). Only those a container's limits need
+/// are required (see [`required_controllers`]); the others are best effort.
+pub const WANTED_CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+
+/// The leaf that the processes of a cgroup-namespace root are moved into so
+/// the root may delegate controllers (as docker-in-docker's "init" cgroup).
+pub const EVACUATION_LEAF: &str = "init";
 
 /// A container cgroup on a unified (v2) host.
 #[derive(Debug, Clone)]
@@ -20,29 +26,41 @@ pub struct V2Manager {
     relative: PathBuf,
 }
 
-/// Which of `needed` still have to be enabled in a cgroup's
+/// The controllers `limits` cannot be enforced without.
+pub fn required_controllers(limits: &Limits) -> Vec<&'static str> {
+    let mut needed = Vec::new();
+    if limits.memory.is_some() {
+        needed.push("memory");
+    }
+    if limits.cpu.is_some() {
+        needed.push("cpu");
+    }
+    if limits.pids.is_some() {
+        needed.push("pids");
+    }
+    needed
+}
+
+/// Which of [`WANTED_CONTROLLERS`] to enable in a cgroup's
 /// cgroup.subtree_control, given its cgroup.controllers (`available`) and
-/// current cgroup.subtree_control (`enabled`); Err names one not available.
-pub fn controllers_to_enable<'a>(
+/// current cgroup.subtree_control (`enabled`): every wanted one that is
+/// available and not yet enabled. Err names a `required` one not available.
+pub fn controllers_to_enable(
     available: &str,
     enabled: &str,
-    needed: &[&'a str],
-) -> std::result::Result<Vec<&'a str>, &'a str> {
+    required: &[&'static str],
+) -> std::result::Result<Vec<&'static str>, &'static str> {
     let has = |list: &str, c: &str| {
         list.split_whitespace()
             .any(|w| w.trim_start_matches('+') == c)
     };
-    let mut missing = Vec::new();
-    for controller in needed {
-        if has(enabled, controller) {
-            continue;
-        }
-        if !has(available, controller) {
-            return Err(controller);
-        }
-        missing.push(*controller);
+    if let Some(missing) = required.iter().find(|c| !has(available, c)) {
+        return Err(missing);
     }
-    Ok(missing)
+    Ok(WANTED_CONTROLLERS
+        .into_iter()
+        .filter(|c| has(available, c) && !has(enabled, c))
+        .collect())
 }
 
 impl V2Manager {
@@ -61,22 +79,52 @@ impl V2Manager {
         self.dir().join(name)
     }
 
-    /// Enables `NEEDED_CONTROLLERS` for the children of `dir`.
-    fn enable_for_children(dir: &Path) -> Result<()> {
+    /// Enables the wanted controllers for the children of `dir`; `required`
+    /// ones must be there. `dir` may be the hierarchy's root only when
+    /// `is_root`: there, processes in the way are moved to a leaf.
+    fn enable_for_children(dir: &Path, required: &[&'static str], is_root: bool) -> Result<()> {
         let available = fsio::read(&dir.join("cgroup.controllers"))?;
         let subtree = dir.join("cgroup.subtree_control");
         let enabled = fsio::read(&subtree)?;
-        let missing = controllers_to_enable(&available, &enabled, &NEEDED_CONTROLLERS).map_err(
-            |controller| CgroupError::ControllerUnavailable {
-                controller,
-                path: dir.to_path_buf(),
-            },
-        )?;
+        let missing =
+            controllers_to_enable(&available, &enabled, required).map_err(|controller| {
+                CgroupError::ControllerUnavailable {
+                    controller,
+                    path: dir.to_path_buf(),
+                }
+            })?;
         if missing.is_empty() {
             return Ok(());
         }
         let value: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
-        fsio::write(&subtree, &value.join(" "))
+        let value = value.join(" ");
+        match fsio::write(&subtree, &value) {
+            // cgroup v2's no-internal-process rule: a cgroup with processes
+            // cannot delegate. The real root is exempt, but the root of a
+            // cgroup namespace (rcorch in a container or a CI runner) is not.
+            Err(CgroupError::Write { source, .. })
+                if source.raw_os_error() == Some(libc::EBUSY) =>
+            {
+                let pids = fsio::read_pids(&dir.join("cgroup.procs"))?;
+                if pids.is_empty() {
+                    return fsio::write(&subtree, &value);
+                }
+                if !is_root {
+                    // Best-effort controllers are not worth failing for.
+                    if !missing.iter().any(|c| required.contains(c)) {
+                        return Ok(());
+                    }
+                    return Err(CgroupError::ParentHoldsProcesses {
+                        path: dir.to_path_buf(),
+                        controllers: value,
+                        pids,
+                    });
+                }
+                evacuate_to_leaf(dir)?;
+                fsio::write(&subtree, &value)
+            }
+            other => other,
+        }
     }
 
     fn read_keyed(&self, name: &str, key: &str) -> Result<u64> {
@@ -101,11 +149,11 @@ impl V2Manager {
 impl CgroupManager for V2Manager {
     fn apply_limits(&self, limits: &Limits) -> Result<()> {
         // Walk down from the root: each ancestor must delegate the controllers
-        // to its children before the next level is created. Ancestors hold no
-        // processes (no-internal-process rule), so enabling is always allowed.
+        // to its children before the next level is created.
+        let required = required_controllers(limits);
         let mut current = self.root.clone();
         for component in self.relative.components() {
-            Self::enable_for_children(&current)?;
+            Self::enable_for_children(&current, &required, current == self.root)?;
             current.push(component);
             fsio::create_dir_all(&current)?;
         }
@@ -133,21 +181,31 @@ impl CgroupManager for V2Manager {
     }
 
     fn stats(&self) -> Result<Stats> {
-        let usage = fsio::read_u64(&self.file("memory.current"))?;
-        let inactive = self.read_keyed("memory.stat", "inactive_file")?;
+        // memory and pids files exist only where those controllers are
+        // delegated (they are best effort, see WANTED_CONTROLLERS).
+        let memory_usage = match absent_as_none(fsio::read_u64(&self.file("memory.current")))? {
+            Some(usage) => {
+                let inactive = self.read_keyed("memory.stat", "inactive_file")?;
+                stats::docker_memory_usage(usage, inactive)
+            }
+            None => 0,
+        };
+        let memory_limit = absent_as_none(self.read_limit("memory.max"))?.flatten();
+        let pids_current = absent_as_none(fsio::read_u64(&self.file("pids.current")))?;
         Ok(Stats {
             cpu_usage_ns: self
                 .read_keyed("cpu.stat", "usage_usec")?
                 .saturating_mul(1000),
-            memory_usage: stats::docker_memory_usage(usage, inactive),
-            memory_limit: self.read_limit("memory.max")?,
-            pids_current: fsio::read_u64(&self.file("pids.current"))?,
-            pids_limit: self.read_limit("pids.max")?,
+            memory_usage,
+            memory_limit,
+            pids_current: pids_current.unwrap_or(0),
+            pids_limit: absent_as_none(self.read_limit("pids.max"))?.flatten(),
         })
     }
 
     fn oom_killed(&self) -> Result<bool> {
-        Ok(stats::oom_killed(&fsio::read(&self.file("memory.events"))?))
+        let events = absent_as_none(fsio::read(&self.file("memory.events")))?;
+        Ok(events.is_some_and(|text| stats::oom_killed(&text)))
     }
 
     fn kill_all(&self, signal: Signal) -> Result<()> {
@@ -161,6 +219,41 @@ impl CgroupManager for V2Manager {
     fn destroy(&self) -> Result<()> {
         fsio::remove_all(&[self.dir()])
     }
+}
+
+/// A control file that does not exist (its controller is not delegated)
+/// reads as None.
+fn absent_as_none<T>(read: Result<T>) -> Result<Option<T>> {
+    match read {
+        Ok(value) => Ok(Some(value)),
+        Err(CgroupError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Moves every process of `dir` into its leaf [`EVACUATION_LEAF`], a few
+/// rounds so that processes forked meanwhile follow. A process that exited
+/// on the way is skipped.
+fn evacuate_to_leaf(dir: &Path) -> Result<()> {
+    let leaf = dir.join(EVACUATION_LEAF);
+    fsio::create_dir_all(&leaf)?;
+    let procs = leaf.join("cgroup.procs");
+    for _ in 0..10 {
+        let pids = fsio::read_pids(&dir.join("cgroup.procs"))?;
+        if pids.is_empty() {
+            return Ok(());
+        }
+        for pid in pids {
+            match fsio::write(&procs, &pid.to_string()) {
+                Err(CgroupError::Write { source, .. })
+                    if source.raw_os_error() == Some(libc::ESRCH) => {}
+                other => other?,
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -72,25 +72,63 @@ fn manager(root: &Path) -> Box<dyn CgroupManager> {
 }
 
 #[test]
-fn enabling_only_adds_what_is_missing() {
-    let needed = &NEEDED_CONTROLLERS;
+fn enabling_adds_every_available_wanted_controller_and_requires_only_the_needed() {
+    let all = ["memory", "cpu", "pids"];
     assert_eq!(
-        controllers_to_enable(ROOT_CONTROLLERS, "", needed),
+        controllers_to_enable(ROOT_CONTROLLERS, "", &all),
         Ok(vec!["memory", "cpu", "pids"])
     );
     assert_eq!(
-        controllers_to_enable(ROOT_CONTROLLERS, "cpu memory pids io", needed),
+        controllers_to_enable(ROOT_CONTROLLERS, "cpu memory pids io", &all),
         Ok(vec![])
     );
     assert_eq!(
-        controllers_to_enable("cpu io memory", "memory", needed),
+        controllers_to_enable("cpu io memory", "memory", &all),
         Err("pids")
     );
     // Substrings are not controllers: "cpuset" is not "cpu".
     assert_eq!(
-        controllers_to_enable("cpuset memory pids", "", needed),
+        controllers_to_enable("cpuset memory pids", "", &all),
         Err("cpu")
     );
+    // No cpu delegated and no cpu limit asked: the others are still enabled.
+    assert_eq!(
+        controllers_to_enable("memory pids", "", &["memory"]),
+        Ok(vec!["memory", "pids"])
+    );
+    assert_eq!(controllers_to_enable("io", "", &[]), Ok(vec![]));
+}
+
+#[test]
+fn required_controllers_follow_the_limits() {
+    assert!(required_controllers(&Limits::default()).is_empty());
+    assert_eq!(
+        required_controllers(&limits()),
+        vec!["memory", "cpu", "pids"]
+    );
+    let memory_only = Limits {
+        memory: Some(64 << 20),
+        ..Limits::default()
+    };
+    assert_eq!(required_controllers(&memory_only), vec!["memory"]);
+}
+
+#[test]
+fn a_container_without_limits_runs_where_no_controller_is_delegated() {
+    let tmp = tempfile::tempdir().unwrap();
+    put(
+        tmp.path(),
+        &[("cgroup.controllers", "\n"), ("cgroup.subtree_control", "")],
+    );
+    put(
+        &tmp.path().join("rcorch"),
+        &[("cgroup.controllers", "\n"), ("cgroup.subtree_control", "")],
+    );
+    manager(tmp.path())
+        .apply_limits(&Limits::default())
+        .unwrap();
+    assert!(tmp.path().join("rcorch/web").is_dir());
+    assert_eq!(read(tmp.path().join("cgroup.subtree_control")), "");
 }
 
 #[test]
