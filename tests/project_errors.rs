@@ -1,5 +1,5 @@
 //! Root-only: bad compose input is refused with a precise message (file,
-//! line, key) and leaves the instance untouched; unknown keys only warn.
+//! line, key) and leaves the instance untouched; keys outside the compose spec included.
 
 mod common;
 
@@ -81,15 +81,36 @@ fn dependency_cycle_is_refused() {
 }
 
 #[test]
-fn unknown_key_warns_and_still_works() {
+fn a_key_outside_the_spec_is_refused_with_a_suggestion() {
     let Some(env) = TestEnv::new() else { return };
-    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    frobnicate: 3\n";
-    let p = Project::new(&env, "unknown", yaml);
-    let out = p.up();
-    let where_ = format!("{}:6", p.file.display());
-    assert!(
-        out.stderr.contains(&where_) && out.stderr.contains("frobnicate"),
-        "want a warning naming {where_} and frobnicate: {out:#?}"
+    let yaml = "services:\n  web:\n    image: busybox\n    comand: [\"sleep\", \"1000\"]\n";
+    refused(
+        &env,
+        "typo",
+        yaml,
+        4,
+        &["services.web: additional property comand is not allowed; did you mean command?"],
     );
-    assert_eq!(p.running("web").len(), 1, "{:#?}", p.replicas("web"));
+}
+
+#[test]
+fn an_unimplemented_key_warns_once_on_up_and_not_on_every_verb() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    shm_size: 64m\n";
+    let p = Project::new(&env, "warnonce", yaml);
+    let out = p.up();
+    assert_eq!(
+        out.stderr.matches("services.web.shm_size").count(),
+        1,
+        "{out:#?}"
+    );
+    // Verbs that only need the project's name from the file stay quiet.
+    for verb in ["events", "down"] {
+        let out = env.rcorch(&[verb, "-f", p.file_str()]);
+        assert_eq!(out.code, 0, "{verb}: {out:#?}");
+        assert!(
+            !out.stderr.contains("WARN"),
+            "{verb} repeated the warning: {out:#?}"
+        );
+    }
 }

@@ -69,14 +69,27 @@ pub struct GenerateArgs {
     watchdog: Option<u64>,
 }
 
+/// Loads the compose file and prints its warnings: for the commands that
+/// apply the file (`up`, `config`…), so each warns once.
 fn load(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let loaded = compose::load_file(args.file.as_deref(), &cwd, args.project_name.as_deref())?;
+    let loaded = load_quiet(args)?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
     }
     Ok(loaded)
+}
+
+/// Loads the compose file without its warnings: for the commands that only
+/// need the project's name from it (`logs`, `down`, `events`…), which would
+/// otherwise repeat what `up` already said on every verb.
+fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    Ok(compose::load_file(
+        args.file.as_deref(),
+        &cwd,
+        args.project_name.as_deref(),
+    )?)
 }
 
 /// The project a command is about: `-p`, else the compose file's, else the
@@ -85,7 +98,7 @@ fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failu
     if let Some(name) = &args.project_name {
         return Ok(name.clone());
     }
-    if let Ok(loaded) = load(args) {
+    if let Ok(loaded) = load_quiet(args) {
         return Ok(loaded.project.name);
     }
     match list_projects(&instance.root).as_slice() {

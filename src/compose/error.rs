@@ -73,6 +73,16 @@ pub enum ComposeError {
         value: String,
         expected: &'static str,
     },
+    /// A key the compose specification does not allow there (worded as
+    /// `docker compose` words it, with the closest allowed key if any).
+    #[error("{at}: {parent}: additional property {key} is not allowed{}", suggestion.as_ref().map(|s| format!("; did you mean {s}?")).unwrap_or_default())]
+    UnknownKey {
+        at: Location,
+        /// Where the key is: `services.web`, or `(root)`.
+        parent: String,
+        key: String,
+        suggestion: Option<String>,
+    },
     /// A required key is absent.
     #[error("{at}: {key}: missing required key {missing}")]
     MissingKey {
@@ -126,8 +136,6 @@ pub enum ComposeError {
 /// What a warning is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WarningKind {
-    /// A key the compose specification does not define.
-    UnknownKey,
     /// A compose key rcorch ignores for now.
     NotImplemented,
     /// A key compose itself ignores (e.g. top-level `version`).
@@ -148,7 +156,6 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (at, key) = (&self.at, &self.key);
         match &self.kind {
-            WarningKind::UnknownKey => write!(f, "{at}: {key}: unknown key, ignored"),
             WarningKind::NotImplemented => {
                 write!(f, "{at}: {key}: not supported by rcorch yet, ignored")
             }

@@ -1,4 +1,5 @@
 //! Small helpers shared by several modules.
 
+pub mod suggest;
 pub mod time;
 pub mod writeback;
