@@ -114,3 +114,39 @@ fn an_unimplemented_key_warns_once_on_up_and_not_on_every_verb() {
         );
     }
 }
+
+/// `up -d` must fail at once with `mentions`, recording and starting nothing.
+#[track_caller]
+fn not_runnable(env: &TestEnv, name: &str, yaml: &str, mentions: &[&str]) {
+    let p = Project::new(env, name, yaml);
+    let out = assert_unchanged(env, || p.cmd("up", &["-d", "--wait-timeout", "30"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    for m in mentions {
+        assert!(out.stderr.contains(m), "want {m:?} in {out:#?}");
+    }
+    assert!(
+        !out.stderr.contains("still starting"),
+        "it waited: {out:#?}"
+    );
+    assert!(!p.dir().exists(), "{} created", p.dir().display());
+    assert!(p.supervisor_pid().is_none());
+}
+
+#[test]
+fn a_missing_image_fails_up_at_once_naming_service_and_image() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n  db:\n    image: nosuch:1\n";
+    not_runnable(
+        &env,
+        "noimage",
+        yaml,
+        &["service db", "nosuch:1", "rcorch pull nosuch:1"],
+    );
+}
+
+#[test]
+fn a_build_only_service_is_refused_before_anything_starts() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n  app:\n    build: .\n";
+    not_runnable(&env, "buildonly", yaml, &["service app", "build"]);
+}
