@@ -150,3 +150,27 @@ fn a_build_only_service_is_refused_before_anything_starts() {
     let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n  app:\n    build: .\n";
     not_runnable(&env, "buildonly", yaml, &["service app", "build"]);
 }
+
+#[test]
+fn a_host_port_published_twice_is_refused_before_anything_starts() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  a:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    ports: [\"18080:80\"]\n  b:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    ports: [\"18080:81\"]\n";
+    refused(&env, "twoports", yaml, 9, &["18080", "\"a\"", "\"b\""]);
+}
+
+#[test]
+fn a_nul_byte_in_an_env_file_is_refused_naming_file_and_line() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    env_file: vars.env\n";
+    let p = Project::new(&env, "nulenv", yaml);
+    let vars = p.file.with_file_name("vars.env");
+    std::fs::write(&vars, "A=1\nB=x\0y\n").unwrap();
+    let out = assert_unchanged(&env, || p.cmd("up", &["-d", "--wait-timeout", "10"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    let where_ = format!("{}:2", vars.display());
+    assert!(
+        out.stderr.contains(&where_) && out.stderr.contains("NUL"),
+        "{out:#?}"
+    );
+    assert!(!p.dir().exists());
+}

@@ -58,6 +58,9 @@ pub enum ComposeError {
         line: usize,
         text: String,
     },
+    /// A NUL byte in a .env or env_file line: no process environment can hold it.
+    #[error("{file}:{line}: NUL byte in an env line; environment variables cannot contain NUL, remove it")]
+    EnvNul { file: PathBuf, line: usize },
     /// A value of the wrong YAML type.
     #[error("{at}: {key}: expected {expected}")]
     WrongType {
@@ -122,6 +125,16 @@ pub enum ComposeError {
         key: String,
         service: String,
         replicas: u32,
+    },
+    /// Two services publish the same host port: the second could never get it.
+    #[error("{at}: {key}: host port {port}/{protocol} is published by both service {first:?} and service {second:?}; publish it from one service only")]
+    DuplicatePublishedPort {
+        at: Location,
+        key: String,
+        port: u16,
+        protocol: &'static str,
+        first: String,
+        second: String,
     },
     /// `scale` and `deploy.replicas` disagree.
     #[error("{at}: services.{service}.scale: scale {scale} and deploy.replicas {replicas} differ")]

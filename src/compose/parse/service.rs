@@ -164,6 +164,9 @@ fn container_key(
             for (name, value) in ctx.map_or_list(v, at)? {
                 // `KEY` alone takes its value from the environment, or stays unset.
                 let value = value.or_else(|| ctx.env.get(&name).cloned());
+                if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                    return Err(ctx.invalid(&at.key(&name), "a NUL byte", "a value without NUL"));
+                }
                 svc.environment.insert(name, value);
             }
         }

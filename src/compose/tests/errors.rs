@@ -279,3 +279,23 @@ fn errors_inside_long_forms_point_at_the_inner_key() {
     );
     assert_err(&format!("{head}    environment: 5\n"), 4, "a mapping");
 }
+
+#[test]
+fn a_nul_byte_in_an_environment_value_is_refused() {
+    assert_err(
+        "services:\n  a:\n    image: x\n    environment:\n      B: \"x\\0y\"\n",
+        5,
+        "services.a.environment.B",
+    );
+}
+
+#[test]
+fn a_host_port_published_by_two_services_is_refused_naming_both() {
+    assert_err(
+        "services:\n  a:\n    image: x\n    ports: [\"8080:80\"]\n  b:\n    image: x\n    ports:\n      - \"127.0.0.1:8080:81\"\n",
+        8,
+        "services.b.ports[0]: host port 8080/tcp is published by both service \"a\" and service \"b\"",
+    );
+    // Other protocol, other address, other port: all fine.
+    ok("services:\n  a:\n    image: x\n    ports: [\"8080:80\", \"127.0.0.1:9090:90\"]\n  b:\n    image: x\n    ports: [\"8080:80/udp\", \"127.0.0.2:9090:90\", \"8081:80\"]\n");
+}
