@@ -22,6 +22,9 @@ pub struct ProjectArgs {
     /// Project name (default: the file's `name`, else its directory's name)
     #[arg(short, long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
+    /// Enable services of this profile (repeatable; default: $COMPOSE_PROFILES)
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +92,7 @@ fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
         args.file.as_deref(),
         &cwd,
         args.project_name.as_deref(),
+        &args.profiles,
     )?)
 }
 
@@ -262,6 +266,7 @@ pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
         let project = ProjectArgs {
             file: Some(file.clone()),
             project_name: Some(args.name.clone()),
+            profiles: Vec::new(),
         };
         commands::apply(instance, &load(&project)?.project)?;
     }
