@@ -9,6 +9,7 @@ mod logs;
 mod netview;
 mod network;
 mod project;
+mod ps_format;
 mod registry;
 mod stats;
 mod volume;
