@@ -94,6 +94,8 @@ pub enum BuildError {
     Volume(String),
     #[error("invalid --tmpfs \"{0}\": expected an absolute container path")]
     Tmpfs(String),
+    #[error("invalid --tmpfs \"{spec}\": {reason}; options are ro, rw, exec, noexec, suid, nosuid, dev, nodev, size=, mode=, uid=, gid=, nr_inodes=")]
+    TmpfsOption { spec: String, reason: String },
     #[error("invalid user \"{spec}\": {reason}")]
     User { spec: String, reason: String },
     #[error("invalid signal \"{0}\": use a name like SIGTERM or TERM, or a number")]
@@ -323,6 +325,7 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec> {
         read_only,
         volume,
         nocopy,
+        tmpfs: None,
     })
 }
 
@@ -335,21 +338,28 @@ fn anonymous_volume(destination: &str) -> MountSpec {
         read_only: false,
         volume: None,
         nocopy: false,
+        tmpfs: None,
     }
 }
 
+/// `DST[:OPTIONS]` (see `tmpfs::parse`).
 fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
-    let destination = spec.split(':').next().unwrap_or_default();
+    let (destination, options) = spec.split_once(':').unwrap_or((spec, ""));
     if !destination.starts_with('/') || destination == "/" {
         return Err(BuildError::Tmpfs(spec.to_string()));
     }
+    let options = super::tmpfs::parse(options).map_err(|reason| BuildError::TmpfsOption {
+        spec: spec.to_string(),
+        reason,
+    })?;
     Ok(MountSpec {
         kind: MountKind::Tmpfs,
         source: PathBuf::new(),
         destination: destination.into(),
-        read_only: false,
+        read_only: options.read_only,
         volume: None,
         nocopy: false,
+        tmpfs: Some(options),
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod names;
 pub mod store;
+pub mod tmpfs;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -73,6 +74,9 @@ pub struct MountSpec {
     /// Volumes: do not copy the image's content into an empty volume.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nocopy: bool,
+    /// Tmpfs: its options (None in records written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<tmpfs::TmpfsOptions>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
