@@ -158,3 +158,17 @@ fn project_logs_follow_replicas_including_later_ones() {
     assert!(out.stderr.contains("no project named nope"), "{out:#?}");
     p.down();
 }
+
+#[test]
+fn compose_ulimits_are_applied_in_the_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    stop_grace_period: 1s\n    command: [\"sh\", \"-c\", \"echo n=$$(ulimit -n) h=$$(ulimit -Hn); sleep 1000\"]\n    ulimits:\n      nofile:\n        soft: 1024\n        hard: 2048\n";
+    let p = Project::new(&env, "ulimits", yaml);
+    p.up();
+    let ok = common::wait_for(Duration::from_secs(15), || {
+        env.rcorch(&["logs", "-p", "ulimits", "web"])
+            .stdout
+            .contains("n=1024 h=2048")
+    });
+    assert!(ok, "{:#?}", env.rcorch(&["logs", "-p", "ulimits"]));
+}

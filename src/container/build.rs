@@ -29,6 +29,8 @@ pub struct RunRequest {
     pub hostname: Option<String>,
     pub volumes: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    pub ulimits: Vec<String>,
     pub read_only: bool,
     pub memory: Option<String>,
     pub cpus: Option<String>,
@@ -96,6 +98,8 @@ pub enum BuildError {
     Tmpfs(String),
     #[error("invalid --tmpfs \"{spec}\": {reason}; options are ro, rw, exec, noexec, suid, nosuid, dev, nodev, size=, mode=, uid=, gid=, nr_inodes=")]
     TmpfsOption { spec: String, reason: String },
+    #[error("invalid --ulimit: {0}")]
+    Ulimit(String),
     #[error("invalid user \"{spec}\": {reason}")]
     User { spec: String, reason: String },
     #[error("invalid signal \"{0}\": use a name like SIGTERM or TERM, or a number")]
@@ -208,6 +212,11 @@ pub fn build_config(
         stop_signal,
         stop_timeout: req.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
         labels: parse_labels(&req.labels)?,
+        ulimits: req
+            .ulimits
+            .iter()
+            .map(|u| super::ulimit::parse(u).map_err(BuildError::Ulimit))
+            .collect::<Result<_>>()?,
         created: host.now.clone(),
         layers: image.layers.clone(),
         cgroup_parent: host.cgroup_parent.to_string(),

@@ -5,6 +5,7 @@ pub mod build;
 pub mod names;
 pub mod store;
 pub mod tmpfs;
+pub mod ulimit;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ pub struct ContainerConfig {
     pub stop_signal: i32,
     pub stop_timeout: u64,
     pub labels: BTreeMap<String, String>,
+    /// Resource limits set in the container (`--ulimit`, compose `ulimits`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<ulimit::Ulimit>,
     pub created: String,
     /// Layer directories of the image, topmost first (overlay lowerdir order).
     pub layers: Vec<PathBuf>,

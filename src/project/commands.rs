@@ -39,7 +39,7 @@ pub fn apply_services(
 ) -> Result<ProjectRecord> {
     let selected = selected_services(project, named)?;
     let images = crate::image::ImageStore::open(instance.root.join("images"))?;
-    super::precheck::images(&images, project, &selected)?;
+    super::precheck::runnable(&images, project, &selected)?;
     let dir = ProjectDir::new(&instance.root, &project.name);
     let previous = dir.load().ok();
     let fresh = translate(project, previous.as_ref());

@@ -67,6 +67,8 @@ pub enum ProjectError {
     /// A service's image is not in the store: nothing would ever start.
     #[error("service {service}: image {image} is not present; get it with 'rcorch pull {image}' (or build or import it), then run up again")]
     ImageMissing { service: String, image: String },
+    #[error("service {service}: {reason}")]
+    Ulimit { service: String, reason: String },
     #[error("service {service}: cannot read its image: {source}")]
     Image {
         service: String,

@@ -8,12 +8,21 @@ use crate::compose::model::Project;
 use crate::image::ImageError;
 use crate::image::ImageStore;
 
-/// Each selected service names an image, and that image is in the store.
-pub fn images(store: &ImageStore, project: &Project, selected: &BTreeSet<String>) -> Result<()> {
+/// Each selected service has valid ulimits and an image that is in the store.
+pub fn runnable(store: &ImageStore, project: &Project, selected: &BTreeSet<String>) -> Result<()> {
     for name in selected {
         let Some(svc) = project.services.get(name) else {
             continue;
         };
+        for (limit, u) in &svc.ulimits {
+            let value = |v: i64| if v < 0 { libc::RLIM_INFINITY } else { v as u64 };
+            crate::container::ulimit::new(limit, value(u.soft), value(u.hard)).map_err(
+                |reason| ProjectError::Ulimit {
+                    service: name.clone(),
+                    reason,
+                },
+            )?;
+        }
         let image = missing_image_reference(name, svc.image.as_deref())?;
         match store.resolve(image) {
             Ok(_) => {}
@@ -58,8 +67,17 @@ mod tests {
         let p = test_project("services:\n  web:\n    build: .\n");
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path()).unwrap();
-        let e = images(&store, &p, &selected(&p)).unwrap_err().to_string();
+        let e = runnable(&store, &p, &selected(&p)).unwrap_err().to_string();
         assert!(e.contains("service web") && e.contains("build"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_ulimit_is_refused_by_service() {
+        let p = test_project("services:\n  web:\n    image: x\n    ulimits:\n      nofiles: 10\n");
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let e = runnable(&store, &p, &selected(&p)).unwrap_err().to_string();
+        assert!(e.contains("service web") && e.contains("nofiles"), "{e}");
     }
 
     #[test]
@@ -67,7 +85,7 @@ mod tests {
         let p = test_project("services:\n  web:\n    image: nosuch:1\n");
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path()).unwrap();
-        let e = images(&store, &p, &selected(&p)).unwrap_err().to_string();
+        let e = runnable(&store, &p, &selected(&p)).unwrap_err().to_string();
         assert!(
             e.contains("service web")
                 && e.contains("nosuch:1")

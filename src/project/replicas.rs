@@ -154,6 +154,7 @@ pub fn replica_request(
         env: t.env.clone(),
         volumes: t.volumes.clone(),
         tmpfs: t.tmpfs.clone(),
+        ulimits: t.ulimits.clone(),
         read_only: t.read_only,
         memory: t.memory.clone(),
         cpus: t.cpus.clone(),

@@ -22,6 +22,9 @@ pub struct ReplicaTemplate {
     pub env: Vec<String>,
     pub volumes: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `NAME=SOFT:HARD`, as `--ulimit` takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<String>,
     pub memory: Option<String>,
     pub cpus: Option<String>,
     pub pids_limit: Option<String>,
@@ -339,6 +342,11 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
                     .filter(|m| m.kind == MountKind::Tmpfs)
                     .map(|m| m.target.clone()),
             )
+            .collect(),
+        ulimits: s
+            .ulimits
+            .iter()
+            .map(|(name, u)| format!("{name}={}:{}", u.soft, u.hard))
             .collect(),
         memory: limits.memory.map(|b| b.to_string()),
         cpus: limits.cpus.map(|c| c.to_string()),
