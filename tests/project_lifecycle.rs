@@ -172,3 +172,20 @@ fn compose_ulimits_are_applied_in_the_replica() {
     });
     assert!(ok, "{:#?}", env.rcorch(&["logs", "-p", "ulimits"]));
 }
+
+#[test]
+fn container_name_names_the_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    stop_grace_period: 1s\n    container_name: my-web\n    command: [\"sleep\", \"1000\"]\n";
+    let p = Project::new(&env, "cname", yaml);
+    p.up();
+    let ps = env.rcorch(&["ps", "--format", "{{.Project}}/{{.Service}} {{.Names}}"]);
+    assert_eq!(ps.ok(), "cname/web my-web");
+    assert_eq!(env.inspect("my-web")["State"]["Status"], "running");
+    // More than one replica with a fixed name is refused, as compose does.
+    let two = "services:\n  web:\n    image: busybox\n    container_name: my-web\n    deploy:\n      replicas: 2\n";
+    let q = Project::new(&env, "cname2", two);
+    let out = q.cmd("up", &["-d"]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(out.stderr.contains("container_name"), "{out:#?}");
+}

@@ -17,6 +17,9 @@ use crate::supervisor::{Condition, Dependency, ServiceSpec};
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReplicaTemplate {
     pub image: String,
+    /// compose `container_name` (the service then has one replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
     pub entrypoint: Option<String>,
     pub command: Vec<String>,
     pub env: Vec<String>,
@@ -317,6 +320,7 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
     labels.extend(s.deploy.labels.iter().map(|(k, v)| format!("{k}={v}")));
     ReplicaTemplate {
         image: s.image.clone().unwrap_or_default(),
+        container_name: s.container_name.clone(),
         entrypoint,
         command,
         env: s
