@@ -174,3 +174,11 @@ fn a_nul_byte_in_an_env_file_is_refused_naming_file_and_line() {
     );
     assert!(!p.dir().exists());
 }
+
+#[test]
+fn a_5mb_environment_value_fails_up_at_once_naming_the_variable() {
+    let Some(env) = TestEnv::new() else { return };
+    let big = "x".repeat(5 << 20);
+    let yaml = format!("services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    environment:\n      BIG: {big}\n");
+    not_runnable(&env, "bigenv", &yaml, &["service web", "BIG", "bytes"]);
+}

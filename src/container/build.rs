@@ -98,6 +98,8 @@ pub enum BuildError {
     Tmpfs(String),
     #[error("invalid --tmpfs \"{spec}\": {reason}; options are ro, rw, exec, noexec, suid, nosuid, dev, nodev, size=, mode=, uid=, gid=, nr_inodes=")]
     TmpfsOption { spec: String, reason: String },
+    #[error(transparent)]
+    ArgSize(#[from] super::argsize::ArgSizeError),
     #[error("invalid --ulimit: {0}")]
     Ulimit(String),
     #[error("invalid user \"{spec}\": {reason}")]
@@ -189,6 +191,8 @@ pub fn build_config(
         .map(|s| parse_signal(&s))
         .transpose()?
         .unwrap_or(libc::SIGTERM);
+    let env = merge_env(&image.env, req, host.lookup_env)?;
+    super::argsize::check(&args, &env)?;
     Ok(ContainerConfig {
         id: id.to_string(),
         hostname: req.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
@@ -196,7 +200,7 @@ pub fn build_config(
         image: image.reference.clone(),
         image_id: image.id.clone(),
         args,
-        env: merge_env(&image.env, req, host.lookup_env)?,
+        env,
         working_dir,
         user,
         mounts,

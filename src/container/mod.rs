@@ -1,6 +1,7 @@
 //! Containers as plain data: what to create (`ContainerConfig`), what happened
 //! (`ContainerState`), and the lifecycle state machine (`Status`).
 
+pub mod argsize;
 pub mod build;
 pub mod names;
 pub mod store;

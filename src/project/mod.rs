@@ -69,6 +69,12 @@ pub enum ProjectError {
     ImageMissing { service: String, image: String },
     #[error("service {service}: {reason}")]
     Ulimit { service: String, reason: String },
+    /// The service's process could never be exec'd (E2BIG).
+    #[error("service {service}: {source}")]
+    ArgSize {
+        service: String,
+        source: crate::container::argsize::ArgSizeError,
+    },
     #[error("service {service}: cannot read its image: {source}")]
     Image {
         service: String,

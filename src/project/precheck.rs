@@ -23,6 +23,18 @@ pub fn runnable(store: &ImageStore, project: &Project, selected: &BTreeSet<Strin
                 },
             )?;
         }
+        let env: Vec<String> = svc
+            .environment
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or_default()))
+            .collect();
+        let command = svc.command.clone().unwrap_or_default();
+        crate::container::argsize::check(&command, &env).map_err(|source| {
+            ProjectError::ArgSize {
+                service: name.clone(),
+                source,
+            }
+        })?;
         let image = missing_image_reference(name, svc.image.as_deref())?;
         match store.resolve(image) {
             Ok(_) => {}
@@ -78,6 +90,18 @@ mod tests {
         let store = ImageStore::open(dir.path()).unwrap();
         let e = runnable(&store, &p, &selected(&p)).unwrap_err().to_string();
         assert!(e.contains("service web") && e.contains("nofiles"), "{e}");
+    }
+
+    #[test]
+    fn an_environment_value_too_big_to_exec_is_refused_by_service_and_key() {
+        let big = "x".repeat(200_000);
+        let p = test_project(&format!(
+            "services:\n  web:\n    image: x\n    environment:\n      BIG: {big}\n"
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let e = runnable(&store, &p, &selected(&p)).unwrap_err().to_string();
+        assert!(e.contains("service web") && e.contains("BIG"), "{e}");
     }
 
     #[test]
