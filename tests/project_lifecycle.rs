@@ -189,3 +189,30 @@ fn container_name_names_the_replica() {
     assert_ne!(out.code, 0, "{out:#?}");
     assert!(out.stderr.contains("container_name"), "{out:#?}");
 }
+
+#[test]
+fn up_again_starts_a_killed_restart_no_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    restart: \"no\"\n    stop_grace_period: 1s\n    command: [\"sleep\", \"1000\"]\n";
+    let p = Project::new(&env, "killed", yaml);
+    p.up();
+    let first = p.running("web")[0].clone();
+    let pid = env.inspect(&first.name)["State"]["Pid"]
+        .as_i64()
+        .expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        common::wait_for(WAIT, || p.running("web").is_empty()),
+        "{:#?}",
+        p.replicas("web")
+    );
+    let out = p.cmd("up", &["-d", "--wait-timeout", "30"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let now = p.running("web");
+    assert_eq!(now.len(), 1, "{:#?}", p.replicas("web"));
+    assert_ne!(now[0].id, first.id, "the dead one is not running again");
+}

@@ -123,9 +123,13 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
     let loaded = load(&args.project)?;
     let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
-    commands::ensure_supervisor(instance, &record.name, &exe()?)?;
     // Wait for and report what this `up` started, not the services it left.
     let selected = select::selected_services(&loaded.project, &args.services)?;
+    let names: Vec<String> = selected.iter().cloned().collect();
+    for replica in commands::clear_exited(instance, &record.name, &names) {
+        eprintln!("{replica}: exited, starting it again");
+    }
+    commands::ensure_supervisor(instance, &record.name, &exe()?)?;
     record.services.retain(|s| selected.contains(&s.spec.name));
     let short = commands::wait_until_up(instance, &record, Duration::from_secs(args.wait_timeout));
     if !short.is_empty() {
@@ -336,6 +340,7 @@ pub fn stop_services(instance: &Instance, name: &str, services: &[String]) -> Cl
 pub fn start(instance: &Instance, args: &ServicesArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
     let record = commands::set_run_state(instance, &name, &args.services, RunState::Running)?;
+    commands::clear_exited(instance, &name, &args.services);
     commands::ensure_supervisor(instance, &name, &exe()?)?;
     let short = commands::wait_until_up(instance, &record, Duration::from_secs(60));
     if short.is_empty() {

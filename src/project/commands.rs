@@ -156,6 +156,30 @@ fn remove_networks(instance: &Instance, names: &[String]) {
     }
 }
 
+/// As `docker compose up -d` and `start`: the exited replicas of `services`
+/// (all when empty) — killed, crashed or done, whatever their restart
+/// policy — are removed, so the supervisor starts them anew at once instead
+/// of `up` waiting for replicas nothing would restart. Returns their names.
+pub fn clear_exited(instance: &Instance, project: &str, services: &[String]) -> Vec<String> {
+    let Ok(records) = instance.containers.list() else {
+        return Vec::new();
+    };
+    let mut cleared = Vec::new();
+    for r in records {
+        let Some((service, _, _)) = replica_labels(&r, project) else {
+            continue;
+        };
+        let wanted = services.is_empty() || services.contains(&service);
+        if wanted
+            && observed_status(&r.state) == Status::Exited
+            && control::remove(instance, &r.config.id, true).is_ok()
+        {
+            cleared.push(r.config.name);
+        }
+    }
+    cleared
+}
+
 /// Starts the project's supervisor unless one runs; otherwise wakes it.
 pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<()> {
     let dir = ProjectDir::new(&instance.root, name);
