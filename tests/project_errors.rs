@@ -182,3 +182,24 @@ fn a_5mb_environment_value_fails_up_at_once_naming_the_variable() {
     let yaml = format!("services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    environment:\n      BIG: {big}\n");
     not_runnable(&env, "bigenv", &yaml, &["service web", "BIG", "bytes"]);
 }
+
+#[test]
+fn a_wait_shows_progress_and_its_timeout_names_the_cause() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    restart: always\n    command: [\"/no/such/program\"]\n";
+    let p = Project::new(&env, "slow", yaml);
+    let out = p.cmd("up", &["-d", "--wait-timeout", "3"]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains("waiting for web 0/1 running"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("after 3s: web still starting"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("web: start-failed:") && out.stderr.contains("/no/such/program"),
+        "{out:#?}"
+    );
+}

@@ -96,6 +96,33 @@ fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
     )?)
 }
 
+/// Progress of a wait, on stderr.
+fn say(message: &str) {
+    eprintln!("rcorch: {message}");
+}
+
+/// What failed in project `name` since `since` for the `services` given,
+/// as `service: action: detail` (the last failure of each kind and service).
+fn failures_since(
+    instance: &Instance,
+    name: &str,
+    since: &str,
+    services: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let mut last = std::collections::BTreeMap::new();
+    for e in events::read(&ProjectDir::new(&instance.root, name).events_path()) {
+        if e.time.as_str() >= since
+            && e.action.ends_with("-failed")
+            && services.contains(&e.service)
+        {
+            last.insert((e.service.clone(), e.action.clone()), e.detail.clone());
+        }
+    }
+    last.into_iter()
+        .map(|((service, action), detail)| format!("{service}: {action}: {detail}"))
+        .collect()
+}
+
 /// The project a command is about: `-p`, else the compose file's, else the
 /// only project there is.
 fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failure> {
@@ -122,6 +149,7 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // cleanly instead of killing this command half-way.
     let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
     let loaded = load(&args.project)?;
+    let since = crate::util::time::now_rfc3339();
     let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
     // Wait for and report what this `up` started, not the services it left.
     let selected = select::selected_services(&loaded.project, &args.services)?;
@@ -131,15 +159,29 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     }
     commands::ensure_supervisor(instance, &record.name, &exe()?)?;
     record.services.retain(|s| selected.contains(&s.spec.name));
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(args.wait_timeout));
+    let timeout = Duration::from_secs(args.wait_timeout);
+    let short = commands::wait_until_up(instance, &record, timeout, &mut say);
+    let failures = failures_since(instance, &record.name, &since, &selected);
     if !short.is_empty() {
         eprintln!(
-            "rcorch: project {} is not fully up after {}s: {} still starting; see 'rcorch events -p {}'",
+            "rcorch: project {} is not fully up after {}s: {} still starting{}; see 'rcorch events -p {}'",
             record.name,
             args.wait_timeout,
             short.join(", "),
+            failures.iter().map(|f| format!("; {f}")).collect::<String>(),
             record.name
         );
+        return Ok(1);
+    }
+    // Running is not enough: a balancer that failed leaves the port dead.
+    let broken: Vec<&String> = failures
+        .iter()
+        .filter(|f| !f.contains("start-failed"))
+        .collect();
+    if !broken.is_empty() {
+        for f in broken {
+            eprintln!("rcorch: {f}");
+        }
         return Ok(1);
     }
     for service in &record.services {
@@ -183,7 +225,7 @@ pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
 pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
     let record = commands::scale(instance, &name, &args.scales)?;
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60));
+    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60), &mut say);
     if !short.is_empty() {
         eprintln!("rcorch: still scaling: {}", short.join(", "));
         return Ok(1);
@@ -342,7 +384,7 @@ pub fn start(instance: &Instance, args: &ServicesArgs) -> CliResult {
     let record = commands::set_run_state(instance, &name, &args.services, RunState::Running)?;
     commands::clear_exited(instance, &name, &args.services);
     commands::ensure_supervisor(instance, &name, &exe()?)?;
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60));
+    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60), &mut say);
     if short.is_empty() {
         Ok(0)
     } else {
