@@ -57,7 +57,7 @@ find_busybox() {
         return
     fi
     die "static busybox not found (package busybox-static is not installed).
-Install it with:  sudo apt-get install busybox-static
+Install it with:  scripts/deps.sh run   (or: apt-get install busybox-static)
 or pass --busybox /path/to/static/busybox"
 }
 

@@ -2,7 +2,7 @@
 # Run the whole rcorch test suite: release build, tests (root tests included
 # when run as root), clippy and rustfmt. Exits non-zero if any step fails.
 #
-# Usage: sudo scripts/test.sh
+# Usage: scripts/test.sh   (as root; scripts/deps.sh test installs what it needs)
 # Env:   TEST_THREADS (default 2). Extra args go to the test binaries (e.g. a name filter).
 set -uo pipefail
 
@@ -49,6 +49,9 @@ step() {
 if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: warning: not running as root; root-only tests will skip" >&2
 fi
+
+# The README commands a new user runs: no sudo, still running what they say.
+step "README commands" scripts/readme_check.sh --text
 
 if ! step "cargo build --release" cargo build --release; then
     echo "test.sh: build failed, skipping the remaining steps" >&2

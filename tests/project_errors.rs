@@ -1,5 +1,5 @@
 //! Root-only: bad compose input is refused with a precise message (file,
-//! line, key) and leaves the instance untouched; unknown keys only warn.
+//! line, key) and leaves the instance untouched; keys outside the compose spec included.
 
 mod common;
 
@@ -81,15 +81,125 @@ fn dependency_cycle_is_refused() {
 }
 
 #[test]
-fn unknown_key_warns_and_still_works() {
+fn a_key_outside_the_spec_is_refused_with_a_suggestion() {
     let Some(env) = TestEnv::new() else { return };
-    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    frobnicate: 3\n";
-    let p = Project::new(&env, "unknown", yaml);
-    let out = p.up();
-    let where_ = format!("{}:6", p.file.display());
-    assert!(
-        out.stderr.contains(&where_) && out.stderr.contains("frobnicate"),
-        "want a warning naming {where_} and frobnicate: {out:#?}"
+    let yaml = "services:\n  web:\n    image: busybox\n    comand: [\"sleep\", \"1000\"]\n";
+    refused(
+        &env,
+        "typo",
+        yaml,
+        4,
+        &["services.web: additional property comand is not allowed; did you mean command?"],
     );
-    assert_eq!(p.running("web").len(), 1, "{:#?}", p.replicas("web"));
+}
+
+#[test]
+fn an_unimplemented_key_warns_once_on_up_and_not_on_every_verb() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    shm_size: 64m\n";
+    let p = Project::new(&env, "warnonce", yaml);
+    let out = p.up();
+    assert_eq!(
+        out.stderr.matches("services.web.shm_size").count(),
+        1,
+        "{out:#?}"
+    );
+    // Verbs that only need the project's name from the file stay quiet.
+    for verb in ["events", "down"] {
+        let out = env.rcorch(&[verb, "-f", p.file_str()]);
+        assert_eq!(out.code, 0, "{verb}: {out:#?}");
+        assert!(
+            !out.stderr.contains("WARN"),
+            "{verb} repeated the warning: {out:#?}"
+        );
+    }
+}
+
+/// `up -d` must fail at once with `mentions`, recording and starting nothing.
+#[track_caller]
+fn not_runnable(env: &TestEnv, name: &str, yaml: &str, mentions: &[&str]) {
+    let p = Project::new(env, name, yaml);
+    let out = assert_unchanged(env, || p.cmd("up", &["-d", "--wait-timeout", "30"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    for m in mentions {
+        assert!(out.stderr.contains(m), "want {m:?} in {out:#?}");
+    }
+    assert!(
+        !out.stderr.contains("still starting"),
+        "it waited: {out:#?}"
+    );
+    assert!(!p.dir().exists(), "{} created", p.dir().display());
+    assert!(p.supervisor_pid().is_none());
+}
+
+#[test]
+fn a_missing_image_fails_up_at_once_naming_service_and_image() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n  db:\n    image: nosuch:1\n";
+    not_runnable(
+        &env,
+        "noimage",
+        yaml,
+        &["service db", "nosuch:1", "rcorch pull nosuch:1"],
+    );
+}
+
+#[test]
+fn a_build_only_service_is_refused_before_anything_starts() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n  app:\n    build: .\n";
+    not_runnable(&env, "buildonly", yaml, &["service app", "build"]);
+}
+
+#[test]
+fn a_host_port_published_twice_is_refused_before_anything_starts() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  a:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    ports: [\"18080:80\"]\n  b:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    ports: [\"18080:81\"]\n";
+    refused(&env, "twoports", yaml, 9, &["18080", "\"a\"", "\"b\""]);
+}
+
+#[test]
+fn a_nul_byte_in_an_env_file_is_refused_naming_file_and_line() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    env_file: vars.env\n";
+    let p = Project::new(&env, "nulenv", yaml);
+    let vars = p.file.with_file_name("vars.env");
+    std::fs::write(&vars, "A=1\nB=x\0y\n").unwrap();
+    let out = assert_unchanged(&env, || p.cmd("up", &["-d", "--wait-timeout", "10"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    let where_ = format!("{}:2", vars.display());
+    assert!(
+        out.stderr.contains(&where_) && out.stderr.contains("NUL"),
+        "{out:#?}"
+    );
+    assert!(!p.dir().exists());
+}
+
+#[test]
+fn a_5mb_environment_value_fails_up_at_once_naming_the_variable() {
+    let Some(env) = TestEnv::new() else { return };
+    let big = "x".repeat(5 << 20);
+    let yaml = format!("services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    environment:\n      BIG: {big}\n");
+    not_runnable(&env, "bigenv", &yaml, &["service web", "BIG", "bytes"]);
+}
+
+#[test]
+fn a_wait_shows_progress_and_its_timeout_names_the_cause() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    restart: always\n    command: [\"/no/such/program\"]\n";
+    let p = Project::new(&env, "slow", yaml);
+    let out = p.cmd("up", &["-d", "--wait-timeout", "3"]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains("waiting for web 0/1 running"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("after 3s: web still starting"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("web: start-failed:") && out.stderr.contains("/no/such/program"),
+        "{out:#?}"
+    );
 }

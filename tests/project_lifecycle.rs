@@ -158,3 +158,61 @@ fn project_logs_follow_replicas_including_later_ones() {
     assert!(out.stderr.contains("no project named nope"), "{out:#?}");
     p.down();
 }
+
+#[test]
+fn compose_ulimits_are_applied_in_the_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    stop_grace_period: 1s\n    command: [\"sh\", \"-c\", \"echo n=$$(ulimit -n) h=$$(ulimit -Hn); sleep 1000\"]\n    ulimits:\n      nofile:\n        soft: 1024\n        hard: 2048\n";
+    let p = Project::new(&env, "ulimits", yaml);
+    p.up();
+    let ok = common::wait_for(Duration::from_secs(15), || {
+        env.rcorch(&["logs", "-p", "ulimits", "web"])
+            .stdout
+            .contains("n=1024 h=2048")
+    });
+    assert!(ok, "{:#?}", env.rcorch(&["logs", "-p", "ulimits"]));
+}
+
+#[test]
+fn container_name_names_the_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    stop_grace_period: 1s\n    container_name: my-web\n    command: [\"sleep\", \"1000\"]\n";
+    let p = Project::new(&env, "cname", yaml);
+    p.up();
+    let ps = env.rcorch(&["ps", "--format", "{{.Project}}/{{.Service}} {{.Names}}"]);
+    assert_eq!(ps.ok(), "cname/web my-web");
+    assert_eq!(env.inspect("my-web")["State"]["Status"], "running");
+    // More than one replica with a fixed name is refused, as compose does.
+    let two = "services:\n  web:\n    image: busybox\n    container_name: my-web\n    deploy:\n      replicas: 2\n";
+    let q = Project::new(&env, "cname2", two);
+    let out = q.cmd("up", &["-d"]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(out.stderr.contains("container_name"), "{out:#?}");
+}
+
+#[test]
+fn up_again_starts_a_killed_restart_no_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    restart: \"no\"\n    stop_grace_period: 1s\n    command: [\"sleep\", \"1000\"]\n";
+    let p = Project::new(&env, "killed", yaml);
+    p.up();
+    let first = p.running("web")[0].clone();
+    let pid = env.inspect(&first.name)["State"]["Pid"]
+        .as_i64()
+        .expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(
+        common::wait_for(WAIT, || p.running("web").is_empty()),
+        "{:#?}",
+        p.replicas("web")
+    );
+    let out = p.cmd("up", &["-d", "--wait-timeout", "30"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let now = p.running("web");
+    assert_eq!(now.len(), 1, "{:#?}", p.replicas("web"));
+    assert_ne!(now[0].id, first.id, "the dead one is not running again");
+}

@@ -104,3 +104,32 @@ fn up_of_named_services_brings_their_dependencies_and_leaves_the_rest() {
     assert!(p.replicas("web").is_empty());
     p.down();
 }
+
+const PROFILED: &str = r#"
+services:
+  web:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  debug:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    profiles: [dev]
+"#;
+
+#[test]
+fn a_service_of_a_disabled_profile_does_not_start_until_enabled() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "profiles", PROFILED);
+    p.up();
+    assert_eq!(p.running("web").len(), 1);
+    assert!(p.replicas("debug").is_empty(), "{:#?}", p.replicas("debug"));
+    let out = p.cmd("up", &["-d", "--profile", "dev", "--wait-timeout", "30"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        p.wait_running("debug", 1, WAIT),
+        "{:#?}",
+        p.replicas("debug")
+    );
+}

@@ -157,6 +157,32 @@ fn read_only_rootfs_with_writable_tmpfs() {
 }
 
 #[test]
+fn tmpfs_options_are_applied() {
+    let Some(env) = TestEnv::new() else { return };
+    let net = ["--network", "none"];
+    let line = |spec: &str| {
+        let opts = [net[0], net[1], "--tmpfs", spec];
+        env.run_busybox(&opts, &["sh", "-c", "grep ' /x ' /proc/mounts"])
+            .ok()
+    };
+    let ro = line("/x:ro,size=1m,mode=1770");
+    let fields: Vec<&str> = ro.split(' ').collect();
+    let flags: Vec<&str> = fields[3].split(',').collect();
+    for want in ["ro", "nosuid", "nodev", "noexec", "size=1024k", "mode=1770"] {
+        assert!(flags.contains(&want), "want {want} in {ro}");
+    }
+    // Docker's defaults: rw, noexec; `exec` lifts noexec.
+    let rw = line("/x:exec");
+    assert!(rw.contains(" rw,") && !rw.contains("noexec"), "{rw}");
+    let opts = ["--tmpfs", "/x:ro,size=1m", net[0], net[1]];
+    let out = env.run_busybox(&opts, &["touch", "/x/f"]);
+    assert_ne!(out.code, 0, "touch in a read-only tmpfs succeeded: {out:?}");
+    let bad = env.run_busybox(&["--tmpfs", "/x:sise=1m"], &["true"]);
+    assert_eq!(bad.code, 125, "{bad:?}");
+    assert!(bad.stderr.contains("sise"), "{bad:?}");
+}
+
+#[test]
 fn bind_mounts_ro_and_rw() {
     let Some(env) = TestEnv::new() else { return };
     let src = env.scratch.join("vol");

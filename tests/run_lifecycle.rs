@@ -246,3 +246,33 @@ fn rm_auto_removes_after_exit() {
     assert!(gone, "--rm container still there");
     assert!(common::wait_for(WAIT, || env.leftovers().is_empty()));
 }
+
+#[test]
+fn ps_format_templates_print_the_fields_asked_for() {
+    let Some(env) = TestEnv::new() else { return };
+    let id = env.run_detached(&["--name", "tmpl", "--network", "none"], &["sleep", "1000"]);
+    let names = env.rcorch(&["ps", "--format", "{{.Names}}"]).ok();
+    assert_eq!(names, "tmpl");
+    let table = env
+        .rcorch(&["ps", "--format", "table {{.ID}}\\t{{.Status}}"])
+        .ok();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("CONTAINER ID   STATUS"), "{table}");
+    assert!(
+        lines[1].starts_with(&id[..12]) && lines[1].contains("Up "),
+        "{table}"
+    );
+    let json = env.rcorch(&["ps", "--format", "{{json .}}"]).ok();
+    let row: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON object");
+    assert_eq!(row["Names"], "tmpl");
+    assert_eq!(row["Networks"], "none");
+    // Not supported: one clear error, never the full table.
+    let bad = env.rcorch(&["ps", "--format", "{{.Nmes}}"]);
+    assert_ne!(bad.code, 0, "{bad:#?}");
+    assert!(
+        bad.stdout.is_empty() && bad.stderr.contains("unknown field \"Nmes\""),
+        "{bad:#?}"
+    );
+    env.rcorch(&["rm", "-f", "tmpl"]).ok();
+}

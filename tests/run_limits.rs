@@ -87,3 +87,16 @@ fn cpu_limit_is_recorded_and_applied() {
         assert_eq!(std::fs::read_to_string(q).unwrap().trim(), "50000");
     }
 }
+
+#[test]
+fn ulimit_sets_soft_and_hard_limits_inside() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = ["--network", "none", "--ulimit", "nofile=1024:2048"];
+    let out = env
+        .run_busybox(&opts, &["sh", "-c", "ulimit -n; ulimit -Hn"])
+        .ok();
+    assert_eq!(out, "1024\n2048");
+    let bad = env.run_busybox(&["--ulimit", "nofiles=1"], &["true"]);
+    assert_eq!(bad.code, 125, "{bad:?}");
+    assert!(bad.stderr.contains("nofiles"), "{bad:?}");
+}

@@ -15,6 +15,9 @@ pub struct ConfigArgs {
     /// Project name (default: the file's `name`, else its directory's name)
     #[arg(short, long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
+    /// Enable services of this profile (repeatable; default: $COMPOSE_PROFILES)
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
     /// Only validate: print warnings and errors, not the model
     #[arg(short, long)]
     pub quiet: bool,
@@ -26,7 +29,12 @@ pub struct ConfigArgs {
 pub fn config(args: &ConfigArgs) -> CliResult {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let loaded = compose::load_file(args.file.as_deref(), &cwd, args.project_name.as_deref())?;
+    let loaded = compose::load_file(
+        args.file.as_deref(),
+        &cwd,
+        args.project_name.as_deref(),
+        &args.profiles,
+    )?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
     }

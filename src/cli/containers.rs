@@ -26,7 +26,8 @@ pub struct PsArgs {
     /// Only ids
     #[arg(short, long)]
     quiet: bool,
-    /// table (default) or json
+    /// table (default), json, or a Go template: '{{.Names}}',
+    /// 'table {{.ID}}\t{{.Status}}', '{{json .}}'
     #[arg(long, default_value = "table")]
     format: String,
 }
@@ -70,7 +71,7 @@ pub struct InspectArgs {
     containers: Vec<String>,
 }
 
-fn ago(timestamp: Option<&str>) -> String {
+pub fn ago(timestamp: Option<&str>) -> String {
     let since = timestamp
         .and_then(parse_rfc3339)
         .and_then(|t| SystemTime::now().duration_since(t).ok());
@@ -99,6 +100,11 @@ fn status_word(status: Status) -> &'static str {
 }
 
 pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
+    // A template is checked before anything is read, so a bad one fails alone.
+    let template = match args.format.as_str() {
+        "table" | "json" => None,
+        text => Some(super::ps_format::parse(text).map_err(|e| Failure::from(e.to_string()))?),
+    };
     let scan = instance.containers.scan()?;
     for broken in &scan.broken {
         eprintln!("rcorch: warning: {}", broken.report());
@@ -113,6 +119,14 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         return Ok(0);
     }
     let net = NetView::load(&instance.root);
+    if let Some(template) = template {
+        let rows: Vec<_> = records
+            .iter()
+            .map(|r| super::ps_format::row(r, &net))
+            .collect();
+        print!("{}", template.render(&rows, super::ps_format::FIELDS));
+        return Ok(0);
+    }
     if args.format == "json" {
         let rows: Vec<_> = records
             .iter()

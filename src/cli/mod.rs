@@ -9,6 +9,7 @@ mod logs;
 mod netview;
 mod network;
 mod project;
+mod ps_format;
 mod registry;
 mod stats;
 mod system;
@@ -173,9 +174,12 @@ struct RunArgs {
     /// Mount the root filesystem read-only
     #[arg(long)]
     read_only: bool,
-    /// Mount a tmpfs at DST
-    #[arg(long, value_name = "DST")]
+    /// Mount a tmpfs at DST, with options (ro, size=1m, mode=1777, exec…)
+    #[arg(long, value_name = "DST[:OPTIONS]")]
     tmpfs: Vec<String>,
+    /// Resource limit, e.g. nofile=1024:2048 (-1: unlimited)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    ulimit: Vec<String>,
     /// Memory limit, e.g. 64m
     #[arg(short, long)]
     memory: Option<String>,
@@ -347,6 +351,7 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         hostname: args.hostname,
         volumes: args.volume,
         tmpfs: args.tmpfs,
+        ulimits: args.ulimit,
         read_only: args.read_only,
         memory: args.memory,
         cpus: args.cpus,

@@ -22,6 +22,9 @@ pub struct ProjectArgs {
     /// Project name (default: the file's `name`, else its directory's name)
     #[arg(short, long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
+    /// Enable services of this profile (repeatable; default: $COMPOSE_PROFILES)
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -69,14 +72,55 @@ pub struct GenerateArgs {
     watchdog: Option<u64>,
 }
 
+/// Loads the compose file and prints its warnings: for the commands that
+/// apply the file (`up`, `config`…), so each warns once.
 fn load(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let loaded = compose::load_file(args.file.as_deref(), &cwd, args.project_name.as_deref())?;
+    let loaded = load_quiet(args)?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
     }
     Ok(loaded)
+}
+
+/// Loads the compose file without its warnings: for the commands that only
+/// need the project's name from it (`logs`, `down`, `events`…), which would
+/// otherwise repeat what `up` already said on every verb.
+fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    Ok(compose::load_file(
+        args.file.as_deref(),
+        &cwd,
+        args.project_name.as_deref(),
+        &args.profiles,
+    )?)
+}
+
+/// Progress of a wait, on stderr.
+fn say(message: &str) {
+    eprintln!("rcorch: {message}");
+}
+
+/// What failed in project `name` since `since` for the `services` given,
+/// as `service: action: detail` (the last failure of each kind and service).
+fn failures_since(
+    instance: &Instance,
+    name: &str,
+    since: &str,
+    services: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let mut last = std::collections::BTreeMap::new();
+    for e in events::read(&ProjectDir::new(&instance.root, name).events_path()) {
+        if e.time.as_str() >= since
+            && e.action.ends_with("-failed")
+            && services.contains(&e.service)
+        {
+            last.insert((e.service.clone(), e.action.clone()), e.detail.clone());
+        }
+    }
+    last.into_iter()
+        .map(|((service, action), detail)| format!("{service}: {action}: {detail}"))
+        .collect()
 }
 
 /// The project a command is about: `-p`, else the compose file's, else the
@@ -85,7 +129,7 @@ fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failu
     if let Some(name) = &args.project_name {
         return Ok(name.clone());
     }
-    if let Ok(loaded) = load(args) {
+    if let Ok(loaded) = load_quiet(args) {
         return Ok(loaded.project.name);
     }
     match list_projects(&instance.root).as_slice() {
@@ -105,20 +149,39 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // cleanly instead of killing this command half-way.
     let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
     let loaded = load(&args.project)?;
+    let since = crate::util::time::now_rfc3339();
     let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
-    commands::ensure_supervisor(instance, &record.name, &exe()?)?;
     // Wait for and report what this `up` started, not the services it left.
     let selected = select::selected_services(&loaded.project, &args.services)?;
+    let names: Vec<String> = selected.iter().cloned().collect();
+    for replica in commands::clear_exited(instance, &record.name, &names) {
+        eprintln!("{replica}: exited, starting it again");
+    }
+    commands::ensure_supervisor(instance, &record.name, &exe()?)?;
     record.services.retain(|s| selected.contains(&s.spec.name));
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(args.wait_timeout));
+    let timeout = Duration::from_secs(args.wait_timeout);
+    let short = commands::wait_until_up(instance, &record, timeout, &mut say);
+    let failures = failures_since(instance, &record.name, &since, &selected);
     if !short.is_empty() {
         eprintln!(
-            "rcorch: project {} is not fully up after {}s: {} still starting; see 'rcorch events -p {}'",
+            "rcorch: project {} is not fully up after {}s: {} still starting{}; see 'rcorch events -p {}'",
             record.name,
             args.wait_timeout,
             short.join(", "),
+            failures.iter().map(|f| format!("; {f}")).collect::<String>(),
             record.name
         );
+        return Ok(1);
+    }
+    // Running is not enough: a balancer that failed leaves the port dead.
+    let broken: Vec<&String> = failures
+        .iter()
+        .filter(|f| !f.contains("start-failed"))
+        .collect();
+    if !broken.is_empty() {
+        for f in broken {
+            eprintln!("rcorch: {f}");
+        }
         return Ok(1);
     }
     for service in &record.services {
@@ -162,7 +225,7 @@ pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
 pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
     let record = commands::scale(instance, &name, &args.scales)?;
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60));
+    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60), &mut say);
     if !short.is_empty() {
         eprintln!("rcorch: still scaling: {}", short.join(", "));
         return Ok(1);
@@ -249,6 +312,7 @@ pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
         let project = ProjectArgs {
             file: Some(file.clone()),
             project_name: Some(args.name.clone()),
+            profiles: Vec::new(),
         };
         commands::apply(instance, &load(&project)?.project)?;
     }
@@ -318,8 +382,9 @@ pub fn stop_services(instance: &Instance, name: &str, services: &[String]) -> Cl
 pub fn start(instance: &Instance, args: &ServicesArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
     let record = commands::set_run_state(instance, &name, &args.services, RunState::Running)?;
+    commands::clear_exited(instance, &name, &args.services);
     commands::ensure_supervisor(instance, &name, &exe()?)?;
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60));
+    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60), &mut say);
     if short.is_empty() {
         Ok(0)
     } else {

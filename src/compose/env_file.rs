@@ -85,6 +85,12 @@ fn parse_value(raw: &str) -> Option<(String, bool)> {
 pub fn parse(text: &str, file: &Path) -> Result<Vec<EnvEntry>, ComposeError> {
     let mut entries = Vec::new();
     for (n, line) in text.lines().enumerate() {
+        if line.contains('\0') {
+            return Err(ComposeError::EnvNul {
+                file: file.to_path_buf(),
+                line: n + 1,
+            });
+        }
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
@@ -175,6 +181,15 @@ mod tests {
         assert_eq!(r["E"], "v");
         assert_eq!(r["F"], "from-env");
         assert_eq!(r["G"], "");
+    }
+
+    #[test]
+    fn a_nul_byte_is_an_error_naming_file_and_line() {
+        let e = parse("A=1\nB=x\0y\n", Path::new("/app/vars.env")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/app/vars.env:2: NUL byte in an env line; environment variables cannot contain NUL, remove it"
+        );
     }
 
     #[test]

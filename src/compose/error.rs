@@ -58,6 +58,9 @@ pub enum ComposeError {
         line: usize,
         text: String,
     },
+    /// A NUL byte in a .env or env_file line: no process environment can hold it.
+    #[error("{file}:{line}: NUL byte in an env line; environment variables cannot contain NUL, remove it")]
+    EnvNul { file: PathBuf, line: usize },
     /// A value of the wrong YAML type.
     #[error("{at}: {key}: expected {expected}")]
     WrongType {
@@ -72,6 +75,16 @@ pub enum ComposeError {
         key: String,
         value: String,
         expected: &'static str,
+    },
+    /// A key the compose specification does not allow there (worded as
+    /// `docker compose` words it, with the closest allowed key if any).
+    #[error("{at}: {parent}: additional property {key} is not allowed{}", suggestion.as_ref().map(|s| format!("; did you mean {s}?")).unwrap_or_default())]
+    UnknownKey {
+        at: Location,
+        /// Where the key is: `services.web`, or `(root)`.
+        parent: String,
+        key: String,
+        suggestion: Option<String>,
     },
     /// A required key is absent.
     #[error("{at}: {key}: missing required key {missing}")]
@@ -113,6 +126,16 @@ pub enum ComposeError {
         service: String,
         replicas: u32,
     },
+    /// Two services publish the same host port: the second could never get it.
+    #[error("{at}: {key}: host port {port}/{protocol} is published by both service {first:?} and service {second:?}; publish it from one service only")]
+    DuplicatePublishedPort {
+        at: Location,
+        key: String,
+        port: u16,
+        protocol: &'static str,
+        first: String,
+        second: String,
+    },
     /// `scale` and `deploy.replicas` disagree.
     #[error("{at}: services.{service}.scale: scale {scale} and deploy.replicas {replicas} differ")]
     ScaleMismatch {
@@ -126,8 +149,6 @@ pub enum ComposeError {
 /// What a warning is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WarningKind {
-    /// A key the compose specification does not define.
-    UnknownKey,
     /// A compose key rcorch ignores for now.
     NotImplemented,
     /// A key compose itself ignores (e.g. top-level `version`).
@@ -148,7 +169,6 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (at, key) = (&self.at, &self.key);
         match &self.kind {
-            WarningKind::UnknownKey => write!(f, "{at}: {key}: unknown key, ignored"),
             WarningKind::NotImplemented => {
                 write!(f, "{at}: {key}: not supported by rcorch yet, ignored")
             }

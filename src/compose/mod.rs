@@ -61,6 +61,8 @@ pub struct LoadInput<'a> {
     pub env: &'a Env,
     /// `-p NAME`.
     pub project_name: Option<&'a str>,
+    /// `--profile P…`; when empty, `COMPOSE_PROFILES` (comma-separated) from `env`.
+    pub profiles: &'a [String],
 }
 
 /// Loads a compose file from its text. `read` reads env_files (a seam for tests).
@@ -104,12 +106,37 @@ pub fn load_str(input: &LoadInput, read: &dyn Fn(&Path) -> io::Result<String>) -
         dir_name,
     };
     let mut project = parse::project(&mut ctx, &doc, &naming)?;
+    // As compose: services whose profiles are all disabled do not exist
+    // for this command (so a dependency on one is undefined).
+    let enabled = enabled_profiles(input.profiles, input.env);
+    let active: Vec<String> = project
+        .active_services(&enabled)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    project.services.retain(|name, _| active.contains(name));
     validate::validate(&ctx, &mut project)?;
     merge_env_files(&mut project, input.env, read)?;
     Ok(Loaded {
         project,
         warnings: ctx.warnings,
     })
+}
+
+/// `--profile` values, else those of `COMPOSE_PROFILES`.
+fn enabled_profiles(flags: &[String], env: &Env) -> Vec<String> {
+    if !flags.is_empty() {
+        return flags.to_vec();
+    }
+    env.get("COMPOSE_PROFILES")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Adds env_file variables under `environment` (which wins, as in compose).
@@ -141,7 +168,12 @@ fn merge_env_files(
 
 /// Loads `file` (or the default compose file in `cwd`), with the process
 /// environment over the `.env` file next to it.
-pub fn load_file(file: Option<&Path>, cwd: &Path, project_name: Option<&str>) -> Result<Loaded> {
+pub fn load_file(
+    file: Option<&Path>,
+    cwd: &Path,
+    project_name: Option<&str>,
+    profiles: &[String],
+) -> Result<Loaded> {
     let file = match file {
         Some(f) => parse::lexical_join(cwd, f),
         None => cwd.join(default_file(cwd)?),
@@ -171,6 +203,7 @@ pub fn load_file(file: Option<&Path>, cwd: &Path, project_name: Option<&str>) ->
         text: &text,
         env: &env,
         project_name,
+        profiles,
     };
     load_str(&input, &read)
 }
@@ -201,6 +234,7 @@ pub fn test_project(yaml: &str) -> Project {
         text: yaml,
         env: &env,
         project_name: None,
+        profiles: &[],
     };
     load_str(&input, &|_| Ok(String::new())).unwrap().project
 }

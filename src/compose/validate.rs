@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::ComposeError;
 use super::locate::KeyPath;
-use super::model::{MountKind, Project, ServiceNetwork};
+use super::model::{MountKind, Port, Project, Protocol, ServiceNetwork};
 use super::parse::Ctx;
 
 type Result<T> = std::result::Result<T, ComposeError>;
@@ -24,7 +24,8 @@ pub fn validate(ctx: &Ctx, project: &mut Project) -> Result<()> {
         first: cycle[0].clone(),
         cycle,
     })?;
-    container_names(ctx, project)
+    container_names(ctx, project)?;
+    published_ports(ctx, project)
 }
 
 /// Services with neither `networks` nor `network_mode` join `default`.
@@ -121,6 +122,54 @@ fn container_names(ctx: &Ctx, project: &Project) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// No host port is published by two services (replicas of one service share
+/// theirs through the balancer).
+fn published_ports(ctx: &Ctx, project: &Project) -> Result<()> {
+    let mut seen: Vec<(&str, &Port)> = Vec::new();
+    for (name, svc) in &project.services {
+        for (i, port) in svc.ports.iter().enumerate() {
+            let Some(range) = port.published else {
+                continue;
+            };
+            let clash = seen.iter().find(|(other, p)| {
+                other != name && p.protocol == port.protocol && overlaps(p, port)
+            });
+            if let Some((first, p)) = clash {
+                let key = svc_path(name).key("ports").index(i);
+                let first_range = p.published.expect("only published ports are kept");
+                return Err(ComposeError::DuplicatePublishedPort {
+                    at: ctx.at(&key),
+                    key: key.to_string(),
+                    port: range.start.max(first_range.start),
+                    protocol: protocol_name(port.protocol),
+                    first: first.to_string(),
+                    second: name.clone(),
+                });
+            }
+            seen.push((name, port));
+        }
+    }
+    Ok(())
+}
+
+/// Same host address (or either on all addresses) and overlapping ranges.
+fn overlaps(a: &Port, b: &Port) -> bool {
+    let (Some(ra), Some(rb)) = (a.published, b.published) else {
+        return false;
+    };
+    let any = |ip: Option<std::net::IpAddr>| ip.is_none_or(|ip| ip.is_unspecified());
+    let same_host = any(a.host_ip) || any(b.host_ip) || a.host_ip == b.host_ip;
+    same_host && ra.start <= rb.end && rb.start <= ra.end
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    }
 }
 
 /// Services ordered so each comes after everything it depends on (ties by

@@ -29,6 +29,8 @@ pub struct RunRequest {
     pub hostname: Option<String>,
     pub volumes: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    pub ulimits: Vec<String>,
     pub read_only: bool,
     pub memory: Option<String>,
     pub cpus: Option<String>,
@@ -94,6 +96,12 @@ pub enum BuildError {
     Volume(String),
     #[error("invalid --tmpfs \"{0}\": expected an absolute container path")]
     Tmpfs(String),
+    #[error("invalid --tmpfs \"{spec}\": {reason}; options are ro, rw, exec, noexec, suid, nosuid, dev, nodev, size=, mode=, uid=, gid=, nr_inodes=")]
+    TmpfsOption { spec: String, reason: String },
+    #[error(transparent)]
+    ArgSize(#[from] super::argsize::ArgSizeError),
+    #[error("invalid --ulimit: {0}")]
+    Ulimit(String),
     #[error("invalid user \"{spec}\": {reason}")]
     User { spec: String, reason: String },
     #[error("invalid signal \"{0}\": use a name like SIGTERM or TERM, or a number")]
@@ -183,6 +191,8 @@ pub fn build_config(
         .map(|s| parse_signal(&s))
         .transpose()?
         .unwrap_or(libc::SIGTERM);
+    let env = merge_env(&image.env, req, host.lookup_env)?;
+    super::argsize::check(&args, &env)?;
     Ok(ContainerConfig {
         id: id.to_string(),
         hostname: req.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
@@ -190,7 +200,7 @@ pub fn build_config(
         image: image.reference.clone(),
         image_id: image.id.clone(),
         args,
-        env: merge_env(&image.env, req, host.lookup_env)?,
+        env,
         working_dir,
         user,
         mounts,
@@ -206,6 +216,11 @@ pub fn build_config(
         stop_signal,
         stop_timeout: req.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT),
         labels: parse_labels(&req.labels)?,
+        ulimits: req
+            .ulimits
+            .iter()
+            .map(|u| super::ulimit::parse(u).map_err(BuildError::Ulimit))
+            .collect::<Result<_>>()?,
         created: host.now.clone(),
         layers: image.layers.clone(),
         cgroup_parent: host.cgroup_parent.to_string(),
@@ -323,6 +338,7 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec> {
         read_only,
         volume,
         nocopy,
+        tmpfs: None,
     })
 }
 
@@ -335,21 +351,28 @@ fn anonymous_volume(destination: &str) -> MountSpec {
         read_only: false,
         volume: None,
         nocopy: false,
+        tmpfs: None,
     }
 }
 
+/// `DST[:OPTIONS]` (see `tmpfs::parse`).
 fn parse_tmpfs(spec: &str) -> Result<MountSpec> {
-    let destination = spec.split(':').next().unwrap_or_default();
+    let (destination, options) = spec.split_once(':').unwrap_or((spec, ""));
     if !destination.starts_with('/') || destination == "/" {
         return Err(BuildError::Tmpfs(spec.to_string()));
     }
+    let options = super::tmpfs::parse(options).map_err(|reason| BuildError::TmpfsOption {
+        spec: spec.to_string(),
+        reason,
+    })?;
     Ok(MountSpec {
         kind: MountKind::Tmpfs,
         source: PathBuf::new(),
         destination: destination.into(),
-        read_only: false,
+        read_only: options.read_only,
         volume: None,
         nocopy: false,
+        tmpfs: Some(options),
     })
 }
 

@@ -1,10 +1,13 @@
 //! Containers as plain data: what to create (`ContainerConfig`), what happened
 //! (`ContainerState`), and the lifecycle state machine (`Status`).
 
+pub mod argsize;
 pub mod build;
 pub mod damage;
 pub mod names;
 pub mod store;
+pub mod tmpfs;
+pub mod ulimit;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,6 +42,9 @@ pub struct ContainerConfig {
     pub stop_signal: i32,
     pub stop_timeout: u64,
     pub labels: BTreeMap<String, String>,
+    /// Resource limits set in the container (`--ulimit`, compose `ulimits`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<ulimit::Ulimit>,
     pub created: String,
     /// Layer directories of the image, topmost first (overlay lowerdir order).
     pub layers: Vec<PathBuf>,
@@ -74,6 +80,9 @@ pub struct MountSpec {
     /// Volumes: do not copy the image's content into an empty volume.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nocopy: bool,
+    /// Tmpfs: its options (None in records written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<tmpfs::TmpfsOptions>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

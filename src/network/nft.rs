@@ -31,8 +31,23 @@ const FAMILY: NfFamily = NfFamily::INet;
 #[derive(Debug, Error)]
 pub enum NftError {
     /// nft rejected the batch or could not be run.
-    #[error("cannot apply rcorch's nftables rules (is the nft command installed?): {0}")]
+    #[error("cannot apply rcorch's nftables rules: {}", describe(.0))]
     Apply(#[from] nftables::helper::NftablesError),
+}
+
+/// The cause in words: the install hint only when nft really is missing,
+/// nft's own message when it ran and refused.
+fn describe(e: &nftables::helper::NftablesError) -> String {
+    use nftables::helper::NftablesError as E;
+    match e {
+        E::NftExecution { inner, .. } if inner.kind() == std::io::ErrorKind::NotFound => {
+            format!("the nft command is not installed (install the nftables package): {inner}")
+        }
+        E::NftFailed { stderr, .. } if !stderr.trim().is_empty() => {
+            format!("nft refused them: {}", stderr.trim())
+        }
+        other => other.to_string(),
+    }
 }
 
 /// One network, as the ruleset sees it.

@@ -99,3 +99,24 @@ fn internal_networks_publish_nothing_and_are_fenced() {
         r#"{"match":{"left":{"meta":{"key":"iifname"}},"right":"rcorch1","op":"=="}},{"match":{"left":{"meta":{"key":"oifname"}},"right":"rcorch1","op":"!="}},{"drop":null}"#
     ));
 }
+
+#[test]
+fn the_install_hint_only_when_nft_is_missing() {
+    use nftables::helper::NftablesError as E;
+    let missing = NftError::Apply(E::NftExecution {
+        program: "nft".into(),
+        inner: std::io::Error::from(std::io::ErrorKind::NotFound),
+    });
+    assert!(missing.to_string().contains("not installed"), "{missing}");
+    let refused = NftError::Apply(E::NftFailed {
+        program: "nft".into(),
+        hint: "applying ruleset".into(),
+        stdout: String::new(),
+        stderr: "Error: Could not process rule: No such file or directory\n".into(),
+    });
+    let text = refused.to_string();
+    assert!(
+        !text.contains("installed") && text.contains("Could not process rule"),
+        "{text}"
+    );
+}

@@ -38,6 +38,8 @@ pub fn apply_services(
     named: &[String],
 ) -> Result<ProjectRecord> {
     let selected = selected_services(project, named)?;
+    let images = crate::image::ImageStore::open(instance.root.join("images"))?;
+    super::precheck::runnable(&images, project, &selected)?;
     let dir = ProjectDir::new(&instance.root, &project.name);
     let previous = dir.load().ok();
     let fresh = translate(project, previous.as_ref());
@@ -154,6 +156,30 @@ fn remove_networks(instance: &Instance, names: &[String]) {
     }
 }
 
+/// As `docker compose up -d` and `start`: the exited replicas of `services`
+/// (all when empty) — killed, crashed or done, whatever their restart
+/// policy — are removed, so the supervisor starts them anew at once instead
+/// of `up` waiting for replicas nothing would restart. Returns their names.
+pub fn clear_exited(instance: &Instance, project: &str, services: &[String]) -> Vec<String> {
+    let Ok(records) = instance.containers.list() else {
+        return Vec::new();
+    };
+    let mut cleared = Vec::new();
+    for r in records {
+        let Some((service, _, _)) = replica_labels(&r, project) else {
+            continue;
+        };
+        let wanted = services.is_empty() || services.contains(&service);
+        if wanted
+            && observed_status(&r.state) == Status::Exited
+            && control::remove(instance, &r.config.id, true).is_ok()
+        {
+            cleared.push(r.config.name);
+        }
+    }
+    cleared
+}
+
 /// Starts the project's supervisor unless one runs; otherwise wakes it.
 pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<()> {
     let dir = ProjectDir::new(&instance.root, name);
@@ -195,22 +221,25 @@ pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<
 }
 
 /// Waits until every service has its replica count running, or `timeout`.
-/// Returns the services still short.
+/// Returns the services still short. `progress` hears, after a second and
+/// then every five, what is still awaited (`web 1/2 running`).
 pub fn wait_until_up(
     instance: &Instance,
     record: &ProjectRecord,
     timeout: Duration,
+    progress: &mut dyn FnMut(&str),
 ) -> Vec<String> {
     let start = Instant::now();
+    let mut next_report = Duration::from_secs(1);
     let networks = crate::runtime::net::networks(&instance.root);
     loop {
         let records = instance.containers.list().unwrap_or_default();
         // A replica counts once it has joined its extra networks too.
         let endpoints = networks.list().map(|s| s.endpoints).unwrap_or_default();
-        let short: Vec<String> = record
+        let short: Vec<(String, usize, u32)> = record
             .services
             .iter()
-            .filter(|s| {
+            .filter_map(|s| {
                 let joined = |id: &str| {
                     s.template.extra_networks.iter().all(|(network, _)| {
                         endpoints.contains_key(&crate::network::endpoint_key(id, network))
@@ -225,12 +254,25 @@ pub fn wait_until_up(
                         *service == s.spec.name && *slot <= s.spec.replicas
                     })
                     .count();
-                running < s.spec.replicas as usize
+                (running < s.spec.replicas as usize)
+                    .then(|| (s.spec.name.clone(), running, s.spec.replicas))
             })
-            .map(|s| s.spec.name.clone())
             .collect();
         if short.is_empty() || start.elapsed() >= timeout {
-            return short;
+            return short.into_iter().map(|(name, ..)| name).collect();
+        }
+        if start.elapsed() >= next_report {
+            let what: Vec<String> = short
+                .iter()
+                .map(|(name, running, wanted)| format!("{name} {running}/{wanted} running"))
+                .collect();
+            progress(&format!(
+                "waiting for {} ({}s of {}s)",
+                what.join(", "),
+                start.elapsed().as_secs(),
+                timeout.as_secs()
+            ));
+            next_report += Duration::from_secs(5);
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -10,6 +10,7 @@ pub mod balance;
 pub mod commands;
 pub mod events;
 pub mod history;
+pub mod precheck;
 pub mod probes;
 pub mod proxy;
 pub mod replicas;
@@ -40,6 +41,8 @@ pub enum ProjectError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Volume(#[from] crate::volume::VolumeError),
+    #[error(transparent)]
+    ImageStore(#[from] crate::image::ImageError),
     #[error("cannot access {path}: {source}")]
     Io {
         path: PathBuf,
@@ -57,6 +60,25 @@ pub enum ProjectError {
     Balancer {
         service: String,
         source: crate::supervisor::lb::LbError,
+    },
+    /// A service `up` cannot run: no image to run (only `build:`).
+    #[error("service {service} has no image to run: it only has build:, and rcorch cannot build images yet; add image: NAME and make NAME with 'rcorch import', 'load' or 'pull'")]
+    NoImage { service: String },
+    /// A service's image is not in the store: nothing would ever start.
+    #[error("service {service}: image {image} is not present; get it with 'rcorch pull {image}' (or build or import it), then run up again")]
+    ImageMissing { service: String, image: String },
+    #[error("service {service}: {reason}")]
+    Ulimit { service: String, reason: String },
+    /// The service's process could never be exec'd (E2BIG).
+    #[error("service {service}: {source}")]
+    ArgSize {
+        service: String,
+        source: crate::container::argsize::ArgSizeError,
+    },
+    #[error("service {service}: cannot read its image: {source}")]
+    Image {
+        service: String,
+        source: crate::image::ImageError,
     },
     #[error("cannot roll back service {service}: {source}")]
     History {

@@ -154,6 +154,7 @@ pub fn replica_request(
         env: t.env.clone(),
         volumes: t.volumes.clone(),
         tmpfs: t.tmpfs.clone(),
+        ulimits: t.ulimits.clone(),
         read_only: t.read_only,
         memory: t.memory.clone(),
         cpus: t.cpus.clone(),
@@ -191,13 +192,15 @@ pub fn start(
         .into_iter()
         .map(|r| r.config.name)
         .collect();
-    let name = container_name_for(
-        project,
-        &service.spec.name,
-        slot,
-        service.spec.revision,
-        |n| taken.contains(n),
-    );
+    let revision = service.spec.revision;
+    let name = match &service.template.container_name {
+        // A start-first update's new replica while the old one holds the name.
+        Some(n) if taken.contains(n) => format!("{n}-r{revision}"),
+        Some(n) => n.clone(),
+        None => container_name_for(project, &service.spec.name, slot, revision, |n| {
+            taken.contains(n)
+        }),
+    };
     let mut request = replica_request(project, service, slot, name);
     reuse_anonymous_volumes(instance, &mut request);
     let id = match run::run(instance, &request, true) {

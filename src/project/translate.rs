@@ -17,11 +17,17 @@ use crate::supervisor::{Condition, Dependency, ServiceSpec};
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReplicaTemplate {
     pub image: String,
+    /// compose `container_name` (the service then has one replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
     pub entrypoint: Option<String>,
     pub command: Vec<String>,
     pub env: Vec<String>,
     pub volumes: Vec<String>,
     pub tmpfs: Vec<String>,
+    /// `NAME=SOFT:HARD`, as `--ulimit` takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<String>,
     pub memory: Option<String>,
     pub cpus: Option<String>,
     pub pids_limit: Option<String>,
@@ -314,6 +320,7 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
     labels.extend(s.deploy.labels.iter().map(|(k, v)| format!("{k}={v}")));
     ReplicaTemplate {
         image: s.image.clone().unwrap_or_default(),
+        container_name: s.container_name.clone(),
         entrypoint,
         command,
         env: s
@@ -339,6 +346,11 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
                     .filter(|m| m.kind == MountKind::Tmpfs)
                     .map(|m| m.target.clone()),
             )
+            .collect(),
+        ulimits: s
+            .ulimits
+            .iter()
+            .map(|(name, u)| format!("{name}={}:{}", u.soft, u.hard))
             .collect(),
         memory: limits.memory.map(|b| b.to_string()),
         cpus: limits.cpus.map(|c| c.to_string()),

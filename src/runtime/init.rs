@@ -35,6 +35,8 @@ pub struct InitPlan {
     pub reaper: bool,
     /// The container has its own network namespace (not `--network host`).
     pub own_network: bool,
+    /// setrlimit'd while init still may raise hard limits.
+    pub ulimits: Vec<crate::container::ulimit::Ulimit>,
 }
 
 /// The process to exec and the privileges it runs with; shared by the
@@ -142,6 +144,7 @@ fn prepare(plan: &InitPlan) -> Result<(), Failure> {
     // After joining, so the container sees its own cgroup as the root.
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(setup("unshare cgroup namespace"))?;
     nix::unistd::sethostname(&plan.hostname).map_err(setup("sethostname"))?;
+    set_ulimits(&plan.ulimits)?;
     if plan.own_network {
         super::sys::loopback_up().map_err(setup("bring up lo"))?;
     }
@@ -245,6 +248,25 @@ impl FromBytesCompat for std::ffi::OsStr {
 }
 
 /// Drops privileges in Docker's order, optionally forks the reaper, and execs.
+/// Before capabilities are dropped: raising a hard limit needs CAP_SYS_RESOURCE.
+fn set_ulimits(ulimits: &[crate::container::ulimit::Ulimit]) -> Result<(), Failure> {
+    for u in ulimits {
+        let limit = libc::rlimit {
+            rlim_cur: u.soft,
+            rlim_max: u.hard,
+        };
+        // SAFETY: setrlimit reads one rlimit struct that lives on this stack.
+        if unsafe { libc::setrlimit(u.resource(), &limit) } != 0 {
+            let e = Errno::last();
+            return Err(Failure(
+                FailureKind::Setup,
+                format!("ulimit {}={}:{}: {e}", u.name, u.soft, u.hard),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn finish_and_exec(
     plan: &ExecTarget,
     reaper: bool,

@@ -13,6 +13,7 @@ use nix::sys::stat::{Mode, SFlag};
 
 use super::sys::{fd_path, open_in_root};
 use crate::cgroups::Layout;
+use crate::container::tmpfs::TmpfsOptions;
 use crate::container::{ContainerConfig, MountKind};
 
 /// Docker's masked paths: hidden behind /dev/null (files) or an empty
@@ -79,6 +80,7 @@ pub enum MountOp {
     },
     Tmpfs {
         target: PathBuf,
+        options: TmpfsOptions,
     },
     /// A named volume's directory, bind-mounted; when `copy_up`, first
     /// filled from the image if it is empty (Docker's first-use copy).
@@ -205,6 +207,11 @@ fn file_and_user_mounts(config: &ContainerConfig, paths: &RootfsPaths) -> Vec<Mo
             },
             MountKind::Tmpfs => MountOp::Tmpfs {
                 target: m.destination.clone(),
+                // Records from before options were kept: mounted as then.
+                options: m.tmpfs.clone().unwrap_or(TmpfsOptions {
+                    noexec: false,
+                    ..TmpfsOptions::default()
+                }),
             },
             MountKind::Volume => MountOp::Volume {
                 source: m.source.clone(),
@@ -407,14 +414,15 @@ fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
             }
             Ok(())
         }
-        MountOp::Tmpfs { target } => {
+        MountOp::Tmpfs { target, options } => {
             let dir = ensure_in_root(root, target, false)?;
+            let data = (!options.data.is_empty()).then_some(options.data.as_str());
             mount(
                 Some("tmpfs"),
                 fd_path(&dir).as_str(),
                 Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                none,
+                tmpfs_flags(options),
+                data,
             )
             .map_err(step("mount tmpfs", target))
         }
@@ -606,3 +614,12 @@ fn remount_read_only(path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+fn tmpfs_flags(o: &TmpfsOptions) -> MsFlags {
+    let mut flags = MsFlags::empty();
+    flags.set(MsFlags::MS_RDONLY, o.read_only);
+    flags.set(MsFlags::MS_NOEXEC, o.noexec);
+    flags.set(MsFlags::MS_NOSUID, o.nosuid);
+    flags.set(MsFlags::MS_NODEV, o.nodev);
+    flags
+}

@@ -316,6 +316,7 @@ fn init_plan(
         console: None,
         reaper: config.init,
         own_network: config.network != NetworkMode::Host,
+        ulimits: config.ulimits.clone(),
     }
 }
 

@@ -1,4 +1,6 @@
 //! Small helpers shared by several modules.
 
 pub mod atomic;
+pub mod suggest;
+pub mod template;
 pub mod time;

@@ -17,6 +17,7 @@ fn mount(destination: &str, volume: Option<&str>) -> MountSpec {
         read_only: false,
         volume: volume.map(str::to_string),
         nocopy: false,
+        tmpfs: None,
     }
 }
 

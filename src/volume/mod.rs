@@ -262,6 +262,7 @@ pub fn image_volume_mounts(image_volumes: &[String], mounts: &[MountSpec]) -> Ve
             read_only: false,
             volume: None,
             nocopy: false,
+            tmpfs: None,
         });
     }
     out

@@ -81,6 +81,7 @@ fn container(name: &str, volumes: &[&str]) -> ContainerConfig {
             read_only: false,
             volume: Some(v.to_string()),
             nocopy: false,
+            tmpfs: None,
         })
         .collect();
     c

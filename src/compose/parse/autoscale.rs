@@ -38,7 +38,19 @@ pub fn autoscale(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Autoscale> {
                     return Err(ctx.invalid(&here, "0s", "a positive duration"));
                 }
             }
-            _ => ctx.unhandled(&here, &key, &[]),
+            _ => ctx.unhandled(
+                &here,
+                &key,
+                &[
+                    "min",
+                    "max",
+                    "target_cpu",
+                    "target_connections",
+                    "window",
+                    "interval",
+                ],
+                &[],
+            )?,
         }
     }
     if !saw_max {

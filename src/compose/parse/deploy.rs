@@ -69,7 +69,7 @@ pub fn healthcheck(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Healthcheck
             "start_period" => hc.start_period = ctx.duration(v, &here)?,
             "start_interval" => hc.start_interval = ctx.duration(v, &here)?,
             "disable" => disable = ctx.boolean(v, &here)?,
-            _ => ctx.unhandled(&here, &key, &[]),
+            _ => ctx.unhandled(&here, &key, HEALTHCHECK_KEYS, &[])?,
         }
     }
     if disable {
@@ -96,7 +96,35 @@ fn health_test(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<HealthTest> {
     }
 }
 
+const DEPLOY_KEYS: &[&str] = &[
+    "mode",
+    "replicas",
+    "resources",
+    "restart_policy",
+    "update_config",
+    "rollback_config",
+    "endpoint_mode",
+    "labels",
+];
 const DEPLOY_NOT_IMPLEMENTED: &[&str] = &["placement"];
+const HEALTHCHECK_KEYS: &[&str] = &[
+    "test",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "start_interval",
+    "disable",
+];
+const RESTART_POLICY_KEYS: &[&str] = &["condition", "delay", "max_attempts", "window"];
+const UPDATE_CONFIG_KEYS: &[&str] = &[
+    "parallelism",
+    "delay",
+    "monitor",
+    "failure_action",
+    "max_failure_ratio",
+    "order",
+];
 
 pub fn deploy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Deploy> {
     let mut d = Deploy::default();
@@ -126,7 +154,7 @@ pub fn deploy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Deploy> {
                 d.endpoint_mode = choice(ctx, v, &here, &modes, "vip or dnsrr")?;
             }
             "labels" => d.labels = ctx.labels(v, &here)?,
-            _ => ctx.unhandled(&here, &key, DEPLOY_NOT_IMPLEMENTED),
+            _ => ctx.unhandled(&here, &key, DEPLOY_KEYS, DEPLOY_NOT_IMPLEMENTED)?,
         }
     }
     Ok(d)
@@ -138,7 +166,7 @@ fn resources(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Limits> {
         let key = key_string(k);
         let here = at.key(&key);
         if key != "limits" {
-            ctx.unhandled(&here, &key, &["reservations"]);
+            ctx.unhandled(&here, &key, &["limits"], &["reservations"])?;
             continue;
         }
         for (k, v) in ctx.mapping(v, &here)? {
@@ -148,7 +176,7 @@ fn resources(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Limits> {
                 "cpus" => limits.cpus = Some(ctx.float(v, &there)?),
                 "memory" => limits.memory = Some(bytes(ctx, v, &there)?),
                 "pids" => limits.pids = Some(ctx.int(v, &there)?),
-                _ => ctx.unhandled(&there, &key, &["devices"]),
+                _ => ctx.unhandled(&there, &key, &["cpus", "memory", "pids"], &["devices"])?,
             }
         }
     }
@@ -173,7 +201,7 @@ fn restart_policy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<RestartPolic
             // 0 means "no limit", as in Swarm.
             "max_attempts" => p.max_attempts = Some(ctx.uint(v, &here)?).filter(|n| *n > 0),
             "window" => p.window = Some(ctx.duration(v, &here)?).filter(|w| !w.is_zero()),
-            _ => ctx.unhandled(&here, &key, &[]),
+            _ => ctx.unhandled(&here, &key, RESTART_POLICY_KEYS, &[])?,
         }
     }
     Ok(p)
@@ -209,7 +237,7 @@ fn update_config(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<UpdateConfig>
                 ];
                 u.order = choice(ctx, v, &here, &orders, "stop-first or start-first")?;
             }
-            _ => ctx.unhandled(&here, &key, &[]),
+            _ => ctx.unhandled(&here, &key, UPDATE_CONFIG_KEYS, &[])?,
         }
     }
     Ok(u)

@@ -1,7 +1,8 @@
 //! From an interpolated YAML tree to the typed model.
 //!
 //! Every key is either understood, or reported: a warning for keys compose
-//! knows but rcorch does not implement, another for keys nobody knows.
+//! knows but rcorch does not implement, an error for keys the compose
+//! specification does not allow (as `docker compose` rejects them).
 //! Nested `x-*` keys are ignored, as the compose specification says;
 //! top-level and service-level ones are kept raw in `extensions`, except
 //! `x-rcorch-autoscale`, which rcorch reads.
@@ -69,18 +70,35 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    /// Reports a key the caller did not handle: silent for nested `x-*`,
-    /// NotImplemented for keys in `known`, UnknownKey otherwise.
-    pub fn unhandled(&mut self, path: &KeyPath, key: &str, known: &[&str]) {
+    /// Reports a key the caller did not handle: silent for nested `x-*`, a
+    /// NotImplemented warning for keys in `not_implemented`, an error (with
+    /// the closest of `handled` and `not_implemented`) for any other.
+    pub fn unhandled(
+        &mut self,
+        path: &KeyPath,
+        key: &str,
+        handled: &[&str],
+        not_implemented: &[&str],
+    ) -> Result<()> {
         if key.starts_with("x-") {
-            return;
+            return Ok(());
         }
-        let kind = if known.contains(&key) {
-            WarningKind::NotImplemented
-        } else {
-            WarningKind::UnknownKey
-        };
-        self.warn(path, kind);
+        if not_implemented.contains(&key) {
+            self.warn(path, WarningKind::NotImplemented);
+            return Ok(());
+        }
+        let candidates = handled.iter().chain(not_implemented).copied();
+        let parent = KeyPath(path.0[..path.0.len().saturating_sub(1)].to_vec()).to_string();
+        Err(ComposeError::UnknownKey {
+            at: self.at(path),
+            parent: if parent.is_empty() {
+                "(root)".into()
+            } else {
+                parent
+            },
+            key: key.to_string(),
+            suggestion: crate::util::suggest::closest(key, candidates).map(str::to_string),
+        })
     }
 
     pub fn wrong_type(&self, path: &KeyPath, expected: &'static str) -> ComposeError {
@@ -142,6 +160,8 @@ pub fn lexical_join(base: &Path, p: &Path) -> PathBuf {
     out
 }
 
+/// Top-level keys rcorch reads.
+const TOP_HANDLED: &[&str] = &["name", "version", "services", "networks", "volumes"];
 /// Top-level keys compose defines that rcorch does not implement.
 const TOP_NOT_IMPLEMENTED: &[&str] = &["configs", "secrets", "include", "models"];
 
@@ -185,7 +205,7 @@ pub fn project(ctx: &mut Ctx, doc: &Value, naming: &Naming) -> Result<Project> {
             k if k.starts_with("x-") => {
                 project.extensions.insert(key.clone(), v.clone());
             }
-            _ => ctx.unhandled(&at, &key, TOP_NOT_IMPLEMENTED),
+            _ => ctx.unhandled(&at, &key, TOP_HANDLED, TOP_NOT_IMPLEMENTED)?,
         }
     }
     if !saw_services {

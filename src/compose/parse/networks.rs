@@ -40,6 +40,7 @@ pub fn attachments(
                 _ => ctx.unhandled(
                     &there,
                     &key,
+                    &["aliases", "ipv4_address"],
                     &[
                         "ipv6_address",
                         "link_local_ips",
@@ -49,7 +50,7 @@ pub fn attachments(
                         "gw_priority",
                         "interface_name",
                     ],
-                ),
+                )?,
             }
         }
         out.insert(name, net);
@@ -83,6 +84,7 @@ pub fn definitions(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BTreeMap<St
                 _ => ctx.unhandled(
                     &there,
                     &key,
+                    &["name", "driver", "external", "internal", "labels"],
                     &[
                         "attachable",
                         "driver_opts",
@@ -90,7 +92,7 @@ pub fn definitions(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BTreeMap<St
                         "enable_ipv6",
                         "ipam",
                     ],
-                ),
+                )?,
             }
         }
         out.insert(name, def);

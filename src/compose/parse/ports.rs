@@ -97,6 +97,16 @@ pub fn ports(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Vec<Port>> {
     Ok(out)
 }
 
+/// Long-syntax port keys rcorch reads.
+const PORT_KEYS: &[&str] = &[
+    "target",
+    "published",
+    "host_ip",
+    "protocol",
+    "name",
+    "app_protocol",
+];
+
 fn long(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Port> {
     let mut port = Port {
         target: 0,
@@ -133,7 +143,7 @@ fn long(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Port> {
             }
             // Descriptive only.
             "name" | "app_protocol" => {}
-            _ => ctx.unhandled(&here, &key, &["mode"]),
+            _ => ctx.unhandled(&here, &key, PORT_KEYS, &["mode"])?,
         }
     }
     if !has_target {

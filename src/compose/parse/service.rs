@@ -74,6 +74,42 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "volumes_from",
 ];
 
+/// Service keys rcorch reads (`container_key` and `runtime_key`).
+const HANDLED: &[&str] = &[
+    "image",
+    "container_name",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "ports",
+    "expose",
+    "volumes",
+    "tmpfs",
+    "network_mode",
+    "networks",
+    "user",
+    "working_dir",
+    "hostname",
+    "read_only",
+    "cap_add",
+    "cap_drop",
+    "labels",
+    "ulimits",
+    "init",
+    "stop_grace_period",
+    "stop_signal",
+    "profiles",
+    "depends_on",
+    "healthcheck",
+    "restart",
+    "deploy",
+    "scale",
+    "cpus",
+    "mem_limit",
+    "pids_limit",
+];
+
 /// Service-level spellings that also live under `deploy` (deploy wins).
 #[derive(Default)]
 struct Legacy {
@@ -100,7 +136,7 @@ pub fn service(ctx: &mut Ctx, body: &Value, at: &KeyPath) -> Result<Service> {
             if key.starts_with("x-") {
                 svc.extensions.insert(key, v.clone());
             } else {
-                ctx.unhandled(&here, &key, NOT_IMPLEMENTED);
+                ctx.unhandled(&here, &key, HANDLED, NOT_IMPLEMENTED)?;
             }
         }
     }
@@ -128,6 +164,9 @@ fn container_key(
             for (name, value) in ctx.map_or_list(v, at)? {
                 // `KEY` alone takes its value from the environment, or stays unset.
                 let value = value.or_else(|| ctx.env.get(&name).cloned());
+                if value.as_deref().is_some_and(|v| v.contains('\0')) {
+                    return Err(ctx.invalid(&at.key(&name), "a NUL byte", "a value without NUL"));
+                }
                 svc.environment.insert(name, value);
             }
         }
@@ -250,7 +289,7 @@ fn depends_on(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BTreeMap<String,
                 "condition" => dep.condition = condition(ctx, v, &there)?,
                 "restart" => dep.restart = ctx.boolean(v, &there)?,
                 "required" => dep.required = ctx.boolean(v, &there)?,
-                _ => ctx.unhandled(&there, &key, &[]),
+                _ => ctx.unhandled(&there, &key, &["condition", "restart", "required"], &[])?,
             }
         }
         out.insert(name, dep);

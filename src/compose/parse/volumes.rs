@@ -108,11 +108,23 @@ fn long(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Mount> {
                     let key = key_string(k);
                     match key.as_str() {
                         "nocopy" => mount.nocopy = ctx.boolean(v, &here.key(&key))?,
-                        _ => ctx.unhandled(&here.key(&key), &key, &["subpath"]),
+                        _ => ctx.unhandled(&here.key(&key), &key, &["nocopy"], &["subpath"])?,
                     }
                 }
             }
-            _ => ctx.unhandled(&here, &key, &["bind", "tmpfs", "image"]),
+            _ => ctx.unhandled(
+                &here,
+                &key,
+                &[
+                    "type",
+                    "consistency",
+                    "source",
+                    "target",
+                    "read_only",
+                    "volume",
+                ],
+                &["bind", "tmpfs", "image"],
+            )?,
         }
     }
     if !mount.target.starts_with('/') {
@@ -155,7 +167,12 @@ pub fn definitions(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BTreeMap<St
                 "driver" => def.driver = Some(ctx.string(v, &there)?),
                 "external" => def.external = super::networks::external(ctx, v, &there)?,
                 "labels" => def.labels = ctx.labels(v, &there)?,
-                _ => ctx.unhandled(&there, &key, &["driver_opts"]),
+                _ => ctx.unhandled(
+                    &there,
+                    &key,
+                    &["name", "driver", "external", "labels"],
+                    &["driver_opts"],
+                )?,
             }
         }
         out.insert(name, def);

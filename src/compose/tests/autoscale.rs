@@ -55,17 +55,11 @@ fn config_output_keeps_the_extension_key() {
 }
 
 #[test]
-fn unknown_inner_keys_warn() {
-    let l = ok(&svc(
-        "      max: 3\n      target_cpu: 20\n      speed: fast\n",
-    ));
-    assert_eq!(
-        warning_keys(&l),
-        [(
-            "services.web.x-rcorch-autoscale.speed".to_string(),
-            7,
-            WarningKind::UnknownKey
-        )]
+fn unknown_inner_keys_are_errors() {
+    assert_err(
+        &svc("      max: 3\n      target_cpu: 20\n      windw: 1m\n"),
+        7,
+        "services.web.x-rcorch-autoscale: additional property windw is not allowed; did you mean window?",
     );
 }
 

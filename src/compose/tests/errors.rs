@@ -152,8 +152,8 @@ fn yaml_syntax_errors_name_the_file() {
 }
 
 #[test]
-fn unknown_and_unimplemented_keys_are_warnings_with_lines() {
-    let text = "version: \"3.8\"\nservices:\n  web:\n    image: x\n    blkio_config:\n      weight: 300\n    flavour: spicy\n    deploy:\n      placement:\n        constraints: []\n      x-note: fine\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      bogus: 1\n    x-rcorch-lb: {algo: rr}\nsecrets:\n  s: {file: ./s}\nwhatever: 1\nx-common: &c {a: 1}\n";
+fn unimplemented_keys_are_warnings_with_lines() {
+    let text = "version: \"3.8\"\nservices:\n  web:\n    image: x\n    blkio_config:\n      weight: 300\n    deploy:\n      placement:\n        constraints: []\n      x-note: fine\n    x-rcorch-lb: {algo: rr}\nsecrets:\n  s: {file: ./s}\nx-common: &c {a: 1}\n";
     let l = ok(text);
     let w = warning_keys(&l);
     use WarningKind::*;
@@ -162,25 +162,46 @@ fn unknown_and_unimplemented_keys_are_warnings_with_lines() {
         [
             ("version".to_string(), 1, Obsolete),
             ("services.web.blkio_config".to_string(), 5, NotImplemented),
-            ("services.web.flavour".to_string(), 7, UnknownKey),
             (
                 "services.web.deploy.placement".to_string(),
-                9,
+                8,
                 NotImplemented
             ),
-            ("services.web.healthcheck.bogus".to_string(), 14, UnknownKey),
-            ("secrets".to_string(), 16, NotImplemented),
-            ("whatever".to_string(), 18, UnknownKey),
+            ("secrets".to_string(), 12, NotImplemented),
         ]
     );
     assert!(l.project.services["web"]
         .extensions
         .contains_key("x-rcorch-lb"));
     assert!(l.project.extensions.contains_key("x-common"));
-    let shown = l.warnings[2].to_string();
+}
+
+#[test]
+fn keys_outside_the_spec_are_errors_with_a_suggestion() {
+    let e = err("services:\n  web:\n    image: x\n    comand: echo hi\n");
     assert_eq!(
-        shown,
-        format!("{FILE}:7: services.web.flavour: unknown key, ignored")
+        e.to_string(),
+        format!("{FILE}:4: services.web: additional property comand is not allowed; did you mean command?")
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      intervall: 5s\n",
+        6,
+        "services.web.healthcheck: additional property intervall is not allowed; did you mean interval?",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\n    deploy:\n      replica: 2\n",
+        5,
+        "did you mean replicas?",
+    );
+    assert_err(
+        "services:\n  web:\n    image: x\nservice: {}\n",
+        4,
+        "(root): additional property service is not allowed; did you mean services?",
+    );
+    let far = err("services:\n  web:\n    image: x\n    flavour: spicy\n").to_string();
+    assert!(
+        far.ends_with("additional property flavour is not allowed"),
+        "{far}"
     );
 }
 
@@ -257,4 +278,24 @@ fn errors_inside_long_forms_point_at_the_inner_key() {
         "ratio",
     );
     assert_err(&format!("{head}    environment: 5\n"), 4, "a mapping");
+}
+
+#[test]
+fn a_nul_byte_in_an_environment_value_is_refused() {
+    assert_err(
+        "services:\n  a:\n    image: x\n    environment:\n      B: \"x\\0y\"\n",
+        5,
+        "services.a.environment.B",
+    );
+}
+
+#[test]
+fn a_host_port_published_by_two_services_is_refused_naming_both() {
+    assert_err(
+        "services:\n  a:\n    image: x\n    ports: [\"8080:80\"]\n  b:\n    image: x\n    ports:\n      - \"127.0.0.1:8080:81\"\n",
+        8,
+        "services.b.ports[0]: host port 8080/tcp is published by both service \"a\" and service \"b\"",
+    );
+    // Other protocol, other address, other port: all fine.
+    ok("services:\n  a:\n    image: x\n    ports: [\"8080:80\", \"127.0.0.1:9090:90\"]\n  b:\n    image: x\n    ports: [\"8080:80/udp\", \"127.0.0.2:9090:90\", \"8081:80\"]\n");
 }

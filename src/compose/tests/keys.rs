@@ -7,7 +7,10 @@ use crate::compose::model::*;
 
 fn service(body: &str) -> Service {
     let text = format!("services:\n  s:\n    image: busybox\n{body}volumes:\n  data: {{}}\nnetworks:\n  front: {{}}\n");
-    ok(&text).project.services.remove("s").unwrap()
+    // Every profile enabled: a service's `profiles` is one of the keys tested.
+    let all = ["*".to_string()];
+    let mut loaded = load_profiles(&text, &env(), &all).unwrap();
+    loaded.project.services.remove("s").unwrap()
 }
 
 #[test]
@@ -327,7 +330,9 @@ fn config_output_round_trips_through_yaml() {
 #[test]
 fn profiles_select_active_services() {
     let text = "services:\n  app:\n    image: x\n  debug:\n    image: x\n    profiles: [debug]\n  test:\n    image: x\n    profiles: [test, ci]\n";
-    let p = ok(text).project;
+    let p = load_profiles(text, &env(), &["*".to_string()])
+        .unwrap()
+        .project;
     assert_eq!(p.active_services(&[]), ["app"]);
     assert_eq!(p.active_services(&["ci".to_string()]), ["app", "test"]);
     assert_eq!(

@@ -34,6 +34,7 @@ fn load_with(text: &str, files: &BTreeMap<&str, &str>, name: Option<&str>) -> Re
         text,
         env: &env,
         project_name: name,
+        profiles: &[],
     };
     load_str(&input, &read)
 }
@@ -112,11 +113,52 @@ fn load_file_reads_dotenv_and_default_file() {
     )
     .unwrap();
     std::fs::write(dir.path().join("a.env"), "FROM_FILE=1\n").unwrap();
-    let loaded = load_file(None, dir.path(), None).unwrap();
+    let loaded = load_file(None, dir.path(), None, &[]).unwrap();
     let a = &loaded.project.services["a"];
     assert_eq!(a.image.as_deref(), Some("busybox:9.9"));
     assert_eq!(a.environment["FROM_FILE"].as_deref(), Some("1"));
     let empty = tempfile::tempdir().unwrap();
-    let e = load_file(None, empty.path(), None).unwrap_err();
+    let e = load_file(None, empty.path(), None, &[]).unwrap_err();
     assert!(matches!(e, ComposeError::NotFound { .. }), "{e}");
+}
+
+fn load_profiles(text: &str, env: &Env, profiles: &[String]) -> Result<Loaded> {
+    let input = LoadInput {
+        file: Path::new(FILE),
+        text,
+        env,
+        project_name: None,
+        profiles,
+    };
+    load_str(&input, &|_| Ok(String::new()))
+}
+
+#[test]
+fn services_of_disabled_profiles_are_left_out() {
+    let text = "services:\n  web:\n    image: x\n  debug:\n    image: x\n    profiles: [dev]\n  db:\n    image: x\n    profiles: [prod, dev]\n";
+    let names = |l: Loaded| l.project.services.keys().cloned().collect::<Vec<_>>();
+    let none = load_profiles(text, &Env::new(), &[]).unwrap();
+    assert_eq!(names(none), ["web"]);
+    let dev = load_profiles(text, &Env::new(), &["dev".into()]).unwrap();
+    assert_eq!(names(dev), ["db", "debug", "web"]);
+    let from_env: Env = [("COMPOSE_PROFILES".to_string(), "prod".to_string())].into();
+    assert_eq!(
+        names(load_profiles(text, &from_env, &[]).unwrap()),
+        ["db", "web"]
+    );
+    // --profile wins over COMPOSE_PROFILES.
+    let flag = load_profiles(text, &from_env, &["dev".into()]).unwrap();
+    assert_eq!(names(flag), ["db", "debug", "web"]);
+}
+
+#[test]
+fn depending_on_a_disabled_service_is_an_error() {
+    let text = "services:\n  web:\n    image: x\n    depends_on: [debug]\n  debug:\n    image: x\n    profiles: [dev]\n";
+    let e = load_profiles(text, &Env::new(), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("undefined service") && e.contains("debug"),
+        "{e}"
+    );
 }

@@ -63,7 +63,7 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
         .map(|op| match op {
             MountOp::Fs { target, .. } => target.to_string(),
             MountOp::Bind { target, .. }
-            | MountOp::Tmpfs { target }
+            | MountOp::Tmpfs { target, .. }
             | MountOp::Volume { target, .. } => target.display().to_string(),
             MountOp::Devices => "devices".into(),
             MountOp::Symlink { link, .. } => format!("link {link}"),

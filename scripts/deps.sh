@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Install the Debian packages rcorch needs, saying what and why, only when
+# they are missing. No sudo: run it as root (as rcorch itself must run).
+#
+# Usage: scripts/deps.sh run     # what `rcorch run --rm busybox ...` needs
+#        scripts/deps.sh test    # what scripts/test.sh needs (run's, plus the test tools)
+#        scripts/deps.sh --list run|test   # print the package names, install nothing
+set -euo pipefail
+
+# package:why pairs, so every install says what it is for.
+run_pkgs=(
+    "busybox-static:the static busybox the busybox image is made of"
+    "nftables:the nft command rcorch programs NAT and published ports with"
+)
+test_pkgs=(
+    "${run_pkgs[@]}"
+    "iproute2:the ip command the network tests inspect links with"
+    "jq:JSON checks in the tests"
+    "docker-registry:the local registry the push/pull tests talk to"
+    "debootstrap:the Debian + nginx application image of the tests"
+)
+
+die() {
+    echo "deps.sh: error: $*" >&2
+    exit 1
+}
+
+list=0
+if [ "${1:-}" = "--list" ]; then
+    list=1
+    shift
+fi
+case "${1:-}" in
+    run) wanted=("${run_pkgs[@]}") ;;
+    test) wanted=("${test_pkgs[@]}") ;;
+    *) die "usage: scripts/deps.sh [--list] run|test" ;;
+esac
+
+if [ "$list" -eq 1 ]; then
+    for entry in "${wanted[@]}"; do echo "${entry%%:*}"; done
+    exit 0
+fi
+
+installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+missing=()
+# A C linker: rustup installs none, and cargo cannot link without one.
+if ! command -v cc >/dev/null 2>&1; then
+    echo "deps.sh: gcc is missing: cargo needs a C compiler (cc) to link rcorch"
+    missing+=(gcc libc6-dev)
+fi
+for entry in "${wanted[@]}"; do
+    pkg="${entry%%:*}"
+    if ! command -v dpkg-query >/dev/null 2>&1 || ! installed "$pkg"; then
+        echo "deps.sh: $pkg is missing: it provides ${entry#*:}"
+        missing+=("$pkg")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps.sh: all needed packages are installed"
+    exit 0
+fi
+
+command -v apt-get >/dev/null 2>&1 \
+    || die "apt-get not found: install these packages with your package manager: ${missing[*]}"
+[ "$(id -u)" -eq 0 ] || die "installing ${missing[*]} needs root: run this as root"
+
+export DEBIAN_FRONTEND=noninteractive
+echo "deps.sh: apt-get update"
+apt-get update -q
+echo "deps.sh: apt-get install ${missing[*]}"
+apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
