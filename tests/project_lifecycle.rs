@@ -216,3 +216,18 @@ fn up_again_starts_a_killed_restart_no_replica() {
     assert_eq!(now.len(), 1, "{:#?}", p.replicas("web"));
     assert_ne!(now[0].id, first.id, "the dead one is not running again");
 }
+
+#[test]
+fn stop_says_what_it_waits_for() {
+    let Some(env) = TestEnv::new() else { return };
+    // Ignores TERM: the stop waits for the 3 s grace period, then SIGKILL.
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    stop_grace_period: 3s\n    command: [\"sh\", \"-c\", \"trap '' TERM; while true; do sleep 0.1; done\"]\n";
+    let p = Project::new(&env, "slowstop", yaml);
+    p.up();
+    let out = env.rcorch(&["stop", "-p", "slowstop"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains("waiting for slowstop-web-1 to stop"),
+        "{out:#?}"
+    );
+}

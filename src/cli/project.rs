@@ -366,10 +366,13 @@ pub struct ServicesArgs {
 }
 
 fn wait_stopped(instance: &Instance, name: &str, services: &[String]) -> CliResult {
-    if commands::wait_until_stopped(instance, name, services, Duration::from_secs(120)) {
+    if commands::wait_until_stopped(instance, name, services, Duration::from_secs(120), &mut say) {
         Ok(0)
     } else {
-        Err("replicas are still stopping; see 'rcorch events'".into())
+        Err(format!(
+            "replicas of {name} are still running after 120s; see 'rcorch events -p {name}'"
+        )
+        .into())
     }
 }
 

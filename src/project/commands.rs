@@ -393,23 +393,36 @@ pub fn wait_until_stopped(
     name: &str,
     services: &[String],
     timeout: Duration,
+    progress: &mut dyn FnMut(&str),
 ) -> bool {
     let start = Instant::now();
+    let mut next_report = Duration::from_secs(1);
     loop {
         let records = instance.containers.list().unwrap_or_default();
-        let running = records
+        let running: Vec<&str> = records
             .iter()
             .filter(|r| observed_status(&r.state) == Status::Running)
-            .any(|r| {
+            .filter(|r| {
                 replica_labels(r, name).is_some_and(|(service, _, _)| {
                     services.is_empty() || services.contains(&service)
                 })
-            });
-        if !running {
+            })
+            .map(|r| r.config.name.as_str())
+            .collect();
+        if running.is_empty() {
             return true;
         }
         if start.elapsed() >= timeout {
             return false;
+        }
+        if start.elapsed() >= next_report {
+            progress(&format!(
+                "waiting for {} to stop ({}s of {}s)",
+                running.join(", "),
+                start.elapsed().as_secs(),
+                timeout.as_secs()
+            ));
+            next_report += Duration::from_secs(5);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
