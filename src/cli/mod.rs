@@ -2,6 +2,7 @@
 //! Docker's conventions: 125 for rcorch's own errors, the container's exit
 //! code otherwise.
 
+mod build;
 mod compose;
 mod containers;
 mod images;
@@ -59,6 +60,8 @@ enum Command {
     Inspect(containers::InspectArgs),
     /// Show resource usage
     Stats(stats::StatsArgs),
+    /// Build an image from a Dockerfile
+    Build(Box<build::BuildArgs>),
     /// Create an image from a rootfs tarball
     Import(images::ImportArgs),
     /// List images
@@ -279,6 +282,11 @@ fn dispatch(cli: Cli) -> CliResult {
     if let Command::Config(args) = &cli.command {
         return compose::config(args);
     }
+    if let Command::Build(args) = &cli.command {
+        if args.check {
+            return build::check_only(&cli.root, args);
+        }
+    }
     let instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
     match cli.command {
         Command::Run(args) => run_container(&instance, *args),
@@ -290,6 +298,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Rm(args) => containers::rm(&instance, &args),
         Command::Inspect(args) => containers::inspect(&instance, &args),
         Command::Stats(args) => stats::stats(&instance, &args),
+        Command::Build(args) => build::build(&instance, &args),
         Command::Import(args) => images::import(&instance, &args),
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),

@@ -1,0 +1,7 @@
+//! Image builds from Dockerfiles: the parser and linter (pure), the stage
+//! evaluation, and the builder that runs RUN steps with rcorch's runtime and
+//! commits each filesystem change as a layer. Sits above runtime and image,
+//! below cli and project.
+
+pub mod check;
+pub mod dockerfile;

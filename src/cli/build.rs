@@ -1,0 +1,105 @@
+//! `rcorch build`: flags as `docker build` / `podman build` take them.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CliResult, Failure};
+use crate::build::check;
+use crate::build::dockerfile;
+use crate::image::ImageStore;
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally tag the image (NAME[:TAG]); repeatable
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tag: Vec<String>,
+    /// The Dockerfile (default CONTEXT/Dockerfile); `-` reads stdin
+    #[arg(short, long = "file", value_name = "DOCKERFILE")]
+    pub file: Option<String>,
+    /// Set a build-time variable (KEY alone takes the host's value)
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_arg: Vec<String>,
+    /// Build up to this stage
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Run every step, ignoring the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Set a KEY=VALUE label on the image
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// RUN steps' network: default, none or host
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// auto, plain or quiet
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image id to this file
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Only parse and lint the Dockerfile (BuildKit's build checks)
+    #[arg(long)]
+    pub check: bool,
+    /// Expose a secret file to RUN --mount=type=secret: id=ID,src=PATH
+    #[arg(long, value_name = "id=ID,src=PATH")]
+    pub secret: Vec<String>,
+    /// The build context directory
+    pub context: PathBuf,
+}
+
+/// The Dockerfile's text and the name errors give it.
+pub fn read_dockerfile(context: &Path, file: Option<&str>) -> Result<(String, String), Failure> {
+    match file {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                Failure::from(format!("cannot read the Dockerfile from stdin: {e}"))
+            })?;
+            Ok((text, "Dockerfile".into()))
+        }
+        _ => {
+            let path = match file {
+                Some(f) => PathBuf::from(f),
+                None => context.join("Dockerfile"),
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Failure::from(format!(
+                    "cannot read Dockerfile {}: {e} (use -f to name another)",
+                    path.display()
+                ))
+            })?;
+            Ok((text, path.display().to_string()))
+        }
+    }
+}
+
+/// `--check`: findings on stderr, exit 1 when one is an error.
+pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
+    let (text, name) = read_dockerfile(&args.context, args.file.as_deref())?;
+    let df = dockerfile::parse(&text, &name)?;
+    // Only read an existing store: a check creates nothing.
+    let store = root
+        .join("images/images.json")
+        .exists()
+        .then(|| ImageStore::open(root.join("images")).ok())
+        .flatten();
+    let base_env = |image: &str| {
+        let record = store.as_ref()?.resolve(image).ok()?;
+        Some(record.config.env.unwrap_or_default())
+    };
+    let report = check::check(&df, &base_env);
+    eprintln!("{report}");
+    Ok(if report.has_errors() { 1 } else { 0 })
+}
+
+/// Builds the image (slice 2).
+pub fn build(_instance: &crate::instance::Instance, _args: &BuildArgs) -> CliResult {
+    Err(Failure::from(
+        "rcorch build: only --check is implemented yet",
+    ))
+}
