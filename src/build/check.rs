@@ -96,3 +96,17 @@ pub fn check(df: &Dockerfile, base_env: BaseEnv) -> Report {
 
 #[cfg(test)]
 mod tests;
+
+/// The global ARGs (before the first FROM) and each stage's instructions.
+pub fn split_for_build(
+    instructions: &[crate::build::dockerfile::Instruction],
+) -> (
+    &[crate::build::dockerfile::Instruction],
+    Vec<&[crate::build::dockerfile::Instruction]>,
+) {
+    let first = instructions
+        .iter()
+        .position(|i| matches!(i.command, crate::build::dockerfile::Command::From(_)))
+        .unwrap_or(instructions.len());
+    (&instructions[..first], rules::split_stages(instructions))
+}

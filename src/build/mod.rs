@@ -3,5 +3,11 @@
 //! commits each filesystem change as a layer. Sits above runtime and image,
 //! below cli and project.
 
+pub mod builder;
 pub mod check;
+pub mod config;
+pub mod copy;
 pub mod dockerfile;
+pub mod ignore;
+pub mod layer_tar;
+pub mod stage;

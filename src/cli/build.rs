@@ -97,9 +97,66 @@ pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
     Ok(if report.has_errors() { 1 } else { 0 })
 }
 
-/// Builds the image (slice 2).
-pub fn build(_instance: &crate::instance::Instance, _args: &BuildArgs) -> CliResult {
-    Err(Failure::from(
-        "rcorch build: only --check is implemented yet",
-    ))
+/// Builds the image and prints its id.
+pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResult {
+    use crate::build::builder::{self, BuildRequest};
+    use crate::build::dockerfile::RunNetwork;
+    let (text, name) = read_dockerfile(&args.context, args.file.as_deref())?;
+    let mut build_args = std::collections::BTreeMap::new();
+    for a in &args.build_arg {
+        let value = match a.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+        };
+        if let Some((k, v)) = value {
+            build_args.insert(k, v);
+        }
+    }
+    let mut labels = std::collections::BTreeMap::new();
+    for l in &args.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let network = match args.network.as_str() {
+        "default" => RunNetwork::Default,
+        "none" => RunNetwork::None,
+        "host" => RunNetwork::Host,
+        other => {
+            return Err(Failure::from(format!(
+                "--network {other:?}: use default, none or host"
+            )))
+        }
+    };
+    let quiet = args.quiet || args.progress == "quiet";
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let req = BuildRequest {
+        context: args.context.clone(),
+        dockerfile: text,
+        dockerfile_name: name,
+        tags: args.tag.clone(),
+        build_args,
+        target: args.target.clone(),
+        labels,
+        network,
+        quiet,
+        epoch,
+    };
+    let mut out = std::io::stderr();
+    let record = builder::build(instance, &req, &mut out)?;
+    if let Some(f) = &args.iidfile {
+        std::fs::write(f, &record.id)
+            .map_err(|e| Failure::from(format!("cannot write --iidfile {}: {e}", f.display())))?;
+    }
+    if quiet {
+        println!("{}", record.id);
+    } else {
+        eprintln!("writing image {} done", record.id);
+        for t in &record.repo_tags {
+            eprintln!("naming to {t} done");
+        }
+        println!("{}", record.id);
+    }
+    Ok(0)
 }

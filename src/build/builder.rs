@@ -1,0 +1,666 @@
+//! `rcorch build`: runs a Dockerfile's stages up to the target. RUN steps
+//! are containers of rcorch's own runtime whose upper dir becomes the layer;
+//! COPY/ADD write into a step upper dir (see `copy`); the image is committed
+//! to the store once every step succeeded. Step work lives under
+//! `<root>/build/<pid>-<n>`, swept by the next build once that pid is gone.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::config::{self, History, ImageFile, RootFs, RunConfig};
+use super::copy::{self, CopyJob, Placement};
+use super::dockerfile::{self, Command, CommandLine, Copy, Instruction, Run, RunNetwork};
+use super::ignore::{has_wildcards, Ignore};
+use super::layer_tar;
+use super::stage::{self, Scope, StageState};
+use crate::container::build::{ImageDefaults, RunRequest};
+use crate::image::ImageRecord;
+use crate::instance::Instance;
+
+/// What to build.
+pub struct BuildRequest {
+    pub context: PathBuf,
+    pub dockerfile: String,
+    pub dockerfile_name: String,
+    pub tags: Vec<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub network: RunNetwork,
+    pub quiet: bool,
+    /// SOURCE_DATE_EPOCH: creation time and clamp for file times.
+    pub epoch: Option<i64>,
+}
+
+/// A failed build, with the instruction's place when one failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildFailure {
+    #[error(transparent)]
+    Parse(#[from] dockerfile::ParseError),
+    #[error("{file}:{line}: {instruction}: {message}")]
+    Step {
+        file: String,
+        line: usize,
+        instruction: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+struct Builder<'a> {
+    instance: &'a Instance,
+    req: &'a BuildRequest,
+    out: &'a mut dyn Write,
+    step: usize,
+    work: PathBuf,
+    ignore: Ignore,
+}
+
+pub fn build(
+    instance: &Instance,
+    req: &BuildRequest,
+    out: &mut dyn Write,
+) -> Result<ImageRecord, BuildFailure> {
+    let df = dockerfile::parse(&req.dockerfile, &req.dockerfile_name)?;
+    let build_root = instance.root.join("build");
+    sweep(instance, &build_root);
+    let work = build_root.join(std::process::id().to_string());
+    std::fs::create_dir_all(&work)
+        .map_err(|e| BuildFailure::Other(format!("{}: {e}", work.display())))?;
+    let ignore = std::fs::read_to_string(req.context.join(".dockerignore"))
+        .map(|t| Ignore::parse(&t))
+        .unwrap_or_default();
+    let mut b = Builder {
+        instance,
+        req,
+        out,
+        step: 0,
+        work: work.clone(),
+        ignore,
+    };
+    let result = b.all(&df);
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Removes step dirs and step containers of builds whose process is gone.
+fn sweep(instance: &Instance, build_root: &Path) {
+    let alive = |pid: &str| {
+        pid.parse::<i32>()
+            .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists())
+    };
+    if let Ok(rd) = std::fs::read_dir(build_root) {
+        for e in rd.flatten() {
+            if !alive(&e.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    for c in instance.containers.configs().unwrap_or_default() {
+        if c.labels.get("rcorch.build.pid").is_some_and(|p| !alive(p)) {
+            let _ = crate::runtime::control::remove(instance, &c.id, true);
+        }
+    }
+}
+
+impl Builder<'_> {
+    fn all(&mut self, df: &dockerfile::Dockerfile) -> Result<ImageRecord, BuildFailure> {
+        let esc = df.directives.escape;
+        let mut global = predefined();
+        let mut stages: Vec<(Option<String>, StageState)> = Vec::new();
+        let parts = super::check::split_for_build(&df.instructions);
+        for i in parts.0 {
+            if let Command::Arg(decls) = &i.command {
+                for d in decls {
+                    let v = self
+                        .req
+                        .build_args
+                        .get(&d.name)
+                        .cloned()
+                        .or_else(|| d.default.as_ref().map(|x| expand(x, &global, esc)));
+                    if let Some(v) = v {
+                        global.insert(d.name.clone(), v);
+                    }
+                }
+            }
+        }
+        let target = match &self.req.target {
+            None => parts.1.len() - 1,
+            Some(t) => parts
+                .1
+                .iter()
+                .position(|s| from_name(&s[0]).is_some_and(|n| n.eq_ignore_ascii_case(t)))
+                .ok_or_else(|| {
+                    BuildFailure::Other(format!(
+                        "target stage {t:?} could not be found in {}",
+                        df.name
+                    ))
+                })?,
+        };
+        let count = parts.1.len();
+        for (n, insts) in parts.1.iter().enumerate().take(target + 1) {
+            let state = self.stage(df, insts, &stages, &global, (n, count))?;
+            stages.push((from_name(&insts[0]).map(str::to_ascii_lowercase), state));
+        }
+        let (_, mut last) = stages.pop().expect("one stage at least");
+        for (k, v) in &self.req.labels {
+            last.image
+                .config
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .insert(k.clone(), v.clone());
+        }
+        let json = serde_json::to_vec(&last.image).expect("config serialises");
+        let store = self
+            .instance
+            .images()
+            .map_err(|e| BuildFailure::Other(e.to_string()))?;
+        store
+            .commit_built(&json, &last.layers, &self.req.tags)
+            .map_err(|e| BuildFailure::Other(e.to_string()))
+    }
+
+    fn stage(
+        &mut self,
+        df: &dockerfile::Dockerfile,
+        insts: &[Instruction],
+        done: &[(Option<String>, StageState)],
+        global: &BTreeMap<String, String>,
+        (n, count): (usize, usize),
+    ) -> Result<StageState, BuildFailure> {
+        let Command::From(from) = &insts[0].command else {
+            unreachable!("stages start at FROM")
+        };
+        let esc = df.directives.escape;
+        let image = expand(&from.image, global, esc);
+        let fail = |i: &Instruction, message: String| BuildFailure::Step {
+            file: df.name.clone(),
+            line: i.line,
+            instruction: format!("{} {}", i.command.name(), i.text),
+            message,
+        };
+        let mut state = self.base(&image, done).map_err(|m| fail(&insts[0], m))?;
+        let total = insts.len();
+        let label = if count > 1 {
+            format!("stage-{n} ")
+        } else {
+            String::new()
+        };
+        self.progress(&format!("[{label}1/{total}] FROM {image}"));
+        let scope = Scope {
+            build_args: &self.req.build_args,
+            global_args: global,
+            escape: esc,
+        };
+        for (k, i) in insts.iter().enumerate().skip(1) {
+            let started = Instant::now();
+            let label = if count > 1 {
+                format!("stage-{n} ")
+            } else {
+                String::new()
+            };
+            let changed_fs = !stage::apply(&mut state, i, &scope).map_err(|m| fail(i, m))?;
+            if changed_fs {
+                self.progress(&format!(
+                    "[{label}{}/{total}] {} {}",
+                    k + 1,
+                    i.command.name(),
+                    i.text
+                ));
+                self.filesystem_step(&mut state, i, done, esc)
+                    .map_err(|m| fail(i, m))?;
+                self.line(&format!(
+                    "#{} DONE {:.1}s",
+                    self.step,
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+            if !matches!(i.command, Command::Arg(_)) {
+                state.image.history.push(History {
+                    created: Some(state.image.created.clone()),
+                    created_by: Some(stage::created_by(i)),
+                    author: None,
+                    comment: Some("buildkit.dockerfile.v0".into()),
+                    empty_layer: !changed_fs,
+                });
+            }
+        }
+        Ok(state)
+    }
+
+    fn base(
+        &self,
+        image: &str,
+        done: &[(Option<String>, StageState)],
+    ) -> Result<StageState, String> {
+        let created = self.created();
+        if let Some((_, s)) = done
+            .iter()
+            .find(|(name, _)| name.as_deref() == Some(&image.to_ascii_lowercase()))
+        {
+            let mut s = s.clone();
+            s.image.created = created;
+            s.cmd_set = false;
+            return Ok(s);
+        }
+        let mut file = ImageFile {
+            author: None,
+            created,
+            architecture: crate::image::oci::host_arch().into(),
+            os: "linux".into(),
+            config: RunConfig::default(),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![],
+            },
+            history: vec![],
+        };
+        if image == "scratch" {
+            return Ok(StageState {
+                image: file,
+                layers: vec![],
+                dirs: vec![],
+                args: BTreeMap::new(),
+                cmd_set: false,
+            });
+        }
+        let store = self.instance.images().map_err(|e| e.to_string())?;
+        let record = store
+            .resolve(image)
+            .map_err(|e| format!("base image: {e}"))?;
+        let blob = std::fs::read(store.blob_path(&record.id)).map_err(|e| e.to_string())?;
+        let base: serde_json::Value = serde_json::from_slice(&blob).map_err(|e| e.to_string())?;
+        file.config = serde_json::from_value(base["config"].clone()).unwrap_or_default();
+        file.rootfs = serde_json::from_value(base["rootfs"].clone())
+            .map_err(|e| format!("base image config: {e}"))?;
+        file.history = serde_json::from_value(base["history"].clone()).unwrap_or_default();
+        let mut dirs = store.layer_dirs(&record);
+        dirs.reverse();
+        Ok(StageState {
+            image: file,
+            layers: record.layers.clone(),
+            dirs,
+            args: BTreeMap::new(),
+            cmd_set: false,
+        })
+    }
+
+    fn created(&self) -> String {
+        match self.req.epoch {
+            Some(e) => crate::util::time::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.max(0) as u64),
+            ),
+            None => crate::util::time::format_rfc3339_seconds(std::time::SystemTime::now()),
+        }
+    }
+
+    fn progress(&mut self, text: &str) {
+        self.step += 1;
+        let line = format!("#{} {text}", self.step);
+        self.line(&line);
+    }
+
+    fn line(&mut self, text: &str) {
+        if !self.req.quiet {
+            let _ = writeln!(self.out, "{text}");
+        }
+    }
+
+    fn filesystem_step(
+        &mut self,
+        s: &mut StageState,
+        i: &Instruction,
+        done: &[(Option<String>, StageState)],
+        esc: char,
+    ) -> Result<(), String> {
+        let dir = self.work.join(self.step.to_string());
+        let (upper, workdir, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
+        for d in [&upper, &workdir, &merged] {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        let layer_upper = match &i.command {
+            Command::Run(r) => self.run(s, r)?,
+            Command::Copy(c) | Command::Add(c) => {
+                let _ = done;
+                self.copy(
+                    s,
+                    c,
+                    i.command.name() == "ADD",
+                    esc,
+                    (&upper, &workdir, &merged),
+                )?;
+                upper.clone()
+            }
+            _ => unreachable!("only RUN, COPY and ADD change files"),
+        };
+        let tar = dir.join("layer.tar");
+        let file = std::fs::File::create(&tar).map_err(|e| e.to_string())?;
+        layer_tar::write_layer(&layer_upper, std::io::BufWriter::new(file), self.req.epoch)
+            .map_err(|e| format!("cannot write the layer: {e}"))?;
+        if let Some(id) = layer_upper
+            .parent()
+            .and_then(|p| p.file_name())
+            .filter(|_| layer_upper != upper)
+        {
+            let _ = crate::runtime::control::remove(self.instance, &id.to_string_lossy(), true);
+        }
+        let store = self.instance.images().map_err(|e| e.to_string())?;
+        let (digest, rootfs) = store.add_layer_file(&tar).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir_all(&dir);
+        s.image.rootfs.diff_ids.push(digest.clone());
+        s.layers.push(digest);
+        s.dirs.push(rootfs);
+        Ok(())
+    }
+
+    /// Runs a RUN step; returns the container's upper dir.
+    fn run(&mut self, s: &StageState, r: &Run) -> Result<PathBuf, String> {
+        if let Some(m) = r.mounts.first() {
+            return Err(
+                format!("RUN --mount=type={:?} is not supported yet", m.kind).to_ascii_lowercase(),
+            );
+        }
+        let c = &s.image.config;
+        let argv = match (&r.command, r.heredocs.as_slice()) {
+            (CommandLine::Shell(cmd), [h])
+                if cmd.trim() == format!("<<{}", h.name)
+                    || cmd.trim() == format!("<<-{}", h.name) =>
+            {
+                let mut v = config::shell_of(c);
+                v.push(h.content.clone());
+                v
+            }
+            (CommandLine::Shell(cmd), docs) if !docs.is_empty() => {
+                let mut script = format!("{cmd}\n");
+                for h in docs {
+                    script.push_str(&h.content);
+                    script.push_str(&h.name);
+                    script.push('\n');
+                }
+                let mut v = config::shell_of(c);
+                v.push(script);
+                v
+            }
+            (line, _) => config::argv(c, line),
+        };
+        let mut env = c
+            .env
+            .clone()
+            .unwrap_or_else(|| vec![crate::image::DEFAULT_PATH_ENV.to_string()]);
+        for (k, v) in &s.args {
+            if config::env_value(&env, k).is_none() {
+                env.push(format!("{k}={v}"));
+            }
+        }
+        let mut dirs = s.dirs.clone();
+        dirs.reverse();
+        let image = ImageDefaults {
+            reference: "build".into(),
+            id: String::new(),
+            cmd: argv.clone(),
+            env,
+            working_dir: c.working_dir.clone(),
+            user: c.user.clone(),
+            layers: dirs,
+            ..Default::default()
+        };
+        let network = match r.network.unwrap_or(self.req.network) {
+            RunNetwork::None => Some("none".to_string()),
+            RunNetwork::Host => Some("host".to_string()),
+            RunNetwork::Default => None,
+        };
+        let request = RunRequest {
+            image: "build".into(),
+            command: argv,
+            network,
+            labels: vec![format!("rcorch.build.pid={}", std::process::id())],
+            ..Default::default()
+        };
+        let id = crate::container::names::random_id();
+        let dir = self.instance.containers.container_dir(&id);
+        let code = crate::runtime::run::run_step(
+            self.instance,
+            &request,
+            image,
+            id.clone(),
+            !self.req.quiet,
+        );
+        let code = match code {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = crate::runtime::control::remove(self.instance, &id, true);
+                return Err(e.to_string());
+            }
+        };
+        if code != 0 {
+            let tail =
+                crate::runtime::logs::read_entries(&dir.join("log.json")).unwrap_or_default();
+            let lines: Vec<String> = tail
+                .iter()
+                .rev()
+                .take(10)
+                .rev()
+                .map(|e| e.log.trim_end().to_string())
+                .collect();
+            let _ = crate::runtime::control::remove(self.instance, &id, true);
+            return Err(format!(
+                "did not complete successfully: exit code: {code}\n{}",
+                lines.join("\n")
+            ));
+        }
+        Ok(dir.join("upper"))
+    }
+
+    fn copy(
+        &mut self,
+        s: &StageState,
+        c: &Copy,
+        add: bool,
+        esc: char,
+        (upper, work, merged): (&Path, &Path, &Path),
+    ) -> Result<(), String> {
+        if c.from.is_some() {
+            return Err("COPY --from is not supported yet".into());
+        }
+        let dest = s.expand(&c.dest, esc)?;
+        let workdir = s
+            .image
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        let dest_dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
+        let dest_abs = config::join_workdir(Some(&workdir), &dest);
+        let mut placements = Vec::new();
+        let mut sources = Vec::new();
+        for src in &c.sources {
+            let src = s.expand(src, esc)?;
+            if add
+                && (src.starts_with("http://")
+                    || src.starts_with("https://")
+                    || src.starts_with("git@"))
+            {
+                return Err(format!(
+                    "ADD {src}: remote sources are not supported yet; download it and COPY it"
+                ));
+            }
+            sources.extend(match_sources(&self.req.context, &src, &self.ignore)?);
+        }
+        let multiple = sources.len() > 1 || c.sources.iter().any(|s| has_wildcards(s));
+        if multiple && !dest_dir {
+            return Err("when using COPY with more than one source file, the destination must be a directory and end with a /".into());
+        }
+        for src in sources {
+            let is_dir = self.req.context.join(&src).is_dir();
+            let name = Path::new(&src)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = if is_dir || !dest_dir {
+                dest_abs.clone()
+            } else {
+                format!("{}/{name}", dest_abs.trim_end_matches('/'))
+            };
+            let extract = add && !is_dir && is_archive(&self.req.context.join(&src));
+            placements.push(Placement {
+                source: src,
+                dest: if extract { dest_abs.clone() } else { target },
+                extract,
+            });
+        }
+        let inline = c.heredocs.iter().map(|h| {
+            let content = if h.expand {
+                s.expand(&format!("\"{}\"", h.content.replace('"', "\\\"")), esc)
+                    .unwrap_or_else(|_| h.content.clone())
+            } else {
+                h.content.clone()
+            };
+            (
+                format!("{}/{}", dest_abs.trim_end_matches('/'), h.name),
+                content,
+            )
+        });
+        let inline: Vec<_> = if c.heredocs.len() == 1 && !dest_dir {
+            vec![(dest_abs.clone(), inline.into_iter().next().unwrap().1)]
+        } else {
+            inline.collect()
+        };
+        let owner = match &c.chown {
+            None => (0, 0),
+            Some(spec) => owner(&s.expand(spec, esc)?, &s.dirs)?,
+        };
+        let chmod = match &c.chmod {
+            None => None,
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .map_err(|_| format!("--chmod={m}: expected an octal mode like 0755"))?,
+            ),
+        };
+        let mut layers = s.dirs.clone();
+        layers.reverse();
+        copy::run(&CopyJob {
+            context: &self.req.context,
+            placements,
+            inline,
+            owner,
+            chmod,
+            ignore: &self.ignore,
+            layers: &layers,
+            upper,
+            work,
+            merged,
+        })
+    }
+}
+
+fn is_archive(path: &Path) -> bool {
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    (n >= 2 && head[..2] == [0x1f, 0x8b]) || (n >= 262 && &head[257..262] == b"ustar")
+}
+
+/// Context-relative sources a COPY source names (wildcards expanded).
+pub fn match_sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    for p in src.split('/') {
+        match p {
+            "" | "." => {}
+            ".." if parts.pop().is_none() => {
+                return Err(format!(
+                    "{src}: outside the build context (COPY cannot read '..' above it)"
+                ))
+            }
+            ".." => {}
+            p => parts.push(p.to_string()),
+        }
+    }
+    let mut found = vec![String::new()];
+    for part in &parts {
+        let mut next = Vec::new();
+        for base in &found {
+            if has_wildcards(part) {
+                let dir = context.join(base);
+                let mut names: Vec<String> = std::fs::read_dir(&dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| super::ignore::glob(part, n))
+                    .collect();
+                names.sort();
+                next.extend(names.into_iter().map(|n| join(base, &n)));
+            } else {
+                next.push(join(base, part));
+            }
+        }
+        found = next;
+    }
+    found.retain(|p| p.is_empty() || !ignore.excluded(p));
+    found.retain(|p| context.join(p).symlink_metadata().is_ok());
+    if found.is_empty() {
+        return Err(format!(
+            "{src}: not found in the build context (or excluded by .dockerignore)"
+        ));
+    }
+    Ok(found)
+}
+
+fn join(base: &str, name: &str) -> String {
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}/{name}")
+    }
+}
+
+/// `--chown=USER[:GROUP]` with names looked up in the stage's files.
+fn owner(spec: &str, dirs: &[PathBuf]) -> Result<(u32, u32), String> {
+    let mut top: Vec<PathBuf> = dirs.to_vec();
+    top.reverse();
+    let read = |f: &str| {
+        crate::container::build::find_in_layers(&top, Path::new(f))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+    };
+    let user = crate::container::build::parse_user(
+        spec,
+        read("etc/passwd").as_deref(),
+        read("etc/group").as_deref(),
+    )
+    .map_err(|e| format!("--chown={spec}: {e}"))?;
+    Ok((user.uid, user.gid))
+}
+
+fn expand(word: &str, vars: &BTreeMap<String, String>, esc: char) -> String {
+    dockerfile::shell::expand_word(
+        word,
+        &|n: &str| vars.get(n).cloned(),
+        esc,
+        &mut Default::default(),
+    )
+    .unwrap_or_else(|_| word.to_string())
+}
+
+fn from_name(i: &Instruction) -> Option<&str> {
+    match &i.command {
+        Command::From(f) => f.name.as_deref(),
+        _ => None,
+    }
+}
+
+/// The platform ARGs every build defines.
+fn predefined() -> BTreeMap<String, String> {
+    let arch = crate::image::oci::host_arch();
+    let mut m = BTreeMap::new();
+    for (prefix, _) in [("BUILD", ()), ("TARGET", ())] {
+        m.insert(format!("{prefix}PLATFORM"), format!("linux/{arch}"));
+        m.insert(format!("{prefix}OS"), "linux".into());
+        m.insert(format!("{prefix}ARCH"), arch.into());
+        m.insert(format!("{prefix}VARIANT"), String::new());
+    }
+    m
+}

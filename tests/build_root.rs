@@ -1,0 +1,282 @@
+//! Root-only: `rcorch build` on the busybox image through the binary —
+//! RUN in rcorch's runtime, COPY/ADD from the context, the image config
+//! Docker would write, whiteouts, failures that leave nothing behind, and
+//! reproducible ids with SOURCE_DATE_EPOCH. Needs RCORCH_TEST_BUSYBOX_TAR.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use common::TestEnv;
+
+/// A build context in the scratch dir with `files` and a Dockerfile.
+fn context(env: &TestEnv, name: &str, dockerfile: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = env.scratch.join(name);
+    fs::create_dir_all(&dir).unwrap();
+    for (path, content) in files {
+        let p = dir.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    dir
+}
+
+fn build(env: &TestEnv, ctx: &Path, extra: &[&str]) -> common::Output {
+    let mut args = vec!["build", "--network", "none"];
+    args.extend_from_slice(extra);
+    args.push(ctx.to_str().unwrap());
+    env.rcorch(&args)
+}
+
+/// The config blob of an image.
+fn config(env: &TestEnv, id: &str) -> serde_json::Value {
+    let hex = id.trim().strip_prefix("sha256:").unwrap();
+    let blob = fs::read(env.root.join("images/blobs/sha256").join(hex)).unwrap();
+    serde_json::from_slice(&blob).unwrap()
+}
+
+fn run(env: &TestEnv, image: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["run", "--rm", "--network", "none", image];
+    args.extend_from_slice(cmd);
+    env.rcorch(&args).ok()
+}
+
+#[test]
+fn build_run_copy_and_config() {
+    let Some(env) = TestEnv::new() else { return };
+    let df = r#"FROM busybox
+ARG WHO=world
+ENV GREETING="hello $WHO" PATH=/opt/bin:$PATH
+WORKDIR /app
+COPY hello.txt ./
+COPY --chown=1000:100 --chmod=0750 sub/ /sub/
+RUN echo "$GREETING from $WHO" > /app/out && rm /bin/vi
+RUN <<EOF
+echo heredoc > /app/h
+EOF
+COPY <<EOF /app/inline.txt
+greeting is $GREETING
+EOF
+LABEL org.example.k="v 1"
+EXPOSE 8080 53/udp
+VOLUME /data
+USER 1000
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=30s --retries=2 CMD true
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/out"]
+"#;
+    let ctx = context(
+        &env,
+        "basic",
+        df,
+        &[("hello.txt", "hi\n"), ("sub/a", "a\n")],
+    );
+    let out = build(
+        &env,
+        &ctx,
+        &[
+            "-t",
+            "built:1",
+            "--build-arg",
+            "WHO=rcorch",
+            "--label",
+            "extra=yes",
+        ],
+    );
+    let id = out.ok();
+    assert!(
+        out.stderr.contains("#2 [5/17] COPY hello.txt ./"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(run(&env, "built:1", &[]), "hello rcorch from rcorch");
+    let listing = run(&env, "built:1", &["cat /app/hello.txt /app/h /app/inline.txt; stat -c '%u:%g %a' /sub/a; pwd; id -u; ls /bin/vi 2>&1 || true"]);
+    assert_eq!(listing, "hi\nheredoc\ngreeting is hello rcorch\n1000:100 750\n/app\n1000\nls: /bin/vi: No such file or directory");
+    let c = config(&env, &id);
+    let cfg = &c["config"];
+    assert_eq!(
+        cfg["Env"],
+        serde_json::json!([
+            "PATH=/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "GREETING=hello rcorch"
+        ])
+    );
+    assert_eq!(cfg["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    assert_eq!(cfg["Cmd"], serde_json::json!(["cat /app/out"]));
+    assert_eq!(cfg["WorkingDir"], "/app");
+    assert_eq!(cfg["User"], "1000");
+    assert_eq!(
+        cfg["ExposedPorts"],
+        serde_json::json!({"53/udp": {}, "8080/tcp": {}})
+    );
+    assert_eq!(cfg["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(
+        cfg["Labels"],
+        serde_json::json!({"org.example.k": "v 1", "extra": "yes"})
+    );
+    assert_eq!(cfg["StopSignal"], "SIGINT");
+    assert_eq!(
+        cfg["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000u64, "Retries": 2})
+    );
+    // busybox's layer + 2 COPY + 2 RUN + 1 COPY heredoc.
+    assert_eq!(c["rootfs"]["diff_ids"].as_array().unwrap().len(), 6);
+    let history = c["history"].as_array().unwrap();
+    let layers = history
+        .iter()
+        .filter(|h| !h["empty_layer"].as_bool().unwrap_or(false))
+        .count();
+    assert_eq!(layers, 5, "{history:#?}");
+    assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+    // `save` ships it.
+    let archive = env.scratch.join("built.tar");
+    env.rcorch(&["save", "-o", archive.to_str().unwrap(), "built:1"])
+        .ok();
+    assert!(fs::metadata(&archive).unwrap().len() > 0);
+}
+
+#[test]
+fn failed_run_reports_line_code_and_output_and_leaves_nothing() {
+    let Some(env) = TestEnv::new() else { return };
+    let ctx = context(
+        &env,
+        "fail",
+        "FROM busybox\nRUN true\nRUN echo first; echo oops >&2; exit 3\n",
+        &[],
+    );
+    let before = env.leftovers();
+    let out = build(&env, &ctx, &["-t", "never"]);
+    assert_eq!(out.code, 125, "{out:?}");
+    let file = ctx.join("Dockerfile").display().to_string();
+    let want = format!("{file}:3: RUN echo first; echo oops >&2; exit 3: did not complete successfully: exit code: 3");
+    assert!(out.stderr.contains(&want), "{}", out.stderr);
+    assert!(out.stderr.contains("oops"), "{}", out.stderr);
+    assert_eq!(env.leftovers(), before);
+    assert!(!env.rcorch(&["images"]).ok().contains("never"));
+    assert!(fs::read_dir(env.root.join("build"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn bad_sources_are_refused() {
+    let Some(env) = TestEnv::new() else { return };
+    let outside = context(&env, "outside", "FROM busybox\nCOPY ../secret /x\n", &[]);
+    let out = build(&env, &outside, &[]);
+    assert!(
+        out.stderr
+            .contains(":2: COPY ../secret /x: ../secret: outside the build context"),
+        "{}",
+        out.stderr
+    );
+    let missing = context(&env, "missing", "FROM busybox\nCOPY nope /x\n", &[]);
+    assert!(build(&env, &missing, &[])
+        .stderr
+        .contains("nope: not found in the build context"));
+    // A symlink out of the context resolves inside it, so reads nothing outside.
+    let escape = context(&env, "escape", "FROM busybox\nCOPY link /x\n", &[]);
+    symlink("/etc/hostname", escape.join("link")).unwrap();
+    let out = build(&env, &escape, &[]);
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        out.stderr.contains("link: not found in the build context"),
+        "{}",
+        out.stderr
+    );
+    let unknown = context(&env, "unknown", "FROM busybox\nFROBNICATE\n", &[]);
+    assert!(build(&env, &unknown, &[])
+        .stderr
+        .contains("Dockerfile:2: unknown instruction: FROBNICATE"));
+    let target = context(&env, "target", "FROM busybox AS a\n", &[]);
+    assert!(build(&env, &target, &["--target", "b"])
+        .stderr
+        .contains("target stage \"b\" could not be found"));
+    assert!(env.leftovers().is_empty());
+}
+
+#[test]
+fn dockerignore_wildcards_and_add_tar() {
+    let Some(env) = TestEnv::new() else { return };
+    let df = "FROM busybox\nCOPY *.txt /t/\nCOPY . /all/\nADD files.tar /x/\n";
+    let files = [
+        ("a.txt", "a"),
+        ("b.txt", "b"),
+        ("c.md", "c"),
+        ("README.md", "r"),
+        ("d/e.md", "e"),
+        (".dockerignore", "*.md\n!README.md\n"),
+    ];
+    let ctx = context(&env, "ignore", df, &files);
+    let tar_src = env.scratch.join("tarsrc");
+    fs::create_dir_all(tar_src.join("in")).unwrap();
+    fs::write(tar_src.join("in/file"), "from tar").unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&tar_src)
+        .arg("-cf")
+        .arg(ctx.join("files.tar"))
+        .arg("in")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    build(&env, &ctx, &["-t", "ign"]).ok();
+    let out = run(
+        &env,
+        "ign",
+        &[
+            "sh",
+            "-c",
+            "ls /t; ls -a /all | sort | tr '\\n' ' '; ls /all/d; cat /x/in/file",
+        ],
+    );
+    assert_eq!(out, "a.txt\nb.txt\n. .. .dockerignore Dockerfile README.md a.txt b.txt d files.tar e.md\nfrom tar");
+}
+
+#[test]
+fn source_date_epoch_gives_the_same_id() {
+    let Some(env) = TestEnv::new() else { return };
+    let ctx = context(
+        &env,
+        "repro",
+        "FROM busybox\nCOPY f /f\nRUN echo x > /made\n",
+        &[("f", "content")],
+    );
+    let build_at = |tag: &str| {
+        let args = [
+            "--root",
+            env.root.to_str().unwrap(),
+            "--cgroup-parent",
+            &env.cgroup_parent,
+            "build",
+            "--network",
+            "none",
+            "-q",
+            "-t",
+            tag,
+            ctx.to_str().unwrap(),
+        ];
+        let out = std::process::Command::new("unshare")
+            .args([
+                "--net",
+                "--mount",
+                "--propagation",
+                "private",
+                env!("CARGO_BIN_EXE_rcorch"),
+            ])
+            .args(args)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let one = build_at("r:1");
+    let two = build_at("r:2");
+    assert_eq!(one, two);
+    assert_eq!(config(&env, &one)["created"], "2023-11-14T22:13:20Z");
+}
