@@ -280,3 +280,36 @@ fn source_date_epoch_gives_the_same_id() {
     assert_eq!(one, two);
     assert_eq!(config(&env, &one)["created"], "2023-11-14T22:13:20Z");
 }
+
+#[test]
+fn multi_stage_builds_only_needed_stages_and_copies_from_them() {
+    let Some(env) = TestEnv::new() else { return };
+    let df = "FROM busybox AS build\nRUN mkdir -p /out && echo built > /out/result && ln -s result /out/link\nFROM busybox AS unused\nRUN exit 1\nFROM scratch AS final\nCOPY --from=build /out /app/\nCOPY --from=0 /bin/busybox /bin/\nCOPY --from=busybox /etc/passwd /etc/passwd\nCMD [\"/bin/busybox\", \"cat\", \"/app/result\"]\n";
+    let ctx = context(&env, "multi", df, &[]);
+    let out = build(&env, &ctx, &["-t", "ms"]);
+    out.ok();
+    assert!(!out.stderr.contains("RUN exit 1"), "{}", out.stderr);
+    assert_eq!(run(&env, "ms", &[]), "built");
+    assert_eq!(
+        run(&env, "ms", &["/bin/busybox", "readlink", "/app/link"]),
+        "result"
+    );
+    assert!(run(&env, "ms", &["/bin/busybox", "cat", "/etc/passwd"]).starts_with("root:"));
+    // --target builds the named stage (and fails here on purpose).
+    let failed = build(&env, &ctx, &["--target", "unused"]);
+    assert!(
+        failed.stderr.contains("Dockerfile:4: RUN exit 1"),
+        "{}",
+        failed.stderr
+    );
+    let missing = context(
+        &env,
+        "nostage",
+        "FROM busybox\nCOPY --from=nowhere /x /x\n",
+        &[],
+    );
+    assert!(build(&env, &missing, &[])
+        .stderr
+        .contains("--from=nowhere: not a stage of this file"));
+    assert!(env.leftovers().is_empty());
+}

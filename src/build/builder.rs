@@ -141,9 +141,20 @@ impl Builder<'_> {
                 })?,
         };
         let count = parts.1.len();
+        let base_of = |n: usize| match &parts.1[n][0].command {
+            Command::From(f) => expand(&f.image, &global, esc),
+            _ => String::new(),
+        };
+        let needed = super::plan::needed(&parts.1, target, &base_of);
         for (n, insts) in parts.1.iter().enumerate().take(target + 1) {
+            let name = from_name(&insts[0]).map(str::to_ascii_lowercase);
+            if !needed.contains(&n) {
+                // Kept as a placeholder so indices still match stage numbers.
+                stages.push((None, StageState::empty()));
+                continue;
+            }
             let state = self.stage(df, insts, &stages, &global, (n, count))?;
-            stages.push((from_name(&insts[0]).map(str::to_ascii_lowercase), state));
+            stages.push((name, state));
         }
         let (_, mut last) = stages.pop().expect("one stage at least");
         for (k, v) in &self.req.labels {
@@ -324,12 +335,12 @@ impl Builder<'_> {
         let layer_upper = match &i.command {
             Command::Run(r) => self.run(s, r)?,
             Command::Copy(c) | Command::Add(c) => {
-                let _ = done;
                 self.copy(
                     s,
                     c,
                     i.command.name() == "ADD",
                     esc,
+                    done,
                     (&upper, &workdir, &merged),
                 )?;
                 upper.clone()
@@ -460,11 +471,13 @@ impl Builder<'_> {
         c: &Copy,
         add: bool,
         esc: char,
+        done: &[(Option<String>, StageState)],
         (upper, work, merged): (&Path, &Path, &Path),
     ) -> Result<(), String> {
-        if c.from.is_some() {
-            return Err("COPY --from is not supported yet".into());
-        }
+        let from = match &c.from {
+            None => None,
+            Some(f) => Some(self.source_stage(&s.expand(f, esc)?, done)?),
+        };
         let dest = s.expand(&c.dest, esc)?;
         let workdir = s
             .image
@@ -474,7 +487,6 @@ impl Builder<'_> {
             .unwrap_or_else(|| "/".into());
         let dest_dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
         let dest_abs = config::join_workdir(Some(&workdir), &dest);
-        let mut placements = Vec::new();
         let mut sources = Vec::new();
         for src in &c.sources {
             let src = s.expand(src, esc)?;
@@ -487,47 +499,29 @@ impl Builder<'_> {
                     "ADD {src}: remote sources are not supported yet; download it and COPY it"
                 ));
             }
-            sources.extend(match_sources(&self.req.context, &src, &self.ignore)?);
+            match &from {
+                None => sources.extend(match_sources(&self.req.context, &src, &self.ignore)?),
+                Some(_) => sources.push(src.trim_start_matches('/').to_string()),
+            }
         }
         let multiple = sources.len() > 1 || c.sources.iter().any(|s| has_wildcards(s));
         if multiple && !dest_dir {
             return Err("when using COPY with more than one source file, the destination must be a directory and end with a /".into());
         }
-        for src in sources {
-            let is_dir = self.req.context.join(&src).is_dir();
-            let name = Path::new(&src)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let target = if is_dir || !dest_dir {
-                dest_abs.clone()
-            } else {
-                format!("{}/{name}", dest_abs.trim_end_matches('/'))
-            };
-            let extract = add && !is_dir && is_archive(&self.req.context.join(&src));
-            placements.push(Placement {
-                source: src,
-                dest: if extract { dest_abs.clone() } else { target },
-                extract,
-            });
-        }
-        let inline = c.heredocs.iter().map(|h| {
-            let content = if h.expand {
-                s.expand(&format!("\"{}\"", h.content.replace('"', "\\\"")), esc)
-                    .unwrap_or_else(|_| h.content.clone())
-            } else {
-                h.content.clone()
-            };
-            (
-                format!("{}/{}", dest_abs.trim_end_matches('/'), h.name),
-                content,
-            )
-        });
-        let inline: Vec<_> = if c.heredocs.len() == 1 && !dest_dir {
-            vec![(dest_abs.clone(), inline.into_iter().next().unwrap().1)]
-        } else {
-            inline.collect()
-        };
+        let placements = sources
+            .into_iter()
+            .map(|src| {
+                let path = self.req.context.join(&src);
+                let extract = add && from.is_none() && !path.is_dir() && is_archive(&path);
+                Placement {
+                    source: src,
+                    dest: dest_abs.clone(),
+                    into_dir: dest_dir,
+                    extract,
+                }
+            })
+            .collect();
+        let inline = heredoc_files(s, c, &dest_abs, dest_dir, esc);
         let owner = match &c.chown {
             None => (0, 0),
             Some(spec) => owner(&s.expand(spec, esc)?, &s.dirs)?,
@@ -541,19 +535,87 @@ impl Builder<'_> {
         };
         let mut layers = s.dirs.clone();
         layers.reverse();
+        let empty = Ignore::default();
+        let source_mount = merged.with_file_name("source");
+        std::fs::create_dir_all(&source_mount).map_err(|e| e.to_string())?;
+        let from_layers = from.map(|mut d| {
+            d.reverse();
+            d
+        });
+        let ignore = if from_layers.is_some() {
+            &empty
+        } else {
+            &self.ignore
+        };
         copy::run(&CopyJob {
             context: &self.req.context,
             placements,
             inline,
             owner,
             chmod,
-            ignore: &self.ignore,
+            ignore,
+            from_layers: from_layers.as_deref(),
+            source_mount: &source_mount,
             layers: &layers,
             upper,
             work,
             merged,
         })
     }
+
+    /// `--from=`: an earlier stage by name or index, else an image in the store.
+    fn source_stage(
+        &self,
+        from: &str,
+        done: &[(Option<String>, StageState)],
+    ) -> Result<Vec<PathBuf>, String> {
+        let lower = from.to_ascii_lowercase();
+        if let Some((_, s)) = done.iter().find(|(n, _)| n.as_deref() == Some(&lower)) {
+            return Ok(s.dirs.clone());
+        }
+        if let Ok(n) = from.parse::<usize>() {
+            return done
+                .get(n)
+                .map(|(_, s)| s.dirs.clone())
+                .ok_or_else(|| format!("--from={from}: no stage {n} before this one"));
+        }
+        let store = self.instance.images().map_err(|e| e.to_string())?;
+        let record = store
+            .resolve(from)
+            .map_err(|e| format!("--from={from}: not a stage of this file, and {e}"))?;
+        let mut dirs = store.layer_dirs(&record);
+        dirs.reverse();
+        Ok(dirs)
+    }
+}
+
+/// COPY heredocs as (path, content): expanded unless the delimiter was quoted.
+fn heredoc_files(
+    s: &StageState,
+    c: &Copy,
+    dest_abs: &str,
+    dest_dir: bool,
+    esc: char,
+) -> Vec<(String, String)> {
+    let content = |h: &dockerfile::Heredoc| {
+        if !h.expand {
+            return h.content.clone();
+        }
+        let quoted = format!("\"{}\"", h.content.replace('"', "\\\""));
+        s.expand(&quoted, esc).unwrap_or_else(|_| h.content.clone())
+    };
+    if c.heredocs.len() == 1 && !dest_dir {
+        return vec![(dest_abs.to_string(), content(&c.heredocs[0]))];
+    }
+    c.heredocs
+        .iter()
+        .map(|h| {
+            (
+                format!("{}/{}", dest_abs.trim_end_matches('/'), h.name),
+                content(h),
+            )
+        })
+        .collect()
 }
 
 fn is_archive(path: &Path) -> bool {

@@ -24,6 +24,8 @@ pub struct Placement {
     /// Context-relative path ("" for the context itself).
     pub source: String,
     pub dest: String,
+    /// A file source lands inside `dest` under its own name.
+    pub into_dir: bool,
     /// Unpack the source as a tar (ADD of a local archive).
     pub extract: bool,
 }
@@ -37,6 +39,10 @@ pub struct CopyJob<'a> {
     pub owner: (u32, u32),
     pub chmod: Option<u32>,
     pub ignore: &'a Ignore,
+    /// `COPY --from`: the source stage's layers (topmost first), overlaid
+    /// read-only at `source_mount` and read instead of the context.
+    pub from_layers: Option<&'a [PathBuf]>,
+    pub source_mount: &'a Path,
     pub layers: &'a [PathBuf],
     pub upper: &'a Path,
     pub work: &'a Path,
@@ -97,6 +103,14 @@ fn child(job: &CopyJob, ctx: RawFd) -> Result<(), String> {
     let none: Option<&str> = None;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
         .map_err(|e| format!("mount private: {e}"))?;
+    let stage_root;
+    let ctx = match job.from_layers {
+        None => ctx,
+        Some(layers) => {
+            stage_root = open_stage(layers, job.source_mount)?;
+            stage_root.as_raw_fd()
+        }
+    };
     let root = if job.layers.is_empty() {
         job.upper.to_path_buf()
     } else {
@@ -137,10 +151,39 @@ fn child(job: &CopyJob, ctx: RawFd) -> Result<(), String> {
     Ok(())
 }
 
+/// Overlays a stage's layers read-only and opens the result.
+fn open_stage(layers: &[PathBuf], at: &Path) -> Result<OwnedFd, String> {
+    if layers.is_empty() {
+        return open_context(at);
+    }
+    let lower: Vec<String> = layers.iter().map(|p| p.display().to_string()).collect();
+    // A single lower needs a second one for a read-only overlay: an empty dir.
+    let empty = at.with_extension("empty");
+    fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
+    let opts = format!("lowerdir={}:{}", lower.join(":"), empty.display());
+    mount(
+        Some("overlay"),
+        at,
+        Some("overlay"),
+        MsFlags::MS_RDONLY,
+        Some(opts.as_str()),
+    )
+    .map_err(|e| format!("mount the source stage: {e}"))?;
+    open_context(at)
+}
+
 fn place(job: &CopyJob, ctx: RawFd, p: &Placement) -> Result<(), String> {
     let fd = open_in_root(ctx, &p.source)?;
     let meta = fd_meta(&fd)?;
-    let dest = PathBuf::from(&p.dest);
+    let name = Path::new(&p.source)
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    let dest = if !meta.is_dir() && p.into_dir && !p.extract {
+        Path::new(&p.dest).join(name)
+    } else {
+        PathBuf::from(&p.dest)
+    };
     if meta.is_dir() {
         make_dir(&dest, None, job.owner)?;
         return copy_dir(job, fd, &p.source, &dest);

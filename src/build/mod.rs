@@ -10,4 +10,5 @@ pub mod copy;
 pub mod dockerfile;
 pub mod ignore;
 pub mod layer_tar;
+pub mod plan;
 pub mod stage;

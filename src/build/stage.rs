@@ -30,6 +30,28 @@ pub struct Scope<'a> {
 }
 
 impl StageState {
+    /// A stage that is not built (not needed by the target).
+    pub fn empty() -> StageState {
+        StageState {
+            image: ImageFile {
+                author: None,
+                created: String::new(),
+                architecture: String::new(),
+                os: String::new(),
+                config: Default::default(),
+                rootfs: super::config::RootFs {
+                    kind: "layers".into(),
+                    diff_ids: vec![],
+                },
+                history: vec![],
+            },
+            layers: vec![],
+            dirs: vec![],
+            args: BTreeMap::new(),
+            cmd_set: false,
+        }
+    }
+
     /// Variables an instruction sees: ENV first, then ARGs.
     pub fn lookup(&self, name: &str) -> Option<String> {
         let env = self.image.config.env.as_deref().unwrap_or(&[]);
