@@ -313,3 +313,51 @@ fn multi_stage_builds_only_needed_stages_and_copies_from_them() {
         .contains("--from=nowhere: not a stage of this file"));
     assert!(env.leftovers().is_empty());
 }
+
+#[test]
+fn cache_reuses_unchanged_steps_and_rebuilds_from_a_change() {
+    let Some(env) = TestEnv::new() else { return };
+    let df = "FROM busybox\nARG V=1\nRUN cat /proc/sys/kernel/random/uuid > /first\nCOPY f /f\nRUN cat /proc/sys/kernel/random/uuid > /second\n";
+    let ctx = context(&env, "cache", df, &[("f", "one")]);
+    let first = build(&env, &ctx, &["-t", "c:1"]);
+    let id = first.ok();
+    let uuids = |tag: &str| run(&env, tag, &["cat", "/first", "/second"]);
+    let before = uuids("c:1");
+    let again = build(&env, &ctx, &["-t", "c:2"]);
+    assert_eq!(again.ok(), id, "an unchanged rebuild gives the same image");
+    assert_eq!(
+        again.stderr.matches("CACHED").count(),
+        3,
+        "{}",
+        again.stderr
+    );
+    assert!(!again.stderr.contains("DONE"), "{}", again.stderr);
+    // One copied file changes: the first RUN stays cached, the rest reruns.
+    fs::write(ctx.join("f"), "two").unwrap();
+    let changed = build(&env, &ctx, &["-t", "c:3"]);
+    changed.ok();
+    assert_eq!(
+        changed.stderr.matches("CACHED").count(),
+        1,
+        "{}",
+        changed.stderr
+    );
+    let after = uuids("c:3");
+    assert_eq!(after.lines().next(), before.lines().next());
+    assert_ne!(after.lines().nth(1), before.lines().nth(1));
+    // A build arg is part of the key.
+    let arg = build(&env, &ctx, &["-t", "c:4", "--build-arg", "V=2"]);
+    assert_eq!(arg.ok().len(), 71);
+    assert!(!arg.stderr.contains("CACHED"), "{}", arg.stderr);
+    // --no-cache runs everything; prune forgets everything.
+    let nocache = build(&env, &ctx, &["-t", "c:5", "--no-cache"]);
+    nocache.ok();
+    assert!(!nocache.stderr.contains("CACHED"), "{}", nocache.stderr);
+    assert!(env
+        .rcorch(&["builder", "prune"])
+        .ok()
+        .starts_with("Deleted build cache"));
+    let pruned = build(&env, &ctx, &["-t", "c:6"]);
+    pruned.ok();
+    assert!(!pruned.stderr.contains("CACHED"), "{}", pruned.stderr);
+}

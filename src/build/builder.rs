@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::cache;
 use super::config::{self, History, ImageFile, RootFs, RunConfig};
 use super::copy::{self, CopyJob, Placement};
 use super::dockerfile::{self, Command, CommandLine, Copy, Instruction, Run, RunNetwork};
@@ -30,6 +31,7 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     pub network: RunNetwork,
     pub quiet: bool,
+    pub no_cache: bool,
     /// SOURCE_DATE_EPOCH: creation time and clamp for file times.
     pub epoch: Option<i64>,
 }
@@ -57,6 +59,7 @@ struct Builder<'a> {
     step: usize,
     work: PathBuf,
     ignore: Ignore,
+    cache: cache::CacheIndex,
 }
 
 pub fn build(
@@ -80,6 +83,7 @@ pub fn build(
         step: 0,
         work: work.clone(),
         ignore,
+        cache: cache::load(&instance.root),
     };
     let result = b.all(&df);
     let _ = std::fs::remove_dir_all(&work);
@@ -164,14 +168,28 @@ impl Builder<'_> {
                 .get_or_insert_with(BTreeMap::new)
                 .insert(k.clone(), v.clone());
         }
-        let json = serde_json::to_vec(&last.image).expect("config serialises");
         let store = self
             .instance
             .images()
             .map_err(|e| BuildFailure::Other(e.to_string()))?;
-        store
+        // An unchanged rebuild gives the same image (same config, so same id).
+        let labels = serde_json::to_string(&self.req.labels).expect("labels serialise");
+        let image_key = format!("image:{}", cache::next_key(&last.key, &[&labels]));
+        let cached = self
+            .cache
+            .steps
+            .get(&image_key)
+            .filter(|_| !self.req.no_cache);
+        let json = match cached.and_then(|id| std::fs::read(store.blob_path(id)).ok()) {
+            Some(bytes) => bytes,
+            None => serde_json::to_vec(&last.image).expect("config serialises"),
+        };
+        let record = store
             .commit_built(&json, &last.layers, &self.req.tags)
-            .map_err(|e| BuildFailure::Other(e.to_string()))
+            .map_err(|e| BuildFailure::Other(e.to_string()))?;
+        self.cache.steps.insert(image_key, record.id.clone());
+        let _ = cache::save(&self.instance.root, &self.cache);
+        Ok(record)
     }
 
     fn stage(
@@ -221,13 +239,24 @@ impl Builder<'_> {
                     i.command.name(),
                     i.text
                 ));
-                self.filesystem_step(&mut state, i, done, esc)
+                let inputs = self
+                    .step_inputs(&state, i, done, esc)
                     .map_err(|m| fail(i, m))?;
-                self.line(&format!(
-                    "#{} DONE {:.1}s",
-                    self.step,
-                    started.elapsed().as_secs_f64()
-                ));
+                state.key = self.key(&state, i, &inputs);
+                if self.cached(&mut state) {
+                    self.line(&format!("#{} CACHED", self.step));
+                } else {
+                    self.filesystem_step(&mut state, i, done, esc)
+                        .map_err(|m| fail(i, m))?;
+                    self.remember(&state);
+                    self.line(&format!(
+                        "#{} DONE {:.1}s",
+                        self.step,
+                        started.elapsed().as_secs_f64()
+                    ));
+                }
+            } else {
+                state.key = self.key(&state, i, "");
             }
             if !matches!(i.command, Command::Arg(_)) {
                 state.image.history.push(History {
@@ -242,6 +271,105 @@ impl Builder<'_> {
         Ok(state)
     }
 
+    fn key(&self, s: &StageState, i: &Instruction, inputs: &str) -> String {
+        let config = serde_json::to_string(&s.image.config).expect("config serialises");
+        let args = serde_json::to_string(&s.args).expect("args serialise");
+        cache::next_key(&s.key, &[&stage::created_by(i), &config, &args, inputs])
+    }
+
+    /// What a filesystem step reads besides its text: heredoc bodies, the
+    /// copied context files, the source stage's key, RUN mounts.
+    fn step_inputs(
+        &self,
+        s: &StageState,
+        i: &Instruction,
+        done: &[(Option<String>, StageState)],
+        esc: char,
+    ) -> Result<String, String> {
+        let mut parts: Vec<String> = Vec::new();
+        match &i.command {
+            Command::Run(r) => {
+                parts.extend(r.heredocs.iter().map(|h| h.content.clone()));
+                parts.push(format!(
+                    "{:?}{:?}",
+                    r.mounts,
+                    r.network.unwrap_or(self.req.network)
+                ));
+            }
+            Command::Copy(c) | Command::Add(c) => {
+                parts.extend(c.heredocs.iter().map(|h| h.content.clone()));
+                match &c.from {
+                    Some(f) => {
+                        let f = s.expand(f, esc)?;
+                        let lower = f.to_ascii_lowercase();
+                        let by_name = done.iter().find(|(n, _)| n.as_deref() == Some(&lower));
+                        let by_index = f.parse::<usize>().ok().and_then(|n| done.get(n));
+                        match by_name.or(by_index) {
+                            Some((_, st)) => parts.push(st.key.clone()),
+                            None => parts.push(format!(
+                                "image {f} {:?}",
+                                self.instance
+                                    .images()
+                                    .ok()
+                                    .and_then(|st| st.resolve(&f).ok())
+                                    .map(|r| r.id)
+                            )),
+                        }
+                    }
+                    None => {
+                        let mut sources = Vec::new();
+                        for src in &c.sources {
+                            let src = s.expand(src, esc)?;
+                            if !src.contains("://") {
+                                sources.extend(match_sources(
+                                    &self.req.context,
+                                    &src,
+                                    &self.ignore,
+                                )?);
+                            }
+                        }
+                        parts.push(cache::hash_sources(
+                            &self.req.context,
+                            &sources,
+                            &self.ignore,
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(parts.join("\n"))
+    }
+
+    /// Reuses the layer the cache has for the stage's key.
+    fn cached(&mut self, s: &mut StageState) -> bool {
+        if self.req.no_cache {
+            return false;
+        }
+        let Some(digest) = self.cache.steps.get(&s.key).cloned() else {
+            return false;
+        };
+        let Some(dir) = self
+            .instance
+            .images()
+            .ok()
+            .and_then(|st| st.existing_layer(&digest))
+        else {
+            return false;
+        };
+        s.image.rootfs.diff_ids.push(digest.clone());
+        s.layers.push(digest);
+        s.dirs.push(dir);
+        true
+    }
+
+    fn remember(&mut self, s: &StageState) {
+        if let Some(d) = s.layers.last() {
+            self.cache.steps.insert(s.key.clone(), d.clone());
+            let _ = cache::save(&self.instance.root, &self.cache);
+        }
+    }
+
     fn base(
         &self,
         image: &str,
@@ -252,6 +380,7 @@ impl Builder<'_> {
             .iter()
             .find(|(name, _)| name.as_deref() == Some(&image.to_ascii_lowercase()))
         {
+            // The key carries on from the parent stage's.
             let mut s = s.clone();
             s.image.created = created;
             s.cmd_set = false;
@@ -276,6 +405,7 @@ impl Builder<'_> {
                 dirs: vec![],
                 args: BTreeMap::new(),
                 cmd_set: false,
+                key: cache::next_key("", &["scratch"]),
             });
         }
         let store = self.instance.images().map_err(|e| e.to_string())?;
@@ -296,6 +426,7 @@ impl Builder<'_> {
             dirs,
             args: BTreeMap::new(),
             cmd_set: false,
+            key: cache::next_key("", &["image", &record.id]),
         })
     }
 

@@ -4,6 +4,7 @@
 //! below cli and project.
 
 pub mod builder;
+pub mod cache;
 pub mod check;
 pub mod config;
 pub mod copy;

@@ -20,6 +20,8 @@ pub struct StageState {
     pub args: BTreeMap<String, String>,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
+    /// Build-cache key of the stage so far.
+    pub key: String,
 }
 
 /// Build-wide inputs to evaluation.
@@ -49,6 +51,7 @@ impl StageState {
             dirs: vec![],
             args: BTreeMap::new(),
             cmd_set: false,
+            key: String::new(),
         }
     }
 

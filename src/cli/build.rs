@@ -141,6 +141,7 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         labels,
         network,
         quiet,
+        no_cache: args.no_cache,
         epoch,
     };
     let mut out = std::io::stderr();
@@ -158,5 +159,37 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         }
         println!("{}", record.id);
     }
+    Ok(0)
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Remove the build cache (layers no image uses)
+    Prune,
+}
+
+/// `builder prune`: forgets every cached step and frees its layers.
+pub fn builder(instance: &crate::instance::Instance, command: &BuilderCommand) -> CliResult {
+    let BuilderCommand::Prune = command;
+    let index = crate::build::cache::load(&instance.root);
+    let layers: Vec<String> = index
+        .steps
+        .iter()
+        .filter(|(k, _)| !k.starts_with("image:"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let gone = instance.images()?.forget_layers(&layers)?;
+    match std::fs::remove_file(crate::build::cache::path(&instance.root)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Failure::from(format!(
+                "cannot remove the build cache index: {e}"
+            )))
+        }
+        _ => {}
+    }
+    println!(
+        "Deleted build cache: {} entries, {gone} layers",
+        index.steps.len()
+    );
     Ok(0)
 }

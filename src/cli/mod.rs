@@ -62,6 +62,9 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Build an image from a Dockerfile
     Build(Box<build::BuildArgs>),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Create an image from a rootfs tarball
     Import(images::ImportArgs),
     /// List images
@@ -299,6 +302,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Inspect(args) => containers::inspect(&instance, &args),
         Command::Stats(args) => stats::stats(&instance, &args),
         Command::Build(args) => build::build(&instance, &args),
+        Command::Builder(command) => build::builder(&instance, &command),
         Command::Import(args) => images::import(&instance, &args),
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),

@@ -49,4 +49,29 @@ impl ImageStore {
         undo.0.clear();
         self.resolve(&record.id)
     }
+
+    /// The unpacked rootfs of layer `digest`, if the store has it complete.
+    pub fn existing_layer(&self, digest: &str) -> Option<PathBuf> {
+        if !super::valid_digest(digest) {
+            return None;
+        }
+        let dir = self.layer_dir(digest);
+        dir.join("layer.json").exists().then(|| dir.join("rootfs"))
+    }
+
+    /// Deletes those of `digests` no image references (the build cache's
+    /// layers, on `builder prune`); returns how many went.
+    pub fn forget_layers(&self, digests: &[String]) -> Result<usize, ImageError> {
+        let _lock = blobs::lock(&self.root().join("lock"))?;
+        let images = self.list()?;
+        let mut gone = 0;
+        for d in digests {
+            let used = images.iter().any(|im| im.layers.contains(d));
+            if !used && super::valid_digest(d) && self.blob_path(d).exists() {
+                self.delete_digest(d)?;
+                gone += 1;
+            }
+        }
+        Ok(gone)
+    }
 }

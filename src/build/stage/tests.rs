@@ -24,6 +24,7 @@ fn state() -> StageState {
         dirs: vec![],
         args: BTreeMap::new(),
         cmd_set: false,
+        key: String::new(),
     }
 }
 
