@@ -361,3 +361,62 @@ fn cache_reuses_unchanged_steps_and_rebuilds_from_a_change() {
     pruned.ok();
     assert!(!pruned.stderr.contains("CACHED"), "{}", pruned.stderr);
 }
+
+#[test]
+fn run_mounts_cache_tmpfs_secret_bind() {
+    let Some(env) = TestEnv::new() else { return };
+    let df = "FROM busybox\nRUN --mount=type=cache,target=/var/cache/app,id=c1,sharing=locked echo x >> /var/cache/app/hits && wc -l < /var/cache/app/hits > /hits\nRUN --mount=type=tmpfs,target=/scratch echo t > /scratch/t && ls /scratch > /tmpfs-seen\nRUN --mount=type=secret,id=tok cat /run/secrets/tok > /tok-len && wc -c < /run/secrets/tok > /tok-len\nRUN --mount=type=secret,id=tok,env=TOKEN test \"${#TOKEN}\" = 6\nRUN --mount=type=bind,source=data,target=/mnt cat /mnt/file > /from-bind\n";
+    let ctx = context(&env, "mounts", df, &[("data/file", "bound")]);
+    let secret = env.scratch_file("tok", "s3cret");
+    let secret_arg = format!("id=tok,src={}", secret.display());
+    build(&env, &ctx, &["-t", "m:1", "--secret", &secret_arg]).ok();
+    build(
+        &env,
+        &ctx,
+        &["-t", "m:2", "--no-cache", "--secret", &secret_arg],
+    )
+    .ok();
+    let out = run(&env, "m:2", &["sh", "-c", "cat /hits /tmpfs-seen /tok-len /from-bind; ls /scratch /run/secrets /var/cache/app 2>&1 | wc -l"]);
+    assert_eq!(
+        out, "2\nt\n6\nbound3",
+        "cache kept between builds; tmpfs, secret and cache not in the image"
+    );
+    let layers = env.root.join("images/blobs/sha256");
+    let leaked = std::process::Command::new("grep")
+        .args(["-rl", "s3cret"])
+        .arg(&layers)
+        .output()
+        .unwrap();
+    assert!(
+        leaked.stdout.is_empty(),
+        "the secret is in a blob: {leaked:?}"
+    );
+    let ssh = context(
+        &env,
+        "ssh",
+        "FROM busybox\nRUN --mount=type=ssh true\n",
+        &[],
+    );
+    assert!(build(&env, &ssh, &[]).stderr.contains(
+        "Dockerfile:2: RUN --mount=type=ssh true: RUN --mount=type=ssh is not supported"
+    ));
+    let outside = context(
+        &env,
+        "bindout",
+        "FROM busybox\nRUN --mount=type=bind,source=../..,target=/m true\n",
+        &[],
+    );
+    assert!(build(&env, &outside, &[])
+        .stderr
+        .contains("outside the build context"));
+    let missing = context(
+        &env,
+        "nosecret",
+        "FROM busybox\nRUN --mount=type=secret,id=x,required true\n",
+        &[],
+    );
+    assert!(build(&env, &missing, &[])
+        .stderr
+        .contains("secret x is required"));
+    assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
+}

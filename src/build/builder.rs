@@ -15,6 +15,7 @@ use super::copy::{self, CopyJob, Placement};
 use super::dockerfile::{self, Command, CommandLine, Copy, Instruction, Run, RunNetwork};
 use super::ignore::{has_wildcards, Ignore};
 use super::layer_tar;
+use super::run_mounts;
 use super::stage::{self, Scope, StageState};
 use crate::container::build::{ImageDefaults, RunRequest};
 use crate::image::ImageRecord;
@@ -32,6 +33,8 @@ pub struct BuildRequest {
     pub network: RunNetwork,
     pub quiet: bool,
     pub no_cache: bool,
+    /// `--secret id=ID,src=PATH`.
+    pub secrets: BTreeMap<String, PathBuf>,
     /// SOURCE_DATE_EPOCH: creation time and clamp for file times.
     pub epoch: Option<i64>,
 }
@@ -500,11 +503,6 @@ impl Builder<'_> {
 
     /// Runs a RUN step; returns the container's upper dir.
     fn run(&mut self, s: &StageState, r: &Run) -> Result<PathBuf, String> {
-        if let Some(m) = r.mounts.first() {
-            return Err(
-                format!("RUN --mount=type={:?} is not supported yet", m.kind).to_ascii_lowercase(),
-            );
-        }
         let c = &s.image.config;
         let argv = match (&r.command, r.heredocs.as_slice()) {
             (CommandLine::Shell(cmd), [h])
@@ -539,7 +537,7 @@ impl Builder<'_> {
         }
         let mut dirs = s.dirs.clone();
         dirs.reverse();
-        let image = ImageDefaults {
+        let mut image = ImageDefaults {
             reference: "build".into(),
             id: String::new(),
             cmd: argv.clone(),
@@ -554,10 +552,23 @@ impl Builder<'_> {
             RunNetwork::Host => Some("host".to_string()),
             RunNetwork::Default => None,
         };
+        let step_dir = self.work.join(self.step.to_string());
+        let workdir = c.working_dir.clone().unwrap_or_else(|| "/".into());
+        let mctx = run_mounts::MountCtx {
+            root: &self.instance.root,
+            context: &self.req.context,
+            secrets: &self.req.secrets,
+            step_dir: &step_dir,
+            workdir: &workdir,
+        };
+        let setup = run_mounts::prepare(&r.mounts, &mctx)?;
+        image.env.extend(setup.env.iter().cloned());
         let request = RunRequest {
             image: "build".into(),
             command: argv,
             network,
+            volumes: setup.volumes.clone(),
+            tmpfs: setup.tmpfs.clone(),
             labels: vec![format!("rcorch.build.pid={}", std::process::id())],
             ..Default::default()
         };
@@ -593,6 +604,7 @@ impl Builder<'_> {
                 lines.join("\n")
             ));
         }
+        run_mounts::remove_stubs(&dir.join("upper"), &setup.targets, &s.dirs);
         Ok(dir.join("upper"))
     }
 

@@ -12,4 +12,5 @@ pub mod dockerfile;
 pub mod ignore;
 pub mod layer_tar;
 pub mod plan;
+pub mod run_mounts;
 pub mod stage;

@@ -142,6 +142,7 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         network,
         quiet,
         no_cache: args.no_cache,
+        secrets: parse_secrets(&args.secret)?,
         epoch,
     };
     let mut out = std::io::stderr();
@@ -192,4 +193,35 @@ pub fn builder(instance: &crate::instance::Instance, command: &BuilderCommand) -
         index.steps.len()
     );
     Ok(0)
+}
+
+/// `--secret id=ID,src=PATH` (also `source=`, or `env=VAR` for a variable).
+fn parse_secrets(specs: &[String]) -> Result<std::collections::BTreeMap<String, PathBuf>, Failure> {
+    let mut out = std::collections::BTreeMap::new();
+    for spec in specs {
+        let (mut id, mut src) = (None, None);
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+                Some(("type", "file")) => {}
+                _ => {
+                    return Err(Failure::from(format!(
+                        "--secret {spec:?}: expected id=ID,src=PATH"
+                    )))
+                }
+            }
+        }
+        let id = id.ok_or_else(|| Failure::from(format!("--secret {spec:?}: id= is required")))?;
+        let src =
+            src.ok_or_else(|| Failure::from(format!("--secret {spec:?}: src= is required")))?;
+        if !src.is_file() {
+            return Err(Failure::from(format!(
+                "--secret {spec:?}: {} is not a file",
+                src.display()
+            )));
+        }
+        out.insert(id, src);
+    }
+    Ok(out)
 }
