@@ -424,11 +424,30 @@ fn run_mounts_cache_tmpfs_secret_bind() {
 #[test]
 fn a_killed_build_is_cleaned_up_by_the_next() {
     let Some(env) = TestEnv::new() else { return };
-    let ctx = context(&env, "killed", "FROM busybox\nRUN touch /started && sleep 30\n", &[]);
+    let ctx = context(
+        &env,
+        "killed",
+        "FROM busybox\nRUN touch /started && sleep 30\n",
+        &[],
+    );
     let before = env.leftovers();
     let log = env.scratch.join("killed.log");
-    let mut child = env.spawn_to(&["build", "--network", "none", "-t", "k", ctx.to_str().unwrap()], &log);
-    let running = common::wait_for(std::time::Duration::from_secs(20), || fs::read_to_string(&log).unwrap_or_default().contains("RUN touch"));
+    let mut child = env.spawn_to(
+        &[
+            "build",
+            "--network",
+            "none",
+            "-t",
+            "k",
+            ctx.to_str().unwrap(),
+        ],
+        &log,
+    );
+    let running = common::wait_for(std::time::Duration::from_secs(20), || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("RUN touch")
+    });
     assert!(running, "{}", fs::read_to_string(&log).unwrap_or_default());
     std::thread::sleep(std::time::Duration::from_millis(500));
     child.kill().unwrap();
@@ -436,7 +455,9 @@ fn a_killed_build_is_cleaned_up_by_the_next() {
     // The next command cleans up what the killed one left.
     let next = context(&env, "next", "FROM busybox\nRUN true\n", &[]);
     build(&env, &next, &[]).ok();
-    let gone = common::wait_for(std::time::Duration::from_secs(10), || env.leftovers() == before);
+    let gone = common::wait_for(std::time::Duration::from_secs(10), || {
+        env.leftovers() == before
+    });
     assert!(gone, "{:?}", env.leftovers());
     assert_eq!(fs::read_dir(env.root.join("build")).unwrap().count(), 0);
     assert!(!env.rcorch(&["images"]).ok().contains("k "));

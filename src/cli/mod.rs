@@ -4,6 +4,7 @@
 
 mod build;
 mod compose;
+mod compose_build;
 mod containers;
 mod images;
 mod logs;

@@ -7,6 +7,7 @@
 //! `x-rcorch-autoscale`, which rcorch reads.
 
 mod autoscale;
+mod build;
 mod deploy;
 mod networks;
 mod ports;
