@@ -462,3 +462,28 @@ fn a_killed_build_is_cleaned_up_by_the_next() {
     assert_eq!(fs::read_dir(env.root.join("build")).unwrap().count(), 0);
     assert!(!env.rcorch(&["images"]).ok().contains("k "));
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build() {
+    let Some(env) = TestEnv::new() else { return };
+    let parent = context(
+        &env,
+        "parent",
+        "FROM busybox\nONBUILD COPY marker /marker\nONBUILD RUN echo triggered > /triggered\n",
+        &[],
+    );
+    let id = build(&env, &parent, &["-t", "parent"]).ok();
+    assert_eq!(
+        config(&env, &id)["config"]["OnBuild"],
+        serde_json::json!(["COPY marker /marker", "RUN echo triggered > /triggered"])
+    );
+    let child = context(
+        &env,
+        "child",
+        "FROM parent\nRUN cat /marker /triggered > /both\n",
+        &[("marker", "m\n")],
+    );
+    let child_id = build(&env, &child, &["-t", "child"]).ok();
+    assert_eq!(run(&env, "child", &["cat", "/both"]), "m\ntriggered");
+    assert!(config(&env, &child_id)["config"].get("OnBuild").is_none());
+}

@@ -21,6 +21,11 @@ use crate::container::build::{ImageDefaults, RunRequest};
 use crate::image::ImageRecord;
 use crate::instance::Instance;
 
+mod cache_steps;
+mod copy_step;
+mod run_step;
+pub use copy_step::match_sources;
+
 /// What to build.
 pub struct BuildRequest {
     pub context: PathBuf,
@@ -215,7 +220,14 @@ impl Builder<'_> {
             message,
         };
         let mut state = self.base(&image, done).map_err(|m| fail(&insts[0], m))?;
-        let total = insts.len();
+        // The base's ONBUILD triggers run first, as if written after FROM.
+        let triggers = onbuild_triggers(&mut state, &df.name, insts[0].line)
+            .map_err(|m| fail(&insts[0], m))?;
+        let body: Vec<&Instruction> = std::iter::once(&insts[0])
+            .chain(triggers.iter())
+            .chain(insts[1..].iter())
+            .collect();
+        let total = body.len();
         let label = if count > 1 {
             format!("stage-{n} ")
         } else {
@@ -227,7 +239,7 @@ impl Builder<'_> {
             global_args: global,
             escape: esc,
         };
-        for (k, i) in insts.iter().enumerate().skip(1) {
+        for (k, &i) in body.iter().enumerate().skip(1) {
             let started = Instant::now();
             let label = if count > 1 {
                 format!("stage-{n} ")
@@ -272,105 +284,6 @@ impl Builder<'_> {
             }
         }
         Ok(state)
-    }
-
-    fn key(&self, s: &StageState, i: &Instruction, inputs: &str) -> String {
-        let config = serde_json::to_string(&s.image.config).expect("config serialises");
-        let args = serde_json::to_string(&s.args).expect("args serialise");
-        cache::next_key(&s.key, &[&stage::created_by(i), &config, &args, inputs])
-    }
-
-    /// What a filesystem step reads besides its text: heredoc bodies, the
-    /// copied context files, the source stage's key, RUN mounts.
-    fn step_inputs(
-        &self,
-        s: &StageState,
-        i: &Instruction,
-        done: &[(Option<String>, StageState)],
-        esc: char,
-    ) -> Result<String, String> {
-        let mut parts: Vec<String> = Vec::new();
-        match &i.command {
-            Command::Run(r) => {
-                parts.extend(r.heredocs.iter().map(|h| h.content.clone()));
-                parts.push(format!(
-                    "{:?}{:?}",
-                    r.mounts,
-                    r.network.unwrap_or(self.req.network)
-                ));
-            }
-            Command::Copy(c) | Command::Add(c) => {
-                parts.extend(c.heredocs.iter().map(|h| h.content.clone()));
-                match &c.from {
-                    Some(f) => {
-                        let f = s.expand(f, esc)?;
-                        let lower = f.to_ascii_lowercase();
-                        let by_name = done.iter().find(|(n, _)| n.as_deref() == Some(&lower));
-                        let by_index = f.parse::<usize>().ok().and_then(|n| done.get(n));
-                        match by_name.or(by_index) {
-                            Some((_, st)) => parts.push(st.key.clone()),
-                            None => parts.push(format!(
-                                "image {f} {:?}",
-                                self.instance
-                                    .images()
-                                    .ok()
-                                    .and_then(|st| st.resolve(&f).ok())
-                                    .map(|r| r.id)
-                            )),
-                        }
-                    }
-                    None => {
-                        let mut sources = Vec::new();
-                        for src in &c.sources {
-                            let src = s.expand(src, esc)?;
-                            if !src.contains("://") {
-                                sources.extend(match_sources(
-                                    &self.req.context,
-                                    &src,
-                                    &self.ignore,
-                                )?);
-                            }
-                        }
-                        parts.push(cache::hash_sources(
-                            &self.req.context,
-                            &sources,
-                            &self.ignore,
-                        ));
-                    }
-                }
-            }
-            _ => {}
-        }
-        Ok(parts.join("\n"))
-    }
-
-    /// Reuses the layer the cache has for the stage's key.
-    fn cached(&mut self, s: &mut StageState) -> bool {
-        if self.req.no_cache {
-            return false;
-        }
-        let Some(digest) = self.cache.steps.get(&s.key).cloned() else {
-            return false;
-        };
-        let Some(dir) = self
-            .instance
-            .images()
-            .ok()
-            .and_then(|st| st.existing_layer(&digest))
-        else {
-            return false;
-        };
-        s.image.rootfs.diff_ids.push(digest.clone());
-        s.layers.push(digest);
-        s.dirs.push(dir);
-        true
-    }
-
-    fn remember(&mut self, s: &StageState) {
-        if let Some(d) = s.layers.last() {
-            self.cache.steps.insert(s.key.clone(), d.clone());
-            let _ = cache::save(&self.instance.root, &self.cache);
-        }
     }
 
     fn base(
@@ -500,344 +413,30 @@ impl Builder<'_> {
         s.dirs.push(rootfs);
         Ok(())
     }
+}
 
-    /// Runs a RUN step; returns the container's upper dir.
-    fn run(&mut self, s: &StageState, r: &Run) -> Result<PathBuf, String> {
-        let c = &s.image.config;
-        let argv = match (&r.command, r.heredocs.as_slice()) {
-            (CommandLine::Shell(cmd), [h])
-                if cmd.trim() == format!("<<{}", h.name)
-                    || cmd.trim() == format!("<<-{}", h.name) =>
-            {
-                let mut v = config::shell_of(c);
-                v.push(h.content.clone());
-                v
-            }
-            (CommandLine::Shell(cmd), docs) if !docs.is_empty() => {
-                let mut script = format!("{cmd}\n");
-                for h in docs {
-                    script.push_str(&h.content);
-                    script.push_str(&h.name);
-                    script.push('\n');
-                }
-                let mut v = config::shell_of(c);
-                v.push(script);
-                v
-            }
-            (line, _) => config::argv(c, line),
-        };
-        let mut env = c
-            .env
-            .clone()
-            .unwrap_or_else(|| vec![crate::image::DEFAULT_PATH_ENV.to_string()]);
-        for (k, v) in &s.args {
-            if config::env_value(&env, k).is_none() {
-                env.push(format!("{k}={v}"));
-            }
-        }
-        let mut dirs = s.dirs.clone();
-        dirs.reverse();
-        let mut image = ImageDefaults {
-            reference: "build".into(),
-            id: String::new(),
-            cmd: argv.clone(),
-            env,
-            working_dir: c.working_dir.clone(),
-            user: c.user.clone(),
-            layers: dirs,
-            ..Default::default()
-        };
-        let network = match r.network.unwrap_or(self.req.network) {
-            RunNetwork::None => Some("none".to_string()),
-            RunNetwork::Host => Some("host".to_string()),
-            RunNetwork::Default => None,
-        };
-        let step_dir = self.work.join(self.step.to_string());
-        let workdir = c.working_dir.clone().unwrap_or_else(|| "/".into());
-        let mctx = run_mounts::MountCtx {
-            root: &self.instance.root,
-            context: &self.req.context,
-            secrets: &self.req.secrets,
-            step_dir: &step_dir,
-            workdir: &workdir,
-        };
-        let setup = run_mounts::prepare(&r.mounts, &mctx)?;
-        image.env.extend(setup.env.iter().cloned());
-        let request = RunRequest {
-            image: "build".into(),
-            command: argv,
-            network,
-            volumes: setup.volumes.clone(),
-            tmpfs: setup.tmpfs.clone(),
-            labels: vec![format!("rcorch.build.pid={}", std::process::id())],
-            ..Default::default()
-        };
-        let id = crate::container::names::random_id();
-        let dir = self.instance.containers.container_dir(&id);
-        let code = crate::runtime::run::run_step(
-            self.instance,
-            &request,
-            image,
-            id.clone(),
-            !self.req.quiet,
-        );
-        let code = match code {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = crate::runtime::control::remove(self.instance, &id, true);
-                return Err(e.to_string());
-            }
-        };
-        if code != 0 {
-            let tail =
-                crate::runtime::logs::read_entries(&dir.join("log.json")).unwrap_or_default();
-            let lines: Vec<String> = tail
-                .iter()
-                .rev()
-                .take(10)
-                .rev()
-                .map(|e| e.log.trim_end().to_string())
-                .collect();
-            let _ = crate::runtime::control::remove(self.instance, &id, true);
-            return Err(format!(
-                "did not complete successfully: exit code: {code}\n{}",
-                lines.join("\n")
-            ));
-        }
-        run_mounts::remove_stubs(&dir.join("upper"), &setup.targets, &s.dirs);
-        Ok(dir.join("upper"))
-    }
-
-    fn copy(
-        &mut self,
-        s: &StageState,
-        c: &Copy,
-        add: bool,
-        esc: char,
-        done: &[(Option<String>, StageState)],
-        (upper, work, merged): (&Path, &Path, &Path),
-    ) -> Result<(), String> {
-        let from = match &c.from {
-            None => None,
-            Some(f) => Some(self.source_stage(&s.expand(f, esc)?, done)?),
-        };
-        let dest = s.expand(&c.dest, esc)?;
-        let workdir = s
-            .image
-            .config
-            .working_dir
-            .clone()
-            .unwrap_or_else(|| "/".into());
-        let dest_dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
-        let dest_abs = config::join_workdir(Some(&workdir), &dest);
-        let mut sources = Vec::new();
-        for src in &c.sources {
-            let src = s.expand(src, esc)?;
-            if add
-                && (src.starts_with("http://")
-                    || src.starts_with("https://")
-                    || src.starts_with("git@"))
-            {
-                return Err(format!(
-                    "ADD {src}: remote sources are not supported yet; download it and COPY it"
-                ));
-            }
-            match &from {
-                None => sources.extend(match_sources(&self.req.context, &src, &self.ignore)?),
-                Some(_) => sources.push(src.trim_start_matches('/').to_string()),
-            }
-        }
-        let multiple = sources.len() > 1 || c.sources.iter().any(|s| has_wildcards(s));
-        if multiple && !dest_dir {
-            return Err("when using COPY with more than one source file, the destination must be a directory and end with a /".into());
-        }
-        let placements = sources
+/// Takes the base image's ONBUILD triggers off the config, parsed.
+fn onbuild_triggers(
+    s: &mut StageState,
+    file: &str,
+    line: usize,
+) -> Result<Vec<Instruction>, String> {
+    let Some(triggers) = s.image.config.on_build.take() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for t in triggers {
+        let df = dockerfile::parse(&format!("FROM scratch\n{t}\n"), file)
+            .map_err(|e| format!("base image ONBUILD {t:?}: {}", e.kind))?;
+        let mut i = df
+            .instructions
             .into_iter()
-            .map(|src| {
-                let path = self.req.context.join(&src);
-                let extract = add && from.is_none() && !path.is_dir() && is_archive(&path);
-                Placement {
-                    source: src,
-                    dest: dest_abs.clone(),
-                    into_dir: dest_dir,
-                    extract,
-                }
-            })
-            .collect();
-        let inline = heredoc_files(s, c, &dest_abs, dest_dir, esc);
-        let owner = match &c.chown {
-            None => (0, 0),
-            Some(spec) => owner(&s.expand(spec, esc)?, &s.dirs)?,
-        };
-        let chmod = match &c.chmod {
-            None => None,
-            Some(m) => Some(
-                u32::from_str_radix(m, 8)
-                    .map_err(|_| format!("--chmod={m}: expected an octal mode like 0755"))?,
-            ),
-        };
-        let mut layers = s.dirs.clone();
-        layers.reverse();
-        let empty = Ignore::default();
-        let source_mount = merged.with_file_name("source");
-        std::fs::create_dir_all(&source_mount).map_err(|e| e.to_string())?;
-        let from_layers = from.map(|mut d| {
-            d.reverse();
-            d
-        });
-        let ignore = if from_layers.is_some() {
-            &empty
-        } else {
-            &self.ignore
-        };
-        copy::run(&CopyJob {
-            context: &self.req.context,
-            placements,
-            inline,
-            owner,
-            chmod,
-            ignore,
-            from_layers: from_layers.as_deref(),
-            source_mount: &source_mount,
-            layers: &layers,
-            upper,
-            work,
-            merged,
-        })
+            .nth(1)
+            .ok_or_else(|| format!("base image ONBUILD {t:?} is empty"))?;
+        (i.line, i.end_line) = (line, line);
+        out.push(i);
     }
-
-    /// `--from=`: an earlier stage by name or index, else an image in the store.
-    fn source_stage(
-        &self,
-        from: &str,
-        done: &[(Option<String>, StageState)],
-    ) -> Result<Vec<PathBuf>, String> {
-        let lower = from.to_ascii_lowercase();
-        if let Some((_, s)) = done.iter().find(|(n, _)| n.as_deref() == Some(&lower)) {
-            return Ok(s.dirs.clone());
-        }
-        if let Ok(n) = from.parse::<usize>() {
-            return done
-                .get(n)
-                .map(|(_, s)| s.dirs.clone())
-                .ok_or_else(|| format!("--from={from}: no stage {n} before this one"));
-        }
-        let store = self.instance.images().map_err(|e| e.to_string())?;
-        let record = store
-            .resolve(from)
-            .map_err(|e| format!("--from={from}: not a stage of this file, and {e}"))?;
-        let mut dirs = store.layer_dirs(&record);
-        dirs.reverse();
-        Ok(dirs)
-    }
-}
-
-/// COPY heredocs as (path, content): expanded unless the delimiter was quoted.
-fn heredoc_files(
-    s: &StageState,
-    c: &Copy,
-    dest_abs: &str,
-    dest_dir: bool,
-    esc: char,
-) -> Vec<(String, String)> {
-    let content = |h: &dockerfile::Heredoc| {
-        if !h.expand {
-            return h.content.clone();
-        }
-        let quoted = format!("\"{}\"", h.content.replace('"', "\\\""));
-        s.expand(&quoted, esc).unwrap_or_else(|_| h.content.clone())
-    };
-    if c.heredocs.len() == 1 && !dest_dir {
-        return vec![(dest_abs.to_string(), content(&c.heredocs[0]))];
-    }
-    c.heredocs
-        .iter()
-        .map(|h| {
-            (
-                format!("{}/{}", dest_abs.trim_end_matches('/'), h.name),
-                content(h),
-            )
-        })
-        .collect()
-}
-
-fn is_archive(path: &Path) -> bool {
-    let mut head = [0u8; 512];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .unwrap_or(0);
-    (n >= 2 && head[..2] == [0x1f, 0x8b]) || (n >= 262 && &head[257..262] == b"ustar")
-}
-
-/// Context-relative sources a COPY source names (wildcards expanded).
-pub fn match_sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<String>, String> {
-    let mut parts = Vec::new();
-    for p in src.split('/') {
-        match p {
-            "" | "." => {}
-            ".." if parts.pop().is_none() => {
-                return Err(format!(
-                    "{src}: outside the build context (COPY cannot read '..' above it)"
-                ))
-            }
-            ".." => {}
-            p => parts.push(p.to_string()),
-        }
-    }
-    let mut found = vec![String::new()];
-    for part in &parts {
-        let mut next = Vec::new();
-        for base in &found {
-            if has_wildcards(part) {
-                let dir = context.join(base);
-                let mut names: Vec<String> = std::fs::read_dir(&dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| super::ignore::glob(part, n))
-                    .collect();
-                names.sort();
-                next.extend(names.into_iter().map(|n| join(base, &n)));
-            } else {
-                next.push(join(base, part));
-            }
-        }
-        found = next;
-    }
-    found.retain(|p| p.is_empty() || !ignore.excluded(p));
-    found.retain(|p| context.join(p).symlink_metadata().is_ok());
-    if found.is_empty() {
-        return Err(format!(
-            "{src}: not found in the build context (or excluded by .dockerignore)"
-        ));
-    }
-    Ok(found)
-}
-
-fn join(base: &str, name: &str) -> String {
-    if base.is_empty() {
-        name.to_string()
-    } else {
-        format!("{base}/{name}")
-    }
-}
-
-/// `--chown=USER[:GROUP]` with names looked up in the stage's files.
-fn owner(spec: &str, dirs: &[PathBuf]) -> Result<(u32, u32), String> {
-    let mut top: Vec<PathBuf> = dirs.to_vec();
-    top.reverse();
-    let read = |f: &str| {
-        crate::container::build::find_in_layers(&top, Path::new(f))
-            .and_then(|p| std::fs::read_to_string(p).ok())
-    };
-    let user = crate::container::build::parse_user(
-        spec,
-        read("etc/passwd").as_deref(),
-        read("etc/group").as_deref(),
-    )
-    .map_err(|e| format!("--chown={spec}: {e}"))?;
-    Ok((user.uid, user.gid))
+    Ok(out)
 }
 
 fn expand(word: &str, vars: &BTreeMap<String, String>, esc: char) -> String {
