@@ -487,3 +487,19 @@ fn onbuild_triggers_run_in_the_child_build() {
     assert_eq!(run(&env, "child", &["cat", "/both"]), "m\ntriggered");
     assert!(config(&env, &child_id)["config"].get("OnBuild").is_none());
 }
+
+#[test]
+fn heredoc_scripts_with_a_shebang_run_as_files() {
+    let Some(env) = TestEnv::new() else { return };
+    let df = "FROM busybox\nRUN <<EOF\n#!/bin/sh -e\necho \"ran as $0\" > /how\nEOF\nRUN <<-EOT sh\n\techo tabs stripped > /tabs\n\tEOT\n";
+    let ctx = context(&env, "shebang", df, &[]);
+    build(&env, &ctx, &["-t", "sb"]).ok();
+    assert_eq!(
+        run(&env, "sb", &["cat", "/how", "/tabs"]),
+        "ran as /.rcorch-heredoc-script\ntabs stripped"
+    );
+    assert!(
+        !run(&env, "sb", &["ls", "-a", "/"]).contains("rcorch-heredoc"),
+        "the script is not in the image"
+    );
+}

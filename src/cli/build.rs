@@ -127,6 +127,15 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
             )))
         }
     };
+    if !matches!(
+        args.progress.as_str(),
+        "auto" | "plain" | "tty" | "quiet" | "rawjson"
+    ) {
+        return Err(Failure::from(format!(
+            "--progress {:?}: use auto, plain or quiet",
+            args.progress
+        )));
+    }
     let quiet = args.quiet || args.progress == "quiet";
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()

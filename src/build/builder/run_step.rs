@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Where a `#!` heredoc script is bound for its RUN (never in a layer).
+const SCRIPT: &str = "/.rcorch-heredoc-script";
+
 impl Builder<'_> {
     /// Runs a RUN step; returns the container's upper dir.
     pub(super) fn run(&mut self, s: &StageState, r: &Run) -> Result<PathBuf, String> {
@@ -11,9 +14,14 @@ impl Builder<'_> {
                 if cmd.trim() == format!("<<{}", h.name)
                     || cmd.trim() == format!("<<-{}", h.name) =>
             {
-                let mut v = config::shell_of(c);
-                v.push(h.content.clone());
-                v
+                if h.content.starts_with("#!") {
+                    // A script with its own interpreter runs as a file, as in BuildKit.
+                    vec![SCRIPT.to_string()]
+                } else {
+                    let mut v = config::shell_of(c);
+                    v.push(h.content.clone());
+                    v
+                }
             }
             (CommandLine::Shell(cmd), docs) if !docs.is_empty() => {
                 let mut script = format!("{cmd}\n");
@@ -63,7 +71,17 @@ impl Builder<'_> {
             step_dir: &step_dir,
             workdir: &workdir,
         };
-        let setup = run_mounts::prepare(&r.mounts, &mctx)?;
+        let mut setup = run_mounts::prepare(&r.mounts, &mctx)?;
+        if argv == [SCRIPT] {
+            let script = step_dir.join("script");
+            std::fs::write(&script, &r.heredocs[0].content).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+            setup
+                .volumes
+                .push(format!("{}:{SCRIPT}:ro", script.display()));
+            setup.targets.push(SCRIPT.to_string());
+        }
         image.env.extend(setup.env.iter().cloned());
         let request = RunRequest {
             image: "build".into(),
