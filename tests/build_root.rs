@@ -75,6 +75,8 @@ CMD ["cat /app/out"]
         df,
         &[("hello.txt", "hi\n"), ("sub/a", "a\n")],
     );
+    let iid = env.scratch.join("iid");
+    let iid_arg = iid.to_str().unwrap().to_string();
     let out = build(
         &env,
         &ctx,
@@ -85,9 +87,12 @@ CMD ["cat /app/out"]
             "WHO=rcorch",
             "--label",
             "extra=yes",
+            "--iidfile",
+            &iid_arg,
         ],
     );
     let id = out.ok();
+    assert_eq!(fs::read_to_string(&iid).unwrap(), id);
     assert!(
         out.stderr.contains("#2 [5/17] COPY hello.txt ./"),
         "{}",
