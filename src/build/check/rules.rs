@@ -198,7 +198,8 @@ fn per_instruction(i: &Instruction, out: &mut Vec<Finding>) {
             ));
         }
         Command::Expose(ports) => {
-            for p in ports {
+            // Only what is written literally: `${PORT:-80}` is not a mapping.
+            for p in ports.iter().filter(|p| !p.contains('$')) {
                 if p.contains(':') {
                     out.push(warn("ExposeInvalidFormat", i.line, format!("EXPOSE instruction should not define an IP address or host-port mapping, found '{p}'")));
                 }

@@ -143,6 +143,10 @@ fn expose_workdir_secrets() {
         vec![("ExposeProtoCasing", 2), ("ExposeInvalidFormat", 2), ("WorkdirRelativePath", 3), ("SecretsUsedInArgOrEnv", 4)]
     );
     assert_eq!(rules("FROM busybox\nWORKDIR /a\nWORKDIR b\n"), vec![]);
+    assert_eq!(
+        rules("FROM busybox\nARG PORT\nEXPOSE ${PORT:-8080}/tcp\n"),
+        vec![]
+    );
 }
 
 #[test]
