@@ -508,3 +508,31 @@ fn heredoc_scripts_with_a_shebang_run_as_files() {
         "the script is not in the image"
     );
 }
+
+#[test]
+fn output_writes_a_loadable_archive() {
+    let Some(env) = TestEnv::new() else { return };
+    let ctx = context(&env, "out", "FROM busybox\nRUN echo o > /o\n", &[]);
+    let dest = env.scratch.join("img.tar");
+    let spec = format!("type=docker,dest={}", dest.display());
+    build(&env, &ctx, &["-t", "outimg", "-o", &spec]).ok();
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(
+        names.contains("manifest.json") && names.contains("index.json"),
+        "{names}"
+    );
+    env.rcorch(&["rmi", "outimg"]).ok();
+    env.rcorch(&["load", "-i", dest.to_str().unwrap()]).ok();
+    assert_eq!(run(&env, "outimg", &["cat", "/o"]), "o");
+    let bad = build(&env, &ctx, &["-o", "type=registry"]);
+    assert!(
+        bad.stderr.contains("expected type=oci|docker,dest=FILE"),
+        "{}",
+        bad.stderr
+    );
+}

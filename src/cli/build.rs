@@ -45,6 +45,9 @@ pub struct BuildArgs {
     /// Only parse and lint the Dockerfile (BuildKit's build checks)
     #[arg(long)]
     pub check: bool,
+    /// Also write the image to an archive: type=oci|docker,dest=FILE
+    #[arg(short, long = "output", value_name = "type=oci|docker,dest=FILE")]
+    pub output: Option<String>,
     /// Expose a secret file to RUN --mount=type=secret: id=ID,src=PATH
     #[arg(long, value_name = "id=ID,src=PATH")]
     pub secret: Vec<String>,
@@ -136,6 +139,7 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
             args.progress
         )));
     }
+    let output = args.output.as_deref().map(parse_output).transpose()?;
     let quiet = args.quiet || args.progress == "quiet";
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
@@ -156,6 +160,15 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
     };
     let mut out = std::io::stderr();
     let record = builder::build(instance, &req, &mut out)?;
+    if let Some(dest) = &output {
+        // One archive both `docker load` and OCI tools read (see `save`).
+        let reference = record
+            .repo_tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| record.id.clone());
+        crate::image::archive::save(&instance.images()?, &[reference], dest)?;
+    }
     if let Some(f) = &args.iidfile {
         std::fs::write(f, &record.id)
             .map_err(|e| Failure::from(format!("cannot write --iidfile {}: {e}", f.display())))?;
@@ -233,4 +246,24 @@ fn parse_secrets(specs: &[String]) -> Result<std::collections::BTreeMap<String, 
         out.insert(id, src);
     }
     Ok(out)
+}
+
+/// `-o type=oci|docker,dest=FILE` (or a bare FILE).
+fn parse_output(spec: &str) -> Result<PathBuf, Failure> {
+    if !spec.contains('=') {
+        return Ok(PathBuf::from(spec));
+    }
+    let mut dest = None;
+    for field in spec.split(',') {
+        match field.split_once('=') {
+            Some(("type", "oci" | "docker" | "tar")) => {}
+            Some(("dest", d)) => dest = Some(PathBuf::from(d)),
+            _ => {
+                return Err(Failure::from(format!(
+                    "-o {spec:?}: expected type=oci|docker,dest=FILE"
+                )))
+            }
+        }
+    }
+    dest.ok_or_else(|| Failure::from(format!("-o {spec:?}: dest=FILE is required")))
 }
