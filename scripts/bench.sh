@@ -9,7 +9,8 @@
 # pull throughput), selfheal, lb (rcorch's kernel load balancer vs haproxy
 # with wrk, and failed requests while a replica is killed; needs wrk, haproxy),
 # rollout (rolling update of 10 replicas under load: failed requests, update
-# time, and unhealthy -> rolled back for a failing update; scripts/rollout_bench.py).
+# time, and unhealthy -> rolled back for a failing update; scripts/rollout_bench.py),
+# build (rcorch build vs podman build: cold, unchanged rebuild, one file changed).
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -538,6 +539,49 @@ print_table() {
     done
     echo "(runs=$runs warmup=$warmup; commands with shell syntax run under sh and"
     echo " hyperfine subtracts the sh spawn, others run with -N; ratio = row / reference)"
+}
+
+section_build() {
+    # A two-stage busybox Dockerfile (issue 14): cold (--no-cache), an
+    # unchanged rebuild, and a rebuild after one copied file changed.
+    local ctx="$tmp/build-ctx"
+    mkdir -p "$ctx"
+    printf 'one\n' >"$ctx/f"
+    cat >"$ctx/Dockerfile" <<'EOF'
+FROM busybox AS build
+RUN mkdir /out && echo built > /out/x
+COPY f /out/f
+FROM busybox
+COPY --from=build /out /app
+RUN cat /app/x /app/f
+CMD ["cat", "/app/x"]
+EOF
+    local r="$rcorch --root $rcorch_state build -q --network none -t bench-build $ctx"
+    local kind cmd
+    for kind in cold unchanged one-file; do
+        case $kind in
+            cold) cmd="$r --no-cache" ;;
+            unchanged) cmd="$r" ;;
+            one-file) cmd="date +%s%N > $ctx/f && $r" ;;
+        esac
+        if need_rcorch_image; then
+            bench_row --ref build "rcorch build $kind" "$cmd"
+        else
+            skip_row build "rcorch build $kind" "rcorch unusable"
+        fi
+        if need_podman; then
+            $podman_cmd tag "$podman_image" busybox:latest >/dev/null 2>&1
+            local p="$podman_cmd build -q --network none --format docker -t bench-build $ctx"
+            case $kind in
+                cold) cmd="$p --no-cache" ;;
+                unchanged) cmd="$p" ;;
+                one-file) cmd="date +%s%N > $ctx/f && $p" ;;
+            esac
+            bench_row build "podman build $kind" "$cmd"
+        else
+            skip_row build "podman build $kind" "podman missing"
+        fi
+    done
 }
 
 for s in "${sections[@]}"; do

@@ -2,6 +2,7 @@
 //!
 //! The library holds every concern; `main.rs` and `cli` only parse, call and print.
 
+pub mod build;
 pub mod cgroups;
 pub mod cli;
 pub mod compose;

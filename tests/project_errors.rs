@@ -145,10 +145,10 @@ fn a_missing_image_fails_up_at_once_naming_service_and_image() {
 }
 
 #[test]
-fn a_build_only_service_is_refused_before_anything_starts() {
+fn a_build_service_without_a_dockerfile_is_refused_before_anything_starts() {
     let Some(env) = TestEnv::new() else { return };
     let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n  app:\n    build: .\n";
-    not_runnable(&env, "buildonly", yaml, &["service app", "build"]);
+    not_runnable(&env, "buildonly", yaml, &["service app", "Dockerfile"]);
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The command line: parse, call the library, print, pick the exit code
 //! (`exit_code`: Docker's rule, the one place it is decided).
 
+mod build;
 mod compose;
+mod compose_build;
 mod containers;
 mod exit;
 mod images;
@@ -64,6 +66,11 @@ enum Command {
     Inspect(containers::InspectArgs),
     /// Show resource usage
     Stats(stats::StatsArgs),
+    /// Build an image from a Dockerfile
+    Build(Box<build::BuildArgs>),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Create an image from a rootfs tarball
     Import(images::ImportArgs),
     /// List images
@@ -277,6 +284,11 @@ fn dispatch(cli: Cli) -> CliResult {
     if let Command::Config(args) = &cli.command {
         return compose::config(args);
     }
+    if let Command::Build(args) = &cli.command {
+        if args.check {
+            return build::check_only(&cli.root, args);
+        }
+    }
     let instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
     if !matches!(cli.command, Command::DnsServe | Command::Supervise(_)) {
         // Before anything reads a container: one whose monitor died is
@@ -293,6 +305,8 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Rm(args) => containers::rm(&instance, &args),
         Command::Inspect(args) => containers::inspect(&instance, &args),
         Command::Stats(args) => stats::stats(&instance, &args),
+        Command::Build(args) => build::build(&instance, &args),
+        Command::Builder(command) => build::builder(&instance, &command),
         Command::Import(args) => images::import(&instance, &args),
         Command::Images => images::list(&instance),
         Command::Rmi(args) => images::rmi(&instance, &args),

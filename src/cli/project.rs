@@ -37,6 +37,9 @@ pub struct UpArgs {
     /// Seconds to wait for every replica to run
     #[arg(long, default_value_t = 60)]
     wait_timeout: u64,
+    /// Build every service with `build:` first (else only missing images)
+    #[arg(long)]
+    build: bool,
     /// Only these services (and what they depend on); the others keep
     /// their current state
     services: Vec<String>,
@@ -148,7 +151,13 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // Attached: a Ctrl-C from now on (even during start-up) stops the app
     // cleanly instead of killing this command half-way.
     let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
-    let loaded = load(&args.project)?;
+    let mut loaded = load(&args.project)?;
+    super::compose_build::build_services(
+        instance,
+        &mut loaded.project,
+        &args.services,
+        args.build,
+    )?;
     let since = crate::util::time::now_rfc3339();
     let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
     // Wait for and report what this `up` started, not the services it left.

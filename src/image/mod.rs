@@ -11,6 +11,7 @@
 pub mod archive;
 mod archive_save;
 mod blobs;
+mod built;
 mod commit;
 mod fsat;
 pub mod index;

@@ -86,6 +86,34 @@ pub fn run(
     let images = instance.images()?;
     let image = image_defaults(&images, &request.image)?;
     let id = names::random_id();
+    let echo = !detach;
+    run_image(instance, request, image, (id, detach, echo))
+}
+
+/// A build step: runs `request` in the foreground on explicit layers (the
+/// build's own, not yet an image), its output logged and echoed only when
+/// `echo`; the container is kept so the caller can read its upper dir and
+/// remove it. Returns the exit code.
+pub fn run_step(
+    instance: &Instance,
+    request: &RunRequest,
+    image: ImageDefaults,
+    id: String,
+    echo: bool,
+) -> Result<i32, RunError> {
+    match run_image(instance, request, image, (id, false, echo))? {
+        RunOutcome::Exited(code) => Ok(code),
+        RunOutcome::Detached(_) => unreachable!("a build step runs in the foreground"),
+    }
+}
+
+fn run_image(
+    instance: &Instance,
+    request: &RunRequest,
+    image: ImageDefaults,
+    (id, detach, echo): (String, bool, bool),
+) -> Result<RunOutcome, RunError> {
+    let images = instance.images()?;
     let lookup_env = |key: &str| std::env::var(key).ok();
     let host = HostFacts {
         cpus: std::thread::available_parallelism()
@@ -154,6 +182,7 @@ pub fn run(
         tty: config.tty,
         interactive: config.interactive,
         foreground: !detach,
+        echo,
     };
     // The container's network is freed once it exits (or fails to start).
     let release_network = || {
@@ -200,7 +229,7 @@ pub fn run(
 }
 
 /// The image's defaults for a container, with its layers' paths.
-fn image_defaults(images: &ImageStore, reference: &str) -> Result<ImageDefaults, ImageError> {
+pub fn image_defaults(images: &ImageStore, reference: &str) -> Result<ImageDefaults, ImageError> {
     let record = images.resolve(reference)?;
     let layers = images.layer_dirs(&record);
     let read = |rel: &str| {

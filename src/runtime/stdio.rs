@@ -32,6 +32,9 @@ pub struct StdioRequest {
     pub interactive: bool,
     /// Attached to the user's terminal (foreground `run`), not detached.
     pub foreground: bool,
+    /// Copy the output to rcorch's own stdout/stderr (foreground `run`;
+    /// a quiet build step only logs it).
+    pub echo: bool,
 }
 
 impl ContainerStdio {
@@ -55,7 +58,7 @@ impl ContainerStdio {
             stdin,
             stdout: nix::unistd::pipe2(OFlag::O_CLOEXEC)?,
             stderr: nix::unistd::pipe2(OFlag::O_CLOEXEC)?,
-            echo: req.foreground,
+            echo: req.echo,
         })
     }
 
@@ -138,7 +141,7 @@ fn open_tty(req: &StdioRequest) -> nix::Result<ContainerStdio> {
         socket: ConsoleSocket::new()?,
         size: if attached { window_size(0) } else { None },
         stdin_forward: req.interactive && req.foreground,
-        echo: req.foreground,
+        echo: req.echo,
         terminal,
     })
 }

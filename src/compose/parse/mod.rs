@@ -8,6 +8,7 @@
 //! `x-rcorch-autoscale`, which rcorch reads.
 
 mod autoscale;
+mod build;
 mod deploy;
 mod networks;
 mod ports;

@@ -16,7 +16,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "annotations",
     "attach",
     "blkio_config",
-    "build",
     "cgroup",
     "cgroup_parent",
     "configs",
@@ -157,6 +156,7 @@ fn container_key(
 ) -> Result<bool> {
     match key {
         "image" => svc.image = Some(ctx.string(v, at)?),
+        "build" => svc.build = Some(super::build::build(ctx, v, at)?),
         "container_name" => svc.container_name = Some(ctx.string(v, at)?),
         "command" => svc.command = Some(ctx.command(v, at)?),
         "entrypoint" => svc.entrypoint = Some(ctx.command(v, at)?),

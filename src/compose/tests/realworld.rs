@@ -50,17 +50,15 @@ fn wordpress_mysql() {
 #[test]
 fn flask_redis() {
     let l = load_sample(include_str!("../testdata/flask-redis.yaml"));
-    assert_eq!(
-        keys(&l),
-        [
-            "services.redis.deploy.resources.reservations",
-            "services.web.build"
-        ]
-    );
+    assert_eq!(keys(&l), ["services.redis.deploy.resources.reservations"]);
     let p = &l.project;
     assert_eq!(p.name, "flask-redis");
     let web = &p.services["web"];
     assert_eq!(web.image.as_deref(), Some("flask-redis-web:1.25"));
+    // `build:` is understood now (issue 14), relative to the compose file.
+    let build = web.build.as_ref().expect("build:");
+    assert_eq!(build.target.as_deref(), Some("builder"));
+    assert!(build.context.is_absolute());
     assert_eq!(web.volumes[0].source.as_deref(), Some("/srv/My App"));
     assert_eq!(
         web.deploy.update_config.failure_action,

@@ -1,0 +1,236 @@
+//! COPY and ADD steps: sources, destinations, owners, heredoc files.
+
+use super::*;
+
+impl Builder<'_> {
+    pub(super) fn copy(
+        &mut self,
+        s: &StageState,
+        c: &Copy,
+        add: bool,
+        esc: char,
+        done: &[(Option<String>, StageState)],
+        (upper, work, merged): (&Path, &Path, &Path),
+    ) -> Result<(), String> {
+        let from = match &c.from {
+            None => None,
+            Some(f) => Some(self.source_stage(&s.expand(f, esc)?, done)?),
+        };
+        let dest = s.expand(&c.dest, esc)?;
+        let workdir = s
+            .image
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        let dest_dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
+        let dest_abs = config::join_workdir(Some(&workdir), &dest);
+        let mut sources = Vec::new();
+        for src in &c.sources {
+            let src = s.expand(src, esc)?;
+            if add
+                && (src.starts_with("http://")
+                    || src.starts_with("https://")
+                    || src.starts_with("git@"))
+            {
+                return Err(format!(
+                    "ADD {src}: remote sources are not supported yet; download it and COPY it"
+                ));
+            }
+            match &from {
+                None => sources.extend(match_sources(&self.req.context, &src, &self.ignore)?),
+                Some(_) => sources.push(src.trim_start_matches('/').to_string()),
+            }
+        }
+        let multiple = sources.len() > 1 || c.sources.iter().any(|s| has_wildcards(s));
+        if multiple && !dest_dir {
+            return Err("when using COPY with more than one source file, the destination must be a directory and end with a /".into());
+        }
+        let placements = sources
+            .into_iter()
+            .map(|src| {
+                let path = self.req.context.join(&src);
+                let extract = add && from.is_none() && !path.is_dir() && is_archive(&path);
+                Placement {
+                    source: src,
+                    dest: dest_abs.clone(),
+                    into_dir: dest_dir,
+                    extract,
+                }
+            })
+            .collect();
+        let inline = heredoc_files(s, c, &dest_abs, dest_dir, esc);
+        let owner = match &c.chown {
+            None => (0, 0),
+            Some(spec) => owner(&s.expand(spec, esc)?, &s.dirs)?,
+        };
+        let chmod = match &c.chmod {
+            None => None,
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .map_err(|_| format!("--chmod={m}: expected an octal mode like 0755"))?,
+            ),
+        };
+        let mut layers = s.dirs.clone();
+        layers.reverse();
+        let empty = Ignore::default();
+        let source_mount = merged.with_file_name("source");
+        std::fs::create_dir_all(&source_mount).map_err(|e| e.to_string())?;
+        let from_layers = from.map(|mut d| {
+            d.reverse();
+            d
+        });
+        let ignore = if from_layers.is_some() {
+            &empty
+        } else {
+            &self.ignore
+        };
+        copy::run(&CopyJob {
+            context: &self.req.context,
+            placements,
+            inline,
+            owner,
+            chmod,
+            ignore,
+            from_layers: from_layers.as_deref(),
+            source_mount: &source_mount,
+            layers: &layers,
+            upper,
+            work,
+            merged,
+        })
+    }
+
+    /// `--from=`: an earlier stage by name or index, else an image in the store.
+    pub(super) fn source_stage(
+        &self,
+        from: &str,
+        done: &[(Option<String>, StageState)],
+    ) -> Result<Vec<PathBuf>, String> {
+        let lower = from.to_ascii_lowercase();
+        if let Some((_, s)) = done.iter().find(|(n, _)| n.as_deref() == Some(&lower)) {
+            return Ok(s.dirs.clone());
+        }
+        if let Ok(n) = from.parse::<usize>() {
+            return done
+                .get(n)
+                .map(|(_, s)| s.dirs.clone())
+                .ok_or_else(|| format!("--from={from}: no stage {n} before this one"));
+        }
+        let store = self.instance.images().map_err(|e| e.to_string())?;
+        let record = store
+            .resolve(from)
+            .map_err(|e| format!("--from={from}: not a stage of this file, and {e}"))?;
+        let mut dirs = store.layer_dirs(&record);
+        dirs.reverse();
+        Ok(dirs)
+    }
+}
+
+/// COPY heredocs as (path, content): expanded unless the delimiter was quoted.
+pub(super) fn heredoc_files(
+    s: &StageState,
+    c: &Copy,
+    dest_abs: &str,
+    dest_dir: bool,
+    esc: char,
+) -> Vec<(String, String)> {
+    let content = |h: &dockerfile::Heredoc| {
+        if !h.expand {
+            return h.content.clone();
+        }
+        let quoted = format!("\"{}\"", h.content.replace('"', "\\\""));
+        s.expand(&quoted, esc).unwrap_or_else(|_| h.content.clone())
+    };
+    if c.heredocs.len() == 1 && !dest_dir {
+        return vec![(dest_abs.to_string(), content(&c.heredocs[0]))];
+    }
+    c.heredocs
+        .iter()
+        .map(|h| {
+            (
+                format!("{}/{}", dest_abs.trim_end_matches('/'), h.name),
+                content(h),
+            )
+        })
+        .collect()
+}
+
+fn is_archive(path: &Path) -> bool {
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    (n >= 2 && head[..2] == [0x1f, 0x8b]) || (n >= 262 && &head[257..262] == b"ustar")
+}
+
+/// Context-relative sources a COPY source names (wildcards expanded).
+pub fn match_sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    for p in src.split('/') {
+        match p {
+            "" | "." => {}
+            ".." if parts.pop().is_none() => {
+                return Err(format!(
+                    "{src}: outside the build context (COPY cannot read '..' above it)"
+                ))
+            }
+            ".." => {}
+            p => parts.push(p.to_string()),
+        }
+    }
+    let mut found = vec![String::new()];
+    for part in &parts {
+        let mut next = Vec::new();
+        for base in &found {
+            if has_wildcards(part) {
+                let dir = context.join(base);
+                let mut names: Vec<String> = std::fs::read_dir(&dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| crate::build::ignore::glob(part, n))
+                    .collect();
+                names.sort();
+                next.extend(names.into_iter().map(|n| join(base, &n)));
+            } else {
+                next.push(join(base, part));
+            }
+        }
+        found = next;
+    }
+    found.retain(|p| p.is_empty() || !ignore.excluded(p));
+    found.retain(|p| context.join(p).symlink_metadata().is_ok());
+    if found.is_empty() {
+        return Err(format!(
+            "{src}: not found in the build context (or excluded by .dockerignore)"
+        ));
+    }
+    Ok(found)
+}
+
+fn join(base: &str, name: &str) -> String {
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}/{name}")
+    }
+}
+
+/// `--chown=USER[:GROUP]` with names looked up in the stage's files.
+pub(super) fn owner(spec: &str, dirs: &[PathBuf]) -> Result<(u32, u32), String> {
+    let mut top: Vec<PathBuf> = dirs.to_vec();
+    top.reverse();
+    let read = |f: &str| {
+        crate::container::build::find_in_layers(&top, Path::new(f))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+    };
+    let user = crate::container::build::parse_user(
+        spec,
+        read("etc/passwd").as_deref(),
+        read("etc/group").as_deref(),
+    )
+    .map_err(|e| format!("--chown={spec}: {e}"))?;
+    Ok((user.uid, user.gid))
+}

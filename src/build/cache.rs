@@ -1,0 +1,128 @@
+//! The build cache: a step's key (its parent's key, the instruction, the
+//! stage's config and args in scope, and a digest of the files it copies)
+//! maps to the layer it made. Layers stay in the image store; an entry whose
+//! layer is gone is a miss. Lives in `<root>/build-cache.json`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::image::sha256::{digest_hex, Sha256};
+
+use super::ignore::Ignore;
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct CacheIndex {
+    /// Step key -> layer digest.
+    pub steps: BTreeMap<String, String>,
+}
+
+pub fn path(root: &Path) -> PathBuf {
+    root.join("build-cache.json")
+}
+
+pub fn load(root: &Path) -> CacheIndex {
+    fs::read(path(root))
+        .ok()
+        .and_then(|d| serde_json::from_slice(&d).ok())
+        .unwrap_or_default()
+}
+
+/// Written to a temp file and renamed, so a crash never leaves half a file.
+pub fn save(root: &Path, index: &CacheIndex) -> std::io::Result<()> {
+    let tmp = root.join(format!(".build-cache.json.{}", std::process::id()));
+    fs::write(&tmp, serde_json::to_vec(index).expect("index serialises"))?;
+    fs::rename(&tmp, path(root))
+}
+
+/// The key after one more instruction.
+pub fn next_key(parent: &str, parts: &[&str]) -> String {
+    let mut text = parent.to_string();
+    for p in parts {
+        text.push('\n');
+        text.push_str(&p.len().to_string());
+        text.push(':');
+        text.push_str(p);
+    }
+    digest_hex(text.as_bytes())
+}
+
+/// Digest of context sources: names, types, modes, sizes, contents and link
+/// targets, never following a symlink (so nothing outside is read).
+pub fn hash_sources(context: &Path, sources: &[String], ignore: &Ignore) -> String {
+    let mut h = Sha256::new();
+    for s in sources {
+        hash_path(&mut h, context, s, ignore);
+    }
+    h.finalize_hex()
+}
+
+fn hash_path(h: &mut Sha256, context: &Path, rel: &str, ignore: &Ignore) {
+    let path = context.join(rel);
+    let Ok(meta) = fs::symlink_metadata(&path) else {
+        h.update(format!("missing {rel}\n").as_bytes());
+        return;
+    };
+    // Not the mtime: a fresh checkout of the same files is a hit, as in BuildKit.
+    h.update(format!("{rel}\0{:o}\0{}\0", meta.mode(), meta.len()).as_bytes());
+    if meta.file_type().is_symlink() {
+        if let Ok(t) = fs::read_link(&path) {
+            h.update(t.to_string_lossy().as_bytes());
+        }
+    } else if meta.is_file() {
+        if let Ok(data) = fs::read(&path) {
+            h.update(&data);
+        }
+    } else if meta.is_dir() {
+        let mut names: Vec<String> = fs::read_dir(&path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in names {
+            let sub = if rel.is_empty() {
+                n
+            } else {
+                format!("{rel}/{n}")
+            };
+            if ignore.excluded(&sub) && !ignore.has_exceptions() {
+                continue;
+            }
+            hash_path(h, context, &sub, ignore);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_chain_and_separate_parts() {
+        assert_ne!(next_key("a", &["bc"]), next_key("a", &["b", "c"]));
+        assert_eq!(next_key("a", &["x"]), next_key("a", &["x"]));
+        assert_ne!(next_key("a", &["x"]), next_key("b", &["x"]));
+    }
+
+    #[test]
+    fn source_hash_follows_content_and_ignores() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/a"), "1").unwrap();
+        fs::write(dir.path().join("d/skip.md"), "1").unwrap();
+        let ig = Ignore::parse("d/*.md\n");
+        let one = hash_sources(dir.path(), &["d".into()], &ig);
+        fs::write(dir.path().join("d/skip.md"), "22").unwrap();
+        assert_eq!(one, hash_sources(dir.path(), &["d".into()], &ig));
+        fs::write(dir.path().join("d/a"), "2").unwrap();
+        assert_ne!(one, hash_sources(dir.path(), &["d".into()], &ig));
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("l")).unwrap();
+        let link = hash_sources(dir.path(), &["l".into()], &ig);
+        fs::remove_file(dir.path().join("l")).unwrap();
+        std::os::unix::fs::symlink("/etc/group", dir.path().join("l")).unwrap();
+        assert_ne!(link, hash_sources(dir.path(), &["l".into()], &ig));
+    }
+}

@@ -1,0 +1,269 @@
+//! `rcorch build`: flags as `docker build` / `podman build` take them.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{CliResult, Failure};
+use crate::build::check;
+use crate::build::dockerfile;
+use crate::image::ImageStore;
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally tag the image (NAME[:TAG]); repeatable
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tag: Vec<String>,
+    /// The Dockerfile (default CONTEXT/Dockerfile); `-` reads stdin
+    #[arg(short, long = "file", value_name = "DOCKERFILE")]
+    pub file: Option<String>,
+    /// Set a build-time variable (KEY alone takes the host's value)
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_arg: Vec<String>,
+    /// Build up to this stage
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Run every step, ignoring the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Set a KEY=VALUE label on the image
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// RUN steps' network: default, none or host
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// auto, plain or quiet
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image id to this file
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Only parse and lint the Dockerfile (BuildKit's build checks)
+    #[arg(long)]
+    pub check: bool,
+    /// Also write the image to an archive: type=oci|docker,dest=FILE
+    #[arg(short, long = "output", value_name = "type=oci|docker,dest=FILE")]
+    pub output: Option<String>,
+    /// Expose a secret file to RUN --mount=type=secret: id=ID,src=PATH
+    #[arg(long, value_name = "id=ID,src=PATH")]
+    pub secret: Vec<String>,
+    /// The build context directory
+    pub context: PathBuf,
+}
+
+/// The Dockerfile's text and the name errors give it.
+pub fn read_dockerfile(context: &Path, file: Option<&str>) -> Result<(String, String), Failure> {
+    match file {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                Failure::from(format!("cannot read the Dockerfile from stdin: {e}"))
+            })?;
+            Ok((text, "Dockerfile".into()))
+        }
+        _ => {
+            let path = match file {
+                Some(f) => PathBuf::from(f),
+                None => context.join("Dockerfile"),
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Failure::from(format!(
+                    "cannot read Dockerfile {}: {e} (use -f to name another)",
+                    path.display()
+                ))
+            })?;
+            Ok((text, path.display().to_string()))
+        }
+    }
+}
+
+/// `--check`: findings on stderr, exit 1 when one is an error.
+pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
+    let (text, name) = read_dockerfile(&args.context, args.file.as_deref())?;
+    let df = dockerfile::parse(&text, &name)?;
+    // Only read an existing store: a check creates nothing.
+    let store = root
+        .join("images/images.json")
+        .exists()
+        .then(|| ImageStore::open(root.join("images")).ok())
+        .flatten();
+    let base_env = |image: &str| {
+        let record = store.as_ref()?.resolve(image).ok()?;
+        Some(record.config.env.unwrap_or_default())
+    };
+    let report = check::check(&df, &base_env);
+    eprintln!("{report}");
+    Ok(if report.has_errors() { 1 } else { 0 })
+}
+
+/// Builds the image and prints its id.
+pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResult {
+    use crate::build::builder::{self, BuildRequest};
+    use crate::build::dockerfile::RunNetwork;
+    let (text, name) = read_dockerfile(&args.context, args.file.as_deref())?;
+    let mut build_args = std::collections::BTreeMap::new();
+    for a in &args.build_arg {
+        let value = match a.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+        };
+        if let Some((k, v)) = value {
+            build_args.insert(k, v);
+        }
+    }
+    let mut labels = std::collections::BTreeMap::new();
+    for l in &args.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let network = match args.network.as_str() {
+        "default" => RunNetwork::Default,
+        "none" => RunNetwork::None,
+        "host" => RunNetwork::Host,
+        other => {
+            return Err(Failure::from(format!(
+                "--network {other:?}: use default, none or host"
+            )))
+        }
+    };
+    if !matches!(
+        args.progress.as_str(),
+        "auto" | "plain" | "tty" | "quiet" | "rawjson"
+    ) {
+        return Err(Failure::from(format!(
+            "--progress {:?}: use auto, plain or quiet",
+            args.progress
+        )));
+    }
+    let output = args.output.as_deref().map(parse_output).transpose()?;
+    let quiet = args.quiet || args.progress == "quiet";
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let req = BuildRequest {
+        context: args.context.clone(),
+        dockerfile: text,
+        dockerfile_name: name,
+        tags: args.tag.clone(),
+        build_args,
+        target: args.target.clone(),
+        labels,
+        network,
+        quiet,
+        no_cache: args.no_cache,
+        secrets: parse_secrets(&args.secret)?,
+        epoch,
+    };
+    let mut out = std::io::stderr();
+    let record = builder::build(instance, &req, &mut out)?;
+    if let Some(dest) = &output {
+        // One archive both `docker load` and OCI tools read (see `save`).
+        let reference = record
+            .repo_tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| record.id.clone());
+        crate::image::archive::save(&instance.images()?, &[reference], dest)?;
+    }
+    if let Some(f) = &args.iidfile {
+        std::fs::write(f, &record.id)
+            .map_err(|e| Failure::from(format!("cannot write --iidfile {}: {e}", f.display())))?;
+    }
+    if quiet {
+        println!("{}", record.id);
+    } else {
+        eprintln!("writing image {} done", record.id);
+        for t in &record.repo_tags {
+            eprintln!("naming to {t} done");
+        }
+        println!("{}", record.id);
+    }
+    Ok(0)
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Remove the build cache (layers no image uses)
+    Prune,
+}
+
+/// `builder prune`: forgets every cached step and frees its layers.
+pub fn builder(instance: &crate::instance::Instance, command: &BuilderCommand) -> CliResult {
+    let BuilderCommand::Prune = command;
+    let index = crate::build::cache::load(&instance.root);
+    let layers: Vec<String> = index
+        .steps
+        .iter()
+        .filter(|(k, _)| !k.starts_with("image:"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let gone = instance.images()?.forget_layers(&layers)?;
+    match std::fs::remove_file(crate::build::cache::path(&instance.root)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Failure::from(format!(
+                "cannot remove the build cache index: {e}"
+            )))
+        }
+        _ => {}
+    }
+    println!(
+        "Deleted build cache: {} entries, {gone} layers",
+        index.steps.len()
+    );
+    Ok(0)
+}
+
+/// `--secret id=ID,src=PATH` (also `source=`, or `env=VAR` for a variable).
+fn parse_secrets(specs: &[String]) -> Result<std::collections::BTreeMap<String, PathBuf>, Failure> {
+    let mut out = std::collections::BTreeMap::new();
+    for spec in specs {
+        let (mut id, mut src) = (None, None);
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+                Some(("type", "file")) => {}
+                _ => {
+                    return Err(Failure::from(format!(
+                        "--secret {spec:?}: expected id=ID,src=PATH"
+                    )))
+                }
+            }
+        }
+        let id = id.ok_or_else(|| Failure::from(format!("--secret {spec:?}: id= is required")))?;
+        let src =
+            src.ok_or_else(|| Failure::from(format!("--secret {spec:?}: src= is required")))?;
+        if !src.is_file() {
+            return Err(Failure::from(format!(
+                "--secret {spec:?}: {} is not a file",
+                src.display()
+            )));
+        }
+        out.insert(id, src);
+    }
+    Ok(out)
+}
+
+/// `-o type=oci|docker,dest=FILE` (or a bare FILE).
+fn parse_output(spec: &str) -> Result<PathBuf, Failure> {
+    if !spec.contains('=') {
+        return Ok(PathBuf::from(spec));
+    }
+    let mut dest = None;
+    for field in spec.split(',') {
+        match field.split_once('=') {
+            Some(("type", "oci" | "docker" | "tar")) => {}
+            Some(("dest", d)) => dest = Some(PathBuf::from(d)),
+            _ => {
+                return Err(Failure::from(format!(
+                    "-o {spec:?}: expected type=oci|docker,dest=FILE"
+                )))
+            }
+        }
+    }
+    dest.ok_or_else(|| Failure::from(format!("-o {spec:?}: dest=FILE is required")))
+}
