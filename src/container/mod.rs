@@ -2,6 +2,7 @@
 //! (`ContainerState`), and the lifecycle state machine (`Status`).
 
 pub mod build;
+pub mod labels;
 pub mod names;
 pub mod store;
 

@@ -298,23 +298,33 @@ fn init_plan(
         .map(PathBuf::from)
         .collect();
     InitPlan {
-        hostname: config.hostname.clone(),
+        hostname: Some(config.hostname.clone()),
+        domainname: None,
+        join: Vec::new(),
+        new_cgroup_ns: true,
         cgroup_procs: cgroup.procs_files(),
         mounts,
         paths,
         working_dir: PathBuf::from(&config.working_dir),
         target: ExecTarget {
             user: config.user,
+            groups: vec![config.user.gid],
+            umask: 0o022,
             argv: cstrings(&config.args),
             env: cstrings(&config.env),
             search_path,
-            capabilities,
+            capabilities: caps::CapSets::docker(capabilities, config.user.uid),
+            no_new_privs: true,
             seccomp,
         },
         stdio: [0, 1, 2],
         console: None,
         reaper: config.init,
         own_network: config.network != NetworkMode::Host,
+        sysctl: Vec::new(),
+        rlimits: Vec::new(),
+        die_with_parent: true,
+        oci: None,
     }
 }
 
