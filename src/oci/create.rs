@@ -14,6 +14,7 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use super::cgroup_extra;
 use super::cli::{CreateArgs, Global};
 use super::spec_map::{map_spec, HookRecord};
 use super::state::{check_id, state_json, Record, Status};
@@ -27,6 +28,7 @@ use crate::runtime::sys;
 struct Undo {
     dir: PathBuf,
     cgroup: Option<Box<dyn CgroupManager>>,
+    extra: Vec<PathBuf>,
     child: Option<Pid>,
     armed: bool,
 }
@@ -43,6 +45,7 @@ impl Drop for Undo {
         if let Some(cgroup) = &self.cgroup {
             let _ = cgroup.destroy();
         }
+        cgroup_extra::remove(&self.extra);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -104,6 +107,7 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     let mut undo = Undo {
         dir,
         cgroup: None,
+        extra: Vec::new(),
         child: None,
         armed: true,
     };
@@ -111,9 +115,27 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(sys_error("mkfifo"))?;
     let cgroup = crate::cgroups::manager_at(&layout, &cgroups_path)?;
+    let mut extra_cgroups = Vec::new();
     cgroup.apply_limits(&mapped.limits)?;
-    mapped.plan.cgroup_procs = cgroup.procs_files();
+    // The runtime moves the init into its cgroups (a process in a new user
+    // namespace may not write the host's cgroup files itself).
+    let mut cgroup_procs = cgroup.procs_files();
     undo.cgroup = Some(cgroup);
+    if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mounts = cgroup_extra::v1_mounts(&mountinfo);
+        let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+        let devices = spec.linux().as_ref().and_then(|l| l.devices().clone());
+        let writes =
+            cgroup_extra::plan_writes(&resources.unwrap_or_default(), &devices.unwrap_or_default());
+        // Recorded before the writes, so a failing one is undone too.
+        let made = cgroup_extra::apply(&mounts, &cgroups_path, &[])?;
+        undo.extra = made.clone();
+        cgroup_extra::apply(&mounts, &cgroups_path, &writes)?;
+        let procs = made.iter().map(|d| d.join("cgroup.procs"));
+        cgroup_procs.extend(procs);
+        extra_cgroups = made;
+    }
     let fifo_fd = nix::fcntl::open(
         &fifo,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -141,16 +163,31 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
         nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWPID)
             .map_err(sys_error("join the PID namespace"))?;
     }
+    let (go_read, go_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys_error("pipe"))?;
     // SAFETY: rcorch-runtime is single-threaded; the child only sets up and execs.
     let pid = unsafe { sys::clone_fork(mapped.clone_flags.bits()) }.map_err(sys_error("clone"))?;
     if pid == 0 {
         drop(ours);
-        init::run(&mapped.plan, theirs, None);
+        drop(go_write);
+        init::run(&mapped.plan, theirs, Some(go_read));
     }
     drop(theirs);
+    drop(go_read);
     drop(console);
     let child = Pid::from_raw(pid);
     undo.child = Some(child);
+    for procs in &cgroup_procs {
+        std::fs::write(procs, pid.to_string()).map_err(io_error(procs))?;
+    }
+    if let Some((uid_map, gid_map)) = &mapped.id_maps {
+        for (file, map) in [("uid_map", uid_map), ("gid_map", gid_map)] {
+            let path = format!("/proc/{pid}/{file}");
+            std::fs::write(&path, map).map_err(io_error(path))?;
+        }
+    }
+    nix::unistd::write(&go_write, b"g").map_err(sys_error("release the init"))?;
+    drop(go_write);
     if let Some(score) = mapped.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         std::fs::write(&path, score.to_string()).map_err(io_error(path))?;
@@ -169,6 +206,7 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
             .into_iter()
             .collect(),
         cgroups_path,
+        extra_cgroups,
         hooks: mapped.hooks.clone(),
     };
     follow_init(&ours, &record, &mapped.hooks)?;

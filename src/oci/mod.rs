@@ -3,6 +3,7 @@
 //! caller (conmon, containerd's shim) is the parent and reaper of the
 //! container's init.
 
+mod cgroup_extra;
 pub mod cli;
 mod create;
 mod mount_options;

@@ -46,11 +46,7 @@ pub fn kill(global: &Global, id: &str, signal: &str, all: bool) -> Result<(), Oc
     let signal = parse_signal(signal)?;
     let record = global.states.load(id)?;
     let status = global.states.status(&record, false);
-    // An exited init that its caller has not reaped yet still takes the
-    // signal (to no effect), as runc's kill does.
-    if status == Status::Stopped
-        && !crate::runtime::sys::same_process_alive(record.pid, record.start_ticks)
-    {
+    if status == Status::Stopped {
         return Err(OciError::WrongState {
             id: id.into(),
             status: status.as_str(),
@@ -86,6 +82,18 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<(), OciError> {
         wait_gone(global, &record, Duration::from_secs(10));
     }
     let _ = cgroup.destroy();
+    super::cgroup_extra::remove(&record.extra_cgroups);
+    if record
+        .cgroups_path
+        .starts_with(super::spec_map::DEFAULT_CGROUP_PARENT)
+    {
+        // Our own default parent goes with its last container.
+        let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
+        let _ = crate::cgroups::parent_cleanup(&layout, super::spec_map::DEFAULT_CGROUP_PARENT);
+        for dir in &record.extra_cgroups {
+            let _ = dir.parent().map(std::fs::remove_dir);
+        }
+    }
     let state = state_json(&record, Status::Stopped).to_string();
     let _ = std::fs::remove_dir_all(global.states.dir(id));
     if let Err(e) = run_host_hooks("poststop", &record.hooks.poststop, state.as_bytes()) {

@@ -23,6 +23,9 @@ use crate::runtime::mounts::{
     cgroup_mounts, GenericMount, MountOp, MountPlan, RootSource, RootfsPaths,
 };
 
+/// Where a container goes when its config names no cgroupsPath.
+pub const DEFAULT_CGROUP_PARENT: &str = "/rcorch-runtime";
+
 /// What `create` needs besides the init's plan.
 pub struct Mapped {
     pub plan: InitPlan,
@@ -34,6 +37,9 @@ pub struct Mapped {
     pub cgroups_path: String,
     pub oom_score_adj: Option<i32>,
     pub hooks: HostHooks,
+    /// With a new user namespace: "inside outside count" lines for
+    /// /proc/PID/uid_map and gid_map, written by the runtime.
+    pub id_maps: Option<(String, String)>,
 }
 
 /// The hooks the runtime itself runs, on the host.
@@ -110,8 +116,15 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
         ops.extend(map_mount(m, bundle, layout));
     }
     ops.extend(device_ops(linux));
+    let own_mounts = has(CloneFlags::CLONE_NEWNS);
     let mounts = MountPlan {
-        root: RootSource::Directory,
+        // Without a mount namespace of its own the container shares the
+        // caller's mounts: it is only chrooted into its rootfs.
+        root: if own_mounts {
+            RootSource::Directory
+        } else {
+            RootSource::Chroot
+        },
         before_pivot: ops,
         read_only_root: root.readonly().unwrap_or(false),
         root_propagation: linux
@@ -176,7 +189,7 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
             .cgroups_path()
             .as_ref()
             .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("/rcorch-runtime/{id}")),
+            .unwrap_or_else(|| format!("{DEFAULT_CGROUP_PARENT}/{id}")),
         oom_score_adj: process.oom_score_adj(),
         hooks: HostHooks {
             prestart: hook_records(hooks.prestart()),
@@ -184,15 +197,26 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
             poststart: hook_records(hooks.poststart()),
             poststop: hook_records(hooks.poststop()),
         },
+        id_maps: clone_flags
+            .contains(CloneFlags::CLONE_NEWUSER)
+            .then(|| (id_map(linux.uid_mappings()), id_map(linux.gid_mappings()))),
         plan,
     };
     mapped.plan.oci = Some(crate::runtime::init::OciHandshake {
         exec_fifo: -1,
         preserve_fds: 0,
+        user_ns: mapped.id_maps.is_some(),
         create_container: container_hooks.0.iter().map(HookRecord::hook).collect(),
         start_container: container_hooks.1.iter().map(HookRecord::hook).collect(),
     });
     Ok(mapped)
+}
+
+fn id_map(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> String {
+    maps.iter()
+        .flatten()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
 }
 
 pub(super) fn invalid(message: &str) -> OciError {
@@ -216,9 +240,11 @@ fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces, OciError> 
             LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
             LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
             LinuxNamespaceType::User => {
+                // The mapping and the switch to the namespace's root are in
+                // place, but /dev set-up inside one still fails (EOVERFLOW).
                 return Err(invalid(
                     "user namespaces are not supported by rcorch-runtime yet: remove the user namespace",
-                ))
+                ));
             }
             LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
         };
@@ -227,13 +253,6 @@ fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces, OciError> 
             Some(path) => join.push((flag, path.clone())),
             None => new |= flag,
         }
-    }
-    if !new.contains(CloneFlags::CLONE_NEWNS)
-        && !join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWNS)
-    {
-        return Err(invalid(
-            "rcorch-runtime needs a mount namespace: add {\"type\": \"mount\"} to linux.namespaces",
-        ));
     }
     Ok((new, join, pid_path))
 }

@@ -24,6 +24,9 @@ pub struct Record {
     pub created: String,
     pub annotations: BTreeMap<String, String>,
     pub cgroups_path: String,
+    /// Directories in the v1 hierarchies beyond rcorch's four (cpuset, devices…).
+    #[serde(default)]
+    pub extra_cgroups: Vec<PathBuf>,
     pub hooks: HostHooks,
 }
 
@@ -183,6 +186,7 @@ mod tests {
             created: "now".into(),
             annotations: BTreeMap::new(),
             cgroups_path: "/c".into(),
+            extra_cgroups: Vec::new(),
             hooks: HostHooks::default(),
         };
         std::fs::create_dir(states.dir("c")).unwrap();

@@ -68,6 +68,8 @@ pub struct OciHandshake {
     pub exec_fifo: RawFd,
     /// Descriptors 3.. handed over by the caller (LISTEN_FDS), kept open.
     pub preserve_fds: u32,
+    /// In a new user namespace: become its root once the maps are written.
+    pub user_ns: bool,
     pub create_container: Vec<super::hooks::Hook>,
     pub start_container: Vec<super::hooks::Hook>,
 }
@@ -148,8 +150,11 @@ pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
             exit_now(125);
         }
     }
-    let ready =
-        prepare(plan, &error_pipe).and_then(|state| wait_for_start(plan, &error_pipe, &state));
+    // The host's /proc, for reopening the exec fifo once the container's
+    // root is in place (which may have no /proc of its own).
+    let proc_dir = super::init_setup::open_proc();
+    let ready = prepare(plan, &error_pipe)
+        .and_then(|state| wait_for_start(plan, &error_pipe, &state, &proc_dir));
     let failure = match ready {
         Ok(()) => exec_target(&plan.target, plan.reaper, &error_pipe),
         Err(f) => f,
@@ -239,12 +244,17 @@ fn prepare(plan: &InitPlan, error_pipe: &OwnedFd) -> Result<Vec<u8>, Failure> {
 
 /// OCI: tell the runtime we are ready, then block on the exec fifo until
 /// `start` opens it, and run the startContainer hooks.
-fn wait_for_start(plan: &InitPlan, error_pipe: &OwnedFd, state: &[u8]) -> Result<(), Failure> {
+fn wait_for_start(
+    plan: &InitPlan,
+    error_pipe: &OwnedFd,
+    state: &[u8],
+    proc_dir: &Option<OwnedFd>,
+) -> Result<(), Failure> {
     let Some(oci) = &plan.oci else {
         return Ok(());
     };
     let _ = nix::unistd::write(error_pipe, &[MSG_READY]);
-    super::init_setup::wait_exec_fifo(oci.exec_fifo)?;
+    super::init_setup::wait_exec_fifo(proc_dir, oci.exec_fifo)?;
     super::init_setup::run_hooks("startContainer", &oci.start_container, state)
 }
 

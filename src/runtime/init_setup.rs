@@ -80,16 +80,28 @@ pub(super) fn run_hooks(stage: &str, hooks: &[Hook], state: &[u8]) -> Result<(),
     super::hooks::run_all(hooks, state).map_err(|e| failed(format!("{stage} {e}")))
 }
 
-/// Blocks until `start` opens the fifo for reading.
-pub(super) fn wait_exec_fifo(fifo: RawFd) -> Result<(), Failure> {
-    let path = format!("/proc/self/fd/{fifo}");
-    let opened = nix::fcntl::open(
-        path.as_str(),
+pub(super) fn open_proc() -> Option<OwnedFd> {
+    let flags =
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty()).ok()?;
+    // SAFETY: open just returned this fd.
+    Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Blocks until `start` opens the fifo for reading. The O_PATH fd can only
+/// be reopened for writing through /proc: the host's, opened beforehand.
+pub(super) fn wait_exec_fifo(proc_dir: &Option<OwnedFd>, fifo: RawFd) -> Result<(), Failure> {
+    let Some(proc_dir) = proc_dir else {
+        return Err(failed("open the exec fifo: /proc is not mounted".into()));
+    };
+    let opened = nix::fcntl::openat(
+        Some(proc_dir.as_raw_fd()),
+        format!("self/fd/{fifo}").as_str(),
         nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
     .map_err(setup("open the exec fifo"))?;
-    // SAFETY: open just returned this fd.
+    // SAFETY: openat just returned this fd.
     let opened: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(opened) };
     nix::unistd::write(&opened, b"0").map_err(setup("write the exec fifo"))?;
     Ok(())

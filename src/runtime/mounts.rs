@@ -143,6 +143,8 @@ pub enum RootSource {
     /// An OCI bundle's rootfs directory, bound onto itself so pivot_root
     /// accepts it.
     Directory,
+    /// No mount namespace of its own: chroot into the directory, mount nothing.
+    Chroot,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -374,6 +376,9 @@ pub(super) fn step(what: &'static str, path: impl AsRef<Path>) -> impl FnOnce(Er
 /// Runs inside the container's fresh mount namespace: the root and every
 /// mount under it, up to (not including) pivot_root.
 pub fn apply_before_pivot(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
+    if plan.root == RootSource::Chroot {
+        return Ok(());
+    }
     let none: Option<&str> = None;
     // Nothing we mount may propagate back to the host.
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
@@ -390,6 +395,7 @@ pub fn apply_before_pivot(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
             )
             .map_err(step("mount overlay on", &paths.rootfs))?;
         }
+        RootSource::Chroot => {}
         RootSource::Directory => mount(
             Some(&paths.rootfs),
             &paths.rootfs,
@@ -416,6 +422,10 @@ pub fn apply_before_pivot(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
 /// pivot_root, then what must be done from inside: masked and read-only
 /// paths, the read-only root, the root's propagation.
 pub fn pivot_and_finish(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
+    if plan.root == RootSource::Chroot {
+        nix::unistd::chroot(&paths.rootfs).map_err(step("chroot", &paths.rootfs))?;
+        return nix::unistd::chdir("/").map_err(step("chdir", "/"));
+    }
     pivot_into(&paths.rootfs)?;
     protect_kernel_files(plan)?;
     if plan.read_only_root {

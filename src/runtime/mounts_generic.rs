@@ -89,8 +89,12 @@ pub(super) fn make_device(
         nix::unistd::UnlinkatFlags::NoRemoveDir,
     );
     let perm = Mode::from_bits_truncate(mode & 0o7777);
-    nix::sys::stat::mknodat(Some(dir.as_raw_fd()), name, kind, perm, dev)
-        .map_err(step("mknod", path))?;
+    match nix::sys::stat::mknodat(Some(dir.as_raw_fd()), name, kind, perm, dev) {
+        Ok(()) => {}
+        // In a user namespace mknod is refused: bind the host's node instead.
+        Err(nix::errno::Errno::EPERM) => return bind_host_device(root, path),
+        Err(e) => return Err(step("mknod", path)(e)),
+    }
     nix::unistd::fchownat(
         Some(dir.as_raw_fd()),
         name,
@@ -99,4 +103,17 @@ pub(super) fn make_device(
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .map_err(step("chown", path))
+}
+
+fn bind_host_device(root: &OwnedFd, path: &Path) -> Result<()> {
+    let none: Option<&str> = None;
+    let at = ensure_in_root(root, path, true)?;
+    mount(
+        Some(path),
+        fd_path(&at).as_str(),
+        none,
+        MsFlags::MS_BIND,
+        none,
+    )
+    .map_err(step("bind device", path))
 }
