@@ -32,8 +32,14 @@ build_suite() {
 }
 
 if [ -z "${RUNTIME:-}" ]; then
-    (cd "$here" && cargo build --quiet --bin rcorch-runtime) || exit 1
-    RUNTIME=$here/target/debug/rcorch-runtime
+    # CI has just built the release profile (scripts/test.sh): reuse it.
+    if [ "${CI:-}" = true ]; then
+        (cd "$here" && cargo build --quiet --release --bin rcorch-runtime) || exit 1
+        RUNTIME=$here/target/release/rcorch-runtime
+    else
+        (cd "$here" && cargo build --quiet --bin rcorch-runtime) || exit 1
+        RUNTIME=$here/target/debug/rcorch-runtime
+    fi
 fi
 build_suite || { echo "conformance: cannot build the suite"; exit 1; }
 

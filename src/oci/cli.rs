@@ -33,8 +33,6 @@ struct Cli {
     /// Accepted for compatibility with callers that pass them.
     #[arg(long, global = true, hide = true)]
     log_level: Option<String>,
-    #[arg(long, global = true, hide = true)]
-    rootless: Option<String>,
     #[arg(long, short = 'v')]
     version: bool,
     #[command(subcommand)]
@@ -84,6 +82,15 @@ enum Command {
         format: String,
         #[arg(long, short = 'q')]
         quiet: bool,
+    },
+    /// The runtime-spec features document: what this runtime understands.
+    Features,
+    /// Write a default config.json into the bundle.
+    Spec {
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+        #[arg(long)]
+        rootless: bool,
     },
     /// Processes in a container.
     Ps {
@@ -165,6 +172,21 @@ fn dispatch(global: &Global, command: Command) -> Result<i32, OciError> {
         Command::Delete { force, id } => super::ops::delete(global, &id, force).map(|()| 0),
         Command::List { format, quiet } => super::ops::list(global, &format, quiet).map(|()| 0),
         Command::Ps { format, id } => super::ops::ps(global, &id, &format).map(|()| 0),
+        Command::Features => {
+            let text = serde_json::to_string_pretty(&super::info::features()).expect("json");
+            println!("{text}");
+            Ok(0)
+        }
+        Command::Spec { bundle, rootless } => {
+            if rootless {
+                return Err(OciError::InvalidConfig {
+                    message:
+                        "rootless containers are not supported yet: run spec without --rootless"
+                            .into(),
+                });
+            }
+            super::info::spec(&bundle).map(|()| 0)
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 mod cgroup_extra;
 pub mod cli;
 mod create;
+mod info;
 mod mount_options;
 mod ops;
 mod seccomp_map;

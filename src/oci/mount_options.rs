@@ -43,6 +43,34 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("loud", false, MsFlags::MS_SILENT),
 ];
 
+/// The flag options understood, for `features`.
+pub const FLAG_NAMES: &[&str] = &[
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "silent",
+    "loud",
+];
+
 pub fn propagation_flags(name: &str) -> Result<MsFlags, OciError> {
     let rec = MsFlags::MS_REC;
     Ok(match name {
@@ -109,6 +137,12 @@ mod tests {
         assert!(o.bind && o.recursive);
         assert_eq!(o.flags, MsFlags::MS_RDONLY);
         assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn every_flag_name_is_known() {
+        assert_eq!(FLAG_NAMES.len(), FLAGS.len());
+        assert!(FLAGS.iter().all(|(n, _, _)| FLAG_NAMES.contains(n)));
     }
 
     #[test]
