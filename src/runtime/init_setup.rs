@@ -57,7 +57,15 @@ pub(super) fn set_rlimits(rlimits: &[Rlimit]) -> Result<(), Failure> {
         };
         // SAFETY: setrlimit reads the struct we pass.
         let rc = unsafe { libc::setrlimit(limit.resource as _, &value) };
-        nix::errno::Errno::result(rc).map_err(setup("setrlimit"))?;
+        nix::errno::Errno::result(rc).map_err(|e| {
+            failed(format!(
+                "setrlimit resource {} to {}:{}: {}",
+                limit.resource,
+                limit.soft,
+                limit.hard,
+                e.desc()
+            ))
+        })?;
     }
     Ok(())
 }
