@@ -18,6 +18,9 @@ test_pkgs=(
     "jq:JSON checks in the tests"
     "docker-registry:the local registry the push/pull tests talk to"
     "debootstrap:the Debian + nginx application image of the tests"
+    "golang-go:building the OCI runtime conformance suite (scripts/conformance.sh)"
+    "runc:the OCI runtime tests' reference config (runc spec)"
+    "podman:the build tests compare rcorch build with podman build"
 )
 
 die() {

@@ -171,6 +171,16 @@ pub fn manager_for(layout: &Layout, parent: &str, name: &str) -> Result<Box<dyn 
     })
 }
 
+/// The manager of the cgroup at `path` ("/a/b/c", relative to each
+/// hierarchy's root), as an OCI config's cgroupsPath names it.
+pub fn manager_at(layout: &Layout, path: &str) -> Result<Box<dyn CgroupManager>> {
+    let trimmed = path.trim_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((parent, name)) => manager_for(layout, parent, name),
+        None => manager_for(layout, trimmed, ""),
+    }
+}
+
 /// Best-effort removal of `parent` (and its own empty ancestors) once no
 /// container cgroup is left in it; a parent still in use is left alone.
 pub fn parent_cleanup(layout: &Layout, parent: &str) -> Result<()> {

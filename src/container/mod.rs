@@ -4,6 +4,7 @@
 pub mod argsize;
 pub mod build;
 pub mod damage;
+pub mod labels;
 pub mod names;
 pub mod store;
 pub mod tmpfs;

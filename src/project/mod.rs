@@ -29,11 +29,7 @@ use crate::container::store::{read_json, write_json_atomic, StoreError};
 use crate::supervisor::health::HealthStatus;
 pub use translate::{ProjectRecord, ReplicaTemplate, ServiceRecord};
 
-/// Labels that tie a container to its project, service, slot and revision.
-pub const LABEL_PROJECT: &str = "rcorch.project";
-pub const LABEL_SERVICE: &str = "rcorch.service";
-pub const LABEL_SLOT: &str = "rcorch.slot";
-pub const LABEL_REVISION: &str = "rcorch.revision";
+pub use crate::container::labels::{LABEL_PROJECT, LABEL_REVISION, LABEL_SERVICE, LABEL_SLOT};
 
 #[derive(Debug, Error)]
 pub enum ProjectError {

@@ -131,14 +131,54 @@ pub fn drop_bounding_set(keep: &CapsHashSet) -> Result<(), CapsError> {
     Ok(())
 }
 
-/// Sets Effective, Permitted and Inheritable to `keep` and clears Ambient.
-/// Capabilities the kernel does not know are left out (so "ALL" works on older kernels).
-/// Effective is set first: capset requires Effective ⊆ Permitted at every step.
-pub fn apply(keep: &CapsHashSet) -> Result<(), CapsError> {
-    let keep: CapsHashSet = keep.intersection(&kernel_supported()).copied().collect();
+/// The five capability sets of a process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub bounding: CapsHashSet,
+    pub effective: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub ambient: CapsHashSet,
+}
+
+impl CapSets {
+    /// Docker's semantics: `set` bounds everything; root holds it, any other
+    /// user starts with no capabilities (only setuid binaries regain some).
+    pub fn docker(set: CapsHashSet, uid: u32) -> CapSets {
+        let held = if uid == 0 {
+            set.clone()
+        } else {
+            CapsHashSet::new()
+        };
+        CapSets {
+            bounding: set,
+            effective: held.clone(),
+            permitted: held.clone(),
+            inheritable: held,
+            ambient: CapsHashSet::new(),
+        }
+    }
+}
+
+/// Sets Effective, Permitted, Inheritable and Ambient (after setuid, with
+/// PR_SET_KEEPCAPS). Capabilities the kernel does not know are left out.
+pub fn apply_sets(sets: &CapSets) -> Result<(), CapsError> {
+    let known = kernel_supported();
+    let only_known =
+        |set: &CapsHashSet| -> CapsHashSet { set.intersection(&known).copied().collect() };
     ::caps::clear(None, CapSet::Ambient).map_err(|source| CapsError::ClearAmbient { source })?;
-    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
-        ::caps::set(None, set, &keep).map_err(|source| CapsError::Set { set, source })?;
+    for (set, value) in [
+        (CapSet::Effective, &sets.effective),
+        (CapSet::Permitted, &sets.permitted),
+        (CapSet::Inheritable, &sets.inheritable),
+    ] {
+        ::caps::set(None, set, &only_known(value))
+            .map_err(|source| CapsError::Set { set, source })?;
+    }
+    for cap in only_known(&sets.ambient) {
+        // The kernel refuses an ambient capability that is not also
+        // inheritable and permitted; runc skips those too (with a warning).
+        let _ = ::caps::raise(None, CapSet::Ambient, cap);
     }
     Ok(())
 }
@@ -241,7 +281,7 @@ mod root_tests {
         if drop_bounding_set(&keep).is_err() {
             return 10;
         }
-        if apply(&keep).is_err() {
+        if apply_sets(&CapSets::docker(keep.clone(), 0)).is_err() {
             return 11;
         }
         let want = capeff_mask(&keep);

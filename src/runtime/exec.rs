@@ -117,12 +117,16 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
             .map(|s| CString::new(s.replace('\0', "")).expect("no NUL"))
             .collect()
     };
+    let capabilities = caps::effective_set(&record.config.cap_add, &record.config.cap_drop)?;
     let target = ExecTarget {
         user,
+        groups: vec![user.gid],
+        umask: 0o022,
         argv: cstrings(&request.command),
         env: cstrings(&env),
         search_path,
-        capabilities: caps::effective_set(&record.config.cap_add, &record.config.cap_drop)?,
+        capabilities: caps::CapSets::docker(capabilities, user.uid),
+        no_new_privs: true,
         seccomp: Some(seccomp::compile(&seccomp::default_profile())?),
     };
     let namespaces = open_namespaces(pid)?;
@@ -225,12 +229,13 @@ fn middle_process(joined: &Joined, target: &ExecTarget, error_pipe: OwnedFd) -> 
                     .map_err(init::setup("console")),
                 None => Ok(joined.stdio),
             };
-            let attached = stdio.and_then(|fds| init::attach_stdio(&fds, joined.console.is_some()));
+            let attached =
+                stdio.and_then(|fds| init::attach_stdio(&fds, joined.console.is_some(), 0));
             let failure = match attached.and_then(|_| {
                 nix::unistd::chdir(&joined.workdir)
                     .map_err(init::setup("chdir to working directory"))
             }) {
-                Ok(()) => init::exec_target(target, false, &error_pipe),
+                Ok(()) => init::exec_target(target, false, true, &error_pipe),
                 Err(f) => f,
             };
             init::report_and_exit(failure, error_pipe)

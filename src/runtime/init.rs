@@ -15,15 +15,22 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
 use seccompiler::BpfProgram;
 
+use super::caps;
 use super::console;
 use super::mounts::{self, MountPlan, RootfsPaths};
-use super::{caps, seccomp};
 use crate::container::UserSpec;
 
 /// Everything the child needs, prepared by the parent so the child does no
-/// parsing or allocation-heavy work of its own.
+/// parsing or allocation-heavy work of its own. Both front ends (`rcorch
+/// run` and the OCI runtime CLI) describe their containers with it.
 pub struct InitPlan {
-    pub hostname: String,
+    /// None: the container shares the host's UTS namespace, so leave it.
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// Namespaces joined by path (setns), the mount namespace last.
+    pub join: Vec<(CloneFlags, PathBuf)>,
+    /// Unshare a cgroup namespace once in the cgroup.
+    pub new_cgroup_ns: bool,
     pub cgroup_procs: Vec<PathBuf>,
     pub mounts: MountPlan,
     pub paths: RootfsPaths,
@@ -35,19 +42,56 @@ pub struct InitPlan {
     pub reaper: bool,
     /// The container has its own network namespace (not `--network host`).
     pub own_network: bool,
-    /// setrlimit'd while init still may raise hard limits.
-    pub ulimits: Vec<crate::container::ulimit::Ulimit>,
+    /// Written under /proc/sys once in the namespaces ("net.ipv4.ip_forward").
+    pub sysctl: Vec<(String, String)>,
+    pub rlimits: Vec<Rlimit>,
+    /// rcorch's monitor is the container's lifeline; an OCI caller is not
+    /// the parent of the runtime, so there the init outlives it.
+    pub die_with_parent: bool,
+    /// OCI only: stop in the `created` state until `start`.
+    pub oci: Option<OciHandshake>,
 }
+
+/// One `setrlimit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: libc::c_int,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The OCI runtime's two stops: the hooks point before pivot_root (the
+/// runtime runs its hooks, then sends the state for the container's own),
+/// and the exec fifo, which `start` opens to let the process go.
+pub struct OciHandshake {
+    /// The fifo, opened O_PATH by the runtime (its path is outside the root).
+    pub exec_fifo: RawFd,
+    /// Descriptors 3.. handed over by the caller (LISTEN_FDS), kept open.
+    pub preserve_fds: u32,
+    /// In a new user namespace: become its root once the maps are written.
+    pub user_ns: bool,
+    pub create_container: Vec<super::hooks::Hook>,
+    pub start_container: Vec<super::hooks::Hook>,
+}
+
+/// Messages the init sends on the error pipe in OCI mode (failures keep
+/// their tags, see [`FailureKind`]).
+pub const MSG_HOOKS: u8 = b'H';
+pub const MSG_READY: u8 = b'R';
 
 /// The process to exec and the privileges it runs with; shared by the
 /// container's init and `rcorch exec`.
 pub struct ExecTarget {
     pub user: UserSpec,
+    /// Supplementary groups (setgroups).
+    pub groups: Vec<u32>,
+    pub umask: u32,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     /// The PATH entries from `env`, for finding argv[0].
     pub search_path: Vec<PathBuf>,
-    pub capabilities: ::caps::CapsHashSet,
+    pub capabilities: caps::CapSets,
+    pub no_new_privs: bool,
     pub seccomp: Option<BpfProgram>,
 }
 
@@ -92,10 +136,12 @@ pub(super) fn setup(what: &str) -> impl FnOnce(Errno) -> Failure + '_ {
 
 /// Runs in the cloned child; never returns.
 pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
-    // The monitor is the container's lifeline: it records the exit and
-    // collects the output. If it dies (even mid-setup), the container goes
-    // with it rather than run on unsupervised.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if plan.die_with_parent {
+        // The monitor is the container's lifeline: it records the exit and
+        // collects the output. If it dies (even mid-setup), the container
+        // goes with it rather than run on unsupervised.
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
     if let Some(go) = go {
         // Wait until the parent has prepared what it prepares (the network);
         // EOF without the byte means it gave up, and it reaps us.
@@ -104,17 +150,28 @@ pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
             exit_now(125);
         }
     }
-    let failure = match prepare(plan) {
-        Ok(()) => exec_target(&plan.target, plan.reaper, &error_pipe),
+    // The host's /proc, for reopening the exec fifo once the container's
+    // root is in place (which may have no /proc of its own).
+    let proc_dir = super::init_setup::open_proc();
+    let ready = prepare(plan, &error_pipe)
+        .and_then(|state| wait_for_start(plan, &error_pipe, &state, &proc_dir));
+    let failure = match ready {
+        Ok(()) => exec_target(&plan.target, plan.reaper, plan.die_with_parent, &error_pipe),
         Err(f) => f,
     };
     report_and_exit(failure, error_pipe)
 }
 
 /// Finds the program, drops privileges and execs; returns only on failure.
-pub(super) fn exec_target(target: &ExecTarget, reaper: bool, error_pipe: &OwnedFd) -> Failure {
+/// `lifeline`: the process dies with its parent (rcorch's monitor or exec).
+pub(super) fn exec_target(
+    target: &ExecTarget,
+    reaper: bool,
+    lifeline: bool,
+    error_pipe: &OwnedFd,
+) -> Failure {
     let result = find_program(target)
-        .and_then(|program| finish_and_exec(target, reaper, &program, error_pipe));
+        .and_then(|program| finish_and_exec(target, reaper, lifeline, &program, error_pipe));
     match result {
         Ok(never) => match never {},
         Err(f) => f,
@@ -125,13 +182,23 @@ pub(super) fn report_and_exit(failure: Failure, error_pipe: OwnedFd) -> ! {
     let mut pipe = std::fs::File::from(error_pipe);
     let mut message = vec![failure.0.tag()];
     message.extend_from_slice(failure.1.as_bytes());
-    let _ = pipe.write_all(&message);
+    if pipe.write_all(&message).is_err() {
+        // OCI: after `create` returned nobody reads the pipe; the container's
+        // stderr is the one place left to say why it did not run.
+        // SAFETY: fd 2 is the container's stderr, open for the whole call.
+        let stderr = unsafe { std::os::fd::BorrowedFd::borrow_raw(2) };
+        let _ = nix::unistd::write(
+            stderr,
+            format!("rcorch-runtime: {}\n", failure.1).as_bytes(),
+        );
+    }
     // SAFETY: _exit skips destructors and atexit handlers that belong to the parent.
     unsafe { libc::_exit(failure.0.exit_code()) }
 }
 
 /// Everything that needs root and the host's view: cgroup, namespaces, mounts.
-fn prepare(plan: &InitPlan) -> Result<(), Failure> {
+/// Returns the state the OCI runtime sent at the hooks point (else empty).
+fn prepare(plan: &InitPlan, error_pipe: &OwnedFd) -> Result<Vec<u8>, Failure> {
     for procs in &plan.cgroup_procs {
         // Writing 0 moves the writer itself, on cgroup v1 and v2 alike.
         std::fs::write(procs, b"0").map_err(|e| {
@@ -141,17 +208,33 @@ fn prepare(plan: &InitPlan) -> Result<(), Failure> {
             )
         })?;
     }
-    // After joining, so the container sees its own cgroup as the root.
-    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(setup("unshare cgroup namespace"))?;
-    nix::unistd::sethostname(&plan.hostname).map_err(setup("sethostname"))?;
-    set_ulimits(&plan.ulimits)?;
+    super::init_setup::join_namespaces(&plan.join)?;
+    if plan.new_cgroup_ns {
+        // After joining, so the container sees its own cgroup as the root.
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(setup("unshare cgroup namespace"))?;
+    }
+    if let Some(hostname) = &plan.hostname {
+        nix::unistd::sethostname(hostname).map_err(setup("sethostname"))?;
+    }
+    if let Some(domainname) = &plan.domainname {
+        super::init_setup::set_domainname(domainname)?;
+    }
     if plan.own_network {
         super::sys::loopback_up().map_err(setup("bring up lo"))?;
     }
+    super::init_setup::write_sysctls(&plan.sysctl)?;
+    super::init_setup::set_rlimits(&plan.rlimits)?;
     // Device nodes and new files get exactly the modes we ask for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    mounts::apply(&plan.mounts, &plan.paths)
-        .map_err(|e| Failure(FailureKind::Setup, e.to_string()))?;
+    let mount_failed = |e: mounts::MountError| Failure(FailureKind::Setup, e.to_string());
+    mounts::apply_before_pivot(&plan.mounts, &plan.paths).map_err(mount_failed)?;
+    let mut state = Vec::new();
+    if let Some(oci) = &plan.oci {
+        state = super::init_setup::hooks_point(error_pipe)?;
+        super::init_setup::run_hooks("createContainer", &oci.create_container, &state)?;
+    }
+    mounts::pivot_and_finish(&plan.mounts, &plan.paths).map_err(mount_failed)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let stdio = match plan.console {
         Some((socket, size)) => {
@@ -159,11 +242,30 @@ fn prepare(plan: &InitPlan) -> Result<(), Failure> {
         }
         None => plan.stdio,
     };
-    attach_stdio(&stdio, plan.console.is_some())?;
-    enter_working_dir(&plan.working_dir, plan.target.user)
+    let preserved = plan.oci.as_ref().map_or(0, |o| o.preserve_fds);
+    attach_stdio(&stdio, plan.console.is_some(), preserved)?;
+    enter_working_dir(&plan.working_dir, plan.target.user)?;
+    Ok(state)
 }
 
-pub(super) fn attach_stdio(stdio: &[RawFd; 3], tty: bool) -> Result<(), Failure> {
+/// OCI: tell the runtime we are ready, then block on the exec fifo until
+/// `start` opens it, and run the startContainer hooks.
+fn wait_for_start(
+    plan: &InitPlan,
+    error_pipe: &OwnedFd,
+    state: &[u8],
+    proc_dir: &Option<OwnedFd>,
+) -> Result<(), Failure> {
+    let Some(oci) = &plan.oci else {
+        return Ok(());
+    };
+    let _ = nix::unistd::write(error_pipe, &[MSG_READY]);
+    super::init_setup::wait_exec_fifo(proc_dir, oci.exec_fifo)?;
+    super::init_setup::run_hooks("startContainer", &oci.start_container, state)
+}
+
+/// `preserved` descriptors from 3 up stay open across exec (`--preserve-fds`).
+pub(super) fn attach_stdio(stdio: &[RawFd; 3], tty: bool, preserved: u32) -> Result<(), Failure> {
     nix::unistd::setsid().map_err(setup("setsid"))?;
     for (target, fd) in stdio.iter().enumerate() {
         if *fd != target as RawFd {
@@ -175,8 +277,8 @@ pub(super) fn attach_stdio(stdio: &[RawFd; 3], tty: bool) -> Result<(), Failure>
         Errno::result(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) })
             .map_err(setup("set controlling terminal"))?;
     }
-    // Only 0-2 and the error pipe (already close-on-exec) survive exec.
-    super::sys::cloexec_from(3).map_err(setup("close_range"))
+    // Only 0-2 (and what the caller preserves) survive exec.
+    super::sys::cloexec_from(3 + preserved).map_err(setup("close_range"))
 }
 
 /// Docker creates a missing working directory, owned by the container user.
@@ -248,43 +350,16 @@ impl FromBytesCompat for std::ffi::OsStr {
 }
 
 /// Drops privileges in Docker's order, optionally forks the reaper, and execs.
-/// Before capabilities are dropped: raising a hard limit needs CAP_SYS_RESOURCE.
-fn set_ulimits(ulimits: &[crate::container::ulimit::Ulimit]) -> Result<(), Failure> {
-    for u in ulimits {
-        let limit = libc::rlimit {
-            rlim_cur: u.soft,
-            rlim_max: u.hard,
-        };
-        // SAFETY: setrlimit reads one rlimit struct that lives on this stack.
-        if unsafe { libc::setrlimit(u.resource(), &limit) } != 0 {
-            let e = Errno::last();
-            return Err(Failure(
-                FailureKind::Setup,
-                format!("ulimit {}={}:{}: {e}", u.name, u.soft, u.hard),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn finish_and_exec(
     plan: &ExecTarget,
     reaper: bool,
+    lifeline: bool,
     program: &Path,
     error_pipe: &OwnedFd,
 ) -> Result<std::convert::Infallible, Failure> {
-    seccomp::set_no_new_privs()
-        .map_err(|e| Failure(FailureKind::Setup, format!("no_new_privs: {e}")))?;
-    caps::drop_bounding_set(&plan.capabilities)
-        .map_err(|e| Failure(FailureKind::Setup, format!("capabilities: {e}")))?;
-    let (uid, gid) = (Uid::from_raw(plan.user.uid), Gid::from_raw(plan.user.gid));
-    nix::unistd::setgroups(&[gid]).map_err(setup("setgroups"))?;
-    nix::unistd::setresgid(gid, gid, gid).map_err(setup("setgid"))?;
-    nix::unistd::setresuid(uid, uid, uid).map_err(setup("setuid"))?;
-    die_with_the_monitor(error_pipe);
-    if uid.is_root() {
-        caps::apply(&plan.capabilities)
-            .map_err(|e| Failure(FailureKind::Setup, format!("capabilities: {e}")))?;
+    super::init_setup::drop_privileges(plan)?;
+    if lifeline {
+        die_with_the_monitor(error_pipe);
     }
     if reaper {
         let _ = SigSet::all().thread_block();
@@ -294,9 +369,10 @@ fn finish_and_exec(
             ForkResult::Child => {}
         }
     }
-    if let Some(program) = &plan.seccomp {
-        seccomp::install(program)
-            .map_err(|e| Failure(FailureKind::Setup, format!("seccomp: {e}")))?;
+    if plan.no_new_privs {
+        // Last, so the filter need not allow what setup still calls; without
+        // no_new_privs it went in while privileged (drop_privileges).
+        super::init_setup::install_seccomp(plan)?;
     }
     reset_signal_state();
     let c_program =

@@ -91,6 +91,17 @@ pub enum MountOp {
         copy_up: bool,
     },
     Devices,
+    /// One device node (OCI `linux.devices`).
+    Device {
+        path: PathBuf,
+        kind: SFlag,
+        major: u64,
+        minor: u64,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Generic(GenericMount),
     /// A cgroup hierarchy (`cgroup` with `options`, or `cgroup2`), read-only.
     /// Mounted after the cgroup namespace exists, so it shows the
     /// container's own cgroup as its root.
@@ -109,14 +120,45 @@ pub enum MountOp {
     },
 }
 
+/// A mount described as the OCI spec does: any filesystem or a bind, with
+/// its flags, data and propagation already decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenericMount {
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub fstype: String,
+    /// Flags other than MS_BIND/MS_REC/propagation (MS_RDONLY, MS_NOSUID…).
+    pub flags: MsFlags,
+    pub data: String,
+    pub bind: bool,
+    pub recursive: bool,
+    /// MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, maybe with MS_REC.
+    pub propagation: MsFlags,
+}
+
+/// Where the container's root comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RootSource {
+    /// rcorch's images: an overlay of the layers. Layer paths in `data` are
+    /// relative to `cwd`, which keeps many-layer option strings under a page.
+    Overlay { cwd: PathBuf, data: String },
+    /// An OCI bundle's rootfs directory, bound onto itself so pivot_root
+    /// accepts it.
+    Directory,
+    /// No mount namespace of its own: chroot into the directory, mount nothing.
+    Chroot,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MountPlan {
-    /// Working directory for the overlay mount: layer paths in `overlay_data`
-    /// are relative to it, which keeps many-layer option strings under a page.
-    pub overlay_cwd: PathBuf,
-    pub overlay_data: String,
+    pub root: RootSource,
     pub before_pivot: Vec<MountOp>,
     pub read_only_root: bool,
+    /// Propagation of the container's `/` after pivot_root (none: private).
+    pub root_propagation: MsFlags,
+    /// Hidden behind /dev/null or an empty read-only tmpfs.
+    pub masked: Vec<PathBuf>,
+    pub readonly: Vec<PathBuf>,
 }
 
 /// Overlay `lowerdir` entries relative to the layers' common parent.
@@ -300,12 +342,14 @@ pub fn plan_mounts(
     ];
     ops.extend(file_and_user_mounts(config, paths));
     ops.splice(2..2, cgroups);
-    let (overlay_cwd, overlay_data) = overlay_options(&config.layers, paths);
+    let (cwd, data) = overlay_options(&config.layers, paths);
     MountPlan {
-        overlay_cwd,
-        overlay_data,
+        root: RootSource::Overlay { cwd, data },
         before_pivot: ops,
         read_only_root: config.read_only,
+        root_propagation: MsFlags::empty(),
+        masked: MASKED_PATHS.iter().map(PathBuf::from).collect(),
+        readonly: READONLY_PATHS.iter().map(PathBuf::from).collect(),
     }
 }
 
@@ -329,28 +373,45 @@ impl std::fmt::Display for MountError {
     }
 }
 
-type Result<T> = std::result::Result<T, MountError>;
+pub(super) type Result<T> = std::result::Result<T, MountError>;
 
-fn step(what: &'static str, path: impl AsRef<Path>) -> impl FnOnce(Errno) -> MountError {
+pub(super) fn step(what: &'static str, path: impl AsRef<Path>) -> impl FnOnce(Errno) -> MountError {
     let path = path.as_ref().to_path_buf();
     move |errno| MountError { what, path, errno }
 }
 
-/// Runs inside the container's fresh mount namespace, before pivot_root.
-pub fn apply(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
+/// Runs inside the container's fresh mount namespace: the root and every
+/// mount under it, up to (not including) pivot_root.
+pub fn apply_before_pivot(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
+    if plan.root == RootSource::Chroot {
+        return Ok(());
+    }
     let none: Option<&str> = None;
     // Nothing we mount may propagate back to the host.
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
         .map_err(step("make private", "/"))?;
-    nix::unistd::chdir(&plan.overlay_cwd).map_err(step("chdir", &plan.overlay_cwd))?;
-    mount(
-        Some("overlay"),
-        &paths.rootfs,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(plan.overlay_data.as_str()),
-    )
-    .map_err(step("mount overlay on", &paths.rootfs))?;
+    match &plan.root {
+        RootSource::Overlay { cwd, data } => {
+            nix::unistd::chdir(cwd).map_err(step("chdir", cwd))?;
+            mount(
+                Some("overlay"),
+                &paths.rootfs,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(data.as_str()),
+            )
+            .map_err(step("mount overlay on", &paths.rootfs))?;
+        }
+        RootSource::Chroot => {}
+        RootSource::Directory => mount(
+            Some(&paths.rootfs),
+            &paths.rootfs,
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            none,
+        )
+        .map_err(step("bind the rootfs", &paths.rootfs))?,
+    }
     let root = nix::fcntl::open(
         &paths.rootfs,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
@@ -362,13 +423,33 @@ pub fn apply(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
     for op in &plan.before_pivot {
         apply_op(&root, op)?;
     }
-    drop(root);
+    Ok(())
+}
+
+/// pivot_root, then what must be done from inside: masked and read-only
+/// paths, the read-only root, the root's propagation.
+pub fn pivot_and_finish(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
+    if plan.root == RootSource::Chroot {
+        nix::unistd::chroot(&paths.rootfs).map_err(step("chroot", &paths.rootfs))?;
+        return nix::unistd::chdir("/").map_err(step("chdir", "/"));
+    }
     pivot_into(&paths.rootfs)?;
-    protect_kernel_files()?;
+    protect_kernel_files(plan)?;
     if plan.read_only_root {
         remount_read_only(Path::new("/"))?;
     }
+    if !plan.root_propagation.is_empty() {
+        let none: Option<&str> = None;
+        mount(none, "/", none, plan.root_propagation, none)
+            .map_err(step("set propagation of", "/"))?;
+    }
     Ok(())
+}
+
+/// Both halves, for callers with nothing to do at the pivot.
+pub fn apply(plan: &MountPlan, paths: &RootfsPaths) -> Result<()> {
+    apply_before_pivot(plan, paths)?;
+    pivot_and_finish(plan, paths)
 }
 
 fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
@@ -454,6 +535,22 @@ fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
             )
         }
         MountOp::Devices => make_devices(root),
+        MountOp::Device {
+            path,
+            kind,
+            major,
+            minor,
+            mode,
+            uid,
+            gid,
+        } => super::mounts_generic::make_device(
+            root,
+            path,
+            (*kind, nix::sys::stat::makedev(*major, *minor)),
+            *mode,
+            (*uid, *gid),
+        ),
+        MountOp::Generic(m) => super::mounts_generic::apply_generic(root, m),
         MountOp::Cgroup {
             fstype,
             target,
@@ -561,33 +658,33 @@ fn pivot_into(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir("/").map_err(step("chdir", "/"))
 }
 
-fn protect_kernel_files() -> Result<()> {
+fn protect_kernel_files(plan: &MountPlan) -> Result<()> {
     let none: Option<&str> = None;
-    for path in MASKED_PATHS {
+    for path in &plan.masked {
         let result = match std::fs::symlink_metadata(path) {
             Err(_) => continue,
             Ok(meta) if meta.is_dir() => mount(
                 Some("tmpfs"),
-                *path,
+                path,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
                 none,
             ),
-            Ok(_) => mount(Some("/dev/null"), *path, none, MsFlags::MS_BIND, none),
+            Ok(_) => mount(Some("/dev/null"), path, none, MsFlags::MS_BIND, none),
         };
         result.map_err(step("mask", path))?;
     }
-    for path in READONLY_PATHS {
-        if Path::new(path).exists() {
+    for path in &plan.readonly {
+        if path.exists() {
             mount(
-                Some(*path),
-                *path,
+                Some(path),
+                path,
                 none,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 none,
             )
             .map_err(step("bind", path))?;
-            remount_read_only(Path::new(path))?;
+            remount_read_only(path)?;
         }
     }
     Ok(())
@@ -595,7 +692,7 @@ fn protect_kernel_files() -> Result<()> {
 
 /// A bind remount keeps the mount's other flags but must restate the ones the
 /// kernel locks, so read them first.
-fn remount_read_only(path: &Path) -> Result<()> {
+pub(super) fn remount_read_only(path: &Path) -> Result<()> {
     let none: Option<&str> = None;
     let current = nix::sys::statvfs::statvfs(path).map_err(step("statvfs", path))?;
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;

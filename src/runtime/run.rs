@@ -328,24 +328,41 @@ fn init_plan(
         .map(PathBuf::from)
         .collect();
     InitPlan {
-        hostname: config.hostname.clone(),
+        hostname: Some(config.hostname.clone()),
+        domainname: None,
+        join: Vec::new(),
+        new_cgroup_ns: true,
         cgroup_procs: cgroup.procs_files(),
         mounts,
         paths,
         working_dir: PathBuf::from(&config.working_dir),
         target: ExecTarget {
             user: config.user,
+            groups: vec![config.user.gid],
+            umask: 0o022,
             argv: cstrings(&config.args),
             env: cstrings(&config.env),
             search_path,
-            capabilities,
+            capabilities: caps::CapSets::docker(capabilities, config.user.uid),
+            no_new_privs: true,
             seccomp,
         },
         stdio: [0, 1, 2],
         console: None,
         reaper: config.init,
         own_network: config.network != NetworkMode::Host,
-        ulimits: config.ulimits.clone(),
+        sysctl: Vec::new(),
+        rlimits: config
+            .ulimits
+            .iter()
+            .map(|u| super::init::Rlimit {
+                resource: u.resource() as libc::c_int,
+                soft: u.soft,
+                hard: u.hard,
+            })
+            .collect(),
+        die_with_parent: true,
+        oci: None,
     }
 }
 

@@ -388,5 +388,53 @@ pub fn install(prog: &BpfProgram) -> Result<(), SeccompError> {
     seccompiler::apply_filter(prog).map_err(|source| SeccompError::Install { source })
 }
 
+/// Installs the filter without setting no_new_privs (seccompiler's
+/// `apply_filter` always sets it): for OCI configs that leave it off, which
+/// the kernel allows to a process holding CAP_SYS_ADMIN.
+pub fn install_keeping_privs(prog: &BpfProgram) -> Result<(), SeccompError> {
+    let mut filter: Vec<libc::sock_filter> = prog
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: seccomp reads `fprog` and the `len` instructions it points to,
+    // both alive for the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    nix::errno::Errno::result(rc)
+        .map(drop)
+        .map_err(|e| SeccompError::Install {
+            source: seccompiler::Error::Seccomp(std::io::Error::from_raw_os_error(e as i32)),
+        })
+}
+
+/// The native syscall number of `name`, for profiles given by name.
+pub fn syscall_number(name: &str) -> Option<i64> {
+    if cfg!(target_arch = "x86_64") {
+        syscalls::X86_64
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, nr)| *nr)
+    } else {
+        None
+    }
+}
+
+mod syscalls;
+
 #[cfg(test)]
 mod tests;

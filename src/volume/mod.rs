@@ -170,7 +170,10 @@ pub fn compose_labels(
     let mut labels = extra.clone();
     labels.insert(LABEL_COMPOSE_PROJECT.into(), project.into());
     labels.insert(LABEL_COMPOSE_VOLUME.into(), key.into());
-    labels.insert(crate::project::LABEL_PROJECT.into(), project.into());
+    labels.insert(
+        crate::container::labels::LABEL_PROJECT.into(),
+        project.into(),
+    );
     labels
 }
 
@@ -184,7 +187,7 @@ pub fn anonymous_labels(
         (LABEL_ANONYMOUS.to_string(), String::new()),
         (LABEL_OWNER.to_string(), owner.to_string()),
     ]);
-    if let Some(project) = container_labels.get(crate::project::LABEL_PROJECT) {
+    if let Some(project) = container_labels.get(crate::container::labels::LABEL_PROJECT) {
         labels.insert(LABEL_COMPOSE_PROJECT.into(), project.clone());
     }
     for key in REPLICA_KEYS {
@@ -197,9 +200,9 @@ pub fn anonymous_labels(
 
 /// What names a replica (project, service, slot) on its anonymous volumes.
 const REPLICA_KEYS: [&str; 3] = [
-    crate::project::LABEL_PROJECT,
-    crate::project::LABEL_SERVICE,
-    crate::project::LABEL_SLOT,
+    crate::container::labels::LABEL_PROJECT,
+    crate::container::labels::LABEL_SERVICE,
+    crate::container::labels::LABEL_SLOT,
 ];
 
 /// Compose keeps a replica's anonymous volumes when it recreates it (stop

@@ -122,7 +122,7 @@ fn compose_volumes_are_prefixed_unless_named_or_external() {
     assert_eq!(compose_volume_name("app", "db", Some(&external)), "db");
     let labels = compose_labels("app", "db", &BTreeMap::new());
     assert_eq!(labels[LABEL_COMPOSE_PROJECT], "app");
-    assert_eq!(labels[crate::project::LABEL_PROJECT], "app");
+    assert_eq!(labels[crate::container::labels::LABEL_PROJECT], "app");
 }
 
 #[test]

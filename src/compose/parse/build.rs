@@ -9,6 +9,19 @@ use super::{Ctx, Result};
 use crate::compose::locate::KeyPath;
 use crate::compose::model::BuildSpec;
 
+/// Long-form keys rcorch's builder takes.
+const BUILD_KEYS: &[&str] = &[
+    "context",
+    "dockerfile",
+    "dockerfile_inline",
+    "target",
+    "network",
+    "no_cache",
+    "tags",
+    "args",
+    "labels",
+];
+
 /// Long-form keys compose defines that rcorch's builder ignores.
 const NOT_IMPLEMENTED: &[&str] = &[
     "additional_contexts",
@@ -50,7 +63,7 @@ pub fn build(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BuildSpec> {
             "tags" => spec.tags = ctx.string_list(v, &here)?,
             "args" => spec.args = values(ctx.map_or_list(v, &here)?, ctx),
             "labels" => spec.labels = values(ctx.map_or_list(v, &here)?, ctx),
-            _ => ctx.unhandled(&here, &key, NOT_IMPLEMENTED),
+            _ => ctx.unhandled(&here, &key, BUILD_KEYS, NOT_IMPLEMENTED)?,
         }
     }
     Ok(spec)

@@ -37,10 +37,12 @@ fn overlay_lower_dirs_are_relative_to_the_layer_store() {
         PathBuf::from("/r/images/layers/bb/rootfs"),
     ];
     let plan = plan_mounts(&config(RunRequest::default(), layers), &paths(), vec![]);
-    assert_eq!(plan.overlay_cwd, PathBuf::from("/r/images/layers"));
     assert_eq!(
-        plan.overlay_data,
-        "lowerdir=aa/rootfs:bb/rootfs,upperdir=/var/lib/rcorch/containers/x/upper,workdir=/var/lib/rcorch/containers/x/work"
+        plan.root,
+        RootSource::Overlay {
+            cwd: PathBuf::from("/r/images/layers"),
+            data: "lowerdir=aa/rootfs:bb/rootfs,upperdir=/var/lib/rcorch/containers/x/upper,workdir=/var/lib/rcorch/containers/x/work".into(),
+        }
     );
 }
 
@@ -69,6 +71,8 @@ fn standard_filesystems_come_first_and_user_mounts_last() {
             MountOp::Symlink { link, .. } => format!("link {link}"),
             MountOp::Cgroup { target, .. } => format!("cgroup {}", target.display()),
             MountOp::ReadOnly { target } => format!("ro {target}"),
+            MountOp::Device { path, .. } => format!("device {}", path.display()),
+            MountOp::Generic(m) => m.target.display().to_string(),
         })
         .collect();
     assert_eq!(&targets[..4], ["/proc", "/sys", "/dev", "devices"]);

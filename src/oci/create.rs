@@ -1,0 +1,381 @@
+//! `create`, `start` and `run`. create clones the container's init as its
+//! own child and exits once the init waits on the exec fifo: the init is
+//! then reparented to the caller (a shim or conmon that set
+//! PR_SET_CHILD_SUBREAPER), which reaps it. Nothing of ours stays behind.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::cgroup_extra;
+use super::cli::{CreateArgs, Global};
+use super::spec_map::{map_spec, HookRecord};
+use super::state::{check_id, state_json, Record, Status};
+use super::{io_error, sys_error, OciError};
+use crate::cgroups::CgroupManager;
+use crate::runtime::init::{self, MSG_HOOKS, MSG_READY};
+use crate::runtime::sys;
+
+/// Undoes a create that failed half-way: no process, cgroup or state
+/// directory outlives it.
+struct Undo {
+    dir: PathBuf,
+    cgroup: Option<Box<dyn CgroupManager>>,
+    extra: Vec<PathBuf>,
+    child: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(child) = self.child {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+        }
+        if let Some(cgroup) = &self.cgroup {
+            let _ = cgroup.destroy();
+        }
+        cgroup_extra::remove(&self.extra);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// systemd's "slice:prefix:name" as the cgroupfs path systemd would use
+/// ("machine.slice:libpod:abc" → "/machine.slice/libpod-abc.scope").
+pub fn cgroupfs_path(path: &str, systemd: bool) -> String {
+    let parts: Vec<&str> = path.split(':').collect();
+    if !systemd || parts.len() != 3 {
+        return path.to_string();
+    }
+    let (slice, prefix, name) = (parts[0], parts[1], parts[2]);
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    // "a-b.slice" nests under "a.slice".
+    let stem = slice.trim_end_matches(".slice");
+    let mut dirs = Vec::new();
+    let mut so_far = String::new();
+    for piece in stem.split('-') {
+        if !so_far.is_empty() {
+            so_far.push('-');
+        }
+        so_far.push_str(piece);
+        dirs.push(format!("{so_far}.slice"));
+    }
+    let unit = if name.ends_with(".slice") {
+        name.to_string()
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    format!("/{}/{unit}", dirs.join("/"))
+}
+
+pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
+    check_id(&args.id)?;
+    let bundle = std::fs::canonicalize(&args.bundle).map_err(io_error(&args.bundle))?;
+    let spec = oci_spec::runtime::Spec::load(bundle.join("config.json")).map_err(|e| {
+        OciError::InvalidConfig {
+            message: format!("{}: {e}", bundle.join("config.json").display()),
+        }
+    })?;
+    let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
+    let mut mapped = map_spec(&spec, &bundle, &args.id, &layout)?;
+    let cgroups_path = cgroupfs_path(&mapped.cgroups_path, global.systemd_cgroup);
+    std::fs::create_dir_all(&global.states.root).map_err(io_error(&global.states.root))?;
+    let dir = global.states.dir(&args.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(OciError::Exists {
+                id: args.id.clone(),
+            })
+        }
+        Err(e) => return Err(io_error(&dir)(e)),
+    }
+    let mut undo = Undo {
+        dir,
+        cgroup: None,
+        extra: Vec::new(),
+        child: None,
+        armed: true,
+    };
+    let fifo = global.states.fifo(&args.id);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(sys_error("mkfifo"))?;
+    let cgroup = crate::cgroups::manager_at(&layout, &cgroups_path)?;
+    let mut extra_cgroups = Vec::new();
+    cgroup.apply_limits(&mapped.limits)?;
+    // The runtime moves the init into its cgroups (a process in a new user
+    // namespace may not write the host's cgroup files itself).
+    let mut cgroup_procs = cgroup.procs_files();
+    undo.cgroup = Some(cgroup);
+    if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mounts = cgroup_extra::v1_mounts(&mountinfo);
+        let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+        let devices = spec.linux().as_ref().and_then(|l| l.devices().clone());
+        let writes =
+            cgroup_extra::plan_writes(&resources.unwrap_or_default(), &devices.unwrap_or_default());
+        // Recorded before the writes, so a failing one is undone too.
+        let made = cgroup_extra::apply(&mounts, &cgroups_path, &[])?;
+        undo.extra = made.clone();
+        cgroup_extra::apply(&mounts, &cgroups_path, &writes)?;
+        let procs = made.iter().map(|d| d.join("cgroup.procs"));
+        cgroup_procs.extend(procs);
+        extra_cgroups = made;
+    }
+    let fifo_fd = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(sys_error("open the exec fifo"))?;
+    let console = console_socket(&spec, args.console_socket.as_deref())?;
+    if let Some(oci) = mapped.plan.oci.as_mut() {
+        oci.exec_fifo = fifo_fd;
+        oci.preserve_fds = args.preserve_fds;
+    }
+    mapped.plan.console = console
+        .as_ref()
+        .map(|s| (s.as_raw_fd(), console_size(&spec)));
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(sys_error("socketpair"))?;
+    if let Some(path) = &mapped.pid_ns_path {
+        // setns(CLONE_NEWPID) applies to the children we make from now on.
+        let file = std::fs::File::open(path).map_err(io_error(path))?;
+        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWPID)
+            .map_err(sys_error("join the PID namespace"))?;
+    }
+    let (go_read, go_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys_error("pipe"))?;
+    // SAFETY: rcorch-runtime is single-threaded; the child only sets up and execs.
+    let pid = unsafe { sys::clone_fork(mapped.clone_flags.bits()) }.map_err(sys_error("clone"))?;
+    if pid == 0 {
+        drop(ours);
+        drop(go_write);
+        init::run(&mapped.plan, theirs, Some(go_read));
+    }
+    drop(theirs);
+    drop(go_read);
+    drop(console);
+    let child = Pid::from_raw(pid);
+    undo.child = Some(child);
+    for procs in &cgroup_procs {
+        std::fs::write(procs, pid.to_string()).map_err(io_error(procs))?;
+    }
+    if let Some((uid_map, gid_map)) = &mapped.id_maps {
+        for (file, map) in [("uid_map", uid_map), ("gid_map", gid_map)] {
+            let path = format!("/proc/{pid}/{file}");
+            std::fs::write(&path, map).map_err(io_error(path))?;
+        }
+    }
+    nix::unistd::write(&go_write, b"g").map_err(sys_error("release the init"))?;
+    drop(go_write);
+    if let Some(score) = mapped.oom_score_adj {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, score.to_string()).map_err(io_error(path))?;
+    }
+    let record = Record {
+        id: args.id.clone(),
+        pid,
+        start_ticks: sys::process_start_ticks(pid),
+        bundle: bundle.clone(),
+        rootfs: mapped.plan.paths.rootfs.clone(),
+        created: crate::util::time::now_rfc3339(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroups_path,
+        extra_cgroups,
+        hooks: mapped.hooks.clone(),
+    };
+    follow_init(&ours, &record, &mapped.hooks)?;
+    global.states.save(&record)?;
+    if let Some(pid_file) = &args.pid_file {
+        write_pid_file(pid_file, pid)?;
+    }
+    undo.armed = false;
+    Ok(record)
+}
+
+/// Answers the init's hooks point and waits until it is ready (or failed).
+fn follow_init(
+    channel: &OwnedFd,
+    record: &Record,
+    hooks: &super::spec_map::HostHooks,
+) -> Result<(), OciError> {
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = nix::unistd::read(channel.as_raw_fd(), &mut buffer)
+            .map_err(sys_error("read from the container's init"))?;
+        match buffer[..n].first() {
+            None => {
+                return Err(OciError::Start(
+                    "the container's init exited during setup".into(),
+                ))
+            }
+            Some(&MSG_HOOKS) => {
+                // runc and crun hand the hooks "created" here, which callers check.
+                let state = state_json(record, Status::Created).to_string();
+                run_host_hooks("prestart", &hooks.prestart, state.as_bytes())?;
+                run_host_hooks("createRuntime", &hooks.create_runtime, state.as_bytes())?;
+                nix::unistd::write(channel, state.as_bytes())
+                    .map_err(sys_error("write to the container's init"))?;
+            }
+            Some(&MSG_READY) => return Ok(()),
+            Some(_) => {
+                let message = String::from_utf8_lossy(&buffer[1..n]).to_string();
+                return Err(OciError::Start(message));
+            }
+        }
+    }
+}
+
+pub(super) fn run_host_hooks(
+    stage: &str,
+    hooks: &[HookRecord],
+    state: &[u8],
+) -> Result<(), OciError> {
+    for hook in hooks {
+        crate::runtime::hooks::run(&hook.hook(), state)
+            .map_err(|e| OciError::Start(format!("{stage} {e}")))?;
+    }
+    Ok(())
+}
+
+fn console_socket(
+    spec: &oci_spec::runtime::Spec,
+    path: Option<&Path>,
+) -> Result<Option<UnixStream>, OciError> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    match (terminal, path) {
+        (false, _) => Ok(None),
+        (true, None) => Err(OciError::InvalidConfig {
+            message: "process.terminal is true: pass --console-socket".into(),
+        }),
+        (true, Some(path)) => UnixStream::connect(path).map(Some).map_err(io_error(path)),
+    }
+}
+
+fn console_size(spec: &oci_spec::runtime::Spec) -> Option<nix::pty::Winsize> {
+    let size = spec.process().as_ref()?.console_size()?;
+    Some(nix::pty::Winsize {
+        ws_row: size.height() as u16,
+        ws_col: size.width() as u16,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    })
+}
+
+/// Atomically, so a caller polling for the file never reads half of it.
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
+    let tmp = path.with_extension("rcorch-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(io_error(path))
+}
+
+pub fn start(global: &Global, id: &str) -> Result<(), OciError> {
+    let record = global.states.load(id)?;
+    let status = global.states.status(&record, false);
+    if status != Status::Created {
+        return Err(OciError::WrongState {
+            id: id.into(),
+            status: status.as_str(),
+            wanted: "only a created container can be started",
+        });
+    }
+    let fifo = global.states.fifo(id);
+    // Non-blocking, so a dead init cannot leave us waiting on the open.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(io_error(&fifo))?;
+    let pidfd = sys::pidfd_open(record.pid).map_err(sys_error("pidfd_open"))?;
+    let mut byte = [0u8; 1];
+    loop {
+        match (&file).read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) | Err(_) if sys::wait_pidfd(&pidfd, 0) => {
+                return Err(OciError::Start(format!(
+                    "container {id} exited before it was started"
+                )))
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+    let _ = std::fs::remove_file(&fifo);
+    let state = state_json(&record, Status::Running).to_string();
+    for hook in &record.hooks.poststart {
+        // The container runs already: a failing poststart hook is a warning.
+        if let Err(e) = crate::runtime::hooks::run(&hook.hook(), state.as_bytes()) {
+            eprintln!("rcorch-runtime: warning: poststart {e}");
+        }
+    }
+    Ok(())
+}
+
+/// `run`: create and start; in the foreground also wait and delete.
+pub fn run(global: &Global, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32, OciError> {
+    let record = create(global, args)?;
+    if let Err(e) = start(global, &record.id) {
+        let _ = super::ops::delete(global, &record.id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let status = waitpid(Pid::from_raw(record.pid), None).map_err(sys_error("wait"))?;
+    if !keep {
+        super::ops::delete(global, &record.id, true)?;
+    }
+    Ok(match status {
+        nix::sys::wait::WaitStatus::Exited(_, code) => code,
+        nix::sys::wait::WaitStatus::Signaled(_, signal, _) => 128 + signal as i32,
+        _ => 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemd_cgroups_paths_map_onto_cgroupfs() {
+        assert_eq!(
+            cgroupfs_path("machine.slice:libpod:abc", true),
+            "/machine.slice/libpod-abc.scope"
+        );
+        assert_eq!(
+            cgroupfs_path("user-1000.slice:crio:x", true),
+            "/user.slice/user-1000.slice/crio-x.scope"
+        );
+        assert_eq!(cgroupfs_path("/a/b", true), "/a/b");
+        assert_eq!(cgroupfs_path("a:b:c", false), "a:b:c");
+    }
+}

@@ -1,0 +1,65 @@
+//! The OCI runtime CLI (`rcorch-runtime`): runc's verbs and flags over the
+//! same runtime core as `rcorch run`. No rcorch process stays behind: the
+//! caller (conmon, containerd's shim) is the parent and reaper of the
+//! container's init.
+
+mod cgroup_extra;
+pub mod cli;
+mod create;
+mod info;
+mod mount_options;
+mod ops;
+mod seccomp_map;
+pub mod spec_map;
+pub mod state;
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error("container {id} does not exist")]
+    NotFound { id: String },
+    #[error("container {id} already exists: delete it first or choose another id")]
+    Exists { id: String },
+    #[error("invalid container id {id:?}: use letters, digits and . _ - +")]
+    InvalidId { id: String },
+    #[error("invalid config.json: {message}")]
+    InvalidConfig { message: String },
+    #[error("cannot read {}: {message}", path.display())]
+    Corrupt { path: PathBuf, message: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("container {id} is {status}: {wanted}")]
+    WrongState {
+        id: String,
+        status: &'static str,
+        wanted: &'static str,
+    },
+    #[error("unknown signal {name:?}: give a name (TERM, SIGKILL) or a number")]
+    Signal { name: String },
+    #[error("{0}")]
+    Start(String),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Caps(#[from] crate::runtime::caps::CapsError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::runtime::seccomp::SeccompError),
+    #[error("{what}: {source}")]
+    Sys {
+        what: &'static str,
+        source: nix::Error,
+    },
+}
+
+pub(crate) fn io_error(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OciError {
+    let path = path.into();
+    move |source| OciError::Io { path, source }
+}
+
+pub(crate) fn sys_error(what: &'static str) -> impl FnOnce(nix::Error) -> OciError {
+    move |source| OciError::Sys { what, source }
+}

@@ -1,0 +1,153 @@
+//! Mount options as config.json spells them ("ro", "rbind", "rshared",
+//! "size=64k") → flags, propagation and filesystem data.
+
+use nix::mount::MsFlags;
+
+use super::OciError;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct MountOptions {
+    pub flags: MsFlags,
+    pub propagation: MsFlags,
+    pub bind: bool,
+    pub recursive: bool,
+    /// What the filesystem itself parses, comma-joined.
+    pub data: String,
+}
+
+/// Options that set (true) or clear (false) a flag.
+const FLAGS: &[(&str, bool, MsFlags)] = &[
+    ("ro", true, MsFlags::MS_RDONLY),
+    ("rw", false, MsFlags::MS_RDONLY),
+    ("nosuid", true, MsFlags::MS_NOSUID),
+    ("suid", false, MsFlags::MS_NOSUID),
+    ("nodev", true, MsFlags::MS_NODEV),
+    ("dev", false, MsFlags::MS_NODEV),
+    ("noexec", true, MsFlags::MS_NOEXEC),
+    ("exec", false, MsFlags::MS_NOEXEC),
+    ("sync", true, MsFlags::MS_SYNCHRONOUS),
+    ("async", false, MsFlags::MS_SYNCHRONOUS),
+    ("dirsync", true, MsFlags::MS_DIRSYNC),
+    ("remount", true, MsFlags::MS_REMOUNT),
+    ("mand", true, MsFlags::MS_MANDLOCK),
+    ("nomand", false, MsFlags::MS_MANDLOCK),
+    ("noatime", true, MsFlags::MS_NOATIME),
+    ("atime", false, MsFlags::MS_NOATIME),
+    ("nodiratime", true, MsFlags::MS_NODIRATIME),
+    ("diratime", false, MsFlags::MS_NODIRATIME),
+    ("relatime", true, MsFlags::MS_RELATIME),
+    ("norelatime", false, MsFlags::MS_RELATIME),
+    ("strictatime", true, MsFlags::MS_STRICTATIME),
+    ("nostrictatime", false, MsFlags::MS_STRICTATIME),
+    ("silent", true, MsFlags::MS_SILENT),
+    ("loud", false, MsFlags::MS_SILENT),
+];
+
+/// The flag options understood, for `features`.
+pub const FLAG_NAMES: &[&str] = &[
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "silent",
+    "loud",
+];
+
+pub fn propagation_flags(name: &str) -> Result<MsFlags, OciError> {
+    let rec = MsFlags::MS_REC;
+    Ok(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | rec,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | rec,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | rec,
+        "unbindable" => MsFlags::MS_UNBINDABLE,
+        "runbindable" => MsFlags::MS_UNBINDABLE | rec,
+        other => {
+            return Err(OciError::InvalidConfig {
+                message: format!(
+                    "unknown propagation {other:?}: use private, shared, slave or unbindable (r-prefixed for recursive)"
+                ),
+            })
+        }
+    })
+}
+
+pub fn parse_options(options: &[String]) -> MountOptions {
+    let mut out = MountOptions {
+        flags: MsFlags::empty(),
+        propagation: MsFlags::empty(),
+        bind: false,
+        recursive: false,
+        data: String::new(),
+    };
+    let mut data = Vec::new();
+    for option in options {
+        if let Some((_, set, flag)) = FLAGS.iter().find(|(name, _, _)| name == option) {
+            out.flags.set(*flag, *set);
+        } else if option == "bind" {
+            out.bind = true;
+        } else if option == "rbind" {
+            out.bind = true;
+            out.recursive = true;
+        } else if let Ok(flags) = propagation_flags(option) {
+            out.propagation = flags;
+        } else if option != "tmpcopyup" && option != "defaults" {
+            data.push(option.as_str());
+        }
+    }
+    out.data = data.join(",");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(list: &[&str]) -> MountOptions {
+        parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_propagation_and_data_are_told_apart() {
+        let o = opts(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
+        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME);
+        assert_eq!(o.data, "mode=755,size=65536k");
+        assert!(!o.bind);
+        let o = opts(&["rbind", "ro", "rslave"]);
+        assert!(o.bind && o.recursive);
+        assert_eq!(o.flags, MsFlags::MS_RDONLY);
+        assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn every_flag_name_is_known() {
+        assert_eq!(FLAG_NAMES.len(), FLAGS.len());
+        assert!(FLAGS.iter().all(|(n, _, _)| FLAG_NAMES.contains(n)));
+    }
+
+    #[test]
+    fn later_options_override_earlier_ones() {
+        assert_eq!(opts(&["ro", "rw"]).flags, MsFlags::empty());
+        assert!(propagation_flags("sideways").is_err());
+    }
+}
