@@ -50,7 +50,21 @@ check_text
 [ "$(id -u)" -eq 0 ] || die "README command 1 runs containers: run this as root"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rcorch-readme.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# The command runs as written, but its state goes to a throw-away root and
+# cgroup parent, and what it adds to the host's network (the default bridge,
+# rcorch's nft table) is removed afterwards unless it was there before.
+export RCORCH_ROOT="$work/state" RCORCH_CGROUP_PARENT="rcorch-readme-$$"
+had_bridge=0
+ip link show rcorch0 >/dev/null 2>&1 && had_bridge=1
+had_table=0
+nft list table inet rcorch >/dev/null 2>&1 && had_table=1
+cleanup() {
+    [ "$had_bridge" = 1 ] || ip link del rcorch0 2>/dev/null || true
+    [ "$had_table" = 1 ] || nft delete table inet rcorch 2>/dev/null || true
+    find /sys/fs/cgroup -depth -type d -name "$RCORCH_CGROUP_PARENT" -exec rmdir {} + 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 git clone --quiet "$repo" "$work/rcorch"
 if [ -n "${README_CHECK_TARGET:-}" ]; then
     mkdir -p "$README_CHECK_TARGET"
