@@ -193,6 +193,19 @@ fn bad_sources_are_refused() {
         "{}",
         out.stderr
     );
+    // Flags that would change the copied tree are refused, not ignored.
+    for flag in ["--exclude=*.md", "--parents"] {
+        let df = format!("FROM busybox\nCOPY {flag} a /x/\n");
+        let dir = context(&env, "flags", &df, &[("a", "a")]);
+        let out = build(&env, &dir, &[]);
+        assert_ne!(out.code, 0, "{out:?}");
+        let name = flag.split('=').next().unwrap();
+        assert!(
+            out.stderr
+                .contains(&format!("COPY {name} is not supported yet")),
+            "{out:?}"
+        );
+    }
     let unknown = context(&env, "unknown", "FROM busybox\nFROBNICATE\n", &[]);
     assert!(build(&env, &unknown, &[])
         .stderr

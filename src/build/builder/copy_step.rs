@@ -12,6 +12,15 @@ impl Builder<'_> {
         done: &[(Option<String>, StageState)],
         (upper, work, merged): (&Path, &Path, &Path),
     ) -> Result<(), String> {
+        // They change what lands in the image: refused rather than ignored.
+        // (--link only changes how BuildKit caches the layer, not its content.)
+        if c.parents || !c.excludes.is_empty() {
+            let flag = if c.parents { "--parents" } else { "--exclude" };
+            let verb = if add { "ADD" } else { "COPY" };
+            return Err(format!(
+                "{verb} {flag} is not supported yet; copy the paths one by one instead"
+            ));
+        }
         let from = match &c.from {
             None => None,
             Some(f) => Some(self.source_stage(&s.expand(f, esc)?, done)?),
