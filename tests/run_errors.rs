@@ -145,3 +145,11 @@ fn nonexistent_command_detached_with_rm() {
     let args = ["-d", "--rm", "busybox", "no-such-command"];
     assert_rejected(&env, &args, 127, "no-such-command");
 }
+
+#[test]
+fn a_nul_byte_in_an_env_file_is_refused_not_dropped() {
+    let Some(env) = TestEnv::new() else { return };
+    let file = env.scratch_file("nul.env", "A=1\nB=x\0y\n");
+    let file = file.to_str().unwrap().to_string();
+    assert_rejected(&env, &["--env-file", &file, "busybox", "true"], 125, "NUL");
+}

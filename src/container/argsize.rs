@@ -16,10 +16,24 @@ pub enum ArgSizeError {
     ArgTooLong { index: usize, len: usize },
     #[error("arguments and environment total {total} bytes; Linux passes at most about {MAX_TOTAL} bytes to a program")]
     TooLarge { total: usize },
+    /// execve's strings end at the first NUL: the rest would be lost.
+    #[error(
+        "environment variable {key} contains a NUL byte, which no program can receive; remove it"
+    )]
+    EnvNul { key: String },
+    #[error("argument {index} contains a NUL byte, which no program can receive; remove it")]
+    ArgNul { index: usize },
 }
 
 /// Checks a command line and environment (`KEY=VALUE` entries).
 pub fn check(args: &[String], env: &[String]) -> Result<(), ArgSizeError> {
+    if let Some(index) = args.iter().position(|a| a.contains('\0')) {
+        return Err(ArgSizeError::ArgNul { index });
+    }
+    if let Some(e) = env.iter().find(|e| e.contains('\0')) {
+        let key = e.split('=').next().unwrap_or_default().to_string();
+        return Err(ArgSizeError::EnvNul { key });
+    }
     for (index, a) in args.iter().enumerate() {
         if a.len() >= MAX_ARG_STRLEN {
             return Err(ArgSizeError::ArgTooLong {
@@ -45,6 +59,14 @@ pub fn check(args: &[String], env: &[String]) -> Result<(), ArgSizeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_byte_is_refused_not_dropped() {
+        let e = check(&["echo".into()], &["B=x\0y".into()]).unwrap_err();
+        assert_eq!(e, ArgSizeError::EnvNul { key: "B".into() });
+        let e = check(&["echo".into(), "a\0b".into()], &[]).unwrap_err();
+        assert_eq!(e, ArgSizeError::ArgNul { index: 1 });
+    }
 
     #[test]
     fn a_huge_variable_is_named() {
