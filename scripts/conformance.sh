@@ -74,7 +74,7 @@ done
 
 if $measure; then
     printf '%s\n' "${passed[@]}"
-    echo "conformance: ${#passed[@]} passed, ${#failed[@]} failed"
+    echo "conformance: ${#passed[@]} of $((${#passed[@]} + ${#failed[@]})) tests pass"
     exit 0
 fi
 
@@ -90,5 +90,6 @@ done
 for name in "${passed[@]}"; do
     grep -qx "$name" "$list" || echo "NEW PASS: $name (add it to tests/conformance/passing.txt)"
 done
-echo "conformance: ${#passed[@]} passed, ${#failed[@]} failed"
+required=$(grep -vc "^#" "$list")
+echo "conformance: ${#passed[@]} of $((${#passed[@]} + ${#failed[@]})) tests pass; the $required required by tests/conformance/passing.txt: $([ $status = 0 ] && echo all pass || echo REGRESSION)"
 exit $status
