@@ -220,17 +220,9 @@ fn without_cpu_delegated_only_a_cpu_limit_fails_and_says_why() {
     );
 }
 
-#[test]
-fn a_cgroup_parent_that_holds_a_process_gets_a_clear_error() {
-    let Some(env) = TestEnv::new() else { return };
-    if !pure_v2() {
-        return;
-    }
-    let mut cg = TestCgroup::new("");
-    let path = cg.path.clone();
-    let pid = cg.hold_process(&path);
-    let parent = path.file_name().unwrap().to_str().unwrap().to_string();
-    let out = Command::new("unshare")
+/// `run --rm --network none ARGS...` on `env` under the cgroup parent `parent`.
+fn run_under_parent(env: &TestEnv, parent: &str, args: &[&str]) -> std::process::Output {
+    Command::new("unshare")
         .args([
             "--net",
             "--mount",
@@ -242,16 +234,29 @@ fn a_cgroup_parent_that_holds_a_process_gets_a_clear_error() {
         .arg(&env.root)
         .args([
             "--cgroup-parent",
-            &parent,
+            parent,
             "run",
             "--rm",
             "--network",
             "none",
         ])
-        .args(["-m", "64m", "busybox", "true"])
+        .args(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap();
+        .expect("run rcorch")
+}
+
+#[test]
+fn a_cgroup_parent_that_holds_a_process_gets_a_clear_error() {
+    let Some(env) = TestEnv::new() else { return };
+    if !pure_v2() {
+        return;
+    }
+    let mut cg = TestCgroup::new("");
+    let path = cg.path.clone();
+    let pid = cg.hold_process(&path);
+    let parent = path.file_name().unwrap().to_str().unwrap().to_string();
+    let out = run_under_parent(&env, &parent, &["-m", "64m", "busybox", "true"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{stderr}");
     assert!(
@@ -267,28 +272,7 @@ fn a_cgroup_parent_that_holds_a_process_gets_a_clear_error() {
     assert!(children.is_empty(), "{children:?}");
 
     // Without limits the container runs: no controller is required there.
-    let out = Command::new("unshare")
-        .args([
-            "--net",
-            "--mount",
-            "--propagation",
-            "private",
-            BIN,
-            "--root",
-        ])
-        .arg(&env.root)
-        .args([
-            "--cgroup-parent",
-            &parent,
-            "run",
-            "--rm",
-            "--network",
-            "none",
-        ])
-        .args(["busybox", "echo", "ran"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_under_parent(&env, &parent, &["busybox", "echo", "ran"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ran");
 }
