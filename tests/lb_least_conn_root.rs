@@ -6,7 +6,7 @@
 
 mod networld;
 
-use networld::world;
+use networld::{value, world};
 
 const HELPERS: &str = r#"
 trap '$R down -p lc >/dev/null 2>&1; $R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT
@@ -46,12 +46,6 @@ services:
     )
     .unwrap();
     file.display().to_string()
-}
-
-fn value<'a>(out: &'a str, key: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= line in:\n{out}"))
 }
 
 /// `A=N B=N ` -> the counts per hostname.

@@ -6,7 +6,7 @@
 
 mod networld;
 
-use networld::world;
+use networld::{value, world};
 
 /// Shell helpers shared by the scenarios: `members` lists the web
 /// replicas the balancer sends to (from `ps`), `hits N` makes N requests
@@ -65,12 +65,6 @@ fn counts(out: &str, key: &str) -> Vec<(String, usize)> {
             (host.to_string(), n.parse().unwrap())
         })
         .collect()
-}
-
-fn value<'a>(out: &'a str, key: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= line in:\n{out}"))
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 mod networld;
 
-use networld::world;
+use networld::{value, world};
 
 const HELPERS: &str = r#"
 monitor() { $R inspect $1 | jq -r '.[0].State.MonitorPid'; }
@@ -16,12 +16,6 @@ pid1() { $R inspect $1 | jq -r '.[0].State.Pid'; }
 dead() { ! grep -qE '^State:\s+[^ZX]' /proc/$1/status 2>/dev/null; }
 wait_dead() { for i in $(seq 100); do dead $1 && return 0; sleep 0.05; done; return 1; }
 "#;
-
-fn value<'a>(out: &'a str, key: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= line in:\n{out}"))
-}
 
 #[test]
 fn a_killed_detached_monitor_takes_its_container_and_the_next_command_cleans_up() {

@@ -6,7 +6,7 @@
 
 mod networld;
 
-use networld::world;
+use networld::{value, world};
 
 const SCRIPT: &str = r#"
 trap '$R down -p rt >/dev/null 2>&1; $R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT
@@ -54,12 +54,6 @@ echo "after-rollback=$(images)"
 echo "revisions=$($R history -p rt web | tail -n +2 | awk '{print $1":"$3}' | tr '\n' ' ')"
 $R rollback -p rt --to 9 web; echo "bad-to=$?"
 "#;
-
-fn value<'a>(out: &'a str, key: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= line in:\n{out}"))
-}
 
 #[test]
 fn updates_roll_out_one_by_one_roll_back_by_themselves_and_on_request() {

@@ -82,3 +82,11 @@ impl Drop for World {
         }
     }
 }
+
+/// The value of the script's `KEY=value` output line.
+#[allow(dead_code)] // Not every test binary reads values.
+pub fn value<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= line in:\n{out}"))
+}

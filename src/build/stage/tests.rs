@@ -1,31 +1,17 @@
 use super::*;
-use crate::build::config::{RootFs, RunConfig};
+use crate::build::config::RunConfig;
 use crate::build::dockerfile::parse;
 
 fn state() -> StageState {
-    StageState {
-        image: ImageFile {
-            author: None,
-            created: String::new(),
-            architecture: "amd64".into(),
-            os: "linux".into(),
-            config: RunConfig {
-                env: Some(vec!["PATH=/bin".into()]),
-                cmd: Some(vec!["sh".into()]),
-                ..Default::default()
-            },
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: vec![],
-            },
-            history: vec![],
-        },
-        layers: vec![],
-        dirs: vec![],
-        args: BTreeMap::new(),
-        cmd_set: false,
-        key: String::new(),
-    }
+    let mut s = StageState::empty();
+    s.image.architecture = "amd64".into();
+    s.image.os = "linux".into();
+    s.image.config = RunConfig {
+        env: Some(vec!["PATH=/bin".into()]),
+        cmd: Some(vec!["sh".into()]),
+        ..Default::default()
+    };
+    s
 }
 
 fn eval(text: &str, build_args: &[(&str, &str)]) -> StageState {
