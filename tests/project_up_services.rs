@@ -133,3 +133,15 @@ fn a_service_of_a_disabled_profile_does_not_start_until_enabled() {
         p.replicas("debug")
     );
 }
+
+#[test]
+fn up_naming_a_service_of_a_disabled_profile_starts_it() {
+    // As compose: a targeted service's profiles become active.
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "targeted", PROFILED);
+    let out = p.cmd("up", &["-d", "--wait-timeout", "30", "debug"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(p.running("debug").len(), 1, "{:#?}", p.replicas("debug"));
+    assert!(p.replicas("web").is_empty(), "{:#?}", p.replicas("web"));
+    p.down();
+}

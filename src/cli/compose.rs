@@ -34,6 +34,7 @@ pub fn config(args: &ConfigArgs) -> CliResult {
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,
+        &[],
     )?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");

@@ -11,6 +11,7 @@ use crate::compose;
 use crate::instance::Instance;
 use crate::project::events;
 use crate::project::supervise::{self, Supervisor};
+use crate::project::wait::{self, Waited};
 use crate::project::{commands, list_projects, select, ProjectDir};
 use crate::supervisor::RunState;
 
@@ -77,8 +78,10 @@ pub struct GenerateArgs {
 
 /// Loads the compose file and prints its warnings: for the commands that
 /// apply the file (`up`, `config`…), so each warns once.
-fn load(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
-    let loaded = load_quiet(args)?;
+/// `targeted`: the services named on the command line (their profiles
+/// are enabled, as compose does).
+fn load(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
+    let loaded = load_targeting(args, targeted)?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
     }
@@ -89,6 +92,10 @@ fn load(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
 /// need the project's name from it (`logs`, `down`, `events`…), which would
 /// otherwise repeat what `up` already said on every verb.
 fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
+    load_targeting(args, &[])
+}
+
+fn load_targeting(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     Ok(compose::load_file(
@@ -96,6 +103,7 @@ fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,
+        targeted,
     )?)
 }
 
@@ -151,7 +159,7 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // Attached: a Ctrl-C from now on (even during start-up) stops the app
     // cleanly instead of killing this command half-way.
     let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
-    let mut loaded = load(&args.project)?;
+    let mut loaded = load(&args.project, &args.services)?;
     super::compose_build::build_services(
         instance,
         &mut loaded.project,
@@ -159,6 +167,8 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
         args.build,
     )?;
     let since = crate::util::time::now_rfc3339();
+    let fresh = !ProjectDir::new(&instance.root, &loaded.project.name).exists();
+    let volumes_before = commands::volume_names(instance);
     let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
     // Wait for and report what this `up` started, not the services it left.
     let selected = select::selected_services(&loaded.project, &args.services)?;
@@ -169,20 +179,23 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     commands::ensure_supervisor(instance, &record.name, &exe()?)?;
     record.services.retain(|s| selected.contains(&s.spec.name));
     let timeout = Duration::from_secs(args.wait_timeout);
-    let short = commands::wait_until_up(instance, &record, timeout, &mut say);
+    let waited = wait::wait_until_up(instance, &record, &since, timeout, &mut say);
     let failures = failures_since(instance, &record.name, &since, &selected);
-    if !short.is_empty() {
+    if !waited.balancer_failed.is_empty() {
+        return balancer_failed(instance, &record.name, &waited, fresh, &volumes_before);
+    }
+    if !waited.short.is_empty() {
         eprintln!(
             "rcorch: project {} is not fully up after {}s: {} still starting{}; see 'rcorch events -p {}'",
             record.name,
             args.wait_timeout,
-            short.join(", "),
+            waited.short.join(", "),
             failures.iter().map(|f| format!("; {f}")).collect::<String>(),
             record.name
         );
         return Ok(1);
     }
-    // Running is not enough: a balancer that failed leaves the port dead.
+    // Running is not enough: a proxy or conntrack failure is worth knowing.
     let broken: Vec<&String> = failures
         .iter()
         .filter(|f| !f.contains("start-failed"))
@@ -209,6 +222,29 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     stop_services(instance, &record.name, &args.services)
 }
 
+/// `up` ends here when a service's balancer rules failed: its replicas
+/// run but nobody can reach them. A project this `up` created is removed
+/// again (with the volumes it made), so nothing is left behind.
+fn balancer_failed(
+    instance: &Instance,
+    name: &str,
+    waited: &Waited,
+    fresh: bool,
+    volumes_before: &[String],
+) -> CliResult {
+    for (service, reason) in &waited.balancer_failed {
+        eprintln!("rcorch: service {service}: its ports and load-balancer rules could not be applied: {reason}");
+    }
+    if fresh {
+        commands::down(instance, name)?;
+        commands::remove_volumes(instance, name, volumes_before)?;
+        eprintln!("rcorch: project {name} removed again; fix the cause and run up again");
+    } else {
+        eprintln!("rcorch: the supervisor keeps retrying; see 'rcorch events -p {name}'");
+    }
+    Ok(1)
+}
+
 #[derive(Args, Debug)]
 pub struct DownArgs {
     #[command(flatten)]
@@ -224,7 +260,7 @@ pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
         println!("{removed}");
     }
     if args.volumes {
-        for removed in commands::remove_volumes(instance, &name)? {
+        for removed in commands::remove_volumes(instance, &name, &[])? {
             println!("{removed}");
         }
     }
@@ -233,13 +269,18 @@ pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
 
 pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
+    let since = crate::util::time::now_rfc3339();
     let record = commands::scale(instance, &name, &args.scales)?;
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60), &mut say);
-    if !short.is_empty() {
-        eprintln!("rcorch: still scaling: {}", short.join(", "));
-        return Ok(1);
+    let waited = wait::wait_until_up(instance, &record, &since, Duration::from_secs(60), &mut say);
+    for (service, reason) in &waited.balancer_failed {
+        eprintln!(
+            "rcorch: service {service}: its load-balancer rules could not be applied: {reason}"
+        );
     }
-    Ok(0)
+    if !waited.short.is_empty() {
+        eprintln!("rcorch: still scaling: {}", waited.short.join(", "));
+    }
+    Ok(if waited.is_up() { 0 } else { 1 })
 }
 
 #[derive(Args, Debug)]
@@ -323,7 +364,7 @@ pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
             project_name: Some(args.name.clone()),
             profiles: Vec::new(),
         };
-        commands::apply(instance, &load(&project)?.project)?;
+        commands::apply(instance, &load(&project, &[])?.project)?;
     }
     let mut supervisor = Supervisor {
         instance,
@@ -337,7 +378,7 @@ pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
 
 /// `systemd generate`: writes rcorch-PROJECT.service next to nothing else.
 pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
-    let loaded = load(&args.project)?;
+    let loaded = load(&args.project, &[])?;
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let file = args
@@ -375,7 +416,7 @@ pub struct ServicesArgs {
 }
 
 fn wait_stopped(instance: &Instance, name: &str, services: &[String]) -> CliResult {
-    if commands::wait_until_stopped(instance, name, services, Duration::from_secs(120), &mut say) {
+    if wait::wait_until_stopped(instance, name, services, Duration::from_secs(120), &mut say) {
         Ok(0)
     } else {
         Err(format!(
@@ -393,14 +434,21 @@ pub fn stop_services(instance: &Instance, name: &str, services: &[String]) -> Cl
 
 pub fn start(instance: &Instance, args: &ServicesArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
+    let since = crate::util::time::now_rfc3339();
     let record = commands::set_run_state(instance, &name, &args.services, RunState::Running)?;
     commands::clear_exited(instance, &name, &args.services);
     commands::ensure_supervisor(instance, &name, &exe()?)?;
-    let short = commands::wait_until_up(instance, &record, Duration::from_secs(60), &mut say);
-    if short.is_empty() {
+    let waited = wait::wait_until_up(instance, &record, &since, Duration::from_secs(60), &mut say);
+    if let Some((service, reason)) = waited.balancer_failed.first() {
+        return Err(format!(
+            "service {service}: its load-balancer rules could not be applied: {reason}"
+        )
+        .into());
+    }
+    if waited.short.is_empty() {
         Ok(0)
     } else {
-        Err(format!("still starting: {}", short.join(", ")).into())
+        Err(format!("still starting: {}", waited.short.join(", ")).into())
     }
 }
 

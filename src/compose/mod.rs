@@ -63,6 +63,9 @@ pub struct LoadInput<'a> {
     pub project_name: Option<&'a str>,
     /// `--profile P…`; when empty, `COMPOSE_PROFILES` (comma-separated) from `env`.
     pub profiles: &'a [String],
+    /// Services named on the command line (`up SERVICE…`): their profiles
+    /// are enabled too, as compose does for an explicitly targeted service.
+    pub targeted: &'a [String],
 }
 
 /// Loads a compose file from its text. `read` reads env_files (a seam for tests).
@@ -108,7 +111,8 @@ pub fn load_str(input: &LoadInput, read: &dyn Fn(&Path) -> io::Result<String>) -
     let mut project = parse::project(&mut ctx, &doc, &naming)?;
     // As compose: services whose profiles are all disabled do not exist
     // for this command (so a dependency on one is undefined).
-    let enabled = enabled_profiles(input.profiles, input.env);
+    let mut enabled = enabled_profiles(input.profiles, input.env);
+    enabled.extend(project.profiles_of(input.targeted));
     let active: Vec<String> = project
         .active_services(&enabled)
         .iter()
@@ -173,6 +177,7 @@ pub fn load_file(
     cwd: &Path,
     project_name: Option<&str>,
     profiles: &[String],
+    targeted: &[String],
 ) -> Result<Loaded> {
     let file = match file {
         Some(f) => parse::lexical_join(cwd, f),
@@ -204,6 +209,7 @@ pub fn load_file(
         env: &env,
         project_name,
         profiles,
+        targeted,
     };
     load_str(&input, &read)
 }
@@ -235,6 +241,7 @@ pub fn test_project(yaml: &str) -> Project {
         env: &env,
         project_name: None,
         profiles: &[],
+        targeted: &[],
     };
     load_str(&input, &|_| Ok(String::new())).unwrap().project
 }

@@ -334,10 +334,42 @@ fn forward_rules(networks: &[NetRules]) -> Vec<Vec<Statement<'static>>> {
     rules
 }
 
-/// Applies the batch with `nft -j -f -` (one transaction).
+/// Applies the batch with `nft -j -f -` (one transaction). Run here, not
+/// through `nftables::helper::apply_ruleset`: that one leaves nft's stderr
+/// inherited, so in the supervisor (stderr on /dev/null) nft's reason for
+/// refusing was lost.
 pub fn apply(ruleset: &Nftables) -> Result<(), NftError> {
-    nftables::helper::apply_ruleset(ruleset)?;
-    Ok(())
+    use nftables::helper::NftablesError as E;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let payload = serde_json::to_string(ruleset).map_err(E::NftInvalidJson)?;
+    let program = std::ffi::OsString::from("nft");
+    let failed = |inner| E::NftExecution {
+        program: program.clone(),
+        inner,
+    };
+    let mut child = Command::new(&program)
+        .args(["-j", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(failed)?;
+    let written = child
+        .stdin
+        .take()
+        .map(|mut i| i.write_all(payload.as_bytes()));
+    let output = child.wait_with_output().map_err(failed)?;
+    if output.status.success() {
+        return written.transpose().map(drop).map_err(|e| failed(e).into());
+    }
+    Err(E::NftFailed {
+        program,
+        hint: "applying ruleset".into(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+    .into())
 }
 
 #[cfg(test)]

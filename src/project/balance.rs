@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::balancer_status::{BalancerStatus, BalancerStatuses};
 use super::translate::{ProjectRecord, ServiceRecord};
 use crate::network::conntrack::{forget_udp_flows_to, ConntrackError};
 use crate::network::ops::{NetError, Networks};
@@ -23,6 +24,9 @@ pub struct BalancerMemory {
     stale: bool,
     /// The entries last applied, for the userspace proxy.
     entries: BTreeMap<String, ServiceLb>,
+    /// What `up` waits on (`balancer.json`), and whether it changed.
+    statuses: BalancerStatuses,
+    statuses_changed: bool,
 }
 
 /// What one sync changed, for the events log.
@@ -50,12 +54,14 @@ pub fn balanced_network(service: &ServiceRecord) -> Option<&str> {
 
 impl BalancerMemory {
     /// Brings every service's balancer up to date; returns what changed.
+    /// `now` (RFC 3339) stamps the statuses written for `up`.
     pub fn sync(
         &mut self,
         networks: &Networks,
         record: &ProjectRecord,
         observed: &ObservedState,
         draining: &BTreeSet<String>,
+        now: &str,
     ) -> Vec<BalancerChange> {
         let mut changes = Vec::new();
         for service in &record.services {
@@ -79,7 +85,15 @@ impl BalancerMemory {
                 strategy: service.lb_strategy().unwrap_or_default(),
                 vip_ports: service.vip_ports.clone(),
             };
-            match networks.sync_service(&request) {
+            let result = networks.sync_service(&request);
+            let status = BalancerStatus {
+                revision: service.spec.revision,
+                running: wanted.running.len(),
+                error: result.as_ref().err().map(|e| e.to_string()),
+                at: now.to_string(),
+            };
+            self.note_status(name, status);
+            match result {
                 Ok(entry) => {
                     if let Some(change) = self.forget_flows(name, &entry) {
                         changes.push(change);
@@ -107,12 +121,31 @@ impl BalancerMemory {
             }
         }
         self.stale = false;
-        self.entries.retain(|name, _| {
+        let balanced = |name: &String| {
             record
                 .service(name)
                 .is_some_and(|s| balanced_network(s).is_some())
-        });
+        };
+        self.entries.retain(|name, _| balanced(name));
+        self.statuses.retain(|name, _| balanced(name));
         changes
+    }
+
+    /// Keeps `status` for `up`; a re-sync after a reload is news even when
+    /// nothing changed (the `up` that sent the reload waits for it).
+    fn note_status(&mut self, name: &str, status: BalancerStatus) {
+        let same = self.statuses.get(name).is_some_and(|s| {
+            (s.revision, s.running, &s.error) == (status.revision, status.running, &status.error)
+        });
+        if self.stale || !same {
+            self.statuses.insert(name.to_string(), status);
+            self.statuses_changed = true;
+        }
+    }
+
+    /// The statuses, once after each change (for `balancer.json`).
+    pub fn take_changed_statuses(&mut self) -> Option<&BalancerStatuses> {
+        std::mem::take(&mut self.statuses_changed).then_some(&self.statuses)
     }
 
     /// The services' balancer entries as last applied (what the proxy serves).

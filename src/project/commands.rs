@@ -22,6 +22,13 @@ use crate::supervisor::RunState;
 use crate::util::time::now_rfc3339;
 use crate::volume::store::VolumeStore;
 
+/// The volumes there are now, for an `up` that may have to undo itself.
+pub fn volume_names(instance: &Instance) -> Vec<String> {
+    let store = VolumeStore::open(&instance.root);
+    let volumes = store.list().unwrap_or_default();
+    volumes.into_iter().map(|v| v.name).collect()
+}
+
 /// Records `project` as desired (new revisions for changed services) and
 /// returns the record.
 /// The project's networks are created first and its published ports
@@ -87,7 +94,9 @@ fn create_volumes(instance: &Instance, project: &Project) -> Result<()> {
 /// `down -v`: removes the volumes compose created for project `name`
 /// (found by label, so no compose file is needed). Tries each; the first
 /// failure (say, a volume another container uses) is returned after.
-pub fn remove_volumes(instance: &Instance, name: &str) -> Result<Vec<String>> {
+/// Volumes named in `keep` stay (an `up` undoing itself keeps the ones
+/// that were there before it).
+pub fn remove_volumes(instance: &Instance, name: &str, keep: &[String]) -> Result<Vec<String>> {
     let store = VolumeStore::open(&instance.root);
     let lock = store.lock()?;
     let containers = instance.containers.configs()?;
@@ -98,6 +107,7 @@ pub fn remove_volumes(instance: &Instance, name: &str) -> Result<Vec<String>> {
             .map(String::as_str)
             == Some(name)
             && v.labels.get(super::LABEL_PROJECT).map(String::as_str) == Some(name)
+            && !keep.contains(&v.name)
     });
     for v in ours {
         match store.remove(&lock, &v.name, &containers) {
@@ -220,64 +230,6 @@ pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<
     Ok(())
 }
 
-/// Waits until every service has its replica count running, or `timeout`.
-/// Returns the services still short. `progress` hears, after a second and
-/// then every five, what is still awaited (`web 1/2 running`).
-pub fn wait_until_up(
-    instance: &Instance,
-    record: &ProjectRecord,
-    timeout: Duration,
-    progress: &mut dyn FnMut(&str),
-) -> Vec<String> {
-    let start = Instant::now();
-    let mut next_report = Duration::from_secs(1);
-    let networks = crate::runtime::net::networks(&instance.root);
-    loop {
-        let records = instance.containers.list().unwrap_or_default();
-        // A replica counts once it has joined its extra networks too.
-        let endpoints = networks.list().map(|s| s.endpoints).unwrap_or_default();
-        let short: Vec<(String, usize, u32)> = record
-            .services
-            .iter()
-            .filter_map(|s| {
-                let joined = |id: &str| {
-                    s.template.extra_networks.iter().all(|(network, _)| {
-                        endpoints.contains_key(&crate::network::endpoint_key(id, network))
-                    })
-                };
-                let running = records
-                    .iter()
-                    .filter(|r| observed_status(&r.state) == Status::Running)
-                    .filter(|r| joined(&r.config.id))
-                    .filter_map(|r| replica_labels(r, &record.name))
-                    .filter(|(service, slot, _)| {
-                        *service == s.spec.name && *slot <= s.spec.replicas
-                    })
-                    .count();
-                (running < s.spec.replicas as usize)
-                    .then(|| (s.spec.name.clone(), running, s.spec.replicas))
-            })
-            .collect();
-        if short.is_empty() || start.elapsed() >= timeout {
-            return short.into_iter().map(|(name, ..)| name).collect();
-        }
-        if start.elapsed() >= next_report {
-            let what: Vec<String> = short
-                .iter()
-                .map(|(name, running, wanted)| format!("{name} {running}/{wanted} running"))
-                .collect();
-            progress(&format!(
-                "waiting for {} ({}s of {}s)",
-                what.join(", "),
-                start.elapsed().as_secs(),
-                timeout.as_secs()
-            ));
-            next_report += Duration::from_secs(5);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// `scale web=5 db=1`.
 pub fn scale(instance: &Instance, name: &str, requests: &[String]) -> Result<ProjectRecord> {
     let dir = ProjectDir::new(&instance.root, name);
@@ -385,47 +337,6 @@ pub fn set_run_state(
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGHUP);
     }
     Ok(record)
-}
-
-/// Waits until none of `services` (all when empty) has a running replica.
-pub fn wait_until_stopped(
-    instance: &Instance,
-    name: &str,
-    services: &[String],
-    timeout: Duration,
-    progress: &mut dyn FnMut(&str),
-) -> bool {
-    let start = Instant::now();
-    let mut next_report = Duration::from_secs(1);
-    loop {
-        let records = instance.containers.list().unwrap_or_default();
-        let running: Vec<&str> = records
-            .iter()
-            .filter(|r| observed_status(&r.state) == Status::Running)
-            .filter(|r| {
-                replica_labels(r, name).is_some_and(|(service, _, _)| {
-                    services.is_empty() || services.contains(&service)
-                })
-            })
-            .map(|r| r.config.name.as_str())
-            .collect();
-        if running.is_empty() {
-            return true;
-        }
-        if start.elapsed() >= timeout {
-            return false;
-        }
-        if start.elapsed() >= next_report {
-            progress(&format!(
-                "waiting for {} to stop ({}s of {}s)",
-                running.join(", "),
-                start.elapsed().as_secs(),
-                timeout.as_secs()
-            ));
-            next_report += Duration::from_secs(5);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `rollback [SERVICE…] [--to N]`: each service (all when none is named)

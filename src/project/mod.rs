@@ -3,10 +3,12 @@
 //!
 //! `<root>/projects/<name>/`: `desired.json` (a `ProjectRecord`),
 //! `supervisor.lock` (held by the one supervisor), `supervisor.pid`,
-//! `events.log` (JSON lines of what the supervisor did and why).
+//! `events.log` (JSON lines of what the supervisor did and why),
+//! `balancer.json` (whether each service's balancer rules are applied).
 
 pub mod autoscaler;
 pub mod balance;
+pub mod balancer_status;
 pub mod commands;
 pub mod events;
 pub mod history;
@@ -18,6 +20,7 @@ pub mod rollouts;
 pub mod select;
 pub mod supervise;
 pub mod translate;
+pub mod wait;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};

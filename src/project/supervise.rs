@@ -268,9 +268,13 @@ impl Loop<'_, '_> {
                 .filter(|r| replicas::settling(r))
                 .map(|r| r.config.id.clone()),
         );
+        let now = crate::util::time::now_rfc3339();
         let changes = self
             .balancer
-            .sync(&self.networks, &self.record, observed, &draining);
+            .sync(&self.networks, &self.record, observed, &draining, &now);
+        if let Some(statuses) = self.balancer.take_changed_statuses() {
+            self.sup.project.save_balancer(statuses);
+        }
         for change in changes {
             match change {
                 BalancerChange::Members { service, members } => {

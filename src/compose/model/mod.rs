@@ -57,6 +57,16 @@ impl Project {
             .map(|(name, _)| name.as_str())
             .collect()
     }
+
+    /// The profiles of the `targeted` services: compose adds them to the
+    /// active ones, so `up SERVICE` runs a service of a disabled profile.
+    pub fn profiles_of(&self, targeted: &[String]) -> Vec<String> {
+        targeted
+            .iter()
+            .filter_map(|name| self.services.get(name))
+            .flat_map(|s| s.profiles.iter().cloned())
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]

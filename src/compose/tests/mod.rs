@@ -35,6 +35,7 @@ fn load_with(text: &str, files: &BTreeMap<&str, &str>, name: Option<&str>) -> Re
         env: &env,
         project_name: name,
         profiles: &[],
+        targeted: &[],
     };
     load_str(&input, &read)
 }
@@ -113,24 +114,47 @@ fn load_file_reads_dotenv_and_default_file() {
     )
     .unwrap();
     std::fs::write(dir.path().join("a.env"), "FROM_FILE=1\n").unwrap();
-    let loaded = load_file(None, dir.path(), None, &[]).unwrap();
+    let loaded = load_file(None, dir.path(), None, &[], &[]).unwrap();
     let a = &loaded.project.services["a"];
     assert_eq!(a.image.as_deref(), Some("busybox:9.9"));
     assert_eq!(a.environment["FROM_FILE"].as_deref(), Some("1"));
     let empty = tempfile::tempdir().unwrap();
-    let e = load_file(None, empty.path(), None, &[]).unwrap_err();
+    let e = load_file(None, empty.path(), None, &[], &[]).unwrap_err();
     assert!(matches!(e, ComposeError::NotFound { .. }), "{e}");
 }
 
 fn load_profiles(text: &str, env: &Env, profiles: &[String]) -> Result<Loaded> {
+    load_targeting(text, env, profiles, &[])
+}
+
+fn load_targeting(
+    text: &str,
+    env: &Env,
+    profiles: &[String],
+    targeted: &[String],
+) -> Result<Loaded> {
     let input = LoadInput {
         file: Path::new(FILE),
         text,
         env,
         project_name: None,
         profiles,
+        targeted,
     };
     load_str(&input, &|_| Ok(String::new()))
+}
+
+#[test]
+fn a_targeted_service_enables_its_profiles() {
+    // As compose: `up migrate` runs migrate (profile tools) and so enables
+    // `tools`, which makes `seed` (its dependency, same profile) exist too;
+    // `debug` stays out.
+    let text = "services:\n  web:\n    image: x\n  migrate:\n    image: x\n    profiles: [tools]\n    depends_on: [seed]\n  seed:\n    image: x\n    profiles: [tools]\n  debug:\n    image: x\n    profiles: [debug]\n";
+    let names = |l: Loaded| l.project.services.keys().cloned().collect::<Vec<_>>();
+    let targeted = load_targeting(text, &Env::new(), &[], &["migrate".to_string()]).unwrap();
+    assert_eq!(names(targeted), ["migrate", "seed", "web"]);
+    let plain = load_targeting(text, &Env::new(), &[], &[]).unwrap();
+    assert_eq!(names(plain), ["web"]);
 }
 
 #[test]
