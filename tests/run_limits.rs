@@ -100,3 +100,17 @@ fn ulimit_sets_soft_and_hard_limits_inside() {
     assert_eq!(bad.code, 125, "{bad:?}");
     assert!(bad.stderr.contains("nofiles"), "{bad:?}");
 }
+
+#[test]
+fn exec_gets_the_containers_ulimits() {
+    // As `docker exec`: the exec'd process has the container's limits,
+    // not rcorch's own (the host's 1024:524288 here would differ).
+    let Some(env) = TestEnv::new() else { return };
+    let opts = ["--network", "none", "--ulimit", "nofile=333:444"];
+    let id = env.run_detached(&opts, &["sleep", "60"]);
+    let out = env
+        .rcorch(&["exec", &id, "sh", "-c", "ulimit -n; ulimit -Hn"])
+        .ok();
+    assert_eq!(out, "333\n444");
+    env.rcorch(&["rm", "-f", &id]);
+}

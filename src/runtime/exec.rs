@@ -151,6 +151,7 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
         workdir,
         stdio: [if request.interactive { 0 } else { dev_null() }, 1, 2],
         console: pty.as_ref().map(ExecPty::console_request),
+        rlimits: super::run::rlimits(&record.config.ulimits),
     };
     run_in_container(&joined, &target, pty)
 }
@@ -162,6 +163,8 @@ struct Joined {
     stdio: [i32; 3],
     /// With `-t`: the pty is made inside the container (see `console`).
     console: Option<(i32, Option<nix::pty::Winsize>)>,
+    /// The container's ulimits: the exec'd command gets them as PID 1 did.
+    rlimits: Vec<init::Rlimit>,
 }
 
 fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, ExecError> {
@@ -255,6 +258,9 @@ fn middle_process(joined: &Joined, target: &ExecTarget, error_pipe: OwnedFd) -> 
 }
 
 fn join(joined: &Joined) -> Result<(), Failure> {
+    // Before setns: raising a hard limit needs CAP_SYS_RESOURCE, which we
+    // hold here in the host's user namespace.
+    super::init_setup::set_rlimits(&joined.rlimits)?;
     for procs in &joined.cgroup_procs {
         std::fs::write(procs, b"0").map_err(|e| {
             Failure(

@@ -352,18 +352,23 @@ fn init_plan(
         reaper: config.init,
         own_network: config.network != NetworkMode::Host,
         sysctl: Vec::new(),
-        rlimits: config
-            .ulimits
-            .iter()
-            .map(|u| super::init::Rlimit {
-                resource: u.resource() as libc::c_int,
-                soft: u.soft,
-                hard: u.hard,
-            })
-            .collect(),
+        rlimits: rlimits(&config.ulimits),
         die_with_parent: true,
         oci: None,
     }
+}
+
+/// The container's `--ulimit`s as setrlimit calls: for its PID 1, and for
+/// every `exec` (as `docker exec` inherits them).
+pub(super) fn rlimits(ulimits: &[crate::container::ulimit::Ulimit]) -> Vec<super::init::Rlimit> {
+    ulimits
+        .iter()
+        .map(|u| super::init::Rlimit {
+            resource: u.resource() as libc::c_int,
+            soft: u.soft,
+            hard: u.hard,
+        })
+        .collect()
 }
 
 /// Forks the monitor into its own session and waits until it reports the
