@@ -231,3 +231,18 @@ fn stop_says_what_it_waits_for() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn compose_long_syntax_tmpfs_options_take_effect_in_the_replica() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    stop_grace_period: 1s\n    command: [\"sleep\", \"1000\"]\n    volumes:\n      - type: tmpfs\n        target: /scratch\n        read_only: true\n        tmpfs:\n          size: 1m\n          mode: 0700\n";
+    let p = Project::new(&env, "tmpfs", yaml);
+    p.up();
+    let web = p.running("web")[0].name.clone();
+    let script = "stat -c mode=%a /scratch; grep ' /scratch ' /proc/mounts";
+    let out = env.rcorch(&["exec", &web, "sh", "-c", script]).ok();
+    assert!(out.contains("mode=700"), "{out}");
+    assert!(out.contains("size=1024k"), "{out}");
+    assert!(out.contains(" ro,"), "{out}");
+    p.down();
+}

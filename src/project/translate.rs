@@ -344,7 +344,7 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
                 s.volumes
                     .iter()
                     .filter(|m| m.kind == MountKind::Tmpfs)
-                    .map(|m| m.target.clone()),
+                    .map(tmpfs_spec),
             )
             .collect(),
         ulimits: s
@@ -368,6 +368,16 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
         network: None,
         network_aliases: Vec::new(),
         extra_networks: Vec::new(),
+    }
+}
+
+/// A long-syntax tmpfs mount as `--tmpfs DST[:OPTIONS]`.
+fn tmpfs_spec(m: &crate::compose::model::Mount) -> String {
+    let mut options: Vec<String> = m.read_only.then(|| "ro".to_string()).into_iter().collect();
+    options.extend(m.tmpfs.iter().flat_map(|t| t.options()));
+    match options.is_empty() {
+        true => m.target.clone(),
+        false => format!("{}:{}", m.target, options.join(",")),
     }
 }
 

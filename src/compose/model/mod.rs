@@ -212,6 +212,29 @@ pub struct Mount {
     /// Volumes: do not copy the image's content in the first time.
     #[serde(skip_serializing_if = "is_false")]
     pub nocopy: bool,
+    /// `type: tmpfs`: its `tmpfs: {size, mode}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<TmpfsMount>,
+}
+
+/// A long-syntax tmpfs mount's options.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TmpfsMount {
+    /// Bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Permission bits of the mount's root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+impl TmpfsMount {
+    /// As `--tmpfs` options (`size=1048576,mode=1777`).
+    pub fn options(&self) -> Vec<String> {
+        let size = self.size.map(|b| format!("size={b}"));
+        let mode = self.mode.map(|m| format!("mode={m:o}"));
+        size.into_iter().chain(mode).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]

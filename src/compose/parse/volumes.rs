@@ -7,7 +7,7 @@ use serde_norway::Value;
 use super::value::{key_string, untag};
 use super::{Ctx, Result};
 use crate::compose::locate::KeyPath;
-use crate::compose::model::{Mount, MountKind, VolumeDef};
+use crate::compose::model::{Mount, MountKind, TmpfsMount, VolumeDef};
 
 const SHORT_FORM: &str = "[SOURCE:]TARGET[:MODE] with an absolute TARGET";
 
@@ -64,6 +64,7 @@ fn short(ctx: &Ctx, spec: &str, at: &KeyPath) -> Result<Mount> {
         target: target.to_string(),
         read_only: modes.contains(&"ro"),
         nocopy: modes.contains(&"nocopy"),
+        tmpfs: None,
     })
 }
 
@@ -86,6 +87,7 @@ fn long(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Mount> {
         target: String::new(),
         read_only: false,
         nocopy: false,
+        tmpfs: None,
     };
     for (k, v) in map {
         let key = key_string(k);
@@ -112,6 +114,14 @@ fn long(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Mount> {
                     }
                 }
             }
+            "tmpfs" if kind == MountKind::Tmpfs => mount.tmpfs = Some(tmpfs(ctx, v, &here)?),
+            "tmpfs" => {
+                return Err(ctx.invalid(
+                    &kind_at,
+                    &kind_text,
+                    "tmpfs (tmpfs: options are for type: tmpfs only)",
+                ))
+            }
             _ => ctx.unhandled(
                 &here,
                 &key,
@@ -122,8 +132,9 @@ fn long(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Mount> {
                     "target",
                     "read_only",
                     "volume",
+                    "tmpfs",
                 ],
-                &["bind", "tmpfs", "image"],
+                &["bind", "image"],
             )?,
         }
     }
@@ -138,6 +149,33 @@ fn long(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Mount> {
         return Err(ctx.missing(at, "source"));
     }
     Ok(mount)
+}
+
+/// `tmpfs: {size, mode}` of a `type: tmpfs` mount. A mode written `01777`
+/// (or quoted) is octal; a plain number is taken as it is, as compose
+/// does (so `0o1777` works too).
+fn tmpfs(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<TmpfsMount> {
+    let mut out = TmpfsMount::default();
+    for (k, v) in ctx.mapping(v, at)? {
+        let key = key_string(k);
+        let here = at.key(&key);
+        match key.as_str() {
+            "size" => out.size = Some(super::deploy::bytes(ctx, v, &here)?),
+            "mode" => {
+                let text = ctx.string(v, &here)?;
+                let mode = match untag(v) {
+                    Value::Number(n) => n.as_u64().and_then(|m| u32::try_from(m).ok()),
+                    _ => u32::from_str_radix(&text, 8).ok(),
+                };
+                let mode = mode.filter(|m| *m <= 0o7777);
+                out.mode = Some(mode.ok_or_else(|| {
+                    ctx.invalid(&here, &text, "permission bits such as 01777 or \"0755\"")
+                })?);
+            }
+            _ => ctx.unhandled(&here, &key, &["size", "mode"], &[])?,
+        }
+    }
+    Ok(out)
 }
 
 pub fn mounts(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Vec<Mount>> {

@@ -248,6 +248,21 @@ fn errors_inside_long_forms_point_at_the_inner_key() {
         "bind, volume or tmpfs",
     );
     assert_err(
+        &format!("{head}    volumes:\n      - type: tmpfs\n        target: /x\n        tmpfs: {{mode: 99999}}\n"),
+        7,
+        "permission bits",
+    );
+    assert_err(
+        &format!("{head}    volumes:\n      - type: tmpfs\n        target: /x\n        tmpfs: {{size: lots}}\n"),
+        7,
+        "a size like",
+    );
+    assert_err(
+        &format!("{head}    volumes:\n      - type: volume\n        target: /x\n        tmpfs: {{size: 1m}}\n"),
+        5,
+        "type: tmpfs only",
+    );
+    assert_err(
         &format!("{head}    ulimits:\n      nofile:\n        soft: 1\n"),
         5,
         "missing required key hard",

@@ -109,6 +109,13 @@ services:
       - /anon
       - type: tmpfs
         target: /tmp
+      - type: tmpfs
+        target: /scratch
+        read_only: true
+        tmpfs: { size: 1m, mode: 01777 }
+      - type: tmpfs
+        target: /run/x
+        tmpfs: { size: 4096, mode: "0700" }
 volumes:
   data: {}
   cache: { name: shared-cache }
@@ -127,7 +134,14 @@ volumes:
             "/anon"
         ]
     );
-    assert_eq!(t.tmpfs, ["/tmp"]);
+    assert_eq!(
+        t.tmpfs,
+        [
+            "/tmp",
+            "/scratch:ro,size=1048576,mode=1777",
+            "/run/x:size=4096,mode=700"
+        ]
+    );
 }
 
 #[test]
