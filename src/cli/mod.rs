@@ -6,7 +6,10 @@ mod compose;
 mod compose_build;
 mod containers;
 mod exit;
+mod format;
+mod image_list;
 mod images;
+mod inspect;
 mod logs;
 mod netview;
 mod network;
@@ -63,7 +66,7 @@ enum Command {
     /// Remove containers
     Rm(containers::RmArgs),
     /// Show containers as JSON
-    Inspect(containers::InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// Show resource usage
     Stats(stats::StatsArgs),
     /// Build an image from a Dockerfile
@@ -74,7 +77,7 @@ enum Command {
     /// Create an image from a rootfs tarball
     Import(images::ImportArgs),
     /// List images
-    Images,
+    Images(image_list::ImagesArgs),
     /// Remove images
     Rmi(images::RmiArgs),
     /// Manage networks
@@ -303,12 +306,12 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Stop(args) => containers::stop(&instance, &args),
         Command::Kill(args) => containers::kill(&instance, &args),
         Command::Rm(args) => containers::rm(&instance, &args),
-        Command::Inspect(args) => containers::inspect(&instance, &args),
+        Command::Inspect(args) => inspect::inspect(&instance, &args),
         Command::Stats(args) => stats::stats(&instance, &args),
         Command::Build(args) => build::build(&instance, &args),
         Command::Builder(command) => build::builder(&instance, &command),
         Command::Import(args) => images::import(&instance, &args),
-        Command::Images => images::list(&instance),
+        Command::Images(args) => image_list::list(&instance, &args),
         Command::Rmi(args) => images::rmi(&instance, &args),
         Command::Network(cmd) => network::network(&instance, cmd),
         Command::Volume(cmd) => volume::volume(&instance, cmd),

@@ -5,20 +5,22 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use comfy_table::{presets::NOTHING, Table};
 
+use super::format::{self, field, Listing};
 use super::CliResult;
 use crate::cgroups::Stats;
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::runtime::control::observed_status;
+use crate::util::template::Field;
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
     /// Print one sample and exit
     #[arg(long)]
     no_stream: bool,
-    /// table (default) or json
-    #[arg(long, default_value = "table")]
-    format: String,
+    /// table (default), json, or a Go template: 'table {{.Name}}\t{{.CPUPerc}}'
+    #[arg(long)]
+    format: Option<String>,
     /// Containers (default: all running)
     containers: Vec<String>,
 }
@@ -55,7 +57,20 @@ fn sample(instance: &Instance, ids: &[(String, String, String)]) -> Vec<Sample> 
         .collect()
 }
 
+const FIELDS: &[Field] = &[
+    field("Container", "CONTAINER"),
+    field("ID", "CONTAINER ID"),
+    field("Name", "NAME"),
+    field("CPUPerc", "CPU %"),
+    field("MemUsage", "MEM USAGE / LIMIT"),
+    field("MemPerc", "MEM %"),
+    field("NetIO", "NET I/O"),
+    field("BlockIO", "BLOCK I/O"),
+    field("PIDs", "PIDS"),
+];
+
 pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
+    let listing = Listing::parse(args.format.as_deref())?;
     // Named containers must exist, as with docker (exit 1 otherwise).
     let named = args
         .containers
@@ -82,7 +97,7 @@ pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
             1000
         }));
         let (second, wall) = (sample(instance, &targets), start.elapsed());
-        print_samples(&first, &second, wall, total_memory, &args.format)?;
+        print_samples(&first, &second, wall, total_memory, &listing)?;
         if args.no_stream {
             return Ok(0);
         }
@@ -94,7 +109,7 @@ fn print_samples(
     second: &[Sample],
     wall: Duration,
     host_mem: u64,
-    format: &str,
+    listing: &Listing,
 ) -> CliResult {
     let mut table = Table::new();
     table.load_preset(NOTHING).set_header([
@@ -105,7 +120,7 @@ fn print_samples(
         "MEM %",
         "PIDS",
     ]);
-    let mut rows = Vec::new();
+    let (mut rows, mut docker_rows) = (Vec::new(), Vec::new());
     for s in second {
         let before = first
             .iter()
@@ -123,6 +138,13 @@ fn print_samples(
             "ID": s.id, "Name": s.name, "CPUPerc": cpu, "MemUsage": s.stats.memory_usage,
             "MemLimit": limit, "MemPerc": mem_pct, "PIDs": s.stats.pids_current,
         }));
+        docker_rows.push(serde_json::json!({
+            "Container": s.id[..12], "ID": s.id[..12], "Name": s.name,
+            "CPUPerc": format!("{cpu:.2}%"),
+            "MemUsage": format!("{} / {}", mib(s.stats.memory_usage), mib(limit)),
+            "MemPerc": format!("{mem_pct:.2}%"), "NetIO": "--", "BlockIO": "--",
+            "PIDs": s.stats.pids_current.to_string(),
+        }));
         table.add_row([
             s.id[..12].to_string(),
             s.name.clone(),
@@ -132,10 +154,10 @@ fn print_samples(
             s.stats.pids_current.to_string(),
         ]);
     }
-    if format == "json" {
-        println!("{}", serde_json::to_string(&rows)?);
-    } else {
-        println!("{table}");
+    match listing {
+        Listing::Json => println!("{}", serde_json::to_string(&rows)?),
+        Listing::Table => println!("{table}"),
+        Listing::Template(f) => return format::print_rows(f, &docker_rows, FIELDS),
     }
     Ok(0)
 }
