@@ -50,13 +50,22 @@ impl Kind {
     }
 }
 
+/// `container inspect`, `image inspect`…: one kind whatever `--type` says.
+pub fn inspect_only(instance: &Instance, args: &InspectArgs, kind: Kind) -> CliResult {
+    inspect_kind(instance, args, Some(kind))
+}
+
 pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
+    inspect_kind(instance, args, args.kind)
+}
+
+fn inspect_kind(instance: &Instance, args: &InspectArgs, kind: Option<Kind>) -> CliResult {
     let template = parse_inspect(args.format.as_deref())?;
     let view = NetView::load(&instance.root);
     let mut found = Vec::new();
     let mut code = 0;
     for name in &args.names {
-        match lookup(instance, &view, name, args.kind) {
+        match lookup(instance, &view, name, kind) {
             Ok(v) => found.push(v),
             Err(e) => {
                 eprintln!("rcorch: {e}");

@@ -2,13 +2,17 @@
 //! per-container monitor, and the container verbs built on them.
 
 pub mod caps;
+pub mod changes;
 pub mod console;
 pub mod control;
+pub mod copy;
 pub mod exec;
+pub mod export;
 pub mod hooks;
 pub mod init;
 mod init_setup;
 pub mod logs;
+pub mod manage;
 pub mod monitor;
 pub mod mounts;
 mod mounts_generic;
