@@ -190,6 +190,23 @@ fn cp_copies_both_ways_and_through_tar_streams() {
         .collect();
     assert_eq!(names, ["from-stdin"]);
 
+    let owned = env.scratch_file("owned", "mine");
+    std::os::unix::fs::chown(&owned, Some(1234), Some(4321)).unwrap();
+    let owner = |path: &str| {
+        env.rcorch(&["exec", "box", "stat", "-c", "%u:%g", path])
+            .ok()
+    };
+    env.rcorch(&["cp", owned.to_str().unwrap(), "box:/tmp/plain"])
+        .ok();
+    assert_eq!(
+        owner("/tmp/plain"),
+        "0:0",
+        "owned by root at the destination"
+    );
+    env.rcorch(&["cp", "-a", owned.to_str().unwrap(), "box:/tmp/kept"])
+        .ok();
+    assert_eq!(owner("/tmp/kept"), "1234:4321", "-a keeps the owner");
+
     let missing = env.rcorch(&["cp", "box:/nonexistent", out.to_str().unwrap()]);
     assert!(
         missing.code == 1 && missing.stderr.contains("/nonexistent"),

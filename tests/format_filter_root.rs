@@ -160,6 +160,16 @@ fn ps_filters_follow_dockers_semantics() {
     assert_eq!(ps(&["-a", "-f", "before=web2"]), "web1");
     assert_eq!(ps(&["-f", "network=none"]), "web1 web2");
     assert_eq!(ps(&["-f", "id=nosuchid"]), "");
+    assert_eq!(ps(&["-l"]), "db", "the latest, whatever its state");
+    assert_eq!(ps(&["-n", "2"]), "db web2");
+    let full = env
+        .rcorch(&["ps", "-q", "--no-trunc", "-f", "name=web1"])
+        .ok();
+    assert_eq!(full.len(), 64, "{full}");
+    let id = env
+        .rcorch(&["ps", "--no-trunc", "--format", "{{.ID}}", "-f", "name=web1"])
+        .ok();
+    assert_eq!(id, full);
     let table = env
         .rcorch(&[
             "ps",
@@ -209,6 +219,13 @@ fn images_volumes_and_networks_take_formats_and_filters() {
     );
     assert_eq!(images(&["-q", "-f", "dangling=true"]), "");
     assert_eq!(images(&["--format", "{{.ID}}", "mine"]).len(), 12);
+    let full = images(&["--no-trunc", "--format", "{{.ID}}", "mine"]);
+    assert!(full.starts_with("sha256:") && full.len() == 71, "{full}");
+    let digests = images(&["--digests", "mine"]);
+    assert!(
+        digests.contains("TAG  DIGEST  IMAGE ID") && digests.contains("<none>"),
+        "{digests}"
+    );
 
     env.rcorch(&["volume", "create", "--label", "k=v", "vol-a"])
         .ok();

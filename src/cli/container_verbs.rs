@@ -41,9 +41,9 @@ pub struct DiffArgs {
 
 #[derive(Args, Debug)]
 pub struct CpArgs {
-    /// Accepted for Docker's sake: symlinks are copied as links
-    #[arg(short = 'L', long)]
-    follow_link: bool,
+    /// Keep the files' uid/gid (default: owned by root at the destination)
+    #[arg(short, long)]
+    archive: bool,
     /// CONTAINER:PATH, a host path, or - (a tar on stdin)
     src: String,
     /// CONTAINER:PATH, a host path, or - (a tar on stdout)
@@ -182,12 +182,16 @@ fn contents(arg: &str) -> bool {
 pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
     let (src, dst) = (parse_cp_path(&args.src), parse_cp_path(&args.dst));
     let inner = contents(&args.src);
+    let how = copy::Placement {
+        contents: inner,
+        keep_owner: args.archive,
+    };
     match (src, dst) {
         (CpPath::Container { name, path }, dst @ (CpPath::Host(_) | CpPath::Stdio)) => {
             let pid = running_pid(instance, &name)?;
             let work = |pipe| pack_inside(&path, inner, pipe);
             let relay = |pipe: std::fs::File| match &dst {
-                CpPath::Host(to) => copy::unpack(pipe, to, inner),
+                CpPath::Host(to) => copy::unpack(pipe, to, how),
                 _ => {
                     let mut pipe = pipe;
                     std::io::copy(&mut pipe, &mut std::io::stdout().lock())
@@ -210,7 +214,8 @@ pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
                         problem: "not a directory: a tar from stdin is extracted into a directory",
                     });
                 }
-                copy::unpack(pipe, &path, inner || from_stdin)
+                let contents = inner || from_stdin;
+                copy::unpack(pipe, &path, copy::Placement { contents, ..how })
             };
             let relay = |pipe: std::fs::File| match &src {
                 CpPath::Host(from) => copy::pack(from, inner, pipe).map_err(CopyError::from),

@@ -37,6 +37,18 @@ pub struct PsArgs {
     /// volume, before, since (a key twice: either value; keys: all)
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<String>,
+    /// Full ids and commands
+    #[arg(long)]
+    no_trunc: bool,
+    /// The N most recently created containers (any state)
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    last: Option<usize>,
+    /// The most recently created container (any state)
+    #[arg(short, long)]
+    latest: bool,
+    /// Compute Docker's SIZE (the writable layer) for templates' {{.Size}}
+    #[arg(short, long)]
+    size: bool,
 }
 
 #[derive(Args, Debug)]
@@ -103,27 +115,35 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
     let mut records = scan.records;
     let filter = ps_filter(instance, filters, &records)?;
     let net = NetView::load(&instance.root);
-    let all = args.all || filter.wants_all();
+    let last = if args.latest { Some(1) } else { args.last };
+    let all = args.all || filter.wants_all() || last.is_some();
     records.retain(|r| all || observed_status(&r.state) == Status::Running);
     records.retain(|r| filter.matches(r, &net));
     records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+    records.truncate(last.unwrap_or(usize::MAX));
+    let id = |r: &Record| -> String {
+        let full = &r.config.id;
+        full[..if args.no_trunc { full.len() } else { 12 }].to_string()
+    };
     if args.quiet {
-        for r in &records {
-            println!("{}", &r.config.id[..12]);
-        }
+        records.iter().for_each(|r| println!("{}", id(r)));
         return Ok(0);
     }
     match listing {
         Listing::Template(format) => {
-            let sized = args.format.as_deref().is_some_and(|f| f.contains(".Size"));
+            let sized = args.size || args.format.as_deref().is_some_and(|f| f.contains(".Size"));
             let rows: Vec<_> = records
                 .iter()
-                .map(|r| ps_format::row(r, &net, sized.then(|| size_text(instance, r))))
+                .map(|r| {
+                    let mut row = ps_format::row(r, &net, sized.then(|| size_text(instance, r)));
+                    row["ID"] = id(r).into();
+                    row
+                })
                 .collect();
             format::print_rows(&format, &rows, ps_format::FIELDS)
         }
         Listing::Json => ps_json(&records, &net),
-        Listing::Table => ps_table(instance, &records, &net),
+        Listing::Table => ps_table(instance, &records, &net, args.no_trunc),
     }
 }
 
@@ -207,7 +227,7 @@ fn ps_json(records: &[Record], net: &NetView) -> CliResult {
     Ok(0)
 }
 
-fn ps_table(instance: &Instance, records: &[Record], net: &NetView) -> CliResult {
+fn ps_table(instance: &Instance, records: &[Record], net: &NetView, no_trunc: bool) -> CliResult {
     let health = ProjectHealth::load(instance, records);
     let mut table = Table::new();
     table.load_preset(NOTHING).set_header([
@@ -224,12 +244,13 @@ fn ps_table(instance: &Instance, records: &[Record], net: &NetView) -> CliResult
     ]);
     for r in records {
         let mut command = r.config.args.join(" ");
-        if command.len() > 20 {
+        if command.len() > 20 && !no_trunc {
             command.truncate(19);
             command.push('…');
         }
+        let id_len = if no_trunc { r.config.id.len() } else { 12 };
         table.add_row([
-            r.config.id[..12].to_string(),
+            r.config.id[..id_len].to_string(),
             r.config.image.clone(),
             format!("\"{command}\""),
             format!("{} ago", ago(Some(&r.config.created))),

@@ -28,6 +28,12 @@ pub struct ImagesArgs {
     /// KEY=VALUE: dangling, label, reference, before, since
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<String>,
+    /// Full image ids (sha256:…)
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show the registry digest of each image
+    #[arg(long)]
+    digests: bool,
     /// Only images of this repository (reference glob: busybox, 'busy*:1.*')
     repository: Option<String>,
 }
@@ -141,7 +147,11 @@ pub fn list(instance: &Instance, args: &ImagesArgs) -> CliResult {
         let users = containers.iter().filter(|c| c.image_id == im.id).count();
         for (repo, tag) in repo_rows(&im) {
             if filter.keeps(&im, &repo, &tag) {
-                rows.push(row(&im, &repo, &tag, users));
+                let mut r = row(&im, &repo, &tag, users);
+                if args.no_trunc {
+                    r["ID"] = im.id.clone().into();
+                }
+                rows.push(r);
             }
         }
     }
@@ -159,23 +169,21 @@ pub fn list(instance: &Instance, args: &ImagesArgs) -> CliResult {
             Ok(0)
         }
         Listing::Table => {
+            let mut columns = vec!["Repository", "Tag", "ID", "CreatedAt", "Size"];
+            if args.digests {
+                columns.insert(2, "Digest");
+            }
+            let header = |c: &&str| match *c {
+                "ID" => "IMAGE ID".to_string(),
+                "CreatedAt" => "CREATED".to_string(),
+                other => other.to_uppercase(),
+            };
             let mut table = Table::new();
-            table.load_preset(NOTHING).set_header([
-                "REPOSITORY",
-                "TAG",
-                "IMAGE ID",
-                "CREATED",
-                "SIZE",
-            ]);
+            table
+                .load_preset(NOTHING)
+                .set_header(columns.iter().map(header));
             for r in &rows {
-                let cell = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-                table.add_row([
-                    cell("Repository"),
-                    cell("Tag"),
-                    cell("ID"),
-                    cell("CreatedAt"),
-                    cell("Size"),
-                ]);
+                table.add_row(columns.iter().map(|c| r[*c].as_str().unwrap_or_default()));
             }
             println!("{table}");
             Ok(0)

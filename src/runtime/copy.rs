@@ -54,10 +54,21 @@ pub fn pack(path: &Path, contents: bool, out: impl Write) -> std::io::Result<()>
     tar.into_inner()?.flush()
 }
 
+/// How `unpack` places and owns what it writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
+    /// `SRC/.`: the source's contents go into `dst` (created if missing).
+    pub contents: bool,
+    /// `cp -a`: keep the archive's uid/gid (else the copier's, root).
+    pub keep_owner: bool,
+}
+
 /// Docker's placement: into `dst` when it is a directory (or for
 /// `contents`), else as `dst` itself, renamed from the source's name.
-pub fn unpack(input: impl Read, dst: &Path, contents: bool) -> Result<(), CopyError> {
+pub fn unpack(input: impl Read, dst: &Path, how: Placement) -> Result<(), CopyError> {
+    let contents = how.contents;
     let mut archive = tar::Archive::new(input);
+    archive.set_preserve_ownerships(how.keep_owner);
     let into_dir = contents || dst.is_dir();
     if contents {
         std::fs::create_dir_all(dst)?;
@@ -207,7 +218,11 @@ mod tests {
     fn copy(src: &Path, contents: bool, dst: &Path) -> Result<(), CopyError> {
         let mut tar = Vec::new();
         pack(src, contents, &mut tar).unwrap();
-        unpack(&tar[..], dst, contents)
+        let how = Placement {
+            contents,
+            keep_owner: false,
+        };
+        unpack(&tar[..], dst, how)
     }
 
     #[test]
@@ -251,7 +266,7 @@ mod tests {
         let bytes = tar.into_inner().unwrap();
         let dst = tmp.path().join("dst");
         std::fs::create_dir(&dst).unwrap();
-        let e = unpack(&bytes[..], &dst, false).unwrap_err();
+        let e = unpack(&bytes[..], &dst, Placement::default()).unwrap_err();
         assert!(e.to_string().contains("outside the destination"), "{e}");
         assert!(!outside.join("pwned").exists());
     }
