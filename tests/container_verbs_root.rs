@@ -311,3 +311,72 @@ fn container_spellings_reach_the_same_verbs() {
     env.rcorch(&["container", "rm", "spelled"]).ok();
     assert_eq!(env.rcorch(&["container", "ls", "-a", "-q"]).ok(), "");
 }
+
+#[test]
+fn cp_reaches_a_stopped_containers_layers() {
+    let Some(env) = TestEnv::new() else { return };
+    let script = "echo made > /made; rm /etc/group; mkdir /out; ln -s /var/tmp /lnk";
+    let out = env.rcorch(&[
+        "run",
+        "--name",
+        "s",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let host = |name: &str| env.scratch.join(name);
+    env.rcorch(&["cp", "s:/made", host("made").to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(host("made")).unwrap(),
+        "made\n",
+        "from the upper layer"
+    );
+    env.rcorch(&["cp", "s:/etc/passwd", host("passwd").to_str().unwrap()])
+        .ok();
+    assert!(
+        std::fs::read_to_string(host("passwd"))
+            .unwrap()
+            .starts_with("root:"),
+        "from the image"
+    );
+    let gone = env.rcorch(&["cp", "s:/etc/group", host("group").to_str().unwrap()]);
+    assert_eq!(gone.code, 1, "deleted in the container: {gone:#?}");
+
+    let conf = env.scratch_file("new.conf", "conf");
+    env.rcorch(&["cp", conf.to_str().unwrap(), "s:/etc/"]).ok();
+    env.rcorch(&["cp", conf.to_str().unwrap(), "s:/usr/sbin/renamed.conf"])
+        .ok();
+    let diff = env.rcorch(&["diff", "s"]).ok();
+    for line in ["A /etc/new.conf", "C /usr/sbin", "A /usr/sbin/renamed.conf"] {
+        assert!(
+            diff.lines().any(|l| l == line),
+            "{line} missing from:\n{diff}"
+        );
+    }
+    env.rcorch(&[
+        "cp",
+        "s:/usr/sbin/renamed.conf",
+        host("back").to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(host("back")).unwrap(), "conf");
+
+    let escape = env.rcorch(&["cp", conf.to_str().unwrap(), "s:/lnk/escaped"]);
+    assert_eq!(escape.code, 1, "{escape:#?}");
+    assert!(escape.stderr.contains("symlink"), "{escape:#?}");
+    assert!(
+        !std::path::Path::new("/var/tmp/escaped").exists(),
+        "written through the link"
+    );
+    let no_dir = env.rcorch(&["cp", conf.to_str().unwrap(), "s:/nodir/x"]);
+    assert!(
+        no_dir.code == 1 && no_dir.stderr.contains("no such directory"),
+        "{no_dir:#?}"
+    );
+    env.rcorch(&["rm", "s"]).ok();
+}

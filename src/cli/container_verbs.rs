@@ -12,6 +12,7 @@ use crate::instance::Instance;
 use crate::runtime::changes::{changes, ps_lines_of};
 use crate::runtime::control::observed_status;
 use crate::runtime::copy::{self, CopyError};
+use crate::runtime::copy_stopped::{self, Layers};
 use crate::runtime::manage;
 
 #[derive(Args, Debug)]
@@ -188,7 +189,10 @@ pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
     };
     match (src, dst) {
         (CpPath::Container { name, path }, dst @ (CpPath::Host(_) | CpPath::Stdio)) => {
-            let pid = running_pid(instance, &name)?;
+            let pid = match target(instance, &name)? {
+                Target::Running(pid) => pid,
+                Target::Stopped(layers) => return copy_out_stopped(&layers, &path, &dst, how),
+            };
             let work = |pipe| pack_inside(&path, inner, pipe);
             let relay = |pipe: std::fs::File| match &dst {
                 CpPath::Host(to) => copy::unpack(pipe, to, how),
@@ -205,8 +209,13 @@ pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
             if let CpPath::Host(from) = &src {
                 std::fs::symlink_metadata(from).map_err(|e| format!("{}: {e}", from.display()))?;
             }
-            let pid = running_pid(instance, &name)?;
             let from_stdin = matches!(src, CpPath::Stdio);
+            let pid = match target(instance, &name)? {
+                Target::Running(pid) => pid,
+                Target::Stopped(layers) => {
+                    return copy_in_stopped(&layers, &src, &path, how, from_stdin)
+                }
+            };
             let work = |pipe| {
                 if from_stdin && !path.is_dir() {
                     return Err(CopyError::Path {
@@ -240,16 +249,64 @@ fn pack_inside(path: &Path, inner: bool, pipe: std::fs::File) -> Result<(), Copy
     copy::pack(path, inner, pipe).map_err(|e| CopyError::Inside(format!("{}: {e}", path.display())))
 }
 
-fn running_pid(instance: &Instance, reference: &str) -> Result<i32, Failure> {
+/// Where `cp` finds a container's files: through its running process, or
+/// in its layers while it is not running.
+enum Target {
+    Running(i32),
+    Stopped(Layers),
+}
+
+fn target(instance: &Instance, reference: &str) -> Result<Target, Failure> {
     let r = record(instance, reference)?;
-    match (observed_status(&r.state), r.state.pid) {
-        (Status::Running, Some(pid)) => Ok(pid),
-        _ => Err(format!(
-            "container {} is not running: rcorch copies into and out of running containers only",
-            r.config.name
-        )
-        .into()),
+    Ok(match (observed_status(&r.state), r.state.pid) {
+        (Status::Running, Some(pid)) => Target::Running(pid),
+        _ => Target::Stopped(Layers {
+            upper: instance
+                .containers
+                .container_dir(&r.config.id)
+                .join("upper"),
+            image: r.config.layers.clone(),
+        }),
+    })
+}
+
+/// Out of a stopped container: to stdout as it is packed; to the host
+/// through memory (no process of the container's to stream from).
+fn copy_out_stopped(layers: &Layers, path: &Path, dst: &CpPath, how: copy::Placement) -> CliResult {
+    match dst {
+        CpPath::Host(to) => {
+            let mut tar = Vec::new();
+            copy_stopped::pack_out(layers, path, how.contents, &mut tar)?;
+            copy::unpack(&tar[..], to, how)?;
+        }
+        _ => copy_stopped::pack_out(layers, path, how.contents, std::io::stdout().lock())?,
     }
+    Ok(0)
+}
+
+fn copy_in_stopped(
+    layers: &Layers,
+    src: &CpPath,
+    path: &Path,
+    how: copy::Placement,
+    from_stdin: bool,
+) -> CliResult {
+    match src {
+        CpPath::Host(from) => {
+            let mut tar = Vec::new();
+            copy::pack(from, how.contents, &mut tar)
+                .map_err(|e| format!("{}: {e}", from.display()))?;
+            copy_stopped::unpack_in(layers, &tar[..], path, how, false)?;
+        }
+        _ => {
+            let how = copy::Placement {
+                contents: true,
+                ..how
+            };
+            copy_stopped::unpack_in(layers, std::io::stdin().lock(), path, how, from_stdin)?;
+        }
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -48,13 +48,95 @@ pub fn export(layers: &[PathBuf], out: impl Write) -> std::io::Result<()> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     let all: Vec<&Path> = layers.iter().map(PathBuf::as_path).collect();
-    merge_dir(&mut tar, Path::new(""), &all)?;
+    merge_dir(&mut tar, Path::new(""), Path::new(""), &all)?;
     tar.into_inner()?.flush()
 }
 
+/// The layers `rel` is seen through (topmost first): the one holding it,
+/// then, for a directory, those below whose directory merges into it.
+/// None when a whiteout hides it or no layer has it. Symlinks on the way
+/// are not followed: an intermediate one makes it unreachable here.
+pub fn visible<'l>(layers: &[&'l Path], rel: &Path) -> Option<Vec<&'l Path>> {
+    let mut current: Vec<&Path> = layers.to_vec();
+    let mut prefix = PathBuf::new();
+    for part in rel.components() {
+        let std::path::Component::Normal(name) = part else {
+            continue;
+        };
+        let mut hidden_name = std::ffi::OsString::from(".wh.");
+        hidden_name.push(name);
+        let parent = prefix.clone();
+        prefix.push(name);
+        let mut next = Vec::new();
+        for layer in &current {
+            let path = layer.join(&prefix);
+            if is_whiteout(&path) || layer.join(&parent).join(&hidden_name).exists() {
+                break;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if !next.is_empty() && !meta.is_dir() {
+                break;
+            }
+            next.push(*layer);
+            if !meta.is_dir() || is_opaque(&path) {
+                break;
+            }
+        }
+        if next.is_empty() {
+            return None;
+        }
+        current = next;
+    }
+    Some(current)
+}
+
+/// `cp` out of a stopped container: the tar of `rel` as the merged view
+/// shows it (`contents`: what is inside it), named from its base name.
+pub fn pack_merged(
+    layers: &[PathBuf],
+    rel: &Path,
+    contents: bool,
+    out: impl Write,
+) -> std::io::Result<()> {
+    let all: Vec<&Path> = layers.iter().map(PathBuf::as_path).collect();
+    let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    let seen = visible(&all, rel).ok_or_else(not_found)?;
+    let path = seen[0].join(rel);
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    let name = rel
+        .file_name()
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let is_dir = std::fs::symlink_metadata(&path)?.is_dir();
+    if contents && is_dir {
+        merge_dir(&mut tar, rel, Path::new(""), &seen)?;
+    } else {
+        tar.append_path_with_name(&path, &name)?;
+        if is_dir {
+            merge_dir(&mut tar, rel, &name, &seen)?;
+        }
+    }
+    tar.into_inner()?.flush()
+}
+
+/// `rel` in the merged view, for `cp` into a stopped container: Some(true)
+/// for a directory, Some(false) for anything else, None when absent.
+pub fn merged_kind(layers: &[PathBuf], rel: &Path) -> Option<bool> {
+    let all: Vec<&Path> = layers.iter().map(PathBuf::as_path).collect();
+    let seen = visible(&all, rel)?;
+    std::fs::symlink_metadata(seen[0].join(rel))
+        .ok()
+        .map(|m| m.is_dir())
+}
+
+/// `rel`: the directory read (in each layer); `named`: what its entries
+/// are called in the tar.
 fn merge_dir<W: Write>(
     tar: &mut tar::Builder<W>,
     rel: &Path,
+    named: &Path,
     layers: &[&Path],
 ) -> std::io::Result<()> {
     let mut tops: BTreeMap<std::ffi::OsString, Top> = BTreeMap::new();
@@ -89,7 +171,7 @@ fn merge_dir<W: Write>(
         let Top::In(i) = top else { continue };
         let path = layers[i].join(rel).join(&name);
         let inside = rel.join(&name);
-        tar.append_path_with_name(&path, &inside)?;
+        tar.append_path_with_name(&path, named.join(&name))?;
         if std::fs::symlink_metadata(&path)?.is_dir() {
             // Below the top, only layers where it is a directory too count,
             // down to the first that is not (a file there would be hidden).
@@ -100,7 +182,7 @@ fn merge_dir<W: Write>(
                     std::fs::symlink_metadata(l.join(&inside)).map_or(true, |m| m.is_dir())
                 })
                 .collect();
-            merge_dir(tar, &inside, &below)?;
+            merge_dir(tar, &inside, &named.join(&name), &below)?;
         }
     }
     Ok(())
@@ -134,5 +216,30 @@ mod tests {
         let names: Vec<&str> = seen.keys().map(String::as_str).collect();
         assert_eq!(names, ["added", "etc", "etc/a"]);
         assert_eq!(seen["etc/a"], "new");
+    }
+
+    #[test]
+    fn a_path_is_seen_through_its_topmost_layer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (upper, lower) = (tmp.path().join("upper"), tmp.path().join("lower"));
+        std::fs::create_dir_all(lower.join("etc/sub")).unwrap();
+        std::fs::write(lower.join("etc/sub/x"), "x").unwrap();
+        std::fs::write(lower.join("etc/gone"), "x").unwrap();
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::write(upper.join("etc/.wh.gone"), "").unwrap();
+        std::fs::write(upper.join("etc/y"), "y").unwrap();
+        let layers = [upper.clone(), lower.clone()];
+        assert_eq!(merged_kind(&layers, Path::new("etc")), Some(true));
+        assert_eq!(merged_kind(&layers, Path::new("etc/y")), Some(false));
+        assert_eq!(merged_kind(&layers, Path::new("etc/gone")), None);
+        assert_eq!(merged_kind(&layers, Path::new("nothing")), None);
+        let mut bytes = Vec::new();
+        pack_merged(&layers, Path::new("etc"), false, &mut bytes).unwrap();
+        let names: Vec<String> = tar::Archive::new(&bytes[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["etc", "etc/sub", "etc/sub/x", "etc/y"]);
     }
 }

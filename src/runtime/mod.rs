@@ -6,6 +6,7 @@ pub mod changes;
 pub mod console;
 pub mod control;
 pub mod copy;
+pub mod copy_stopped;
 pub mod exec;
 pub mod export;
 pub mod hooks;
