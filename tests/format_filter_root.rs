@@ -57,6 +57,24 @@ fn inspect_format_reads_dockers_fields() {
     let binding =
         r#"{{range $p, $b := .HostConfig.PortBindings}}{{$p}}={{(index $b 0).HostPort}}{{end}}"#;
     assert_eq!(f(binding), "80/tcp=18081");
+    let published = |spec: &str| {
+        let filter = format!("publish={spec}");
+        env.rcorch(&["ps", "-f", &filter, "--format", "{{.Names}}"])
+            .ok()
+    };
+    assert_eq!(published("80"), "insp");
+    assert_eq!(published("70-90/tcp"), "insp");
+    assert_eq!(published("80/udp"), "");
+    assert_eq!(
+        published("18081"),
+        "",
+        "the container's port, not the host's"
+    );
+    let bad = env.rcorch(&["ps", "-f", "publish=http"]);
+    assert!(
+        bad.code == 1 && bad.stderr.contains("publish=http"),
+        "{bad:#?}"
+    );
     let bad = env.rcorch(&["inspect", "-f", "{{.State.Pdi}}", "insp"]);
     assert_eq!(bad.code, 1, "{bad:#?}");
     assert!(
@@ -296,6 +314,13 @@ fn images_volumes_and_networks_take_formats_and_filters() {
         ])
         .ok();
     assert_eq!(stats, "user 1");
+    let net = env
+        .rcorch(&["stats", "--no-stream", "--format", "{{.NetIO}}", "user"])
+        .ok();
+    assert_eq!(
+        net, "0B / 0B",
+        "--network none: loopback only, which is not counted"
+    );
     env.rcorch(&["rm", "-f", "user"]).ok();
     env.rcorch(&["volume", "rm", "vol-a", "vol-b"]).ok();
     env.rcorch(&["network", "rm", "backnet"]).ok();

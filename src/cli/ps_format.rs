@@ -39,6 +39,7 @@ pub const FIELDS: &[Field] = &[
 
 pub const FILTER_KEYS: &[&str] = &[
     "id", "name", "label", "status", "ancestor", "exited", "network", "volume", "before", "since",
+    "publish",
 ];
 
 const STATUSES: &[&str] = &[
@@ -106,6 +107,24 @@ fn networks(r: &Record, net: &NetView) -> BTreeSet<String> {
     names
 }
 
+/// `publish=PORT[/PROTO]` or `START-END[/PROTO]` (checked by `parse`): a
+/// container port the container publishes (Docker matches the private port).
+fn publishes(r: &Record, net: &NetView, spec: &str) -> bool {
+    let (range, proto) = spec.split_once('/').unwrap_or((spec, ""));
+    let (low, high) = range.split_once('-').unwrap_or((range, range));
+    let (Ok(low), Ok(high)) = (low.parse::<u16>(), high.parse::<u16>()) else {
+        return false;
+    };
+    let ports = net
+        .state()
+        .endpoints_of(&r.config.id)
+        .flat_map(|e| &e.ports);
+    ports.into_iter().any(|p| {
+        (low..=high).contains(&p.container_port)
+            && (proto.is_empty() || p.proto.to_string() == proto)
+    })
+}
+
 /// `ps --filter`, with the references (`before`, `since`, `ancestor`)
 /// already looked up by the caller.
 pub struct PsFilter {
@@ -130,6 +149,19 @@ impl PsFilter {
                 key: "exited".into(),
                 value: bad.clone(),
                 expected: "expected an exit code".into(),
+            });
+        }
+        let port = |p: &str| p.parse::<u16>().is_ok();
+        let bad_port = filters.values("publish").iter().find(|v| {
+            let (range, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+            let (low, high) = range.split_once('-').unwrap_or((range, range));
+            !(port(low) && port(high) && ["tcp", "udp"].contains(&proto))
+        });
+        if let Some(bad) = bad_port {
+            return Err(FilterError::Value {
+                key: "publish".into(),
+                value: bad.clone(),
+                expected: "expected PORT[/tcp|udp] or START-END[/tcp|udp]".into(),
             });
         }
         Ok(filters)
@@ -164,6 +196,7 @@ impl PsFilter {
                         || m.destination.as_os_str() == v
                 })
             })
+            && f.any("publish", |v| publishes(r, net, v))
             && self.before.as_ref().is_none_or(|t| c.created < *t)
             && self.since.as_ref().is_none_or(|t| c.created > *t)
     }
