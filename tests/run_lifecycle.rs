@@ -206,7 +206,7 @@ fn inspect_reports_state_and_mounts() {
     );
     let v = env.inspect("insp");
     assert_eq!(v["Id"], id.as_str());
-    assert_eq!(v["Name"], "insp");
+    assert_eq!(v["Name"], "/insp", "Docker's name: with a slash");
     assert_eq!(v["State"]["Running"], true);
     assert_eq!(v["State"]["Status"], "running");
     let pid = v["State"]["Pid"].as_i64().expect("State.Pid");

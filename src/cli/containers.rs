@@ -6,16 +6,19 @@ use clap::Args;
 use comfy_table::{presets::NOTHING, Table};
 use serde_json::json;
 
+use super::format::{self, Listing};
+use super::images::human_size;
 use super::netview::NetView;
+use super::ps_format::{self, state_word as status_word, PsFilter};
 use super::{CliResult, Failure};
 use crate::container::build::parse_signal;
 use crate::container::store::Record;
-use crate::container::{MountKind, MountSpec, NetworkMode, Status};
+use crate::container::Status;
 use crate::instance::Instance;
-use crate::network::NetState;
 use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::{self, observed_status};
 use crate::supervisor::health::HealthStatus;
+use crate::util::filter::Filters;
 use crate::util::time::{human_duration, parse_rfc3339};
 
 #[derive(Args, Debug)]
@@ -28,8 +31,24 @@ pub struct PsArgs {
     quiet: bool,
     /// table (default), json, or a Go template: '{{.Names}}',
     /// 'table {{.ID}}\t{{.Status}}', '{{json .}}'
-    #[arg(long, default_value = "table")]
-    format: String,
+    #[arg(long)]
+    format: Option<String>,
+    /// KEY=VALUE: id, name, label, status, ancestor, exited, network,
+    /// volume, before, since, publish (a key twice: either value; keys: all)
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// Full ids and commands
+    #[arg(long)]
+    no_trunc: bool,
+    /// The N most recently created containers (any state)
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    last: Option<usize>,
+    /// The most recently created container (any state)
+    #[arg(short, long)]
+    latest: bool,
+    /// Compute Docker's SIZE (the writable layer) for templates' {{.Size}}
+    #[arg(short, long)]
+    size: bool,
 }
 
 #[derive(Args, Debug)]
@@ -65,12 +84,6 @@ pub struct RmArgs {
     containers: Vec<String>,
 }
 
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    #[arg(required = true)]
-    containers: Vec<String>,
-}
-
 pub fn ago(timestamp: Option<&str>) -> String {
     let since = timestamp
         .and_then(parse_rfc3339)
@@ -91,60 +104,131 @@ pub fn status_text(record: &Record) -> String {
     }
 }
 
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Created => "created",
-        Status::Running => "running",
-        Status::Exited => "exited",
-    }
-}
-
 pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
-    // A template is checked before anything is read, so a bad one fails alone.
-    let template = match args.format.as_str() {
-        "table" | "json" => None,
-        text => Some(super::ps_format::parse(text).map_err(|e| Failure::from(e.to_string()))?),
-    };
+    // Format and filters are checked before anything is read, so bad ones fail alone.
+    let listing = Listing::parse(args.format.as_deref())?;
+    let filters = PsFilter::parse(&args.filter)?;
     let scan = instance.containers.scan()?;
     for broken in &scan.broken {
         eprintln!("rcorch: warning: {}", broken.report());
     }
     let mut records = scan.records;
-    records.retain(|r| args.all || observed_status(&r.state) == Status::Running);
-    records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
-    if args.quiet {
-        for r in &records {
-            println!("{}", &r.config.id[..12]);
-        }
-        return Ok(0);
-    }
+    let filter = ps_filter(instance, filters, &records)?;
     let net = NetView::load(&instance.root);
-    if let Some(template) = template {
-        let rows: Vec<_> = records
-            .iter()
-            .map(|r| super::ps_format::row(r, &net))
-            .collect();
-        print!("{}", template.render(&rows, super::ps_format::FIELDS));
+    let last = if args.latest { Some(1) } else { args.last };
+    let all = args.all || filter.wants_all() || last.is_some();
+    records.retain(|r| all || observed_status(&r.state) == Status::Running);
+    records.retain(|r| filter.matches(r, &net));
+    records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+    records.truncate(last.unwrap_or(usize::MAX));
+    let id = |r: &Record| -> String {
+        let full = &r.config.id;
+        full[..if args.no_trunc { full.len() } else { 12 }].to_string()
+    };
+    if args.quiet {
+        records.iter().for_each(|r| println!("{}", id(r)));
         return Ok(0);
     }
-    if args.format == "json" {
-        let rows: Vec<_> = records
-            .iter()
-            .map(|r| {
-                json!({
-                    "Id": r.config.id, "Names": r.config.name, "Image": r.config.image,
-                    "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
-                    "State": status_word(observed_status(&r.state)), "Status": status_text(r),
-                    "Ports": net.ports(r), "Balancer": net.balancer(r),
-                    "Strategy": net.strategy(r),
-                    "Project": label(r, LABEL_PROJECT), "Service": label(r, LABEL_SERVICE),
+    match listing {
+        Listing::Template(format) => {
+            let sized = args.size || args.format.as_deref().is_some_and(|f| f.contains(".Size"));
+            let rows: Vec<_> = records
+                .iter()
+                .map(|r| {
+                    let mut row = ps_format::row(r, &net, sized.then(|| size_text(instance, r)));
+                    row["ID"] = id(r).into();
+                    row
                 })
-            })
-            .collect();
-        println!("{}", serde_json::to_string(&rows)?);
-        return Ok(0);
+                .collect();
+            format::print_rows(&format, &rows, ps_format::FIELDS)
+        }
+        Listing::Json => ps_json(&records, &net),
+        Listing::Table => ps_table(instance, &records, &net, args.no_trunc),
     }
-    let health = ProjectHealth::load(instance, &records);
+}
+
+/// Looks up the containers and images a filter names.
+fn ps_filter(
+    instance: &Instance,
+    filters: Filters,
+    records: &[Record],
+) -> Result<PsFilter, Failure> {
+    let created = |key: &str| -> Result<Option<String>, Failure> {
+        let Some(reference) = filters.values(key).last() else {
+            return Ok(None);
+        };
+        let id = instance.containers.resolve(reference)?;
+        let found = records.iter().find(|r| r.config.id == id);
+        Ok(found.map(|r| r.config.created.clone()))
+    };
+    let (before, since) = (created("before")?, created("since")?);
+    let ancestor_ids = match filters.values("ancestor") {
+        [] => Vec::new(),
+        refs => {
+            let store = instance.images()?;
+            refs.iter()
+                .filter_map(|r| store.resolve(r).ok())
+                .map(|im| im.id)
+                .collect()
+        }
+    };
+    Ok(PsFilter {
+        filters,
+        before,
+        since,
+        ancestor_ids,
+    })
+}
+
+/// Docker's SIZE: the writable layer, and the image below it.
+fn size_text(instance: &Instance, r: &Record) -> String {
+    let upper = instance
+        .containers
+        .container_dir(&r.config.id)
+        .join("upper");
+    let image = instance
+        .images()
+        .ok()
+        .and_then(|s| s.resolve(&r.config.image_id).ok())
+        .map_or(0, |im| im.size);
+    let rw = dir_size(&upper);
+    format!("{} (virtual {})", human_size(rw), human_size(rw + image))
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn ps_json(records: &[Record], net: &NetView) -> CliResult {
+    let rows: Vec<_> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "Id": r.config.id, "Names": r.config.name, "Image": r.config.image,
+                "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
+                "State": status_word(observed_status(&r.state)), "Status": status_text(r),
+                "Ports": net.ports(r), "Balancer": net.balancer(r),
+                "Strategy": net.strategy(r),
+                "Project": label(r, LABEL_PROJECT), "Service": label(r, LABEL_SERVICE),
+            })
+        })
+        .collect();
+    println!("{}", serde_json::to_string(&rows)?);
+    Ok(0)
+}
+
+fn ps_table(instance: &Instance, records: &[Record], net: &NetView, no_trunc: bool) -> CliResult {
+    let health = ProjectHealth::load(instance, records);
     let mut table = Table::new();
     table.load_preset(NOTHING).set_header([
         "CONTAINER ID",
@@ -158,14 +242,15 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         "SERVICE",
         "BALANCER",
     ]);
-    for r in &records {
+    for r in records {
         let mut command = r.config.args.join(" ");
-        if command.len() > 20 {
+        if command.len() > 20 && !no_trunc {
             command.truncate(19);
             command.push('…');
         }
+        let id_len = if no_trunc { r.config.id.len() } else { 12 };
         table.add_row([
-            r.config.id[..12].to_string(),
+            r.config.id[..id_len].to_string(),
             r.config.image.clone(),
             format!("\"{command}\""),
             format!("{} ago", ago(Some(&r.config.created))),
@@ -178,7 +263,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         ]);
     }
     println!("{table}");
-    for line in rollout_progress(instance, &records) {
+    for line in rollout_progress(instance, records) {
         println!("{line}");
     }
     Ok(0)
@@ -252,110 +337,6 @@ pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
         println!("{c}");
         Ok(())
     })
-}
-
-/// `net`: the network state, for the container's addresses.
-pub fn inspect_json(r: &Record, net: &NetState) -> serde_json::Value {
-    let (c, s) = (&r.config, &r.state);
-    let configured = matches!(c.network, NetworkMode::Bridge(_)).then(|| c.network.name());
-    let networks = crate::network::endpoints::settings(net, &c.id, configured);
-    let status = observed_status(s);
-    json!({
-        "Id": c.id,
-        "Name": c.name,
-        "Created": c.created,
-        "Path": c.args.first(),
-        "Args": c.args.get(1..).unwrap_or_default(),
-        "Image": c.image_id,
-        "ImageName": c.image,
-        "State": {
-            "Status": status_word(status),
-            "Running": status == Status::Running,
-            "Pid": if status == Status::Running { s.pid.unwrap_or(0) } else { 0 },
-            "MonitorPid": s.monitor_pid,
-            "ExitCode": s.exit_code.unwrap_or(0),
-            "OOMKilled": s.oom_killed,
-            "Error": s.error.clone().unwrap_or_default(),
-            "StartedAt": s.started_at,
-            "FinishedAt": s.finished_at,
-        },
-        "Config": {
-            "Hostname": c.hostname,
-            "User": format!("{}:{}", c.user.uid, c.user.gid),
-            "Env": c.env,
-            "Cmd": c.args,
-            "WorkingDir": c.working_dir,
-            "Tty": c.tty,
-            "OpenStdin": c.interactive,
-            "Labels": c.labels,
-            "StopSignal": c.stop_signal,
-            "StopTimeout": c.stop_timeout,
-        },
-        "HostConfig": {
-            "Memory": c.limits.memory.unwrap_or(0),
-            "MemorySwap": c.limits.memory.unwrap_or(0),
-            "CpuPeriod": c.limits.cpu.map(|q| q.period_us).unwrap_or(0),
-            "CpuQuota": c.limits.cpu.map(|q| q.quota_us).unwrap_or(0),
-            "PidsLimit": c.limits.pids,
-            "ReadonlyRootfs": c.read_only,
-            "AutoRemove": c.auto_remove,
-            "Init": c.init,
-            "NetworkMode": c.network.name(),
-            "CapAdd": c.cap_add,
-            "CapDrop": c.cap_drop,
-            "CgroupParent": c.cgroup_parent,
-        },
-        "NetworkSettings": { "Networks": networks },
-        "Mounts": c.mounts.iter().map(mount_json).collect::<Vec<_>>(),
-    })
-}
-
-/// One entry of inspect's `Mounts`, as Docker shows it.
-fn mount_json(m: &MountSpec) -> serde_json::Value {
-    let kind = match m.kind {
-        MountKind::Bind => "bind",
-        MountKind::Tmpfs => "tmpfs",
-        MountKind::Volume => "volume",
-    };
-    let mut v = json!({
-        "Type": kind,
-        "Source": m.source,
-        "Destination": m.destination,
-        "RW": !m.read_only,
-    });
-    if let Some(name) = &m.volume {
-        v["Name"] = json!(name);
-        v["Driver"] = json!(crate::volume::DRIVER);
-    }
-    v
-}
-
-pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
-    // Unreadable network state only costs the addresses.
-    let view = NetView::load(&instance.root);
-    let mut found = Vec::new();
-    let mut code = 0;
-    for reference in &args.containers {
-        match instance
-            .containers
-            .resolve(reference)
-            .and_then(|id| instance.containers.load(&id))
-        {
-            Ok(record) => {
-                let mut json = inspect_json(&record, view.state());
-                if let Some(lb) = view.inspect(&record) {
-                    json["LoadBalancer"] = lb;
-                }
-                found.push(json);
-            }
-            Err(e) => {
-                eprintln!("rcorch: {e}");
-                code = 1;
-            }
-        }
-    }
-    println!("{}", serde_json::to_string_pretty(&found)?);
-    Ok(code)
 }
 
 fn label(r: &Record, key: &str) -> String {

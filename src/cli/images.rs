@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use comfy_table::{presets::NOTHING, Table};
 
 use super::{CliResult, Failure};
 use crate::image::archive;
@@ -32,7 +31,7 @@ pub fn import(instance: &Instance, args: &ImportArgs) -> CliResult {
     Ok(0)
 }
 
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -49,7 +48,7 @@ fn human_size(bytes: u64) -> String {
 
 /// `images` rows as (REPOSITORY, TAG): one per tag; an untagged image
 /// pulled by digest shows its repository with TAG `<none>`, as Docker does.
-fn repo_rows(image: &crate::image::ImageRecord) -> Vec<(String, String)> {
+pub(super) fn repo_rows(image: &crate::image::ImageRecord) -> Vec<(String, String)> {
     let split = |s: &String, sep: char| {
         let (repo, rest) = s.rsplit_once(sep).unwrap_or((s, ""));
         (repo.to_string(), rest.to_string())
@@ -67,26 +66,6 @@ fn repo_rows(image: &crate::image::ImageRecord) -> Vec<(String, String)> {
         rows.push(("<none>".into(), "<none>".into()));
     }
     rows
-}
-
-pub fn list(instance: &Instance) -> CliResult {
-    let mut table = Table::new();
-    table
-        .load_preset(NOTHING)
-        .set_header(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
-    for image in instance.images()?.list()? {
-        for (repo, tag) in repo_rows(&image) {
-            table.add_row([
-                repo.as_str(),
-                tag.as_str(),
-                image.short_id(),
-                &image.created,
-                &human_size(image.size),
-            ]);
-        }
-    }
-    println!("{table}");
-    Ok(0)
 }
 
 pub fn rmi(instance: &Instance, args: &RmiArgs) -> CliResult {
@@ -132,6 +111,9 @@ pub struct TagArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// A Go template, e.g. '{{.Id}}' or '{{json .Config.Env}}'
+    #[arg(short, long)]
+    format: Option<String>,
     #[arg(required = true)]
     images: Vec<String>,
 }
@@ -141,7 +123,7 @@ pub struct InspectArgs {
 pub enum ImageCommand {
     /// List images
     #[command(alias = "list")]
-    Ls,
+    Ls(super::image_list::ImagesArgs),
     /// Show images as JSON
     Inspect(InspectArgs),
     /// Remove images
@@ -165,7 +147,7 @@ pub enum ImageCommand {
 
 pub fn image(instance: &Instance, command: &ImageCommand) -> CliResult {
     match command {
-        ImageCommand::Ls => list(instance),
+        ImageCommand::Ls(args) => super::image_list::list(instance, args),
         ImageCommand::Inspect(args) => inspect(instance, args),
         ImageCommand::Rm(args) => rmi(instance, args),
         ImageCommand::Prune => prune(instance),
@@ -221,28 +203,36 @@ pub fn prune(instance: &Instance) -> CliResult {
 }
 
 pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
+    let template = super::format::parse_inspect(args.format.as_deref())?;
     let store = instance.images()?;
     let mut out = Vec::new();
     let mut code = 0;
     for reference in &args.images {
         match store.resolve(reference) {
-            Ok(im) => out.push(serde_json::json!({
-                "Id": im.id,
-                "RepoTags": im.repo_tags,
-                "RepoDigests": im.repo_digests,
-                "Created": im.created,
-                "Size": im.size,
-                "Config": im.config,
-                "RootFS": { "Type": "layers", "Layers": im.layers },
-            })),
+            Ok(im) => out.push(image_json(&im)),
             Err(e) => {
                 eprintln!("rcorch: {e}");
                 code = 1;
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    super::format::print_inspected(template.as_ref(), &out)?;
     Ok(code)
+}
+
+/// An image as `docker image inspect` shows it.
+pub(super) fn image_json(im: &crate::image::ImageRecord) -> serde_json::Value {
+    serde_json::json!({
+        "Id": im.id,
+        "RepoTags": im.repo_tags,
+        "RepoDigests": im.repo_digests,
+        "Created": im.created,
+        "Size": im.size,
+        "Architecture": "amd64",
+        "Os": "linux",
+        "Config": im.config,
+        "RootFS": { "Type": "layers", "Layers": im.layers },
+    })
 }
 
 #[cfg(test)]

@@ -4,9 +4,14 @@
 mod build;
 mod compose;
 mod compose_build;
+mod container_cmd;
+mod container_verbs;
 mod containers;
 mod exit;
+mod format;
+mod image_list;
 mod images;
+mod inspect;
 mod logs;
 mod netview;
 mod network;
@@ -62,8 +67,23 @@ enum Command {
     Kill(containers::KillArgs),
     /// Remove containers
     Rm(containers::RmArgs),
-    /// Show containers as JSON
-    Inspect(containers::InspectArgs),
+    /// Show containers (or images, volumes, networks) as JSON or through -f TEMPLATE
+    Inspect(inspect::InspectArgs),
+    /// Wait for containers to stop; print their exit codes
+    Wait(container_verbs::WaitArgs),
+    /// Show a container's processes (the host's ps, its rows only)
+    Top(container_verbs::TopArgs),
+    /// Rename a container
+    Rename(container_verbs::RenameArgs),
+    /// Copy files between a container and the host (- : a tar on stdin/stdout)
+    Cp(container_verbs::CpArgs),
+    /// Show what a container changed in its filesystem (A/C/D)
+    Diff(container_verbs::DiffArgs),
+    /// Write a container's filesystem as a tar
+    Export(container_verbs::ExportArgs),
+    /// Manage containers (ls, run, exec, rm, inspect, cp, wait, top, …)
+    #[command(subcommand)]
+    Container(container_cmd::ContainerCommand),
     /// Show resource usage
     Stats(stats::StatsArgs),
     /// Build an image from a Dockerfile
@@ -74,7 +94,7 @@ enum Command {
     /// Create an image from a rootfs tarball
     Import(images::ImportArgs),
     /// List images
-    Images,
+    Images(image_list::ImagesArgs),
     /// Remove images
     Rmi(images::RmiArgs),
     /// Manage networks
@@ -269,7 +289,11 @@ pub fn main() -> i32 {
     if !matches!(cli.command, Command::Supervise(_) | Command::DnsServe) {
         die_quietly_on_a_closed_pipe();
     }
-    let creates_container = matches!(cli.command, Command::Run(_));
+    let creates_container = match &cli.command {
+        Command::Run(_) => true,
+        Command::Container(c) => c.creates_container(),
+        _ => false,
+    };
     match dispatch(cli) {
         Ok(code) => code,
         Err(failure) => {
@@ -303,12 +327,19 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Stop(args) => containers::stop(&instance, &args),
         Command::Kill(args) => containers::kill(&instance, &args),
         Command::Rm(args) => containers::rm(&instance, &args),
-        Command::Inspect(args) => containers::inspect(&instance, &args),
+        Command::Inspect(args) => inspect::inspect(&instance, &args),
+        Command::Wait(args) => container_verbs::wait(&instance, &args),
+        Command::Top(args) => container_verbs::top(&instance, &args),
+        Command::Rename(args) => container_verbs::rename(&instance, &args),
+        Command::Cp(args) => container_verbs::cp(&instance, &args),
+        Command::Diff(args) => container_verbs::diff(&instance, &args),
+        Command::Export(args) => container_verbs::export(&instance, &args),
+        Command::Container(command) => container_cmd::container(&instance, command),
         Command::Stats(args) => stats::stats(&instance, &args),
         Command::Build(args) => build::build(&instance, &args),
         Command::Builder(command) => build::builder(&instance, &command),
         Command::Import(args) => images::import(&instance, &args),
-        Command::Images => images::list(&instance),
+        Command::Images(args) => image_list::list(&instance, &args),
         Command::Rmi(args) => images::rmi(&instance, &args),
         Command::Network(cmd) => network::network(&instance, cmd),
         Command::Volume(cmd) => volume::volume(&instance, cmd),

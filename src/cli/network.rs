@@ -3,11 +3,15 @@
 use clap::{Args, Subcommand};
 use comfy_table::{presets::NOTHING, Table};
 
+use super::format::{self, field, parse_inspect, print_inspected, Listing};
 use super::CliResult;
 use crate::instance::Instance;
 use crate::network::ops::CreateRequest;
+use crate::network::DEFAULT_NETWORK;
 use crate::network::{Endpoint, Network};
 use crate::runtime::net::{self, networks};
+use crate::util::filter::{name_matches, Filters};
+use crate::util::template::Field;
 use crate::util::time::now_rfc3339;
 
 #[derive(Subcommand, Debug)]
@@ -16,9 +20,12 @@ pub enum NetworkCommand {
     Create(CreateArgs),
     /// List networks
     #[command(alias = "list")]
-    Ls,
+    Ls(LsArgs),
     /// Show networks and their containers as JSON
     Inspect {
+        /// A Go template, e.g. '{{range .IPAM.Config}}{{.Subnet}}{{end}}'
+        #[arg(short, long)]
+        format: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -55,6 +62,22 @@ pub struct CreateArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Only names
+    #[arg(short, long)]
+    quiet: bool,
+    /// table (default), json, or a Go template: '{{.Name}} {{.Driver}}'
+    #[arg(long)]
+    format: Option<String>,
+    /// KEY=VALUE: name, id, label, driver, type (custom or builtin)
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// Accepted for Docker's sake: ids are shown in full anyway
+    #[arg(long)]
+    no_trunc: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct ConnectArgs {
     /// Fixed IPv4 address on the network
     #[arg(long)]
@@ -84,31 +107,9 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
             let network = nets.create(&request, &now_rfc3339())?;
             println!("{}", network.name);
         }
-        NetworkCommand::Ls => {
-            let state = nets.list()?;
-            let mut table = Table::new();
-            table.load_preset(NOTHING);
-            table.set_header([
-                "NAME",
-                "BRIDGE",
-                "SUBNET",
-                "GATEWAY",
-                "INTERNAL",
-                "CONTAINERS",
-            ]);
-            for n in state.networks.values() {
-                table.add_row([
-                    n.name.clone(),
-                    n.bridge.clone(),
-                    n.subnet.to_string(),
-                    n.gateway.to_string(),
-                    n.internal.to_string(),
-                    state.endpoints_on(&n.name).count().to_string(),
-                ]);
-            }
-            println!("{table}");
-        }
-        NetworkCommand::Inspect { names } => {
+        NetworkCommand::Ls(args) => return list(&nets.list()?, &args),
+        NetworkCommand::Inspect { format, names } => {
+            let template = parse_inspect(format.as_deref())?;
             let state = nets.list()?;
             let mut out = Vec::new();
             for name in &names {
@@ -118,7 +119,7 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
                     .ok_or_else(|| format!("network {name} not found"))?;
                 out.push(inspect_json(network, state.endpoints_on(name)));
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            print_inspected(template.as_ref(), &out)?;
         }
         NetworkCommand::Connect(args) => {
             let args = net::ConnectArgs {
@@ -146,7 +147,12 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
     Ok(0)
 }
 
-fn inspect_json<'a>(
+/// Docker's 64-hex network id; like podman, the digest of the name.
+fn network_id(name: &str) -> String {
+    crate::image::sha256::digest_hex(name.as_bytes())
+}
+
+pub(super) fn inspect_json<'a>(
     n: &Network,
     endpoints: impl Iterator<Item = &'a Endpoint>,
 ) -> serde_json::Value {
@@ -166,7 +172,16 @@ fn inspect_json<'a>(
         .collect();
     serde_json::json!({
         "Name": n.name,
+        "Id": network_id(&n.name),
+        "Scope": "local",
         "Driver": "bridge",
+        "EnableIPv6": false,
+        "IPAM": {
+            "Driver": "default",
+            "Config": [{ "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string() }],
+        },
+        "Labels": {},
+        "Options": {},
         "Bridge": n.bridge,
         "Subnet": n.subnet.to_string(),
         "Gateway": n.gateway.to_string(),
@@ -174,6 +189,91 @@ fn inspect_json<'a>(
         "Created": n.created,
         "Containers": containers,
     })
+}
+
+const FIELDS: &[Field] = &[
+    field("ID", "NETWORK ID"),
+    field("Name", "NAME"),
+    field("Driver", "DRIVER"),
+    field("Scope", "SCOPE"),
+    field("IPv6", "IPV6"),
+    field("Internal", "INTERNAL"),
+    field("Labels", "LABELS"),
+    field("Label", ""),
+    field("CreatedAt", "CREATED AT"),
+    field("Subnet", "SUBNET"),
+    field("Gateway", "GATEWAY"),
+    field("Bridge", "BRIDGE"),
+    field("Containers", "CONTAINERS"),
+];
+
+const FILTER_KEYS: &[&str] = &["name", "id", "label", "driver", "type", "scope"];
+
+/// `network ls`: Docker's fields per network, through its filters.
+fn list(state: &crate::network::NetState, args: &LsArgs) -> CliResult {
+    let listing = Listing::parse(args.format.as_deref())?;
+    let filters = Filters::parse(&args.filter, "network ls", FILTER_KEYS)?;
+    filters.check_values("type", &["custom", "builtin"])?;
+    let labels = std::collections::BTreeMap::new();
+    let rows: Vec<serde_json::Value> = state
+        .networks
+        .values()
+        .filter(|n| {
+            let id = network_id(&n.name);
+            let kind = if n.name == DEFAULT_NETWORK {
+                "builtin"
+            } else {
+                "custom"
+            };
+            filters.any("name", |v| name_matches(v, &n.name))
+                && filters.any("id", |v| id.starts_with(v))
+                && filters.labels_match(&labels)
+                && filters.any("driver", |v| v == "bridge")
+                && filters.any("scope", |v| v == "local")
+                && filters.any("type", |v| v == kind)
+        })
+        .map(|n| {
+            serde_json::json!({
+                "ID": network_id(&n.name)[..12], "Name": n.name, "Driver": "bridge",
+                "Scope": "local", "IPv6": "false", "Internal": n.internal.to_string(),
+                "Labels": "", "Label": labels, "CreatedAt": n.created,
+                "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string(),
+                "Bridge": n.bridge,
+                "Containers": state.endpoints_on(&n.name).count().to_string(),
+            })
+        })
+        .collect();
+    if args.quiet {
+        rows.iter()
+            .for_each(|r| println!("{}", r["Name"].as_str().unwrap_or_default()));
+        return Ok(0);
+    }
+    match listing {
+        Listing::Template(f) => format::print_rows(&f, &rows, FIELDS),
+        Listing::Json => {
+            rows.iter()
+                .try_for_each(|r| serde_json::to_string(r).map(|j| println!("{j}")))?;
+            Ok(0)
+        }
+        Listing::Table => {
+            let mut table = Table::new();
+            table.load_preset(NOTHING);
+            let columns = [
+                "Name",
+                "Bridge",
+                "Subnet",
+                "Gateway",
+                "Internal",
+                "Containers",
+            ];
+            table.set_header(columns.map(str::to_uppercase));
+            for r in &rows {
+                table.add_row(columns.map(|c| r[c].as_str().unwrap_or_default().to_string()));
+            }
+            println!("{table}");
+            Ok(0)
+        }
+    }
 }
 
 pub fn port(instance: &Instance, args: &PortArgs) -> CliResult {

@@ -5,20 +5,23 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use comfy_table::{presets::NOTHING, Table};
 
+use super::format::{self, field, Listing};
+use super::images::human_size;
 use super::CliResult;
 use crate::cgroups::Stats;
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::runtime::control::observed_status;
+use crate::util::template::Field;
 
 #[derive(Args, Debug)]
 pub struct StatsArgs {
     /// Print one sample and exit
     #[arg(long)]
     no_stream: bool,
-    /// table (default) or json
-    #[arg(long, default_value = "table")]
-    format: String,
+    /// table (default), json, or a Go template: 'table {{.Name}}\t{{.CPUPerc}}'
+    #[arg(long)]
+    format: Option<String>,
     /// Containers (default: all running)
     containers: Vec<String>,
 }
@@ -40,22 +43,62 @@ struct Sample {
     id: String,
     name: String,
     stats: Stats,
+    /// Bytes received and sent on the container's interfaces (not lo).
+    net: Option<(u64, u64)>,
 }
 
-fn sample(instance: &Instance, ids: &[(String, String, String)]) -> Vec<Sample> {
-    ids.iter()
-        .filter_map(|(id, name, parent)| {
+/// A running container to sample: id, name, cgroup parent, PID 1.
+type Target = (String, String, String, i32);
+
+fn sample(instance: &Instance, targets: &[Target]) -> Vec<Sample> {
+    targets
+        .iter()
+        .filter_map(|(id, name, parent, pid)| {
             let stats = instance.cgroup(parent, id).ok()?.stats().ok()?;
+            // /proc/PID/net/dev shows the network namespace of PID.
+            let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok();
             Some(Sample {
                 id: id.clone(),
                 name: name.clone(),
                 stats,
+                net: dev.as_deref().map(net_bytes),
             })
         })
         .collect()
 }
 
+/// Sums /proc/net/dev's receive and transmit bytes over every interface
+/// but loopback.
+pub fn net_bytes(dev: &str) -> (u64, u64) {
+    dev.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(iface, _)| iface.trim() != "lo")
+        .fold((0, 0), |(rx, tx), (_, counters)| {
+            let n: Vec<u64> = counters
+                .split_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect();
+            (
+                rx + n.first().copied().unwrap_or(0),
+                tx + n.get(8).copied().unwrap_or(0),
+            )
+        })
+}
+
+const FIELDS: &[Field] = &[
+    field("Container", "CONTAINER"),
+    field("ID", "CONTAINER ID"),
+    field("Name", "NAME"),
+    field("CPUPerc", "CPU %"),
+    field("MemUsage", "MEM USAGE / LIMIT"),
+    field("MemPerc", "MEM %"),
+    field("NetIO", "NET I/O"),
+    field("BlockIO", "BLOCK I/O"),
+    field("PIDs", "PIDS"),
+];
+
 pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
+    let listing = Listing::parse(args.format.as_deref())?;
     // Named containers must exist, as with docker (exit 1 otherwise).
     let named = args
         .containers
@@ -70,6 +113,7 @@ pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
                 r.config.id.clone(),
                 r.config.name.clone(),
                 r.config.cgroup_parent.clone(),
+                r.state.pid.unwrap_or(0),
             ));
         }
     }
@@ -82,7 +126,7 @@ pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
             1000
         }));
         let (second, wall) = (sample(instance, &targets), start.elapsed());
-        print_samples(&first, &second, wall, total_memory, &args.format)?;
+        print_samples(&first, &second, wall, total_memory, &listing)?;
         if args.no_stream {
             return Ok(0);
         }
@@ -94,7 +138,7 @@ fn print_samples(
     second: &[Sample],
     wall: Duration,
     host_mem: u64,
-    format: &str,
+    listing: &Listing,
 ) -> CliResult {
     let mut table = Table::new();
     table.load_preset(NOTHING).set_header([
@@ -105,7 +149,7 @@ fn print_samples(
         "MEM %",
         "PIDS",
     ]);
-    let mut rows = Vec::new();
+    let (mut rows, mut docker_rows) = (Vec::new(), Vec::new());
     for s in second {
         let before = first
             .iter()
@@ -123,6 +167,13 @@ fn print_samples(
             "ID": s.id, "Name": s.name, "CPUPerc": cpu, "MemUsage": s.stats.memory_usage,
             "MemLimit": limit, "MemPerc": mem_pct, "PIDs": s.stats.pids_current,
         }));
+        docker_rows.push(serde_json::json!({
+            "Container": s.id[..12], "ID": s.id[..12], "Name": s.name,
+            "CPUPerc": format!("{cpu:.2}%"),
+            "MemUsage": format!("{} / {}", mib(s.stats.memory_usage), mib(limit)),
+            "MemPerc": format!("{mem_pct:.2}%"), "NetIO": s.net.map_or("--".to_string(), |(rx, tx)| format!("{} / {}", human_size(rx), human_size(tx))), "BlockIO": "--",
+            "PIDs": s.stats.pids_current.to_string(),
+        }));
         table.add_row([
             s.id[..12].to_string(),
             s.name.clone(),
@@ -132,10 +183,10 @@ fn print_samples(
             s.stats.pids_current.to_string(),
         ]);
     }
-    if format == "json" {
-        println!("{}", serde_json::to_string(&rows)?);
-    } else {
-        println!("{table}");
+    match listing {
+        Listing::Json => println!("{}", serde_json::to_string(&rows)?),
+        Listing::Table => println!("{table}"),
+        Listing::Template(f) => return format::print_rows(f, &docker_rows, FIELDS),
     }
     Ok(0)
 }
@@ -153,6 +204,17 @@ fn host_memory() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn net_io_sums_every_interface_but_loopback() {
+        let dev = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0
+  eth0:    1500      10    0    0    0     0          0         0      648       6    0    0    0     0       0          0
+  eth1:     500       2    0    0    0     0          0         0        2       1    0    0    0     0       0          0
+";
+        assert_eq!(net_bytes(dev), (2000, 650));
+    }
 
     #[test]
     fn cpu_percent_is_share_of_one_cpu() {

@@ -3,10 +3,13 @@
 use clap::{Args, Subcommand};
 use comfy_table::{presets::NOTHING, Table};
 
+use super::format::{self, field, parse_inspect, print_inspected, Listing};
 use super::{CliResult, Failure};
 use crate::container::names::random_id;
 use crate::container::ContainerConfig;
 use crate::instance::Instance;
+use crate::util::filter::{name_matches, Filters};
+use crate::util::template::Field;
 use crate::util::time::now_rfc3339;
 use crate::volume::store::VolumeStore;
 use crate::volume::{self, inspect_json, parse_labels, VolumeError};
@@ -20,6 +23,9 @@ pub enum VolumeCommand {
     Ls(LsArgs),
     /// Show volumes as JSON
     Inspect {
+        /// A Go template, e.g. '{{.Mountpoint}}'
+        #[arg(short, long)]
+        format: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -43,7 +49,27 @@ pub struct LsArgs {
     /// Only names
     #[arg(short, long)]
     quiet: bool,
+    /// table (default), json, or a Go template: '{{.Name}}\t{{.Mountpoint}}'
+    #[arg(long)]
+    format: Option<String>,
+    /// KEY=VALUE: name, label, dangling, driver
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
 }
+
+const FIELDS: &[Field] = &[
+    field("Name", "VOLUME NAME"),
+    field("Driver", "DRIVER"),
+    field("Scope", "SCOPE"),
+    field("Mountpoint", "MOUNTPOINT"),
+    field("Labels", "LABELS"),
+    field("Label", ""),
+    field("Links", "LINKS"),
+    field("Size", "SIZE"),
+    field("CreatedAt", "CREATED AT"),
+];
+
+const FILTER_KEYS: &[&str] = &["name", "label", "dangling", "driver"];
 
 #[derive(Args, Debug)]
 pub struct RmArgs {
@@ -72,26 +98,9 @@ pub fn volume(instance: &Instance, cmd: VolumeCommand) -> CliResult {
             println!("{}", v.name);
             Ok(0)
         }
-        VolumeCommand::Ls(args) => {
-            for (name, path, problem) in store.damaged()? {
-                eprintln!("rcorch: warning: volume {name} has unreadable metadata {} ({problem}): run `rcorch system check --repair`", path.display());
-            }
-            let volumes = store.list()?;
-            if args.quiet {
-                volumes.iter().for_each(|v| println!("{}", v.name));
-                return Ok(0);
-            }
-            let mut table = Table::new();
-            table
-                .load_preset(NOTHING)
-                .set_header(["DRIVER", "VOLUME NAME"]);
-            for v in &volumes {
-                table.add_row([v.driver.as_str(), v.name.as_str()]);
-            }
-            println!("{table}");
-            Ok(0)
-        }
-        VolumeCommand::Inspect { names } => {
+        VolumeCommand::Ls(args) => ls(instance, &store, &args),
+        VolumeCommand::Inspect { format, names } => {
+            let template = parse_inspect(format.as_deref())?;
             let mut found = Vec::new();
             let mut code = 0;
             for name in &names {
@@ -103,11 +112,66 @@ pub fn volume(instance: &Instance, cmd: VolumeCommand) -> CliResult {
                     }
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&found)?);
+            print_inspected(template.as_ref(), &found)?;
             Ok(code)
         }
         VolumeCommand::Rm(args) => rm(instance, &store, &args),
         VolumeCommand::Prune(args) => prune(instance, &store, &args),
+    }
+}
+
+fn ls(instance: &Instance, store: &VolumeStore, args: &LsArgs) -> CliResult {
+    let listing = Listing::parse(args.format.as_deref())?;
+    let filters = Filters::parse(&args.filter, "volume ls", FILTER_KEYS)?;
+    let dangling = filters.boolean("dangling")?;
+    for (name, path, problem) in store.damaged()? {
+        eprintln!("rcorch: warning: volume {name} has unreadable metadata {} ({problem}): run `rcorch system check --repair`", path.display());
+    }
+    let volumes = store.list()?;
+    let containers = containers(instance)?;
+    let rows: Vec<serde_json::Value> = volumes
+        .iter()
+        .filter_map(|v| {
+            let links = volume::users(&v.name, &containers).len();
+            let keep = filters.any("name", |p| name_matches(p, &v.name))
+                && filters.labels_match(&v.labels)
+                && filters.any("driver", |d| d == v.driver)
+                && dangling.is_none_or(|d| d == (links == 0));
+            keep.then(|| {
+                let labels: Vec<String> =
+                    v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                serde_json::json!({
+                    "Name": v.name, "Driver": v.driver, "Scope": "local",
+                    "Mountpoint": v.mountpoint, "Labels": labels.join(","), "Label": v.labels,
+                    "Links": links.to_string(), "Size": "N/A", "CreatedAt": v.created,
+                })
+            })
+        })
+        .collect();
+    if args.quiet {
+        rows.iter()
+            .for_each(|r| println!("{}", r["Name"].as_str().unwrap_or_default()));
+        return Ok(0);
+    }
+    match listing {
+        Listing::Template(f) => format::print_rows(&f, &rows, FIELDS),
+        Listing::Json => {
+            rows.iter()
+                .try_for_each(|r| serde_json::to_string(r).map(|j| println!("{j}")))?;
+            Ok(0)
+        }
+        Listing::Table => {
+            let mut table = Table::new();
+            table
+                .load_preset(NOTHING)
+                .set_header(["DRIVER", "VOLUME NAME"]);
+            for r in &rows {
+                let cell = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+                table.add_row([cell("Driver"), cell("Name")]);
+            }
+            println!("{table}");
+            Ok(0)
+        }
     }
 }
 

@@ -2,13 +2,18 @@
 //! per-container monitor, and the container verbs built on them.
 
 pub mod caps;
+pub mod changes;
 pub mod console;
 pub mod control;
+pub mod copy;
+pub mod copy_stopped;
 pub mod exec;
+pub mod export;
 pub mod hooks;
 pub mod init;
 mod init_setup;
 pub mod logs;
+pub mod manage;
 pub mod monitor;
 pub mod mounts;
 mod mounts_generic;

@@ -1,6 +1,7 @@
 //! Small helpers shared by several modules.
 
 pub mod atomic;
+pub mod filter;
 pub mod suggest;
 pub mod template;
 pub mod time;
