@@ -292,7 +292,7 @@ fn console_size(spec: &oci_spec::runtime::Spec) -> Option<nix::pty::Winsize> {
 }
 
 /// Atomically, so a caller polling for the file never reads half of it.
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
     let tmp = path.with_extension("rcorch-tmp");
     std::fs::write(&tmp, pid.to_string())
         .and_then(|()| std::fs::rename(&tmp, path))

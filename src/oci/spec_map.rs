@@ -331,7 +331,7 @@ fn device_ops(linux: &oci_spec::runtime::Linux) -> Vec<MountOp> {
     ops
 }
 
-fn exec_target(
+pub(super) fn exec_target(
     process: &oci_spec::runtime::Process,
     linux: &oci_spec::runtime::Linux,
 ) -> Result<ExecTarget, OciError> {
@@ -399,7 +399,7 @@ fn cap_sets(spec: &Option<oci_spec::runtime::LinuxCapabilities>) -> Result<CapSe
     })
 }
 
-fn rlimits(process: &oci_spec::runtime::Process) -> Result<Vec<Rlimit>, OciError> {
+pub(super) fn rlimits(process: &oci_spec::runtime::Process) -> Result<Vec<Rlimit>, OciError> {
     let mut out = Vec::new();
     for r in process.rlimits().iter().flatten() {
         let name = serde_json::to_value(r.typ())
@@ -444,9 +444,15 @@ pub fn rlimit_resource(name: &str) -> Option<libc::c_int> {
 }
 
 fn limits(linux: &oci_spec::runtime::Linux) -> Limits {
-    let Some(resources) = linux.resources() else {
-        return Limits::default();
-    };
+    linux
+        .resources()
+        .as_ref()
+        .map(limits_of)
+        .unwrap_or_default()
+}
+
+/// The limits rcorch's cgroup managers apply (the rest is cgroup_extra's).
+pub(super) fn limits_of(resources: &oci_spec::runtime::LinuxResources) -> Limits {
     let memory = resources
         .memory()
         .as_ref()
