@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Process, Spec};
 
 use super::cli::Global;
-use super::spec_map::{exec_target, invalid, rlimits};
+use super::resources::rlimits;
+use super::spec_map::{exec_target, invalid};
 use super::state::Status;
 use super::{io_error, OciError};
 use crate::runtime::exec::{open_namespaces, spawn, Joined};

@@ -10,6 +10,7 @@ mod exec;
 mod info;
 mod mount_options;
 mod ops;
+mod resources;
 mod seccomp_map;
 pub mod spec_map;
 pub mod state;

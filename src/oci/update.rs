@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 
 use super::cli::Global;
-use super::spec_map::{invalid, limits_of};
+use super::resources::limits_of;
+use super::spec_map::invalid;
 use super::state::{Record, Status};
 use super::{io_error, OciError};
 use crate::cgroups::freezer::{self, Freezer};
