@@ -2,7 +2,7 @@
 # Benchmark rcorch against the namespace floor, runc, crun and podman with
 # hyperfine, on the same busybox rootfs, and print one table.
 #
-# Usage: sudo scripts/bench.sh [--rcorch BIN] [--runs N] [--warmup N]
+# Usage: sudo scripts/bench.sh [--rcorch BIN] [--rcorch-runtime BIN] [--runs N] [--warmup N]
 #                              [--section NAME]... [--json-dir DIR]
 # Sections: startup (default), network (bridge vs --network none, and TCP
 # throughput container to container vs loopback, in a private netns), unpack (layer unpack vs GNU tar, 10-layer vs 1-layer run, load and
@@ -10,7 +10,9 @@
 # with wrk, and failed requests while a replica is killed; needs wrk, haproxy),
 # rollout (rolling update of 10 replicas under load: failed requests, update
 # time, and unhealthy -> rolled back for a failing update; scripts/rollout_bench.py),
-# build (rcorch build vs podman build: cold, unchanged rebuild, one file changed).
+# build (rcorch build vs podman build: cold, unchanged rebuild, one file changed),
+# oci (create + start + wait until stopped + delete of a busybox `true` bundle,
+# as a shim drives its runtime: rcorch-runtime vs runc vs crun).
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -20,6 +22,7 @@ exec </dev/null
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 rcorch="$repo/target/release/rcorch"
+rcorch_runtime=""
 runs=30
 warmup=3
 sections=()
@@ -37,6 +40,7 @@ die() {
 while [ $# -gt 0 ]; do
     case "$1" in
         --rcorch) rcorch="${2:?}"; shift 2 ;;
+        --rcorch-runtime) rcorch_runtime="${2:?}"; shift 2 ;;
         --runs) runs="${2:?}"; shift 2 ;;
         --warmup) warmup="${2:?}"; shift 2 ;;
         --section) sections+=("${2:?}"); shift 2 ;;
@@ -46,6 +50,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#sections[@]} -gt 0 ] || sections=(startup)
+# The OCI runtime binary sits next to rcorch unless given.
+[ -n "$rcorch_runtime" ] || rcorch_runtime="$(dirname "$rcorch")/rcorch-runtime"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (containers need it)"
 command -v hyperfine >/dev/null || die "hyperfine not found (apt-get install hyperfine)"
@@ -582,6 +588,50 @@ EOF
             skip_row build "podman build $kind" "podman missing"
         fi
     done
+}
+
+# oci_lifecycle BIN ROOT: what a shim runs for one short-lived container:
+# create, start, poll state until stopped, delete (a fresh id every run).
+oci_lifecycle() {
+    local r="$1 --root $2" id="bench-\$\$"
+    echo "$r create -b $oci_bundle $id && $r start $id && until $r state $id | grep -q stopped; do :; done && $r delete $id"
+}
+
+oci_bundle=""
+need_oci_bundle() {
+    [ -n "$oci_bundle" ] && return 0
+    need_bundle || return 1
+    # The same rootfs, in a cgroup under our tag so cleanup finds any leftover.
+    mkdir -p "$tmp/oci-bundle"
+    jq --arg root "$bundle/rootfs" --arg cg "/$tag/oci-bench" \
+        '.root.path = $root | .linux.cgroupsPath = $cg' \
+        "$bundle/config.json" >"$tmp/oci-bundle/config.json" || return 1
+    oci_bundle="$tmp/oci-bundle"
+}
+
+section_oci() {
+    local s=oci cg2
+    if ! need_oci_bundle; then
+        skip_row "$s" rcorch-runtime "no OCI bundle (runc spec needed)"
+        return
+    fi
+    if [ -x "$rcorch_runtime" ]; then
+        bench_row --ref "$s" rcorch-runtime "$(oci_lifecycle "$rcorch_runtime" "$tmp/rcorch-runtime")"
+    else
+        skip_row "$s" rcorch-runtime "not built: $rcorch_runtime"
+    fi
+    bench_row "$s" runc "$(oci_lifecycle runc "$tmp/runc")"
+    if ! command -v crun >/dev/null; then
+        skip_row "$s" crun "crun not installed"
+        return
+    fi
+    cg2=$(hybrid_cgroup2)
+    if [ -n "$cg2" ]; then
+        bench_row "$s" "crun (unshare -m)" \
+            "unshare -m sh -c 'umount -n $cg2 && $(oci_lifecycle crun "$tmp/crun")'"
+    else
+        bench_row "$s" crun "$(oci_lifecycle crun "$tmp/crun")"
+    fi
 }
 
 for s in "${sections[@]}"; do

@@ -20,7 +20,8 @@ test_pkgs=(
     "debootstrap:the Debian + nginx application image of the tests"
     "golang-go:building the OCI runtime conformance suite (scripts/conformance.sh)"
     "runc:the OCI runtime tests' reference config (runc spec)"
-    "podman:the build tests compare rcorch build with podman build"
+    "podman:the build tests compare rcorch build with podman build; tests/oci_podman.rs drives rcorch-runtime with it"
+    "containerd:tests/oci_containerd.rs drives rcorch-runtime through containerd's runc shim (ctr run --runc-binary)"
 )
 
 die() {

@@ -5,144 +5,12 @@
 //! a fresh network namespace made by the container itself) and removes
 //! everything it made.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+mod ocibundle;
 
-/// Root, and runc for `runc spec` (the default config these tests start from).
-fn is_root() -> bool {
-    let runc = Command::new("runc").arg("--version").output();
-    nix::unistd::Uid::effective().is_root() && runc.is_ok_and(|o| o.status.success())
-}
+use std::process::Command;
+use std::time::Duration;
 
-struct Bundle {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    cgroup: String,
-}
-
-impl Bundle {
-    /// A busybox rootfs, runc's default config with `args`, a host
-    /// directory bound at /out and a cgroupsPath of its own.
-    fn new(args: &[&str]) -> Bundle {
-        let dir = tempfile::tempdir().unwrap();
-        let rootfs = dir.path().join("rootfs/bin");
-        std::fs::create_dir_all(&rootfs).unwrap();
-        std::fs::copy("/bin/busybox", rootfs.join("busybox")).unwrap();
-        for applet in ["sh", "echo", "sleep", "cat"] {
-            std::os::unix::fs::symlink("busybox", rootfs.join(applet)).unwrap();
-        }
-        std::fs::create_dir(dir.path().join("out")).unwrap();
-        let spec = Command::new("runc")
-            .arg("spec")
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(spec.status.success(), "runc spec: {spec:?}");
-        let path = dir.path().join("config.json");
-        let mut config: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let cgroup = format!("/rcorch-oci-test-{}-{}", std::process::id(), nanos());
-        config["process"]["terminal"] = false.into();
-        config["process"]["args"] = serde_json::json!(args);
-        config["linux"]["cgroupsPath"] = cgroup.clone().into();
-        config["mounts"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({
-                "destination": "/out", "type": "bind",
-                "source": dir.path().join("out"), "options": ["rbind", "rw"]
-            }));
-        std::fs::write(&path, config.to_string()).unwrap();
-        let root = dir.path().join("state");
-        Bundle { dir, root, cgroup }
-    }
-
-    fn runtime(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_rcorch-runtime"))
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// For create/run: the container inherits the runtime's stdio (as under
-    /// a shim), so give it files rather than pipes we would wait on.
-    fn runtime_detached(&self, args: &[&str]) -> (std::process::ExitStatus, String) {
-        let log = self.path(&format!("stdio-{}", nanos()));
-        let file = std::fs::File::create(&log).unwrap();
-        let status = Command::new(env!("CARGO_BIN_EXE_rcorch-runtime"))
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .status()
-            .unwrap();
-        (status, std::fs::read_to_string(&log).unwrap_or_default())
-    }
-
-    fn state(&self, id: &str) -> serde_json::Value {
-        let out = self.runtime(&["state", id]);
-        assert!(out.status.success(), "state: {out:?}");
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-}
-
-impl Drop for Bundle {
-    fn drop(&mut self) {
-        for id in ["c1", "c2"] {
-            let _ = self.runtime(&["delete", "--force", id]);
-        }
-    }
-}
-
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-fn become_subreaper() {
-    // SAFETY: prctl with integer arguments only.
-    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    assert_eq!(rc, 0);
-}
-
-/// Reaps `pid` as the caller must; returns its exit code.
-fn reap(pid: i32, timeout: Duration) -> Option<i32> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        match nix::sys::wait::waitpid(
-            nix::unistd::Pid::from_raw(pid),
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-        ) {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Some(code),
-            Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return Some(128 + sig as i32),
-            _ => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    None
-}
-
-fn cgroup_dirs(cgroup: &str) -> Vec<PathBuf> {
-    ["memory", "pids", "cpuset", "devices"]
-        .iter()
-        .map(|c| {
-            Path::new("/sys/fs/cgroup")
-                .join(c)
-                .join(cgroup.trim_start_matches('/'))
-        })
-        .filter(|p| p.exists())
-        .collect()
-}
+use ocibundle::{become_subreaper, cgroup_dirs, is_root, reap, Bundle};
 
 #[test]
 fn create_waits_in_created_until_start_and_the_caller_reaps_the_init() {
@@ -263,4 +131,203 @@ fn errors_go_to_stderr_and_to_the_json_log() {
     );
     let out = b.runtime(&["state", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+/// Starts `c1` running `sleep 100` in the background; returns its init's pid.
+fn running(b: &Bundle) -> i32 {
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--detach", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run -d: {out}");
+    b.state("c1")["pid"].as_i64().unwrap() as i32
+}
+
+fn namespace(pid: i32, name: &str) -> std::path::PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/ns/{name}")).unwrap()
+}
+
+fn parent_of(pid: i32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit_once(") ").unwrap().1;
+    after.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// What a process in the container wrote to /out/NAME (a complete line).
+fn written(b: &Bundle, name: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(b.path(&format!("out/{name}"))).unwrap_or_default();
+        if text.ends_with('\n') || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn exec_detached_from_a_process_file_joins_the_container_and_the_caller_adopts_it() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    let init = running(&b);
+    let script = "echo $GREETING $(pwd) $(id -u):$(id -g) > /out/exec; exec sleep 100";
+    let process = serde_json::json!({
+        "args": ["sh", "-c", script], "env": ["PATH=/bin", "GREETING=hi"],
+        "cwd": "/bin", "user": {"uid": 0, "gid": 0}, "terminal": false
+    });
+    std::fs::write(b.path("process.json"), process.to_string()).unwrap();
+    let pid_file = b.path("exec.pid");
+    let (status, out) = b.runtime_detached(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--process",
+        b.path("process.json").to_str().unwrap(),
+        "c1",
+    ]);
+    assert!(status.success(), "exec -d: {out}");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(written(&b, "exec"), "hi /bin 0:0\n");
+    assert_eq!(parent_of(pid), std::process::id(), "the caller adopts it");
+    for ns in ["pid", "mnt", "net", "uts", "ipc"] {
+        assert_eq!(namespace(pid, ns), namespace(init, ns), "{ns} namespace");
+    }
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cgroups.contains(&b.cgroup), "{cgroups}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(137));
+}
+
+#[test]
+fn exec_in_the_foreground_lays_flags_over_the_config_and_returns_the_status() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    running(&b);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(b.path("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = "echo $GREETING $(pwd) $(id -u):$(id -g) > /out/fg; exit 7";
+    let out = b.runtime(&[
+        "exec",
+        "--env",
+        "GREETING=hey",
+        "--cwd",
+        "/out",
+        "--user",
+        "1000:1001",
+        "c1",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert_eq!(written(&b, "fg"), "hey /out 1000:1001\n");
+    let out = b.runtime(&["exec", "c1", "no-such-command"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("executable file not found"), "{stderr}");
+    let out = b.runtime(&["exec", "c1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--process"));
+}
+
+#[test]
+fn exec_with_a_terminal_sends_the_pty_master_over_the_console_socket() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    running(&b);
+    let socket = b.path("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rcorch-runtime"))
+        .arg("--root")
+        .arg(&b.root)
+        .args(["exec", "--tty", "--console-socket"])
+        .arg(&socket)
+        .args(["c1", "sh", "-c", "tty; exit 3"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (connection, _) = listener.accept().unwrap();
+    let master = rcorch::runtime::console::receive_master(&connection.into()).unwrap();
+    let mut output = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(master), &mut output);
+    let output = String::from_utf8_lossy(&output);
+    assert!(output.contains("/dev/pts/"), "{output}");
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+}
+
+/// A v1 file of the container's cgroup, or its v2 counterpart.
+fn cgroup_file(b: &Bundle, v1: (&str, &str), v2: &str) -> String {
+    let relative = b.cgroup.trim_start_matches('/');
+    let v1_path = format!("/sys/fs/cgroup/{}/{relative}/{}", v1.0, v1.1);
+    let v2_path = format!("/sys/fs/cgroup/{relative}/{v2}");
+    std::fs::read_to_string(v1_path)
+        .or_else(|_| std::fs::read_to_string(v2_path))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn pause_freezes_the_container_and_resume_thaws_it() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    let init = running(&b);
+    let frozen = || cgroup_file(&b, ("freezer", "freezer.state"), "cgroup.freeze");
+    assert!(b.runtime(&["pause", "c1"]).status.success());
+    assert_eq!(b.state("c1")["status"], "paused");
+    assert!(["FROZEN", "1"].contains(&frozen().as_str()), "{}", frozen());
+    let out = b.runtime(&["exec", "c1", "true"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("paused"));
+    assert!(!b.runtime(&["pause", "c1"]).status.success());
+    assert!(b.runtime(&["resume", "c1"]).status.success());
+    assert_eq!(b.state("c1")["status"], "running");
+    assert!(["THAWED", "0"].contains(&frozen().as_str()), "{}", frozen());
+    // A paused container can still be deleted by force.
+    assert!(b.runtime(&["pause", "c1"]).status.success());
+    let out = b.runtime(&["delete", "--force", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(reap(init, Duration::from_secs(10)), Some(137));
+}
+
+#[test]
+fn update_changes_the_live_cgroup_and_ps_lists_the_processes() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    let init = running(&b);
+    let out = b.runtime(&["update", "--memory", "64m", "--pids-limit", "20", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    let memory = || cgroup_file(&b, ("memory", "memory.limit_in_bytes"), "memory.max");
+    let pids = || cgroup_file(&b, ("pids", "pids.max"), "pids.max");
+    assert_eq!(memory(), "67108864");
+    assert_eq!(pids(), "20");
+    let resources = serde_json::json!({
+        "memory": {"limit": 134217728}, "cpu": {"quota": 50000, "period": 100000}
+    });
+    std::fs::write(b.path("resources.json"), resources.to_string()).unwrap();
+    let file = b.path("resources.json");
+    let out = b.runtime(&["update", "--resources", file.to_str().unwrap(), "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(memory(), "134217728", "a raised limit applies too");
+    assert_eq!(pids(), "20", "what the update leaves out stays");
+    let quota = cgroup_file(&b, ("cpu", "cpu.cfs_quota_us"), "cpu.max");
+    assert!(quota.starts_with("50000"), "{quota}");
+    let out = b.runtime(&["update", "--memory", "lots", "c1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--memory lots"));
+    let out = b.runtime(&["ps", "--format", "json", "c1"]);
+    let listed: Vec<i32> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed, vec![init]);
 }

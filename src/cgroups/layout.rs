@@ -71,15 +71,15 @@ pub fn detect(mountinfo_path: &Path) -> Result<Layout, CgroupError> {
     Ok(layout)
 }
 
-struct MountLine<'a> {
-    mount_point: PathBuf,
-    fstype: &'a str,
-    super_options: &'a str,
+pub(super) struct MountLine<'a> {
+    pub mount_point: PathBuf,
+    pub fstype: &'a str,
+    pub super_options: &'a str,
 }
 
 /// Splits one mountinfo line: "id parent maj:min root mount_point options
 /// [optional fields...] - fstype source super_options".
-fn parse_line(line: &str) -> Option<MountLine<'_>> {
+pub(super) fn parse_line(line: &str) -> Option<MountLine<'_>> {
     let mut fields = line.split_whitespace();
     let mount_point = fields.nth(4)?;
     let mut rest = fields.skip_while(|f| *f != "-");

@@ -3,6 +3,7 @@
 //! (so the logic runs unchanged on recorded layouts in temporary directories).
 
 pub mod convert;
+pub mod freezer;
 mod fsio;
 pub mod layout;
 pub mod stats;

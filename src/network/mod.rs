@@ -19,13 +19,14 @@ pub mod ports;
 pub mod services;
 pub mod state_watch;
 pub mod store;
+pub mod strategy;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::supervisor::lb::Strategy;
+use strategy::Strategy;
 
 pub use ipam::Subnet;
 pub use ports::{PortMapping, Proto};

@@ -19,8 +19,8 @@ use super::ipam;
 use super::nft::{eq, fib_daddr_local, field, matches, meta, prefix, string};
 use super::ops::NetError;
 use super::ports::{PortError, PortMapping};
+use super::strategy::Strategy;
 use super::{endpoint_key, NetState, Proto, ServiceLb};
-use crate::supervisor::lb::Strategy;
 use nftables::expr::MetaKey;
 
 /// What the supervisor asks for one service, with replicas named by container id.

@@ -92,12 +92,22 @@ enum Command {
         #[arg(long)]
         rootless: bool,
     },
-    /// Processes in a container.
+    /// Processes in a container: pids as JSON, or `ps` (default -ef) limited to them.
     Ps {
         #[arg(long, short = 'f', default_value = "table")]
         format: String,
         id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
+    /// Run another process in a container.
+    Exec(super::exec::ExecArgs),
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Change a live container's resource limits.
+    Update(super::update::UpdateArgs),
 }
 
 #[derive(clap::Args)]
@@ -138,7 +148,7 @@ pub fn main() -> i32 {
         return 0;
     }
     let Some(command) = cli.command else {
-        eprintln!("rcorch-runtime: a command is needed (create, start, state, kill, delete, run, list, ps); see --help");
+        eprintln!("rcorch-runtime: a command is needed (create, start, state, kill, delete, run, exec, list, ps, pause, resume, update); see --help");
         return 2;
     };
     let global = Global {
@@ -171,7 +181,15 @@ fn dispatch(global: &Global, command: Command) -> Result<i32, OciError> {
         }
         Command::Delete { force, id } => super::ops::delete(global, &id, force).map(|()| 0),
         Command::List { format, quiet } => super::ops::list(global, &format, quiet).map(|()| 0),
-        Command::Ps { format, id } => super::ops::ps(global, &id, &format).map(|()| 0),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => super::ops::ps(global, &id, &format, &ps_args).map(|()| 0),
+        Command::Exec(args) => super::exec::exec(global, &args),
+        Command::Pause { id } => super::update::pause(global, &id).map(|()| 0),
+        Command::Resume { id } => super::update::resume(global, &id).map(|()| 0),
+        Command::Update(args) => super::update::update(global, &args).map(|()| 0),
         Command::Features => {
             let text = serde_json::to_string_pretty(&super::info::features()).expect("json");
             println!("{text}");

@@ -93,6 +93,10 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
     let mut mapped = map_spec(&spec, &bundle, &args.id, &layout)?;
     let cgroups_path = cgroupfs_path(&mapped.cgroups_path, global.systemd_cgroup);
+    if !mapped.plan.new_cgroup_ns {
+        let ops = &mut mapped.plan.mounts.before_pivot;
+        super::mount_options::own_cgroup_views(ops, &layout, &cgroups_path);
+    }
     std::fs::create_dir_all(&global.states.root).map_err(io_error(&global.states.root))?;
     let dir = global.states.dir(&args.id);
     match std::fs::create_dir(&dir) {
@@ -292,7 +296,7 @@ fn console_size(spec: &oci_spec::runtime::Spec) -> Option<nix::pty::Winsize> {
 }
 
 /// Atomically, so a caller polling for the file never reads half of it.
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
     let tmp = path.with_extension("rcorch-tmp");
     std::fs::write(&tmp, pid.to_string())
         .and_then(|()| std::fs::rename(&tmp, path))

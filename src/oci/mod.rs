@@ -6,12 +6,15 @@
 mod cgroup_extra;
 pub mod cli;
 mod create;
+mod exec;
 mod info;
 mod mount_options;
 mod ops;
+mod resources;
 mod seccomp_map;
 pub mod spec_map;
 pub mod state;
+mod update;
 
 use std::path::PathBuf;
 
@@ -46,6 +49,8 @@ pub enum OciError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Caps(#[from] crate::runtime::caps::CapsError),
+    #[error(transparent)]
+    Exec(#[from] crate::runtime::exec::ExecError),
     #[error(transparent)]
     Seccomp(#[from] crate::runtime::seccomp::SeccompError),
     #[error("{what}: {source}")]

@@ -1,9 +1,48 @@
 //! Mount options as config.json spells them ("ro", "rbind", "rshared",
-//! "size=64k") → flags, propagation and filesystem data.
+//! "size=64k") → flags, propagation and filesystem data; and the
+//! container's view of its cgroups.
 
 use nix::mount::MsFlags;
 
 use super::OciError;
+use crate::cgroups::Layout;
+use crate::runtime::mounts::{GenericMount, MountOp};
+
+/// Without a cgroup namespace a fresh v1 `cgroup` mount shows the host's
+/// whole tree: bind the container's own directory of each hierarchy
+/// instead (read-only), as runc does.
+pub fn own_cgroup_views(ops: &mut [MountOp], layout: &Layout, cgroups_path: &str) {
+    let Layout::V1 { mounts } = layout else {
+        return;
+    };
+    let relative = cgroups_path.trim_start_matches('/');
+    for op in ops.iter_mut() {
+        let MountOp::Cgroup {
+            fstype: "cgroup",
+            target,
+            ..
+        } = op
+        else {
+            continue;
+        };
+        let Some(point) = mounts
+            .values()
+            .find(|p| p.file_name() == target.file_name())
+        else {
+            continue;
+        };
+        *op = MountOp::Generic(GenericMount {
+            source: point.join(relative),
+            target: target.clone(),
+            fstype: "bind".into(),
+            flags: MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            data: String::new(),
+            bind: true,
+            recursive: false,
+            propagation: MsFlags::empty(),
+        });
+    }
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct MountOptions {
@@ -149,5 +188,32 @@ mod tests {
     fn later_options_override_earlier_ones() {
         assert_eq!(opts(&["ro", "rw"]).flags, MsFlags::empty());
         assert!(propagation_flags("sideways").is_err());
+    }
+
+    #[test]
+    fn without_a_cgroup_namespace_each_hierarchy_shows_the_containers_own_cgroup() {
+        let mounts = [(crate::cgroups::Controller::Memory, "/sys/fs/cgroup/memory")]
+            .into_iter()
+            .map(|(c, p)| (c, std::path::PathBuf::from(p)))
+            .collect();
+        let layout = Layout::V1 { mounts };
+        let mut ops = crate::runtime::mounts::cgroup_mounts(&layout);
+        own_cgroup_views(&mut ops, &layout, "/pod/c1");
+        let binds: Vec<_> = ops
+            .iter()
+            .filter_map(|op| match op {
+                MountOp::Generic(m) => Some((m.source.clone(), m.target.clone(), m.bind)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            binds,
+            vec![(
+                "/sys/fs/cgroup/memory/pod/c1".into(),
+                "/sys/fs/cgroup/memory".into(),
+                true
+            )]
+        );
+        assert!(!ops.iter().any(|op| matches!(op, MountOp::Cgroup { .. })));
     }
 }

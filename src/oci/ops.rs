@@ -12,14 +12,16 @@ use super::state::{state_json, Record, Status};
 use super::{sys_error, OciError};
 use crate::cgroups::CgroupManager;
 
-fn cgroup(record: &Record) -> Result<Box<dyn CgroupManager>, OciError> {
+pub(super) fn cgroup(record: &Record) -> Result<Box<dyn CgroupManager>, OciError> {
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
     Ok(crate::cgroups::manager_at(&layout, &record.cgroups_path)?)
 }
 
 pub fn state(global: &Global, id: &str) -> Result<(), OciError> {
     let record = global.states.load(id)?;
-    let status = global.states.status(&record, false);
+    let status = global
+        .states
+        .status(&record, super::update::is_paused(&record));
     let text = serde_json::to_string_pretty(&state_json(&record, status)).expect("json");
     println!("{text}");
     Ok(())
@@ -79,6 +81,8 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<(), OciError> {
     if status != Status::Stopped {
         let _ = cgroup.kill_all(Signal::SIGKILL);
         let _ = send(Pid::from_raw(record.pid), Signal::SIGKILL);
+        // A frozen process takes its SIGKILL only once thawed.
+        super::update::thaw_quietly(&record);
         wait_gone(global, &record, Duration::from_secs(10));
     }
     let _ = cgroup.destroy();
@@ -116,7 +120,9 @@ pub fn list(global: &Global, format: &str, quiet: bool) -> Result<(), OciError> 
         let Ok(record) = global.states.load(&id) else {
             continue;
         };
-        let status = global.states.status(&record, false);
+        let status = global
+            .states
+            .status(&record, super::update::is_paused(&record));
         rows.push((record, status));
     }
     if quiet {
@@ -142,7 +148,7 @@ pub fn list(global: &Global, format: &str, quiet: bool) -> Result<(), OciError> 
     Ok(())
 }
 
-pub fn ps(global: &Global, id: &str, format: &str) -> Result<(), OciError> {
+pub fn ps(global: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<(), OciError> {
     let record = global.states.load(id)?;
     let pids = cgroup(&record)?.pids()?;
     if format == "json" {
@@ -150,25 +156,52 @@ pub fn ps(global: &Global, id: &str, format: &str) -> Result<(), OciError> {
         return Ok(());
     }
     // runc's table: `ps -ef` limited to the container's processes.
+    let default = ["-ef".to_string()];
+    let args = if ps_args.is_empty() {
+        &default[..]
+    } else {
+        ps_args
+    };
     let output = std::process::Command::new("ps")
-        .arg("-ef")
+        .args(args)
         .output()
         .map_err(super::io_error("ps"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut lines = text.lines();
-    if let Some(header) = lines.next() {
-        println!("{header}");
+    if !output.status.success() {
+        return Err(OciError::Start(format!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
     }
+    print!(
+        "{}",
+        container_rows(&String::from_utf8_lossy(&output.stdout), &pids)
+    );
+    Ok(())
+}
+
+/// The header and the rows of `ps` output whose PID column is one of `pids`.
+fn container_rows(text: &str, pids: &[i32]) -> String {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return String::new();
+    };
+    let column = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .unwrap_or(1);
+    let mut out = format!("{header}\n");
     for line in lines {
         let pid = line
             .split_whitespace()
-            .nth(1)
+            .nth(column)
             .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
-            println!("{line}");
+            out.push_str(line);
+            out.push('\n');
         }
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
@@ -182,5 +215,16 @@ mod tests {
         assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
         assert!(parse_signal("NOPE").is_err());
         assert!(parse_signal("99").is_err());
+    }
+
+    #[test]
+    fn ps_rows_are_found_by_the_pid_column() {
+        let text = "UID PID PPID CMD\nroot 10 1 sh\nroot 11 10 sleep\nroot 12 1 other\n";
+        assert_eq!(
+            container_rows(text, &[10, 11]),
+            "UID PID PPID CMD\nroot 10 1 sh\nroot 11 10 sleep\n"
+        );
+        let custom = "  PID COMMAND\n   12 other\n   10 sh\n";
+        assert_eq!(container_rows(custom, &[10]), "  PID COMMAND\n   10 sh\n");
     }
 }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::cgroups::CpuQuota;
+use crate::runtime::init::Rlimit;
 
 fn spec(json: serde_json::Value) -> Spec {
     let mut base = serde_json::json!({

@@ -1,20 +1,22 @@
-//! `rcorch exec`: a new process in a running container. It joins the
-//! container's cgroup and every namespace, then runs with the same
-//! capabilities and seccomp profile as the container's own command.
+//! A new process in a running container, for `rcorch exec` and the OCI
+//! runtime's `exec`. It joins the container's cgroup and namespaces, then
+//! runs with the capabilities and seccomp profile it is given (for `rcorch
+//! exec`, the container's own).
 
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::ForkResult;
+use nix::unistd::{ForkResult, Pid};
 use thiserror::Error;
 
 use super::console;
 use super::control::{observed_status, ControlError};
-use super::init::{self, ExecTarget, Failure, FailureKind};
+use super::init::{self, ExecTarget, Failure, FailureKind, Rlimit};
 use super::stdio::ExecPty;
 use super::{caps, seccomp};
 use crate::container::build::{parse_user, BuildError};
@@ -140,9 +142,7 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
             .unwrap_or(record.config.working_dir.clone()),
     );
     let pty = match request.tty {
-        true => {
-            Some(ExecPty::open(request.interactive).map_err(|source| ExecError::Sys { source })?)
-        }
+        true => Some(ExecPty::open(request.interactive).map_err(sys)?),
         false => None,
     };
     let joined = Joined {
@@ -152,109 +152,179 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
         stdio: [if request.interactive { 0 } else { dev_null() }, 1, 2],
         console: pty.as_ref().map(ExecPty::console_request),
         rlimits: super::run::rlimits(&record.config.ulimits),
+        preserve_fds: 0,
+        lifeline: true,
     };
-    run_in_container(&joined, &target, pty)
+    let spawned = spawn(&joined, &target, false)?;
+    if let Some(pty) = pty {
+        pty.relay();
+    }
+    spawned.wait()
 }
 
-struct Joined {
-    namespaces: Vec<(OwnedFd, CloneFlags)>,
-    cgroup_procs: Vec<PathBuf>,
-    workdir: PathBuf,
-    stdio: [i32; 3],
-    /// With `-t`: the pty is made inside the container (see `console`).
-    console: Option<(i32, Option<nix::pty::Winsize>)>,
-    /// The container's ulimits: the exec'd command gets them as PID 1 did.
-    rlimits: Vec<init::Rlimit>,
+fn sys(source: nix::Error) -> ExecError {
+    ExecError::Sys { source }
 }
 
-fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, ExecError> {
-    NAMESPACES
-        .iter()
-        .map(|(name, flag)| {
-            let path = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
-            let file = std::fs::File::open(&path)
-                .map_err(|source| ExecError::Namespace { path, source })?;
-            Ok((OwnedFd::from(file), *flag))
-        })
-        .collect()
+/// Where a new process goes: the container's namespaces and cgroups, its
+/// working directory and stdio. Built by `rcorch exec` and by the OCI
+/// runtime's `exec`.
+pub struct Joined {
+    pub namespaces: Vec<(OwnedFd, CloneFlags)>,
+    pub cgroup_procs: Vec<PathBuf>,
+    pub workdir: PathBuf,
+    pub stdio: [i32; 3],
+    /// With a terminal: the socket the pty master is sent over, and its size.
+    pub console: Option<(i32, Option<nix::pty::Winsize>)>,
+    pub rlimits: Vec<Rlimit>,
+    /// Descriptors 3.. the caller hands to the process.
+    pub preserve_fds: u32,
+    /// The process dies with the one waiting for it (`rcorch exec`); a
+    /// detached OCI exec is adopted by the caller instead.
+    pub lifeline: bool,
+}
+
+/// A started process: its pid on the host and the middle process that
+/// waits for it (gone already when detached).
+pub struct Spawned {
+    pub pid: i32,
+    middle: Pid,
+    detached: bool,
+}
+
+impl Spawned {
+    /// The process's exit code (128+N for a signal), as the middle passes it on.
+    pub fn wait(self) -> Result<i32, ExecError> {
+        let status = waitpid(self.middle, None).map_err(sys)?;
+        if self.detached {
+            return Ok(0);
+        }
+        Ok(exit_code(status))
+    }
+}
+
+fn exit_code(status: WaitStatus) -> i32 {
+    match status {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, sig, _) => exit_code_for_signal(sig as i32),
+        _ => 125,
+    }
+}
+
+/// The container's namespaces the caller is not in already (entering one's
+/// own mount namespace again would reset the root to the host's).
+pub fn open_namespaces(pid: i32) -> Result<Vec<(OwnedFd, CloneFlags)>, ExecError> {
+    let mut out = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let path = PathBuf::from(format!("/proc/{pid}/ns/{name}"));
+        let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).ok();
+        let theirs = std::fs::metadata(&path).ok();
+        if let (Some(a), Some(b)) = (&ours, &theirs) {
+            if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+                continue;
+            }
+        }
+        let file =
+            std::fs::File::open(&path).map_err(|source| ExecError::Namespace { path, source })?;
+        out.push((OwnedFd::from(file), *flag));
+    }
+    Ok(out)
 }
 
 /// Forks a child that joins the container; joining the PID namespace takes
 /// effect for the child's own child, which runs the command. The middle
-/// process waits and passes the exit status through.
-fn run_in_container(
-    joined: &Joined,
-    target: &ExecTarget,
-    pty: Option<ExecPty>,
-) -> Result<i32, ExecError> {
-    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|source| ExecError::Sys { source })?;
-    // SAFETY: rcorch is single-threaded; the child only joins, forks and execs.
-    match unsafe { nix::unistd::fork() }.map_err(|source| ExecError::Sys { source })? {
+/// process sends that pid back, then waits and passes the exit status on,
+/// or with `detach` exits at once so the caller (a subreaper) adopts the
+/// process. Returns once the command was exec'd (or failed to be).
+pub fn spawn(joined: &Joined, target: &ExecTarget, detach: bool) -> Result<Spawned, ExecError> {
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys)?;
+    let (pid_read, pid_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys)?;
+    // SAFETY: the caller is single-threaded; the child only joins, forks and execs.
+    match unsafe { nix::unistd::fork() }.map_err(sys)? {
         ForkResult::Child => {
             drop(read_end);
-            middle_process(joined, target, write_end)
+            drop(pid_read);
+            middle_process(joined, target, detach, write_end, pid_write)
         }
         ForkResult::Parent { child } => {
             drop(write_end);
-            if let Some(pty) = pty {
-                pty.relay();
-            }
+            drop(pid_write);
+            // The error pipe closes on exec; the pid comes before that.
             let mut report = Vec::new();
             let _ = std::fs::File::from(read_end).read_to_end(&mut report);
-            let status = waitpid(child, None).map_err(|source| ExecError::Sys { source })?;
+            let mut pid = Vec::new();
+            let _ = std::fs::File::from(pid_read).read_to_end(&mut pid);
             if let Some((&tag, message)) = report.split_first() {
-                let kind = FailureKind::from_tag(tag);
+                let _ = waitpid(child, None);
                 return Err(ExecError::Start {
-                    exit_code: kind.exit_code(),
+                    exit_code: FailureKind::from_tag(tag).exit_code(),
                     message: String::from_utf8_lossy(message).into(),
                 });
             }
-            Ok(match status {
-                WaitStatus::Exited(_, code) => code,
-                WaitStatus::Signaled(_, sig, _) => exit_code_for_signal(sig as i32),
-                _ => 125,
+            let pid = pid
+                .get(..4)
+                .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            Ok(Spawned {
+                pid,
+                middle: child,
+                detached: detach,
             })
         }
     }
 }
 
-fn middle_process(joined: &Joined, target: &ExecTarget, error_pipe: OwnedFd) -> ! {
+fn middle_process(
+    joined: &Joined,
+    target: &ExecTarget,
+    detach: bool,
+    error_pipe: OwnedFd,
+    pid_pipe: OwnedFd,
+) -> ! {
     if let Err(failure) = join(joined) {
         init::report_and_exit(failure, error_pipe);
     }
     // SAFETY: single-threaded child; the grandchild only execs.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
-            let stdio = match joined.console {
-                Some((socket, size)) => console::create_in_container(socket, size, false)
-                    .map(|slave| [slave; 3])
-                    .map_err(init::setup("console")),
-                None => Ok(joined.stdio),
-            };
-            let attached =
-                stdio.and_then(|fds| init::attach_stdio(&fds, joined.console.is_some(), 0));
-            let failure = match attached.and_then(|_| {
-                nix::unistd::chdir(&joined.workdir)
-                    .map_err(init::setup("chdir to working directory"))
-            }) {
-                Ok(()) => init::exec_target(target, false, true, &error_pipe),
+            drop(pid_pipe);
+            let failure = match prepare_process(joined) {
+                Ok(()) => init::exec_target(target, false, joined.lifeline, &error_pipe),
                 Err(f) => f,
             };
             init::report_and_exit(failure, error_pipe)
         }
         Ok(ForkResult::Parent { child }) => {
             drop(error_pipe);
-            let code = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, code)) => code,
-                Ok(WaitStatus::Signaled(_, sig, _)) => exit_code_for_signal(sig as i32),
-                _ => 125,
+            let _ = nix::unistd::write(&pid_pipe, &child.as_raw().to_ne_bytes());
+            drop(pid_pipe);
+            let code = if detach {
+                0
+            } else {
+                waitpid(child, None).map_or(125, exit_code)
             };
             // SAFETY: leaving the forked child without the parent's destructors.
             unsafe { libc::_exit(code) }
         }
         Err(e) => init::report_and_exit(init::setup("fork")(e), error_pipe),
     }
+}
+
+/// In the process itself, before exec: its terminal, stdio and directory
+/// (its limits were set in `join`, before entering the namespaces).
+fn prepare_process(joined: &Joined) -> Result<(), Failure> {
+    let stdio = match joined.console {
+        Some((socket, size)) => console::create_in_container(socket, size, false)
+            .map(|slave| [slave; 3])
+            .map_err(init::setup("console"))?,
+        None => joined.stdio,
+    };
+    init::attach_stdio(&stdio, joined.console.is_some(), joined.preserve_fds)?;
+    nix::unistd::chdir(&joined.workdir).map_err(|e| {
+        Failure(
+            FailureKind::Setup,
+            format!("chdir to cwd {}: {}", joined.workdir.display(), e.desc()),
+        )
+    })
 }
 
 fn join(joined: &Joined) -> Result<(), Failure> {

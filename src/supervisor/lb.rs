@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::action::Action;
 use super::observed::{ObservedReplica, ObservedState};
 use super::time::Time;
+pub use crate::network::strategy::{LbError, Strategy, STRATEGY_LABEL};
 
 /// How long a balanced replica stays out of the balancer before its stop
 /// signal: a connection routed to it just before the rules changed still
@@ -23,38 +24,6 @@ use super::time::Time;
 /// among them, drop them on SIGTERM). Kubernetes users add a preStop sleep
 /// for the same reason.
 pub const DRAIN_DELAY: Duration = Duration::from_millis(200);
-
-/// The rcorch label that selects the balancing strategy of a service.
-pub const STRATEGY_LABEL: &str = "rcorch.lb.strategy";
-
-/// Errors from reading the balancing strategy.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum LbError {
-    /// The label holds neither `round-robin` nor `least-connections`.
-    #[error("unknown load-balancing strategy {value:?} in label {STRATEGY_LABEL}: expected round-robin or least-connections")]
-    UnknownStrategy { value: String },
-}
-
-/// How the next connection's backend is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Strategy {
-    #[default]
-    RoundRobin,
-    LeastConnections,
-}
-
-impl Strategy {
-    /// The strategy named by the service's `rcorch.lb.strategy` label (default round-robin).
-    pub fn from_label(value: Option<&str>) -> Result<Strategy, LbError> {
-        match value {
-            None | Some("round-robin") => Ok(Strategy::RoundRobin),
-            Some("least-connections") => Ok(Strategy::LeastConnections),
-            Some(other) => Err(LbError::UnknownStrategy {
-                value: other.to_string(),
-            }),
-        }
-    }
-}
 
 /// Whether a replica should receive new connections.
 pub fn is_member(replica: &ObservedReplica, draining: bool) -> bool {
@@ -166,16 +135,6 @@ impl Balancer {
             ..*self
         };
         (Some(chosen), next)
-    }
-}
-
-impl Strategy {
-    /// The label value naming it (`ps`, `inspect`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::RoundRobin => "round-robin",
-            Strategy::LeastConnections => "least-connections",
-        }
     }
 }
 

@@ -7,23 +7,6 @@ use crate::supervisor::test_fixtures::*;
 use crate::supervisor::{ReplicaStatus, SlotKey};
 
 #[test]
-fn strategy_comes_from_a_label() {
-    assert_eq!(Strategy::from_label(None), Ok(Strategy::RoundRobin));
-    assert_eq!(
-        Strategy::from_label(Some("round-robin")),
-        Ok(Strategy::RoundRobin)
-    );
-    assert_eq!(
-        Strategy::from_label(Some("least-connections")),
-        Ok(Strategy::LeastConnections)
-    );
-    assert!(matches!(
-        Strategy::from_label(Some("random")),
-        Err(LbError::UnknownStrategy { .. })
-    ));
-}
-
-#[test]
 fn replicas_join_once_healthy_or_started_and_leave_when_draining() {
     let o = observed(vec![
         with_health(running("web", 3, "c"), HealthStatus::Healthy),
