@@ -21,6 +21,7 @@ test_pkgs=(
     "golang-go:building the OCI runtime conformance suite (scripts/conformance.sh)"
     "runc:the OCI runtime tests' reference config (runc spec)"
     "podman:the build tests compare rcorch build with podman build"
+    "python3-venv:the venv tests/kube_generate.rs installs kubernetes-validate into"
 )
 
 die() {

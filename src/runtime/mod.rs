@@ -5,6 +5,7 @@ pub mod caps;
 pub mod console;
 pub mod control;
 pub mod exec;
+mod files;
 pub mod hooks;
 pub mod init;
 mod init_setup;

@@ -27,6 +27,7 @@ fn paths() -> RootfsPaths {
         hosts: dir.join("hosts"),
         hostname: dir.join("hostname"),
         resolv_conf: dir.join("resolv.conf"),
+        files: dir.join("files"),
     }
 }
 
