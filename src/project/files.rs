@@ -93,3 +93,74 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::compose::test_project;
+
+    const APP: &str = "services:\n  a:\n    image: x\n    secrets: [pw, tok]\n    configs: [c]\n  b:\n    image: x\n    secrets: [other]\nsecrets:\n  pw: {file: /s/pw}\n  tok: {environment: TOK}\n  other: {external: true}\nconfigs:\n  c: {content: hi}\n";
+
+    fn readers() -> Readers<'static> {
+        Readers {
+            file: &|p| match p.to_str() {
+                Some("/s/pw") => Ok(b"hunter2".to_vec()),
+                _ => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            },
+            var: &|v| (v == "TOK").then(|| "t0k".to_string()),
+        }
+    }
+
+    fn selected(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn reads_what_the_selected_services_use_and_stores_it_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ProjectDir::new(tmp.path(), "app");
+        let read = read(&dir, &test_project(APP), &selected(&["a"]), &readers()).unwrap();
+        store(read).unwrap();
+        let pw = stored_path(&dir.dir, "secret", "pw");
+        assert_eq!(std::fs::read(&pw).unwrap(), b"hunter2");
+        assert_eq!(
+            std::fs::read(stored_path(&dir.dir, "secret", "tok")).unwrap(),
+            b"t0k"
+        );
+        assert_eq!(
+            std::fs::read(stored_path(&dir.dir, "config", "c")).unwrap(),
+            b"hi"
+        );
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&pw), 0o400);
+        assert_eq!(mode(pw.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.dir.join("files")), 0o700);
+    }
+
+    #[test]
+    fn external_missing_file_and_unset_variable_are_errors_naming_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ProjectDir::new(tmp.path(), "app");
+        let project = test_project(APP);
+        let err =
+            |p: &Project, names: &[&str], r: &Readers| match read(&dir, p, &selected(names), r) {
+                Ok(_) => panic!("expected an error"),
+                Err(e) => e.to_string(),
+            };
+        let external = err(&project, &["b"], &readers());
+        assert!(external.contains("secrets.other: external"), "{external}");
+        let nothing = Readers {
+            file: &|_| Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+            var: &|_| None,
+        };
+        let file = err(&project, &["a"], &nothing);
+        assert!(file.contains("cannot read secret file /s/pw"), "{file}");
+        assert!(file.starts_with("/app/compose.yaml:"), "{file}");
+        let env_only = test_project(&APP.replace("pw, tok", "tok"));
+        let var = err(&env_only, &["a"], &nothing);
+        assert!(var.contains("the variable TOK is not set"), "{var}");
+        assert!(!dir.dir.exists(), "nothing written");
+    }
+}

@@ -38,3 +38,53 @@ pub fn copy_in(dir: &Path, files: &[FileMount]) -> Result<(), RunError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn copies_are_owner_only_in_a_private_dir_with_the_asked_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let source = tmp.path().join("stored");
+        std::fs::write(&source, "v4lue").unwrap();
+        let (uid, gid) = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
+        let files = [0o440, 0o400].map(|mode| FileMount {
+            source: source.clone(),
+            target: "/run/secrets/x".into(),
+            uid,
+            gid,
+            mode,
+        });
+        let dir = tmp.path().join("files");
+        copy_in(&dir, &files).unwrap();
+        let meta = |p: &Path| std::fs::metadata(p).unwrap();
+        assert_eq!(meta(&dir).mode() & 0o7777, 0o700);
+        assert_eq!(meta(&dir.join("0")).mode() & 0o7777, 0o440);
+        assert_eq!(meta(&dir.join("1")).mode() & 0o7777, 0o400);
+        assert_eq!(
+            (meta(&dir.join("0")).uid(), meta(&dir.join("0")).gid()),
+            (uid, gid)
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("1")).unwrap(), "v4lue");
+    }
+
+    #[test]
+    fn a_missing_stored_copy_names_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = [FileMount {
+            source: tmp.path().join("gone"),
+            target: "/x".into(),
+            uid: 0,
+            gid: 0,
+            mode: 0o444,
+        }];
+        let err = copy_in(&tmp.path().join("files"), &files).unwrap_err();
+        assert!(err.to_string().contains("gone"), "{err}");
+    }
+}
