@@ -75,7 +75,14 @@ fn generate(args: &GenerateArgs) -> CliResult {
         Exposed::NodePort => ServiceType::NodePort,
         Exposed::LoadBalancer => ServiceType::LoadBalancer,
     };
-    let manifests = kube::generate(&loaded.project, &contents, exposed);
+    let mut manifests = kube::generate(&loaded.project, &contents, exposed);
+    let ignored: Vec<String> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.kind == compose::WarningKind::NotImplemented)
+        .map(|w| w.key.clone())
+        .collect();
+    kube::note_ignored(&mut manifests, &ignored);
     if args.output == "-" {
         print!("{}", kube::render(&manifests));
         return Ok(0);

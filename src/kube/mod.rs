@@ -94,6 +94,35 @@ pub fn generate(project: &Project, contents: &Contents, exposed: ServiceType) ->
     out
 }
 
+/// Keys the compose loader did not carry into the model (its warnings'
+/// key paths): each becomes a note on its service's Deployment, or on the
+/// first manifest for project-level keys, so none is dropped silently.
+pub fn note_ignored(manifests: &mut [Manifest], keys: &[String]) {
+    for key in keys {
+        let service = key
+            .strip_prefix("services.")
+            .and_then(|rest| rest.split('.').next());
+        let target = service
+            .and_then(|s| {
+                manifests
+                    .iter()
+                    .position(|m| m.kind() == "Deployment" && m.name() == dns_name(s))
+            })
+            .unwrap_or(0);
+        let Some(m) = manifests.get_mut(target) else {
+            return;
+        };
+        let local = match service {
+            Some(s) => key[format!("services.{s}.").len().min(key.len())..].to_string(),
+            None => key.clone(),
+        };
+        let reason = "not converted: rcorch does not read this key yet";
+        m.notes.add(&local, "", reason);
+        let name = format!("{NOTE_PREFIX}{}", annotation_name(&local));
+        m.object.metadata.annotations.insert(name, reason.into());
+    }
+}
+
 fn annotate(m: &mut Manifest) {
     for note in &m.notes.0 {
         let key = format!("{NOTE_PREFIX}{}", annotation_name(&note.key));
@@ -172,12 +201,11 @@ pub fn render(manifests: &[Manifest]) -> String {
 pub fn render_one(m: &Manifest) -> String {
     let mut out = String::new();
     for n in &m.notes.0 {
-        let value = if n.value.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", n.value.replace('\n', " "))
-        };
-        out.push_str(&format!("# {}:{value}: {}\n", n.key, n.reason));
+        let value = n.value.replace('\n', " ");
+        match value.is_empty() {
+            true => out.push_str(&format!("# {}: {}\n", n.key, n.reason)),
+            false => out.push_str(&format!("# {}: {value}: {}\n", n.key, n.reason)),
+        }
     }
     out.push_str(&serde_norway::to_string(&m.object).expect("manifests serialise"));
     out

@@ -379,3 +379,14 @@ fn names_and_annotation_keys_are_valid_for_the_api() {
     assert_eq!(annotation_name("volumes./etc/app"), "volumes.-etc-app");
     assert_eq!(annotation_name("_x_"), "x");
 }
+
+#[test]
+fn keys_the_loader_ignored_are_noted_on_their_deployment() {
+    let mut ms = gen("services:\n  web_1:\n    image: x\n  db:\n    image: y\n");
+    let keys = ["services.web_1.sysctls".to_string(), "include".to_string()];
+    note_ignored(&mut ms, &keys);
+    assert!(note_keys(&ms, "Deployment", "web-1").contains(&"sysctls".into()));
+    let d = find(&ms, "Deployment", "web-1");
+    assert!(d["metadata"]["annotations"]["compose.rcorch.io/sysctls"].is_string());
+    assert!(ms[0].notes.0.iter().any(|n| n.key == "include"));
+}
