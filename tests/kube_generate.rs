@@ -148,6 +148,14 @@ fn stdout_stream_with_load_balancers_validates() {
 fn secrets_are_written_owner_only_and_carry_their_bytes() {
     let (dir, file) = stage(&repo().join("tests/apps/volumes-secrets.yaml"));
     let out_dir = dir.path().join("k8s");
+    // A world-readable leftover of an earlier run is made owner-only too.
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::write(out_dir.join("db-pw-secret.yaml"), "old").unwrap();
+    std::fs::set_permissions(
+        out_dir.join("db-pw-secret.yaml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let out = generate(&file, &["-o", out_dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let secret = out_dir.join("db-pw-secret.yaml");

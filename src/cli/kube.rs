@@ -1,7 +1,7 @@
 //! `kube generate`: Kubernetes manifests from a compose project.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -104,6 +104,9 @@ fn write_dir(dir: &Path, manifests: &[Manifest]) -> Result<(), Failure> {
             .mode(mode)
             .open(&path)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        // An older file of the same name keeps its mode through open().
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
         file.write_all(kube::render_one(m).as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("{}", path.display());
