@@ -49,6 +49,14 @@ pub fn definitions(
     for (k, body) in ctx.mapping(v, at)? {
         let name = key_string(k);
         let here = at.key(&name);
+        // The compose schema's pattern; also what keeps the stored copy's
+        // path inside the project's directory.
+        let valid = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid || name.chars().all(|c| c == '.') {
+            return Err(ctx.invalid(&here, &name, "a name of letters, digits, '.', '_' and '-'"));
+        }
         out.insert(name, definition(ctx, body, &here, kind)?);
     }
     Ok(out)
@@ -141,7 +149,8 @@ fn long_reference(ctx: &mut Ctx, v: &Value, at: &KeyPath, kind: Kind) -> Result<
 /// A permission mode: a YAML integer (`0440` reads as octal, as in compose's
 /// YAML 1.1 reader, and so does `0o440`) or an octal string ("0440").
 fn file_mode(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<u32> {
-    let expected = "an octal file mode such as 0440";
+    // No setuid, setgid or sticky bits: a secret is data, never a program.
+    let expected = "an octal file mode such as 0440, at most 0777";
     let text = ctx.string(v, at)?;
     let parsed = match untag(v) {
         // A plain number that YAML read as decimal: compose means octal when
@@ -153,6 +162,6 @@ fn file_mode(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<u32> {
         }
     };
     parsed
-        .filter(|m| *m <= 0o7777)
+        .filter(|m| *m <= 0o777)
         .ok_or_else(|| ctx.invalid(at, &text, expected))
 }

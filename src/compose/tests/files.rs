@@ -110,4 +110,13 @@ fn bad_definitions_and_references() {
     );
     let mode = format!("{svc}    secrets: [{{source: a, mode: '9'}}]\n{DEFS}");
     assert_err(&mode.replace("db_pw:", "a:"), 4, "octal file mode");
+    let traversal = format!("{svc}secrets:\n  ../../etc/x: {{file: ./x}}\n");
+    assert_err(&traversal, 5, "a name of letters");
+    assert_err(
+        &format!("{svc}configs:\n  '..': {{file: ./x}}\n"),
+        5,
+        "a name of letters",
+    );
+    let setuid = format!("{svc}    secrets: [{{source: a, mode: '4755'}}]\n{DEFS}");
+    assert_err(&setuid.replace("db_pw:", "a:"), 4, "at most 0777");
 }
