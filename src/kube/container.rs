@@ -3,9 +3,15 @@
 
 use std::time::Duration;
 
-use super::objects::{
-    Capabilities, Container, ContainerPort, EnvVar, ExecAction, Probe, Resources, SecurityContext,
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EnvVar, ExecAction, Probe, ResourceRequirements,
+    SecurityContext,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use super::objects::some;
 use super::Notes;
 use crate::compose::model::{HealthTest, Healthcheck, Protocol, Service};
 
@@ -26,14 +32,14 @@ pub fn container(name: &str, svc: &Service, notes: &mut Notes) -> Container {
     };
     Container {
         name: name.to_string(),
-        image,
+        image: Some(image),
         // Kubernetes' command replaces ENTRYPOINT, args replaces CMD, as
         // compose's entrypoint and command do.
         command: svc.entrypoint.clone(),
         args: svc.command.clone(),
         working_dir: svc.working_dir.clone(),
-        env: env(svc, notes),
-        ports: container_ports(svc),
+        env: some(env(svc, notes)),
+        ports: some(container_ports(svc)),
         resources: resources(svc, notes),
         liveness_probe,
         readiness_probe,
@@ -49,7 +55,8 @@ fn env(svc: &Service, notes: &mut Notes) -> Vec<EnvVar> {
         match value {
             Some(value) => out.push(EnvVar {
                 name: name.clone(),
-                value: value.clone(),
+                value: Some(value.clone()),
+                ..EnvVar::default()
             }),
             None => notes.add(
                 &format!("environment.{name}"),
@@ -65,8 +72,9 @@ fn container_ports(svc: &Service) -> Vec<ContainerPort> {
     let mut out: Vec<ContainerPort> = Vec::new();
     for p in &svc.ports {
         let port = ContainerPort {
-            container_port: p.target,
-            protocol: protocol(p.protocol),
+            container_port: i32::from(p.target),
+            protocol: Some(protocol(p.protocol).to_string()),
+            ..ContainerPort::default()
         };
         if !out.contains(&port) {
             out.push(port);
@@ -84,8 +92,8 @@ pub fn protocol(p: Protocol) -> &'static str {
 }
 
 /// Whole seconds, rounded up: Kubernetes probes count in seconds, at least 1.
-fn secs(d: Duration) -> u64 {
-    d.as_millis().div_ceil(1000).max(1) as u64
+fn secs(d: Duration) -> i32 {
+    i32::try_from(d.as_millis().div_ceil(1000).max(1)).unwrap_or(i32::MAX)
 }
 
 /// Liveness and readiness share the check; a start period becomes a
@@ -106,21 +114,26 @@ fn probes(hc: &Healthcheck, notes: &mut Notes) -> Probes {
             return (None, None, None);
         }
     };
+    let exec = |command: Vec<String>| {
+        Some(ExecAction {
+            command: Some(command),
+        })
+    };
     let probe = Probe {
-        exec: ExecAction {
-            command: command.clone(),
-        },
-        period_seconds: secs(hc.interval),
-        timeout_seconds: secs(hc.timeout),
-        failure_threshold: hc.retries.max(1),
+        exec: exec(command.clone()),
+        period_seconds: Some(secs(hc.interval)),
+        timeout_seconds: Some(secs(hc.timeout)),
+        failure_threshold: Some(i32::try_from(hc.retries.max(1)).unwrap_or(i32::MAX)),
+        ..Probe::default()
     };
     let startup = (!hc.start_period.is_zero()).then(|| {
         let period = secs(hc.start_interval);
         Probe {
-            exec: ExecAction { command },
-            period_seconds: period,
-            timeout_seconds: secs(hc.timeout),
-            failure_threshold: secs(hc.start_period).div_ceil(period).max(1) as u32,
+            exec: exec(command),
+            period_seconds: Some(period),
+            timeout_seconds: Some(secs(hc.timeout)),
+            failure_threshold: Some((secs(hc.start_period) + period - 1) / period),
+            ..Probe::default()
         }
     });
     (Some(probe.clone()), Some(probe), startup)
@@ -131,21 +144,18 @@ fn cpu(cpus: f64) -> String {
     format!("{}m", (cpus * 1000.0).round() as u64)
 }
 
-fn resources(svc: &Service, notes: &mut Notes) -> Resources {
+fn resources(svc: &Service, notes: &mut Notes) -> Option<ResourceRequirements> {
     let r = &svc.deploy.resources;
-    let mut out = Resources::default();
-    if let Some(c) = r.limits.cpus {
-        out.limits.insert("cpu".into(), cpu(c));
-    }
-    if let Some(m) = r.limits.memory {
-        out.limits.insert("memory".into(), m.to_string());
-    }
-    if let Some(c) = r.reservations.cpus {
-        out.requests.insert("cpu".into(), cpu(c));
-    }
-    if let Some(m) = r.reservations.memory {
-        out.requests.insert("memory".into(), m.to_string());
-    }
+    let quantities = |cpus: Option<f64>, memory: Option<u64>| {
+        let mut m = BTreeMap::new();
+        if let Some(c) = cpus {
+            m.insert("cpu".to_string(), Quantity(cpu(c)));
+        }
+        if let Some(b) = memory {
+            m.insert("memory".to_string(), Quantity(b.to_string()));
+        }
+        (!m.is_empty()).then_some(m)
+    };
     if let Some(pids) = r.limits.pids.filter(|p| *p > 0) {
         notes.add(
             "deploy.resources.limits.pids",
@@ -153,7 +163,12 @@ fn resources(svc: &Service, notes: &mut Notes) -> Resources {
             "pod PID limits are a kubelet setting (podPidsLimit), not a pod field",
         );
     }
-    out
+    let out = ResourceRequirements {
+        limits: quantities(r.limits.cpus, r.limits.memory),
+        requests: quantities(r.reservations.cpus, r.reservations.memory),
+        ..ResourceRequirements::default()
+    };
+    (out != ResourceRequirements::default()).then_some(out)
 }
 
 fn security_context(svc: &Service, notes: &mut Notes) -> Option<SecurityContext> {
@@ -162,6 +177,7 @@ fn security_context(svc: &Service, notes: &mut Notes) -> Option<SecurityContext>
         let (u, g) = user.split_once(':').unwrap_or((user, ""));
         match (u.parse().ok(), g.parse().ok()) {
             (Some(uid), gid) if g.is_empty() || gid.is_some() => {
+                let (uid, gid): (i64, Option<i64>) = (uid, gid);
                 sc.run_as_user = Some(uid);
                 sc.run_as_group = gid;
             }
@@ -174,10 +190,12 @@ fn security_context(svc: &Service, notes: &mut Notes) -> Option<SecurityContext>
     }
     sc.read_only_root_filesystem = svc.read_only.then_some(true);
     if !svc.cap_add.is_empty() || !svc.cap_drop.is_empty() {
-        let caps = |v: &[String]| -> Vec<String> {
-            v.iter()
-                .map(|c| c.trim_start_matches("CAP_").to_string())
-                .collect()
+        let caps = |v: &[String]| -> Option<Vec<String>> {
+            some(
+                v.iter()
+                    .map(|c| c.trim_start_matches("CAP_").to_string())
+                    .collect(),
+            )
         };
         sc.capabilities = Some(Capabilities {
             add: caps(&svc.cap_add),

@@ -16,7 +16,7 @@ use crate::compose::model::Project;
 use objects::{Map, Object};
 
 pub use policy::CONNECTIONS_METRIC;
-pub use storage::{base64, Contents, DEFAULT_CLAIM_SIZE};
+pub use storage::{Contents, DEFAULT_CLAIM_SIZE};
 
 /// How published ports are exposed outside the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,11 +56,11 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn kind(&self) -> &'static str {
-        self.object.kind
+        self.object.kind()
     }
 
     pub fn name(&self) -> &str {
-        &self.object.metadata.name
+        self.object.metadata().name.as_deref().unwrap_or_default()
     }
 }
 
@@ -119,17 +119,24 @@ pub fn note_ignored(manifests: &mut [Manifest], keys: &[String]) {
         let reason = "not converted: rcorch does not read this key yet";
         m.notes.add(&local, "", reason);
         let name = format!("{NOTE_PREFIX}{}", annotation_name(&local));
-        m.object.metadata.annotations.insert(name, reason.into());
+        let annotations = m
+            .object
+            .metadata_mut()
+            .annotations
+            .get_or_insert_with(Map::new);
+        annotations.insert(name, reason.into());
     }
 }
 
 fn annotate(m: &mut Manifest) {
     for note in &m.notes.0 {
         let key = format!("{NOTE_PREFIX}{}", annotation_name(&note.key));
-        m.object
-            .metadata
+        let annotations = m
+            .object
+            .metadata_mut()
             .annotations
-            .insert(key, note.reason.clone());
+            .get_or_insert_with(Map::new);
+        annotations.insert(key, note.reason.clone());
     }
 }
 

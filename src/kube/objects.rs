@@ -1,251 +1,89 @@
-//! The Kubernetes objects `kube generate` writes: only the fields it sets,
-//! spelled as the Kubernetes API spells them (camelCase, `apiVersion`,
-//! `kind`). A small own model instead of k8s-openapi: the generated crate
-//! costs minutes of compile time on every clean build for ~15 types.
+//! The Kubernetes objects `kube generate` writes: k8s-openapi's types for
+//! the newest Kubernetes it supports (1.37), one enum over the kinds used.
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
 
 pub type Map = BTreeMap<String, String>;
 
-fn is_false(b: &bool) -> bool {
-    !b
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Meta {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub labels: Map,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub annotations: Map,
-}
-
-/// One manifest: kind and apiVersion are decided by the body.
+/// One manifest; serialises as the API object (apiVersion and kind included).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Object {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub metadata: Meta,
-    #[serde(flatten)]
-    pub body: Body,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged, rename_all = "camelCase")]
-pub enum Body {
-    Spec {
-        spec: serde_json::Value,
-    },
-    ConfigMap {
-        #[serde(skip_serializing_if = "Map::is_empty")]
-        data: Map,
-        #[serde(rename = "binaryData", skip_serializing_if = "Map::is_empty")]
-        binary_data: Map,
-    },
-    Secret {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        /// base64, as the API wants it.
-        data: Map,
-    },
+#[serde(untagged)]
+pub enum Object {
+    Deployment(Box<Deployment>),
+    Service(Box<Service>),
+    Autoscaler(Box<HorizontalPodAutoscaler>),
+    Claim(Box<PersistentVolumeClaim>),
+    ConfigMap(Box<ConfigMap>),
+    Secret(Box<Secret>),
+    Policy(Box<NetworkPolicy>),
 }
 
 impl Object {
-    pub fn new(kind: &'static str, meta: Meta, spec: impl Serialize) -> Object {
-        let api_version = match kind {
-            "Deployment" => "apps/v1",
-            "HorizontalPodAutoscaler" => "autoscaling/v2",
-            "NetworkPolicy" => "networking.k8s.io/v1",
-            _ => "v1",
-        };
-        let spec = serde_json::to_value(spec).expect("kube objects serialise");
-        Object {
-            api_version,
-            kind,
-            metadata: meta,
-            body: Body::Spec { spec },
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Deployment(_) => "Deployment",
+            Object::Service(_) => "Service",
+            Object::Autoscaler(_) => "HorizontalPodAutoscaler",
+            Object::Claim(_) => "PersistentVolumeClaim",
+            Object::ConfigMap(_) => "ConfigMap",
+            Object::Secret(_) => "Secret",
+            Object::Policy(_) => "NetworkPolicy",
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Object::Deployment(o) => &o.metadata,
+            Object::Service(o) => &o.metadata,
+            Object::Autoscaler(o) => &o.metadata,
+            Object::Claim(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
+            Object::Policy(o) => &o.metadata,
+        }
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Object::Deployment(o) => &mut o.metadata,
+            Object::Service(o) => &mut o.metadata,
+            Object::Autoscaler(o) => &mut o.metadata,
+            Object::Claim(o) => &mut o.metadata,
+            Object::ConfigMap(o) => &mut o.metadata,
+            Object::Secret(o) => &mut o.metadata,
+            Object::Policy(o) => &mut o.metadata,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LabelSelector {
-    pub match_labels: Map,
+/// None for an empty collection: the API omits what is not set.
+pub fn some<T, C: IntoIterator<Item = T> + FromIterator<T>>(c: Vec<T>) -> Option<C> {
+    (!c.is_empty()).then(|| c.into_iter().collect())
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeploymentSpec {
-    pub replicas: u32,
-    pub selector: LabelSelector,
-    pub strategy: Strategy,
-    pub template: PodTemplate,
+pub fn non_empty(m: Map) -> Option<Map> {
+    (!m.is_empty()).then_some(m)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Strategy {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rolling_update: Option<RollingUpdate>,
-}
-
-/// Either field may be a count or a percentage ("100%").
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RollingUpdate {
-    pub max_surge: IntOrString,
-    pub max_unavailable: IntOrString,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum IntOrString {
-    Int(u32),
-    String(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PodTemplate {
-    pub metadata: Meta,
-    pub spec: PodSpec,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodSpec {
-    pub containers: Vec<Container>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<Volume>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    #[serde(skip_serializing_if = "is_false")]
-    pub host_network: bool,
-    #[serde(skip_serializing_if = "is_false")]
-    #[serde(rename = "hostPID")]
-    pub host_pid: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub termination_grace_period_seconds: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Container {
-    pub name: String,
-    pub image: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<EnvVar>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<ContainerPort>,
-    #[serde(skip_serializing_if = "Resources::is_empty")]
-    pub resources: Resources,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volume_mounts: Vec<VolumeMount>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub liveness_probe: Option<Probe>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub readiness_probe: Option<Probe>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub startup_probe: Option<Probe>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub security_context: Option<SecurityContext>,
-    #[serde(skip_serializing_if = "is_false")]
-    pub stdin: bool,
-    #[serde(skip_serializing_if = "is_false")]
-    pub tty: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerPort {
-    pub container_port: u16,
-    pub protocol: &'static str,
-}
-
-/// Quantities as the API writes them ("500m", "268435456").
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct Resources {
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub limits: Map,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub requests: Map,
-}
-
-impl Resources {
-    fn is_empty(&self) -> bool {
-        self.limits.is_empty() && self.requests.is_empty()
+pub fn meta(name: &str, labels: Map, annotations: Map) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        labels: non_empty(labels),
+        annotations: non_empty(annotations),
+        ..ObjectMeta::default()
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VolumeMount {
-    pub name: String,
-    pub mount_path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub_path: Option<String>,
-    #[serde(skip_serializing_if = "is_false")]
-    pub read_only: bool,
-}
-
-/// A pod volume: its source as the API nests it (`persistentVolumeClaim: {…}`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Volume {
-    pub name: String,
-    #[serde(flatten)]
-    pub source: BTreeMap<&'static str, serde_json::Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Probe {
-    pub exec: ExecAction,
-    pub period_seconds: u64,
-    pub timeout_seconds: u64,
-    pub failure_threshold: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExecAction {
-    pub command: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SecurityContext {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run_as_user: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run_as_group: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub read_only_root_filesystem: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<Capabilities>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct Capabilities {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub add: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub drop: Vec<String>,
+pub fn selector(labels: Map) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels),
+        ..LabelSelector::default()
+    }
 }

@@ -3,15 +3,45 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{json, Value};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HPAScalingRules, HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec,
+    MetricTarget, PodsMetricSource, ResourceMetricSource,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::container::protocol;
-use super::objects::{Map, Meta, Object};
+use super::objects::{meta, Map, Object};
 use super::{dns_name, network_label, project_labels, selector, Manifest, Notes};
 use crate::compose::model::{Autoscale, Project, Service};
 
 /// The pod-metrics name the connections target reads (served by an adapter).
 pub const CONNECTIONS_METRIC: &str = "rcorch_established_connections";
+
+fn members(net: &str) -> LabelSelector {
+    super::objects::selector(Map::from([(network_label(net), "true".to_string())]))
+}
+
+fn peer(net: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(members(net)),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn port(number: u16, proto: &str) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(number))),
+        protocol: Some(proto.to_string()),
+        ..NetworkPolicyPort::default()
+    }
+}
 
 /// On a compose network only its members reach each other, and published
 /// ports are reachable from anywhere; on `internal` networks nothing leaves.
@@ -24,12 +54,15 @@ pub fn network_policies(project: &Project) -> Vec<Manifest> {
         .collect();
     let mut out = Vec::new();
     for net in used {
-        let members = json!({ "matchLabels": { network_label(net): "true" } });
-        let spec = json!({
-            "podSelector": members,
-            "policyTypes": ["Ingress"],
-            "ingress": [{ "from": [{ "podSelector": members }] }],
-        });
+        let spec = NetworkPolicySpec {
+            pod_selector: Some(members(net)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![peer(net)]),
+                ports: None,
+            }]),
+            egress: None,
+        };
         out.push(policy(project, &format!("net-{net}"), spec));
     }
     for (name, svc) in &project.services {
@@ -43,33 +76,40 @@ pub fn network_policies(project: &Project) -> Vec<Manifest> {
     out
 }
 
-fn policy(project: &Project, name: &str, spec: Value) -> Manifest {
-    let meta = Meta {
-        name: dns_name(name),
-        labels: project_labels(&project.name),
-        ..Meta::default()
+fn policy(project: &Project, name: &str, spec: NetworkPolicySpec) -> Manifest {
+    let object = NetworkPolicy {
+        metadata: meta(&dns_name(name), project_labels(&project.name), Map::new()),
+        spec: Some(spec),
     };
     Manifest {
-        object: Object::new("NetworkPolicy", meta, spec),
+        object: Object::Policy(Box::new(object)),
         notes: Notes::default(),
     }
 }
 
+fn service_pods(project: &Project, name: &str) -> Option<LabelSelector> {
+    Some(super::objects::selector(selector(&project.name, name)))
+}
+
 fn published_policy(project: &Project, name: &str, svc: &Service) -> Option<Manifest> {
-    let ports: Vec<Value> = svc
+    let ports: Vec<NetworkPolicyPort> = svc
         .ports
         .iter()
         .filter(|p| p.published.is_some())
-        .map(|p| json!({ "port": p.target, "protocol": protocol(p.protocol) }))
+        .map(|p| port(p.target, protocol(p.protocol)))
         .collect();
     if ports.is_empty() || svc.network_mode.is_some() {
         return None;
     }
-    let spec = json!({
-        "podSelector": { "matchLabels": selector(&project.name, name) },
-        "policyTypes": ["Ingress"],
-        "ingress": [{ "ports": ports }],
-    });
+    let spec = NetworkPolicySpec {
+        pod_selector: service_pods(project, name),
+        policy_types: Some(vec!["Ingress".into()]),
+        ingress: Some(vec![NetworkPolicyIngressRule {
+            from: None,
+            ports: Some(ports),
+        }]),
+        egress: None,
+    };
     Some(policy(project, &format!("{name}-published"), spec))
 }
 
@@ -79,50 +119,81 @@ fn internal_policy(project: &Project, name: &str, svc: &Service) -> Option<Manif
     if svc.network_mode.is_some() || svc.networks.is_empty() || !svc.networks.keys().all(internal) {
         return None;
     }
-    let mut to: Vec<Value> = svc
-        .networks
-        .keys()
-        .map(|net| json!({ "podSelector": { "matchLabels": { network_label(net): "true" } } }))
-        .collect();
-    to.sort_by_key(|v| v.to_string());
-    let dns = json!([{ "port": 53, "protocol": "UDP" }, { "port": 53, "protocol": "TCP" }]);
-    let spec = json!({
-        "podSelector": { "matchLabels": selector(&project.name, name) },
-        "policyTypes": ["Egress"],
-        "egress": [{ "to": to }, { "ports": dns }],
-    });
+    let to: Vec<NetworkPolicyPeer> = svc.networks.keys().map(|net| peer(net)).collect();
+    let dns = vec![port(53, "UDP"), port(53, "TCP")];
+    let spec = NetworkPolicySpec {
+        pod_selector: service_pods(project, name),
+        policy_types: Some(vec!["Egress".into()]),
+        ingress: None,
+        egress: Some(vec![
+            NetworkPolicyEgressRule {
+                to: Some(to),
+                ports: None,
+            },
+            NetworkPolicyEgressRule {
+                to: None,
+                ports: Some(dns),
+            },
+        ]),
+    };
     Some(policy(project, &format!("{name}-internal"), spec))
 }
 
 /// A decimal as a Kubernetes quantity: "3", or millis ("2500m") when fractional.
-fn quantity(v: f64) -> String {
+fn quantity(v: f64) -> Quantity {
     if v.fract() == 0.0 {
-        format!("{}", v as u64)
+        Quantity(format!("{}", v as u64))
     } else {
-        format!("{}m", (v * 1000.0).round() as u64)
+        Quantity(format!("{}m", (v * 1000.0).round() as u64))
     }
 }
 
-pub fn autoscaler(project: &Project, name: &str, a: &Autoscale) -> Manifest {
-    let mut notes = Notes::default();
+fn average(v: f64) -> MetricTarget {
+    MetricTarget {
+        type_: "AverageValue".into(),
+        average_value: Some(quantity(v)),
+        ..MetricTarget::default()
+    }
+}
+
+fn metrics(a: &Autoscale, notes: &mut Notes) -> Vec<MetricSpec> {
     let mut metrics = Vec::new();
     if let Some(cpu) = a.target_cpu {
         // rcorch counts percent of one CPU per replica, not of the request:
         // an average in cores says the same without depending on requests.
-        let target = json!({ "type": "AverageValue", "averageValue": quantity(cpu / 100.0) });
-        metrics
-            .push(json!({ "type": "Resource", "resource": { "name": "cpu", "target": target } }));
+        metrics.push(MetricSpec {
+            type_: "Resource".into(),
+            resource: Some(ResourceMetricSource {
+                name: "cpu".into(),
+                target: average(cpu / 100.0),
+            }),
+            ..MetricSpec::default()
+        });
     }
     if let Some(conns) = a.target_connections {
-        let target = json!({ "type": "AverageValue", "averageValue": quantity(conns) });
-        let pods = json!({ "metric": { "name": CONNECTIONS_METRIC }, "target": target });
-        metrics.push(json!({ "type": "Pods", "pods": pods }));
+        metrics.push(MetricSpec {
+            type_: "Pods".into(),
+            pods: Some(PodsMetricSource {
+                metric: MetricIdentifier {
+                    name: CONNECTIONS_METRIC.into(),
+                    selector: None,
+                },
+                target: average(conns),
+            }),
+            ..MetricSpec::default()
+        });
         notes.add(
             "x-rcorch-autoscale.target_connections",
             &conns.to_string(),
             "needs a custom-metrics adapter serving rcorch_established_connections",
         );
     }
+    metrics
+}
+
+pub fn autoscaler(project: &Project, name: &str, a: &Autoscale) -> Manifest {
+    let mut notes = Notes::default();
+    let metrics = metrics(a, &mut notes);
     if a.interval != Autoscale::DEFAULT_INTERVAL {
         notes.add(
             "x-rcorch-autoscale.interval",
@@ -137,20 +208,31 @@ pub fn autoscaler(project: &Project, name: &str, a: &Autoscale) -> Manifest {
             "an HPA keeps at least one replica",
         );
     }
-    let spec = json!({
-        "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": dns_name(name) },
-        "minReplicas": a.min.max(1),
-        "maxReplicas": a.max.max(1),
-        "metrics": metrics,
-        "behavior": { "scaleDown": { "stabilizationWindowSeconds": a.window.as_secs() } },
-    });
-    let meta = Meta {
-        name: dns_name(name),
-        labels: selector(&project.name, name),
-        annotations: Map::new(),
+    let count = |n: u32| i32::try_from(n.max(1)).unwrap_or(i32::MAX);
+    let spec = HorizontalPodAutoscalerSpec {
+        scale_target_ref: CrossVersionObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: "Deployment".into(),
+            name: dns_name(name),
+        },
+        min_replicas: Some(count(a.min)),
+        max_replicas: count(a.max),
+        metrics: Some(metrics),
+        behavior: Some(HorizontalPodAutoscalerBehavior {
+            scale_down: Some(HPAScalingRules {
+                stabilization_window_seconds: Some(a.window.as_secs() as i32),
+                ..HPAScalingRules::default()
+            }),
+            scale_up: None,
+        }),
+    };
+    let object = HorizontalPodAutoscaler {
+        metadata: meta(&dns_name(name), selector(&project.name, name), Map::new()),
+        spec,
+        ..HorizontalPodAutoscaler::default()
     };
     Manifest {
-        object: Object::new("HorizontalPodAutoscaler", meta, spec),
+        object: Object::Autoscaler(Box::new(object)),
         notes,
     }
 }

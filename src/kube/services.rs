@@ -1,10 +1,11 @@
 //! Services: the in-cluster name every compose service answers to, and
 //! one NodePort or LoadBalancer Service for its published ports.
 
-use serde_json::{json, Value};
+use k8s_openapi::api::core::v1::{Service as KService, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::container::protocol;
-use super::objects::{Meta, Object};
+use super::objects::{meta, some, Map, Object};
 use super::{dns_name, selector, Manifest, Notes, ServiceType};
 use crate::compose::model::{EndpointMode, Port, Protocol, Service};
 
@@ -21,9 +22,17 @@ pub fn services(project: &str, name: &str, svc: &Service, exposed: ServiceType) 
     out
 }
 
-/// Reachable as `name:target`, as on a compose network. Without ports (compose
-/// reaches every port) it is headless: the name still resolves to the pods.
-fn cluster_service(project: &str, name: &str, svc: &Service) -> Manifest {
+fn object(project: &str, name: &str, k8s_name: String, spec: ServiceSpec) -> Object {
+    Object::Service(Box::new(KService {
+        metadata: meta(&k8s_name, selector(project, name), Map::new()),
+        spec: Some(spec),
+        ..KService::default()
+    }))
+}
+
+/// The container ports a compose service is reached on (`ports` targets,
+/// then `expose`), each once.
+fn targets(svc: &Service) -> Vec<(u16, Protocol)> {
     let mut targets: Vec<(u16, Protocol)> =
         svc.ports.iter().map(|p| (p.target, p.protocol)).collect();
     for e in &svc.expose {
@@ -44,32 +53,33 @@ fn cluster_service(project: &str, name: &str, svc: &Service) -> Manifest {
         seen.push(*t);
         new
     });
-    let ports: Vec<Value> = targets
+    targets
+}
+
+/// Reachable as `name:target`, as on a compose network. Without ports (compose
+/// reaches every port) it is headless: the name still resolves to the pods.
+fn cluster_service(project: &str, name: &str, svc: &Service) -> Manifest {
+    let ports: Vec<ServicePort> = targets(svc)
         .iter()
         .map(|(port, proto)| port_entry(*port, *port, *proto, None))
         .collect();
     let mut notes = Notes::default();
-    let mut spec = json!({ "selector": selector(project, name) });
-    if ports.is_empty() || svc.deploy.endpoint_mode == EndpointMode::Dnsrr {
-        spec["clusterIP"] = json!("None");
-        if ports.is_empty() {
-            notes.add(
-                "ports",
-                "",
-                "no ports declared: a headless Service gives the name only",
-            );
-        }
+    let headless = ports.is_empty() || svc.deploy.endpoint_mode == EndpointMode::Dnsrr;
+    if ports.is_empty() {
+        notes.add(
+            "ports",
+            "",
+            "no ports declared: a headless Service gives the name only",
+        );
     }
-    if !ports.is_empty() {
-        spec["ports"] = json!(ports);
-    }
-    let meta = Meta {
-        name: dns_name(name),
-        labels: selector(project, name),
-        ..Meta::default()
+    let spec = ServiceSpec {
+        selector: Some(selector(project, name)),
+        cluster_ip: headless.then(|| "None".to_string()),
+        ports: some(ports),
+        ..ServiceSpec::default()
     };
     Manifest {
-        object: Object::new("Service", meta, spec),
+        object: object(project, name, dns_name(name), spec),
         notes,
     }
 }
@@ -113,27 +123,25 @@ fn published_service(project: &str, name: &str, ports: &[&Port], exposed: Servic
         ServiceType::NodePort => "NodePort",
         ServiceType::LoadBalancer => "LoadBalancer",
     };
-    let spec = json!({ "type": kind, "selector": selector(project, name), "ports": entries });
-    let meta = Meta {
-        name: format!("{}-published", dns_name(name)),
-        labels: selector(project, name),
-        ..Meta::default()
+    let spec = ServiceSpec {
+        type_: Some(kind.to_string()),
+        selector: Some(selector(project, name)),
+        ports: Some(entries),
+        ..ServiceSpec::default()
     };
     Manifest {
-        object: Object::new("Service", meta, spec),
+        object: object(project, name, format!("{}-published", dns_name(name)), spec),
         notes,
     }
 }
 
-fn port_entry(port: u16, target: u16, proto: Protocol, node_port: Option<u16>) -> Value {
-    let mut e = json!({
-        "name": format!("{}-{port}", protocol(proto).to_lowercase()),
-        "port": port,
-        "targetPort": target,
-        "protocol": protocol(proto),
-    });
-    if let Some(n) = node_port {
-        e["nodePort"] = json!(n);
+fn port_entry(port: u16, target: u16, proto: Protocol, node_port: Option<u16>) -> ServicePort {
+    ServicePort {
+        name: Some(format!("{}-{port}", protocol(proto).to_lowercase())),
+        port: i32::from(port),
+        target_port: Some(IntOrString::Int(i32::from(target))),
+        protocol: Some(protocol(proto).to_string()),
+        node_port: node_port.map(i32::from),
+        ..ServicePort::default()
     }
-    e
 }

@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::ByteString;
 
-use super::objects::{Body, Map, Meta, Object};
+use super::objects::{meta, Map, Object};
 use super::{dns_name, Manifest, Notes};
 use crate::compose::model::{MountKind, Project};
 
@@ -78,17 +82,28 @@ pub fn claims(project: &Project) -> Vec<Manifest> {
         } else {
             "ReadWriteOnce"
         };
-        let meta = Meta {
-            name: dns_name(name),
-            labels: super::project_labels(&project.name),
-            annotations: def.labels.clone(),
+        let spec = PersistentVolumeClaimSpec {
+            access_modes: Some(vec![mode.to_string()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    Quantity(DEFAULT_CLAIM_SIZE.to_string()),
+                )])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
         };
-        let spec = json!({
-            "accessModes": [mode],
-            "resources": { "requests": { "storage": DEFAULT_CLAIM_SIZE } },
-        });
+        let claim = PersistentVolumeClaim {
+            metadata: meta(
+                &dns_name(name),
+                super::project_labels(&project.name),
+                def.labels.clone(),
+            ),
+            spec: Some(spec),
+            ..PersistentVolumeClaim::default()
+        };
         out.push(Manifest {
-            object: Object::new("PersistentVolumeClaim", meta, spec),
+            object: Object::Claim(Box::new(claim)),
             notes: n,
         });
     }
@@ -104,61 +119,32 @@ pub struct Contents {
 
 /// A Secret per secret, a ConfigMap per config (external ones exist already).
 pub fn file_objects(project: &Project, contents: &Contents) -> Vec<Object> {
+    let labels = || super::project_labels(&project.name);
     let mut out = Vec::new();
     for (name, bytes) in &contents.secrets {
-        let data = Map::from([(data_key(name), base64(bytes))]);
-        out.push(Object {
-            api_version: "v1",
-            kind: "Secret",
-            metadata: meta(project, name),
-            body: Body::Secret {
-                kind: "Opaque",
-                data,
-            },
-        });
+        let data = BTreeMap::from([(data_key(name), ByteString(bytes.clone()))]);
+        out.push(Object::Secret(Box::new(Secret {
+            metadata: meta(&dns_name(name), labels(), Map::new()),
+            type_: Some("Opaque".into()),
+            data: Some(data),
+            ..Secret::default()
+        })));
     }
     for (name, bytes) in &contents.configs {
-        let (mut data, mut binary_data) = (Map::new(), Map::new());
-        match std::str::from_utf8(bytes) {
-            Ok(text) => data.insert(data_key(name), text.to_string()),
-            Err(_) => binary_data.insert(data_key(name), base64(bytes)),
+        let mut map = ConfigMap {
+            metadata: meta(&dns_name(name), labels(), Map::new()),
+            ..ConfigMap::default()
         };
-        out.push(Object {
-            api_version: "v1",
-            kind: "ConfigMap",
-            metadata: meta(project, name),
-            body: Body::ConfigMap { data, binary_data },
-        });
-    }
-    out
-}
-
-fn meta(project: &Project, name: &str) -> Meta {
-    Meta {
-        name: dns_name(name),
-        labels: super::project_labels(&project.name),
-        ..Meta::default()
-    }
-}
-
-/// Standard base64 with padding (RFC 4648), as Secret `data` wants.
-pub fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
+        match std::str::from_utf8(bytes) {
+            Ok(text) => map.data = Some(BTreeMap::from([(data_key(name), text.to_string())])),
+            Err(_) => {
+                map.binary_data = Some(BTreeMap::from([(
+                    data_key(name),
+                    ByteString(bytes.clone()),
+                )]))
             }
         }
+        out.push(Object::ConfigMap(Box::new(map)));
     }
     out
 }

@@ -1,14 +1,17 @@
 //! A compose service as a Deployment: replicas, rollout strategy, pod
 //! volumes and what has no Kubernetes equivalent.
 
-use std::collections::BTreeMap;
-
-use serde_json::json;
-
-use super::objects::{
-    DeploymentSpec, IntOrString, LabelSelector, Meta, Object, PodSpec, PodTemplate, RollingUpdate,
-    Strategy, Volume, VolumeMount,
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, EmptyDirVolumeSource, KeyToPath, PersistentVolumeClaimVolumeSource,
+    PodSpec, PodTemplateSpec, SecretVolumeSource, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::objects::{meta, non_empty, some, Object};
 use super::{container, dns_name, network_label, selector, Notes};
 use crate::compose::model::{
     FileRef, MountKind, Project, Restart, Service, UpdateConfig, UpdateOrder,
@@ -17,15 +20,18 @@ use crate::compose::model::{
 /// The Deployment of service `name`, and the notes on what it could not carry.
 pub fn deployment(project: &Project, name: &str, svc: &Service, notes: &mut Notes) -> Object {
     let k8s = dns_name(name);
+    let mut main = container::container(&k8s, svc, notes);
+    let (volumes, mounts) = volumes(project, svc, notes);
+    main.volume_mounts = some(mounts);
     let mut pod = PodSpec {
-        containers: vec![container::container(&k8s, svc, notes)],
+        containers: vec![main],
+        volumes: some(volumes),
         hostname: svc.hostname.as_deref().map(dns_name),
-        termination_grace_period_seconds: Some(svc.stop_grace_period.as_secs()),
+        termination_grace_period_seconds: Some(svc.stop_grace_period.as_secs() as i64),
         ..PodSpec::default()
     };
-    volumes(project, svc, &mut pod, notes);
     match svc.network_mode.as_deref() {
-        Some("host") => pod.host_network = true,
+        Some("host") => pod.host_network = Some(true),
         Some(mode) => notes.add("network_mode", mode, "pods always have their own network"),
         None => {}
     }
@@ -34,28 +40,30 @@ pub fn deployment(project: &Project, name: &str, svc: &Service, notes: &mut Note
     for net in svc.networks.keys() {
         labels.insert(network_label(net), "true".into());
     }
-    let template = PodTemplate {
-        metadata: Meta {
-            labels,
-            annotations: svc.labels.clone(),
-            ..Meta::default()
-        },
-        spec: pod,
+    let template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels),
+            annotations: non_empty(svc.labels.clone()),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(pod),
     };
     let spec = DeploymentSpec {
-        replicas: replicas(svc),
-        selector: LabelSelector {
-            match_labels: selector(&project.name, name),
-        },
-        strategy: strategy(&svc.deploy.update_config),
+        replicas: Some(i32::try_from(replicas(svc)).unwrap_or(i32::MAX)),
+        selector: super::objects::selector(selector(&project.name, name)),
+        strategy: Some(strategy(&svc.deploy.update_config)),
         template,
+        ..DeploymentSpec::default()
     };
-    let meta = Meta {
-        name: k8s,
-        labels: selector(&project.name, name),
-        annotations: svc.deploy.labels.clone(),
-    };
-    Object::new("Deployment", meta, spec)
+    Object::Deployment(Box::new(Deployment {
+        metadata: meta(
+            &k8s,
+            selector(&project.name, name),
+            svc.deploy.labels.clone(),
+        ),
+        spec,
+        ..Deployment::default()
+    }))
 }
 
 /// compose's count, kept inside the autoscaler's bounds when there is one.
@@ -68,48 +76,70 @@ fn replicas(svc: &Service) -> u32 {
 
 /// Swarm updates `parallelism` replicas at a time (0: all); stop-first
 /// takes old ones down first, start-first brings new ones up first.
-pub fn strategy(u: &UpdateConfig) -> Strategy {
+pub fn strategy(u: &UpdateConfig) -> DeploymentStrategy {
     let batch = match u.parallelism {
         0 => IntOrString::String("100%".into()),
-        n => IntOrString::Int(n),
+        n => IntOrString::Int(i32::try_from(n).unwrap_or(i32::MAX)),
     };
     let (max_surge, max_unavailable) = match u.order {
         UpdateOrder::StopFirst => (IntOrString::Int(0), batch),
         UpdateOrder::StartFirst => (batch, IntOrString::Int(0)),
     };
-    Strategy {
-        kind: "RollingUpdate",
-        rolling_update: Some(RollingUpdate {
-            max_surge,
-            max_unavailable,
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(max_surge),
+            max_unavailable: Some(max_unavailable),
         }),
     }
 }
 
-fn volumes(project: &Project, svc: &Service, pod: &mut PodSpec, notes: &mut Notes) {
-    let mut mounts = Vec::new();
-    let add = |pod: &mut PodSpec, name: String, source: (&'static str, serde_json::Value)| {
-        if !pod.volumes.iter().any(|v| v.name == name) {
-            pod.volumes.push(Volume {
-                name: name.clone(),
-                source: BTreeMap::from([source]),
-            });
+fn mount(name: String, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name,
+        mount_path: path.to_string(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+fn empty_dir(memory: bool) -> Option<EmptyDirVolumeSource> {
+    Some(EmptyDirVolumeSource {
+        medium: memory.then(|| "Memory".to_string()),
+        ..EmptyDirVolumeSource::default()
+    })
+}
+
+/// The pod's volumes and the container's mounts of them.
+fn volumes(project: &Project, svc: &Service, notes: &mut Notes) -> (Vec<Volume>, Vec<VolumeMount>) {
+    let (mut volumes, mut mounts): (Vec<Volume>, Vec<VolumeMount>) = (Vec::new(), Vec::new());
+    let mut add = |v: Volume| {
+        let name = v.name.clone();
+        if !volumes.iter().any(|have| have.name == name) {
+            volumes.push(v);
         }
         name
     };
     for (i, m) in svc.volumes.iter().enumerate() {
-        let name = match (m.kind, &m.source) {
-            (MountKind::Volume, Some(vol)) => {
-                let claim = super::storage::claim_name(project, vol);
-                let src = ("persistentVolumeClaim", json!({ "claimName": claim }));
-                add(pod, format!("vol-{}", dns_name(vol)), src)
-            }
-            (MountKind::Volume, None) => add(pod, format!("anon-{i}"), ("emptyDir", json!({}))),
-            (MountKind::Tmpfs, _) => add(
-                pod,
-                format!("tmpfs-{i}"),
-                ("emptyDir", json!({"medium": "Memory"})),
-            ),
+        let volume = match (m.kind, &m.source) {
+            (MountKind::Volume, Some(vol)) => Volume {
+                name: format!("vol-{}", dns_name(vol)),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: super::storage::claim_name(project, vol),
+                    ..PersistentVolumeClaimVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+            (MountKind::Volume, None) => Volume {
+                name: format!("anon-{i}"),
+                empty_dir: empty_dir(false),
+                ..Volume::default()
+            },
+            (MountKind::Tmpfs, _) => Volume {
+                name: format!("tmpfs-{i}"),
+                empty_dir: empty_dir(true),
+                ..Volume::default()
+            },
             (MountKind::Bind, src) => {
                 let src = src.as_deref().unwrap_or_default();
                 let key = format!("volumes.{}", m.target);
@@ -121,39 +151,25 @@ fn volumes(project: &Project, svc: &Service, pod: &mut PodSpec, notes: &mut Note
                 continue;
             }
         };
-        mounts.push(VolumeMount {
-            name,
-            mount_path: m.target.clone(),
-            sub_path: None,
-            read_only: m.read_only,
-        });
+        mounts.push(mount(add(volume), &m.target, m.read_only));
     }
     for (i, t) in svc.tmpfs.iter().enumerate() {
-        let path = t.split(':').next().unwrap_or(t).to_string();
-        let name = add(
-            pod,
-            format!("tmpfs-x{i}"),
-            ("emptyDir", json!({"medium": "Memory"})),
-        );
-        mounts.push(VolumeMount {
-            name,
-            mount_path: path,
-            sub_path: None,
-            read_only: false,
-        });
+        let path = t.split(':').next().unwrap_or(t);
+        let volume = Volume {
+            name: format!("tmpfs-x{i}"),
+            empty_dir: empty_dir(true),
+            ..Volume::default()
+        };
+        mounts.push(mount(add(volume), path, false));
     }
     for (kind, refs) in [("secret", &svc.secrets), ("config", &svc.configs)] {
         for r in refs {
-            let (volume, mount) = file_volume(project, kind, r, notes);
-            let name = add(
-                pod,
-                volume.name.clone(),
-                volume.source.into_iter().next().unwrap(),
-            );
-            mounts.push(VolumeMount { name, ..mount });
+            let (volume, mut m) = file_volume(project, kind, r, notes);
+            m.name = add(volume);
+            mounts.push(m);
         }
     }
-    pod.containers[0].volume_mounts = mounts;
+    (volumes, mounts)
 }
 
 /// A secret or config mounted as one file (subPath) with its mode.
@@ -164,32 +180,48 @@ fn file_volume(
     notes: &mut Notes,
 ) -> (Volume, VolumeMount) {
     let key = super::storage::data_key(&r.source);
-    let items = json!([{ "key": key, "path": key, "mode": r.mode }]);
+    let items = Some(vec![KeyToPath {
+        key: key.clone(),
+        path: key.clone(),
+        mode: Some(r.mode as i32),
+        // Alpha (AtomicWriteVolumeUserFields): dropped where the gate is off.
+        user: r.uid.map(i64::from),
+    }]);
     let object = super::storage::file_object_name(project, kind, &r.source);
-    let source = if kind == "secret" {
-        ("secret", json!({ "secretName": object, "items": items }))
-    } else {
-        ("configMap", json!({ "name": object, "items": items }))
+    let mut volume = Volume {
+        name: format!("{kind}-{}", dns_name(&r.source)),
+        ..Volume::default()
     };
-    if r.uid.is_some() || r.gid.is_some() {
-        let owner = format!("{}:{}", r.uid.unwrap_or(0), r.gid.unwrap_or(0));
+    if kind == "secret" {
+        volume.secret = Some(SecretVolumeSource {
+            secret_name: Some(object),
+            items,
+            ..SecretVolumeSource::default()
+        });
+    } else {
+        volume.config_map = Some(ConfigMapVolumeSource {
+            name: object,
+            items,
+            ..ConfigMapVolumeSource::default()
+        });
+    }
+    if let Some(uid) = r.uid {
         notes.add(
             &format!("{kind}s.{}.uid", r.source),
-            &owner,
-            "volume files belong to root (or the pod's fsGroup); per-file owners do not exist",
+            &uid.to_string(),
+            "a file owner needs the alpha AtomicWriteVolumeUserFields gate; elsewhere the file is root's",
         );
     }
-    let volume = Volume {
-        name: format!("{kind}-{}", dns_name(&r.source)),
-        source: BTreeMap::from([source]),
-    };
-    let mount = VolumeMount {
-        name: String::new(),
-        mount_path: r.target.clone(),
-        sub_path: Some(key),
-        read_only: true,
-    };
-    (volume, mount)
+    if let Some(gid) = r.gid {
+        notes.add(
+            &format!("{kind}s.{}.gid", r.source),
+            &gid.to_string(),
+            "no per-file group: set the pod's fsGroup",
+        );
+    }
+    let mut m = mount(String::new(), &r.target, true);
+    m.sub_path = Some(key);
+    (volume, m)
 }
 
 /// Keys that have no Kubernetes field, each with why.
