@@ -66,6 +66,11 @@ fn generate(args: &GenerateArgs) -> CliResult {
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
     }
+    if let Some((kind, first, second, name)) = kube::name_clash(&loaded.project) {
+        return Err(Failure::from(format!(
+            "kube generate: {kind}s {first:?} and {second:?} would both be named {name:?} in Kubernetes; rename one"
+        )));
+    }
     let readers = sources::Readers::host();
     let contents = Contents {
         secrets: sources::read_used(&loaded.project, "secret", &readers)?,

@@ -160,6 +160,27 @@ fn annotation_name(key: &str) -> String {
     name
 }
 
+/// Two compose names of one kind that become the same Kubernetes name
+/// (`web_1` and `web-1`): (kind, first, second, the shared name).
+pub fn name_clash(project: &Project) -> Option<(&'static str, String, String, String)> {
+    let kinds: [(&'static str, Vec<&String>); 5] = [
+        ("service", project.services.keys().collect()),
+        ("volume", project.volumes.keys().collect()),
+        ("network", project.networks.keys().collect()),
+        ("secret", project.secrets.keys().collect()),
+        ("config", project.configs.keys().collect()),
+    ];
+    for (kind, names) in kinds {
+        let mut seen: std::collections::BTreeMap<String, &String> = Default::default();
+        for name in names {
+            if let Some(first) = seen.insert(dns_name(name), name) {
+                return Some((kind, first.clone(), name.clone(), dns_name(name)));
+            }
+        }
+    }
+    None
+}
+
 /// A compose name as a Kubernetes object name (an RFC 1123 label:
 /// lowercase letters, digits and '-', at most 63).
 pub fn dns_name(name: &str) -> String {

@@ -374,3 +374,16 @@ fn keys_the_loader_ignored_are_noted_on_their_deployment() {
     assert!(d["metadata"]["annotations"]["compose.rcorch.io/sysctls"].is_string());
     assert!(ms[0].notes.0.iter().any(|n| n.key == "include"));
 }
+
+#[test]
+fn names_that_become_one_kubernetes_name_are_found() {
+    let p = test_project("services:\n  web_1:\n    image: x\n  web-1:\n    image: x\n");
+    let clash = name_clash(&p).unwrap();
+    assert_eq!(
+        clash,
+        ("service", "web-1".into(), "web_1".into(), "web-1".into())
+    );
+    let ok =
+        test_project("services:\n  a:\n    image: x\n    volumes: [a:/a]\nvolumes:\n  a: {}\n");
+    assert_eq!(name_clash(&ok), None, "kinds have their own names");
+}
