@@ -63,7 +63,24 @@ pub fn network_policies(project: &Project) -> Vec<Manifest> {
             }]),
             egress: None,
         };
-        out.push(policy(project, &format!("net-{net}"), spec));
+        let mut m = policy(project, &format!("net-{net}"), spec);
+        if let Some(def) = project.networks.get(net.as_str()) {
+            if let Some(driver) = &def.driver {
+                m.notes.add(
+                    "driver",
+                    driver,
+                    "pods share the cluster's network; this policy only isolates",
+                );
+            }
+            if def.external {
+                m.notes.add(
+                    "external",
+                    "true",
+                    "only this project's pods are members here",
+                );
+            }
+        }
+        out.push(m);
     }
     for (name, svc) in &project.services {
         if let Some(p) = published_policy(project, name, svc) {

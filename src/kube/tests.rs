@@ -316,6 +316,11 @@ fn network_policies_reproduce_compose_isolation() {
         names(&ms).iter().all(|n| n != "NetworkPolicy/api-internal"),
         "api also reaches out through front"
     );
+    let ext = gen("services:\n  a:\n    image: x\n    networks: [n]\nnetworks:\n  n: {external: true, driver: macvlan}\n");
+    assert_eq!(
+        note_keys(&ext, "NetworkPolicy", "net-n"),
+        ["driver", "external"]
+    );
 }
 
 #[test]
