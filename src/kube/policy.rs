@@ -65,7 +65,7 @@ pub fn network_policies(project: &Project) -> Vec<Manifest> {
         };
         let mut m = policy(project, &format!("net-{net}"), spec);
         if let Some(def) = project.networks.get(net.as_str()) {
-            if let Some(driver) = &def.driver {
+            if let Some(driver) = def.driver.as_ref().filter(|d| *d != "bridge") {
                 m.notes.add(
                     "driver",
                     driver,

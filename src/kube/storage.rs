@@ -73,7 +73,8 @@ pub fn claims(project: &Project) -> Vec<Manifest> {
             DEFAULT_CLAIM_SIZE,
             "compose volumes have no size: set the claim's request",
         );
-        if let Some(driver) = &def.driver {
+        // `local` is compose's default: nothing to say.
+        if let Some(driver) = def.driver.as_ref().filter(|d| *d != "local") {
             n.add("driver", driver, "pick a storageClassName instead");
         }
         // Shared by several pods: they may land on different nodes.

@@ -392,3 +392,14 @@ fn names_that_become_one_kubernetes_name_are_found() {
         test_project("services:\n  a:\n    image: x\n    volumes: [a:/a]\nvolumes:\n  a: {}\n");
     assert_eq!(name_clash(&ok), None, "kinds have their own names");
 }
+
+#[test]
+fn default_drivers_are_not_worth_a_note() {
+    let yaml = "services:\n  a:\n    image: x\n    volumes: [l:/l, n:/n]\nvolumes:\n  l: {driver: local}\n  n: {driver: nfs}\n";
+    let ms = gen(yaml);
+    assert_eq!(note_keys(&ms, "PersistentVolumeClaim", "l"), ["size"]);
+    assert_eq!(
+        note_keys(&ms, "PersistentVolumeClaim", "n"),
+        ["size", "driver"]
+    );
+}
