@@ -103,6 +103,10 @@ fn secrets_and_configs_land_read_only_with_owner_and_mode() {
     assert_eq!(exec(&env, c, "cat /etc/token").ok(), TOKEN);
     assert_eq!(exec(&env, c, "cat /motd").ok(), "hello from a config");
     assert_eq!(exec(&env, c, "cat /etc/app.conf").ok(), "key=value");
+    // The owner and mode decide who reads it, as in the container's users.
+    let as_user = |uid: &str| env.rcorch(&["exec", "-u", uid, c, "cat", "/etc/token"]);
+    assert_eq!(as_user("1000").ok(), TOKEN);
+    assert_ne!(as_user("1002").code, 0, "mode 0400 keeps others out");
     let write = exec(&env, c, "echo x > /run/secrets/db_pw");
     assert_ne!(write.code, 0, "a secret must be read-only: {write:#?}");
     assert_eq!(exec(&env, c, "cat /run/secrets/db_pw").ok(), PW);
