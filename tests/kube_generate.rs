@@ -187,3 +187,19 @@ fn a_missing_secret_file_is_one_error_naming_it_and_writes_nothing() {
     assert_eq!(err.matches("rcorch:").count(), 1, "{err}");
     assert!(!out_dir.exists(), "nothing written");
 }
+
+/// The check above can fail: the validator rejects an unknown field.
+#[test]
+fn the_validator_rejects_a_field_kubernetes_does_not_have() {
+    let Some(kv) = validator() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  replicas: 1\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers: [{name: x, image: y, entrypoint: [z]}]\n";
+    std::fs::write(&bad, manifest).unwrap();
+    let out = Command::new(kv)
+        .args(["--strict", "--quiet"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+}
