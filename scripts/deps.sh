@@ -22,6 +22,7 @@ test_pkgs=(
     "runc:the OCI runtime tests' reference config (runc spec)"
     "podman:the build tests compare rcorch build with podman build; tests/oci_podman.rs drives rcorch-runtime with it"
     "containerd:tests/oci_containerd.rs drives rcorch-runtime through containerd's runc shim (ctr run --runc-binary)"
+    "python3-venv:the venv tests/kube_generate.rs installs kubernetes-validate into"
 )
 
 die() {

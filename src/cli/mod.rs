@@ -12,6 +12,7 @@ mod format;
 mod image_list;
 mod images;
 mod inspect;
+mod kube;
 mod logs;
 mod netview;
 mod network;
@@ -110,6 +111,9 @@ enum Command {
     DnsServe,
     /// Validate a compose file and print its normalised model
     Config(compose::ConfigArgs),
+    /// Kubernetes manifests from a compose project (`kube generate`)
+    #[command(subcommand)]
+    Kube(kube::KubeCommand),
     /// Start or update a compose project and keep it running
     Up(project::UpArgs),
     /// Stop and remove a project's containers
@@ -308,6 +312,9 @@ fn dispatch(cli: Cli) -> CliResult {
     if let Command::Config(args) = &cli.command {
         return compose::config(args);
     }
+    if let Command::Kube(cmd) = &cli.command {
+        return kube::kube(cmd);
+    }
     if let Command::Build(args) = &cli.command {
         if args.check {
             return build::check_only(&cli.root, args);
@@ -349,7 +356,7 @@ fn dispatch(cli: Cli) -> CliResult {
             crate::network::dns::serve(&instance.root, resolv)?;
             Ok(0)
         }
-        Command::Config(_) => unreachable!("handled above"),
+        Command::Config(_) | Command::Kube(_) => unreachable!("handled above"),
         Command::Up(args) => project::up(&instance, &args),
         Command::Down(args) => project::down(&instance, &args),
         Command::Scale(args) => project::scale(&instance, &args),
@@ -416,6 +423,7 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         network_aliases: args.network_alias,
         publish: args.publish,
         publish_all: args.publish_all,
+        files: Vec::new(),
     };
     match run::run(instance, &request, args.detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),

@@ -136,6 +136,30 @@ pub enum ComposeError {
         first: String,
         second: String,
     },
+    /// A secret's or config's file is missing or unreadable.
+    #[error("{at}: {kind}s.{name}.file: cannot read {kind} file {path}: {source}")]
+    SourceFile {
+        at: Location,
+        kind: &'static str,
+        name: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// A secret's or config's `environment` variable is not set.
+    #[error("{at}: {kind}s.{name}.environment: the variable {variable} is not set; set it or use a file source")]
+    SourceVariable {
+        at: Location,
+        kind: &'static str,
+        name: String,
+        variable: String,
+    },
+    /// An `external: true` secret or config: rcorch keeps no store of them.
+    #[error("{at}: {kind}s.{name}: external {kind}s need a store rcorch does not have; give it a file or environment source")]
+    SourceExternal {
+        at: Location,
+        kind: &'static str,
+        name: String,
+    },
     /// `scale` and `deploy.replicas` disagree.
     #[error("{at}: services.{service}.scale: scale {scale} and deploy.replicas {replicas} differ")]
     ScaleMismatch {

@@ -13,6 +13,7 @@ pub mod locate;
 pub mod model;
 pub mod parse;
 pub mod scalar;
+pub mod sources;
 pub mod validate;
 
 use std::io;

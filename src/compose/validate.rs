@@ -75,6 +75,19 @@ fn references(ctx: &Ctx, project: &mut Project) -> Result<()> {
                 ));
             }
         }
+        let defined = [
+            ("secrets", "secret", &svc.secrets, &project.secrets),
+            ("configs", "config", &svc.configs, &project.configs),
+        ];
+        for (key, kind, refs, defs) in defined {
+            if let Some((i, r)) = refs
+                .iter()
+                .enumerate()
+                .find(|(_, r)| !defs.contains_key(&r.source))
+            {
+                return Err(undefined(svc_path(name).key(key).index(i), kind, &r.source));
+            }
+        }
         // An optional dependency on a service that does not exist is dropped.
         svc.depends_on
             .retain(|dep, d| d.required || names.contains(dep));

@@ -51,6 +51,8 @@ pub struct RunRequest {
     pub network_aliases: Vec<String>,
     pub publish: Vec<String>,
     pub publish_all: bool,
+    /// Secrets and configs to copy in and mount read-only.
+    pub files: Vec<super::FileMount>,
 }
 
 /// The parts of an image that shape a container.
@@ -224,6 +226,7 @@ pub fn build_config(
         created: host.now.clone(),
         layers: image.layers.clone(),
         cgroup_parent: host.cgroup_parent.to_string(),
+        files: req.files.clone(),
     })
 }
 

@@ -51,6 +51,23 @@ pub struct ContainerConfig {
     pub layers: Vec<PathBuf>,
     /// Relative cgroup path below each controller's root, e.g. "rcorch/<id>".
     pub cgroup_parent: String,
+    /// Secrets and configs: copied into the container's directory at
+    /// creation, bind-mounted read-only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileMount>,
+}
+
+/// A compose secret or config as one file in the container. Only where it
+/// comes from is recorded, never its content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileMount {
+    /// The project's stored copy on the host.
+    pub source: PathBuf,
+    /// Absolute path inside the container.
+    pub target: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

@@ -111,6 +111,7 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
         hosts: PathBuf::new(),
         hostname: PathBuf::new(),
         resolv_conf: PathBuf::new(),
+        files: PathBuf::new(),
     };
     let mut ops = Vec::new();
     for m in spec.mounts().iter().flatten() {

@@ -13,6 +13,7 @@ use super::select::{merge_selected, selected_services};
 use super::translate::{translate, volume_name};
 use super::{ProjectDir, ProjectError, ProjectRecord, Result};
 use crate::compose::model::Project;
+use crate::compose::sources::Readers;
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::network::ops::{CreateRequest, NetError};
@@ -48,6 +49,7 @@ pub fn apply_services(
     let images = crate::image::ImageStore::open(instance.root.join("images"))?;
     super::precheck::runnable(&images, project, &selected)?;
     let dir = ProjectDir::new(&instance.root, &project.name);
+    let files = super::files::read(&dir, project, &selected, &Readers::host())?;
     let previous = dir.load().ok();
     let fresh = translate(project, previous.as_ref());
     let mut record = match named.is_empty() {
@@ -61,6 +63,7 @@ pub fn apply_services(
         remove_networks(instance, &created);
         return Err(e);
     }
+    super::files::store(files)?;
     dir.save(&record)?;
     dir.save_history(&history)?;
     Ok(record)

@@ -11,6 +11,7 @@ pub mod balance;
 pub mod balancer_status;
 pub mod commands;
 pub mod events;
+pub mod files;
 pub mod history;
 pub mod precheck;
 pub mod probes;
@@ -42,6 +43,9 @@ pub enum ProjectError {
     Volume(#[from] crate::volume::VolumeError),
     #[error(transparent)]
     ImageStore(#[from] crate::image::ImageError),
+    /// A secret or config that cannot be read.
+    #[error(transparent)]
+    Compose(Box<crate::compose::ComposeError>),
     #[error("cannot access {path}: {source}")]
     Io {
         path: PathBuf,
@@ -87,6 +91,12 @@ pub enum ProjectError {
 }
 
 pub type Result<T> = std::result::Result<T, ProjectError>;
+
+impl From<crate::compose::ComposeError> for ProjectError {
+    fn from(e: crate::compose::ComposeError) -> Self {
+        ProjectError::Compose(Box::new(e))
+    }
+}
 
 /// The files of one project under the root.
 #[derive(Debug, Clone)]

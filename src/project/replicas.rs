@@ -10,7 +10,7 @@ use super::translate::{ProjectRecord, ServiceRecord};
 use super::{LABEL_PROJECT, LABEL_REVISION, LABEL_SERVICE, LABEL_SLOT};
 use crate::container::build::RunRequest;
 use crate::container::store::Record;
-use crate::container::Status;
+use crate::container::{FileMount, Status};
 use crate::instance::Instance;
 use crate::runtime::control::{self, observed_status};
 use crate::runtime::net::ConnectArgs;
@@ -202,6 +202,19 @@ pub fn start(
         }),
     };
     let mut request = replica_request(project, service, slot, name);
+    let store = super::ProjectDir::new(&instance.root, project).dir;
+    request.files = service
+        .template
+        .files
+        .iter()
+        .map(|f| FileMount {
+            source: super::files::stored_path(&store, &f.kind, &f.name),
+            target: f.target.clone().into(),
+            uid: f.uid,
+            gid: f.gid,
+            mode: f.mode,
+        })
+        .collect();
     reuse_anonymous_volumes(instance, &mut request);
     let id = match run::run(instance, &request, true) {
         Ok(RunOutcome::Detached(id)) => id,

@@ -49,6 +49,21 @@ pub struct ReplicaTemplate {
     /// (`network connect`), each with its aliases there.
     #[serde(default)]
     pub extra_networks: Vec<(String, Vec<String>)>,
+    /// Secrets and configs, by name: their bytes are in the project's store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<TemplateFile>,
+}
+
+/// One `secrets:`/`configs:` entry of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateFile {
+    /// "secret" or "config".
+    pub kind: String,
+    pub name: String,
+    pub target: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
 }
 
 /// One service as the supervisor keeps it.
@@ -368,6 +383,7 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
         network: None,
         network_aliases: Vec::new(),
         extra_networks: Vec::new(),
+        files: template_files(s),
     }
 }
 
@@ -379,6 +395,22 @@ fn tmpfs_spec(m: &crate::compose::model::Mount) -> String {
         true => m.target.clone(),
         false => format!("{}:{}", m.target, options.join(",")),
     }
+}
+
+fn template_files(s: &compose::Service) -> Vec<TemplateFile> {
+    let secrets = s.secrets.iter().map(|r| ("secret", r));
+    let configs = s.configs.iter().map(|r| ("config", r));
+    secrets
+        .chain(configs)
+        .map(|(kind, r)| TemplateFile {
+            kind: kind.to_string(),
+            name: r.source.clone(),
+            target: r.target.clone(),
+            uid: r.uid.unwrap_or(0),
+            gid: r.gid.unwrap_or(0),
+            mode: r.mode,
+        })
+        .collect()
 }
 
 /// A bind or volume mount as a `-v` argument; named volumes get the

@@ -9,6 +9,7 @@ pub mod copy;
 pub mod copy_stopped;
 pub mod exec;
 pub mod export;
+mod files;
 pub mod hooks;
 pub mod init;
 mod init_setup;

@@ -61,6 +61,8 @@ pub struct RootfsPaths {
     pub hosts: PathBuf,
     pub hostname: PathBuf,
     pub resolv_conf: PathBuf,
+    /// The container's copies of its secrets and configs, `files/<index>`.
+    pub files: PathBuf,
 }
 
 /// What to put where, relative to the container root.
@@ -263,6 +265,15 @@ fn file_and_user_mounts(config: &ContainerConfig, paths: &RootfsPaths) -> Vec<Mo
             },
         };
         ops.push((m.destination.clone(), op));
+    }
+    for (i, f) in config.files.iter().enumerate() {
+        let op = MountOp::Bind {
+            source: paths.files.join(i.to_string()),
+            target: f.target.clone(),
+            read_only: true,
+            file: true,
+        };
+        ops.push((f.target.clone(), op));
     }
     // Stable: equal depths keep their order.
     ops.sort_by_key(|(target, _)| relative_depth(target));

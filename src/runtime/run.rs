@@ -288,6 +288,7 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
         hosts: dir.join("hosts"),
         hostname: dir.join("hostname"),
         resolv_conf: dir.join("resolv.conf"),
+        files: dir.join("files"),
     };
     for d in [&paths.rootfs, &paths.upper, &paths.work] {
         std::fs::create_dir(d).map_err(io(d))?;
@@ -303,6 +304,9 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
         .map_err(io(&paths.hostname))?;
     let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
     std::fs::write(&paths.resolv_conf, resolv).map_err(io(&paths.resolv_conf))?;
+    if !config.files.is_empty() {
+        super::files::copy_in(&paths.files, &config.files)?;
+    }
     Ok(paths)
 }
 

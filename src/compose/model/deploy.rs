@@ -28,6 +28,18 @@ pub struct Deploy {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Resources {
     pub limits: Limits,
+    #[serde(skip_serializing_if = "is_default")]
+    pub reservations: Reservations,
+}
+
+/// What a replica is guaranteed (Kubernetes requests); `up` does not apply them yet.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Reservations {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]

@@ -9,7 +9,9 @@ use serde::{Serialize, Serializer};
 use serde_norway::Value;
 
 mod deploy;
+mod files;
 pub use deploy::*;
+pub use files::*;
 
 pub(crate) fn dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&super::scalar::format_duration(*d))
@@ -26,7 +28,7 @@ pub(crate) fn is_default<T: Default + PartialEq>(t: &T) -> bool {
     *t == T::default()
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !b
 }
 
@@ -39,6 +41,10 @@ pub struct Project {
     pub networks: BTreeMap<String, NetworkDef>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub volumes: BTreeMap<String, VolumeDef>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, FileObjectDef>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub configs: BTreeMap<String, FileObjectDef>,
     /// Top-level `x-*` keys, raw.
     #[serde(flatten)]
     pub extensions: BTreeMap<String, Value>,
@@ -131,6 +137,10 @@ pub struct Service {
     pub ulimits: BTreeMap<String, Ulimit>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<FileRef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<FileRef>,
     #[serde(rename = "x-rcorch-autoscale", skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<Autoscale>,
     /// Other service-level `x-*` keys, raw.

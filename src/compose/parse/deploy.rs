@@ -7,8 +7,8 @@ use super::{Ctx, Result};
 use crate::compose::error::WarningKind;
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
-    Deploy, EndpointMode, FailureAction, HealthTest, Healthcheck, Limits, Restart,
-    RestartCondition, RestartPolicy, UpdateConfig, UpdateOrder,
+    Deploy, EndpointMode, FailureAction, HealthTest, Healthcheck, Limits, Reservations, Resources,
+    Restart, RestartCondition, RestartPolicy, UpdateConfig, UpdateOrder,
 };
 use crate::compose::scalar;
 
@@ -145,7 +145,7 @@ pub fn deploy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Deploy> {
                 }
             }
             "replicas" => d.replicas = Some(ctx.uint(v, &here)?),
-            "resources" => d.resources.limits = resources(ctx, v, &here)?,
+            "resources" => d.resources = resources(ctx, v, &here)?,
             "restart_policy" => d.restart_policy = Some(restart_policy(ctx, v, &here)?),
             "update_config" => d.update_config = update_config(ctx, v, &here)?,
             "rollback_config" => d.rollback_config = update_config(ctx, v, &here)?,
@@ -160,27 +160,56 @@ pub fn deploy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Deploy> {
     Ok(d)
 }
 
-fn resources(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Limits> {
-    let mut limits = Limits::default();
+fn resources(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Resources> {
+    let mut r = Resources::default();
     for (k, v) in ctx.mapping(v, at)? {
         let key = key_string(k);
         let here = at.key(&key);
-        if key != "limits" {
-            ctx.unhandled(&here, &key, &["limits"], &["reservations"])?;
-            continue;
-        }
-        for (k, v) in ctx.mapping(v, &here)? {
-            let key = key_string(k);
-            let there = here.key(&key);
-            match key.as_str() {
-                "cpus" => limits.cpus = Some(ctx.float(v, &there)?),
-                "memory" => limits.memory = Some(bytes(ctx, v, &there)?),
-                "pids" => limits.pids = Some(ctx.int(v, &there)?),
-                _ => ctx.unhandled(&there, &key, &["cpus", "memory", "pids"], &["devices"])?,
+        match key.as_str() {
+            "limits" => r.limits = limits(ctx, v, &here)?,
+            "reservations" => {
+                // Kept for `kube generate` (requests); `up` reserves nothing yet.
+                ctx.warn(&here, WarningKind::NotImplemented);
+                r.reservations = reservations(ctx, v, &here)?;
             }
+            _ => ctx.unhandled(&here, &key, &["limits", "reservations"], &[])?,
+        }
+    }
+    Ok(r)
+}
+
+fn limits(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Limits> {
+    let mut limits = Limits::default();
+    for (k, v) in ctx.mapping(v, at)? {
+        let key = key_string(k);
+        let there = at.key(&key);
+        match key.as_str() {
+            "cpus" => limits.cpus = Some(ctx.float(v, &there)?),
+            "memory" => limits.memory = Some(bytes(ctx, v, &there)?),
+            "pids" => limits.pids = Some(ctx.int(v, &there)?),
+            _ => ctx.unhandled(&there, &key, &["cpus", "memory", "pids"], &["devices"])?,
         }
     }
     Ok(limits)
+}
+
+fn reservations(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Reservations> {
+    let mut r = Reservations::default();
+    for (k, v) in ctx.mapping(v, at)? {
+        let key = key_string(k);
+        let there = at.key(&key);
+        match key.as_str() {
+            "cpus" => r.cpus = Some(ctx.float(v, &there)?),
+            "memory" => r.memory = Some(bytes(ctx, v, &there)?),
+            _ => ctx.unhandled(
+                &there,
+                &key,
+                &["cpus", "memory"],
+                &["devices", "generic_resources"],
+            )?,
+        }
+    }
+    Ok(r)
 }
 
 fn restart_policy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<RestartPolicy> {

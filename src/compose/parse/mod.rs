@@ -10,6 +10,7 @@
 mod autoscale;
 mod build;
 mod deploy;
+mod files;
 mod networks;
 mod ports;
 mod service;
@@ -162,9 +163,11 @@ pub fn lexical_join(base: &Path, p: &Path) -> PathBuf {
 }
 
 /// Top-level keys rcorch reads.
-const TOP_HANDLED: &[&str] = &["name", "version", "services", "networks", "volumes"];
+const TOP_HANDLED: &[&str] = &[
+    "name", "version", "services", "networks", "volumes", "secrets", "configs",
+];
 /// Top-level keys compose defines that rcorch does not implement.
-const TOP_NOT_IMPLEMENTED: &[&str] = &["configs", "secrets", "include", "models"];
+const TOP_NOT_IMPLEMENTED: &[&str] = &["include", "models"];
 
 /// How the project is named when the file does not say.
 pub struct Naming<'a> {
@@ -183,6 +186,8 @@ pub fn project(ctx: &mut Ctx, doc: &Value, naming: &Naming) -> Result<Project> {
         services: BTreeMap::new(),
         networks: BTreeMap::new(),
         volumes: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        configs: BTreeMap::new(),
         extensions: BTreeMap::new(),
     };
     let mut file_name = None;
@@ -203,6 +208,8 @@ pub fn project(ctx: &mut Ctx, doc: &Value, naming: &Naming) -> Result<Project> {
             }
             "networks" => project.networks = networks::definitions(ctx, v, &at)?,
             "volumes" => project.volumes = volumes::definitions(ctx, v, &at)?,
+            "secrets" => project.secrets = files::definitions(ctx, v, &at, files::Kind::Secret)?,
+            "configs" => project.configs = files::definitions(ctx, v, &at, files::Kind::Config)?,
             k if k.starts_with("x-") => {
                 project.extensions.insert(key.clone(), v.clone());
             }

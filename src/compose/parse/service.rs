@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_norway::Value;
 
 use super::value::{key_string, untag};
-use super::{autoscale, deploy, networks, ports, volumes, Ctx, Result};
+use super::{autoscale, deploy, files, networks, ports, volumes, Ctx, Result};
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
     Condition, Dependency, EnvFile, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
@@ -18,7 +18,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "blkio_config",
     "cgroup",
     "cgroup_parent",
-    "configs",
     "cpu_count",
     "cpu_percent",
     "cpu_period",
@@ -60,7 +59,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "provider",
     "pull_policy",
     "runtime",
-    "secrets",
     "security_opt",
     "shm_size",
     "stdin_open",
@@ -99,6 +97,8 @@ const HANDLED: &[&str] = &[
     "stop_grace_period",
     "stop_signal",
     "profiles",
+    "secrets",
+    "configs",
     "depends_on",
     "healthcheck",
     "restart",
@@ -184,6 +184,8 @@ fn container_key(
         "cap_add" => svc.cap_add = ctx.string_list(v, at)?,
         "cap_drop" => svc.cap_drop = ctx.string_list(v, at)?,
         "labels" => svc.labels = ctx.labels(v, at)?,
+        "secrets" => svc.secrets = files::references(ctx, v, at, files::Kind::Secret)?,
+        "configs" => svc.configs = files::references(ctx, v, at, files::Kind::Config)?,
         "ulimits" => svc.ulimits = ulimits(ctx, v, at)?,
         _ => return Ok(false),
     }

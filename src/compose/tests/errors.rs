@@ -153,7 +153,7 @@ fn yaml_syntax_errors_name_the_file() {
 
 #[test]
 fn unimplemented_keys_are_warnings_with_lines() {
-    let text = "version: \"3.8\"\nservices:\n  web:\n    image: x\n    blkio_config:\n      weight: 300\n    deploy:\n      placement:\n        constraints: []\n      x-note: fine\n    x-rcorch-lb: {algo: rr}\nsecrets:\n  s: {file: ./s}\nx-common: &c {a: 1}\n";
+    let text = "version: \"3.8\"\nservices:\n  web:\n    image: x\n    blkio_config:\n      weight: 300\n    deploy:\n      placement:\n        constraints: []\n      x-note: fine\n    x-rcorch-lb: {algo: rr}\ninclude: [other.yaml]\nx-common: &c {a: 1}\n";
     let l = ok(text);
     let w = warning_keys(&l);
     use WarningKind::*;
@@ -167,7 +167,7 @@ fn unimplemented_keys_are_warnings_with_lines() {
                 8,
                 NotImplemented
             ),
-            ("secrets".to_string(), 12, NotImplemented),
+            ("include".to_string(), 12, NotImplemented),
         ]
     );
     assert!(l.project.services["web"]

@@ -2,6 +2,7 @@
 
 mod autoscale;
 mod errors;
+mod files;
 mod keys;
 mod realworld;
 

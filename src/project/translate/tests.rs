@@ -249,3 +249,34 @@ services:
         Ok(Strategy::RoundRobin)
     );
 }
+
+#[test]
+fn secrets_and_configs_become_template_files_by_name() {
+    let yaml = "services:\n  s:\n    image: x\n    secrets: [pw, {source: tok, target: /etc/tok, uid: '7', gid: '8', mode: 0o400}]\n    configs: [conf]\nsecrets:\n  pw: {file: ./pw}\n  tok: {environment: TOK}\nconfigs:\n  conf: {content: x}\n";
+    let record = translate(&project(yaml), None);
+    let files = &record.service("s").unwrap().template.files;
+    let got: Vec<(&str, &str, &str, u32, u32, u32)> = files
+        .iter()
+        .map(|f| {
+            (
+                f.kind.as_str(),
+                f.name.as_str(),
+                f.target.as_str(),
+                f.uid,
+                f.gid,
+                f.mode,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("secret", "pw", "/run/secrets/pw", 0, 0, 0o444),
+            ("secret", "tok", "/etc/tok", 7, 8, 0o400),
+            ("config", "conf", "/conf", 0, 0, 0o444),
+        ]
+    );
+    // Only names and places are kept: the record holds no secret's bytes.
+    let json = serde_json::to_string(&record).unwrap();
+    assert!(!json.contains("TOK\""), "{json}");
+}

@@ -27,6 +27,7 @@ fn paths() -> RootfsPaths {
         hosts: dir.join("hosts"),
         hostname: dir.join("hostname"),
         resolv_conf: dir.join("resolv.conf"),
+        files: dir.join("files"),
     }
 }
 
@@ -254,6 +255,33 @@ fn cgroup_mounts_follow_the_host_layout() {
         v1.last(),
         Some(&MountOp::ReadOnly {
             target: "/sys/fs/cgroup"
+        })
+    );
+}
+
+#[test]
+fn secrets_and_configs_are_bound_read_only_from_the_containers_copies() {
+    let req = RunRequest {
+        files: vec![crate::container::FileMount {
+            source: "/r/projects/p/files/secrets/pw".into(),
+            target: "/run/secrets/pw".into(),
+            uid: 0,
+            gid: 0,
+            mode: 0o444,
+        }],
+        ..RunRequest::default()
+    };
+    let plan = plan_mounts(&config(req, vec![]), &paths(), vec![]);
+    let bind = plan.before_pivot.iter().find(
+        |op| matches!(op, MountOp::Bind { target, .. } if target == Path::new("/run/secrets/pw")),
+    );
+    assert_eq!(
+        bind,
+        Some(&MountOp::Bind {
+            source: "/var/lib/rcorch/containers/x/files/0".into(),
+            target: "/run/secrets/pw".into(),
+            read_only: true,
+            file: true,
         })
     );
 }
