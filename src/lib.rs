@@ -9,6 +9,7 @@ pub mod compose;
 pub mod container;
 pub mod image;
 pub mod instance;
+pub mod metrics;
 pub mod network;
 pub mod oci;
 pub mod project;

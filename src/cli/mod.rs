@@ -8,6 +8,7 @@ mod containers;
 mod exit;
 mod images;
 mod logs;
+mod metrics;
 mod netview;
 mod network;
 mod project;
@@ -66,6 +67,8 @@ enum Command {
     Inspect(containers::InspectArgs),
     /// Show resource usage
     Stats(stats::StatsArgs),
+    /// Print Prometheus metrics of every running container (cAdvisor's names)
+    Metrics(metrics::MetricsArgs),
     /// Build an image from a Dockerfile
     Build(Box<build::BuildArgs>),
     /// Manage the build cache
@@ -305,6 +308,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Rm(args) => containers::rm(&instance, &args),
         Command::Inspect(args) => containers::inspect(&instance, &args),
         Command::Stats(args) => stats::stats(&instance, &args),
+        Command::Metrics(args) => metrics::metrics(&instance, &args),
         Command::Build(args) => build::build(&instance, &args),
         Command::Builder(command) => build::builder(&instance, &command),
         Command::Import(args) => images::import(&instance, &args),
