@@ -11,7 +11,7 @@ use crate::compose;
 use crate::instance::Instance;
 use crate::project::events;
 use crate::project::supervise::{self, Supervisor};
-use crate::project::{commands, list_projects, select, ProjectDir};
+use crate::project::{commands, list_projects, metrics, select, ProjectDir};
 use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
@@ -40,6 +40,10 @@ pub struct UpArgs {
     /// Build every service with `build:` first (else only missing images)
     #[arg(long)]
     build: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT; overrides
+    /// x-rcorch-metrics; off by default)
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Only these services (and what they depend on); the others keep
     /// their current state
     services: Vec<String>,
@@ -152,6 +156,11 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // cleanly instead of killing this command half-way.
     let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
     let mut loaded = load(&args.project)?;
+    if let Some(addr) = &args.metrics {
+        metrics::set_address(&mut loaded.project, addr);
+    }
+    // Before building or recording anything: a bad or taken address stops here.
+    commands::check_metrics(instance, &loaded.project)?;
     super::compose_build::build_services(
         instance,
         &mut loaded.project,

@@ -10,6 +10,7 @@ pub mod balance;
 pub mod commands;
 pub mod events;
 pub mod history;
+pub mod metrics;
 pub mod precheck;
 pub mod probes;
 pub mod proxy;
@@ -52,6 +53,8 @@ pub enum ProjectError {
     Scale(String),
     #[error(transparent)]
     Network(#[from] crate::network::ops::NetError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::http::MetricsError),
     #[error("service {service}: {source}")]
     Balancer {
         service: String,
