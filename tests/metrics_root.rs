@@ -236,6 +236,27 @@ fn oom_kill_is_an_event_and_a_restart_reason() {
     assert!(!p.events_of("hog-1", "oom").is_empty(), "{events:#?}");
     let restart = &p.events_of("hog-1", "restart")[0];
     assert!(restart.contains("reason oom"), "{events:#?}");
+    // As `docker events --filter event=oom --format json` shows it.
+    let out = env.rcorch(&[
+        "events",
+        "-p",
+        "oomp",
+        "--filter",
+        "event=oom",
+        "--format",
+        "json",
+    ]);
+    let first = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let m: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert_eq!(
+        (m["Type"].as_str(), m["Action"].as_str()),
+        (Some("container"), Some("oom"))
+    );
+    assert_eq!(m["Actor"]["Attributes"]["name"], "oomp-hog-1", "{m}");
 }
 
 #[test]

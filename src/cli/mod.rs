@@ -100,7 +100,7 @@ enum Command {
     /// Change a service's replica count: SERVICE=N
     Scale(project::ScaleArgs),
     /// What a project's supervisor did and why
-    Events(project::ProjectArgs),
+    Events(project::EventsArgs),
     /// Roll services back to their previous (or --to N) definition
     Rollback(project::RollbackArgs),
     /// List a service's revisions

@@ -9,9 +9,9 @@ use clap::Args;
 use super::{CliResult, Failure};
 use crate::compose;
 use crate::instance::Instance;
-use crate::project::events;
 use crate::project::supervise::{self, Supervisor};
 use crate::project::{commands, list_projects, metrics, select, ProjectDir};
+use crate::project::{events, events_query};
 use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
@@ -317,10 +317,41 @@ pub fn history(instance: &Instance, args: &HistoryArgs) -> CliResult {
     Ok(0)
 }
 
-pub fn events(instance: &Instance, args: &ProjectArgs) -> CliResult {
-    let name = project_name(instance, args)?;
-    for event in events::read(&ProjectDir::new(&instance.root, &name).events_path()) {
-        println!("{}", event.line());
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// KEY=VALUE, KEY one of type, container, service, event, project
+    /// (repeat a key for OR; different keys must all match)
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+    /// Only events from T on: RFC 3339, Unix seconds, or a duration ago (10m)
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Only events up to T (same forms as --since)
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+    /// json (Docker's event messages, one per line) or a template such as
+    /// '{{.Action}} {{.Actor.Attributes.name}}'
+    #[arg(long)]
+    format: Option<String>,
+}
+
+pub fn events(instance: &Instance, args: &EventsArgs) -> CliResult {
+    // Every flag checked before anything is read.
+    let filters = events_query::parse_filters(&args.filters)?;
+    let now = std::time::SystemTime::now();
+    let time = |flag, t: &Option<String>| {
+        t.as_deref()
+            .map(|t| events_query::parse_time(flag, t, now))
+            .transpose()
+    };
+    let window = (time("since", &args.since)?, time("until", &args.until)?);
+    let output = events_query::parse_format(args.format.as_deref())?;
+    let name = project_name(instance, &args.project)?;
+    let recorded = events::read(&ProjectDir::new(&instance.root, &name).events_path());
+    for line in events_query::select(&recorded, &name, &filters, window, &output) {
+        println!("{line}");
     }
     Ok(0)
 }

@@ -9,6 +9,7 @@ pub mod autoscaler;
 pub mod balance;
 pub mod commands;
 pub mod events;
+pub mod events_query;
 pub mod history;
 pub mod metrics;
 pub mod precheck;

@@ -123,10 +123,13 @@ fn action(template: &str, inner: &str, fields: &[Field]) -> Result<Part, Templat
         "." => None,
         t => {
             let name = t.strip_prefix('.').ok_or_else(unsupported)?;
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            // `.Actor.Attributes.name`: a known field, then keys inside it.
+            let plain_key = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric());
+            if !name.split('.').all(plain_key) {
                 return Err(unsupported());
             }
-            if !fields.iter().any(|f| f.name == name) {
+            let first = name.split('.').next().unwrap_or(name);
+            if !fields.iter().any(|f| f.name == first) {
                 return Err(TemplateError::UnknownField {
                     template: template.to_string(),
                     field: name.to_string(),
@@ -145,7 +148,10 @@ fn action(template: &str, inner: &str, fields: &[Field]) -> Result<Part, Templat
 
 fn lookup<'v>(row: &'v Value, field: Option<&str>) -> &'v Value {
     match field {
-        Some(f) => row.get(f).unwrap_or(&Value::Null),
+        Some(f) => f
+            .split('.')
+            .try_fold(row, |v, key| v.get(key))
+            .unwrap_or(&Value::Null),
         None => row,
     }
 }
