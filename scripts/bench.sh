@@ -10,7 +10,8 @@
 # with wrk, and failed requests while a replica is killed; needs wrk, haproxy),
 # rollout (rolling update of 10 replicas under load: failed requests, update
 # time, and unhealthy -> rolled back for a failing update; scripts/rollout_bench.py),
-# build (rcorch build vs podman build: cold, unchanged rebuild, one file changed).
+# build (rcorch build vs podman build: cold, unchanged rebuild, one file changed),
+# metrics (one `rcorch metrics` scrape with 0, 1, 10, 100 containers).
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -489,6 +490,8 @@ section_selfheal() {
 . "$repo/scripts/bench_lb.sh"
 # shellcheck source=scripts/bench_rollout.sh
 . "$repo/scripts/bench_rollout.sh"
+# shellcheck source=scripts/bench_metrics.sh
+. "$repo/scripts/bench_metrics.sh"
 
 # ------------------------------------------------------------------ report --
 
@@ -596,6 +599,10 @@ fi
 if [ ${#rollout_lines[@]} -gt 0 ]; then
     echo "rolling updates (10 replicas under load; median of the runs in the table):"
     printf '  %s\n' "${rollout_lines[@]}"
+fi
+if [ ${#metrics_lines[@]} -gt 0 ]; then
+    echo "metrics scrape (slope over the 0-container row):"
+    printf '  %s\n' "${metrics_lines[@]}"
 fi
 if [ ${#lb_lines[@]} -gt 0 ]; then
     echo "load balancer (medians over rounds; ratio = row / rcorch):"
