@@ -122,3 +122,65 @@ fn proc_io_gives_block_bytes() {
     assert_eq!(parse_proc_io(&text), (0, 2_056_192));
     assert_eq!(parse_proc_io("rchar: 5\n"), (0, 0));
 }
+
+/// Copies the recorded `files` (name → controller dir) into a fake tree.
+fn plant(dir: &std::path::Path, recorded: &str, files: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in files {
+        std::fs::write(dir.join(name), fixture(recorded, name).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn v1_manager_reads_each_file_from_its_controller() {
+    use crate::cgroups::{manager_for, Controller, Layout};
+    let tmp = tempfile::tempdir().unwrap();
+    let mounts: std::collections::BTreeMap<Controller, std::path::PathBuf> = Controller::ALL
+        .into_iter()
+        .map(|c| (c, tmp.path().join(c.name())))
+        .collect();
+    let dir = |c: &str| tmp.path().join(c).join("rcorch/web");
+    plant(
+        &dir("memory"),
+        "usage-v1",
+        &[
+            "memory.usage_in_bytes",
+            "memory.stat",
+            "memory.limit_in_bytes",
+            "memory.max_usage_in_bytes",
+            "memory.failcnt",
+            "memory.oom_control",
+        ],
+    );
+    plant(&dir("cpu"), "usage-v1", &["cpu.stat"]);
+    plant(&dir("cpuacct"), "usage-v1", &["cpuacct.usage"]);
+    plant(&dir("pids"), "usage-v1", &["pids.current"]);
+    let m = manager_for(&Layout::V1 { mounts }, "rcorch", "web").unwrap();
+    assert_eq!(m.usage().unwrap(), parse_usage(Flavor::V1, &v1_files()));
+    std::fs::remove_file(dir("cpuacct").join("cpuacct.usage")).unwrap();
+    assert!(m.usage().is_err(), "a gone cgroup is an error, not zeros");
+}
+
+#[test]
+fn v2_manager_reads_the_unified_files() {
+    use crate::cgroups::{manager_for, Layout};
+    let tmp = tempfile::tempdir().unwrap();
+    let names = [
+        "cpu.stat",
+        "memory.current",
+        "memory.stat",
+        "memory.max",
+        "memory.peak",
+        "memory.events",
+        "pids.current",
+        "io.stat",
+    ];
+    plant(&tmp.path().join("rcorch/web"), "usage-v2", &names);
+    let layout = Layout::V2 {
+        root: tmp.path().to_path_buf(),
+    };
+    let m = manager_for(&layout, "rcorch", "web").unwrap();
+    let u = m.usage().unwrap();
+    assert_eq!(u, parse_usage(Flavor::V2, &v2_files()));
+    assert_eq!((u.oom_kills, u.io.len()), (1, 2));
+}
