@@ -79,75 +79,95 @@ fn with(base: &[(String, String)], key: &str, value: &str) -> Vec<(String, Strin
 
 const NS: f64 = 1e9;
 
+/// Where a family's samples come from: one per container, one per
+/// interface, or one per block device.
+enum Source {
+    /// From the container (and the scrape time, for `container_last_seen`).
+    Each(fn(&ContainerSample, f64) -> Option<f64>),
+    Interface(fn(&InterfaceIo) -> u64),
+    Device(fn(&DeviceBytes) -> u64),
+}
+
+use Kind::{Counter, Gauge};
+
+/// cAdvisor's families, in its order of HELP text and units.
+#[rustfmt::skip]
+const FAMILIES: &[(&str, Kind, &str, Source)] = &[
+    ("container_cpu_usage_seconds_total", Counter, "Cumulative cpu time consumed in seconds.",
+        Source::Each(|c, _| Some(c.usage.cpu_usage_ns as f64 / NS))),
+    ("container_cpu_cfs_periods_total", Counter, "Number of elapsed enforcement period intervals.",
+        Source::Each(|c, _| Some(c.usage.cpu_periods as f64))),
+    ("container_cpu_cfs_throttled_periods_total", Counter, "Number of throttled period intervals.",
+        Source::Each(|c, _| Some(c.usage.cpu_throttled_periods as f64))),
+    ("container_cpu_cfs_throttled_seconds_total", Counter, "Total time duration the container has been throttled.",
+        Source::Each(|c, _| Some(c.usage.cpu_throttled_ns as f64 / NS))),
+    ("container_memory_usage_bytes", Gauge, "Current memory usage in bytes, including all memory regardless of when it was accessed",
+        Source::Each(|c, _| Some(c.usage.memory_usage as f64))),
+    ("container_memory_working_set_bytes", Gauge, "Current working set in bytes.",
+        Source::Each(|c, _| Some(c.usage.memory_working_set as f64))),
+    ("container_memory_rss", Gauge, "Size of RSS in bytes.",
+        Source::Each(|c, _| Some(c.usage.memory_rss as f64))),
+    ("container_memory_cache", Gauge, "Number of bytes of page cache memory.",
+        Source::Each(|c, _| Some(c.usage.memory_cache as f64))),
+    ("container_memory_max_usage_bytes", Gauge, "Maximum memory usage recorded in bytes",
+        Source::Each(|c, _| c.usage.memory_max_usage.map(|v| v as f64))),
+    ("container_memory_failcnt", Counter, "Number of memory usage hits limits",
+        Source::Each(|c, _| Some(c.usage.memory_failcnt as f64))),
+    // cAdvisor shows an unlimited container as 0.
+    ("container_spec_memory_limit_bytes", Gauge, "Memory limit for the container.",
+        Source::Each(|c, _| Some(c.usage.memory_limit.unwrap_or(0) as f64))),
+    ("container_oom_events_total", Counter, "Count of out of memory events observed for the container",
+        Source::Each(|c, _| Some(c.usage.oom_kills as f64))),
+    ("container_network_receive_bytes_total", Counter, "Cumulative count of bytes received",
+        Source::Interface(|n| n.rx_bytes)),
+    ("container_network_receive_packets_total", Counter, "Cumulative count of packets received",
+        Source::Interface(|n| n.rx_packets)),
+    ("container_network_transmit_bytes_total", Counter, "Cumulative count of bytes transmitted",
+        Source::Interface(|n| n.tx_bytes)),
+    ("container_network_transmit_packets_total", Counter, "Cumulative count of packets transmitted",
+        Source::Interface(|n| n.tx_packets)),
+    ("container_fs_reads_bytes_total", Counter, "Cumulative count of bytes read",
+        Source::Device(|d| d.read)),
+    ("container_fs_writes_bytes_total", Counter, "Cumulative count of bytes written",
+        Source::Device(|d| d.write)),
+    ("container_processes", Gauge, "Number of processes running inside the container.",
+        Source::Each(|c, _| Some(c.usage.pids as f64))),
+    ("container_start_time_seconds", Gauge, "Start time of the container since unix epoch in seconds.",
+        Source::Each(|c, _| c.started_at)),
+    ("container_last_seen", Gauge, "Last time a container was seen by the exporter",
+        Source::Each(|_, now| Some(now))),
+];
+
 /// Families for every container in `samples`; `now` (epoch seconds) is
 /// `container_last_seen`.
 pub fn families(samples: &[ContainerSample], now: f64) -> Vec<Family> {
-    use Kind::{Counter, Gauge};
-    let mut f = vec![
-        Family::new("container_cpu_usage_seconds_total", Counter, "Cumulative cpu time consumed in seconds."),
-        Family::new("container_cpu_cfs_periods_total", Counter, "Number of elapsed enforcement period intervals."),
-        Family::new("container_cpu_cfs_throttled_periods_total", Counter, "Number of throttled period intervals."),
-        Family::new("container_cpu_cfs_throttled_seconds_total", Counter, "Total time duration the container has been throttled."),
-        Family::new("container_memory_usage_bytes", Gauge, "Current memory usage in bytes, including all memory regardless of when it was accessed"),
-        Family::new("container_memory_working_set_bytes", Gauge, "Current working set in bytes."),
-        Family::new("container_memory_rss", Gauge, "Size of RSS in bytes."),
-        Family::new("container_memory_cache", Gauge, "Number of bytes of page cache memory."),
-        Family::new("container_memory_max_usage_bytes", Gauge, "Maximum memory usage recorded in bytes"),
-        Family::new("container_memory_failcnt", Counter, "Number of memory usage hits limits"),
-        Family::new("container_spec_memory_limit_bytes", Gauge, "Memory limit for the container."),
-        Family::new("container_oom_events_total", Counter, "Count of out of memory events observed for the container"),
-        Family::new("container_network_receive_bytes_total", Counter, "Cumulative count of bytes received"),
-        Family::new("container_network_receive_packets_total", Counter, "Cumulative count of packets received"),
-        Family::new("container_network_transmit_bytes_total", Counter, "Cumulative count of bytes transmitted"),
-        Family::new("container_network_transmit_packets_total", Counter, "Cumulative count of packets transmitted"),
-        Family::new("container_fs_reads_bytes_total", Counter, "Cumulative count of bytes read"),
-        Family::new("container_fs_writes_bytes_total", Counter, "Cumulative count of bytes written"),
-        Family::new("container_processes", Gauge, "Number of processes running inside the container."),
-        Family::new("container_start_time_seconds", Gauge, "Start time of the container since unix epoch in seconds."),
-        Family::new("container_last_seen", Gauge, "Last time a container was seen by the exporter"),
-    ];
-    for c in samples {
-        let base = base_labels(c);
-        let u = &c.usage;
-        let plain = [
-            u.cpu_usage_ns as f64 / NS,
-            u.cpu_periods as f64,
-            u.cpu_throttled_periods as f64,
-            u.cpu_throttled_ns as f64 / NS,
-            u.memory_usage as f64,
-            u.memory_working_set as f64,
-            u.memory_rss as f64,
-            u.memory_cache as f64,
-        ];
-        for (family, value) in f.iter_mut().zip(plain) {
-            family.push(base.clone(), value);
-        }
-        if let Some(max) = u.memory_max_usage {
-            f[8].push(base.clone(), max as f64);
-        }
-        f[9].push(base.clone(), u.memory_failcnt as f64);
-        // cAdvisor shows an unlimited container as 0.
-        f[10].push(base.clone(), u.memory_limit.unwrap_or(0) as f64);
-        f[11].push(base.clone(), u.oom_kills as f64);
-        for n in &c.network {
-            let labels = with(&base, "interface", &n.interface);
-            f[12].push(labels.clone(), n.rx_bytes as f64);
-            f[13].push(labels.clone(), n.rx_packets as f64);
-            f[14].push(labels.clone(), n.tx_bytes as f64);
-            f[15].push(labels, n.tx_packets as f64);
-        }
-        for d in &c.disk {
-            let labels = with(&base, "device", &d.device);
-            f[16].push(labels.clone(), d.read as f64);
-            f[17].push(labels, d.write as f64);
-        }
-        f[18].push(base.clone(), u.pids as f64);
-        if let Some(start) = c.started_at {
-            f[19].push(base.clone(), start);
-        }
-        f[20].push(base, now);
-    }
-    f
+    let bases: Vec<Vec<(String, String)>> = samples.iter().map(base_labels).collect();
+    FAMILIES
+        .iter()
+        .map(|(name, kind, help, source)| {
+            let mut family = Family::new(name, *kind, help);
+            for (c, base) in samples.iter().zip(&bases) {
+                match source {
+                    Source::Each(value) => {
+                        if let Some(v) = value(c, now) {
+                            family.push(base.clone(), v);
+                        }
+                    }
+                    Source::Interface(value) => {
+                        for n in &c.network {
+                            family.push(with(base, "interface", &n.interface), value(n) as f64);
+                        }
+                    }
+                    Source::Device(value) => {
+                        for d in &c.disk {
+                            family.push(with(base, "device", &d.device), value(d) as f64);
+                        }
+                    }
+                }
+            }
+            family
+        })
+        .collect()
 }
 
 /// Parses `/proc/PID/net/dev`; the loopback is left out (as cAdvisor does).
