@@ -184,9 +184,11 @@ pub fn clear_exited(instance: &Instance, project: &str, services: &[String]) -> 
 /// project's running supervisor serves it already.
 pub fn check_metrics(instance: &Instance, project: &Project) -> Result<()> {
     let dir = ProjectDir::new(&instance.root, &project.name);
-    let served = match dir.supervisor_pid() {
-        Some(_) => dir.load().ok().and_then(|r| r.metrics),
-        None => None,
+    // Looking for a supervisor takes its lock file: not for a new project
+    // (a refused `up` must leave no directory behind).
+    let served = match dir.exists() && dir.supervisor_pid().is_some() {
+        true => dir.load().ok().and_then(|r| r.metrics),
+        false => None,
     };
     super::metrics::check(project, served.as_deref())?;
     Ok(())
