@@ -201,6 +201,42 @@ fn prometheus_scrapes_replicas_restarts_and_removals() {
     assert!(gone, "{:?}", prom.query(&q));
 }
 
+/// Whether `/metrics` answers on `addr` in `pid`'s network namespace.
+fn serves(pid: i32, addr: &str) -> bool {
+    let url = format!("http://{addr}/metrics");
+    in_netns(pid, &["curl", "-sf", "--max-time", "2", &url])
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"# HELP"))
+}
+
+#[test]
+fn metrics_server_follows_each_up() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [sleep, '1000']\n    stop_grace_period: 1s\n";
+    let p = Project::new(&env, "mv", yaml);
+    assert_eq!(p.cmd("up", &["-d", "--metrics", "127.0.0.1:9464"]).code, 0);
+    let sup = p.supervisor_pid().expect("supervisor pid");
+    assert!(in_netns(sup, &["ip", "link", "set", "lo", "up"])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_for(WAIT, || serves(sup, "127.0.0.1:9464")));
+    // The same address again is no conflict with our own supervisor.
+    let again = p.cmd("up", &["-d", "--metrics", "127.0.0.1:9464"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    // A new address moves the server; none stops it.
+    assert_eq!(p.cmd("up", &["-d", "--metrics", "127.0.0.1:9465"]).code, 0);
+    assert!(wait_for(WAIT, || serves(sup, "127.0.0.1:9465")
+        && !serves(sup, "127.0.0.1:9464")));
+    assert_eq!(p.cmd("up", &["-d"]).code, 0);
+    assert!(wait_for(WAIT, || !serves(sup, "127.0.0.1:9465")));
+    assert_eq!(
+        p.supervisor_pid(),
+        Some(sup),
+        "the supervisor itself kept running"
+    );
+}
+
 #[test]
 fn metrics_address_in_use_or_malformed_fails_up_and_starts_nothing() {
     let Some(env) = TestEnv::new() else { return };
