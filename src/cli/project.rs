@@ -118,15 +118,17 @@ fn failures_since(
 ) -> Vec<String> {
     let mut last = std::collections::BTreeMap::new();
     for e in events::read(&ProjectDir::new(&instance.root, name).events_path()) {
-        if e.time.as_str() >= since
-            && e.action.ends_with("-failed")
-            && services.contains(&e.service)
-        {
+        // The metrics server is the project's, not a service's.
+        let ours = services.contains(&e.service) || e.action == "metrics-failed";
+        if e.time.as_str() >= since && e.action.ends_with("-failed") && ours {
             last.insert((e.service.clone(), e.action.clone()), e.detail.clone());
         }
     }
     last.into_iter()
-        .map(|((service, action), detail)| format!("{service}: {action}: {detail}"))
+        .map(|((service, action), detail)| match service.is_empty() {
+            true => format!("{action}: {detail}"),
+            false => format!("{service}: {action}: {detail}"),
+        })
         .collect()
 }
 
