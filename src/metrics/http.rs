@@ -7,7 +7,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -45,35 +46,60 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, MetricsError> {
     })
 }
 
-/// A running server; dropping it stops the thread.
+/// A running server; dropping it stops it and frees its port.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The listening socket, shut down on drop to end the blocked accept
+    /// (connecting to ourselves would not work with loopback down).
+    listener: TcpListener,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-/// Serves `render` at `/metrics` on `listener` until the `Server` is dropped.
+/// Scrapes answered at once; more are closed unanswered (a scraper retries).
+const MAX_IN_FLIGHT: usize = 4;
+
+/// Serves `render` at `/metrics` on `listener` until the `Server` is
+/// dropped. Each connection gets its own short-lived thread, so a client
+/// that stalls delays no other scrape (and never the caller).
 pub fn serve(
     listener: TcpListener,
-    render: impl Fn(Format) -> String + Send + 'static,
+    render: impl Fn(Format) -> String + Send + Sync + 'static,
 ) -> io::Result<Server> {
     let addr = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    let accepting = listener.try_clone()?;
+    let render: Arc<dyn Fn(Format) -> String + Send + Sync> = Arc::new(render);
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let thread = std::thread::Builder::new()
         .name("metrics".into())
-        .spawn(move || {
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Ok(stream) = conn {
-                    let _ = answer(stream, &render);
-                }
+        .spawn(move || loop {
+            let stream = match accepting.accept() {
+                _ if flag.load(Ordering::SeqCst) => return,
+                Ok((stream, _)) => stream,
+                // EINVAL: the socket was shut down.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
+                Err(_) => continue,
+            };
+            if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            let (render, done) = (render.clone(), in_flight.clone());
+            let spawned = std::thread::Builder::new()
+                .name("metrics-scrape".into())
+                .spawn(move || {
+                    let _ = answer(stream, render.as_ref());
+                    done.fetch_sub(1, Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                in_flight.fetch_sub(1, Ordering::SeqCst);
             }
         })?;
     Ok(Server {
         addr,
+        listener,
         stop,
         thread: Some(thread),
     })
@@ -82,8 +108,8 @@ pub fn serve(
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept so the thread sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        // SAFETY: shutdown on a socket fd we own; it only wakes the accept.
+        unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -79,3 +79,33 @@ fn server_answers_scrapes_and_a_taken_port_is_refused() {
     // Stopped: the port is free again.
     drop(bind(addr).expect("port released"));
 }
+
+#[test]
+fn a_stalled_client_delays_no_other_scrape() {
+    let listener = bind(parse_addr("127.0.0.1:0").unwrap()).unwrap();
+    let server = serve(listener, |_| "ok\n".to_string()).unwrap();
+    // A client that keeps sending header lines and never ends its request
+    // (so no read timeout frees a one-at-a-time server).
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    let flag = stop.clone();
+    let trickle = std::thread::spawn(move || {
+        let _ = slow.write_all(b"GET /metrics HTTP/1.1\r\n");
+        while !flag.load(Ordering::SeqCst) {
+            if slow.write_all(b"X-Slow: 1\r\n").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    // A guard against a hang, not a measurement.
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let read = s.read_to_string(&mut out);
+    stop.store(true, Ordering::SeqCst);
+    trickle.join().unwrap();
+    read.unwrap();
+    assert!(out.ends_with("\r\n\r\nok\n"), "{out}");
+}
