@@ -13,6 +13,7 @@
 # build (rcorch build vs podman build: cold, unchanged rebuild, one file changed),
 # oci (create + start + wait until stopped + delete of a busybox `true` bundle,
 # as a shim drives its runtime: rcorch-runtime vs runc vs crun).
+# metrics (one `rcorch metrics` scrape with 0, 1, 10, 100 containers).
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -495,6 +496,8 @@ section_selfheal() {
 . "$repo/scripts/bench_lb.sh"
 # shellcheck source=scripts/bench_rollout.sh
 . "$repo/scripts/bench_rollout.sh"
+# shellcheck source=scripts/bench_metrics.sh
+. "$repo/scripts/bench_metrics.sh"
 
 # ------------------------------------------------------------------ report --
 
@@ -646,6 +649,10 @@ fi
 if [ ${#rollout_lines[@]} -gt 0 ]; then
     echo "rolling updates (10 replicas under load; median of the runs in the table):"
     printf '  %s\n' "${rollout_lines[@]}"
+fi
+if [ ${#metrics_lines[@]} -gt 0 ]; then
+    echo "metrics scrape (slope over the 0-container row):"
+    printf '  %s\n' "${metrics_lines[@]}"
 fi
 if [ ${#lb_lines[@]} -gt 0 ]; then
     echo "load balancer (medians over rounds; ratio = row / rcorch):"

@@ -23,6 +23,7 @@ test_pkgs=(
     "podman:the build tests compare rcorch build with podman build; tests/oci_podman.rs drives rcorch-runtime with it"
     "containerd:tests/oci_containerd.rs drives rcorch-runtime through containerd's runc shim (ctr run --runc-binary)"
     "python3-venv:the venv tests/kube_generate.rs installs kubernetes-validate into"
+    "prometheus:the metrics test scrapes a project's /metrics with a real Prometheus"
 )
 
 die() {
@@ -73,7 +74,26 @@ command -v apt-get >/dev/null 2>&1 \
 [ "$(id -u)" -eq 0 ] || die "installing ${missing[*]} needs root: run this as root"
 
 export DEBIAN_FRONTEND=noninteractive
+# The test tools (prometheus, docker-registry) are daemons the tests start
+# on their own ports: forbid the packages to start (and keep) their
+# services, unless the machine already has a policy of its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# deps.sh: no service starts while installing test tools\nexit 101\n' \
+        >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 echo "deps.sh: apt-get update"
 apt-get update -q
 echo "deps.sh: apt-get install ${missing[*]}"
 apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+# The tests run their own prometheus (temp config and storage, a port in
+# their network namespace): the package's service stays off at boot too.
+for entry in "${missing[@]}"; do
+    if [ "$entry" = prometheus ]; then
+        echo "deps.sh: disabling the prometheus service (the tests start their own)"
+        systemctl disable prometheus.service >/dev/null 2>&1 \
+            || rm -f /etc/systemd/system/multi-user.target.wants/prometheus.service
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+done

@@ -10,6 +10,7 @@ pub mod container;
 pub mod image;
 pub mod instance;
 pub mod kube;
+pub mod metrics;
 pub mod network;
 pub mod oci;
 pub mod project;

@@ -7,6 +7,7 @@ pub mod freezer;
 mod fsio;
 pub mod layout;
 pub mod stats;
+pub mod usage;
 pub mod v1;
 pub mod v2;
 
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use convert::{parse_cpus, parse_memory, parse_pids_limit, ConvertError, CpuQuota, Limits};
 pub use layout::{detect, parse_mountinfo, Layout};
 pub use stats::Stats;
+pub use usage::Usage;
 
 /// Errors of the cgroups layer.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +156,9 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn stats(&self) -> Result<Stats>;
     /// Whether the kernel OOM killer killed a process in this cgroup.
     fn oom_killed(&self) -> Result<bool>;
+    /// The full sample Prometheus metrics show (absent controllers read as 0);
+    /// an error only when the cgroup itself is gone.
+    fn usage(&self) -> Result<Usage>;
     /// Sends `signal` to every process in the cgroup.
     fn kill_all(&self, signal: Signal) -> Result<()>;
     /// Removes the cgroup from every hierarchy (best effort, errors collected).

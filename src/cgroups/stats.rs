@@ -48,7 +48,7 @@ pub fn docker_memory_usage(usage: u64, inactive_file: u64) -> u64 {
 
 /// Whether an oom_control (v1) or memory.events (v2) text records an OOM kill.
 pub fn oom_killed(text: &str) -> bool {
-    keyed_value(text, "oom_kill").is_some_and(|n| n > 0)
+    super::usage::oom_kills(text) > 0
 }
 
 /// Parses cgroup.procs: one pid per line; `None` if any line is not a pid.

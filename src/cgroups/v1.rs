@@ -7,6 +7,7 @@ use nix::sys::signal::Signal;
 
 use super::convert::{v1_writes, Limits, OPTIONAL_FILES};
 use super::stats::{self, Stats};
+use super::usage::{self, Flavor, Usage, UsageFiles};
 use super::{fsio, CgroupError, CgroupManager, Controller, Result};
 
 /// A container cgroup on a v1 (legacy or hybrid) host.
@@ -108,6 +109,26 @@ impl CgroupManager for V1Manager {
     fn oom_killed(&self) -> Result<bool> {
         let text = fsio::read(&self.file(Controller::Memory, "memory.oom_control"))?;
         Ok(stats::oom_killed(&text))
+    }
+
+    fn usage(&self) -> Result<Usage> {
+        let optional = |c: Controller, name: &str| fsio::read(&self.file(c, name)).ok();
+        let files = UsageFiles {
+            // Required: without it the cgroup is gone.
+            cpuacct_usage: Some(fsio::read(
+                &self.file(Controller::Cpuacct, "cpuacct.usage"),
+            )?),
+            cpu_stat: optional(Controller::Cpu, "cpu.stat"),
+            memory_current: optional(Controller::Memory, "memory.usage_in_bytes"),
+            memory_stat: optional(Controller::Memory, "memory.stat"),
+            memory_limit: optional(Controller::Memory, "memory.limit_in_bytes"),
+            memory_peak: optional(Controller::Memory, "memory.max_usage_in_bytes"),
+            memory_failcnt: optional(Controller::Memory, "memory.failcnt"),
+            memory_events: optional(Controller::Memory, "memory.oom_control"),
+            pids_current: optional(Controller::Pids, "pids.current"),
+            io_stat: None,
+        };
+        Ok(usage::parse_usage(Flavor::V1, &files))
     }
 
     fn kill_all(&self, signal: Signal) -> Result<()> {

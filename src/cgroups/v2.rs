@@ -6,6 +6,7 @@ use nix::sys::signal::Signal;
 
 use super::convert::{v2_writes, Limits, OPTIONAL_FILES};
 use super::stats::{self, Stats};
+use super::usage::{self, Flavor, Usage, UsageFiles};
 use super::{fsio, CgroupError, CgroupManager, Result};
 
 /// Controllers rcorch delegates to container cgroups where the parent offers
@@ -206,6 +207,24 @@ impl CgroupManager for V2Manager {
     fn oom_killed(&self) -> Result<bool> {
         let events = absent_as_none(fsio::read(&self.file("memory.events")))?;
         Ok(events.is_some_and(|text| stats::oom_killed(&text)))
+    }
+
+    fn usage(&self) -> Result<Usage> {
+        let optional = |name: &str| fsio::read(&self.file(name)).ok();
+        let files = UsageFiles {
+            cpuacct_usage: None,
+            // Always there (cpu.stat is a core file): without it the cgroup is gone.
+            cpu_stat: Some(fsio::read(&self.file("cpu.stat"))?),
+            memory_current: optional("memory.current"),
+            memory_stat: optional("memory.stat"),
+            memory_limit: optional("memory.max"),
+            memory_peak: optional("memory.peak"),
+            memory_failcnt: None,
+            memory_events: optional("memory.events"),
+            pids_current: optional("pids.current"),
+            io_stat: optional("io.stat"),
+        };
+        Ok(usage::parse_usage(Flavor::V2, &files))
     }
 
     fn kill_all(&self, signal: Signal) -> Result<()> {

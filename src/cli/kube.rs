@@ -62,6 +62,7 @@ fn generate(args: &GenerateArgs) -> CliResult {
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,
+        &[],
     )?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");

@@ -14,6 +14,7 @@ mod images;
 mod inspect;
 mod kube;
 mod logs;
+mod metrics;
 mod netview;
 mod network;
 mod project;
@@ -87,6 +88,8 @@ enum Command {
     Container(container_cmd::ContainerCommand),
     /// Show resource usage
     Stats(stats::StatsArgs),
+    /// Print Prometheus metrics of every running container (cAdvisor's names)
+    Metrics(metrics::MetricsArgs),
     /// Build an image from a Dockerfile
     Build(Box<build::BuildArgs>),
     /// Manage the build cache
@@ -121,7 +124,7 @@ enum Command {
     /// Change a service's replica count: SERVICE=N
     Scale(project::ScaleArgs),
     /// What a project's supervisor did and why
-    Events(project::ProjectArgs),
+    Events(project::EventsArgs),
     /// Roll services back to their previous (or --to N) definition
     Rollback(project::RollbackArgs),
     /// List a service's revisions
@@ -343,6 +346,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Export(args) => container_verbs::export(&instance, &args),
         Command::Container(command) => container_cmd::container(&instance, command),
         Command::Stats(args) => stats::stats(&instance, &args),
+        Command::Metrics(args) => metrics::metrics(&instance, &args),
         Command::Build(args) => build::build(&instance, &args),
         Command::Builder(command) => build::builder(&instance, &command),
         Command::Import(args) => images::import(&instance, &args),

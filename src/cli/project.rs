@@ -9,10 +9,10 @@ use clap::Args;
 use super::{CliResult, Failure};
 use crate::compose;
 use crate::instance::Instance;
-use crate::project::events;
 use crate::project::supervise::{self, Supervisor};
 use crate::project::wait::{self, Waited};
-use crate::project::{commands, list_projects, select, ProjectDir};
+use crate::project::{commands, list_projects, metrics, select, ProjectDir};
+use crate::project::{events, events_query};
 use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
@@ -41,6 +41,10 @@ pub struct UpArgs {
     /// Build every service with `build:` first (else only missing images)
     #[arg(long)]
     build: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT; overrides
+    /// x-rcorch-metrics; off by default)
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Only these services (and what they depend on); the others keep
     /// their current state
     services: Vec<String>,
@@ -122,15 +126,17 @@ fn failures_since(
 ) -> Vec<String> {
     let mut last = std::collections::BTreeMap::new();
     for e in events::read(&ProjectDir::new(&instance.root, name).events_path()) {
-        if e.time.as_str() >= since
-            && e.action.ends_with("-failed")
-            && services.contains(&e.service)
-        {
+        // The metrics server is the project's, not a service's.
+        let ours = services.contains(&e.service) || e.action == "metrics-failed";
+        if e.time.as_str() >= since && e.action.ends_with("-failed") && ours {
             last.insert((e.service.clone(), e.action.clone()), e.detail.clone());
         }
     }
     last.into_iter()
-        .map(|((service, action), detail)| format!("{service}: {action}: {detail}"))
+        .map(|((service, action), detail)| match service.is_empty() {
+            true => format!("{action}: {detail}"),
+            false => format!("{service}: {action}: {detail}"),
+        })
         .collect()
 }
 
@@ -160,6 +166,11 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // cleanly instead of killing this command half-way.
     let ctrl_c = (!args.detach).then(super::logs::stop_signals).transpose()?;
     let mut loaded = load(&args.project, &args.services)?;
+    if let Some(addr) = &args.metrics {
+        metrics::set_address(&mut loaded.project, addr);
+    }
+    // Before building or recording anything: a bad or taken address stops here.
+    commands::check_metrics(instance, &loaded.project)?;
     super::compose_build::build_services(
         instance,
         &mut loaded.project,
@@ -349,10 +360,41 @@ pub fn history(instance: &Instance, args: &HistoryArgs) -> CliResult {
     Ok(0)
 }
 
-pub fn events(instance: &Instance, args: &ProjectArgs) -> CliResult {
-    let name = project_name(instance, args)?;
-    for event in events::read(&ProjectDir::new(&instance.root, &name).events_path()) {
-        println!("{}", event.line());
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// KEY=VALUE, KEY one of type, container, service, event, project
+    /// (repeat a key for OR; different keys must all match)
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+    /// Only events from T on: RFC 3339, Unix seconds, or a duration ago (10m)
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Only events up to T (same forms as --since)
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+    /// json (Docker's event messages, one per line) or a template such as
+    /// '{{.Action}} {{.Actor.Attributes.name}}'
+    #[arg(long)]
+    format: Option<String>,
+}
+
+pub fn events(instance: &Instance, args: &EventsArgs) -> CliResult {
+    // Every flag checked before anything is read.
+    let filters = events_query::parse_filters(&args.filters)?;
+    let now = std::time::SystemTime::now();
+    let time = |flag, t: &Option<String>| {
+        t.as_deref()
+            .map(|t| events_query::parse_time(flag, t, now))
+            .transpose()
+    };
+    let window = (time("since", &args.since)?, time("until", &args.until)?);
+    let output = events_query::parse_format(args.format.as_deref())?;
+    let name = project_name(instance, &args.project)?;
+    let recorded = events::read(&ProjectDir::new(&instance.root, &name).events_path());
+    for line in events_query::select(&recorded, &name, &filters, window, &output)? {
+        println!("{line}");
     }
     Ok(0)
 }

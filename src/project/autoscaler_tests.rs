@@ -117,6 +117,7 @@ fn record(replicas: u32, run: RunState) -> ProjectRecord {
             ..ServiceRecord::plain(spec, Default::default())
         }],
         networks: Vec::new(),
+        metrics: None,
     }
 }
 

@@ -112,6 +112,7 @@ mod tests {
                 service("agent", 1, 1, "host"),
             ],
             networks: Vec::new(),
+            metrics: None,
         }
     }
 

@@ -193,6 +193,20 @@ pub fn clear_exited(instance: &Instance, project: &str, services: &[String]) -> 
     cleared
 }
 
+/// `up`'s metrics check: the address must parse and be free, unless the
+/// project's running supervisor serves it already.
+pub fn check_metrics(instance: &Instance, project: &Project) -> Result<()> {
+    let dir = ProjectDir::new(&instance.root, &project.name);
+    // Looking for a supervisor takes its lock file: not for a new project
+    // (a refused `up` must leave no directory behind).
+    let served = match dir.exists() && dir.supervisor_pid().is_some() {
+        true => dir.load().ok().and_then(|r| r.metrics),
+        false => None,
+    };
+    super::metrics::check(project, served.as_deref())?;
+    Ok(())
+}
+
 /// Starts the project's supervisor unless one runs; otherwise wakes it.
 pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<()> {
     let dir = ProjectDir::new(&instance.root, name);

@@ -121,6 +121,7 @@ mod tests {
                 },
             )],
             networks: vec![],
+            metrics: None,
         }
     }
 

@@ -11,8 +11,10 @@ pub mod balance;
 pub mod balancer_status;
 pub mod commands;
 pub mod events;
+pub mod events_query;
 pub mod files;
 pub mod history;
+pub mod metrics;
 pub mod precheck;
 pub mod probes;
 pub mod proxy;
@@ -59,6 +61,8 @@ pub enum ProjectError {
     Scale(String),
     #[error(transparent)]
     Network(#[from] crate::network::ops::NetError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::http::MetricsError),
     #[error("service {service}: {source}")]
     Balancer {
         service: String,

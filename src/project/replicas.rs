@@ -35,6 +35,8 @@ pub struct ShellMemory {
     pub causes: BTreeMap<String, ExitCause>,
     /// Exits already fed into the restart histories.
     pub exits_recorded: BTreeSet<String>,
+    /// Exited containers the kernel OOM killer hit (`State.OOMKilled`).
+    pub oom_exits: BTreeSet<String>,
     /// Containers a stop is asked for, out of the balancer since when: the
     /// signal waits for `lb::stop_signal_at`.
     pub draining: BTreeMap<String, Time>,

@@ -19,6 +19,7 @@ fn record(image: &str, revision: u64) -> ProjectRecord {
             },
         )],
         networks: vec![],
+        metrics: None,
     }
 }
 

@@ -85,6 +85,7 @@ pub fn merge_selected(
         name: fresh.name,
         services,
         networks,
+        metrics: fresh.metrics,
     }
 }
 

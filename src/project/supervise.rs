@@ -29,6 +29,8 @@ use crate::supervisor::{next_wakeup, reconcile, Action, DesiredState, Time};
 
 #[path = "supervise_act.rs"]
 mod act;
+#[path = "supervise_metrics.rs"]
+mod metrics_endpoint;
 #[path = "supervise_probes.rs"]
 mod probes;
 
@@ -57,6 +59,7 @@ struct Loop<'a, 'b> {
     autoscaler: Autoscaler,
     /// Least-connections services' listeners, started on first need.
     proxy: Option<Proxy>,
+    metrics: metrics_endpoint::Endpoint,
 }
 
 /// Runs until SIGTERM/SIGINT. Containers keep running when it stops: the next
@@ -102,7 +105,9 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
         ready_sent: false,
         autoscaler: Autoscaler::default(),
         proxy: None,
+        metrics: metrics_endpoint::Endpoint::default(),
     };
+    state.sync_metrics_server();
     loop {
         let mut wait = state.pass();
         if let Some(interval) = watchdog {
@@ -149,6 +154,7 @@ impl Loop<'_, '_> {
             self.record = record;
             self.history = self.sup.project.load_history();
             self.balancer.invalidate();
+            self.sync_metrics_server();
         }
     }
 
@@ -180,7 +186,7 @@ impl Loop<'_, '_> {
         let settling = records.iter().any(replicas::settling);
         let mut observed =
             replicas::observe(&records, &self.record, &self.history, &self.memory, now);
-        self.record_exits(&observed);
+        self.record_exits(&observed, &records);
         observed.restarts = self.memory.histories.clone();
         let rolling = self.drive_rollouts(&observed, now);
         let desired = self.desired();
@@ -203,6 +209,7 @@ impl Loop<'_, '_> {
         self.kill_overdue(now);
         self.start_probes(&desired, &observed, now);
         self.notify_ready(&desired, &observed);
+        self.publish_metrics(&desired, &observed, &records);
         let mut deadlines: Vec<Time> = next_wakeup(&desired, &observed, now).into_iter().collect();
         deadlines.extend(self.probes.next_deadline());
         deadlines.extend(self.rollouts.next_wakeup(now));

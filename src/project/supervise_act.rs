@@ -5,17 +5,29 @@
 use std::time::Duration;
 
 use super::Loop;
+use crate::container::store::Record;
 use crate::project::balance::balanced_network;
+use crate::project::metrics::restart_reason;
 use crate::project::replicas;
 use crate::supervisor::lb::stop_signal_at;
 use crate::supervisor::restart::{record_exit, record_start, ExitCause, StartKind};
-use crate::supervisor::{Action, Reason, ReplicaStatus, Time};
+use crate::supervisor::{Action, ObservedReplica, Reason, ReplicaStatus, SlotKey, Time};
 
 impl Loop<'_, '_> {
-    pub(super) fn record_exits(&mut self, observed: &crate::supervisor::ObservedState) {
+    pub(super) fn record_exits(
+        &mut self,
+        observed: &crate::supervisor::ObservedState,
+        records: &[Record],
+    ) {
         for replica in &observed.replicas {
             if let ReplicaStatus::Exited(exit) = &replica.status {
                 if self.memory.exits_recorded.insert(replica.container.clone()) {
+                    let oom = records
+                        .iter()
+                        .any(|r| r.config.id == replica.container && r.state.oom_killed);
+                    if oom {
+                        self.oom_killed(replica);
+                    }
                     let history = self
                         .memory
                         .histories
@@ -29,7 +41,11 @@ impl Loop<'_, '_> {
                         replica.key.slot,
                         "exited",
                         &replica.container[..12],
-                        format!("code {}", exit.code),
+                        format!(
+                            "code {}{}",
+                            exit.code,
+                            if oom { " (OOMKilled)" } else { "" }
+                        ),
                     );
                 }
             }
@@ -63,6 +79,7 @@ impl Loop<'_, '_> {
                     at.as_millis()
                         .saturating_sub(exited.unwrap_or(*at).as_millis()),
                 );
+                self.count_restart(&key, container, delay);
                 let _ = replicas::remove(self.sup.instance, container);
                 self.forget(container);
                 self.start(&key.service, key.slot, 0, now, StartKind::Restart { delay });
@@ -139,7 +156,47 @@ impl Loop<'_, '_> {
         stop_signal_at(since, balanced) <= now
     }
 
+    /// Docker's `oom` event; counted per service.
+    fn oom_killed(&mut self, replica: &ObservedReplica) {
+        self.memory.oom_exits.insert(replica.container.clone());
+        self.metrics.counters.oom_killed(&replica.key.service);
+        self.event(
+            &replica.key.service,
+            replica.key.slot,
+            "oom",
+            &replica.container[..12.min(replica.container.len())],
+            "killed by the kernel OOM killer (memory limit reached)".into(),
+        );
+    }
+
+    /// A `restart` event with its reason (exit, oom, unhealthy) and backoff,
+    /// counted for `rcorch_service_restarts_total`; a start the user asked
+    /// for is neither.
+    fn count_restart(&mut self, key: &SlotKey, container: &str, delay: Duration) {
+        let cause = self
+            .memory
+            .histories
+            .get(key)
+            .and_then(|h| h.last_exit)
+            .map(|e| e.cause)
+            .unwrap_or(ExitCause::Exited);
+        let oom = self.memory.oom_exits.contains(container);
+        let Some(reason) = restart_reason(cause, oom) else {
+            return;
+        };
+        self.metrics.counters.restarted(&key.service, reason);
+        let detail = format!("reason {reason}, backoff {}ms", delay.as_millis());
+        self.event(
+            &key.service,
+            key.slot,
+            "restart",
+            &container[..12.min(container.len())],
+            detail,
+        );
+    }
+
     fn forget(&mut self, container: &str) {
+        self.memory.oom_exits.remove(container);
         self.memory.draining.remove(container);
         self.memory.stopping.remove(container);
         self.memory.causes.remove(container);

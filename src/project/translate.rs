@@ -132,6 +132,10 @@ pub struct ProjectRecord {
     pub services: Vec<ServiceRecord>,
     #[serde(default)]
     pub networks: Vec<ProjectNetwork>,
+    /// Where the supervisor serves `/metrics` (`x-rcorch-metrics`, or
+    /// `up --metrics`); `None`: not served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }
 
 impl ProjectRecord {
@@ -184,6 +188,7 @@ pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -
         name: project.name.clone(),
         services,
         networks,
+        metrics: super::metrics::configured(project).map(str::to_string),
     }
 }
 

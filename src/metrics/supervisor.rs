@@ -1,0 +1,128 @@
+//! rcorch's own families, from a snapshot the supervisor loop publishes
+//! after each pass (so a scrape reads a copy and never waits on the loop).
+
+use std::collections::BTreeMap;
+
+use super::{Family, Kind};
+
+/// Why the supervisor restarted a replica.
+pub const RESTART_REASONS: [&str; 3] = ["exit", "oom", "unhealthy"];
+/// The health states a replica with a check can be in.
+pub const HEALTH_STATES: [&str; 3] = ["starting", "healthy", "unhealthy"];
+
+/// One service's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceFigures {
+    pub desired: u32,
+    pub running: u32,
+    /// Restarts so far by reason (one of `RESTART_REASONS`).
+    pub restarts: BTreeMap<&'static str, u64>,
+    pub oom_kills: u64,
+}
+
+/// What the supervisor knows, as of its last pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub project: String,
+    pub services: BTreeMap<String, ServiceFigures>,
+    /// Replica name → (service, health state), for replicas with a check.
+    pub health: BTreeMap<String, (String, &'static str)>,
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub fn families(s: &Snapshot) -> Vec<Family> {
+    use Kind::{Counter, Gauge};
+    let mut desired = Family::new(
+        "rcorch_service_desired_replicas",
+        Gauge,
+        "Replicas the service should have.",
+    );
+    let mut running = Family::new(
+        "rcorch_service_running_replicas",
+        Gauge,
+        "Replicas of the service running now.",
+    );
+    let mut restarts = Family::new(
+        "rcorch_service_restarts_total",
+        Counter,
+        "Replicas restarted by the supervisor, by reason (exit, oom, unhealthy).",
+    );
+    let mut ooms = Family::new(
+        "rcorch_service_oom_kills_total",
+        Counter,
+        "Replicas of the service killed by the kernel OOM killer.",
+    );
+    let mut health = Family::new(
+        "rcorch_replica_health_status",
+        Gauge,
+        "1 for the replica's current health state (starting, healthy, unhealthy), else 0.",
+    );
+    let p = s.project.as_str();
+    for (name, fig) in &s.services {
+        let base = [("project", p), ("service", name.as_str())];
+        desired.push(labels(&base), fig.desired as f64);
+        running.push(labels(&base), fig.running as f64);
+        ooms.push(labels(&base), fig.oom_kills as f64);
+        // Every reason from the start, so rate() sees the first restart.
+        for reason in RESTART_REASONS {
+            let n = fig.restarts.get(reason).copied().unwrap_or(0);
+            restarts.push(labels(&[base[0], base[1], ("reason", reason)]), n as f64);
+        }
+    }
+    for (replica, (service, state)) in &s.health {
+        for candidate in HEALTH_STATES {
+            let l = [
+                ("project", p),
+                ("service", service),
+                ("name", replica),
+                ("status", candidate),
+            ];
+            health.push(labels(&l), f64::from(u8::from(*state == candidate)));
+        }
+    }
+    vec![desired, running, restarts, ooms, health]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{render, Format};
+
+    #[test]
+    fn snapshot_renders_counts_reasons_and_health() {
+        let mut web = ServiceFigures {
+            desired: 3,
+            running: 2,
+            oom_kills: 1,
+            ..ServiceFigures::default()
+        };
+        web.restarts.insert("oom", 1);
+        web.restarts.insert("exit", 4);
+        let mut s = Snapshot {
+            project: "shop".into(),
+            ..Snapshot::default()
+        };
+        s.services.insert("web".into(), web);
+        s.health
+            .insert("shop-web-1".into(), ("web".into(), "healthy"));
+        let text = render(&families(&s), Format::Text);
+        for line in [
+            "rcorch_service_desired_replicas{project=\"shop\",service=\"web\"} 3",
+            "rcorch_service_running_replicas{project=\"shop\",service=\"web\"} 2",
+            "rcorch_service_restarts_total{project=\"shop\",service=\"web\",reason=\"exit\"} 4",
+            "rcorch_service_restarts_total{project=\"shop\",service=\"web\",reason=\"oom\"} 1",
+            "rcorch_service_restarts_total{project=\"shop\",service=\"web\",reason=\"unhealthy\"} 0",
+            "rcorch_service_oom_kills_total{project=\"shop\",service=\"web\"} 1",
+            "rcorch_replica_health_status{project=\"shop\",service=\"web\",name=\"shop-web-1\",status=\"healthy\"} 1",
+            "rcorch_replica_health_status{project=\"shop\",service=\"web\",name=\"shop-web-1\",status=\"starting\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+    }
+}

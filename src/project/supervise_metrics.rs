@@ -1,0 +1,75 @@
+//! The supervisor's side of `/metrics`: the counters it keeps, the
+//! snapshot it publishes after each pass, and the server it (re)starts
+//! when the desired address changes. Scrapes run on the server's thread.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use super::Loop;
+use crate::container::store::Record;
+use crate::metrics::http::{self, Server};
+use crate::metrics::supervisor::Snapshot;
+use crate::project::metrics::{self, Counters};
+use crate::supervisor::{DesiredState, ObservedState};
+
+#[derive(Default)]
+pub(super) struct Endpoint {
+    pub counters: Counters,
+    snapshot: Arc<Mutex<Snapshot>>,
+    server: Option<Server>,
+    /// The address last asked for, so a change (or a failure) is acted on once.
+    wanted: Option<String>,
+}
+
+impl Loop<'_, '_> {
+    /// Starts, moves or stops the server to match the desired state. Called
+    /// after the signal mask is set: the thread inherits it, so signals
+    /// still reach the loop's signalfd only.
+    pub(super) fn sync_metrics_server(&mut self) {
+        let wanted = self.record.metrics.clone();
+        if wanted == self.metrics.wanted {
+            return;
+        }
+        self.metrics.wanted = wanted.clone();
+        // Dropping the old server frees its port before the new bind.
+        self.metrics.server = None;
+        let Some(text) = wanted else { return };
+        let started = http::parse_addr(&text)
+            .map_err(crate::project::ProjectError::from)
+            .and_then(|addr| {
+                metrics::serve(
+                    self.sup.instance.root.clone(),
+                    self.record.name.clone(),
+                    addr,
+                    self.metrics.snapshot.clone(),
+                )
+            });
+        match started {
+            Ok(server) => {
+                self.metrics.server = Some(server);
+                self.event("", 0, "metrics", "", format!("serving /metrics on {text}"));
+            }
+            Err(e) => self.event("", 0, "metrics-failed", "", e.to_string()),
+        }
+    }
+
+    /// Replaces the snapshot scrapes read (a clone under a short lock).
+    pub(super) fn publish_metrics(
+        &self,
+        desired: &DesiredState,
+        observed: &ObservedState,
+        records: &[Record],
+    ) {
+        if self.metrics.server.is_none() {
+            return;
+        }
+        let names: BTreeMap<String, String> = records
+            .iter()
+            .map(|r| (r.config.id.clone(), r.config.name.clone()))
+            .collect();
+        let snap = metrics::snapshot(desired, observed, &names, &self.metrics.counters);
+        if let Ok(mut shared) = self.metrics.snapshot.lock() {
+            *shared = snap;
+        }
+    }
+}
