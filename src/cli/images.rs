@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{CliResult, Failure};
+use crate::container::store::{Broken, ImageClue};
 use crate::image::archive;
 use crate::instance::Instance;
 
@@ -69,20 +70,77 @@ pub(super) fn repo_rows(image: &crate::image::ImageRecord) -> Vec<(String, Strin
 }
 
 pub fn rmi(instance: &Instance, args: &RmiArgs) -> CliResult {
-    let containers = instance.containers.list()?;
-    let in_use = |image_id: &str| containers.iter().any(|c| c.config.image_id == image_id);
     let store = instance.images()?;
+    let users = ImageUsers::read(instance, &store)?;
+    let in_use = |image_id: &str| users.in_use(image_id);
     let mut code = 0;
     for reference in &args.images {
         match store.remove(reference, &in_use, args.force) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 eprintln!("rcorch: {e}");
+                if let Ok(image) = store.resolve(reference) {
+                    users.explain(&image.id);
+                }
                 code = 1;
             }
         }
     }
     Ok(code)
+}
+
+/// Which images the containers use, damaged records included: one whose
+/// record is unreadable counts for the image its surviving bytes name, and
+/// for every image when none survives (removing layers under a container
+/// that may still run on them would break it for good).
+struct ImageUsers {
+    readable: Vec<String>,
+    broken: Vec<(Broken, Option<String>)>,
+}
+
+impl ImageUsers {
+    fn read(instance: &Instance, store: &crate::image::ImageStore) -> Result<ImageUsers, Failure> {
+        let scan = instance.containers.scan()?;
+        let broken = scan
+            .broken
+            .into_iter()
+            .map(|b| {
+                let image = match instance.containers.image_clue(&b.id) {
+                    ImageClue::Id(id) => Some(id),
+                    ImageClue::Reference(r) => store.resolve(&r).ok().map(|i| i.id),
+                    ImageClue::Unknown => None,
+                };
+                (b, image)
+            })
+            .collect();
+        Ok(ImageUsers {
+            readable: scan
+                .records
+                .into_iter()
+                .map(|r| r.config.image_id)
+                .collect(),
+            broken,
+        })
+    }
+
+    fn in_use(&self, image_id: &str) -> bool {
+        self.readable.iter().any(|id| id == image_id)
+            || self.broken_users(image_id).next().is_some()
+    }
+
+    fn broken_users<'a>(&'a self, image_id: &'a str) -> impl Iterator<Item = &'a Broken> + 'a {
+        self.broken
+            .iter()
+            .filter(move |(_, image)| image.as_deref().is_none_or(|id| id == image_id))
+            .map(|(b, _)| b)
+    }
+
+    /// Names the damaged records that keep `image_id`, and the way out.
+    fn explain(&self, image_id: &str) {
+        for b in self.broken_users(image_id) {
+            eprintln!("rcorch: it may be in use: {}", b.report());
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -195,9 +253,13 @@ pub fn tag(instance: &Instance, args: &TagArgs) -> CliResult {
 }
 
 pub fn prune(instance: &Instance) -> CliResult {
-    let containers = instance.containers.list()?;
-    let in_use = |image_id: &str| containers.iter().any(|c| c.config.image_id == image_id);
-    let lines = instance.images()?.prune(&in_use)?;
+    let store = instance.images()?;
+    let users = ImageUsers::read(instance, &store)?;
+    let in_use = |image_id: &str| users.in_use(image_id);
+    let lines = store.prune(&in_use)?;
+    for (b, _) in users.broken.iter().filter(|(_, image)| image.is_none()) {
+        eprintln!("rcorch: untagged images kept: {}", b.report());
+    }
     lines.iter().for_each(|l| println!("{l}"));
     Ok(0)
 }

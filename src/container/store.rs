@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use thiserror::Error;
 
-pub use super::damage::{parse_record, Broken, Problem, Scan};
+pub use super::damage::{image_clue, parse_record, Broken, ImageClue, Problem, Scan};
 use super::{ContainerConfig, ContainerState};
 
 #[derive(Debug, Error)]
@@ -170,6 +170,14 @@ impl ContainerStore {
     /// for removing it.
     pub fn surviving_state(&self, id: &str) -> Option<ContainerState> {
         read_json(&self.container_dir(id).join("state.json")).ok()
+    }
+
+    /// What a damaged container's `config.json` still says about its image.
+    pub fn image_clue(&self, id: &str) -> ImageClue {
+        match fs::read(self.container_dir(id).join("config.json")) {
+            Ok(bytes) => image_clue(&bytes),
+            Err(_) => ImageClue::Unknown,
+        }
     }
 
     pub fn save_state(&self, id: &str, state: &ContainerState) -> Result<()> {
