@@ -6,6 +6,7 @@ use clap::Args;
 use comfy_table::{presets::NOTHING, Table};
 use serde_json::json;
 
+use super::health::ProjectHealth;
 use super::netview::NetView;
 use super::{CliResult, Failure};
 use crate::container::build::parse_signal;
@@ -15,7 +16,6 @@ use crate::instance::Instance;
 use crate::network::NetState;
 use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::{self, observed_status};
-use crate::supervisor::health::HealthStatus;
 use crate::util::time::{human_duration, parse_rfc3339};
 
 #[derive(Args, Debug)]
@@ -110,7 +110,11 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         eprintln!("rcorch: warning: {}", broken.report());
     }
     let mut records = scan.records;
-    records.retain(|r| args.all || observed_status(&r.state) == Status::Running);
+    let health = ProjectHealth::load(instance, &records);
+    // A restarting container counts as running, as in Docker.
+    records.retain(|r| {
+        args.all || observed_status(&r.state) == Status::Running || health.restarting(r)
+    });
     records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
     if args.quiet {
         for r in &records {
@@ -122,7 +126,12 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
     if let Some(template) = template {
         let rows: Vec<_> = records
             .iter()
-            .map(|r| super::ps_format::row(r, &net))
+            .map(|r| {
+                let mut row = super::ps_format::row(r, &net);
+                row["Status"] = json!(health.status(r));
+                row["State"] = json!(health.state_word(r, row["State"].as_str().unwrap_or("")));
+                row
+            })
             .collect();
         print!("{}", template.render(&rows, super::ps_format::FIELDS));
         return Ok(0);
@@ -134,7 +143,8 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
                 json!({
                     "Id": r.config.id, "Names": r.config.name, "Image": r.config.image,
                     "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
-                    "State": status_word(observed_status(&r.state)), "Status": status_text(r),
+                    "State": health.state_word(r, status_word(observed_status(&r.state))),
+                    "Status": health.status(r),
                     "Ports": net.ports(r), "Balancer": net.balancer(r),
                     "Strategy": net.strategy(r),
                     "Project": label(r, LABEL_PROJECT), "Service": label(r, LABEL_SERVICE),
@@ -144,7 +154,6 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(0);
     }
-    let health = ProjectHealth::load(instance, &records);
     let mut table = Table::new();
     table.load_preset(NOTHING).set_header([
         "CONTAINER ID",
@@ -169,7 +178,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
             r.config.image.clone(),
             format!("\"{command}\""),
             format!("{} ago", ago(Some(&r.config.created))),
-            health.decorate(r, status_text(r)),
+            health.status(r),
             net.ports(r),
             r.config.name.clone(),
             label(r, LABEL_PROJECT),
@@ -275,6 +284,7 @@ pub fn inspect_json(r: &Record, net: &NetState) -> serde_json::Value {
             "MonitorPid": s.monitor_pid,
             "ExitCode": s.exit_code.unwrap_or(0),
             "OOMKilled": s.oom_killed,
+            "Restarting": false,
             "Error": s.error.clone().unwrap_or_default(),
             "StartedAt": s.started_at,
             "FinishedAt": s.finished_at,
@@ -343,6 +353,14 @@ pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
         {
             Ok(record) => {
                 let mut json = inspect_json(&record, view.state());
+                let health = ProjectHealth::load(instance, std::slice::from_ref(&record));
+                if let Some(report) = health.report(&record) {
+                    json["State"]["Health"] = super::health::health_json(&report);
+                }
+                if health.restarting(&record) {
+                    json["State"]["Restarting"] = json!(true);
+                    json["State"]["Status"] = json!("restarting");
+                }
                 if let Some(lb) = view.inspect(&record) {
                     json["LoadBalancer"] = lb;
                 }
@@ -360,50 +378,4 @@ pub fn inspect(instance: &Instance, args: &InspectArgs) -> CliResult {
 
 fn label(r: &Record, key: &str) -> String {
     r.config.labels.get(key).cloned().unwrap_or_default()
-}
-
-/// Replica health from each project's supervisor, as `ps` shows it:
-/// "Up 5 seconds (healthy)".
-struct ProjectHealth {
-    by_container: std::collections::BTreeMap<String, HealthStatus>,
-    checked: std::collections::BTreeSet<String>,
-}
-
-impl ProjectHealth {
-    fn load(instance: &Instance, records: &[Record]) -> ProjectHealth {
-        let mut by_container = std::collections::BTreeMap::new();
-        let mut checked = std::collections::BTreeSet::new();
-        let projects: std::collections::BTreeSet<String> =
-            records.iter().map(|r| label(r, LABEL_PROJECT)).collect();
-        for name in projects.iter().filter(|p| !p.is_empty()) {
-            let dir = ProjectDir::new(&instance.root, name);
-            by_container.extend(dir.load_health());
-            if let Ok(record) = dir.load() {
-                checked.extend(
-                    record
-                        .services
-                        .iter()
-                        .filter(|s| s.spec.health.is_some())
-                        .map(|s| format!("{name}/{}", s.spec.name)),
-                );
-            }
-        }
-        ProjectHealth {
-            by_container,
-            checked,
-        }
-    }
-
-    fn decorate(&self, r: &Record, status: String) -> String {
-        let service = format!("{}/{}", label(r, LABEL_PROJECT), label(r, LABEL_SERVICE));
-        if observed_status(&r.state) != Status::Running || !self.checked.contains(&service) {
-            return status;
-        }
-        let health = match self.by_container.get(&r.config.id) {
-            Some(HealthStatus::Healthy) => "healthy",
-            Some(HealthStatus::Unhealthy) => "unhealthy",
-            _ => "health: starting",
-        };
-        format!("{status} ({health})")
-    }
 }

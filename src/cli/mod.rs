@@ -6,6 +6,7 @@ mod compose;
 mod compose_build;
 mod containers;
 mod exit;
+mod health;
 mod images;
 mod logs;
 mod metrics;
