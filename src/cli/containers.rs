@@ -7,6 +7,7 @@ use comfy_table::{presets::NOTHING, Table};
 use serde_json::json;
 
 use super::format::{self, Listing};
+use super::health::ProjectHealth;
 use super::images::human_size;
 use super::netview::NetView;
 use super::ps_format::{self, state_word as status_word, PsFilter};
@@ -17,7 +18,6 @@ use crate::container::Status;
 use crate::instance::Instance;
 use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::{self, observed_status};
-use crate::supervisor::health::HealthStatus;
 use crate::util::filter::Filters;
 use crate::util::time::{human_duration, parse_rfc3339};
 
@@ -117,7 +117,9 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
     let net = NetView::load(&instance.root);
     let last = if args.latest { Some(1) } else { args.last };
     let all = args.all || filter.wants_all() || last.is_some();
-    records.retain(|r| all || observed_status(&r.state) == Status::Running);
+    let health = ProjectHealth::load(instance, &records);
+    // A restarting container counts as running, as in Docker.
+    records.retain(|r| all || observed_status(&r.state) == Status::Running || health.restarting(r));
     records.retain(|r| filter.matches(r, &net));
     records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
     records.truncate(last.unwrap_or(usize::MAX));
@@ -137,13 +139,15 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
                 .map(|r| {
                     let mut row = ps_format::row(r, &net, sized.then(|| size_text(instance, r)));
                     row["ID"] = id(r).into();
+                    row["Status"] = json!(health.status(r));
+                    row["State"] = json!(health.state_word(r, row["State"].as_str().unwrap_or("")));
                     row
                 })
                 .collect();
             format::print_rows(&format, &rows, ps_format::FIELDS)
         }
-        Listing::Json => ps_json(&records, &net),
-        Listing::Table => ps_table(instance, &records, &net, args.no_trunc),
+        Listing::Json => ps_json(&records, &net, &health),
+        Listing::Table => ps_table(instance, &records, &net, &health, args.no_trunc),
     }
 }
 
@@ -209,14 +213,15 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-fn ps_json(records: &[Record], net: &NetView) -> CliResult {
+fn ps_json(records: &[Record], net: &NetView, health: &ProjectHealth) -> CliResult {
     let rows: Vec<_> = records
         .iter()
         .map(|r| {
             json!({
                 "Id": r.config.id, "Names": r.config.name, "Image": r.config.image,
                 "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
-                "State": status_word(observed_status(&r.state)), "Status": status_text(r),
+                "State": health.state_word(r, status_word(observed_status(&r.state))),
+                "Status": health.status(r),
                 "Ports": net.ports(r), "Balancer": net.balancer(r),
                 "Strategy": net.strategy(r),
                 "Project": label(r, LABEL_PROJECT), "Service": label(r, LABEL_SERVICE),
@@ -227,8 +232,13 @@ fn ps_json(records: &[Record], net: &NetView) -> CliResult {
     Ok(0)
 }
 
-fn ps_table(instance: &Instance, records: &[Record], net: &NetView, no_trunc: bool) -> CliResult {
-    let health = ProjectHealth::load(instance, records);
+fn ps_table(
+    instance: &Instance,
+    records: &[Record],
+    net: &NetView,
+    health: &ProjectHealth,
+    no_trunc: bool,
+) -> CliResult {
     let mut table = Table::new();
     table.load_preset(NOTHING).set_header([
         "CONTAINER ID",
@@ -254,7 +264,7 @@ fn ps_table(instance: &Instance, records: &[Record], net: &NetView, no_trunc: bo
             r.config.image.clone(),
             format!("\"{command}\""),
             format!("{} ago", ago(Some(&r.config.created))),
-            health.decorate(r, status_text(r)),
+            health.status(r),
             net.ports(r),
             r.config.name.clone(),
             label(r, LABEL_PROJECT),
@@ -341,50 +351,4 @@ pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
 
 fn label(r: &Record, key: &str) -> String {
     r.config.labels.get(key).cloned().unwrap_or_default()
-}
-
-/// Replica health from each project's supervisor, as `ps` shows it:
-/// "Up 5 seconds (healthy)".
-struct ProjectHealth {
-    by_container: std::collections::BTreeMap<String, HealthStatus>,
-    checked: std::collections::BTreeSet<String>,
-}
-
-impl ProjectHealth {
-    fn load(instance: &Instance, records: &[Record]) -> ProjectHealth {
-        let mut by_container = std::collections::BTreeMap::new();
-        let mut checked = std::collections::BTreeSet::new();
-        let projects: std::collections::BTreeSet<String> =
-            records.iter().map(|r| label(r, LABEL_PROJECT)).collect();
-        for name in projects.iter().filter(|p| !p.is_empty()) {
-            let dir = ProjectDir::new(&instance.root, name);
-            by_container.extend(dir.load_health());
-            if let Ok(record) = dir.load() {
-                checked.extend(
-                    record
-                        .services
-                        .iter()
-                        .filter(|s| s.spec.health.is_some())
-                        .map(|s| format!("{name}/{}", s.spec.name)),
-                );
-            }
-        }
-        ProjectHealth {
-            by_container,
-            checked,
-        }
-    }
-
-    fn decorate(&self, r: &Record, status: String) -> String {
-        let service = format!("{}/{}", label(r, LABEL_PROJECT), label(r, LABEL_SERVICE));
-        if observed_status(&r.state) != Status::Running || !self.checked.contains(&service) {
-            return status;
-        }
-        let health = match self.by_container.get(&r.config.id) {
-            Some(HealthStatus::Healthy) => "healthy",
-            Some(HealthStatus::Unhealthy) => "unhealthy",
-            _ => "health: starting",
-        };
-        format!("{status} ({health})")
-    }
 }

@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
 use super::format::{parse_inspect, print_inspected};
+use super::health::ProjectHealth;
 use super::netview::NetView;
 use super::ps_format::state_word;
 use super::CliResult;
@@ -126,6 +127,14 @@ fn container(instance: &Instance, view: &NetView, name: &str) -> Result<Value, S
         .ok()
         .and_then(|s| s.resolve(&record.config.image_id).ok());
     let mut json = container_json(&record, view.state(), image.as_ref().map(|im| &im.config));
+    let health = ProjectHealth::load(instance, std::slice::from_ref(&record));
+    if let Some(report) = health.report(&record) {
+        json["State"]["Health"] = super::health::health_json(&report);
+    }
+    if health.restarting(&record) {
+        json["State"]["Restarting"] = true.into();
+        json["State"]["Status"] = "restarting".into();
+    }
     if let Some(lb) = view.inspect(&record) {
         json["LoadBalancer"] = lb;
     }

@@ -9,6 +9,7 @@ mod container_verbs;
 mod containers;
 mod exit;
 mod format;
+mod health;
 mod image_list;
 mod images;
 mod inspect;

@@ -33,6 +33,7 @@ use thiserror::Error;
 
 use crate::container::store::{read_json, write_json_atomic, StoreError};
 use crate::supervisor::health::HealthStatus;
+use crate::supervisor::health_log::HealthReport;
 pub use translate::{ProjectRecord, ReplicaTemplate, ServiceRecord};
 
 pub use crate::container::labels::{LABEL_PROJECT, LABEL_REVISION, LABEL_SERVICE, LABEL_SLOT};
@@ -171,12 +172,38 @@ impl ProjectDir {
 
     /// Health of the project's replicas as the supervisor last saw it, for
     /// `ps` (the supervisor rewrites it when a replica's health changes).
-    pub fn save_health(&self, health: &std::collections::BTreeMap<String, HealthStatus>) {
+    pub fn save_health(&self, health: &std::collections::BTreeMap<String, HealthReport>) {
         let _ = write_json_atomic(&self.dir.join("health.json"), health);
     }
 
-    pub fn load_health(&self) -> std::collections::BTreeMap<String, HealthStatus> {
-        read_json(&self.dir.join("health.json")).unwrap_or_default()
+    /// Each probed container's `State.Health`; an older supervisor's file
+    /// (statuses only) reads as reports with empty logs.
+    pub fn load_health(&self) -> std::collections::BTreeMap<String, HealthReport> {
+        let path = self.dir.join("health.json");
+        if let Ok(reports) = read_json(&path) {
+            return reports;
+        }
+        let statuses: std::collections::BTreeMap<String, HealthStatus> =
+            read_json(&path).unwrap_or_default();
+        statuses
+            .into_iter()
+            .map(|(c, status)| {
+                let report = HealthReport {
+                    status,
+                    ..HealthReport::starting()
+                };
+                (c, report)
+            })
+            .collect()
+    }
+
+    /// Exited replicas the supervisor will restart once their backoff ends.
+    pub fn save_restarting(&self, restarting: &std::collections::BTreeSet<String>) {
+        let _ = write_json_atomic(&self.dir.join("restarting.json"), restarting);
+    }
+
+    pub fn load_restarting(&self) -> std::collections::BTreeSet<String> {
+        read_json(&self.dir.join("restarting.json")).unwrap_or_default()
     }
 
     pub fn events_path(&self) -> PathBuf {

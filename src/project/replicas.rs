@@ -17,6 +17,7 @@ use crate::runtime::net::ConnectArgs;
 use crate::runtime::run::{self, RunOutcome};
 use crate::runtime::sys;
 use crate::supervisor::health::HealthState;
+use crate::supervisor::health_log::HealthReport;
 use crate::supervisor::restart::{ExitCause, ExitInfo, RestartHistory};
 use crate::supervisor::{
     container_name_for, ObservedReplica, ObservedState, ReplicaStatus, SlotKey, Time,
@@ -42,6 +43,10 @@ pub struct ShellMemory {
     pub draining: BTreeMap<String, Time>,
     /// Slots whose start failed before a container existed: retry after.
     pub start_backoff: BTreeMap<SlotKey, (Time, Duration)>,
+    /// `State.Health` of each probed container, until it is removed.
+    pub health_reports: BTreeMap<String, HealthReport>,
+    /// Exited containers waiting out their restart backoff (`Restarting`).
+    pub restarting: BTreeSet<String>,
 }
 
 /// Converts a wall-clock timestamp into the supervisor's clock.

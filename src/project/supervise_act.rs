@@ -80,11 +80,12 @@ impl Loop<'_, '_> {
                         .saturating_sub(exited.unwrap_or(*at).as_millis()),
                 );
                 self.count_restart(&key, container, delay);
+                self.set_restarting(container, false);
                 let _ = replicas::remove(self.sup.instance, container);
                 self.forget(container);
                 self.start(&key.service, key.slot, 0, now, StartKind::Restart { delay });
             }
-            Action::Restart { .. } => {}
+            Action::Restart { container, .. } => self.set_restarting(container, true),
             Action::Stop {
                 container,
                 grace,
@@ -195,7 +196,23 @@ impl Loop<'_, '_> {
         );
     }
 
+    /// Marks an exited replica as waiting for its restart, for `ps`.
+    fn set_restarting(&mut self, container: &str, waiting: bool) {
+        let changed = if waiting {
+            self.memory.restarting.insert(container.to_string())
+        } else {
+            self.memory.restarting.remove(container)
+        };
+        if changed {
+            self.sup.project.save_restarting(&self.memory.restarting);
+        }
+    }
+
     fn forget(&mut self, container: &str) {
+        self.set_restarting(container, false);
+        if self.memory.health_reports.remove(container).is_some() {
+            self.sup.project.save_health(&self.memory.health_reports);
+        }
         self.memory.oom_exits.remove(container);
         self.memory.draining.remove(container);
         self.memory.stopping.remove(container);

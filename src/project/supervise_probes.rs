@@ -6,9 +6,10 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use super::Loop;
 use crate::project::history::definition;
-use crate::project::probes::ExecContext;
+use crate::project::probes::{ExecContext, Finished};
 use crate::project::replicas;
-use crate::supervisor::health::{on_probe_result, probe_deadline, HealthEvent, ProbeResult};
+use crate::supervisor::health::{on_probe_result, HealthEvent};
+use crate::supervisor::health_log::HealthReport;
 use crate::supervisor::{due_probes, DesiredState, Time};
 
 impl Loop<'_, '_> {
@@ -26,6 +27,7 @@ impl Loop<'_, '_> {
             exe: &exe,
             root: &self.sup.instance.root,
             cgroup_parent: &self.sup.instance.cgroup_parent,
+            output_dir: &self.sup.project.dir,
         };
         for container in due_probes(desired, observed, now) {
             if self.probes.in_flight(container) {
@@ -51,8 +53,7 @@ impl Loop<'_, '_> {
                     .entry(container.to_string())
                     .or_insert(*state);
             }
-            self.probes
-                .start(&ctx, container, argv, probe_deadline(spec, now));
+            self.probes.start(&ctx, container, argv, now, spec.timeout);
         }
     }
 
@@ -70,7 +71,12 @@ impl Loop<'_, '_> {
         }
     }
 
-    fn apply_probe(&mut self, (container, result): (String, ProbeResult), now: Time) {
+    fn apply_probe(&mut self, finished: Finished, now: Time) {
+        let Finished {
+            container,
+            result,
+            log,
+        } = finished;
         let records = self.sup.instance.containers.load(&container);
         let Ok(record) = records else { return };
         let Some((service, slot, revision)) = replicas::replica_labels(&record, &self.record.name)
@@ -86,15 +92,16 @@ impl Loop<'_, '_> {
         };
         let (next, event) = on_probe_result(&spec, &state, result, now);
         self.memory.health.insert(container.clone(), next);
-        if event != HealthEvent::Unchanged {
-            let statuses = self
-                .memory
-                .health
-                .iter()
-                .map(|(c, h)| (c.clone(), h.status))
-                .collect();
-            self.sup.project.save_health(&statuses);
-        }
+        let report = self
+            .memory
+            .health_reports
+            .get(&container)
+            .cloned()
+            .unwrap_or_else(HealthReport::starting)
+            .after_probe(&next, log);
+        self.memory.health_reports.insert(container.clone(), report);
+        // Every probe changes the log `inspect` shows.
+        self.sup.project.save_health(&self.memory.health_reports);
         match event {
             HealthEvent::BecameHealthy => {
                 self.event(&service, slot, "healthy", &container[..12], String::new())

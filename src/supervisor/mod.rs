@@ -26,6 +26,7 @@ pub mod autoscale;
 pub mod autoscale_policy;
 pub mod deps;
 pub mod health;
+pub mod health_log;
 pub mod lb;
 pub mod observed;
 pub mod reconcile;

@@ -1,0 +1,162 @@
+//! Replica health and restart waits from each project's supervisor, as `ps`
+//! (`Up 5 seconds (healthy)`, `Restarting (1) 2 seconds ago`) and `inspect`
+//! (`State.Health`) show them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::containers::{ago, status_text};
+use crate::container::store::Record;
+use crate::container::Status;
+use crate::instance::Instance;
+use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
+use crate::runtime::control::observed_status;
+use crate::supervisor::health::HealthStatus;
+use crate::supervisor::health_log::{status_word, HealthReport};
+
+pub struct ProjectHealth {
+    reports: BTreeMap<String, HealthReport>,
+    /// "project/service" of the services with a health check.
+    checked: BTreeSet<String>,
+    restarting: BTreeSet<String>,
+}
+
+impl ProjectHealth {
+    pub fn load(instance: &Instance, records: &[Record]) -> ProjectHealth {
+        let mut health = ProjectHealth {
+            reports: BTreeMap::new(),
+            checked: BTreeSet::new(),
+            restarting: BTreeSet::new(),
+        };
+        let projects: BTreeSet<String> = records.iter().map(|r| label(r, LABEL_PROJECT)).collect();
+        for name in projects.iter().filter(|p| !p.is_empty()) {
+            let dir = ProjectDir::new(&instance.root, name);
+            health.reports.extend(dir.load_health());
+            health.restarting.extend(dir.load_restarting());
+            if let Ok(record) = dir.load() {
+                health.checked.extend(
+                    record
+                        .services
+                        .iter()
+                        .filter(|s| s.spec.health.is_some())
+                        .map(|s| format!("{name}/{}", s.spec.name)),
+                );
+            }
+        }
+        health
+    }
+
+    /// `State.Health` of a container whose service has a check.
+    pub fn report(&self, r: &Record) -> Option<HealthReport> {
+        let service = format!("{}/{}", label(r, LABEL_PROJECT), label(r, LABEL_SERVICE));
+        if !self.checked.contains(&service) {
+            return None;
+        }
+        let report = self.reports.get(&r.config.id).cloned();
+        Some(report.unwrap_or_else(HealthReport::starting))
+    }
+
+    /// An exited replica its supervisor restarts once the backoff ends.
+    pub fn restarting(&self, r: &Record) -> bool {
+        observed_status(&r.state) == Status::Exited && self.restarting.contains(&r.config.id)
+    }
+
+    /// `ps`'s STATUS column.
+    pub fn status(&self, r: &Record) -> String {
+        if self.restarting(r) {
+            let code = r.state.exit_code.unwrap_or_default();
+            return restarting_text(code, &ago(r.state.finished_at.as_deref()));
+        }
+        let running = observed_status(&r.state) == Status::Running;
+        let health = self.report(r).filter(|_| running).map(|h| h.status);
+        decorate(status_text(r), health)
+    }
+
+    /// `ps`'s State: Docker's "restarting" for a restart wait.
+    pub fn state_word(&self, r: &Record, word: &str) -> String {
+        if self.restarting(r) {
+            "restarting".into()
+        } else {
+            word.into()
+        }
+    }
+}
+
+/// Docker's `Restarting (1) 2 seconds ago`.
+pub fn restarting_text(exit_code: i32, ago: &str) -> String {
+    format!("Restarting ({exit_code}) {ago} ago")
+}
+
+/// A running container's status with its health, as Docker adds it.
+pub fn decorate(status: String, health: Option<HealthStatus>) -> String {
+    match health {
+        None => status,
+        Some(HealthStatus::Starting) => format!("{status} (health: starting)"),
+        Some(h) => format!("{status} ({})", status_word(h)),
+    }
+}
+
+/// inspect's `State.Health`, Docker's shape.
+pub fn health_json(report: &HealthReport) -> Value {
+    json!({
+        "Status": status_word(report.status),
+        "FailingStreak": report.failing_streak,
+        "Log": report.log,
+    })
+}
+
+fn label(r: &Record, key: &str) -> String {
+    r.config.labels.get(key).cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::health_log::ProbeLog;
+
+    #[test]
+    fn ps_status_carries_health_as_docker_does() {
+        let up = || "Up 2 minutes".to_string();
+        assert_eq!(decorate(up(), None), "Up 2 minutes");
+        assert_eq!(
+            decorate(up(), Some(HealthStatus::Healthy)),
+            "Up 2 minutes (healthy)"
+        );
+        assert_eq!(
+            decorate(up(), Some(HealthStatus::Unhealthy)),
+            "Up 2 minutes (unhealthy)"
+        );
+        assert_eq!(
+            decorate(up(), Some(HealthStatus::Starting)),
+            "Up 2 minutes (health: starting)"
+        );
+        assert_eq!(
+            restarting_text(137, "3 seconds"),
+            "Restarting (137) 3 seconds ago"
+        );
+    }
+
+    #[test]
+    fn inspect_health_has_dockers_fields() {
+        let report = HealthReport {
+            status: HealthStatus::Unhealthy,
+            failing_streak: 3,
+            log: vec![ProbeLog {
+                start: "2026-12-06T23:00:00.000000000Z".into(),
+                end: "2026-12-06T23:00:00.200000000Z".into(),
+                exit_code: 1,
+                output: "no\n".into(),
+            }],
+        };
+        let v = health_json(&report);
+        assert_eq!(v["Status"], "unhealthy");
+        assert_eq!(v["FailingStreak"], 3);
+        assert_eq!(v["Log"][0]["ExitCode"], 1);
+        assert_eq!(v["Log"][0]["Output"], "no\n");
+        assert_eq!(v["Log"][0]["End"], "2026-12-06T23:00:00.200000000Z");
+        let starting = health_json(&HealthReport::starting());
+        assert_eq!(starting["Status"], "starting");
+        assert_eq!(starting["Log"], json!([]));
+    }
+}
