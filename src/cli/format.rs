@@ -28,6 +28,14 @@ impl Listing {
     }
 }
 
+/// `--format json` of a listing: one object per line, as Docker prints it.
+pub fn print_json_lines(rows: &[Value]) -> CliResult {
+    for row in rows {
+        println!("{}", serde_json::to_string(row)?);
+    }
+    Ok(0)
+}
+
 /// Prints `rows` through the template; nothing is printed unless every
 /// row renders.
 pub fn print_rows(format: &Format, rows: &[Value], fields: &[Field]) -> CliResult {

@@ -163,11 +163,7 @@ pub fn list(instance: &Instance, args: &ImagesArgs) -> CliResult {
     }
     match listing {
         Listing::Template(f) => format::print_rows(&f, &rows, FIELDS),
-        Listing::Json => {
-            rows.iter()
-                .try_for_each(|r| serde_json::to_string(r).map(|j| println!("{j}")))?;
-            Ok(0)
-        }
+        Listing::Json => format::print_json_lines(&rows),
         Listing::Table => {
             let mut columns = vec!["Repository", "Tag", "ID", "CreatedAt", "Size"];
             if args.digests {

@@ -250,11 +250,7 @@ fn list(state: &crate::network::NetState, args: &LsArgs) -> CliResult {
     }
     match listing {
         Listing::Template(f) => format::print_rows(&f, &rows, FIELDS),
-        Listing::Json => {
-            rows.iter()
-                .try_for_each(|r| serde_json::to_string(r).map(|j| println!("{j}")))?;
-            Ok(0)
-        }
+        Listing::Json => format::print_json_lines(&rows),
         Listing::Table => {
             let mut table = Table::new();
             table.load_preset(NOTHING);
