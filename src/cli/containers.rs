@@ -254,9 +254,8 @@ fn ps_table(
     ]);
     for r in records {
         let mut command = r.config.args.join(" ");
-        if command.len() > 20 && !no_trunc {
-            command.truncate(19);
-            command.push('…');
+        if !no_trunc {
+            command = shorten_command(&command);
         }
         let id_len = if no_trunc { r.config.id.len() } else { 12 };
         table.add_row([
@@ -351,4 +350,30 @@ pub fn rm(instance: &Instance, args: &RmArgs) -> CliResult {
 
 fn label(r: &Record, key: &str) -> String {
     r.config.labels.get(key).cloned().unwrap_or_default()
+}
+
+/// Docker's COMMAND column: at most 20 characters (not bytes: a cut inside
+/// a multi-byte character would panic), the last one an ellipsis.
+fn shorten_command(command: &str) -> String {
+    if command.chars().count() <= 20 {
+        return command.to_string();
+    }
+    command.chars().take(19).chain(['…']).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_command;
+
+    #[test]
+    fn commands_are_cut_by_characters_not_bytes() {
+        assert_eq!(shorten_command("sleep 1000"), "sleep 1000");
+        assert_eq!(
+            shorten_command("sh -c 'echo 12345678901234'"),
+            "sh -c 'echo 1234567…"
+        );
+        let accented = "echo ééééééééééééééééééééé";
+        assert_eq!(shorten_command(accented).chars().count(), 20);
+        assert!(shorten_command(accented).ends_with("éé…"));
+    }
 }
