@@ -7,9 +7,9 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 
+use common::podman::{podman, PodmanDir};
 use common::TestEnv;
 
 const DOCKERFILE: &str = r#"FROM busybox
@@ -29,37 +29,6 @@ CMD ["echo hi"]
 "#;
 
 const LIST: &str = "for f in $(find /app /data /etc /bin/vi 2>/dev/null | sort); do stat -c '%n %a %u:%g %F %s' $f; done; md5sum /app/a /app/sub/b /data/made";
-
-fn podman(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("podman")
-        .arg("--root")
-        .arg(dir.join("root"))
-        .arg("--runroot")
-        .arg(dir.join("run"))
-        .args([
-            "--storage-driver",
-            "vfs",
-            "--runtime",
-            "runc",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "file",
-        ])
-        .args(args)
-        .output()
-        .expect("run podman")
-}
-
-/// Removes podman's private storage even when the test fails.
-struct PodmanDir(tempfile::TempDir);
-
-impl Drop for PodmanDir {
-    fn drop(&mut self) {
-        let _ = podman(self.0.path(), &["rmi", "-a", "-f"]);
-        let _ = Command::new("umount").arg("-R").arg(self.0.path()).output();
-    }
-}
 
 #[test]
 fn same_config_and_tree_as_podman_build() {

@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::podman::{podman, PodmanDir};
 use common::TestEnv;
 
 fn lines(s: &str) -> Vec<&str> {
@@ -324,37 +325,6 @@ fn images_volumes_and_networks_take_formats_and_filters() {
     env.rcorch(&["rm", "-f", "user"]).ok();
     env.rcorch(&["volume", "rm", "vol-a", "vol-b"]).ok();
     env.rcorch(&["network", "rm", "backnet"]).ok();
-}
-
-fn podman(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("podman")
-        .arg("--root")
-        .arg(dir.join("root"))
-        .arg("--runroot")
-        .arg(dir.join("run"))
-        .args([
-            "--storage-driver",
-            "vfs",
-            "--runtime",
-            "runc",
-            "--cgroup-manager",
-            "cgroupfs",
-        ])
-        .args(["--events-backend", "file"])
-        .args(args)
-        .output()
-        .expect("run podman")
-}
-
-/// Removes podman's private storage even when the test fails.
-struct PodmanDir(tempfile::TempDir);
-
-impl Drop for PodmanDir {
-    fn drop(&mut self) {
-        let _ = podman(self.0.path(), &["rm", "-a", "-f"]);
-        let _ = podman(self.0.path(), &["rmi", "-a", "-f"]);
-        let _ = Command::new("umount").arg("-R").arg(self.0.path()).output();
-    }
 }
 
 /// The same templates over the same container give podman's output. Podman
