@@ -164,4 +164,4 @@ pub fn parse_proc_io(text: &str) -> (u64, u64) {
 
 #[cfg(test)]
 #[path = "usage_tests.rs"]
-mod tests;
+pub(crate) mod tests;

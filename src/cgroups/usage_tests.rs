@@ -10,8 +10,9 @@ fn fixture(dir: &str, name: &str) -> Option<String> {
 }
 
 /// Recorded on this hybrid host from a busybox container run with
-/// `-m 64m --cpus 0.5` after a busy loop and a 2 MB write.
-fn v1_files() -> UsageFiles {
+/// `-m 64m --cpus 0.5` after a busy loop and a 2 MB write (also read by the
+/// metrics tests).
+pub(crate) fn v1_files() -> UsageFiles {
     let f = |n| fixture("usage-v1", n);
     UsageFiles {
         cpuacct_usage: f("cpuacct.usage"),

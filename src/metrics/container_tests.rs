@@ -9,22 +9,7 @@ fn fixture(path: &str) -> Option<String> {
 
 /// The cgroup v1 files recorded on this host (see cgroups/usage_tests.rs).
 fn v1_usage() -> Usage {
-    let f = |n: &str| fixture(&format!("usage-v1/{n}"));
-    parse_usage(
-        Flavor::V1,
-        &UsageFiles {
-            cpuacct_usage: f("cpuacct.usage"),
-            cpu_stat: f("cpu.stat"),
-            memory_current: f("memory.usage_in_bytes"),
-            memory_stat: f("memory.stat"),
-            memory_limit: f("memory.limit_in_bytes"),
-            memory_peak: f("memory.max_usage_in_bytes"),
-            memory_failcnt: f("memory.failcnt"),
-            memory_events: f("memory.oom_control"),
-            pids_current: f("pids.current"),
-            io_stat: None,
-        },
-    )
+    parse_usage(Flavor::V1, &crate::cgroups::usage::tests::v1_files())
 }
 
 fn v2_usage() -> Usage {
