@@ -129,3 +129,35 @@ fn a_damaged_project_record_blocks_no_other_project_and_down_still_works() {
     assert_eq!(b.down().code, 0);
     common::project::kill_supervisors(&env.root);
 }
+
+/// `rmi` never removes the image of a container whose record is damaged:
+/// the image its surviving bytes name, or any image when none survives.
+#[test]
+fn a_damaged_container_record_keeps_its_image_in_use() {
+    let Some(env) = TestEnv::new() else { return };
+    for how in KINDS {
+        let case = format!("config.json {how:?}");
+        let broken = env.run_detached(&[], &["sleep", "30"]);
+        let record = env
+            .root
+            .join("containers")
+            .join(&broken)
+            .join("config.json");
+        damage(&record, how);
+
+        let rmi = env.rcorch(&["rmi", "busybox"]);
+        assert_eq!(rmi.code, 1, "{case}: {rmi:?}");
+        assert!(rmi.stderr.contains(&broken[..12]), "{case}: {rmi:?}");
+        assert!(rmi.stderr.contains("system check"), "{case}: {rmi:?}");
+        let images = env.rcorch(&["images"]);
+        assert!(images.stdout.contains("busybox"), "{case}: {images:?}");
+
+        let rm = env.rcorch(&["rm", "-f", &broken]);
+        assert_eq!(rm.code, 0, "{case}: {rm:?}");
+        assert!(
+            wait_for(WAIT, || env.leftovers().is_empty()),
+            "{case}: {:?}",
+            env.leftovers()
+        );
+    }
+}
