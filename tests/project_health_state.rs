@@ -74,6 +74,16 @@ fn inspect_keeps_the_last_five_probes_and_ps_shows_health() {
     }
     assert_eq!(h["FailingStreak"], 0);
     assert!(ps_line(&env, "hstate-web-1").contains("(healthy)"));
+    let by_health = |value: &str| {
+        env.rcorch(&["ps", "-q", "--no-trunc", "--filter", value])
+            .ok()
+    };
+    assert!(by_health("health=healthy").contains(&web), "healthy filter");
+    assert!(!by_health("health=none").contains(&web), "none filter");
+    assert!(
+        !by_health("health=unhealthy").contains(&web),
+        "unhealthy filter"
+    );
 
     env.rcorch(&["exec", &web, "rm", "/tmp/ok"]).ok();
     let failing = wait_for(WAIT, || {

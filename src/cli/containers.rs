@@ -120,7 +120,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
     let health = ProjectHealth::load(instance, &records);
     // A restarting container counts as running, as in Docker.
     records.retain(|r| all || observed_status(&r.state) == Status::Running || health.restarting(r));
-    records.retain(|r| filter.matches(r, &net));
+    records.retain(|r| filter.matches(r, &net, health.word(r)));
     records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
     records.truncate(last.unwrap_or(usize::MAX));
     let id = |r: &Record| -> String {

@@ -57,6 +57,12 @@ impl ProjectHealth {
         Some(report.unwrap_or_else(HealthReport::starting))
     }
 
+    /// `ps --filter health=`'s word: starting, healthy, unhealthy, or none
+    /// without a check.
+    pub fn word(&self, r: &Record) -> &'static str {
+        self.report(r).map_or("none", |h| status_word(h.status))
+    }
+
     /// An exited replica its supervisor restarts once the backoff ends.
     pub fn restarting(&self, r: &Record) -> bool {
         observed_status(&r.state) == Status::Exited && self.restarting.contains(&r.config.id)

@@ -39,8 +39,11 @@ pub const FIELDS: &[Field] = &[
 
 pub const FILTER_KEYS: &[&str] = &[
     "id", "name", "label", "status", "ancestor", "exited", "network", "volume", "before", "since",
-    "publish",
+    "publish", "health",
 ];
+
+/// Docker's `health` filter values; `none`: no health check.
+const HEALTH_STATES: &[&str] = &["starting", "healthy", "unhealthy", "none"];
 
 const STATUSES: &[&str] = &[
     "created",
@@ -140,6 +143,7 @@ impl PsFilter {
     pub fn parse(args: &[String]) -> Result<Filters, FilterError> {
         let filters = Filters::parse(args, "ps", FILTER_KEYS)?;
         filters.check_values("status", STATUSES)?;
+        filters.check_values("health", HEALTH_STATES)?;
         if let Some(bad) = filters
             .values("exited")
             .iter()
@@ -173,7 +177,8 @@ impl PsFilter {
         self.filters.contains("status") || self.filters.contains("exited")
     }
 
-    pub fn matches(&self, r: &Record, net: &NetView) -> bool {
+    /// `health`: the container's health word (`none` without a check).
+    pub fn matches(&self, r: &Record, net: &NetView, health: &str) -> bool {
         let (c, f) = (&r.config, &self.filters);
         let status = observed_status(&r.state);
         f.any("id", |v| c.id.starts_with(v))
@@ -197,7 +202,23 @@ impl PsFilter {
                 })
             })
             && f.any("publish", |v| publishes(r, net, v))
+            && f.any("health", |v| v == health)
             && self.before.as_ref().is_none_or(|t| c.created < *t)
             && self.since.as_ref().is_none_or(|t| c.created > *t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PsFilter;
+
+    #[test]
+    fn health_filter_takes_dockers_words_only() {
+        let parse = |v: &str| PsFilter::parse(&[format!("health={v}")]);
+        for ok in ["starting", "healthy", "unhealthy", "none"] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
+        let err = parse("sick").unwrap_err().to_string();
+        assert!(err.contains("sick") && err.contains("unhealthy"), "{err}");
     }
 }
