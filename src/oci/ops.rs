@@ -11,6 +11,7 @@ use super::create::run_host_hooks;
 use super::state::{state_json, Record, Status};
 use super::{sys_error, OciError};
 use crate::cgroups::CgroupManager;
+use crate::runtime::changes::ps_lines_of;
 
 pub(super) fn cgroup(record: &Record) -> Result<Box<dyn CgroupManager>, OciError> {
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
@@ -173,35 +174,11 @@ pub fn ps(global: &Global, id: &str, format: &str, ps_args: &[String]) -> Result
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    print!(
-        "{}",
-        container_rows(&String::from_utf8_lossy(&output.stdout), &pids)
-    );
+    // The same selection as `rcorch top`; no PID column is an error, as in runc.
+    let rows =
+        ps_lines_of(&String::from_utf8_lossy(&output.stdout), &pids).map_err(OciError::Start)?;
+    print!("{rows}");
     Ok(())
-}
-
-/// The header and the rows of `ps` output whose PID column is one of `pids`.
-fn container_rows(text: &str, pids: &[i32]) -> String {
-    let mut lines = text.lines();
-    let Some(header) = lines.next() else {
-        return String::new();
-    };
-    let column = header
-        .split_whitespace()
-        .position(|h| h == "PID")
-        .unwrap_or(1);
-    let mut out = format!("{header}\n");
-    for line in lines {
-        let pid = line
-            .split_whitespace()
-            .nth(column)
-            .and_then(|p| p.parse::<i32>().ok());
-        if pid.is_some_and(|p| pids.contains(&p)) {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -221,10 +198,13 @@ mod tests {
     fn ps_rows_are_found_by_the_pid_column() {
         let text = "UID PID PPID CMD\nroot 10 1 sh\nroot 11 10 sleep\nroot 12 1 other\n";
         assert_eq!(
-            container_rows(text, &[10, 11]),
+            ps_lines_of(text, &[10, 11]).unwrap(),
             "UID PID PPID CMD\nroot 10 1 sh\nroot 11 10 sleep\n"
         );
         let custom = "  PID COMMAND\n   12 other\n   10 sh\n";
-        assert_eq!(container_rows(custom, &[10]), "  PID COMMAND\n   10 sh\n");
+        assert_eq!(
+            ps_lines_of(custom, &[10]).unwrap(),
+            "  PID COMMAND\n   10 sh\n"
+        );
     }
 }
