@@ -34,7 +34,7 @@ pub struct PsArgs {
     #[arg(long)]
     format: Option<String>,
     /// KEY=VALUE: id, name, label, status, ancestor, exited, network,
-    /// volume, before, since, publish (a key twice: either value; keys: all)
+    /// volume, before, since, publish, health (a key twice: either value; keys: all)
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<String>,
     /// Full ids and commands
