@@ -101,12 +101,24 @@ services:
 
 /// `logs -f -p NAME ARGS…` in the background until `during` returns, then
 /// SIGTERM; returns its exit code and output.
-fn follow_logs(env: &TestEnv, args: &[&str], during: impl FnOnce()) -> (i32, String) {
+fn follow_logs(
+    env: &TestEnv,
+    args: &[&str],
+    during: impl FnOnce(&std::path::Path),
+) -> (i32, String) {
     let out = env.scratch.join(format!("follow-{}", args.join("_")));
     let mut cmd = vec!["logs", "-f"];
     cmd.extend_from_slice(args);
     let mut child = env.spawn_to(&cmd, &out);
-    during();
+    // `logs -f` blocks its stop signals before printing anything: once a line
+    // is out, SIGTERM ends it cleanly however slow the host (a TCG guest) is.
+    let started = common::wait_for(WAIT, || {
+        std::fs::metadata(&out)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+    });
+    assert!(started, "logs -f printed nothing");
+    during(&out);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let code = common::wait_timeout(&mut child, WAIT).unwrap_or_else(|| {
@@ -117,6 +129,12 @@ fn follow_logs(env: &TestEnv, args: &[&str], during: impl FnOnce()) -> (i32, Str
     (code, std::fs::read_to_string(&out).unwrap_or_default())
 }
 
+/// How many lines of the file at `path` start with `prefix`.
+fn lines_in(path: &std::path::Path, prefix: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().filter(|l| l.starts_with(prefix)).count()
+}
+
 #[test]
 fn project_logs_follow_replicas_including_later_ones() {
     let Some(env) = TestEnv::new() else { return };
@@ -124,8 +142,8 @@ fn project_logs_follow_replicas_including_later_ones() {
     p.up();
     std::thread::sleep(Duration::from_millis(300));
     // One line of history, then about ten more while following.
-    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "1"], || {
-        std::thread::sleep(Duration::from_millis(1000))
+    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "1"], |out| {
+        assert!(common::wait_for(WAIT, || lines_in(out, "ticker-1 | tick ") >= 6));
     });
     assert_eq!(code, 0, "follow did not end cleanly on SIGTERM:\n{out}");
     let ticks = out
@@ -136,10 +154,10 @@ fn project_logs_follow_replicas_including_later_ones() {
     assert_eq!(ticks, out.lines().count(), "unexpected lines:\n{out}");
 
     // A replica started while following shows up too.
-    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "0", "ticker"], || {
+    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "0", "ticker"], |out| {
         p.cmd("scale", &["ticker=2"]).ok();
         assert!(p.wait_running("ticker", 2, WAIT));
-        std::thread::sleep(Duration::from_millis(600));
+        assert!(common::wait_for(WAIT, || lines_in(out, "ticker-2 | tick ") >= 3));
     });
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -210,7 +228,7 @@ fn up_again_starts_a_killed_restart_no_replica() {
         "{:#?}",
         p.replicas("web")
     );
-    let out = p.cmd("up", &["-d", "--wait-timeout", "30"]);
+    let out = p.cmd("up", &["-d", "--wait-timeout", "120"]);
     assert_eq!(out.code, 0, "{out:#?}");
     let now = p.running("web");
     assert_eq!(now.len(), 1, "{:#?}", p.replicas("web"));

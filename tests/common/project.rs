@@ -84,7 +84,9 @@ impl<'a> Project<'a> {
     /// `up -d`, asserting success.
     #[track_caller]
     pub fn up(&self) -> Output {
-        let out = self.cmd("up", &["-d", "--wait-timeout", "30"]);
+        // Generous: a TCG guest (scripts/v2-guest.sh) under load is slow; a
+        // project that is up returns at once anyway.
+        let out = self.cmd("up", &["-d", "--wait-timeout", "120"]);
         assert_eq!(out.code, 0, "up -d failed: {out:#?}");
         out
     }
