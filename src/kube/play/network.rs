@@ -1,0 +1,423 @@
+//! Services (names, published ports), the autoscaler and the network
+//! policies `kube generate` writes, mapped onto the workloads they select.
+
+use serde_json::{json, Map, Value};
+
+use super::docs::Doc;
+use super::walk::{Ignored, PlayError};
+use super::workload::top;
+use super::Out;
+use crate::compose::locate::KeyPath;
+
+type Result<T> = std::result::Result<T, PlayError>;
+
+/// The pod label `kube generate` marks compose network membership with.
+const NETWORK_LABEL: &str = "network.rcorch.io/";
+
+impl Out {
+    /// `network.rcorch.io/NET: "true"` labels put the workload on NET.
+    pub fn networks_of(&mut self, service: &str, labels: &Map<String, Value>) {
+        let nets: Vec<String> = labels
+            .iter()
+            .filter(|(_, v)| v.as_str() == Some("true"))
+            .filter_map(|(k, _)| k.strip_prefix(NETWORK_LABEL).map(str::to_string))
+            .collect();
+        if nets.is_empty() {
+            return;
+        }
+        let attached: Map<String, Value> = nets.iter().map(|n| (n.clone(), json!({}))).collect();
+        self.service(service)
+            .insert("networks".into(), Value::Object(attached));
+        for n in nets {
+            self.networks.entry(n).or_insert(json!({}));
+        }
+    }
+
+    /// The workloads whose pod labels include all of `selector`.
+    fn selected(&self, selector: &Map<String, Value>) -> Vec<String> {
+        self.pod_labels
+            .iter()
+            .filter(|(_, labels)| selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// After every object: ClusterIP names become aliases on each network of
+/// the workloads they select (the project's default network when none).
+pub fn finish(out: &mut Out) {
+    for (service, names) in std::mem::take(&mut out.aliases) {
+        let svc = out.service(&service);
+        let networks = svc
+            .entry("networks")
+            .or_insert_with(|| json!({"default": {}}));
+        for attachment in networks.as_object_mut().expect("a mapping").values_mut() {
+            attachment["aliases"] = json!(names);
+        }
+    }
+}
+
+fn selector(doc: &Doc, spec: &Value, at: &KeyPath) -> Result<Map<String, Value>> {
+    let s = doc.string_map(spec, at, "selector")?;
+    if s.is_empty() {
+        let message = "required: a Service without a selector has no pods here";
+        return Err(doc.err(&at.key("selector"), message));
+    }
+    Ok(s)
+}
+
+pub fn service(doc: &Doc, out: &mut Out) -> Result<()> {
+    top(doc, &["spec"], out)?;
+    let at = KeyPath::root().key("spec");
+    let spec = doc
+        .get(&doc.value, "spec")
+        .ok_or_else(|| doc.err(&at, "required"))?;
+    let local = "one host: traffic stays local";
+    let ignored: Ignored = &[
+        ("clusterIPs", "the address is rcorch's own"),
+        ("ipFamilies", "IPv4 only"),
+        ("ipFamilyPolicy", "IPv4 only"),
+        ("internalTrafficPolicy", local),
+        ("externalTrafficPolicy", local),
+        ("sessionAffinity", "rcorch balances each connection"),
+    ];
+    doc.fields(
+        spec,
+        &at,
+        &["selector", "ports", "type", "clusterIP"],
+        ignored,
+        out,
+    )?;
+    let kind = doc.str(spec, &at, "type")?.unwrap_or("ClusterIP");
+    if !matches!(kind, "ClusterIP" | "NodePort" | "LoadBalancer") {
+        let message = format!("{kind}: expected ClusterIP, NodePort or LoadBalancer");
+        return Err(doc.err(&at.key("type"), message));
+    }
+    let chosen = selector(doc, spec, &at)?;
+    let workloads = out.selected(&chosen);
+    if workloads.is_empty() {
+        doc.warn(out, &at.key("selector"), "selects no pod in these files");
+    }
+    let publish = kind != "ClusterIP";
+    if publish && workloads.len() > 1 {
+        let message = format!(
+            "selects {}: a published port goes to one workload here",
+            workloads.join(", ")
+        );
+        return Err(doc.err(&at.key("selector"), message));
+    }
+    let headless = doc.str(spec, &at, "clusterIP")? == Some("None");
+    for w in &workloads {
+        for (p_at, p) in doc.items(spec, &at, "ports")? {
+            let (host, target, proto) = port(doc, p, &p_at, kind, w, out)?;
+            if publish {
+                let entry =
+                    json!({"target": target, "published": host.to_string(), "protocol": proto});
+                push(out.service(w), "ports", entry);
+            } else if host != target {
+                let message = format!("port {host} → targetPort {target}: rcorch's service address forwards each port unchanged; set port to {target}");
+                return Err(doc.err(&p_at, message));
+            } else {
+                push(out.service(w), "expose", json!(format!("{target}/{proto}")));
+            }
+        }
+        if publish {
+            continue;
+        }
+        if headless && *w == doc.name {
+            let deploy = out.service(w).entry("deploy").or_insert_with(|| json!({}));
+            deploy["endpoint_mode"] = json!("dnsrr");
+        } else if *w != doc.name {
+            if headless {
+                doc.warn(
+                    out,
+                    &at.key("clusterIP"),
+                    "an alias resolves to the service address, not to each pod",
+                );
+            }
+            out.aliases
+                .entry(w.clone())
+                .or_default()
+                .push(doc.name.clone());
+        }
+    }
+    Ok(())
+}
+
+fn push(svc: &mut Map<String, Value>, key: &str, v: Value) {
+    let list = svc.entry(key).or_insert_with(|| json!([]));
+    let list = list.as_array_mut().expect("a list");
+    if !list.contains(&v) {
+        list.push(v);
+    }
+}
+
+/// (host or service port, container port, protocol) of one Service port:
+/// a NodePort Service publishes its nodePort (else its port), a
+/// LoadBalancer its port, on the host.
+fn port(
+    doc: &Doc,
+    p: &Value,
+    at: &KeyPath,
+    kind: &str,
+    workload: &str,
+    out: &mut Out,
+) -> Result<(u16, u16, &'static str)> {
+    let ignored: Ignored = &[("appProtocol", "rcorch balances at the transport layer")];
+    doc.fields(
+        p,
+        at,
+        &["name", "port", "targetPort", "protocol", "nodePort"],
+        ignored,
+        out,
+    )?;
+    let port: u16 = doc
+        .uint(p, at, "port")?
+        .ok_or_else(|| doc.err(&at.key("port"), "required"))?;
+    let proto = super::container::protocol(doc, p, at)?;
+    let target = match doc.get(p, "targetPort") {
+        None => port,
+        Some(Value::String(name)) => match out.port_names.get(workload).and_then(|n| n.get(name)) {
+            Some(n) => *n,
+            None => {
+                let message = format!("{name}: no container port of {workload} has this name");
+                return Err(doc.err(&at.key("targetPort"), message));
+            }
+        },
+        Some(_) => doc.uint(p, at, "targetPort")?.expect("present"),
+    };
+    let node_port: Option<u16> = doc.uint(p, at, "nodePort")?;
+    let host = match kind {
+        "NodePort" => node_port.unwrap_or(port),
+        _ => port,
+    };
+    Ok((host, target, proto))
+}
+
+pub fn autoscaler(doc: &Doc, out: &mut Out) -> Result<()> {
+    top(doc, &["spec"], out)?;
+    let at = KeyPath::root().key("spec");
+    let spec = doc
+        .get(&doc.value, "spec")
+        .ok_or_else(|| doc.err(&at, "required"))?;
+    let supported = [
+        "scaleTargetRef",
+        "minReplicas",
+        "maxReplicas",
+        "metrics",
+        "behavior",
+    ];
+    doc.fields(spec, &at, &supported, &[], out)?;
+    let t_at = at.key("scaleTargetRef");
+    let target = doc
+        .get(spec, "scaleTargetRef")
+        .ok_or_else(|| doc.err(&t_at, "required"))?;
+    doc.fields(target, &t_at, &["apiVersion", "kind", "name"], &[], out)?;
+    let name = doc.required_str(target, &t_at, "name")?;
+    if doc.str(target, &t_at, "kind")? != Some("Deployment") || !out.services.contains_key(name) {
+        return Err(doc.err(&t_at, format!("no Deployment {name} in these files")));
+    }
+    let min: u32 = doc.uint(spec, &at, "minReplicas")?.unwrap_or(1);
+    let max: u32 = doc
+        .uint(spec, &at, "maxReplicas")?
+        .ok_or_else(|| doc.err(&at.key("maxReplicas"), "required"))?;
+    let mut a = json!({"min": min, "max": max});
+    let request = out.services[name]
+        .pointer("/deploy/resources/reservations/cpus")
+        .and_then(Value::as_f64);
+    let metrics = doc.items(spec, &at, "metrics")?;
+    if metrics.is_empty() {
+        // The controller's default: 80% of the requested CPU.
+        a["target_cpu"] = json!(utilization(doc, &at.key("metrics"), 80.0, request)?);
+    }
+    for (m_at, m) in metrics {
+        let (key, value) = metric(doc, m, &m_at, request, out)?;
+        a[key] = json!(value);
+    }
+    if let Some(b) = doc.get(spec, "behavior") {
+        let b_at = at.key("behavior");
+        doc.fields(
+            b,
+            &b_at,
+            &["scaleDown"],
+            &[(
+                "scaleUp",
+                "rcorch scales up as soon as the target is passed",
+            )],
+            out,
+        )?;
+        if let Some(down) = doc.get(b, "scaleDown") {
+            let d_at = b_at.key("scaleDown");
+            let ignored: Ignored = &[
+                ("policies", "rcorch steps one decision at a time"),
+                ("selectPolicy", "rcorch steps one decision at a time"),
+            ];
+            doc.fields(down, &d_at, &["stabilizationWindowSeconds"], ignored, out)?;
+            if let Some(w) = doc.uint::<u64>(down, &d_at, "stabilizationWindowSeconds")? {
+                a["window"] = json!(format!("{w}s"));
+            }
+        }
+    }
+    out.service(name).insert("x-rcorch-autoscale".into(), a);
+    Ok(())
+}
+
+/// rcorch's CPU target is a percent of one CPU per replica.
+fn utilization(doc: &Doc, at: &KeyPath, percent: f64, request: Option<f64>) -> Result<f64> {
+    match request {
+        Some(cpus) if cpus > 0.0 => Ok(percent * cpus),
+        _ => Err(doc.err(
+            at,
+            "a CPU utilization target needs the container's resources.requests.cpu",
+        )),
+    }
+}
+
+fn metric(
+    doc: &Doc,
+    m: &Value,
+    at: &KeyPath,
+    request: Option<f64>,
+    out: &mut Out,
+) -> Result<(&'static str, f64)> {
+    doc.fields(m, at, &["type", "resource", "pods"], &[], out)?;
+    let target_of =
+        |v: &Value, v_at: &KeyPath, out: &mut Out| -> Result<(String, Option<f64>, Option<f64>)> {
+            let t_at = v_at.key("target");
+            let t = doc
+                .get(v, "target")
+                .ok_or_else(|| doc.err(&t_at, "required"))?;
+            doc.fields(
+                t,
+                &t_at,
+                &["type", "averageValue", "averageUtilization"],
+                &[],
+                out,
+            )?;
+            let kind = doc.required_str(t, &t_at, "type")?.to_string();
+            let avg = match doc.get(t, "averageValue") {
+                Some(q) => Some(
+                    super::quantity::cpus(q.as_str().unwrap_or(&q.to_string()))
+                        .ok_or_else(|| doc.err(&t_at.key("averageValue"), "not a quantity"))?,
+                ),
+                None => None,
+            };
+            let util = doc.int(t, &t_at, "averageUtilization")?.map(|u| u as f64);
+            Ok((kind, avg, util))
+        };
+    match doc.required_str(m, at, "type")? {
+        "Resource" => {
+            let r_at = at.key("resource");
+            let r = doc
+                .get(m, "resource")
+                .ok_or_else(|| doc.err(&r_at, "required"))?;
+            doc.fields(r, &r_at, &["name", "target"], &[], out)?;
+            if doc.required_str(r, &r_at, "name")? != "cpu" {
+                return Err(doc.err(
+                    &r_at.key("name"),
+                    "rcorch scales on cpu and on connections only",
+                ));
+            }
+            match target_of(r, &r_at, out)? {
+                (k, Some(cores), _) if k == "AverageValue" => Ok(("target_cpu", cores * 100.0)),
+                (k, _, Some(pct)) if k == "Utilization" => Ok(("target_cpu", utilization(doc, &r_at, pct, request)?)),
+                _ => Err(doc.err(&r_at.key("target"), "expected AverageValue with averageValue, or Utilization with averageUtilization")),
+            }
+        }
+        "Pods" => {
+            let p_at = at.key("pods");
+            let p = doc
+                .get(m, "pods")
+                .ok_or_else(|| doc.err(&p_at, "required"))?;
+            doc.fields(p, &p_at, &["metric", "target"], &[], out)?;
+            let name = p
+                .pointer("/metric/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if name != crate::kube::CONNECTIONS_METRIC {
+                let message = format!(
+                    "{name:?}: the only pod metric here is {}",
+                    crate::kube::CONNECTIONS_METRIC
+                );
+                return Err(doc.err(&p_at.key("metric"), message));
+            }
+            match target_of(p, &p_at, out)? {
+                (k, Some(n), _) if k == "AverageValue" => Ok(("target_connections", n)),
+                _ => Err(doc.err(
+                    &p_at.key("target"),
+                    "expected AverageValue with averageValue",
+                )),
+            }
+        }
+        other => Err(doc.err(
+            &at.key("type"),
+            format!("{other}: expected Resource or Pods"),
+        )),
+    }
+}
+
+/// A peer or pod selector that picks only by compose network labels.
+fn network_peers(doc: &Doc, v: &Value, at: &KeyPath) -> Result<Vec<String>> {
+    doc.fields(v, at, &["podSelector"], &[], &mut Out::default())?;
+    let s_at = at.key("podSelector");
+    let s = doc
+        .get(v, "podSelector")
+        .ok_or_else(|| doc.err(&s_at, "required"))?;
+    doc.fields(s, &s_at, &["matchLabels"], &[], &mut Out::default())?;
+    let labels = doc.string_map(s, &s_at, "matchLabels")?;
+    labels
+        .keys()
+        .map(|k| {
+            k.strip_prefix(NETWORK_LABEL)
+                .map(str::to_string)
+                .ok_or_else(|| doc.err(&s_at.key("matchLabels").key(k), UNSUPPORTED_POLICY))
+        })
+        .collect()
+}
+
+const UNSUPPORTED_POLICY: &str = "only the policies kube generate writes are supported (pods picked by network.rcorch.io/ labels): compose networks isolate by membership";
+
+/// Network membership is in the pods' labels already; a policy that only
+/// lets a workload reach its networks (and DNS) makes those networks internal.
+pub fn policy(doc: &Doc, out: &mut Out) -> Result<()> {
+    top(doc, &["spec"], out)?;
+    let at = KeyPath::root().key("spec");
+    let spec = doc
+        .get(&doc.value, "spec")
+        .ok_or_else(|| doc.err(&at, "required"))?;
+    doc.fields(
+        spec,
+        &at,
+        &["podSelector", "policyTypes", "ingress", "egress"],
+        &[],
+        out,
+    )?;
+    let s_at = at.key("podSelector");
+    let pods = doc.string_map(
+        doc.get(spec, "podSelector").unwrap_or(&json!({})),
+        &s_at,
+        "matchLabels",
+    )?;
+    let by_network = !pods.is_empty() && pods.keys().all(|k| k.starts_with(NETWORK_LABEL));
+    if !by_network && (pods.is_empty() || out.selected(&pods).is_empty()) {
+        return Err(doc.err(&s_at, UNSUPPORTED_POLICY));
+    }
+    for (r_at, rule) in doc.items(spec, &at, "ingress")? {
+        doc.fields(rule, &r_at, &["from", "ports"], &[], out)?;
+        for (p_at, peer) in doc.items(rule, &r_at, "from")? {
+            network_peers(doc, peer, &p_at)?;
+        }
+    }
+    let mut internal = Vec::new();
+    for (r_at, rule) in doc.items(spec, &at, "egress")? {
+        doc.fields(rule, &r_at, &["to", "ports"], &[], out)?;
+        for (p_at, peer) in doc.items(rule, &r_at, "to")? {
+            internal.extend(network_peers(doc, peer, &p_at)?);
+        }
+    }
+    for net in internal {
+        let def = out.networks.entry(net).or_insert(json!({}));
+        def["internal"] = json!(true);
+    }
+    Ok(())
+}
