@@ -27,6 +27,8 @@ pub struct Doc {
 const KINDS: &[(&str, &str)] = &[
     ("Pod", "v1"),
     ("Deployment", "apps/v1"),
+    ("StatefulSet", "apps/v1"),
+    ("DaemonSet", "apps/v1"),
     ("Service", "v1"),
     ("ConfigMap", "v1"),
     ("Secret", "v1"),

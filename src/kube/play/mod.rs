@@ -14,6 +14,7 @@ mod files;
 mod network;
 mod probes;
 mod quantity;
+mod sets;
 mod walk;
 mod workload;
 
@@ -74,7 +75,9 @@ pub fn play(docs: &[Doc], project: &str) -> Result<Played, PlayError> {
     // Workloads first: the other objects refer to them by their labels.
     for doc in docs {
         match doc.kind.as_str() {
-            "Deployment" | "Pod" => workload::workload(doc, &index, &mut out)?,
+            "Deployment" | "StatefulSet" | "DaemonSet" | "Pod" => {
+                workload::workload(doc, &index, &mut out)?
+            }
             "PersistentVolumeClaim" => files::claim(doc, &mut out)?,
             "ConfigMap" | "Secret" => files::check_data_object(doc, &mut out)?,
             _ => {}

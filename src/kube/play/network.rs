@@ -214,8 +214,10 @@ pub fn autoscaler(doc: &Doc, out: &mut Out) -> Result<()> {
         .ok_or_else(|| doc.err(&t_at, "required"))?;
     doc.fields(target, &t_at, &["apiVersion", "kind", "name"], &[], out)?;
     let name = doc.required_str(target, &t_at, "name")?;
-    if doc.str(target, &t_at, "kind")? != Some("Deployment") || !out.services.contains_key(name) {
-        return Err(doc.err(&t_at, format!("no Deployment {name} in these files")));
+    let kind = doc.str(target, &t_at, "kind")?.unwrap_or_default();
+    if !matches!(kind, "Deployment" | "StatefulSet") || !out.services.contains_key(name) {
+        let message = format!("no Deployment or StatefulSet {name} in these files");
+        return Err(doc.err(&t_at, message));
     }
     let min: u32 = doc.uint(spec, &at, "minReplicas")?.unwrap_or(1);
     let max: u32 = doc

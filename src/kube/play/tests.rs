@@ -374,3 +374,60 @@ fn kube_generate_output_plays_back_as_the_same_app() {
         (Some("dbdata"), "/var/lib/db")
     );
 }
+
+fn controller(kind: &str, spec: &str) -> String {
+    format!("apiVersion: apps/v1\nkind: {kind}\nmetadata: {{name: s}}\nspec:\n{spec}  selector: {{matchLabels: {{a: b}}}}\n  template:\n    metadata: {{labels: {{a: b}}}}\n    spec:\n      containers: [{{name: c, image: busybox}}]\n")
+}
+
+#[test]
+fn a_stateful_set_is_replicated_and_updated_one_at_a_time() {
+    let p = played(&controller(
+        "StatefulSet",
+        "  replicas: 3\n  serviceName: s\n",
+    ));
+    let w = p.warnings.join("\n");
+    assert!(
+        w.contains("StatefulSet s: spec.podManagementPolicy: replicas start together"),
+        "{w}"
+    );
+    let s = &load(&p).services["s"];
+    assert_eq!(s.replicas(), 3);
+    let u = &s.deploy.update_config;
+    assert_eq!((u.parallelism, u.order), (1, UpdateOrder::StopFirst));
+    let e = error(&controller("StatefulSet", "  volumeClaimTemplates: []\n"));
+    assert!(
+        e.contains("StatefulSet s: spec.volumeClaimTemplates: not supported"),
+        "{e}"
+    );
+    let e = error(&controller(
+        "StatefulSet",
+        "  updateStrategy: {rollingUpdate: {partition: 2}}\n",
+    ));
+    assert!(
+        e.contains("spec.updateStrategy.rollingUpdate.partition: a partial rollout"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_daemon_set_runs_one_replica_on_the_one_node() {
+    let p = played(&controller("DaemonSet", ""));
+    let s = &load(&p).services["s"];
+    assert_eq!(s.replicas(), 1);
+    assert_eq!(s.restart, compose::model::Restart::Always);
+    assert_eq!(s.deploy.update_config.order, UpdateOrder::StopFirst);
+    let surge = controller(
+        "DaemonSet",
+        "  updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n",
+    );
+    let order = load(&played(&surge)).services["s"]
+        .deploy
+        .update_config
+        .order;
+    assert_eq!(order, UpdateOrder::StartFirst);
+    let e = error(&controller("DaemonSet", "  replicas: 2\n"));
+    assert!(
+        e.contains("DaemonSet s: spec.replicas: not supported"),
+        "{e}"
+    );
+}

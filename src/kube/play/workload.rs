@@ -63,9 +63,13 @@ pub fn workload(doc: &Doc, index: &Index, out: &mut Out) -> Result<()> {
         .get(&doc.value, "spec")
         .ok_or_else(|| doc.err(&spec_at, "required"))?;
     let mut svc = Map::new();
-    let (pod, pod_at, labels, annotations) = if doc.kind == "Deployment" {
+    let (pod, pod_at, labels, annotations) = if doc.kind != "Pod" {
         let template_at = spec_at.key("template");
-        deployment(doc, spec, &spec_at, &mut svc, out)?;
+        match doc.kind.as_str() {
+            "Deployment" => deployment(doc, spec, &spec_at, &mut svc, out)?,
+            "StatefulSet" => super::sets::stateful_set(doc, spec, &spec_at, &mut svc, out)?,
+            _ => super::sets::daemon_set(doc, spec, &spec_at, &mut svc, out)?,
+        }
         let template = doc
             .get(spec, "template")
             .ok_or_else(|| doc.err(&template_at, "required"))?;
@@ -277,14 +281,14 @@ fn pod_spec(
     doc.fields(pod, at, &supported, ignored, out)?;
     let restart = doc.str(pod, at, "restartPolicy")?;
     match (doc.kind.as_str(), restart) {
-        ("Deployment", None | Some("Always")) => {}
-        ("Deployment", Some(other)) => {
-            let message = format!("{other}: a Deployment's pods always restart (Always)");
+        ("Pod", None | Some("Always")) => insert(svc, "restart", json!("always")),
+        ("Pod", Some("OnFailure")) => insert(svc, "restart", json!("on-failure")),
+        ("Pod", Some("Never")) => insert(svc, "restart", json!("no")),
+        (_, None | Some("Always")) => {}
+        (kind, Some(other)) if kind != "Pod" => {
+            let message = format!("{other}: a {kind}'s pods always restart (Always)");
             return Err(doc.err(&at.key("restartPolicy"), message));
         }
-        (_, None | Some("Always")) => insert(svc, "restart", json!("always")),
-        (_, Some("OnFailure")) => insert(svc, "restart", json!("on-failure")),
-        (_, Some("Never")) => insert(svc, "restart", json!("no")),
         (_, Some(other)) => {
             let message = format!("{other:?}: expected Always, OnFailure or Never");
             return Err(doc.err(&at.key("restartPolicy"), message));
