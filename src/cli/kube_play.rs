@@ -134,3 +134,34 @@ pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::kube::KubeCommand;
+    use super::super::{Cli, Command};
+
+    #[test]
+    fn play_takes_files_or_stdin_and_down_takes_force() {
+        let cli =
+            Cli::try_parse_from(["rcorch", "kube", "play", "a.yaml", "-", "-p", "x"]).unwrap();
+        let Command::Kube(KubeCommand::Play(args)) = cli.command else {
+            panic!("expected kube play")
+        };
+        assert_eq!(args.files, ["a.yaml", "-"]);
+        assert_eq!(
+            (args.project_name.as_deref(), args.wait_timeout),
+            (Some("x"), 60)
+        );
+        let cli = Cli::try_parse_from(["rcorch", "kube", "down", "--force", "a.yaml"]).unwrap();
+        let Command::Kube(KubeCommand::Down(args)) = cli.command else {
+            panic!("expected kube down")
+        };
+        assert!(args.force);
+        assert!(
+            Cli::try_parse_from(["rcorch", "kube", "play"]).is_err(),
+            "a file is required"
+        );
+    }
+}

@@ -48,6 +48,14 @@ impl Out {
 pub fn finish(out: &mut Out) {
     for (service, names) in std::mem::take(&mut out.aliases) {
         let svc = out.service(&service);
+        // On the host's network there is no service address to alias.
+        if svc.get("network_mode").is_some() {
+            let list = names.join(", ");
+            out.warnings.push(format!(
+                "{service}: hostNetwork: the Services {list} select it but give it no name here"
+            ));
+            continue;
+        }
         let networks = svc
             .entry("networks")
             .or_insert_with(|| json!({"default": {}}));

@@ -431,3 +431,13 @@ fn a_daemon_set_runs_one_replica_on_the_one_node() {
         "{e}"
     );
 }
+
+#[test]
+fn two_workloads_of_one_name_are_an_error() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: s, labels: {a: b}}\nspec:\n  containers: [{name: c, image: busybox}]\n---\n";
+    let e = error(&format!("{pod}{}", controller("Deployment", "")));
+    assert!(
+        e.contains("/m/app.yaml:9: Deployment s: metadata.name: another Pod"),
+        "{e}"
+    );
+}

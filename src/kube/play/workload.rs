@@ -58,6 +58,10 @@ pub fn top(doc: &Doc, keys: &[&str], out: &mut Out) -> Result<()> {
 pub fn workload(doc: &Doc, index: &Index, out: &mut Out) -> Result<()> {
     top(doc, &["spec"], out)?;
     let root = KeyPath::root();
+    if out.services.contains_key(&doc.name) {
+        let message = "another Pod, Deployment, StatefulSet or DaemonSet has this name: each becomes the service of its name";
+        return Err(doc.err(&root.key("metadata").key("name"), message));
+    }
     let spec_at = root.key("spec");
     let spec = doc
         .get(&doc.value, "spec")
