@@ -73,15 +73,10 @@ pub fn kube_with(instance: &crate::instance::Instance, cmd: &KubeCommand) -> Cli
 }
 
 fn generate(args: &GenerateArgs) -> CliResult {
-    if args.file.len() > 1 {
-        return Err(Failure::from(
-            "kube generate: merging several -f files is not supported yet; merge them into one file",
-        ));
-    }
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let loaded = compose::load_file(
-        args.file.first().map(PathBuf::as_path),
+    let loaded = compose::load_files(
+        &args.file,
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,

@@ -18,9 +18,10 @@ use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
 pub struct ProjectArgs {
-    /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)
+    /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml
+    /// or docker-compose.yml here); repeat to merge later files over earlier ones
     #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
     /// Project name (default: the file's `name`, else its directory's name)
     #[arg(short, long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
@@ -103,8 +104,8 @@ fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
 fn load_targeting(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    Ok(compose::load_file(
-        args.file.as_deref(),
+    Ok(compose::load_files(
+        &args.file,
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,
@@ -427,7 +428,7 @@ pub fn events(instance: &Instance, args: &EventsArgs) -> CliResult {
 pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
     if let Some(file) = &args.file {
         let project = ProjectArgs {
-            file: Some(file.clone()),
+            file: vec![file.clone()],
             project_name: Some(args.name.clone()),
             profiles: Vec::new(),
         };
@@ -445,13 +446,19 @@ pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
 
 /// `systemd generate`: writes rcorch-PROJECT.service next to nothing else.
 pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
+    if args.project.file.len() > 1 {
+        return Err(
+            "systemd generate: the unit applies one compose file; merge the -f files into one"
+                .into(),
+        );
+    }
     let loaded = load(&args.project, &[])?;
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let file = args
         .project
         .file
-        .clone()
+        .first()
         .map(|f| cwd.join(f))
         .unwrap_or_else(|| cwd.join(compose::COMPOSE_FILE_NAMES[0]));
     let spec = crate::systemd::unit::UnitSpec {
