@@ -8,6 +8,7 @@
 //! ignored with a warning that says why, or refused with an error naming
 //! the object, the field, and its line.
 
+mod autoscale;
 mod container;
 mod docs;
 mod files;
@@ -86,7 +87,7 @@ pub fn play(docs: &[Doc], project: &str) -> Result<Played, PlayError> {
     for doc in docs {
         match doc.kind.as_str() {
             "Service" => network::service(doc, &mut out)?,
-            "HorizontalPodAutoscaler" => network::autoscaler(doc, &mut out)?,
+            "HorizontalPodAutoscaler" => autoscale::autoscaler(doc, &mut out)?,
             "NetworkPolicy" => network::policy(doc, &mut out)?,
             _ => {}
         }
