@@ -441,3 +441,30 @@ fn two_workloads_of_one_name_are_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn an_autoscaler_becomes_x_rcorch_autoscale() {
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n      - {name: c, image: busybox, resources: {requests: {cpu: 500m}}}\n---\n";
+    let hpa = |metrics: &str| {
+        format!("{deployment}apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: h}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: d}}\n  minReplicas: 2\n  maxReplicas: 5\n  metrics: {metrics}\n  behavior: {{scaleDown: {{stabilizationWindowSeconds: 60}}}}\n")
+    };
+    let util = "[{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}}]";
+    let a = load(&played(&hpa(util))).services["d"]
+        .autoscale
+        .clone()
+        .unwrap();
+    // 60% of a 0.5 CPU request is 30% of one CPU, as rcorch measures.
+    assert_eq!(
+        (a.min, a.max, a.target_cpu, a.window.as_secs()),
+        (2, 5, Some(30.0), 60)
+    );
+    let conns = "[{type: Pods, pods: {metric: {name: rcorch_established_connections}, target: {type: AverageValue, averageValue: '20'}}}]";
+    let a = load(&played(&hpa(conns))).services["d"]
+        .autoscale
+        .clone()
+        .unwrap();
+    assert_eq!(a.target_connections, Some(20.0));
+    let memory = "[{type: Resource, resource: {name: memory, target: {type: AverageValue, averageValue: 1Gi}}}]";
+    let e = error(&hpa(memory));
+    assert!(e.contains("HorizontalPodAutoscaler h: spec.metrics[0].resource.name: rcorch scales on cpu and on connections only"), "{e}");
+}
