@@ -203,3 +203,34 @@ fn the_validator_rejects_a_field_kubernetes_does_not_have() {
         .unwrap();
     assert!(!out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn several_files_merge_before_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("compose.yaml");
+    let prod = dir.path().join("compose.prod.yaml");
+    std::fs::write(
+        &base,
+        "name: m\nservices:\n  web:\n    image: web:dev\n    environment: [MODE=dev, KEEP=1]\n",
+    )
+    .unwrap();
+    std::fs::write(&prod, "services:\n  web:\n    image: web:prod\n    environment: {MODE: prod}\n    deploy: {replicas: 3}\n").unwrap();
+    let out = Command::new(RCORCH)
+        .args(["kube", "generate", "-f"])
+        .arg(&base)
+        .arg("-f")
+        .arg(&prod)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "image: web:prod",
+        "replicas: 3",
+        "value: prod",
+        "name: KEEP",
+    ] {
+        assert!(yaml.contains(want), "{want}:\n{yaml}");
+    }
+    assert!(!yaml.contains("web:dev"), "{yaml}");
+}

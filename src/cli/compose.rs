@@ -9,9 +9,10 @@ use crate::compose;
 
 #[derive(Args, Debug)]
 pub struct ConfigArgs {
-    /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)
+    /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml
+    /// or docker-compose.yml here); repeat to merge later files over earlier ones
     #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
     /// Project name (default: the file's `name`, else its directory's name)
     #[arg(short, long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
@@ -29,8 +30,8 @@ pub struct ConfigArgs {
 pub fn config(args: &ConfigArgs) -> CliResult {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let loaded = compose::load_file(
-        args.file.as_deref(),
+    let loaded = compose::load_files(
+        &args.file,
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,
@@ -67,7 +68,7 @@ mod tests {
         let Command::Config(args) = cli.command else {
             panic!("expected config")
         };
-        assert_eq!(args.file.as_deref(), Some(std::path::Path::new("app.yaml")));
+        assert_eq!(args.file, [std::path::PathBuf::from("app.yaml")]);
         assert_eq!(args.project_name.as_deref(), Some("shop"));
     }
 }

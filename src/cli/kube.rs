@@ -1,4 +1,6 @@
-//! `kube generate`: Kubernetes manifests from a compose project.
+//! `kube generate`: Kubernetes manifests from a compose project;
+//! `kube play` / `kube down`: Kubernetes manifests run as one (see
+//! `kube_play.rs`).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -14,6 +16,18 @@ use crate::kube::{self, Contents, Manifest, ServiceType};
 pub enum KubeCommand {
     /// Write Kubernetes manifests for a compose project
     Generate(GenerateArgs),
+    /// Run the Pods, Deployments, Services, ConfigMaps, Secrets, claims and
+    /// autoscalers of Kubernetes YAML files as one project
+    Play(super::kube_play::PlayArgs),
+    /// Remove what `kube play` of the same files started
+    Down(super::kube_play::DownArgs),
+}
+
+impl KubeCommand {
+    /// `generate` only reads a compose file; the others run containers.
+    pub fn needs_instance(&self) -> bool {
+        !matches!(self, KubeCommand::Generate(_))
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,19 +60,23 @@ pub struct GenerateArgs {
 pub fn kube(cmd: &KubeCommand) -> CliResult {
     match cmd {
         KubeCommand::Generate(args) => generate(args),
+        _ => unreachable!("dispatched with an instance"),
+    }
+}
+
+pub fn kube_with(instance: &crate::instance::Instance, cmd: &KubeCommand) -> CliResult {
+    match cmd {
+        KubeCommand::Play(args) => super::kube_play::play(instance, args),
+        KubeCommand::Down(args) => super::kube_play::down(instance, args),
+        KubeCommand::Generate(args) => generate(args),
     }
 }
 
 fn generate(args: &GenerateArgs) -> CliResult {
-    if args.file.len() > 1 {
-        return Err(Failure::from(
-            "kube generate: merging several -f files is not supported yet; merge them into one file",
-        ));
-    }
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let loaded = compose::load_file(
-        args.file.first().map(PathBuf::as_path),
+    let loaded = compose::load_files(
+        &args.file,
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,

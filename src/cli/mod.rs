@@ -14,6 +14,7 @@ mod image_list;
 mod images;
 mod inspect;
 mod kube;
+mod kube_play;
 mod logs;
 mod metrics;
 mod netview;
@@ -115,7 +116,7 @@ enum Command {
     DnsServe,
     /// Validate a compose file and print its normalised model
     Config(compose::ConfigArgs),
-    /// Kubernetes manifests from a compose project (`kube generate`)
+    /// Kubernetes manifests from a compose project (`kube generate`), and run them (`kube play`, `kube down`)
     #[command(subcommand)]
     Kube(kube::KubeCommand),
     /// Start or update a compose project and keep it running
@@ -317,7 +318,9 @@ fn dispatch(cli: Cli) -> CliResult {
         return compose::config(args);
     }
     if let Command::Kube(cmd) = &cli.command {
-        return kube::kube(cmd);
+        if !cmd.needs_instance() {
+            return kube::kube(cmd);
+        }
     }
     if let Command::Build(args) = &cli.command {
         if args.check {
@@ -361,7 +364,8 @@ fn dispatch(cli: Cli) -> CliResult {
             crate::network::dns::serve(&instance.root, resolv)?;
             Ok(0)
         }
-        Command::Config(_) | Command::Kube(_) => unreachable!("handled above"),
+        Command::Kube(cmd) => kube::kube_with(&instance, &cmd),
+        Command::Config(_) => unreachable!("handled above"),
         Command::Up(args) => project::up(&instance, &args),
         Command::Down(args) => project::down(&instance, &args),
         Command::Scale(args) => project::scale(&instance, &args),

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::{CliResult, Failure};
 use crate::compose;
+use crate::compose::sources::Readers;
 use crate::instance::Instance;
 use crate::project::supervise::{self, Supervisor};
 use crate::project::wait::{self, Waited};
@@ -17,9 +18,10 @@ use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
 pub struct ProjectArgs {
-    /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)
+    /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml
+    /// or docker-compose.yml here); repeat to merge later files over earlier ones
     #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
     /// Project name (default: the file's `name`, else its directory's name)
     #[arg(short, long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
@@ -102,8 +104,8 @@ fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
 fn load_targeting(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    Ok(compose::load_file(
-        args.file.as_deref(),
+    Ok(compose::load_files(
+        &args.file,
         &cwd,
         args.project_name.as_deref(),
         &args.profiles,
@@ -169,27 +171,51 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     if let Some(addr) = &args.metrics {
         metrics::set_address(&mut loaded.project, addr);
     }
+    let run = UpRun {
+        services: &args.services,
+        wait_timeout: args.wait_timeout,
+        build: args.build,
+        readers: &Readers::host(),
+    };
+    up_project(instance, &mut loaded.project, &run, ctrl_c)
+}
+
+/// How `up` runs an already-loaded project.
+pub struct UpRun<'a> {
+    /// Only these services (and their dependencies); all when empty.
+    pub services: &'a [String],
+    pub wait_timeout: u64,
+    /// Build every service with `build:` first.
+    pub build: bool,
+    /// Where the secrets' and configs' bytes come from.
+    pub readers: &'a Readers<'a>,
+}
+
+/// `up` after loading: build, record, start the supervisor, wait; then,
+/// attached (`ctrl_c` given), follow the logs until Ctrl-C.
+pub fn up_project(
+    instance: &Instance,
+    project: &mut compose::Project,
+    run: &UpRun,
+    ctrl_c: Option<nix::sys::signalfd::SignalFd>,
+) -> CliResult {
     // Before building or recording anything: a bad or taken address stops here.
-    commands::check_metrics(instance, &loaded.project)?;
-    super::compose_build::build_services(
-        instance,
-        &mut loaded.project,
-        &args.services,
-        args.build,
-    )?;
+    commands::check_metrics(instance, project)?;
+    super::compose_build::build_services(instance, project, run.services, run.build)?;
     let since = crate::util::time::now_rfc3339();
-    let fresh = !ProjectDir::new(&instance.root, &loaded.project.name).exists();
+    let fresh = !ProjectDir::new(&instance.root, &project.name).exists();
     let volumes_before = commands::volume_names(instance);
-    let mut record = commands::apply_services(instance, &loaded.project, &args.services)?;
+    let mut record =
+        commands::apply_services_reading(instance, project, run.services, run.readers)?;
     // Wait for and report what this `up` started, not the services it left.
-    let selected = select::selected_services(&loaded.project, &args.services)?;
+    let selected = select::selected_services(project, run.services)?;
     let names: Vec<String> = selected.iter().cloned().collect();
     for replica in commands::clear_exited(instance, &record.name, &names) {
         eprintln!("{replica}: exited, starting it again");
     }
     commands::ensure_supervisor(instance, &record.name, &exe()?)?;
     record.services.retain(|s| selected.contains(&s.spec.name));
-    let timeout = Duration::from_secs(args.wait_timeout);
+    let timeout = Duration::from_secs(run.wait_timeout);
     let waited = wait::wait_until_up(instance, &record, &since, timeout, &mut say);
     let failures = failures_since(instance, &record.name, &since, &selected);
     if !waited.balancer_failed.is_empty() {
@@ -199,7 +225,7 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
         eprintln!(
             "rcorch: project {} is not fully up after {}s: {} still starting{}; see 'rcorch events -p {}'",
             record.name,
-            args.wait_timeout,
+            run.wait_timeout,
             waited.short.join(", "),
             failures.iter().map(|f| format!("; {f}")).collect::<String>(),
             record.name
@@ -226,11 +252,11 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     // Attached, as `docker compose up`: show the replicas' output until
     // Ctrl-C, then stop the services gracefully (they stay, stopped).
     let Some(stop) = ctrl_c else { return Ok(0) };
-    super::logs::follow_project(instance, &record.name, &args.services, || {
+    super::logs::follow_project(instance, &record.name, run.services, || {
         matches!(stop.read_signal(), Ok(Some(_)))
     })?;
     eprintln!("stopping {} ...", record.name);
-    stop_services(instance, &record.name, &args.services)
+    stop_services(instance, &record.name, run.services)
 }
 
 /// `up` ends here when a service's balancer rules failed: its replicas
@@ -402,7 +428,7 @@ pub fn events(instance: &Instance, args: &EventsArgs) -> CliResult {
 pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
     if let Some(file) = &args.file {
         let project = ProjectArgs {
-            file: Some(file.clone()),
+            file: vec![file.clone()],
             project_name: Some(args.name.clone()),
             profiles: Vec::new(),
         };
@@ -420,13 +446,19 @@ pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
 
 /// `systemd generate`: writes rcorch-PROJECT.service next to nothing else.
 pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
+    if args.project.file.len() > 1 {
+        return Err(
+            "systemd generate: the unit applies one compose file; merge the -f files into one"
+                .into(),
+        );
+    }
     let loaded = load(&args.project, &[])?;
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let file = args
         .project
         .file
-        .clone()
+        .first()
         .map(|f| cwd.join(f))
         .unwrap_or_else(|| cwd.join(compose::COMPOSE_FILE_NAMES[0]));
     let spec = crate::systemd::unit::UnitSpec {

@@ -10,6 +10,7 @@ pub mod env_file;
 pub mod error;
 pub mod interpolate;
 pub mod locate;
+pub mod merge;
 pub mod model;
 pub mod parse;
 pub mod scalar;
@@ -71,34 +72,57 @@ pub struct LoadInput<'a> {
 
 /// Loads a compose file from its text. `read` reads env_files (a seam for tests).
 pub fn load_str(input: &LoadInput, read: &dyn Fn(&Path) -> io::Result<String>) -> Result<Loaded> {
-    let file = input.file;
+    load_merged(input, &[], read)
+}
+
+/// One file's text as its interpolated, `<<`-merged YAML tree, with the
+/// variables that were unset.
+fn interpolated(file: &Path, text: &str, env: &Env) -> Result<(Value, Vec<(KeyPath, String)>)> {
     let yaml_err = |source| ComposeError::Yaml {
         file: file.to_path_buf(),
         source,
     };
-    let mut doc: Value = serde_norway::from_str(input.text).map_err(yaml_err)?;
-    let unset =
-        interpolate::interpolate_tree(&mut doc, &KeyPath::root(), input.env).map_err(|e| {
-            let at = Location {
-                file: file.into(),
-                line: line_of(input.text, &e.path),
-            };
-            let key = e.path.to_string();
-            match e.error {
-                InterpError::Required { variable, message } => ComposeError::RequiredVariable {
-                    at,
-                    key,
-                    variable,
-                    message,
-                },
-                InterpError::Invalid => ComposeError::BadInterpolation {
-                    at,
-                    key,
-                    value: e.value,
-                },
-            }
-        })?;
+    let mut doc: Value = serde_norway::from_str(text).map_err(yaml_err)?;
+    let unset = interpolate::interpolate_tree(&mut doc, &KeyPath::root(), env).map_err(|e| {
+        let at = Location {
+            file: file.into(),
+            line: line_of(text, &e.path),
+        };
+        let key = e.path.to_string();
+        match e.error {
+            InterpError::Required { variable, message } => ComposeError::RequiredVariable {
+                at,
+                key,
+                variable,
+                message,
+            },
+            InterpError::Invalid => ComposeError::BadInterpolation {
+                at,
+                key,
+                value: e.value,
+            },
+        }
+    })?;
     doc.apply_merge().map_err(yaml_err)?;
+    Ok((doc, unset))
+}
+
+/// As [`load_str`], with `overrides` (file, text) laid over it in order by
+/// the compose merge rules (`-f a.yaml -f b.yaml`). Paths resolve against
+/// the first file's directory, as compose does; lines of errors are looked
+/// up in the first file.
+pub fn load_merged(
+    input: &LoadInput,
+    overrides: &[(&Path, &str)],
+    read: &dyn Fn(&Path) -> io::Result<String>,
+) -> Result<Loaded> {
+    let file = input.file;
+    let (mut doc, mut unset) = interpolated(file, input.text, input.env)?;
+    for (over_file, text) in overrides {
+        let (over, more) = interpolated(over_file, text, input.env)?;
+        doc = merge::merge(doc, over, "").unwrap_or(Value::Null);
+        unset.extend(more);
+    }
     let dir = file.parent().unwrap_or(Path::new("/"));
     let mut ctx = parse::Ctx::new(file, input.text, dir, input.env);
     for (path, variable) in unset {
@@ -180,15 +204,35 @@ pub fn load_file(
     profiles: &[String],
     targeted: &[String],
 ) -> Result<Loaded> {
-    let file = match file {
-        Some(f) => parse::lexical_join(cwd, f),
-        None => cwd.join(default_file(cwd)?),
-    };
+    let files: Vec<PathBuf> = file.map(Path::to_path_buf).into_iter().collect();
+    load_files(&files, cwd, project_name, profiles, targeted)
+}
+
+/// `-f a.yaml -f b.yaml`: each later file merged over the earlier ones
+/// (see [`merge`]); with none, the default file in `cwd` (its
+/// `compose.override.yaml` is not read yet). `.env` is read next to the
+/// first file.
+pub fn load_files(
+    files: &[PathBuf],
+    cwd: &Path,
+    project_name: Option<&str>,
+    profiles: &[String],
+    targeted: &[String],
+) -> Result<Loaded> {
+    let mut paths: Vec<PathBuf> = files.iter().map(|f| parse::lexical_join(cwd, f)).collect();
+    if paths.is_empty() {
+        paths.push(cwd.join(default_file(cwd)?));
+    }
     let read = |p: &Path| std::fs::read_to_string(p);
-    let text = read(&file).map_err(|source| ComposeError::Read {
-        path: file.clone(),
-        source,
-    })?;
+    let mut texts = Vec::new();
+    for path in &paths {
+        let text = read(path).map_err(|source| ComposeError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        texts.push(text);
+    }
+    let (file, text) = (&paths[0], &texts[0]);
     let dotenv_path = file.with_file_name(".env");
     let dotenv = match read(&dotenv_path) {
         Ok(text) => Some(text),
@@ -205,14 +249,19 @@ pub fn load_file(
         dotenv.as_deref().map(|t| (t, dotenv_path.as_path())),
     )?;
     let input = LoadInput {
-        file: &file,
-        text: &text,
+        file,
+        text,
         env: &env,
         project_name,
         profiles,
         targeted,
     };
-    load_str(&input, &read)
+    let overrides: Vec<(&Path, &str)> = paths[1..]
+        .iter()
+        .zip(&texts[1..])
+        .map(|(p, t)| (p.as_path(), t.as_str()))
+        .collect();
+    load_merged(&input, &overrides, &read)
 }
 
 fn default_file(cwd: &Path) -> Result<PathBuf> {

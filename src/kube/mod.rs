@@ -7,6 +7,7 @@
 
 mod container;
 pub mod objects;
+pub mod play;
 mod policy;
 mod services;
 mod storage;

@@ -45,11 +45,22 @@ pub fn apply_services(
     project: &Project,
     named: &[String],
 ) -> Result<ProjectRecord> {
+    apply_services_reading(instance, project, named, &Readers::host())
+}
+
+/// As `apply_services`, the secrets' and configs' bytes read by `readers`
+/// (`kube play` serves them from the manifests, not from host files).
+pub fn apply_services_reading(
+    instance: &Instance,
+    project: &Project,
+    named: &[String],
+    readers: &Readers,
+) -> Result<ProjectRecord> {
     let selected = selected_services(project, named)?;
     let images = crate::image::ImageStore::open(instance.root.join("images"))?;
     super::precheck::runnable(&images, project, &selected)?;
     let dir = ProjectDir::new(&instance.root, &project.name);
-    let files = super::files::read(&dir, project, &selected, &Readers::host())?;
+    let files = super::files::read(&dir, project, &selected, readers)?;
     let previous = dir.load().ok();
     let fresh = translate(project, previous.as_ref());
     let mut record = match named.is_empty() {

@@ -187,3 +187,32 @@ fn depending_on_a_disabled_service_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn later_files_merge_over_earlier_ones() {
+    let env = Env::default();
+    let input = LoadInput {
+        file: Path::new("/app/compose.yaml"),
+        text: "services:\n  web:\n    image: a\n    ports: ['80:80']\n    environment: [A=1]\n",
+        env: &env,
+        project_name: None,
+        profiles: &[],
+        targeted: &[],
+    };
+    let over = "services:\n  web:\n    image: b\n    ports: ['8080:80']\n    environment: {B: '2'}\n  db:\n    image: c\n";
+    let overrides = [(Path::new("/app/compose.prod.yaml"), over)];
+    let p = load_merged(&input, &overrides, &|_| Ok(String::new()))
+        .unwrap()
+        .project;
+    let web = &p.services["web"];
+    assert_eq!(web.image.as_deref(), Some("b"));
+    let published: Vec<u16> = web
+        .ports
+        .iter()
+        .filter_map(|p| p.published.map(|r| r.start))
+        .collect();
+    assert_eq!(published, [80, 8080]);
+    assert_eq!(web.environment["A"].as_deref(), Some("1"));
+    assert_eq!(web.environment["B"].as_deref(), Some("2"));
+    assert!(p.services.contains_key("db"));
+}
