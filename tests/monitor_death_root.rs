@@ -34,7 +34,7 @@ echo "exit=$($R inspect $kept | jq -r '.[0].State.ExitCode')"
 echo "error=$($R inspect $kept | jq -r '.[0].State.Error')"
 echo "rm-listed=$($R ps -aq | grep -c ${{gone:0:12}})"
 echo "dnat=$(nft list table inet rcorch 2>/dev/null | grep -c 'dport 1809')"
-echo "leases=$(jq '.endpoints | length' $ROOT/networks/state.json)"
+echo "leases=$(cat $ROOT/networks/records/*.json | jq -s '[.[].endpoints[]] | length')"
 $R rm $kept >/dev/null && echo "rm=ok"
 "#
     ));

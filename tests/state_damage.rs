@@ -161,3 +161,111 @@ fn a_damaged_container_record_keeps_its_image_in_use() {
         );
     }
 }
+
+/// The container's IPv4 address on `ifname`, as the kernel has it.
+fn address_of(env: &TestEnv, container: &str) -> String {
+    let out = env.rcorch(&["exec", container, "ip", "-4", "-o", "addr", "show", "eth0"]);
+    address_in(&out.ok())
+}
+
+fn address_in(ip_addr: &str) -> String {
+    let mut inet = ip_addr.split_whitespace().skip_while(|w| *w != "inet");
+    inet.nth(1).unwrap_or_default().to_string()
+}
+
+/// A damaged record of network A never stops commands about network B or
+/// the default bridge; while its copy is whole A keeps working and
+/// `system check --repair` rewrites it; when both are lost A is refused,
+/// and `network rm A` or the repair frees the name.
+#[test]
+fn a_damaged_network_record_blocks_no_other_network() {
+    let Some(env) = TestEnv::new() else { return };
+    env.rcorch(&["network", "create", "netb"]).ok();
+    for lose_copy in [false, true] {
+        for how in KINDS {
+            let case = format!("{how:?}, copy lost: {lose_copy}");
+            env.rcorch(&["network", "create", "neta"]).ok();
+            let on_a = env.run_detached(&["--network", "neta"], &["sleep", "60"]);
+            let held = address_of(&env, &on_a);
+            assert!(!held.is_empty(), "{case}");
+            let record = env.root.join("networks/records/neta.json");
+            damage(&record, how);
+            if lose_copy {
+                damage(&env.root.join("networks/copies/neta.json"), Damage::Garbage);
+            }
+
+            let ls = env.rcorch(&["network", "ls"]);
+            assert_eq!(ls.code, 0, "{case}: {ls:?}");
+            assert!(ls.stdout.contains("netb"), "{case}: {ls:?}");
+            assert_eq!(ls.stderr.lines().count(), 1, "{case}: {ls:?}");
+            assert!(
+                ls.stderr.contains(&record.display().to_string()),
+                "{case}: {ls:?}"
+            );
+            let check = env.rcorch(&["system", "check"]);
+            assert_eq!(check.code, 1, "{case}: {check:?}");
+            assert!(
+                check.stdout.contains(&record.display().to_string()),
+                "{case}: {check:?}"
+            );
+            if !lose_copy {
+                let repair = env.rcorch(&["system", "check", "--repair"]);
+                assert!(
+                    repair.stdout.contains("restored from its copy"),
+                    "{case}: {repair:?}"
+                );
+                assert_eq!(env.rcorch(&["system", "check"]).code, 0, "{case}");
+                damage(&record, how);
+            }
+            for net in ["netb", "bridge"] {
+                let run = env.rcorch(&["run", "--rm", "--network", net, "busybox", "true"]);
+                assert_eq!(run.code, 0, "{case}: run on {net}: {run:?}");
+            }
+            let on_a_again = env.rcorch(&[
+                "run",
+                "--rm",
+                "--network",
+                "neta",
+                "busybox",
+                "ip",
+                "-4",
+                "-o",
+                "addr",
+                "show",
+                "eth0",
+            ]);
+            if !lose_copy {
+                assert_eq!(on_a_again.code, 0, "{case}: {on_a_again:?}");
+                assert_ne!(address_in(&on_a_again.stdout), held, "{case}");
+                // The next change rewrote the record from its copy.
+                assert_eq!(env.rcorch(&["system", "check"]).code, 0, "{case}");
+                env.rcorch(&["rm", "-f", &on_a]).ok();
+                env.rcorch(&["network", "rm", "neta"]).ok();
+                continue;
+            }
+            assert_eq!(on_a_again.code, 125, "{case}: {on_a_again:?}");
+            assert!(
+                on_a_again.stderr.contains(&record.display().to_string())
+                    && on_a_again.stderr.contains("system check --repair"),
+                "{case}: {on_a_again:?}"
+            );
+            if matches!(how, Damage::Truncate | Damage::Garbage) {
+                let repair = env.rcorch(&["system", "check", "--repair"]);
+                assert!(repair.stdout.contains("set aside"), "{case}: {repair:?}");
+            } else {
+                env.rcorch(&["network", "rm", "neta"]).ok();
+            }
+            assert_eq!(env.rcorch(&["system", "check"]).code, 0, "{case}");
+            // The name is free again (addresses: tests/network_damage_root.rs).
+            env.rcorch(&["network", "create", "neta"]).ok();
+            env.rcorch(&["rm", "-f", &on_a]).ok();
+            env.rcorch(&["network", "rm", "neta"]).ok();
+        }
+    }
+    env.rcorch(&["network", "rm", "netb"]).ok();
+    assert!(
+        wait_for(WAIT, || env.leftovers().is_empty()),
+        "{:?}",
+        env.leftovers()
+    );
+}
