@@ -269,3 +269,77 @@ fn a_damaged_network_record_blocks_no_other_network() {
         env.leftovers()
     );
 }
+
+/// A damaged record of image X never stops `images` or `run` of image Y,
+/// is reported with its path, and `rmi X` removes it (by name while the
+/// name survives in its bytes, else by id).
+#[test]
+fn a_damaged_image_record_blocks_no_other_image() {
+    let Some(env) = TestEnv::new() else { return };
+    // An image of its own layer: one file.
+    let content = env.scratch.join("x");
+    fs::create_dir_all(&content).unwrap();
+    fs::write(content.join("hello"), b"x").unwrap();
+    let tar = env.scratch.join("x.tar");
+    let made = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&content)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let tar = tar.display().to_string();
+    for how in KINDS {
+        let case = format!("{how:?}");
+        env.rcorch(&["tag", "busybox", "other:1"]).ok();
+        let x = env.rcorch(&["import", &tar, "x:1"]);
+        assert_eq!(x.code, 0, "{case}: {x:?}");
+        let ids = env.rcorch(&[
+            "images",
+            "--no-trunc",
+            "--format",
+            "{{.Repository}} {{.ID}}",
+        ]);
+        let id = ids
+            .ok()
+            .lines()
+            .find_map(|l| l.strip_prefix("x "))
+            .unwrap_or_else(|| panic!("{case}: {ids:?}"))
+            .to_string();
+        let hex = id.trim_start_matches("sha256:").to_string();
+        let record = env.root.join("images/records").join(format!("{hex}.json"));
+        for file in [
+            &record,
+            &env.root.join("images/copies").join(format!("{hex}.json")),
+        ] {
+            damage(file, how);
+        }
+        let images = env.rcorch(&["images"]);
+        assert_eq!(images.code, 0, "{case}: {images:?}");
+        assert!(images.stdout.contains("other"), "{case}: {images:?}");
+        let run = env.rcorch(&["run", "--rm", "--network", "none", "other:1", "true"]);
+        assert_eq!(run.code, 0, "{case}: {run:?}");
+        if !matches!(how, Damage::Missing) {
+            assert_eq!(images.stderr.lines().count(), 1, "{case}: {images:?}");
+            assert!(
+                images.stderr.contains(&record.display().to_string()),
+                "{case}: {images:?}"
+            );
+            let by = if matches!(how, Damage::Truncate) {
+                "x:1"
+            } else {
+                &hex[..12]
+            };
+            let rmi = env.rcorch(&["rmi", by]);
+            assert_eq!(rmi.code, 0, "{case}: {rmi:?}");
+            assert!(rmi.stdout.contains(&hex), "{case}: {rmi:?}");
+        }
+        assert!(!record.exists(), "{case}");
+        assert_eq!(env.rcorch(&["system", "check"]).code, 0, "{case}");
+        let names = env.rcorch(&["images", "--format", "{{.Repository}}"]).ok();
+        assert!(!names.lines().any(|l| l == "x"), "{case}: {names}");
+        env.rcorch(&["rmi", "other:1"]).ok();
+    }
+}

@@ -28,6 +28,7 @@ pub fn check(instance: &Instance) -> Vec<Finding> {
             findings.push(finding(Kind::VolumeMeta { name }, path, problem));
         }
     }
+    findings.extend(images(instance));
     let index = instance.root.join("images/images.json");
     if let Ok(bytes) = std::fs::read(&index) {
         if let Err(problem) = parse_record::<serde_json::Value>(&bytes) {
@@ -55,6 +56,31 @@ fn finding(kind: Kind, path: PathBuf, problem: String) -> Finding {
         path,
         problem,
     }
+}
+
+fn images(instance: &Instance) -> Vec<Finding> {
+    let Ok(store) = instance.images() else {
+        return Vec::new();
+    };
+    let Ok((recovered, lost)) = store.damaged() else {
+        return Vec::new();
+    };
+    let recovered = recovered.into_iter().map(|d| {
+        let id = d.path.file_stem().unwrap_or_default().to_string_lossy();
+        let kind = Kind::ImageRecord {
+            id: format!("sha256:{id}"),
+            recovered: d.recovered,
+        };
+        finding(kind, d.path, d.problem)
+    });
+    let lost = lost.into_iter().map(|l| {
+        let kind = Kind::ImageRecord {
+            id: l.id,
+            recovered: false,
+        };
+        finding(kind, l.damage.path, l.damage.problem)
+    });
+    recovered.chain(lost).collect()
 }
 
 fn networks(root: &Path) -> Vec<Finding> {
@@ -185,6 +211,14 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
             let store = NetStore::open(&instance.root);
             let lock = store.lock().map_err(|e| failed(&e))?;
             store.set_aside(&lock, name).map_err(|e| failed(&e))?;
+        }
+        (Repair::RestoreFromCopy, Kind::ImageRecord { .. }) => {
+            let store = instance.images().map_err(|e| failed(&e))?;
+            store.heal().map_err(|e| failed(&e))?;
+        }
+        (Repair::SetAside { .. }, Kind::ImageRecord { id, .. }) => {
+            let store = instance.images().map_err(|e| failed(&e))?;
+            store.set_aside(id).map_err(|e| failed(&e))?;
         }
         (Repair::Discard, _) => std::fs::remove_file(path).map_err(|e| failed(&e))?,
         (Repair::SetAside { .. }, _) => {

@@ -26,8 +26,10 @@ pub enum Kind {
     NetworkRecord { name: String, recovered: bool },
     /// `volumes/NAME/meta.json`; the data is beside it.
     VolumeMeta { name: String },
-    /// `images/images.json`: the names of the images.
+    /// `images/images.json` of earlier versions: the names of every image.
     ImageIndex,
+    /// `images/records/HEX.json`: one image; `recovered`: its copy is whole.
+    ImageRecord { id: String, recovered: bool },
 }
 
 /// One unreadable record.
@@ -78,6 +80,12 @@ pub fn plan(kind: &Kind) -> Repair {
         } => Repair::RestoreFromCopy,
         Kind::NetworkRecord { name, .. } => Repair::SetAside {
             then: format!("create the network again (`rcorch network create {name}`) and restart the containers that used it"),
+        },
+        Kind::ImageRecord {
+            recovered: true, ..
+        } => Repair::RestoreFromCopy,
+        Kind::ImageRecord { .. } => Repair::SetAside {
+            then: "import, load or pull the image again (its layers are kept)".into(),
         },
         Kind::VolumeMeta { .. } => Repair::RestoreVolumeMeta,
         Kind::ImageIndex => Repair::SetAside {
