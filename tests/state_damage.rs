@@ -343,3 +343,45 @@ fn a_damaged_image_record_blocks_no_other_image() {
         env.rcorch(&["rmi", "other:1"]).ok();
     }
 }
+
+/// When a torn config keeps only the reference a container was run from
+/// and that tag has since moved to another image, `rmi` still keeps the
+/// image the container runs: its id is written beside the config at create.
+#[test]
+fn a_torn_container_record_keeps_its_image_after_its_tag_moves() {
+    let Some(env) = TestEnv::new() else { return };
+    let broken = env.run_detached(&["--network", "none"], &["sleep", "30"]);
+    let image = env.inspect(&broken)["Image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(image.starts_with("sha256:"), "{image}");
+    let record = env
+        .root
+        .join("containers")
+        .join(&broken)
+        .join("config.json");
+    let torn = format!(r#"{{"id":"{broken}","name":"torn","image":"busybox:latest","ima"#);
+    fs::write(&record, torn).unwrap();
+    let content = env.scratch.join("moved");
+    fs::create_dir_all(&content).unwrap();
+    fs::write(content.join("f"), b"f").unwrap();
+    let tar = env.scratch.join("moved.tar");
+    let made = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&content)
+        .args(["-cf", tar.to_str().unwrap(), "."])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    env.rcorch(&["import", tar.to_str().unwrap(), "busybox:latest"])
+        .ok();
+
+    let rmi = env.rcorch(&["rmi", &image]);
+    assert_eq!(rmi.code, 1, "{rmi:?}");
+    assert!(rmi.stderr.contains(&broken[..12]), "{rmi:?}");
+    let rm = env.rcorch(&["rm", "-f", &broken]);
+    assert_eq!(rm.code, 0, "{rm:?}");
+    let rmi = env.rcorch(&["rmi", &image]);
+    assert_eq!(rmi.code, 0, "once the container is gone: {rmi:?}");
+}
