@@ -446,7 +446,7 @@ impl Networks {
             .partition(|(_, e)| e.container_id == container_id);
         state.endpoints = kept;
         let gone: Vec<Endpoint> = gone.into_values().collect();
-        super::services::drop_departed(&mut state, &gone);
+        let balanced = super::services::drop_departed(&mut state, &gone);
         if gone.is_empty() {
             // A veth can outlive its lease briefly (namespaces die asynchronously).
             if delete_veth {
@@ -455,6 +455,13 @@ impl Networks {
             return Ok(gone);
         }
         self.commit(&lock, Some(&before), &state)?;
+        if balanced {
+            // The kernel keeps a UDP flow on its member until it idles out;
+            // a departed member loses its flows now, supervisor or not.
+            // Best effort: the rules no longer send new flows there.
+            let ips: Vec<Ipv4Addr> = gone.iter().map(|e| e.ip).collect();
+            let _ = super::conntrack::forget_udp_flows_to(&ips);
+        }
         if state.endpoints.is_empty() {
             super::dns::stop_server(&self.root());
         }
