@@ -2,7 +2,8 @@
 //! The container dies with it, even as another user; the next command
 //! records the truth (exited, 137, why), honours `--rm` and removes the
 //! published port's rule. A replica that dies while its project's
-//! supervisor is down leaves the balancer's map at once. Each scenario runs
+//! supervisor is down leaves the balancer's map at once, and its UDP flows
+//! with it. Each scenario runs
 //! in its own network namespace (see `networld`).
 
 mod networld;
@@ -34,7 +35,7 @@ echo "exit=$($R inspect $kept | jq -r '.[0].State.ExitCode')"
 echo "error=$($R inspect $kept | jq -r '.[0].State.Error')"
 echo "rm-listed=$($R ps -aq | grep -c ${{gone:0:12}})"
 echo "dnat=$(nft list table inet rcorch 2>/dev/null | grep -c 'dport 1809')"
-echo "leases=$(jq '.endpoints | length' $ROOT/networks/state.json)"
+echo "leases=$(cat $ROOT/networks/records/*.json | jq -s '[.[].endpoints[]] | length')"
 $R rm $kept >/dev/null && echo "rm=ok"
 "#
     ));
@@ -95,7 +96,7 @@ services:
   web:
     image: busybox
     command: ["httpd", "-f", "-p", "80"]
-    ports: ["18093:80"]
+    ports: ["18093:80", "18094:5353/udp"]
     stop_grace_period: 1s
     deploy:
       replicas: 2
@@ -110,10 +111,15 @@ ip=$($R inspect dlb-web-1 | jq -r '.[0].NetworkSettings.Networks[].IPAddress')
 for i in $(seq 100); do nft list table inet rcorch | grep -q "$ip" && break; sleep 0.05; done
 echo "in-map-before=$(nft list table inet rcorch | grep -c "$ip")"
 kill -9 $(cat $ROOT/projects/dlb/supervisor.pid)
+# UDP flows, spread round-robin over both members.
+for i in $(seq 10); do echo x > /dev/udp/127.0.0.1/18094; done
+udp_to() {{ grep '^ipv4 .* udp ' /proc/net/nf_conntrack | grep -c "src=$1 "; }}
+echo "udp-before=$(udp_to $ip)"
 p=$(pid1 dlb-web-1)
 kill -9 $p
 for i in $(seq 100); do nft list table inet rcorch | grep -q "$ip" || break; sleep 0.05; done
 echo "in-map-after=$(nft list table inet rcorch | grep -c "$ip")"
+echo "udp-after=$(udp_to $ip)"
 echo "other-in-map=$(nft list table inet rcorch | grep -c "$($R inspect dlb-web-2 | jq -r '.[0].NetworkSettings.Networks[].IPAddress')")"
 "#,
         file = file.display()
@@ -126,4 +132,10 @@ echo "other-in-map=$(nft list table inet rcorch | grep -c "$($R inspect dlb-web-
         "dead replica still balanced\n{out}"
     );
     assert_ne!(value(&out, "other-in-map"), "0", "{out}");
+    assert_ne!(value(&out, "udp-before"), "0", "no UDP flow to it\n{out}");
+    assert_eq!(
+        value(&out, "udp-after"),
+        "0",
+        "its UDP flows outlived it\n{out}"
+    );
 }

@@ -39,7 +39,7 @@ veths() { for _ in $(seq 50); do [ "$(ip -o link show type veth | wc -l)" -le "$
 echo "veths=$(veths 3)"
 $R rm -f app quiet done >/dev/null
 echo "veths-after=$(veths 1)"
-echo "leases=$(jq -c '[.endpoints[].container_name]' $ROOT/networks/state.json)"
+echo "leases=$(cat $ROOT/networks/records/*.json | jq -sc '[.[].endpoints[].container_name]')"
 "#,
     );
     for want in [

@@ -114,9 +114,11 @@ echo "after-dnat=$(nft list chain inet rcorch published | grep -c dnat)"
     assert!(out.contains("veths=20"), "{out}");
     assert!(out.contains("after-veths=0"), "{out}");
     assert!(out.contains("after-dnat=0"), "{out}");
-    let state = std::fs::read_to_string(w.root.path().join("networks/state.json")).unwrap();
-    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(state["endpoints"].as_object().unwrap().len(), 0, "{state}");
+    for record in std::fs::read_dir(w.root.path().join("networks/records")).unwrap() {
+        let record = std::fs::read_to_string(record.unwrap().path()).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+        assert_eq!(record["endpoints"].as_array().unwrap().len(), 0, "{record}");
+    }
 }
 
 #[test]

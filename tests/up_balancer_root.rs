@@ -57,8 +57,8 @@ echo "project-dir=$([ -e $ROOT/projects/lbfail ] && echo yes || echo no)"
 echo "supervisors=$(ps -eo args | grep -c "[s]upervise lbfail")"
 echo "networks=$($R network ls | grep -c lbfail)"
 echo "volumes=$($R volume ls -q | wc -l)"
-echo "leases=$(jq '.endpoints | length' $ROOT/networks/state.json)"
-echo "services=$(jq '.services | length' $ROOT/networks/state.json)"
+echo "leases=$(cat $ROOT/networks/records/*.json | jq -s '[.[].endpoints[]] | length')"
+echo "services=$(cat $ROOT/networks/records/*.json | jq -s '[.[].services[]] | length')"
 echo "dnat=$(nft list table inet rcorch 2>/dev/null | grep -c 'dport 18095')"
 cat $ROOT/up.err
 # The same file comes up once nft accepts the rules.

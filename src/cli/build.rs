@@ -87,7 +87,7 @@ pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
     let df = dockerfile::parse(&text, &name)?;
     // Only read an existing store: a check creates nothing.
     let store = root
-        .join("images/images.json")
+        .join("images")
         .exists()
         .then(|| ImageStore::open(root.join("images")).ok())
         .flatten();

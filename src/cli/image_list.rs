@@ -143,7 +143,11 @@ pub fn list(instance: &Instance, args: &ImagesArgs) -> CliResult {
     let filter = parse_filter(instance, args)?;
     let containers = instance.containers.configs()?;
     let mut rows = Vec::new();
-    for im in instance.images()?.list()? {
+    let store = instance.images()?;
+    for report in store.damage_reports() {
+        eprintln!("rcorch: {report}");
+    }
+    for im in store.list()? {
         let users = containers.iter().filter(|c| c.image_id == im.id).count();
         for (repo, tag) in repo_rows(&im) {
             if filter.keeps(&im, &repo, &tag) {

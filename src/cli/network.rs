@@ -107,7 +107,13 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
             let network = nets.create(&request, &now_rfc3339())?;
             println!("{}", network.name);
         }
-        NetworkCommand::Ls(args) => return list(&nets.list()?, &args),
+        NetworkCommand::Ls(args) => {
+            let state = nets.list()?;
+            for report in state.damage_reports() {
+                eprintln!("rcorch: {report}");
+            }
+            return list(&state, &args);
+        }
         NetworkCommand::Inspect { format, names } => {
             let template = parse_inspect(format.as_deref())?;
             let state = nets.list()?;

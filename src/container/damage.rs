@@ -3,43 +3,11 @@
 //! record cannot be read (`Broken`). A damaged container is reported, never
 //! allowed to stop commands about the others.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use super::store::{Record, StoreError};
 
-/// Why a record file cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
-    Missing,
-    Empty,
-    /// Valid JSON cut short: a torn write or a full disk.
-    Truncated,
-    /// Not JSON at all, or JSON of the wrong shape.
-    Garbage(String),
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Problem::Missing => f.write_str("missing"),
-            Problem::Empty => f.write_str("empty"),
-            Problem::Truncated => f.write_str("truncated"),
-            Problem::Garbage(why) => write!(f, "not a valid record ({why})"),
-        }
-    }
-}
-
-/// Parses a record's bytes, naming what is wrong when they are not one.
-pub fn parse_record<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::Empty);
-    }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Eof => Problem::Truncated,
-        _ => Problem::Garbage(e.to_string()),
-    })
-}
+pub use crate::util::records::{parse_record, Problem};
 
 /// A container directory whose record cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,19 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use thiserror::Error;
 
+/// The image id of a container, written once at create beside its config.
+const IMAGE_ID_FILE: &str = "image-id";
+
+/// `sha256:` and 64 lowercase hex digits.
+fn is_image_id(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 pub use super::damage::{image_clue, parse_record, Broken, ImageClue, Problem, Scan};
 use super::{ContainerConfig, ContainerState};
 
@@ -108,6 +121,11 @@ impl ContainerStore {
         fs::create_dir_all(&staging).map_err(io_err(&staging))?;
         write_json_atomic(&staging.join("config.json"), config)?;
         write_json_atomic(&staging.join("state.json"), &ContainerState::default())?;
+        // Apart from the config, so `rmi` still knows the image when the
+        // config is torn and its tag has moved on (`image_clue`).
+        let image_id = staging.join(IMAGE_ID_FILE);
+        crate::util::atomic::write_atomic(&image_id, config.image_id.as_bytes())
+            .map_err(io_err(&image_id))?;
         let dir = self.container_dir(&config.id);
         fs::rename(&staging, &dir).map_err(io_err(&dir))?;
         Ok(dir)
@@ -172,11 +190,21 @@ impl ContainerStore {
         read_json(&self.container_dir(id).join("state.json")).ok()
     }
 
-    /// What a damaged container's `config.json` still says about its image.
+    /// What a damaged container's records still say about its image: the
+    /// id in its config, else the id written beside it at create, else the
+    /// reference its config still holds.
     pub fn image_clue(&self, id: &str) -> ImageClue {
-        match fs::read(self.container_dir(id).join("config.json")) {
+        let dir = self.container_dir(id);
+        let from_config = match fs::read(dir.join("config.json")) {
             Ok(bytes) => image_clue(&bytes),
             Err(_) => ImageClue::Unknown,
+        };
+        if matches!(from_config, ImageClue::Id(_)) {
+            return from_config;
+        }
+        match fs::read_to_string(dir.join(IMAGE_ID_FILE)) {
+            Ok(image) if is_image_id(image.trim()) => ImageClue::Id(image.trim().to_string()),
+            _ => from_config,
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nix::fcntl::{Flock, FlockArg};
 
 use super::sha256::Sha256;
-use super::{fsat, valid_digest, ImageError, ImageRecord};
+use super::{fsat, ImageError};
 
 const COPY_BUF: usize = 1 << 20;
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -39,45 +39,6 @@ pub(super) fn lock(path: &Path) -> Result<Flock<File>, ImageError> {
             source,
         })?;
     Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, source)| ImageError::Lock {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Reads the index; a missing file is an empty store.
-pub(super) fn load_index(path: &Path) -> Result<Vec<ImageRecord>, ImageError> {
-    let data = match fs::read(path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(ImageError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let images: Vec<ImageRecord> =
-        serde_json::from_slice(&data).map_err(|source| ImageError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    // Digests become file names, so refuse anything that is not one.
-    let bad = images
-        .iter()
-        .flat_map(|im| im.layers.iter().chain([&im.id]))
-        .find(|d| !valid_digest(d));
-    if let Some(digest) = bad {
-        return Err(ImageError::InvalidDigest {
-            path: path.to_path_buf(),
-            digest: digest.clone(),
-        });
-    }
-    Ok(images)
-}
-
-/// Writes `data` to `path` via a temporary file and rename.
-pub(super) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ImageError> {
-    crate::util::atomic::write_atomic(path, data).map_err(|source| ImageError::Write {
         path: path.to_path_buf(),
         source,
     })

@@ -1,12 +1,12 @@
 //! Local image store: content-addressed blobs, one unpacked directory per
-//! layer (used as overlayfs lower dirs) and an `images.json` index.
+//! layer (used as overlayfs lower dirs) and an index of one record per image.
 //!
 //! Layout under the store root:
 //! - `blobs/sha256/<hex>`: layer tarballs as given and config JSON blobs
 //! - `layers/<hex>/rootfs`: a layer unpacked once per layer digest, plus
 //!   `layers/<hex>/layer.json` (diff id and size), written before the
 //!   directory is renamed into place
-//! - `images.json`: the index; `lock`: flock serialising writers
+//! - `records/HEX.json` (and `copies/`): one image each (`records`); `lock`: flock serialising writers
 
 pub mod archive;
 mod archive_save;
@@ -16,12 +16,14 @@ mod commit;
 mod fsat;
 pub mod index;
 pub mod oci;
+mod records;
 pub mod reference;
 pub mod registry;
 pub mod registry_io;
 
 pub mod sha256;
 mod store;
+pub use records::LostImage;
 pub mod unpack;
 mod unpack_entry;
 mod unpack_meta;

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::blobs::{self, HashingReader};
 use super::index::{self, Removal};
+use super::records::{Index, LostImage};
 use super::unpack::{decompress, unpack_layer};
 use super::{digest_hex, parse_reference, ImageConfig, ImageError, ImageRecord, DEFAULT_PATH_ENV};
+use crate::util::records::Damage;
 
 /// Per-layer metadata written next to the unpacked `rootfs`; its presence
 /// marks the layer as complete.
@@ -85,8 +87,49 @@ impl ImageStore {
         self.root.join("blobs").join("sha256")
     }
 
-    fn index_path(&self) -> PathBuf {
-        self.root.join("images.json")
+    fn index(&self) -> Index {
+        Index::open(&self.root)
+    }
+
+    /// One line per damaged image record: its path, what is wrong, the way out.
+    pub fn damage_reports(&self) -> Vec<String> {
+        let Ok((recovered, lost)) = self.index().damaged() else {
+            return Vec::new();
+        };
+        let recovered = recovered.into_iter().map(|d| {
+            format!(
+                "image record {} is unreadable ({}); read from its copy, rewritten by the next change or `rcorch system check --repair`",
+                d.path.display(),
+                d.problem
+            )
+        });
+        let lost = lost.into_iter().map(|l| {
+            format!(
+                "image {} has an unreadable record {} ({}): remove it with `rcorch rmi {}` or run `rcorch system check --repair`",
+                &digest_hex(&l.id)[..12],
+                l.damage.path.display(),
+                l.damage.problem,
+                &digest_hex(&l.id)[..12],
+            )
+        });
+        recovered.chain(lost).collect()
+    }
+
+    /// The damaged records: read from their copy, or lost.
+    pub fn damaged(&self) -> Result<(Vec<Damage>, Vec<LostImage>), ImageError> {
+        self.index().damaged()
+    }
+
+    /// Rewrites every damaged record that its copy still holds.
+    pub fn heal(&self) -> Result<(), ImageError> {
+        let _lock = blobs::lock(&self.root.join("lock"))?;
+        self.save(&self.list()?)
+    }
+
+    /// Renames a lost image's record `*.damaged`.
+    pub fn set_aside(&self, id: &str) -> Result<(), ImageError> {
+        let _lock = blobs::lock(&self.root.join("lock"))?;
+        self.index().set_aside(digest_hex(id))
     }
 
     /// Path of a blob by `sha256:<hex>` digest.
@@ -110,7 +153,7 @@ impl ImageStore {
 
     /// All images in the index.
     pub fn list(&self) -> Result<Vec<ImageRecord>, ImageError> {
-        blobs::load_index(&self.index_path())
+        self.index().list()
     }
 
     /// Looks up an image by `name[:tag]`, full id, `sha256:<hex>` or unique id prefix.
@@ -243,8 +286,7 @@ impl ImageStore {
     }
 
     pub(super) fn save(&self, images: &[ImageRecord]) -> Result<(), ImageError> {
-        let json = serde_json::to_vec_pretty(images).expect("index serialises");
-        blobs::write_atomic(&self.index_path(), &json)
+        self.index().save(images)
     }
 
     /// Untags or deletes an image like `docker rmi`; `in_use(image_id)` says
@@ -257,7 +299,12 @@ impl ImageStore {
     ) -> Result<Vec<String>, ImageError> {
         let _lock = blobs::lock(&self.root.join("lock"))?;
         let mut images = self.list()?;
-        let (idx, tag) = index::find(&images, reference)?;
+        let (idx, tag) = match index::find(&images, reference) {
+            Err(ImageError::NotFound { .. }) => {
+                return self.remove_lost(&images, reference, in_use, force);
+            }
+            found => found?,
+        };
         let used = in_use(&images[idx].id);
         let removal: Removal = index::plan_removal(&images[idx], tag.as_deref(), used, force)?;
         let mut report: Vec<String> = removal
@@ -278,6 +325,60 @@ impl ImageStore {
             }
         }
         Ok(report)
+    }
+
+    /// `rmi` of an image whose record is lost: its record goes; so do the
+    /// layers no other image uses, when no other record is lost (whose
+    /// layers they might be). Needs the lock held.
+    fn remove_lost(
+        &self,
+        images: &[ImageRecord],
+        reference: &str,
+        in_use: &dyn Fn(&str) -> bool,
+        force: bool,
+    ) -> Result<Vec<String>, ImageError> {
+        let not_found = || ImageError::NotFound {
+            reference: reference.to_string(),
+        };
+        let lost = self.index().damaged()?.1;
+        let image = lost
+            .iter()
+            .find(|l| l.answers_to(reference))
+            .ok_or_else(not_found)?;
+        if in_use(&image.id) && !force {
+            return Err(ImageError::InUse {
+                image: reference.to_string(),
+            });
+        }
+        self.index().forget(digest_hex(&image.id))?;
+        let mut report = vec![format!("Deleted: {}", image.id)];
+        if lost.len() == 1 {
+            let used: std::collections::BTreeSet<&String> =
+                images.iter().flat_map(|im| &im.layers).collect();
+            for layer in self.layer_digests()? {
+                if !used.contains(&layer) {
+                    self.delete_digest(&layer)?;
+                    report.push(format!("Deleted: {layer}"));
+                }
+            }
+            self.delete_digest(&image.id)?;
+        }
+        Ok(report)
+    }
+
+    /// The digests of the unpacked layers.
+    fn layer_digests(&self) -> Result<Vec<String>, ImageError> {
+        let dir = self.root.join("layers");
+        let entries = fs::read_dir(&dir).map_err(|source| ImageError::Read {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|n| format!("sha256:{n}"))
+            .collect())
     }
 
     /// Deletes a layer directory (renamed aside first, so a crash never

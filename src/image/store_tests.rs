@@ -4,7 +4,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{ImageError, ImageStore};
+use super::{digest_hex, ImageError, ImageStore};
 
 /// Writes a gzip (or plain) tarball with `files` to `path`.
 fn tarball(path: &Path, files: &[(&str, &[u8])], gzip: bool) -> PathBuf {
@@ -165,7 +165,7 @@ fn corrupt_import_leaves_store_unchanged() {
     let store = ImageStore::open(&root).unwrap();
     let good = tarball(&tmp.path().join("g.tar"), &[("x", b"x")], false);
     store.import(&good, "good").unwrap();
-    let index_before = fs::read(root.join("images.json")).unwrap();
+    let index_before = store.list().unwrap();
 
     let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let full = tarball(&tmp.path().join("t.tar.gz"), &[("big", &big)], true);
@@ -176,7 +176,7 @@ fn corrupt_import_leaves_store_unchanged() {
     assert!(matches!(err, ImageError::Unpack { .. }), "{err}");
     assert!(err.to_string().contains("corrupt"), "{err}");
 
-    assert_eq!(fs::read(root.join("images.json")).unwrap(), index_before);
+    assert_eq!(store.list().unwrap(), index_before);
     assert_eq!(count(&root.join("layers")), 1);
     assert_eq!(count(&root.join("blobs/sha256")), 2);
     assert!(store.import(&truncated, "Bad").is_err());
@@ -193,4 +193,76 @@ fn put_blob_verifies_digest() {
     let err = store.put_blob(&b"abd"[..], &good).unwrap_err();
     assert!(matches!(err, ImageError::DigestMismatch { .. }), "{err}");
     assert_eq!(count(&root.join("blobs/sha256")), 1);
+}
+
+/// A damaged image record takes at most its own image: read from its copy
+/// (and healed), else lost, listed by `damaged`, and removable by id.
+#[test]
+fn a_damaged_image_record_takes_only_its_own_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("images");
+    let store = ImageStore::open(&root).unwrap();
+    let a = store
+        .import(
+            &tarball(&tmp.path().join("a.tar"), &[("a", b"a")], false),
+            "a",
+        )
+        .unwrap();
+    let b = store
+        .import(
+            &tarball(&tmp.path().join("b.tar"), &[("b", b"b")], false),
+            "b",
+        )
+        .unwrap();
+    let hex = digest_hex(&a.id).to_string();
+    let record = root.join("records").join(format!("{hex}.json"));
+    let bytes = fs::read(&record).unwrap();
+    fs::write(&record, &bytes[..bytes.len() / 3]).unwrap();
+    assert_eq!(store.list().unwrap().len(), 2, "read from its copy");
+    assert_eq!(store.damage_reports().len(), 1);
+    store.heal().unwrap();
+    assert!(store.damage_reports().is_empty());
+
+    fs::write(&record, &bytes[..bytes.len() / 3]).unwrap();
+    fs::write(root.join("copies").join(format!("{hex}.json")), b"").unwrap();
+    assert_eq!(store.list().unwrap(), vec![b.clone()]);
+    assert_eq!(store.resolve("b").unwrap(), b);
+    let (_, lost) = store.damaged().unwrap();
+    assert_eq!(lost.len(), 1);
+    assert!(lost[0].answers_to(&hex[..12]) && lost[0].answers_to("a"));
+    assert!(!lost[0].answers_to("b"));
+    let report = store.remove("a", &|_| false, false).unwrap();
+    assert_eq!(report[0], format!("Deleted: {}", a.id));
+    assert!(!record.exists());
+    assert_eq!(count(&root.join("layers")), 1, "its layer went with it");
+    assert_eq!(store.list().unwrap(), vec![b]);
+}
+
+#[test]
+fn the_single_index_file_of_earlier_versions_is_split_by_the_next_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("images");
+    let store = ImageStore::open(&root).unwrap();
+    let a = store
+        .import(
+            &tarball(&tmp.path().join("a.tar"), &[("a", b"a")], false),
+            "a",
+        )
+        .unwrap();
+    fs::remove_dir_all(root.join("records")).unwrap();
+    fs::remove_dir_all(root.join("copies")).unwrap();
+    fs::write(root.join("images.json"), serde_json::to_vec(&[&a]).unwrap()).unwrap();
+    assert_eq!(store.list().unwrap(), vec![a.clone()]);
+    let b = store
+        .import(
+            &tarball(&tmp.path().join("b.tar"), &[("b", b"b")], false),
+            "b",
+        )
+        .unwrap();
+    assert!(!root.join("images.json").exists());
+    let mut ids: Vec<String> = store.list().unwrap().into_iter().map(|i| i.id).collect();
+    ids.sort();
+    let mut want = vec![a.id, b.id];
+    want.sort();
+    assert_eq!(ids, want);
 }

@@ -143,7 +143,9 @@ pub fn settings(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::ops::{plan_endpoint, plan_network, CreateRequest, EndpointRequest};
+    use crate::network::ops::{
+        plan_endpoint, plan_network, CreateRequest, EndpointRequest, HostNet,
+    };
 
     fn state() -> NetState {
         let mut s = NetState::default();
@@ -158,7 +160,7 @@ mod tests {
                 internal,
                 ..CreateRequest::default()
             };
-            let n = plan_network(&s, &req, &[], "").unwrap();
+            let n = plan_network(&s, &req, &HostNet::default(), "").unwrap();
             s.networks.insert(name.into(), n);
         }
         s

@@ -26,6 +26,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::util::records::Damage;
 use strategy::Strategy;
 
 pub use ipam::Subnet;
@@ -74,7 +75,7 @@ fn default_ifname() -> String {
     "eth0".into()
 }
 
-/// Everything rcorch's networking persists, in one locked file.
+/// Everything rcorch's networking persists (a record per network, `store`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetState {
     pub networks: BTreeMap<String, Network>,
@@ -84,6 +85,10 @@ pub struct NetState {
     /// Load-balanced services, by `ServiceLb::key`.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceLb>,
+    /// Networks whose record is unreadable, by name: read from its copy
+    /// (`recovered`), or lost until `system check --repair` or `network rm`.
+    #[serde(skip)]
+    pub damaged: BTreeMap<String, Damage>,
 }
 
 /// The key of a container's endpoint on a network in `NetState::endpoints`.
@@ -100,6 +105,19 @@ impl NetState {
             .map(|e| (endpoint_key(&e.container_id, &e.network), e))
             .collect();
         self
+    }
+
+    /// Network `name`'s damage when its record is lost.
+    pub fn lost(&self, name: &str) -> Option<&Damage> {
+        self.damaged.get(name).filter(|d| !d.recovered)
+    }
+
+    /// One line per damaged record: its path, what is wrong, the way out.
+    pub fn damage_reports(&self) -> Vec<String> {
+        self.damaged
+            .iter()
+            .map(|(name, d)| damage_report(name, d))
+            .collect()
     }
 
     /// A container's endpoints, in network-name order.
@@ -136,6 +154,22 @@ impl NetState {
             .map(|e| e.ip)
             .chain(self.services_on(network).filter_map(|s| s.vip))
             .collect()
+    }
+}
+
+fn damage_report(name: &str, d: &Damage) -> String {
+    if d.recovered {
+        format!(
+            "network {name}: its record {} is unreadable ({}); read from its copy, rewritten by the next change or `rcorch system check --repair`",
+            d.path.display(),
+            d.problem
+        )
+    } else {
+        format!(
+            "network {name} has an unreadable record {} ({}): run `rcorch system check --repair`, or remove it with `rcorch network rm {name}`",
+            d.path.display(),
+            d.problem
+        )
     }
 }
 

@@ -33,6 +33,12 @@ pub enum NetError {
     Port(#[from] PortError),
     #[error("network {0} not found: create it with `rcorch network create {0}`")]
     Unknown(String),
+    #[error("network {name} has an unreadable record {} ({problem}): run `rcorch system check --repair`, or remove it with `rcorch network rm {name}`", path.display())]
+    Damaged {
+        name: String,
+        path: PathBuf,
+        problem: String,
+    },
     #[error("network {0} already exists")]
     Exists(String),
     #[error("invalid network name \"{0}\": use letters, digits, '_', '.' and '-'")]
@@ -61,6 +67,21 @@ pub enum NetError {
 }
 
 type Result<T> = std::result::Result<T, NetError>;
+
+impl NetState {
+    /// Refuses a network whose record is lost: its leases are unknown, so
+    /// no address on it can be handed out safely.
+    pub fn check_whole(&self, name: &str) -> Result<()> {
+        match self.lost(name) {
+            Some(d) => Err(NetError::Damaged {
+                name: name.into(),
+                path: d.path.clone(),
+                problem: d.problem.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Host files the verbs read or write, as parameters (tests and other
 /// namespaces use their own).
@@ -101,6 +122,14 @@ pub struct EndpointRequest {
     pub ports: Vec<PortMapping>,
 }
 
+/// What `network rm` removed.
+#[derive(Debug, Clone)]
+pub enum RemovedNetwork {
+    Whole(Network),
+    /// A network whose record was lost: only the record is gone.
+    Lost(crate::util::records::Damage),
+}
+
 pub struct Networks {
     pub store: NetStore,
     pub host: HostPaths,
@@ -119,16 +148,27 @@ fn valid_network_name(name: &str) -> bool {
         && !matches!(name, "none" | "host")
 }
 
+/// What the host already has that a new network must keep clear of.
+#[derive(Debug, Clone, Default)]
+pub struct HostNet {
+    /// Its routes' destinations (`/proc/net/route`).
+    pub routes: Vec<Subnet>,
+    /// Its links: a bridge of a network whose record was lost is still
+    /// there, with the containers that used it.
+    pub links: BTreeSet<String>,
+}
+
 /// The network to add to `state`, checked against the networks already there.
 pub fn plan_network(
     state: &NetState,
     req: &CreateRequest,
-    host_routes: &[Subnet],
+    host: &HostNet,
     now: &str,
 ) -> Result<Network> {
     if !valid_network_name(&req.name) {
         return Err(NetError::Name(req.name.clone()));
     }
+    state.check_whole(&req.name)?;
     if state.networks.contains_key(&req.name) {
         return Err(NetError::Exists(req.name.clone()));
     }
@@ -145,7 +185,7 @@ pub fn plan_network(
             }
             subnet
         }
-        None => ipam::choose_subnet(host_routes, &taken)?,
+        None => ipam::choose_subnet(&host.routes, &taken)?,
     };
     let bridge = if req.name == DEFAULT_NETWORK {
         DEFAULT_BRIDGE.to_string()
@@ -153,7 +193,7 @@ pub fn plan_network(
         let used: BTreeSet<&str> = state.networks.values().map(|n| n.bridge.as_str()).collect();
         (1..)
             .map(|i| format!("rcorch{i}"))
-            .find(|b| !used.contains(b.as_str()))
+            .find(|b| !used.contains(b.as_str()) && !host.links.contains(b))
             .expect("an unused bridge name")
     };
     Ok(Network {
@@ -168,6 +208,7 @@ pub fn plan_network(
 
 /// The endpoint to add: network known, ports free of other containers', a free address.
 pub fn plan_endpoint(state: &NetState, req: &EndpointRequest) -> Result<Endpoint> {
+    state.check_whole(&req.network)?;
     let network = state
         .networks
         .get(&req.network)
@@ -232,10 +273,19 @@ impl Networks {
         super::dns::ensure_server(&self.root()).map_err(|source| NetError::Dns { source })
     }
 
-    pub(super) fn host_routes(&self) -> Vec<Subnet> {
-        std::fs::read_to_string(&self.host.routes)
+    /// The host's routes and rcorch's bridge names it has: a network whose
+    /// record was lost (or set aside) leaves its bridge and route behind,
+    /// with the containers that used it.
+    pub(super) fn host_net(&self, state: &NetState) -> HostNet {
+        let routes = std::fs::read_to_string(&self.host.routes)
             .map(|t| ipam::parse_proc_net_route(&t))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // The name chosen is the first free one, so no later one matters.
+        let links = (1..=state.networks.len() + state.damaged.len() + 1)
+            .map(|i| format!("rcorch{i}"))
+            .filter(|b| link::link_exists(b).unwrap_or(true))
+            .collect();
+        HostNet { routes, links }
     }
 
     /// Applies the rules for `state` (unless they would not change: most
@@ -258,18 +308,25 @@ impl Networks {
     pub fn create(&self, req: &CreateRequest, now: &str) -> Result<Network> {
         let lock = self.store.lock()?;
         let mut state = self.store.load(&lock)?;
-        let network = plan_network(&state, req, &self.host_routes(), now)?;
+        let network = plan_network(&state, req, &self.host_net(&state), now)?;
         state.networks.insert(network.name.clone(), network.clone());
         self.commit(&lock, None, &state)?;
         Ok(network)
     }
 
-    pub fn remove(&self, name: &str) -> Result<Network> {
+    pub fn remove(&self, name: &str) -> Result<RemovedNetwork> {
         if name == DEFAULT_NETWORK {
             return Err(NetError::Predefined(name.into()));
         }
         let lock = self.store.lock()?;
         let mut state = self.store.load(&lock)?;
+        if let Some(damage) = state.lost(name).cloned() {
+            // Its record says nothing more, not even its bridge: forgetting
+            // it is all that can be done.
+            state.damaged.remove(name);
+            self.store.save(&lock, &state)?;
+            return Ok(RemovedNetwork::Lost(damage));
+        }
         let users: Vec<&str> = state
             .endpoints_on(name)
             .map(|e| e.container_name.as_str())
@@ -294,7 +351,7 @@ impl Networks {
             .ok_or_else(|| NetError::Unknown(name.into()))?;
         self.commit(&lock, None, &state)?;
         link::delete_link(&network.bridge)?;
-        Ok(network)
+        Ok(RemovedNetwork::Whole(network))
     }
 
     pub fn list(&self) -> Result<NetState> {
@@ -336,7 +393,7 @@ impl Networks {
                 name: DEFAULT_NETWORK.into(),
                 ..CreateRequest::default()
             };
-            let network = plan_network(&state, &create, &self.host_routes(), now)?;
+            let network = plan_network(&state, &create, &self.host_net(&state), now)?;
             state.networks.insert(network.name.clone(), network);
         }
         let endpoint = plan_endpoint(&state, req)?;
@@ -389,7 +446,7 @@ impl Networks {
             .partition(|(_, e)| e.container_id == container_id);
         state.endpoints = kept;
         let gone: Vec<Endpoint> = gone.into_values().collect();
-        super::services::drop_departed(&mut state, &gone);
+        let balanced = super::services::drop_departed(&mut state, &gone);
         if gone.is_empty() {
             // A veth can outlive its lease briefly (namespaces die asynchronously).
             if delete_veth {
@@ -398,6 +455,13 @@ impl Networks {
             return Ok(gone);
         }
         self.commit(&lock, Some(&before), &state)?;
+        if balanced {
+            // The kernel keeps a UDP flow on its member until it idles out;
+            // a departed member loses its flows now, supervisor or not.
+            // Best effort: the rules no longer send new flows there.
+            let ips: Vec<Ipv4Addr> = gone.iter().map(|e| e.ip).collect();
+            let _ = super::conntrack::forget_udp_flows_to(&ips);
+        }
         if state.endpoints.is_empty() {
             super::dns::stop_server(&self.root());
         }

@@ -9,7 +9,7 @@ fn create(name: &str, subnet: Option<&str>) -> CreateRequest {
 }
 
 fn add(state: &mut NetState, req: CreateRequest) -> Network {
-    let n = plan_network(state, &req, &[], "now").unwrap();
+    let n = plan_network(state, &req, &HostNet::default(), "now").unwrap();
     state.networks.insert(n.name.clone(), n.clone());
     n
 }
@@ -51,23 +51,33 @@ fn bad_network_requests_are_refused() {
     let mut state = NetState::default();
     add(&mut state, create("a", Some("10.89.0.0/16")));
     assert!(matches!(
-        plan_network(&state, &create("b", Some("10.89.3.0/24")), &[], ""),
+        plan_network(
+            &state,
+            &create("b", Some("10.89.3.0/24")),
+            &HostNet::default(),
+            ""
+        ),
         Err(NetError::Overlap { .. })
     ));
     assert!(matches!(
-        plan_network(&state, &create("a", None), &[], ""),
+        plan_network(&state, &create("a", None), &HostNet::default(), ""),
         Err(NetError::Exists(_))
     ));
     assert!(matches!(
-        plan_network(&state, &create("c", Some("10.1.2.3")), &[], ""),
+        plan_network(
+            &state,
+            &create("c", Some("10.1.2.3")),
+            &HostNet::default(),
+            ""
+        ),
         Err(NetError::Ipam(IpamError::Cidr(_)))
     ));
     assert!(matches!(
-        plan_network(&state, &create("bad name", None), &[], ""),
+        plan_network(&state, &create("bad name", None), &HostNet::default(), ""),
         Err(NetError::Name(_))
     ));
     assert!(matches!(
-        plan_network(&state, &create("host", None), &[], ""),
+        plan_network(&state, &create("host", None), &HostNet::default(), ""),
         Err(NetError::Name(_))
     ));
 }
@@ -93,4 +103,16 @@ fn endpoints_get_distinct_addresses_and_ports_cannot_clash() {
         plan_endpoint(&state, &ep("p3", "nope", &[])),
         Err(NetError::Unknown(_))
     ));
+}
+
+#[test]
+fn a_new_network_keeps_clear_of_a_lost_networks_bridge_and_route() {
+    let state = NetState::default();
+    let host = HostNet {
+        routes: vec!["172.17.0.0/16".parse().unwrap()],
+        links: ["rcorch1".to_string()].into(),
+    };
+    let n = plan_network(&state, &create("a", None), &host, "").unwrap();
+    assert_eq!(n.bridge, "rcorch2");
+    assert_eq!(n.subnet.to_string(), "172.18.0.0/16");
 }

@@ -1,14 +1,22 @@
-//! The persistent network state (`<root>/networks/state.json`): networks and
-//! leases. Every read-modify-write happens under an exclusive flock on
-//! `<root>/networks/lock`, so concurrent `run`s never hand out one address twice.
+//! The persistent network state: one record per network
+//! (`<root>/networks/records/NAME.json`, its copy under `copies/`) holding
+//! the network, its leases and its balanced services, so a damaged record
+//! of one network never stops commands about the others
+//! (`util::records`). Every read-modify-write happens under an exclusive
+//! flock on `<root>/networks/lock`, so concurrent `run`s never hand out one
+//! address twice. The single `state.json` of earlier versions is split into
+//! records by the first locked command.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::NetState;
+use super::{Endpoint, NetState, Network, ServiceLb};
+use crate::util::records::{parse_record, Records};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -19,15 +27,19 @@ pub enum StoreError {
     },
     #[error("cannot lock {path}: {source}")]
     Lock { path: PathBuf, source: nix::Error },
-    #[error("corrupt network state {path}: {source}; run `rcorch system check --repair`")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+}
+
+/// What one network's record holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    pub network: Network,
+    pub endpoints: Vec<Endpoint>,
+    pub services: Vec<ServiceLb>,
 }
 
 pub struct NetStore {
     dir: PathBuf,
+    records: Records,
 }
 
 /// Proof that the caller holds the state lock; released on drop.
@@ -37,13 +49,25 @@ pub struct StateLock {
 
 impl NetStore {
     pub fn open(root: &Path) -> NetStore {
+        let dir = root.join("networks");
         NetStore {
-            dir: root.join("networks"),
+            records: Records::new(dir.join("records"), dir.join("copies")),
+            dir,
         }
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The file of network `name`'s record.
+    pub fn record_path(&self, name: &str) -> PathBuf {
+        self.records.path(name)
+    }
+
+    /// The single-file state of earlier versions.
+    pub fn legacy_path(&self) -> PathBuf {
+        self.dir.join("state.json")
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -64,11 +88,37 @@ impl NetStore {
             .map_err(Self::io(&path))?;
         let lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, source)| StoreError::Lock { path, source })?;
-        Ok(StateLock { _lock: lock })
+        let lock = StateLock { _lock: lock };
+        self.migrate(&lock)?;
+        Ok(lock)
     }
 
-    fn state_path(&self) -> PathBuf {
-        self.dir.join("state.json")
+    /// Splits a whole `state.json` into records; a damaged one is left for
+    /// `system check` to report and set aside.
+    fn migrate(&self, lock: &StateLock) -> Result<(), StoreError> {
+        let legacy = self.legacy_path();
+        let Some(old) = self.read_legacy() else {
+            return Ok(());
+        };
+        let mut state = self.read()?;
+        for (name, network) in old.networks {
+            state.networks.entry(name).or_insert(network);
+        }
+        for (key, endpoint) in old.endpoints {
+            state.endpoints.entry(key).or_insert(endpoint);
+        }
+        for (key, service) in old.services {
+            state.services.entry(key).or_insert(service);
+        }
+        self.save(lock, &state)?;
+        std::fs::remove_file(&legacy).map_err(Self::io(&legacy))
+    }
+
+    fn read_legacy(&self) -> Option<NetState> {
+        let bytes = std::fs::read(self.legacy_path()).ok()?;
+        parse_record::<NetState>(&bytes)
+            .ok()
+            .map(NetState::normalized)
     }
 
     pub fn load(&self, _lock: &StateLock) -> Result<NetState, StoreError> {
@@ -76,89 +126,89 @@ impl NetStore {
     }
 
     /// A snapshot without the lock, for readers that tolerate a moment's lag
-    /// (`network ls`, the DNS server); writes are atomic renames, so it is whole.
+    /// (`network ls`, the DNS server); writes are atomic renames, so each
+    /// record is whole. Damaged records are in `NetState::damaged`.
     pub fn read(&self) -> Result<NetState, StoreError> {
-        let path = self.state_path();
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<NetState>(&bytes)
-                .map(NetState::normalized)
-                .map_err(|source| StoreError::Parse {
-                    path: path.clone(),
-                    source,
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(NetState::default()),
-            Err(e) => Err(StoreError::Io { path, source: e }),
+        let scan = self
+            .records
+            .scan::<NetworkRecord>()
+            .map_err(Self::io(&self.dir))?;
+        let mut state = NetState {
+            damaged: scan.damaged,
+            ..NetState::default()
+        };
+        for (name, record) in scan.records {
+            for endpoint in record.endpoints {
+                state.insert_endpoint(endpoint);
+            }
+            for service in record.services {
+                state
+                    .services
+                    .insert(ServiceLb::key(&service.project, &service.service), service);
+            }
+            state.networks.insert(name, record.network);
         }
+        // Before the first locked command splits it.
+        if let Some(old) = self.read_legacy() {
+            for (name, network) in old.networks {
+                state.networks.entry(name).or_insert(network);
+            }
+            state.endpoints.extend(old.endpoints);
+            state.services.extend(old.services);
+        }
+        Ok(state)
     }
 
+    /// Writes the record of every network whose content changed and removes
+    /// those of networks no longer in `state`; the record of a network lost
+    /// to damage stays as it is until `network rm` or `system check` deals
+    /// with it.
     pub fn save(&self, _lock: &StateLock, state: &NetState) -> Result<(), StoreError> {
-        let path = self.state_path();
-        let json = serde_json::to_vec_pretty(state).expect("state serializes");
-        crate::util::atomic::write_atomic(&path, &json).map_err(Self::io(&path))?;
+        for (name, record) in records_of(state) {
+            let json = serde_json::to_vec_pretty(&record).expect("record serializes");
+            let path = self.records.path(&name);
+            self.records.write(&name, &json).map_err(Self::io(&path))?;
+        }
+        let on_disk = self
+            .records
+            .scan::<serde_json::Value>()
+            .map_err(Self::io(&self.dir))?;
+        let names = on_disk.records.keys().chain(on_disk.damaged.keys());
+        for name in names {
+            let lost = state.damaged.get(name).is_some_and(|d| !d.recovered);
+            if !state.networks.contains_key(name) && !lost {
+                let path = self.records.path(name);
+                self.records.remove(name).map_err(Self::io(&path))?;
+            }
+        }
         super::state_watch::notify(&self.dir);
         Ok(())
     }
+
+    /// Renames a lost network's record `*.damaged` (`system check --repair`).
+    pub fn set_aside(&self, _lock: &StateLock, name: &str) -> Result<(), StoreError> {
+        let path = self.records.path(name);
+        self.records.set_aside(name).map_err(Self::io(&path))
+    }
+}
+
+/// `state` split by network; endpoints and services of a network that is
+/// not there are dropped.
+fn records_of(state: &NetState) -> BTreeMap<String, NetworkRecord> {
+    state
+        .networks
+        .iter()
+        .map(|(name, network)| {
+            let record = NetworkRecord {
+                network: network.clone(),
+                endpoints: state.endpoints_on(name).cloned().collect(),
+                services: state.services_on(name).cloned().collect(),
+            };
+            (name.clone(), record)
+        })
+        .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::network::{Endpoint, NetState};
-
-    #[test]
-    fn saves_and_loads_under_the_lock() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = NetStore::open(dir.path());
-        let lock = store.lock().unwrap();
-        assert_eq!(store.load(&lock).unwrap(), NetState::default());
-        let mut state = NetState::default();
-        state.insert_endpoint(Endpoint {
-            container_id: "abc".into(),
-            container_name: "web".into(),
-            network: "bridge".into(),
-            ip: "172.17.0.2".parse().unwrap(),
-            aliases: vec![],
-            ports: vec![],
-            host_veth: "rcabc".into(),
-            ifname: "eth0".into(),
-            default_route: false,
-        });
-        store.save(&lock, &state).unwrap();
-        drop(lock);
-        assert_eq!(store.read().unwrap(), state);
-    }
-
-    #[test]
-    fn concurrent_lockers_serialize() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let threads: Vec<_> = (0..8)
-            .map(|i| {
-                let root = root.clone();
-                std::thread::spawn(move || {
-                    let store = NetStore::open(&root);
-                    let lock = store.lock().unwrap();
-                    let mut state = store.load(&lock).unwrap();
-                    let n = state.networks.len();
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                    state.networks.insert(
-                        format!("n{i}"),
-                        crate::network::Network {
-                            name: format!("n{i}"),
-                            bridge: format!("b{n}"),
-                            subnet: "10.1.0.0/24".parse().unwrap(),
-                            gateway: "10.1.0.1".parse().unwrap(),
-                            internal: false,
-                            created: String::new(),
-                        },
-                    );
-                    store.save(&lock, &state).unwrap();
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert_eq!(NetStore::open(&root).read().unwrap().networks.len(), 8);
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -21,17 +21,14 @@ use plan::{Finding, Kind, Repair};
 pub fn check(instance: &Instance) -> Vec<Finding> {
     let mut findings = containers(instance);
     findings.extend(projects(&instance.root));
-    if NetStore::open(&instance.root).read().is_err() {
-        let path = instance.root.join("networks/state.json");
-        let problem = problem_of(&path, String::new());
-        findings.push(finding(Kind::NetworkState, path, problem));
-    }
+    findings.extend(networks(&instance.root));
     if let Ok(damaged) = VolumeStore::open(&instance.root).damaged() {
         for (name, path, problem) in damaged {
             let problem = problem_of(&path, problem);
             findings.push(finding(Kind::VolumeMeta { name }, path, problem));
         }
     }
+    findings.extend(images(instance));
     let index = instance.root.join("images/images.json");
     if let Ok(bytes) = std::fs::read(&index) {
         if let Err(problem) = parse_record::<serde_json::Value>(&bytes) {
@@ -59,6 +56,53 @@ fn finding(kind: Kind, path: PathBuf, problem: String) -> Finding {
         path,
         problem,
     }
+}
+
+fn images(instance: &Instance) -> Vec<Finding> {
+    let Ok(store) = instance.images() else {
+        return Vec::new();
+    };
+    let Ok((recovered, lost)) = store.damaged() else {
+        return Vec::new();
+    };
+    let recovered = recovered.into_iter().map(|d| {
+        let id = d.path.file_stem().unwrap_or_default().to_string_lossy();
+        let kind = Kind::ImageRecord {
+            id: format!("sha256:{id}"),
+            recovered: d.recovered,
+        };
+        finding(kind, d.path, d.problem)
+    });
+    let lost = lost.into_iter().map(|l| {
+        let kind = Kind::ImageRecord {
+            id: l.id,
+            recovered: false,
+        };
+        finding(kind, l.damage.path, l.damage.problem)
+    });
+    recovered.chain(lost).collect()
+}
+
+fn networks(root: &Path) -> Vec<Finding> {
+    let store = NetStore::open(root);
+    let mut findings = Vec::new();
+    let legacy = store.legacy_path();
+    if let Ok(bytes) = std::fs::read(&legacy) {
+        if let Err(problem) = parse_record::<crate::network::NetState>(&bytes) {
+            findings.push(finding(Kind::NetworkState, legacy, problem.to_string()));
+        }
+    }
+    let Ok(state) = store.read() else {
+        return findings;
+    };
+    for (name, damage) in state.damaged {
+        let kind = Kind::NetworkRecord {
+            name,
+            recovered: damage.recovered,
+        };
+        findings.push(finding(kind, damage.path, damage.problem));
+    }
+    findings
 }
 
 fn containers(instance: &Instance) -> Vec<Finding> {
@@ -155,6 +199,26 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
             volumes
                 .restore_meta(name, &now_rfc3339())
                 .map_err(|e| failed(&e))?;
+        }
+        (Repair::RestoreFromCopy, Kind::NetworkRecord { .. }) => {
+            // A locked rewrite writes every record that differs from its value.
+            let store = NetStore::open(&instance.root);
+            let lock = store.lock().map_err(|e| failed(&e))?;
+            let state = store.load(&lock).map_err(|e| failed(&e))?;
+            store.save(&lock, &state).map_err(|e| failed(&e))?;
+        }
+        (Repair::SetAside { .. }, Kind::NetworkRecord { name, .. }) => {
+            let store = NetStore::open(&instance.root);
+            let lock = store.lock().map_err(|e| failed(&e))?;
+            store.set_aside(&lock, name).map_err(|e| failed(&e))?;
+        }
+        (Repair::RestoreFromCopy, Kind::ImageRecord { .. }) => {
+            let store = instance.images().map_err(|e| failed(&e))?;
+            store.heal().map_err(|e| failed(&e))?;
+        }
+        (Repair::SetAside { .. }, Kind::ImageRecord { id, .. }) => {
+            let store = instance.images().map_err(|e| failed(&e))?;
+            store.set_aside(id).map_err(|e| failed(&e))?;
         }
         (Repair::Discard, _) => std::fs::remove_file(path).map_err(|e| failed(&e))?,
         (Repair::SetAside { .. }, _) => {

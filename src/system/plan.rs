@@ -19,12 +19,17 @@ pub enum Kind {
     ProjectHistory { project: String },
     /// `projects/NAME/{health,rollouts}.json`: the supervisor rewrites them.
     ProjectCache,
-    /// `networks/state.json`: networks, leases, published ports.
+    /// `networks/state.json` of earlier versions: every network at once.
     NetworkState,
+    /// `networks/records/NAME.json`: a network, its leases and services;
+    /// `recovered`: its copy is whole.
+    NetworkRecord { name: String, recovered: bool },
     /// `volumes/NAME/meta.json`; the data is beside it.
     VolumeMeta { name: String },
-    /// `images/images.json`: the names of the images.
+    /// `images/images.json` of earlier versions: the names of every image.
     ImageIndex,
+    /// `images/records/HEX.json`: one image; `recovered`: its copy is whole.
+    ImageRecord { id: String, recovered: bool },
 }
 
 /// One unreadable record.
@@ -41,6 +46,8 @@ pub enum Repair {
     RestoreExitedState,
     /// Its processes stopped, its cgroup, network and directory removed.
     RemoveContainer,
+    /// Rewritten from its copy: nothing is lost.
+    RestoreFromCopy,
     /// The volume's metadata rewritten from its name (labels are lost).
     RestoreVolumeMeta,
     /// Deleted: rewritten by its owner on its next pass.
@@ -68,6 +75,18 @@ pub fn plan(kind: &Kind) -> Repair {
         Kind::NetworkState => Repair::SetAside {
             then: "create your networks again (`rcorch network create`) and restart the containers that used them".into(),
         },
+        Kind::NetworkRecord {
+            recovered: true, ..
+        } => Repair::RestoreFromCopy,
+        Kind::NetworkRecord { name, .. } => Repair::SetAside {
+            then: format!("create the network again (`rcorch network create {name}`) and restart the containers that used it"),
+        },
+        Kind::ImageRecord {
+            recovered: true, ..
+        } => Repair::RestoreFromCopy,
+        Kind::ImageRecord { .. } => Repair::SetAside {
+            then: "import, load or pull the image again (its layers are kept)".into(),
+        },
         Kind::VolumeMeta { .. } => Repair::RestoreVolumeMeta,
         Kind::ImageIndex => Repair::SetAside {
             then: "import, load or pull your images again (their layers are kept)".into(),
@@ -84,6 +103,7 @@ impl Repair {
                 "removed: its configuration cannot be restored (processes stopped)".into()
             }
             Repair::RestoreVolumeMeta => "restored: metadata rewritten (labels lost)".into(),
+            Repair::RestoreFromCopy => "restored from its copy".into(),
             Repair::Discard => "removed: rebuilt by the project's supervisor".into(),
             Repair::SetAside { then } => format!("set aside as *.damaged: {then}"),
             Repair::LeaveRunning => {
@@ -130,6 +150,13 @@ mod tests {
             Repair::RestoreVolumeMeta
         );
         assert_eq!(plan(&Kind::ProjectCache), Repair::Discard);
+        assert_eq!(
+            plan(&Kind::NetworkRecord {
+                name: "a".into(),
+                recovered: true
+            }),
+            Repair::RestoreFromCopy
+        );
     }
 
     #[test]
@@ -142,6 +169,10 @@ mod tests {
                 project: "shop".into(),
             },
             Kind::NetworkState,
+            Kind::NetworkRecord {
+                name: "a".into(),
+                recovered: false,
+            },
             Kind::ImageIndex,
         ] {
             let repair = plan(&kind);

@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod filter;
+pub mod records;
 pub mod suggest;
 pub mod template;
 pub mod time;
