@@ -113,19 +113,11 @@ pub fn exec(global: &Global, args: &ExecArgs) -> Result<i32, OciError> {
 
 fn load_spec(bundle: &Path) -> Result<Spec, OciError> {
     let path = bundle.join("config.json");
-    Spec::load(&path).map_err(|e| OciError::InvalidConfig {
-        message: format!(
-            "{} (the container's seccomp profile and process): {e}",
-            path.display()
-        ),
-    })
+    super::load_json(&path)
 }
 
 fn read_process(path: &Path) -> Result<Process, OciError> {
-    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
-    serde_json::from_str(&text).map_err(|e| OciError::InvalidConfig {
-        message: format!("{}: {e}", path.display()),
-    })
+    super::load_json(path)
 }
 
 /// runc's exec without --process: the container's process with the command
