@@ -101,3 +101,29 @@ fn start_returns_once_the_process_runs_after_the_start_container_hooks() {
     assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
     assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
 }
+
+#[test]
+fn an_apparmor_profile_the_host_cannot_load_is_a_warning_and_a_bad_version_an_error() {
+    if !is_root() || std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "echo ran"]);
+    b.edit_config(|c| c["process"]["apparmorProfile"] = "acme-profile".into());
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run: {out}");
+    assert!(
+        out.contains("warning: process.apparmorProfile \"acme-profile\" is not applied"),
+        "{out}"
+    );
+    assert!(out.contains("ran"), "the container still runs: {out}");
+
+    b.edit_config(|c| c["ociVersion"] = "invalid".into());
+    let (status, out) = b.runtime_detached(&["run", "--bundle", &bundle, "c2"]);
+    assert!(!status.success());
+    assert!(out.contains("ociVersion \"invalid\""), "{out}");
+    assert!(
+        !b.root.join("c2").exists(),
+        "a refused config leaves no state"
+    );
+}

@@ -86,6 +86,10 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     check_id(&args.id)?;
     let bundle = std::fs::canonicalize(&args.bundle).map_err(io_error(&args.bundle))?;
     let spec: oci_spec::runtime::Spec = super::load_json(&bundle.join("config.json"))?;
+    super::checks::check_oci_version(spec.version())?;
+    for warning in super::checks::security_warnings(&spec, super::checks::HostSecurity::detect()) {
+        eprintln!("rcorch-runtime: warning: {warning}");
+    }
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
     let mut mapped = map_spec(&spec, &bundle, &args.id, &layout)?;
     let cgroups_path = cgroupfs_path(&mapped.cgroups_path, global.systemd_cgroup);

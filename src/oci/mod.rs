@@ -4,6 +4,7 @@
 //! container's init.
 
 mod cgroup_extra;
+mod checks;
 pub mod cli;
 mod create;
 mod exec;
