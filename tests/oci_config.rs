@@ -127,3 +127,59 @@ fn an_apparmor_profile_the_host_cannot_load_is_a_warning_and_a_bad_version_an_er
         "a refused config leaves no state"
     );
 }
+
+/// A v1 file of the container's cgroup, or its v2 counterpart.
+fn cgroup_file(b: &Bundle, v1: (&str, &str), v2: &str) -> String {
+    let relative = b.cgroup.trim_start_matches('/');
+    let v1_path = format!("/sys/fs/cgroup/{}/{relative}/{}", v1.0, v1.1);
+    let v2_path = format!("/sys/fs/cgroup/{relative}/{v2}");
+    std::fs::read_to_string(v1_path)
+        .or_else(|_| std::fs::read_to_string(v2_path))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn update_minus_one_makes_memory_pids_and_cpu_unlimited_again() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    b.edit_config(|c| {
+        c["linux"]["resources"] = serde_json::json!({
+            "memory": {"limit": 67108864}, "pids": {"limit": 20},
+            "cpu": {"quota": 50000, "period": 100000}
+        })
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--detach", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run -d: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap() as i32;
+    let memory = || cgroup_file(&b, ("memory", "memory.limit_in_bytes"), "memory.max");
+    let pids = || cgroup_file(&b, ("pids", "pids.max"), "pids.max");
+    let quota = || cgroup_file(&b, ("cpu", "cpu.cfs_quota_us"), "cpu.max");
+    assert_eq!((memory(), pids()), ("67108864".into(), "20".into()));
+    let out = b.runtime(&[
+        "update",
+        "--memory",
+        "-1",
+        "--pids-limit",
+        "-1",
+        "--cpu-quota",
+        "-1",
+        "c1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let memory = memory();
+    assert!(
+        memory == "max" || memory.parse::<u64>().unwrap() > 1 << 60,
+        "memory is unlimited: {memory}"
+    );
+    assert_eq!(pids(), "max");
+    let quota = quota();
+    assert!(quota == "-1" || quota.starts_with("max"), "{quota}");
+    assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+}
