@@ -183,3 +183,26 @@ fn update_minus_one_makes_memory_pids_and_cpu_unlimited_again() {
     assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
     assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
 }
+
+#[test]
+fn exec_tty_without_a_console_socket_relays_the_pty_in_the_foreground() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--detach", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run -d: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap() as i32;
+    let out = b.runtime(&["exec", "--tty", "c1", "sh", "-c", "tty; exit 3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "the process has a pty: {out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // Detached there is nobody to hold the master: a clear refusal.
+    let out = b.runtime(&["exec", "--tty", "--detach", "c1", "true"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--console-socket"));
+    assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+}
