@@ -206,3 +206,31 @@ fn exec_tty_without_a_console_socket_relays_the_pty_in_the_foreground() {
     assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
     assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
 }
+
+#[test]
+fn a_rootless_spec_runs_in_its_own_user_namespace() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["true"]);
+    std::fs::remove_file(b.path("config.json")).unwrap();
+    let out = b.runtime(&[
+        "spec",
+        "--rootless",
+        "--bundle",
+        b.dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "spec --rootless: {out:?}");
+    b.edit_config(|c| {
+        c["process"]["terminal"] = false.into();
+        c["process"]["args"] = serde_json::json!(["sh", "-c", "cat /proc/self/uid_map; ls /sys"]);
+        c["linux"]["cgroupsPath"] = b.cgroup.clone().into();
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run: {out}");
+    let map: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "0", "1"], "root maps to the caller alone: {out}");
+    assert!(out.contains("kernel"), "/sys is bound from the host: {out}");
+}
