@@ -195,16 +195,7 @@ fn dispatch(global: &Global, command: Command) -> Result<i32, OciError> {
             println!("{text}");
             Ok(0)
         }
-        Command::Spec { bundle, rootless } => {
-            if rootless {
-                return Err(OciError::InvalidConfig {
-                    message:
-                        "rootless containers are not supported yet: run spec without --rootless"
-                            .into(),
-                });
-            }
-            super::info::spec(&bundle).map(|()| 0)
-        }
+        Command::Spec { bundle, rootless } => super::info::spec(&bundle, rootless).map(|()| 0),
     }
 }
 

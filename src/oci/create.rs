@@ -85,11 +85,11 @@ pub fn cgroupfs_path(path: &str, systemd: bool) -> String {
 pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     check_id(&args.id)?;
     let bundle = std::fs::canonicalize(&args.bundle).map_err(io_error(&args.bundle))?;
-    let spec = oci_spec::runtime::Spec::load(bundle.join("config.json")).map_err(|e| {
-        OciError::InvalidConfig {
-            message: format!("{}: {e}", bundle.join("config.json").display()),
-        }
-    })?;
+    let spec: oci_spec::runtime::Spec = super::load_json(&bundle.join("config.json"))?;
+    super::checks::check_oci_version(spec.version())?;
+    for warning in super::checks::security_warnings(&spec, super::checks::HostSecurity::detect()) {
+        eprintln!("rcorch-runtime: warning: {warning}");
+    }
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
     let mut mapped = map_spec(&spec, &bundle, &args.id, &layout)?;
     let cgroups_path = cgroupfs_path(&mapped.cgroups_path, global.systemd_cgroup);
@@ -118,6 +118,10 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     let fifo = global.states.fifo(&args.id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(sys_error("mkfifo"))?;
+    // Writable by all, past the umask: an init in a user namespace opens it
+    // as an unprivileged host user (runc's mode too).
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(io_error(&fifo))?;
     let cgroup = crate::cgroups::manager_at(&layout, &cgroups_path)?;
     let mut extra_cgroups = Vec::new();
     cgroup.apply_limits(&mapped.limits)?;
@@ -334,6 +338,11 @@ pub fn start(global: &Global, id: &str) -> Result<(), OciError> {
         }
     }
     let _ = std::fs::remove_file(&fifo);
+    // Then to the fifo's end: the init holds it open until its exec (or
+    // death), so the process runs once start returns, as with runc.
+    while !matches!((&file).read(&mut byte), Ok(0)) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let state = state_json(&record, Status::Running).to_string();
     for hook in &record.hooks.poststart {
         // The container runs already: a failing poststart hook is a warning.

@@ -15,8 +15,9 @@ use super::cli::Global;
 use super::resources::rlimits;
 use super::spec_map::{exec_target, invalid};
 use super::state::Status;
-use super::{io_error, OciError};
+use super::{io_error, sys_error, OciError};
 use crate::runtime::exec::{open_namespaces, spawn, Joined};
+use crate::runtime::stdio::ExecPty;
 
 #[derive(clap::Args, Default)]
 pub struct ExecArgs {
@@ -80,14 +81,20 @@ pub fn exec(global: &Global, args: &ExecArgs) -> Result<i32, OciError> {
     let mut target = exec_target(&process, linux)?;
     add_caps(&mut target.capabilities, &args.cap)?;
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (terminal, &args.console_socket) {
-        (false, _) => None,
-        (true, Some(path)) => Some(UnixStream::connect(path).map_err(io_error(path))?),
-        (true, None) => {
-            return Err(invalid(
-                "the process has a terminal: pass --console-socket to receive it",
-            ))
-        }
+    let console =
+        match (terminal, &args.console_socket) {
+            (false, _) => None,
+            (true, Some(path)) => Some(UnixStream::connect(path).map_err(io_error(path))?),
+            (true, None) if args.detach => return Err(invalid(
+                "a detached process with a terminal needs --console-socket to hand the terminal to",
+            )),
+            (true, None) => None,
+        };
+    // runc's foreground -t without a socket: we hold the pty's master and
+    // copy between it and our own stdio until the process exits.
+    let relay = match (terminal, &console) {
+        (true, None) => Some(ExecPty::open(true).map_err(sys_error("open a terminal"))?),
+        _ => None,
     };
     let mut cgroup_procs = super::ops::cgroup(&record)?.procs_files();
     cgroup_procs.extend(record.extra_cgroups.iter().map(|d| d.join("cgroup.procs")));
@@ -96,9 +103,12 @@ pub fn exec(global: &Global, args: &ExecArgs) -> Result<i32, OciError> {
         cgroup_procs,
         workdir: process.cwd().clone(),
         stdio: [0, 1, 2],
-        console: console
-            .as_ref()
-            .map(|s| (s.as_raw_fd(), console_size(&process))),
+        console: match &relay {
+            Some(pty) => Some(pty.console_request()),
+            None => console
+                .as_ref()
+                .map(|s| (s.as_raw_fd(), console_size(&process))),
+        },
         rlimits: rlimits(&process)?,
         preserve_fds: args.preserve_fds,
         lifeline: false,
@@ -108,24 +118,19 @@ pub fn exec(global: &Global, args: &ExecArgs) -> Result<i32, OciError> {
     if let Some(path) = &args.pid_file {
         super::create::write_pid_file(path, spawned.pid)?;
     }
+    if let Some(pty) = relay {
+        pty.relay();
+    }
     Ok(spawned.wait()?)
 }
 
 fn load_spec(bundle: &Path) -> Result<Spec, OciError> {
     let path = bundle.join("config.json");
-    Spec::load(&path).map_err(|e| OciError::InvalidConfig {
-        message: format!(
-            "{} (the container's seccomp profile and process): {e}",
-            path.display()
-        ),
-    })
+    super::load_json(&path)
 }
 
 fn read_process(path: &Path) -> Result<Process, OciError> {
-    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
-    serde_json::from_str(&text).map_err(|e| OciError::InvalidConfig {
-        message: format!("{}: {e}", path.display()),
-    })
+    super::load_json(path)
 }
 
 /// runc's exec without --process: the container's process with the command

@@ -4,6 +4,7 @@
 //! container's init.
 
 mod cgroup_extra;
+mod checks;
 pub mod cli;
 mod create;
 mod exec;
@@ -67,4 +68,42 @@ pub(crate) fn io_error(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) 
 
 pub(crate) fn sys_error(what: &'static str) -> impl FnOnce(nix::Error) -> OciError {
     move |source| OciError::Sys { what, source }
+}
+
+/// Reads a config.json (or a --process file). serde's own message says
+/// which field and where; its list of every allowed value is cut short.
+pub(crate) fn load_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> Result<T, OciError> {
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    serde_json::from_str(&text).map_err(|e| OciError::InvalidConfig {
+        message: format!("{}: {}", path.display(), describe_json_error(&e)),
+    })
+}
+
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.split_once(", expected one of") {
+        Some((head, _)) => format!("{head} at line {} column {}", e.line(), e.column()),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_capability_is_named_with_its_place() {
+        let text = r#"{"ociVersion": "1.0.2", "process": {"cwd": "/", "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_CHOWN", "CAP_TEST"]}}}"#;
+        let e = serde_json::from_str::<oci_spec::runtime::Spec>(text).unwrap_err();
+        let message = describe_json_error(&e);
+        assert!(message.contains("CAP_TEST"), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+        assert!(
+            !message.contains("CAP_SYSLOG"),
+            "the long list is cut: {message}"
+        );
+    }
 }

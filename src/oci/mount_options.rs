@@ -158,9 +158,50 @@ pub fn parse_options(options: &[String]) -> MountOptions {
     out
 }
 
+/// An "inside outside count" range of a user namespace's id map.
+pub type IdRange = (u32, u32, u32);
+
+/// devpts in a user namespace refuses (EINVAL) a uid=/gid= the namespace
+/// does not map: such an option is dropped, so the ptys belong to the
+/// namespace's root instead (what runc's and crun's callers get too).
+pub fn devpts_data_in_userns(data: &str, uids: &[IdRange], gids: &[IdRange]) -> String {
+    let mapped = |ranges: &[IdRange], id: &str| {
+        id.parse::<u64>().is_ok_and(|id| {
+            ranges
+                .iter()
+                .any(|&(inside, _, count)| id >= inside as u64 && id < inside as u64 + count as u64)
+        })
+    };
+    data.split(',')
+        .filter(|option| match option.split_once('=') {
+            Some(("uid", id)) => mapped(uids, id),
+            Some(("gid", id)) => mapped(gids, id),
+            _ => true,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devpts_keeps_only_the_owner_options_the_user_namespace_maps() {
+        let data = "newinstance,ptmxmode=0666,mode=0620,gid=5";
+        assert_eq!(
+            devpts_data_in_userns(data, &[(0, 1000, 1)], &[(0, 1000, 10)]),
+            data
+        );
+        assert_eq!(
+            devpts_data_in_userns(data, &[(0, 1000, 1)], &[(0, 1000, 1)]),
+            "newinstance,ptmxmode=0666,mode=0620"
+        );
+        assert_eq!(
+            devpts_data_in_userns("uid=7,gid=5", &[(5, 2000, 3)], &[(6, 3000, 2)]),
+            "uid=7"
+        );
+    }
 
     fn opts(list: &[&str]) -> MountOptions {
         parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())

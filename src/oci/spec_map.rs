@@ -11,7 +11,7 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use super::mount_options::{parse_options, propagation_flags};
+use super::mount_options::{devpts_data_in_userns, parse_options, propagation_flags, IdRange};
 use super::resources::{limits, rlimits};
 use super::seccomp_map::map_seccomp;
 use super::OciError;
@@ -117,6 +117,21 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
     for m in spec.mounts().iter().flatten() {
         ops.extend(map_mount(m, bundle, layout));
     }
+    if clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
+        let (uids, gids) = (ranges(linux.uid_mappings()), ranges(linux.gid_mappings()));
+        if uids.is_empty() || gids.is_empty() {
+            return Err(invalid(
+                "a new user namespace needs linux.uidMappings and linux.gidMappings: add both",
+            ));
+        }
+        for op in ops.iter_mut() {
+            if let MountOp::Generic(m) = op {
+                if m.fstype == "devpts" {
+                    m.data = devpts_data_in_userns(&m.data, &uids, &gids);
+                }
+            }
+        }
+    }
     ops.extend(device_ops(linux));
     let own_mounts = has(CloneFlags::CLONE_NEWNS);
     let mounts = MountPlan {
@@ -207,17 +222,29 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
     mapped.plan.oci = Some(crate::runtime::init::OciHandshake {
         exec_fifo: -1,
         preserve_fds: 0,
-        user_ns: mapped.id_maps.is_some(),
+        user_ns: mapped.id_maps.is_some()
+            || mapped
+                .plan
+                .join
+                .iter()
+                .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER),
         create_container: container_hooks.0.iter().map(HookRecord::hook).collect(),
         start_container: container_hooks.1.iter().map(HookRecord::hook).collect(),
     });
     Ok(mapped)
 }
 
-fn id_map(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> String {
+fn ranges(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> Vec<IdRange> {
     maps.iter()
         .flatten()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .map(|m| (m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+fn id_map(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> String {
+    ranges(maps)
+        .iter()
+        .map(|(inside, outside, count)| format!("{inside} {outside} {count}\n"))
         .collect()
 }
 
@@ -241,13 +268,7 @@ fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<Namespaces, OciError> 
             LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
             LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
             LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
-            LinuxNamespaceType::User => {
-                // The mapping and the switch to the namespace's root are in
-                // place, but /dev set-up inside one still fails (EOVERFLOW).
-                return Err(invalid(
-                    "user namespaces are not supported by rcorch-runtime yet: remove the user namespace",
-                ));
-            }
+            LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
             LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
         };
         match ns.path() {

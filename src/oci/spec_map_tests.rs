@@ -192,3 +192,47 @@ fn seccomp_profiles_map_actions_and_arguments() {
     .unwrap();
     assert!(map_seccomp(&notify).is_err());
 }
+
+#[test]
+fn a_new_user_namespace_gets_its_maps_and_devpts_only_mapped_owners() {
+    let m = map(serde_json::json!({
+        "linux": {
+            "namespaces": [{"type": "mount"}, {"type": "user"}],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 2000}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]
+        },
+        "mounts": [{"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                    "options": ["nosuid", "newinstance", "mode=0620", "gid=5"]}]
+    }))
+    .unwrap();
+    assert!(m.clone_flags.contains(CloneFlags::CLONE_NEWUSER));
+    assert_eq!(
+        m.id_maps,
+        Some(("0 1000 2000\n".to_string(), "0 1000 1\n".to_string()))
+    );
+    assert!(m.plan.oci.as_ref().unwrap().user_ns);
+    let devpts = m.plan.mounts.before_pivot.iter().find_map(|op| match op {
+        MountOp::Generic(g) if g.fstype == "devpts" => Some(g.data.clone()),
+        _ => None,
+    });
+    assert_eq!(devpts.as_deref(), Some("newinstance,mode=0620"));
+}
+
+#[test]
+fn a_joined_user_namespace_is_entered_without_maps_and_a_new_one_needs_them() {
+    let m = map(serde_json::json!({"linux": {"namespaces": [
+        {"type": "mount"}, {"type": "user", "path": "/proc/1/ns/user"}
+    ]}}))
+    .unwrap();
+    assert_eq!(m.id_maps, None);
+    assert!(m.plan.oci.as_ref().unwrap().user_ns);
+    assert_eq!(
+        m.plan.join,
+        vec![(CloneFlags::CLONE_NEWUSER, PathBuf::from("/proc/1/ns/user"))]
+    );
+    let err = map(serde_json::json!({"linux": {"namespaces": [{"type": "user"}]}}))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("uidMappings"), "{err}");
+}

@@ -72,17 +72,17 @@ pub struct UpdateArgs {
     /// A linux.resources JSON document ("-" for stdin).
     #[arg(long, short = 'r')]
     pub resources: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub memory: Option<String>,
     #[arg(long)]
     pub memory_reservation: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub memory_swap: Option<String>,
     #[arg(long)]
     pub kernel_memory: Option<String>,
     #[arg(long)]
     pub cpu_period: Option<u64>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
     #[arg(long)]
     pub cpu_share: Option<u64>,
@@ -94,7 +94,7 @@ pub struct UpdateArgs {
     pub cpuset_cpus: Option<String>,
     #[arg(long)]
     pub cpuset_mems: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     #[arg(long)]
     pub blkio_weight: Option<u16>,
@@ -131,6 +131,16 @@ pub fn update(global: &Global, args: &UpdateArgs) -> Result<(), OciError> {
         }
     }
     cgroup.apply_limits(&limits)?;
+    // A -1 is "back to unlimited", which the limits above cannot say.
+    let v2 = !matches!(layout, Layout::V1 { .. });
+    for (file, value) in unlimited_writes(&resources, v2) {
+        let dirs = cgroup.cgroup_dirs();
+        let Some(path) = dirs.iter().map(|d| d.join(file)).find(|p| p.exists()) else {
+            eprintln!("rcorch-runtime: warning: this host has no {file}; {value} not applied");
+            continue;
+        };
+        std::fs::write(&path, &value).map_err(io_error(&path))?;
+    }
     if let Layout::V1 { .. } = layout {
         let mounts = super::cgroup_extra::v1_mounts(&mountinfo());
         // The devices cgroup is set once by create; update leaves it.
@@ -141,6 +151,45 @@ pub fn update(global: &Global, args: &UpdateArgs) -> Result<(), OciError> {
         super::cgroup_extra::apply(&mounts, &record.cgroups_path, &writes)?;
     }
     Ok(())
+}
+
+/// The cgroup files (and values) that lift a limit given as -1, in the
+/// order the kernel accepts them (v1's memsw before the limit under it).
+fn unlimited_writes(resources: &LinuxResources, v2: bool) -> Vec<(&'static str, String)> {
+    let memory = resources.memory().as_ref();
+    let minus_one = |v: Option<i64>| v == Some(-1);
+    let mut out = Vec::new();
+    let swap = memory.is_some_and(|m| minus_one(m.swap()));
+    let limit = memory.is_some_and(|m| minus_one(m.limit()));
+    let unlimited = if v2 { "max" } else { "-1" };
+    if swap || (limit && !v2) {
+        let file = if v2 {
+            "memory.swap.max"
+        } else {
+            "memory.memsw.limit_in_bytes"
+        };
+        out.push((file, unlimited.to_string()));
+    }
+    if limit {
+        let file = if v2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        };
+        out.push((file, unlimited.to_string()));
+    }
+    if let Some(cpu) = resources.cpu().as_ref().filter(|c| minus_one(c.quota())) {
+        if v2 {
+            let period = cpu.period().unwrap_or(100_000);
+            out.push(("cpu.max", format!("max {period}")));
+        } else {
+            out.push(("cpu.cfs_quota_us", "-1".to_string()));
+        }
+    }
+    if resources.pids().as_ref().is_some_and(|p| p.limit() == -1) {
+        out.push(("pids.max", "max".to_string()));
+    }
+    out
 }
 
 fn read_resources(path: &Path) -> Result<serde_json::Value, OciError> {
@@ -221,6 +270,36 @@ mod tests {
         assert_eq!(limits.pids, Some(5));
         let cpu = limits.cpu.unwrap();
         assert_eq!((cpu.quota_us, cpu.period_us), (50000, 100000));
+    }
+
+    #[test]
+    fn minus_one_lifts_each_limit_in_the_order_the_kernel_takes() {
+        let args = UpdateArgs {
+            memory: Some("-1".into()),
+            cpu_quota: Some(-1),
+            pids_limit: Some(-1),
+            ..UpdateArgs::default()
+        };
+        let r = merge_flags(serde_json::json!({}), &args).unwrap();
+        let v1: Vec<_> = unlimited_writes(&r, false);
+        assert_eq!(
+            v1,
+            [
+                ("memory.memsw.limit_in_bytes", "-1".to_string()),
+                ("memory.limit_in_bytes", "-1".to_string()),
+                ("cpu.cfs_quota_us", "-1".to_string()),
+                ("pids.max", "max".to_string()),
+            ]
+        );
+        let v2: Vec<_> = unlimited_writes(&r, true);
+        assert_eq!(v2[0], ("memory.max", "max".to_string()));
+        assert_eq!(v2[1], ("cpu.max", "max 100000".to_string()));
+        assert!(limits_of(&r).memory.is_none(), "no limit is set instead");
+        let none = merge_flags(
+            serde_json::json!({"memory": {"limit": 1000}}),
+            &UpdateArgs::default(),
+        );
+        assert!(unlimited_writes(&none.unwrap(), false).is_empty());
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub struct OciHandshake {
     pub exec_fifo: RawFd,
     /// Descriptors 3.. handed over by the caller (LISTEN_FDS), kept open.
     pub preserve_fds: u32,
-    /// In a new user namespace: become its root once the maps are written.
+    /// In a user namespace (new, its maps written, or joined): become its root.
     pub user_ns: bool,
     pub create_container: Vec<super::hooks::Hook>,
     pub start_container: Vec<super::hooks::Hook>,
@@ -156,7 +156,9 @@ pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
     let ready = prepare(plan, &error_pipe)
         .and_then(|state| wait_for_start(plan, &error_pipe, &state, &proc_dir));
     let failure = match ready {
-        Ok(()) => exec_target(&plan.target, plan.reaper, plan.die_with_parent, &error_pipe),
+        // The exec fifo stays open until exec closes it (O_CLOEXEC): `start`
+        // reads to its end, so it returns once the process runs, as runc's.
+        Ok(_fifo) => exec_target(&plan.target, plan.reaper, plan.die_with_parent, &error_pipe),
         Err(f) => f,
     };
     report_and_exit(failure, error_pipe)
@@ -209,6 +211,9 @@ fn prepare(plan: &InitPlan, error_pipe: &OwnedFd) -> Result<Vec<u8>, Failure> {
         })?;
     }
     super::init_setup::join_namespaces(&plan.join)?;
+    if plan.oci.as_ref().is_some_and(|o| o.user_ns) {
+        super::init_setup::become_namespace_root()?;
+    }
     if plan.new_cgroup_ns {
         // After joining, so the container sees its own cgroup as the root.
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -249,19 +254,21 @@ fn prepare(plan: &InitPlan, error_pipe: &OwnedFd) -> Result<Vec<u8>, Failure> {
 }
 
 /// OCI: tell the runtime we are ready, then block on the exec fifo until
-/// `start` opens it, and run the startContainer hooks.
+/// `start` opens it, and run the startContainer hooks. Returns the fifo's
+/// write end, open until exec.
 fn wait_for_start(
     plan: &InitPlan,
     error_pipe: &OwnedFd,
     state: &[u8],
     proc_dir: &Option<OwnedFd>,
-) -> Result<(), Failure> {
+) -> Result<Option<OwnedFd>, Failure> {
     let Some(oci) = &plan.oci else {
-        return Ok(());
+        return Ok(None);
     };
     let _ = nix::unistd::write(error_pipe, &[MSG_READY]);
-    super::init_setup::wait_exec_fifo(proc_dir, oci.exec_fifo)?;
-    super::init_setup::run_hooks("startContainer", &oci.start_container, state)
+    let fifo = super::init_setup::wait_exec_fifo(proc_dir, oci.exec_fifo)?;
+    super::init_setup::run_hooks("startContainer", &oci.start_container, state)?;
+    Ok(Some(fifo))
 }
 
 /// `preserved` descriptors from 3 up stay open across exec (`--preserve-fds`).

@@ -16,11 +16,16 @@ fn failed(message: String) -> Failure {
     Failure(FailureKind::Setup, message)
 }
 
-/// setns into each namespace file; the mount namespace last, since joining
-/// it changes which paths the others' files are found at.
+/// setns into each namespace file: the user namespace first (it owns the
+/// others, and grants the capabilities to join them), the mount namespace
+/// last, since joining it changes which paths the others' files are found at.
 pub(super) fn join_namespaces(join: &[(CloneFlags, PathBuf)]) -> Result<(), Failure> {
     let mut ordered: Vec<&(CloneFlags, PathBuf)> = join.iter().collect();
-    ordered.sort_by_key(|(flag, _)| *flag == CloneFlags::CLONE_NEWNS);
+    ordered.sort_by_key(|(flag, _)| match *flag {
+        CloneFlags::CLONE_NEWUSER => 0,
+        CloneFlags::CLONE_NEWNS => 2,
+        _ => 1,
+    });
     for (flag, path) in ordered {
         let file = std::fs::File::open(path)
             .map_err(|e| failed(format!("open namespace {}: {e}", path.display())))?;
@@ -28,6 +33,15 @@ pub(super) fn join_namespaces(join: &[(CloneFlags, PathBuf)]) -> Result<(), Fail
             .map_err(|e| failed(format!("join namespace {}: {}", path.display(), e.desc())))?;
     }
     Ok(())
+}
+
+/// In a user namespace the init starts as an unmapped user: become the
+/// namespace's root, so the files it makes (/dev in a tmpfs the namespace
+/// owns) have an owner there; otherwise the kernel answers EOVERFLOW.
+pub(super) fn become_namespace_root() -> Result<(), Failure> {
+    let (uid, gid) = (Uid::from_raw(0), Gid::from_raw(0));
+    nix::unistd::setresgid(gid, gid, gid).map_err(setup("setgid 0 in the user namespace"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(setup("setuid 0 in the user namespace"))
 }
 
 pub(super) fn set_domainname(name: &str) -> Result<(), Failure> {
@@ -98,7 +112,7 @@ pub(super) fn open_proc() -> Option<OwnedFd> {
 
 /// Blocks until `start` opens the fifo for reading. The O_PATH fd can only
 /// be reopened for writing through /proc: the host's, opened beforehand.
-pub(super) fn wait_exec_fifo(proc_dir: &Option<OwnedFd>, fifo: RawFd) -> Result<(), Failure> {
+pub(super) fn wait_exec_fifo(proc_dir: &Option<OwnedFd>, fifo: RawFd) -> Result<OwnedFd, Failure> {
     let Some(proc_dir) = proc_dir else {
         return Err(failed("open the exec fifo: /proc is not mounted".into()));
     };
@@ -112,7 +126,7 @@ pub(super) fn wait_exec_fifo(proc_dir: &Option<OwnedFd>, fifo: RawFd) -> Result<
     // SAFETY: openat just returned this fd.
     let opened: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(opened) };
     nix::unistd::write(&opened, b"0").map_err(setup("write the exec fifo"))?;
-    Ok(())
+    Ok(opened)
 }
 
 pub(super) fn install_seccomp(target: &ExecTarget) -> Result<(), Failure> {

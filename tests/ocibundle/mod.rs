@@ -55,6 +55,16 @@ impl Bundle {
         Bundle { dir, root, cgroup }
     }
 
+    /// Changes config.json in place.
+    #[allow(dead_code)] // not every test target edits its config
+    pub fn edit_config(&self, change: impl FnOnce(&mut serde_json::Value)) {
+        let path = self.path("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        change(&mut config);
+        std::fs::write(&path, config.to_string()).unwrap();
+    }
+
     pub fn runtime(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_rcorch-runtime"))
             .arg("--root")

@@ -1,0 +1,236 @@
+//! rcorch-runtime on configs beyond the defaults: user namespaces, and the
+//! fields a host without the feature answers with a warning. Each test has
+//! its own state root, bundle and cgroupsPath (see tests/ocibundle).
+
+#[allow(dead_code)]
+mod ocibundle;
+
+use std::time::Duration;
+
+use ocibundle::{become_subreaper, is_root, reap, Bundle};
+
+/// Container root is host uid 100000; only gid 0 is mapped, so the default
+/// devpts `gid=5` cannot apply inside.
+fn with_user_namespace(config: &mut serde_json::Value) {
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    config["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 1}]);
+}
+
+/// As podman prepares a rootfs for a user namespace: owned by the mapped
+/// root, on a path the unprivileged host user can walk.
+fn give_the_rootfs_to(b: &Bundle, id: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut stack = vec![b.path("rootfs")];
+    while let Some(path) = stack.pop() {
+        std::os::unix::fs::lchown(&path, Some(id), Some(id)).unwrap();
+        if path.is_dir() && !path.is_symlink() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+}
+
+#[test]
+fn a_user_namespace_maps_the_containers_root_to_an_unprivileged_host_user() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "id -u; id -g; cat /proc/self/uid_map; tty < /dev/null; ls /dev/pts",
+    ]);
+    b.edit_config(with_user_namespace);
+    give_the_rootfs_to(&b, 100000);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run: {out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["0", "0"], "{out}");
+    let map: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"], "{out}");
+    assert!(out.contains("ptmx"), "devpts is mounted: {out}");
+
+    // Seen from the host, the same process is the unprivileged user.
+    b.edit_config(|c| c["process"]["args"] = serde_json::json!(["sleep", "100"]));
+    let (status, out) = b.runtime_detached(&["run", "--detach", "--bundle", &bundle, "c2"]);
+    assert!(status.success(), "run -d: {out}");
+    let pid = b.state("c2")["pid"].as_i64().unwrap() as i32;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uids.split_whitespace().collect::<Vec<_>>(),
+        ["Uid:", "100000", "100000", "100000", "100000"]
+    );
+    assert!(b.runtime(&["kill", "c2", "KILL"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+    assert!(b.runtime(&["delete", "c2"]).status.success());
+}
+
+#[test]
+fn start_returns_once_the_process_runs_after_the_start_container_hooks() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    // A slow startContainer hook: start must wait for it and the exec.
+    b.edit_config(|c| {
+        c["hooks"] = serde_json::json!({"startContainer": [
+            {"path": "/bin/sleep", "args": ["sleep", "0.3"]}
+        ]})
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "create: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap() as i32;
+    assert!(b.runtime(&["start", "c1"]).status.success());
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(
+        exe.ends_with("busybox"),
+        "the container's program runs when start returns, not {}",
+        exe.display()
+    );
+    assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+}
+
+#[test]
+fn an_apparmor_profile_the_host_cannot_load_is_a_warning_and_a_bad_version_an_error() {
+    if !is_root() || std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        return;
+    }
+    let b = Bundle::new(&["sh", "-c", "echo ran"]);
+    b.edit_config(|c| c["process"]["apparmorProfile"] = "acme-profile".into());
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run: {out}");
+    assert!(
+        out.contains("warning: process.apparmorProfile \"acme-profile\" is not applied"),
+        "{out}"
+    );
+    assert!(out.contains("ran"), "the container still runs: {out}");
+
+    b.edit_config(|c| c["ociVersion"] = "invalid".into());
+    let (status, out) = b.runtime_detached(&["run", "--bundle", &bundle, "c2"]);
+    assert!(!status.success());
+    assert!(out.contains("ociVersion \"invalid\""), "{out}");
+    assert!(
+        !b.root.join("c2").exists(),
+        "a refused config leaves no state"
+    );
+}
+
+/// A v1 file of the container's cgroup, or its v2 counterpart.
+fn cgroup_file(b: &Bundle, v1: (&str, &str), v2: &str) -> String {
+    let relative = b.cgroup.trim_start_matches('/');
+    let v1_path = format!("/sys/fs/cgroup/{}/{relative}/{}", v1.0, v1.1);
+    let v2_path = format!("/sys/fs/cgroup/{relative}/{v2}");
+    std::fs::read_to_string(v1_path)
+        .or_else(|_| std::fs::read_to_string(v2_path))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn update_minus_one_makes_memory_pids_and_cpu_unlimited_again() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    b.edit_config(|c| {
+        c["linux"]["resources"] = serde_json::json!({
+            "memory": {"limit": 67108864}, "pids": {"limit": 20},
+            "cpu": {"quota": 50000, "period": 100000}
+        })
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--detach", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run -d: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap() as i32;
+    let memory = || cgroup_file(&b, ("memory", "memory.limit_in_bytes"), "memory.max");
+    let pids = || cgroup_file(&b, ("pids", "pids.max"), "pids.max");
+    let quota = || cgroup_file(&b, ("cpu", "cpu.cfs_quota_us"), "cpu.max");
+    assert_eq!((memory(), pids()), ("67108864".into(), "20".into()));
+    let out = b.runtime(&[
+        "update",
+        "--memory",
+        "-1",
+        "--pids-limit",
+        "-1",
+        "--cpu-quota",
+        "-1",
+        "c1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let memory = memory();
+    assert!(
+        memory == "max" || memory.parse::<u64>().unwrap() > 1 << 60,
+        "memory is unlimited: {memory}"
+    );
+    assert_eq!(pids(), "max");
+    let quota = quota();
+    assert!(quota == "-1" || quota.starts_with("max"), "{quota}");
+    assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+}
+
+#[test]
+fn exec_tty_without_a_console_socket_relays_the_pty_in_the_foreground() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--detach", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run -d: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap() as i32;
+    let out = b.runtime(&["exec", "--tty", "c1", "sh", "-c", "tty; exit 3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "the process has a pty: {out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // Detached there is nobody to hold the master: a clear refusal.
+    let out = b.runtime(&["exec", "--tty", "--detach", "c1", "true"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--console-socket"));
+    assert!(b.runtime(&["kill", "c1", "KILL"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+}
+
+#[test]
+fn a_rootless_spec_runs_in_its_own_user_namespace() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["true"]);
+    std::fs::remove_file(b.path("config.json")).unwrap();
+    let out = b.runtime(&[
+        "spec",
+        "--rootless",
+        "--bundle",
+        b.dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "spec --rootless: {out:?}");
+    b.edit_config(|c| {
+        c["process"]["terminal"] = false.into();
+        c["process"]["args"] = serde_json::json!(["sh", "-c", "cat /proc/self/uid_map; ls /sys"]);
+        c["linux"]["cgroupsPath"] = b.cgroup.clone().into();
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["run", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "run: {out}");
+    let map: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "0", "1"], "root maps to the caller alone: {out}");
+    assert!(out.contains("kernel"), "/sys is bound from the host: {out}");
+}
