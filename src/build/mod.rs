@@ -14,3 +14,4 @@ pub mod layer_tar;
 pub mod plan;
 pub mod run_mounts;
 pub mod stage;
+pub mod stdin;
