@@ -117,6 +117,7 @@ fn sweep(instance: &Instance, build_root: &Path) {
     if let Ok(rd) = std::fs::read_dir(build_root) {
         for e in rd.flatten() {
             if !alive(&e.file_name().to_string_lossy()) {
+                run_mounts::unmount_under(&e.path());
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -330,7 +331,7 @@ impl Builder<'_> {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
         let layer_upper = match &i.command {
-            Command::Run(r) => self.run(s, r)?,
+            Command::Run(r) => self.run(s, r, done)?,
             Command::Copy(c) | Command::Add(c) => {
                 self.copy(
                     s,

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 
+use super::chmod::Chmod;
 use super::ignore::Ignore;
 
 /// One source and where it lands (absolute in the rootfs).
@@ -28,6 +29,9 @@ pub struct Placement {
     pub into_dir: bool,
     /// Unpack the source as a tar (ADD of a local archive).
     pub extract: bool,
+    /// A directory source, too, lands inside `dest` under its own name
+    /// (`--parents`).
+    pub dir_keeps_name: bool,
 }
 
 /// The copy a step does.
@@ -37,8 +41,11 @@ pub struct CopyJob<'a> {
     /// Files written from heredocs: (absolute path, content).
     pub inline: Vec<(String, String)>,
     pub owner: (u32, u32),
-    pub chmod: Option<u32>,
+    pub chmod: Option<Chmod>,
     pub ignore: &'a Ignore,
+    /// `--exclude` patterns, matched against paths relative to the copied
+    /// directory (and to the context).
+    pub exclude: &'a Ignore,
     /// `COPY --from`: the source stage's layers (topmost first), overlaid
     /// read-only at `source_mount` and read instead of the context.
     pub from_layers: Option<&'a [PathBuf]>,
@@ -143,7 +150,7 @@ fn child(job: &CopyJob, ctx: RawFd) -> Result<(), String> {
         write_file(
             Path::new(path),
             content.as_bytes(),
-            job.chmod.unwrap_or(0o644),
+            job.mode(0o644, false),
             job.owner,
             None,
         )?;
@@ -179,14 +186,19 @@ fn place(job: &CopyJob, ctx: RawFd, p: &Placement) -> Result<(), String> {
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    let dest = if !meta.is_dir() && p.into_dir && !p.extract {
+    let keep_name = if meta.is_dir() {
+        p.dir_keeps_name
+    } else {
+        p.into_dir && !p.extract
+    };
+    let dest = if keep_name {
         Path::new(&p.dest).join(name)
     } else {
         PathBuf::from(&p.dest)
     };
     if meta.is_dir() {
         make_dir(&dest, None, job.owner)?;
-        return copy_dir(job, fd, &p.source, &dest);
+        return copy_dir(job, fd, (&p.source, &p.source), &dest);
     }
     make_parents(&dest)?;
     if p.extract {
@@ -207,7 +219,7 @@ fn place(job: &CopyJob, ctx: RawFd, p: &Placement) -> Result<(), String> {
     write_file(
         &dest,
         &data,
-        job.chmod.unwrap_or(meta.mode() & 0o7777),
+        job.mode(meta.mode(), false),
         job.owner,
         Some(meta.mtime()),
     )
@@ -246,8 +258,29 @@ fn fd_meta(fd: &OwnedFd) -> Result<fs::Metadata, String> {
     f.metadata().map_err(|e| e.to_string())
 }
 
-/// Copies a context directory's content (never following its symlinks).
-fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), String> {
+impl CopyJob<'_> {
+    /// A copied file's mode: `--chmod` applied to its own.
+    fn mode(&self, own: u32, is_dir: bool) -> u32 {
+        self.chmod
+            .as_ref()
+            .map_or(own & 0o7777, |c| c.apply(own, is_dir))
+    }
+
+    /// `--exclude`d: `sub` is context-relative, `top` the copied source.
+    fn excluded(&self, top: &str, sub: &str) -> bool {
+        let within = sub.strip_prefix(top).unwrap_or(sub).trim_start_matches('/');
+        self.exclude.excluded(within) || self.exclude.excluded(sub)
+    }
+}
+
+/// Copies a context directory's content (never following its symlinks);
+/// `top` is the source the copy started from.
+fn copy_dir(
+    job: &CopyJob,
+    dir: OwnedFd,
+    (top, rel): (&str, &str),
+    dest: &Path,
+) -> Result<(), String> {
     let d = nix::dir::Dir::from_fd(dir.as_raw_fd()).map_err(|e| format!("{rel}: {e}"))?;
     std::mem::forget(dir); // Dir owns the fd now
     let mut names: Vec<String> = Vec::new();
@@ -270,6 +303,9 @@ fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), S
         if job.ignore.excluded(&sub) && !job.ignore.has_exceptions() {
             continue;
         }
+        if job.excluded(top, &sub) && !job.exclude.has_exceptions() {
+            continue;
+        }
         let st = nix::sys::stat::fstatat(
             Some(dfd),
             name.as_str(),
@@ -290,15 +326,11 @@ fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), S
             .map_err(|e| format!("{sub}: {e}"))?;
             // SAFETY: openat just returned this descriptor.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            make_dir(
-                &target,
-                Some(job.chmod.unwrap_or(st.st_mode & 0o7777)),
-                job.owner,
-            )?;
-            copy_dir(job, fd, &sub, &target)?;
+            make_dir(&target, Some(job.mode(st.st_mode, true)), job.owner)?;
+            copy_dir(job, fd, (top, &sub), &target)?;
             continue;
         }
-        if job.ignore.excluded(&sub) {
+        if job.ignore.excluded(&sub) || job.excluded(top, &sub) {
             continue;
         }
         if kind == libc::S_IFLNK {
@@ -329,7 +361,7 @@ fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), S
             write_file(
                 &target,
                 &data,
-                job.chmod.unwrap_or(st.st_mode & 0o7777),
+                job.mode(st.st_mode, false),
                 job.owner,
                 Some(st.st_mtime),
             )?;

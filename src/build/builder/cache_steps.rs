@@ -1,6 +1,7 @@
 //! The builder's use of the build cache: step keys and reusing layers.
 
 use super::*;
+use crate::build::dockerfile::MountType;
 
 impl Builder<'_> {
     pub(super) fn key(&self, s: &StageState, i: &Instruction, inputs: &str) -> String {
@@ -27,27 +28,23 @@ impl Builder<'_> {
                     r.mounts,
                     r.network.unwrap_or(self.req.network)
                 ));
+                // What a bind shows the step is an input too.
+                for m in r.mounts.iter().filter(|m| m.kind == MountType::Bind) {
+                    let source = m.source.as_deref().unwrap_or(".").trim_start_matches('/');
+                    match &m.from {
+                        Some(f) => parts.push(self.source_key(&s.expand(f, esc)?, done)),
+                        None => parts.push(cache::hash_sources(
+                            &self.req.context,
+                            &[source.trim_start_matches("./").to_string()],
+                            &self.ignore,
+                        )),
+                    }
+                }
             }
             Command::Copy(c) | Command::Add(c) => {
                 parts.extend(c.heredocs.iter().map(|h| h.content.clone()));
                 match &c.from {
-                    Some(f) => {
-                        let f = s.expand(f, esc)?;
-                        let lower = f.to_ascii_lowercase();
-                        let by_name = done.iter().find(|(n, _)| n.as_deref() == Some(&lower));
-                        let by_index = f.parse::<usize>().ok().and_then(|n| done.get(n));
-                        match by_name.or(by_index) {
-                            Some((_, st)) => parts.push(st.key.clone()),
-                            None => parts.push(format!(
-                                "image {f} {:?}",
-                                self.instance
-                                    .images()
-                                    .ok()
-                                    .and_then(|st| st.resolve(&f).ok())
-                                    .map(|r| r.id)
-                            )),
-                        }
-                    }
+                    Some(f) => parts.push(self.source_key(&s.expand(f, esc)?, done)),
                     None => {
                         let mut sources = Vec::new();
                         for src in &c.sources {
@@ -71,6 +68,24 @@ impl Builder<'_> {
             _ => {}
         }
         Ok(parts.join("\n"))
+    }
+
+    /// What a `--from=` source contributes to a key: the stage's key or the image's id.
+    fn source_key(&self, f: &str, done: &[(Option<String>, StageState)]) -> String {
+        let lower = f.to_ascii_lowercase();
+        let by_name = done.iter().find(|(n, _)| n.as_deref() == Some(&lower));
+        let by_index = f.parse::<usize>().ok().and_then(|n| done.get(n));
+        match by_name.or(by_index) {
+            Some((_, st)) => st.key.clone(),
+            None => format!(
+                "image {f} {:?}",
+                self.instance
+                    .images()
+                    .ok()
+                    .and_then(|st| st.resolve(f).ok())
+                    .map(|r| r.id)
+            ),
+        }
     }
 
     /// Reuses the layer the cache has for the stage's key.
