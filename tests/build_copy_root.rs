@@ -141,3 +141,36 @@ RUN --mount=type=bind,from=busybox,target=/bb,rw rm /bb/bin/ls && test -e /bin/l
     );
     assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
 }
+
+#[test]
+fn concurrent_builds_keep_both_cache_entries() {
+    let Some(env) = TestEnv::new() else { return };
+    let mut ctxs = Vec::new();
+    for name in ["one", "two"] {
+        let dir = env.scratch.join(name);
+        fs::create_dir_all(&dir).unwrap();
+        let df = format!("FROM busybox\nRUN echo {name} > /n && sleep 1\nRUN cat /n > /m\n");
+        fs::write(dir.join("Dockerfile"), df).unwrap();
+        ctxs.push(dir);
+    }
+    let builds: Vec<_> = ctxs
+        .iter()
+        .enumerate()
+        .map(|(n, dir)| {
+            let out = env.scratch.join(format!("build-{n}.log"));
+            let args = ["build", "--network", "none", dir.to_str().unwrap()];
+            (env.spawn_to(&args, &out), out)
+        })
+        .collect();
+    for (mut child, log) in builds {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{}", fs::read_to_string(log).unwrap());
+    }
+    // Both builds' steps were kept: each rebuild is all cache hits.
+    for dir in &ctxs {
+        let out = env.rcorch(&["build", "--network", "none", dir.to_str().unwrap()]);
+        out.ok();
+        assert_eq!(out.stderr.matches(" CACHED").count(), 2, "{out:#?}");
+        assert!(!out.stderr.contains(" DONE "), "{out:#?}");
+    }
+}

@@ -206,8 +206,8 @@ impl Builder<'_> {
         let record = store
             .commit_built(&json, &last.layers, &self.req.tags)
             .map_err(|e| BuildFailure::Other(e.to_string()))?;
+        let _ = cache::insert(&self.instance.root, &image_key, &record.id);
         self.cache.steps.insert(image_key, record.id.clone());
-        let _ = cache::save(&self.instance.root, &self.cache);
         Ok(record)
     }
 

@@ -296,6 +296,9 @@ pub enum BuilderCommand {
 /// `builder prune`: forgets every cached step and frees its layers.
 pub fn builder(instance: &crate::instance::Instance, command: &BuilderCommand) -> CliResult {
     let BuilderCommand::Prune = command;
+    // A build finishing meanwhile must not write entries for freed layers.
+    let _lock = crate::build::cache::lock(&instance.root)
+        .map_err(|e| Failure::from(format!("cannot lock the build cache: {e}")))?;
     let index = crate::build::cache::load(&instance.root);
     let layers: Vec<String> = index
         .steps

@@ -112,8 +112,8 @@ impl Builder<'_> {
 
     pub(super) fn remember(&mut self, s: &StageState) {
         if let Some(d) = s.layers.last() {
+            let _ = cache::insert(&self.instance.root, &s.key, d);
             self.cache.steps.insert(s.key.clone(), d.clone());
-            let _ = cache::save(&self.instance.root, &self.cache);
         }
     }
 }
