@@ -266,3 +266,108 @@ fn pull_fetches_missing_bases_and_refreshes_with_pull() {
         "{out:#?}"
     );
 }
+
+#[test]
+fn add_fetches_urls_with_checksum_and_mtime_and_clones_local_git() {
+    let Some(env) = TestEnv::new() else { return };
+    let mut ns = Netns::new();
+    let www = env.scratch.join("www");
+    fs::create_dir_all(&www).unwrap();
+    let file = www.join("f.txt");
+    fs::write(&file, "served\n").unwrap();
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let argv = [
+        "python3",
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        "127.0.0.1",
+    ];
+    ns.serve(&argv, &www, 8000);
+    let sum = rcorch::image::sha256::digest_hex(b"served\n");
+    let ctx = env.scratch.join("add");
+    fs::create_dir_all(&ctx).unwrap();
+    let build = |df: &str, tag: &str| {
+        fs::write(ctx.join("Dockerfile"), df).unwrap();
+        let args = [
+            "build",
+            "--network",
+            "none",
+            "-t",
+            tag,
+            ctx.to_str().unwrap(),
+        ];
+        ns.rcorch(&env, &args, None)
+    };
+    let df = format!(
+        "FROM busybox\nADD --checksum=sha256:{sum} http://127.0.0.1:8000/f.txt /d/\n\
+         ADD --chmod=644 http://127.0.0.1:8000/f.txt /named\n"
+    );
+    build(&df, "u1").ok();
+    let seen = run(
+        &env,
+        "u1",
+        &["stat", "-c", "%n %a %Y", "/d/f.txt", "/named"],
+    );
+    assert_eq!(seen, "/d/f.txt 600 1000000000\n/named 644 1000000000");
+    assert_eq!(run(&env, "u1", &["cat", "/d/f.txt"]), "served");
+    // A wrong checksum, a missing file, an unreachable server: one clear error each.
+    let bad = build(
+        "FROM busybox\nADD --checksum=sha256:0000 http://127.0.0.1:8000/f.txt /x\n",
+        "u2",
+    );
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("--checksum mismatch"), "{bad:#?}");
+    let missing = build("FROM busybox\nADD http://127.0.0.1:8000/nope /x\n", "u3");
+    assert!(missing.stderr.contains("404"), "{missing:#?}");
+    let down = build("FROM busybox\nADD http://127.0.0.1:8999/f /x\n", "u4");
+    assert_ne!(down.code, 0);
+    assert!(
+        down.stderr
+            .contains("ADD http://127.0.0.1:8999/f: cannot fetch it"),
+        "{down:#?}"
+    );
+
+    // git: a local repository is cloned; --keep-git-dir keeps its .git.
+    let repo = env.scratch.join("repo.git");
+    fs::create_dir_all(&repo).unwrap();
+    fs::write(repo.join("README"), "from git\n").unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "README"]);
+    git(&["commit", "-qm", "one"]);
+    let url = format!("file://{}", repo.display());
+    let df = format!("FROM busybox\nADD {url} /src\nADD --keep-git-dir {url}#main /kept\n");
+    build(&df, "g1").ok();
+    let seen = run(
+        &env,
+        "g1",
+        &[
+            "sh",
+            "-c",
+            "cat /src/README; ls -a /src | wc -l; test -d /kept/.git && echo git",
+        ],
+    );
+    assert_eq!(seen, "from git\n3\ngit");
+    let remote = build("FROM busybox\nADD git@github.com:moby/moby.git /m\n", "g2");
+    assert_ne!(remote.code, 0);
+    assert!(
+        remote.stderr.contains("clones only local git repositories"),
+        "{remote:#?}"
+    );
+}

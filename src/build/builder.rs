@@ -75,6 +75,8 @@ struct Builder<'a> {
     cache: cache::CacheIndex,
     /// Base images pulled in this build (each is pulled once).
     pulled: std::collections::BTreeSet<String>,
+    /// `ADD URL` downloads, fetched once for the key and the copy.
+    fetched: BTreeMap<String, super::fetch::Fetched>,
 }
 
 pub fn build(
@@ -100,6 +102,7 @@ pub fn build(
         ignore,
         cache: cache::load(&instance.root),
         pulled: Default::default(),
+        fetched: BTreeMap::new(),
     };
     let result = b.all(&df);
     let _ = std::fs::remove_dir_all(&work);

@@ -40,6 +40,8 @@ pub struct CopyJob<'a> {
     pub placements: Vec<Placement>,
     /// Files written from heredocs: (absolute path, content).
     pub inline: Vec<(String, String)>,
+    /// `ADD URL` downloads: (absolute path, the file); mode 0600 as in Docker.
+    pub fetched: Vec<(String, super::fetch::Fetched)>,
     pub owner: (u32, u32),
     pub chmod: Option<Chmod>,
     pub ignore: &'a Ignore,
@@ -144,6 +146,11 @@ fn child(job: &CopyJob, ctx: RawFd) -> Result<(), String> {
     unsafe { libc::umask(0o022) };
     for p in &job.placements {
         place(job, ctx, p)?;
+    }
+    for (path, f) in &job.fetched {
+        make_parents(Path::new(path))?;
+        let mode = job.mode(0o600, false);
+        write_file(Path::new(path), &f.data, mode, job.owner, f.mtime)?;
     }
     for (path, content) in &job.inline {
         make_parents(Path::new(path))?;

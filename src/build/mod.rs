@@ -10,6 +10,7 @@ pub mod chmod;
 pub mod config;
 pub mod copy;
 pub mod dockerfile;
+pub mod fetch;
 pub mod ignore;
 pub mod layer_tar;
 pub mod plan;

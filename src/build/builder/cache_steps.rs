@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::build::dockerfile::MountType;
+use crate::build::fetch;
+use crate::image::sha256::digest_hex;
 
 impl Builder<'_> {
     pub(super) fn key(&self, s: &StageState, i: &Instruction, inputs: &str) -> String {
@@ -13,7 +15,7 @@ impl Builder<'_> {
     /// What a filesystem step reads besides its text: heredoc bodies, the
     /// copied context files, the source stage's key, RUN mounts.
     pub(super) fn step_inputs(
-        &self,
+        &mut self,
         s: &StageState,
         i: &Instruction,
         done: &[(Option<String>, StageState)],
@@ -42,6 +44,7 @@ impl Builder<'_> {
                 }
             }
             Command::Copy(c) | Command::Add(c) => {
+                let add = i.command.name() == "ADD";
                 parts.extend(c.heredocs.iter().map(|h| h.content.clone()));
                 match &c.from {
                     Some(f) => parts.push(self.source_key(&s.expand(f, esc)?, done)),
@@ -49,7 +52,13 @@ impl Builder<'_> {
                         let mut sources = Vec::new();
                         for src in &c.sources {
                             let src = s.expand(src, esc)?;
-                            if !src.contains("://") {
+                            if fetch::is_git(&src) && add {
+                                parts.push(git_head(&src));
+                            } else if fetch::is_url(&src) && add {
+                                // The download's content and time key the step.
+                                let f = self.fetch(&src, c.checksum.as_deref())?;
+                                parts.push(format!("{} {:?}", digest_hex(&f.data), f.mtime));
+                            } else if !src.contains("://") && !src.starts_with("git@") {
                                 sources.extend(match_sources(
                                     &self.req.context,
                                     &src,
@@ -68,6 +77,27 @@ impl Builder<'_> {
             _ => {}
         }
         Ok(parts.join("\n"))
+    }
+
+    /// An `ADD URL` download, fetched once per build.
+    pub(super) fn fetch(
+        &mut self,
+        url: &str,
+        checksum: Option<&str>,
+    ) -> Result<fetch::Fetched, String> {
+        let f = match self.fetched.get(url) {
+            Some(f) => f.clone(),
+            None => {
+                self.line(&format!("fetching {url}"));
+                let f = fetch::fetch(url)?;
+                self.fetched.insert(url.to_string(), f.clone());
+                f
+            }
+        };
+        if let Some(c) = checksum {
+            fetch::verify(&f.data, c).map_err(|e| format!("ADD {url}: {e}"))?;
+        }
+        Ok(f)
     }
 
     /// What a `--from=` source contributes to a key: the stage's key or the image's id.
@@ -115,5 +145,19 @@ impl Builder<'_> {
             let _ = cache::insert(&self.instance.root, &s.key, d);
             self.cache.steps.insert(s.key.clone(), d.clone());
         }
+    }
+}
+
+/// What keys an `ADD` of a git repository: the refs it has now (`git
+/// ls-remote`); unresolvable, a value no other build has (always a miss).
+fn git_head(src: &str) -> String {
+    let url = src.split('#').next().unwrap_or(src);
+    let out = std::process::Command::new("git")
+        .args(["ls-remote", url])
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => format!("{src} {}", String::from_utf8_lossy(&o.stdout)),
+        _ => format!("{src} unresolved {:?}", std::time::SystemTime::now()),
     }
 }

@@ -1,6 +1,7 @@
 //! COPY and ADD steps: sources, destinations, owners, heredoc files.
 
 use super::*;
+use crate::build::fetch;
 
 impl Builder<'_> {
     pub(super) fn copy(
@@ -33,22 +34,40 @@ impl Builder<'_> {
         let dest_abs = config::join_workdir(Some(&workdir), &dest);
         let mut sources = Vec::new();
         let mut pivots = Vec::new();
+        let mut fetched = Vec::new();
+        let mut git = None;
         for src in &c.sources {
             let src = s.expand(src, esc)?;
-            if add
-                && (src.starts_with("http://")
-                    || src.starts_with("https://")
-                    || src.starts_with("git@"))
-            {
-                return Err(format!(
-                    "ADD {src}: remote sources are not supported yet; download it and COPY it"
-                ));
+            if add && fetch::is_git(&src) {
+                git = Some(self.git_source(&src, c)?);
+                continue;
+            }
+            if add && fetch::is_url(&src) {
+                let checksum = c
+                    .checksum
+                    .as_deref()
+                    .map(|c| s.expand(c, esc))
+                    .transpose()?;
+                let f = self.fetch(&src, checksum.as_deref())?;
+                let path = match dest_dir {
+                    true => format!("{}/{}", dest_abs.trim_end_matches('/'), f.name),
+                    false => dest_abs.clone(),
+                };
+                fetched.push((path, f));
+                continue;
             }
             match &from {
                 None => sources.extend(match_sources(&self.req.context, &src, &self.ignore)?),
                 Some(_) => sources.push(src.trim_start_matches('/').to_string()),
             }
             pivots.resize(sources.len(), pivot_of(&src));
+        }
+        if git.is_some() {
+            if c.sources.len() > 1 {
+                return Err("ADD of a git repository takes that one source".into());
+            }
+            sources.push(String::new());
+            pivots.push(String::new());
         }
         // An --exclude'd source is not copied at all (by path or by name).
         let kept: Vec<(String, String)> = sources
@@ -60,7 +79,10 @@ impl Builder<'_> {
             })
             .collect();
         let sources: Vec<String> = kept.iter().map(|(s, _)| s.clone()).collect();
-        let multiple = sources.len() > 1 || c.sources.iter().any(|s| has_wildcards(s));
+        let multiple = sources.len() + fetched.len() > 1
+            || c.sources
+                .iter()
+                .any(|s| has_wildcards(s) && !fetch::is_url(s));
         if multiple && !dest_dir {
             return Err("when using COPY with more than one source file, the destination must be a directory and end with a /".into());
         }
@@ -100,13 +122,15 @@ impl Builder<'_> {
             d.reverse();
             d
         });
-        let ignore = if from_layers.is_some() {
+        let ignore = if from_layers.is_some() || git.is_some() {
             &empty
         } else {
             &self.ignore
         };
+        let context = git.as_deref().unwrap_or(&self.req.context);
         copy::run(&CopyJob {
-            context: &self.req.context,
+            context,
+            fetched,
             placements,
             inline,
             owner,
@@ -120,6 +144,43 @@ impl Builder<'_> {
             work,
             merged,
         })
+    }
+
+    /// `ADD` of a git repository: a `file://` one is cloned (when git is
+    /// installed) into the step dir, its `.git` kept only on `--keep-git-dir`;
+    /// remote ones get one clear error (builds have no credentials or ssh).
+    fn git_source(&mut self, src: &str, c: &Copy) -> Result<PathBuf, String> {
+        let (url, reference) = src
+            .split_once('#')
+            .map_or((src, None), |(u, r)| (u, Some(r)));
+        if !url.starts_with("file://") {
+            return Err(format!(
+                "ADD {src}: rcorch clones only local git repositories (file://...); \
+                 clone it into the build context and COPY it"
+            ));
+        }
+        let dir = self.work.join(self.step.to_string()).join("git");
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(["clone", "--quiet"]);
+        if let Some(r) = reference.filter(|r| !r.is_empty()) {
+            cmd.args(["--branch", r]);
+        }
+        let out = cmd
+            .arg(url)
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("ADD {src}: cannot run git ({e}): install git"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "ADD {src}: git clone failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        if !c.keep_git_dir {
+            std::fs::remove_dir_all(dir.join(".git")).map_err(|e| e.to_string())?;
+        }
+        Ok(dir)
     }
 
     /// `--from=`: an earlier stage by name or index, else an image in the store.
