@@ -182,7 +182,33 @@ pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
         let record = store.as_ref()?.resolve(image).ok()?;
         Some(record.config.env.unwrap_or_default())
     };
-    let report = check::check(&df, &base_env);
+    let base_platform = |image: &str| {
+        let store = store.as_ref()?;
+        let record = store.resolve(image).ok()?;
+        let blob = std::fs::read(store.blob_path(&record.id)).ok()?;
+        let config: serde_json::Value = serde_json::from_slice(&blob).ok()?;
+        let mut p = format!(
+            "{}/{}",
+            config["os"].as_str()?,
+            config["architecture"].as_str()?
+        );
+        if let Some(v) = config["variant"].as_str() {
+            p = format!("{p}/{v}");
+        }
+        Some(p)
+    };
+    let ignore = (!from_stdin(args))
+        .then(|| std::fs::read_to_string(args.context.join(".dockerignore")).ok())
+        .flatten()
+        .map(|t| crate::build::ignore::Ignore::parse(&t));
+    let target_platform = format!("linux/{}", crate::image::oci::host_arch());
+    let known = check::Known {
+        base_env: &base_env,
+        base_platform: &base_platform,
+        target_platform: &target_platform,
+        ignore: ignore.as_ref(),
+    };
+    let report = check::check_known(&df, &known);
     eprintln!("{report}");
     Ok(if report.has_errors() { 1 } else { 0 })
 }
