@@ -72,3 +72,19 @@ fn a_clean_multi_stage_file_passes() {
         (0, "Check complete, no warnings found.")
     );
 }
+
+#[test]
+fn copy_of_an_ignored_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".dockerignore"), "*/tmp/*\n").unwrap();
+    let df = "FROM scratch\nCOPY ./a/tmp/hello.txt /hello.txt\nCOPY ./forever/h.txt /h\n";
+    let (code, err) = check(dir.path(), df);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "Dockerfile:2: warning: CopyIgnoredFile: Attempting to Copy file \"./a/tmp/hello.txt\" that is excluded by .dockerignore"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.matches("CopyIgnoredFile").count(), 1, "{err}");
+}

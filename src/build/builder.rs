@@ -21,6 +21,7 @@ use crate::container::build::{ImageDefaults, RunRequest};
 use crate::image::ImageRecord;
 use crate::instance::Instance;
 
+mod base_step;
 mod cache_steps;
 mod copy_step;
 mod run_step;
@@ -42,6 +43,10 @@ pub struct BuildRequest {
     pub secrets: BTreeMap<String, PathBuf>,
     /// SOURCE_DATE_EPOCH: creation time and clamp for file times.
     pub epoch: Option<i64>,
+    /// `--pull`: pull every base image even when the store has it.
+    pub pull: bool,
+    /// How to reach registries for base images; `None` never pulls.
+    pub registry: Option<crate::image::registry_io::Access>,
 }
 
 /// A failed build, with the instruction's place when one failed.
@@ -68,6 +73,10 @@ struct Builder<'a> {
     work: PathBuf,
     ignore: Ignore,
     cache: cache::CacheIndex,
+    /// Base images pulled in this build (each is pulled once).
+    pulled: std::collections::BTreeSet<String>,
+    /// `ADD URL` downloads, fetched once for the key and the copy.
+    fetched: BTreeMap<String, super::fetch::Fetched>,
 }
 
 pub fn build(
@@ -92,6 +101,8 @@ pub fn build(
         work: work.clone(),
         ignore,
         cache: cache::load(&instance.root),
+        pulled: Default::default(),
+        fetched: BTreeMap::new(),
     };
     let result = b.all(&df);
     let _ = std::fs::remove_dir_all(&work);
@@ -100,13 +111,16 @@ pub fn build(
 
 /// Removes step dirs and step containers of builds whose process is gone.
 fn sweep(instance: &Instance, build_root: &Path) {
-    let alive = |pid: &str| {
+    // Entries are `<pid>` (step work) or `<pid>-context` (a stdin context).
+    let alive = |name: &str| {
+        let pid = name.split('-').next().unwrap_or(name);
         pid.parse::<i32>()
             .is_ok_and(|p| Path::new(&format!("/proc/{p}")).exists())
     };
     if let Ok(rd) = std::fs::read_dir(build_root) {
         for e in rd.flatten() {
             if !alive(&e.file_name().to_string_lossy()) {
+                run_mounts::unmount_under(&e.path());
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -195,8 +209,8 @@ impl Builder<'_> {
         let record = store
             .commit_built(&json, &last.layers, &self.req.tags)
             .map_err(|e| BuildFailure::Other(e.to_string()))?;
+        let _ = cache::insert(&self.instance.root, &image_key, &record.id);
         self.cache.steps.insert(image_key, record.id.clone());
-        let _ = cache::save(&self.instance.root, &self.cache);
         Ok(record)
     }
 
@@ -286,66 +300,6 @@ impl Builder<'_> {
         Ok(state)
     }
 
-    fn base(
-        &self,
-        image: &str,
-        done: &[(Option<String>, StageState)],
-    ) -> Result<StageState, String> {
-        let created = self.created();
-        if let Some((_, s)) = done
-            .iter()
-            .find(|(name, _)| name.as_deref() == Some(&image.to_ascii_lowercase()))
-        {
-            // The key carries on from the parent stage's.
-            let mut s = s.clone();
-            s.image.created = created;
-            s.cmd_set = false;
-            return Ok(s);
-        }
-        let mut file = ImageFile {
-            author: None,
-            created,
-            architecture: crate::image::oci::host_arch().into(),
-            os: "linux".into(),
-            config: RunConfig::default(),
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: vec![],
-            },
-            history: vec![],
-        };
-        if image == "scratch" {
-            return Ok(StageState {
-                image: file,
-                layers: vec![],
-                dirs: vec![],
-                args: BTreeMap::new(),
-                cmd_set: false,
-                key: cache::next_key("", &["scratch"]),
-            });
-        }
-        let store = self.instance.images().map_err(|e| e.to_string())?;
-        let record = store
-            .resolve(image)
-            .map_err(|e| format!("base image: {e}"))?;
-        let blob = std::fs::read(store.blob_path(&record.id)).map_err(|e| e.to_string())?;
-        let base: serde_json::Value = serde_json::from_slice(&blob).map_err(|e| e.to_string())?;
-        file.config = serde_json::from_value(base["config"].clone()).unwrap_or_default();
-        file.rootfs = serde_json::from_value(base["rootfs"].clone())
-            .map_err(|e| format!("base image config: {e}"))?;
-        file.history = serde_json::from_value(base["history"].clone()).unwrap_or_default();
-        let mut dirs = store.layer_dirs(&record);
-        dirs.reverse();
-        Ok(StageState {
-            image: file,
-            layers: record.layers.clone(),
-            dirs,
-            args: BTreeMap::new(),
-            cmd_set: false,
-            key: cache::next_key("", &["image", &record.id]),
-        })
-    }
-
     fn created(&self) -> String {
         match self.req.epoch {
             Some(e) => crate::util::time::format_rfc3339_seconds(
@@ -380,7 +334,7 @@ impl Builder<'_> {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
         let layer_upper = match &i.command {
-            Command::Run(r) => self.run(s, r)?,
+            Command::Run(r) => self.run(s, r, done)?,
             Command::Copy(c) | Command::Add(c) => {
                 self.copy(
                     s,

@@ -1,7 +1,9 @@
 //! The build cache: a step's key (its parent's key, the instruction, the
 //! stage's config and args in scope, and a digest of the files it copies)
 //! maps to the layer it made. Layers stay in the image store; an entry whose
-//! layer is gone is a miss. Lives in `<root>/build-cache.json`.
+//! layer is gone is a miss. Lives in `<root>/build-cache.json`; writers
+//! take `<root>/build-cache.lock` and merge into what is on disk, so
+//! concurrent builds never drop each other's entries.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -29,7 +31,27 @@ pub fn load(root: &Path) -> CacheIndex {
         .unwrap_or_default()
 }
 
-/// Written to a temp file and renamed, so a crash never leaves half a file.
+/// Holds the index's lock (blocking) until dropped.
+pub fn lock(root: &Path) -> std::io::Result<nix::fcntl::Flock<fs::File>> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("build-cache.lock"))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| std::io::Error::from(e))
+}
+
+/// Records one entry, merged under the lock into the index on disk.
+pub fn insert(root: &Path, key: &str, value: &str) -> std::io::Result<()> {
+    let _lock = lock(root)?;
+    let mut index = load(root);
+    index.steps.insert(key.to_string(), value.to_string());
+    save(root, &index)
+}
+
+/// Written to a temp file and renamed, so a crash never leaves half a file
+/// (callers hold `lock`).
 pub fn save(root: &Path, index: &CacheIndex) -> std::io::Result<()> {
     let tmp = root.join(format!(".build-cache.json.{}", std::process::id()));
     fs::write(&tmp, serde_json::to_vec(index).expect("index serialises"))?;
@@ -99,6 +121,26 @@ fn hash_path(h: &mut Sha256, context: &Path, rel: &str, ignore: &Ignore) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_writers_keep_every_entry() {
+        let root = tempfile::tempdir().unwrap();
+        // Both start from the same (empty) index, as two builds would.
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let root = root.path().to_path_buf();
+                std::thread::spawn(move || {
+                    for n in 0..40 {
+                        insert(&root, &format!("w{w}-{n}"), "sha256:x").unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(load(root.path()).steps.len(), 80);
+    }
 
     #[test]
     fn keys_chain_and_separate_parts() {

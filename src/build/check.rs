@@ -2,6 +2,7 @@
 //! with their names, messages and file:line. Pure; the base images' ENV
 //! arrives through a lookup so `UndefinedVar` knows what an image defines.
 
+mod context_rules;
 mod rules;
 
 use std::fmt;
@@ -78,9 +79,32 @@ impl fmt::Display for Report {
 /// image is in the local store (None: unknown, so no UndefinedVar there).
 pub type BaseEnv<'a> = &'a dyn Fn(&str) -> Option<Vec<String>>;
 
+/// What the checker may know beyond the file.
+pub struct Known<'a> {
+    pub base_env: BaseEnv<'a>,
+    /// A stored base image's platform (`linux/amd64`), for InvalidBaseImagePlatform.
+    pub base_platform: &'a dyn Fn(&str) -> Option<String>,
+    /// The build's target platform (a stage without `--platform` wants it).
+    pub target_platform: &'a str,
+    /// The context's `.dockerignore`, for CopyIgnoredFile.
+    pub ignore: Option<&'a crate::build::ignore::Ignore>,
+}
+
 /// Runs every rule the file does not skip.
 pub fn check(df: &Dockerfile, base_env: BaseEnv) -> Report {
-    let mut findings = rules::all(df, base_env);
+    let known = Known {
+        base_env,
+        base_platform: &|_| None,
+        target_platform: "",
+        ignore: None,
+    };
+    check_known(df, &known)
+}
+
+/// `check`, with the rules that need the context and the store.
+pub fn check_known(df: &Dockerfile, known: &Known) -> Report {
+    let mut findings = rules::all(df, known.base_env);
+    context_rules::all(df, known, &mut findings);
     let d = &df.directives;
     let skip_all = d.check_skip.iter().any(|s| s.eq_ignore_ascii_case("all"));
     findings.retain(|f| !skip_all && !d.check_skip.iter().any(|s| s == f.rule));

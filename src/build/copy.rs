@@ -10,13 +10,17 @@ use std::ffi::CString;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 
+use super::chmod::Chmod;
 use super::ignore::Ignore;
+
+mod write;
+use write::{make_dir, make_parents, write_file};
 
 /// One source and where it lands (absolute in the rootfs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,9 @@ pub struct Placement {
     pub into_dir: bool,
     /// Unpack the source as a tar (ADD of a local archive).
     pub extract: bool,
+    /// A directory source, too, lands inside `dest` under its own name
+    /// (`--parents`).
+    pub dir_keeps_name: bool,
 }
 
 /// The copy a step does.
@@ -36,9 +43,14 @@ pub struct CopyJob<'a> {
     pub placements: Vec<Placement>,
     /// Files written from heredocs: (absolute path, content).
     pub inline: Vec<(String, String)>,
+    /// `ADD URL` downloads: (absolute path, the file); mode 0600 as in Docker.
+    pub fetched: Vec<(String, super::fetch::Fetched)>,
     pub owner: (u32, u32),
-    pub chmod: Option<u32>,
+    pub chmod: Option<Chmod>,
     pub ignore: &'a Ignore,
+    /// `--exclude` patterns, matched against paths relative to the copied
+    /// directory (and to the context).
+    pub exclude: &'a Ignore,
     /// `COPY --from`: the source stage's layers (topmost first), overlaid
     /// read-only at `source_mount` and read instead of the context.
     pub from_layers: Option<&'a [PathBuf]>,
@@ -138,12 +150,17 @@ fn child(job: &CopyJob, ctx: RawFd) -> Result<(), String> {
     for p in &job.placements {
         place(job, ctx, p)?;
     }
+    for (path, f) in &job.fetched {
+        make_parents(Path::new(path))?;
+        let mode = job.mode(0o600, false);
+        write_file(Path::new(path), &f.data, mode, job.owner, f.mtime)?;
+    }
     for (path, content) in &job.inline {
         make_parents(Path::new(path))?;
         write_file(
             Path::new(path),
             content.as_bytes(),
-            job.chmod.unwrap_or(0o644),
+            job.mode(0o644, false),
             job.owner,
             None,
         )?;
@@ -179,14 +196,19 @@ fn place(job: &CopyJob, ctx: RawFd, p: &Placement) -> Result<(), String> {
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    let dest = if !meta.is_dir() && p.into_dir && !p.extract {
+    let keep_name = if meta.is_dir() {
+        p.dir_keeps_name
+    } else {
+        p.into_dir && !p.extract
+    };
+    let dest = if keep_name {
         Path::new(&p.dest).join(name)
     } else {
         PathBuf::from(&p.dest)
     };
     if meta.is_dir() {
         make_dir(&dest, None, job.owner)?;
-        return copy_dir(job, fd, &p.source, &dest);
+        return copy_dir(job, fd, (&p.source, &p.source), &dest);
     }
     make_parents(&dest)?;
     if p.extract {
@@ -207,7 +229,7 @@ fn place(job: &CopyJob, ctx: RawFd, p: &Placement) -> Result<(), String> {
     write_file(
         &dest,
         &data,
-        job.chmod.unwrap_or(meta.mode() & 0o7777),
+        job.mode(meta.mode(), false),
         job.owner,
         Some(meta.mtime()),
     )
@@ -246,8 +268,29 @@ fn fd_meta(fd: &OwnedFd) -> Result<fs::Metadata, String> {
     f.metadata().map_err(|e| e.to_string())
 }
 
-/// Copies a context directory's content (never following its symlinks).
-fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), String> {
+impl CopyJob<'_> {
+    /// A copied file's mode: `--chmod` applied to its own.
+    fn mode(&self, own: u32, is_dir: bool) -> u32 {
+        self.chmod
+            .as_ref()
+            .map_or(own & 0o7777, |c| c.apply(own, is_dir))
+    }
+
+    /// `--exclude`d: `sub` is context-relative, `top` the copied source.
+    fn excluded(&self, top: &str, sub: &str) -> bool {
+        let within = sub.strip_prefix(top).unwrap_or(sub).trim_start_matches('/');
+        self.exclude.excluded(within) || self.exclude.excluded(sub)
+    }
+}
+
+/// Copies a context directory's content (never following its symlinks);
+/// `top` is the source the copy started from.
+fn copy_dir(
+    job: &CopyJob,
+    dir: OwnedFd,
+    (top, rel): (&str, &str),
+    dest: &Path,
+) -> Result<(), String> {
     let d = nix::dir::Dir::from_fd(dir.as_raw_fd()).map_err(|e| format!("{rel}: {e}"))?;
     std::mem::forget(dir); // Dir owns the fd now
     let mut names: Vec<String> = Vec::new();
@@ -270,6 +313,9 @@ fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), S
         if job.ignore.excluded(&sub) && !job.ignore.has_exceptions() {
             continue;
         }
+        if job.excluded(top, &sub) && !job.exclude.has_exceptions() {
+            continue;
+        }
         let st = nix::sys::stat::fstatat(
             Some(dfd),
             name.as_str(),
@@ -290,15 +336,11 @@ fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), S
             .map_err(|e| format!("{sub}: {e}"))?;
             // SAFETY: openat just returned this descriptor.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            make_dir(
-                &target,
-                Some(job.chmod.unwrap_or(st.st_mode & 0o7777)),
-                job.owner,
-            )?;
-            copy_dir(job, fd, &sub, &target)?;
+            make_dir(&target, Some(job.mode(st.st_mode, true)), job.owner)?;
+            copy_dir(job, fd, (top, &sub), &target)?;
             continue;
         }
-        if job.ignore.excluded(&sub) {
+        if job.ignore.excluded(&sub) || job.excluded(top, &sub) {
             continue;
         }
         if kind == libc::S_IFLNK {
@@ -329,66 +371,11 @@ fn copy_dir(job: &CopyJob, dir: OwnedFd, rel: &str, dest: &Path) -> Result<(), S
             write_file(
                 &target,
                 &data,
-                job.chmod.unwrap_or(st.st_mode & 0o7777),
+                job.mode(st.st_mode, false),
                 job.owner,
                 Some(st.st_mtime),
             )?;
         }
-    }
-    Ok(())
-}
-
-fn make_parents(dest: &Path) -> Result<(), String> {
-    if let Some(parent) = dest.parent() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)
-            .map_err(|e| format!("{}: {e}", parent.display()))?;
-    }
-    Ok(())
-}
-
-fn make_dir(dir: &Path, mode: Option<u32>, owner: (u32, u32)) -> Result<(), String> {
-    let existed = dir.is_dir();
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    if !existed {
-        if let Some(m) = mode {
-            fs::set_permissions(dir, fs::Permissions::from_mode(m)).map_err(|e| e.to_string())?;
-        }
-        std::os::unix::fs::chown(dir, Some(owner.0), Some(owner.1)).map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-fn write_file(
-    dest: &Path,
-    data: &[u8],
-    mode: u32,
-    owner: (u32, u32),
-    mtime: Option<i64>,
-) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("cannot write {}: {e}", dest.display());
-    if dest.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
-        fs::remove_file(dest).map_err(err)?;
-    }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dest)
-        .map_err(err)?;
-    f.write_all(data).map_err(err)?;
-    std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1)).map_err(err)?;
-    f.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(err)?;
-    if let Some(t) = mtime {
-        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64);
-        f.set_modified(when).map_err(err)?;
     }
     Ok(())
 }

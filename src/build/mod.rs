@@ -6,11 +6,14 @@
 pub mod builder;
 pub mod cache;
 pub mod check;
+pub mod chmod;
 pub mod config;
 pub mod copy;
 pub mod dockerfile;
+pub mod fetch;
 pub mod ignore;
 pub mod layer_tar;
 pub mod plan;
 pub mod run_mounts;
 pub mod stage;
+pub mod stdin;

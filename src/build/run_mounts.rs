@@ -1,7 +1,9 @@
 //! `RUN --mount=...` as the runtime's bind and tmpfs mounts: cache dirs kept
-//! under `<root>/build-cache-mounts` between builds, context binds (read
-//! only; never outside the context), secrets copied to the step's private
-//! dir and bound read-only, tmpfs. The empty mountpoints the runtime had to
+//! under `<root>/build-cache-mounts` between builds (`sharing=shared`, a
+//! fresh dir for `private` when another step holds the cache, `locked`
+//! waits), binds of the context or of a stage/image (`from=`; never outside
+//! it; `rw` writes go to a throwaway overlay upper), secrets copied to the
+//! step's private dir and bound read-only, tmpfs. The empty mountpoints the runtime had to
 //! create in the rootfs are removed from the layer afterwards, so no
 //! mount — and no secret — ever lands in an image.
 
@@ -23,6 +25,8 @@ pub struct MountCtx<'a> {
     /// The step's private dir (secret copies go here).
     pub step_dir: &'a Path,
     pub workdir: &'a str,
+    /// A stage's or image's layer dirs (bottom first), for `from=`.
+    pub from_dirs: &'a dyn Fn(&str) -> Result<Vec<PathBuf>, String>,
 }
 
 /// What the RUN container gets.
@@ -35,13 +39,23 @@ pub struct MountSetup {
     pub env: Vec<String>,
     /// Mount targets, for removing their stubs.
     pub targets: Vec<String>,
-    /// `sharing=locked` caches, held until the step ends.
+    /// Cache locks, held until the step ends.
     pub locks: Vec<Flock<fs::File>>,
+    /// Overlays made for binds, detached when the setup is dropped.
+    pub mounts: Vec<PathBuf>,
+}
+
+impl Drop for MountSetup {
+    fn drop(&mut self) {
+        for m in self.mounts.iter().rev() {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
 }
 
 pub fn prepare(mounts: &[Mount], ctx: &MountCtx) -> Result<MountSetup, String> {
     let mut out = MountSetup::default();
-    for m in mounts {
+    for (n, m) in mounts.iter().enumerate() {
         let target = m
             .target
             .as_deref()
@@ -50,7 +64,7 @@ pub fn prepare(mounts: &[Mount], ctx: &MountCtx) -> Result<MountSetup, String> {
             MountType::Ssh => return Err("RUN --mount=type=ssh is not supported: rcorch has no SSH agent forwarding; fetch with a secret (--secret) or COPY the files".into()),
             MountType::Tmpfs => out.tmpfs.push(target.clone().expect("parser requires a target")),
             MountType::Cache => cache(m, target.as_deref().expect("parser requires a target"), ctx, &mut out)?,
-            MountType::Bind => bind(m, target.as_deref().expect("parser requires a target"), ctx, &mut out)?,
+            MountType::Bind => bind(m, (n, target.as_deref().expect("parser requires a target")), ctx, &mut out)?,
             MountType::Secret => secret(m, target.as_deref(), ctx, &mut out)?,
         }
         out.targets.extend(target);
@@ -65,48 +79,131 @@ fn cache(m: &Mount, target: &str, ctx: &MountCtx, out: &mut MountSetup) -> Resul
         .join("build-cache-mounts")
         .join(digest_hex(id.as_bytes()));
     if !dir.exists() {
-        fs::create_dir_all(&dir).map_err(|e| format!("cache mount {id}: {e}"))?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))
-            .map_err(|e| e.to_string())?;
-        std::os::unix::fs::chown(&dir, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
-            .map_err(|e| e.to_string())?;
+        fresh_dir(&dir, m).map_err(|e| format!("cache mount {id}: {e}"))?;
     }
-    if m.sharing == Sharing::Locked {
-        let f = fs::File::create(dir.with_extension("lock")).map_err(|e| e.to_string())?;
-        out.locks.push(
-            Flock::lock(f, FlockArg::LockExclusive)
-                .map_err(|(_, e)| format!("lock cache {id}: {e}"))?,
-        );
+    // Every user holds the cache's lock: shared ones a shared lock (never
+    // waiting), `private` an exclusive one or else a fresh dir, `locked` an
+    // exclusive one, waiting for the others to finish.
+    let f = fs::File::create(dir.with_extension("lock")).map_err(|e| e.to_string())?;
+    let mut dir = dir;
+    let how = match m.sharing {
+        Sharing::Shared => FlockArg::LockSharedNonblock,
+        Sharing::Private => FlockArg::LockExclusiveNonblock,
+        Sharing::Locked => FlockArg::LockExclusive,
+    };
+    match Flock::lock(f, how) {
+        Ok(lock) => out.locks.push(lock),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) if m.sharing == Sharing::Private => {
+            dir = ctx
+                .step_dir
+                .join(format!("private-cache-{}", digest_hex(id.as_bytes())));
+            fresh_dir(&dir, m)?;
+        }
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {}
+        Err((_, e)) => return Err(format!("lock cache {id}: {e}")),
     }
     let ro = if m.readonly { ":ro" } else { "" };
     out.volumes.push(format!("{}:{target}{ro}", dir.display()));
     Ok(())
 }
 
-fn bind(m: &Mount, target: &str, ctx: &MountCtx, out: &mut MountSetup) -> Result<(), String> {
-    if m.from.is_some() {
-        return Err(
-            "RUN --mount=type=bind,from=... is not supported yet; COPY --from the files first"
-                .into(),
-        );
-    }
-    if !m.readonly {
-        return Err("RUN --mount=type=bind,rw is not supported yet (writes would reach the context); drop rw".into());
-    }
+fn fresh_dir(dir: &Path, m: &Mount) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))
+        .map_err(|e| e.to_string())?;
+    std::os::unix::fs::chown(dir, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
+        .map_err(|e| e.to_string())
+}
+
+fn bind(
+    m: &Mount,
+    (n, target): (usize, &str),
+    ctx: &MountCtx,
+    out: &mut MountSetup,
+) -> Result<(), String> {
+    let (lowers, what) = match &m.from {
+        Some(from) => {
+            let mut dirs = (ctx.from_dirs)(from)?;
+            dirs.reverse();
+            (dirs, format!("stage or image {from}"))
+        }
+        None => {
+            let base = ctx
+                .context
+                .canonicalize()
+                .map_err(|e| format!("build context: {e}"))?;
+            (vec![base], "the build context".to_string())
+        }
+    };
+    let base = if m.from.is_none() && m.readonly {
+        lowers[0].clone()
+    } else {
+        // A stage has no single dir, and rw writes must never reach their
+        // source: an overlay with a throwaway upper in the step dir.
+        overlay(&lowers, &ctx.step_dir.join(format!("bind-{n}")), out)?
+    };
     let source = m.source.as_deref().unwrap_or(".");
-    let base = ctx
-        .context
-        .canonicalize()
-        .map_err(|e| format!("build context: {e}"))?;
     let path = base
         .join(source.trim_start_matches('/'))
         .canonicalize()
-        .map_err(|_| format!("bind source {source}: not found in the build context"))?;
+        .map_err(|_| format!("bind source {source}: not found in {what}"))?;
     if !path.starts_with(&base) {
-        return Err(format!("bind source {source}: outside the build context"));
+        return Err(format!("bind source {source}: outside {what}"));
     }
-    out.volumes.push(format!("{}:{target}:ro", path.display()));
+    let ro = if m.readonly { ":ro" } else { "" };
+    out.volumes.push(format!("{}:{target}{ro}", path.display()));
     Ok(())
+}
+
+/// Mounts `lowers` (topmost first) as an overlay under `dir`; returns it.
+fn overlay(lowers: &[PathBuf], dir: &Path, out: &mut MountSetup) -> Result<PathBuf, String> {
+    let (upper, work, merged, empty) = (
+        dir.join("upper"),
+        dir.join("work"),
+        dir.join("merged"),
+        dir.join("empty"),
+    );
+    for d in [&upper, &work, &merged, &empty] {
+        fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    let mut lower: Vec<String> = lowers.iter().map(|p| p.display().to_string()).collect();
+    if lower.is_empty() {
+        lower.push(empty.display().to_string());
+    }
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        upper.display(),
+        work.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(|e| format!("mount the bind source overlay: {e}"))?;
+    out.mounts.push(merged.clone());
+    Ok(merged)
+}
+
+/// Detaches the mounts a killed build left under `dir` (per mountinfo).
+pub fn unmount_under(dir: &Path) {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let prefix = dir.display().to_string();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| p.replace("\\040", " "))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort();
+    for p in points.iter().rev() {
+        let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
 }
 
 fn secret(
@@ -188,6 +285,74 @@ pub fn remove_stubs(upper: &Path, targets: &[String], lowers: &[PathBuf]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cache_mount(sharing: &str) -> Mount {
+        let spec = format!("type=cache,target=/c,id=c1,sharing={sharing}");
+        crate::build::dockerfile::flags::parse_mount(&spec).unwrap()
+    }
+
+    fn prepare_in(root: &Path, step: &str, m: &Mount) -> MountSetup {
+        let step_dir = root.join(step);
+        fs::create_dir_all(&step_dir).unwrap();
+        let none = |_: &str| -> Result<Vec<PathBuf>, String> { Err("no stages".into()) };
+        let ctx = MountCtx {
+            root,
+            context: root,
+            secrets: &BTreeMap::new(),
+            step_dir: &step_dir,
+            workdir: "/",
+            from_dirs: &none,
+        };
+        prepare(std::slice::from_ref(m), &ctx).unwrap()
+    }
+
+    fn source(setup: &MountSetup) -> String {
+        setup.volumes[0].split(':').next().unwrap().to_string()
+    }
+
+    #[test]
+    fn private_caches_get_a_fresh_dir_while_in_use() {
+        let root = tempfile::tempdir().unwrap();
+        let first = prepare_in(root.path(), "s1", &cache_mount("private"));
+        let second = prepare_in(root.path(), "s2", &cache_mount("private"));
+        assert_ne!(source(&first), source(&second));
+        assert!(source(&second).starts_with(&root.path().join("s2").display().to_string()));
+        // Shared users use the cache beside each other.
+        drop((first, second));
+        let a = prepare_in(root.path(), "s3", &cache_mount("shared"));
+        let b = prepare_in(root.path(), "s4", &cache_mount("shared"));
+        assert_eq!(source(&a), source(&b));
+        // A private user finds it in use by them.
+        let c = prepare_in(root.path(), "s5", &cache_mount("private"));
+        assert_ne!(source(&a), source(&c));
+        drop((a, b, c));
+        let d = prepare_in(root.path(), "s6", &cache_mount("private"));
+        assert!(source(&d).contains("build-cache-mounts"), "free again");
+    }
+
+    #[test]
+    fn locked_caches_wait_for_the_holder() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let root = tempfile::tempdir().unwrap();
+        let held = prepare_in(root.path(), "s1", &cache_mount("locked"));
+        let released = Arc::new(AtomicBool::new(false));
+        let (r, path) = (released.clone(), root.path().to_path_buf());
+        let waiter = std::thread::spawn(move || {
+            let got = prepare_in(&path, "s2", &cache_mount("locked"));
+            (r.load(Ordering::SeqCst), source(&got))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        released.store(true, Ordering::SeqCst);
+        let first = source(&held);
+        drop(held);
+        let (saw_release, second) = waiter.join().unwrap();
+        assert!(
+            saw_release,
+            "the second locked user ran before the first let go"
+        );
+        assert_eq!(first, second, "both use the one cache dir");
+    }
 
     #[test]
     fn stubs_go_but_real_content_and_lower_paths_stay() {

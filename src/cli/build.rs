@@ -8,6 +8,7 @@ use clap::Args;
 use super::{CliResult, Failure};
 use crate::build::check;
 use crate::build::dockerfile;
+use crate::build::stdin::{self, StdinInput};
 use crate::image::ImageStore;
 
 #[derive(Args, Debug)]
@@ -27,6 +28,9 @@ pub struct BuildArgs {
     /// Run every step, ignoring the build cache
     #[arg(long)]
     pub no_cache: bool,
+    /// Pull every base image, even those the store has
+    #[arg(long)]
+    pub pull: bool,
     /// Set a KEY=VALUE label on the image
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
@@ -51,8 +55,78 @@ pub struct BuildArgs {
     /// Expose a secret file to RUN --mount=type=secret: id=ID,src=PATH
     #[arg(long, value_name = "id=ID,src=PATH")]
     pub secret: Vec<String>,
-    /// The build context directory
+    /// The build context directory; `-` reads a Dockerfile or a context tar from stdin
     pub context: PathBuf,
+}
+
+/// The Dockerfile and context a build reads; a stdin context lives as long as this.
+struct Inputs {
+    text: String,
+    name: String,
+    context: PathBuf,
+    _stdin: Option<stdin::TempContext>,
+}
+
+fn from_stdin(args: &BuildArgs) -> bool {
+    args.context.as_os_str() == "-"
+}
+
+fn read_stdin(args: &BuildArgs) -> Result<StdinInput, Failure> {
+    if args.file.as_deref() == Some("-") {
+        return Err(Failure::from(
+            "cannot read both the Dockerfile (-f -) and the context (-) from stdin: name a context directory",
+        ));
+    }
+    let mut data = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut data)
+        .map_err(|e| Failure::from(format!("cannot read the build context from stdin: {e}")))?;
+    Ok(stdin::classify(data)?)
+}
+
+/// The Dockerfile inside a stdin context (`-f` names it relative to the context).
+fn archive_dockerfile(args: &BuildArgs) -> String {
+    args.file.clone().unwrap_or_else(|| "Dockerfile".into())
+}
+
+fn inputs(root: &Path, args: &BuildArgs) -> Result<Inputs, Failure> {
+    if !from_stdin(args) {
+        let (text, name) = read_dockerfile(&args.context, args.file.as_deref())?;
+        return Ok(Inputs {
+            text,
+            name,
+            context: args.context.clone(),
+            _stdin: None,
+        });
+    }
+    let (text, ctx) = match read_stdin(args)? {
+        StdinInput::Dockerfile(text) => (text, stdin::unpack(root, None)?),
+        StdinInput::Archive(data) => {
+            let ctx = stdin::unpack(root, Some(&data))?;
+            let (text, _) = read_dockerfile(
+                &ctx.path,
+                Some(
+                    &ctx.path
+                        .join(archive_dockerfile(args))
+                        .display()
+                        .to_string(),
+                ),
+            )
+            .map_err(|_| {
+                Failure::from(format!(
+                    "the context on stdin has no {}",
+                    archive_dockerfile(args)
+                ))
+            })?;
+            (text, ctx)
+        }
+    };
+    Ok(Inputs {
+        text,
+        name: "Dockerfile".into(),
+        context: ctx.path.clone(),
+        _stdin: Some(ctx),
+    })
 }
 
 /// The Dockerfile's text and the name errors give it.
@@ -83,7 +157,20 @@ pub fn read_dockerfile(context: &Path, file: Option<&str>) -> Result<(String, St
 
 /// `--check`: findings on stderr, exit 1 when one is an error.
 pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
-    let (text, name) = read_dockerfile(&args.context, args.file.as_deref())?;
+    let (text, name) = if from_stdin(args) {
+        // Read in memory: a check writes nothing.
+        match read_stdin(args)? {
+            StdinInput::Dockerfile(text) => (text, "Dockerfile".to_string()),
+            StdinInput::Archive(data) => {
+                let want = archive_dockerfile(args);
+                let bytes = stdin::file_in_archive(&data, &want)?
+                    .ok_or_else(|| Failure::from(format!("the context on stdin has no {want}")))?;
+                (String::from_utf8_lossy(&bytes).into_owned(), want)
+            }
+        }
+    } else {
+        read_dockerfile(&args.context, args.file.as_deref())?
+    };
     let df = dockerfile::parse(&text, &name)?;
     // Only read an existing store: a check creates nothing.
     let store = root
@@ -95,7 +182,33 @@ pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
         let record = store.as_ref()?.resolve(image).ok()?;
         Some(record.config.env.unwrap_or_default())
     };
-    let report = check::check(&df, &base_env);
+    let base_platform = |image: &str| {
+        let store = store.as_ref()?;
+        let record = store.resolve(image).ok()?;
+        let blob = std::fs::read(store.blob_path(&record.id)).ok()?;
+        let config: serde_json::Value = serde_json::from_slice(&blob).ok()?;
+        let mut p = format!(
+            "{}/{}",
+            config["os"].as_str()?,
+            config["architecture"].as_str()?
+        );
+        if let Some(v) = config["variant"].as_str() {
+            p = format!("{p}/{v}");
+        }
+        Some(p)
+    };
+    let ignore = (!from_stdin(args))
+        .then(|| std::fs::read_to_string(args.context.join(".dockerignore")).ok())
+        .flatten()
+        .map(|t| crate::build::ignore::Ignore::parse(&t));
+    let target_platform = format!("linux/{}", crate::image::oci::host_arch());
+    let known = check::Known {
+        base_env: &base_env,
+        base_platform: &base_platform,
+        target_platform: &target_platform,
+        ignore: ignore.as_ref(),
+    };
+    let report = check::check_known(&df, &known);
     eprintln!("{report}");
     Ok(if report.has_errors() { 1 } else { 0 })
 }
@@ -104,7 +217,7 @@ pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
 pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResult {
     use crate::build::builder::{self, BuildRequest};
     use crate::build::dockerfile::RunNetwork;
-    let (text, name) = read_dockerfile(&args.context, args.file.as_deref())?;
+    let inputs = inputs(&instance.root, args)?;
     let mut build_args = std::collections::BTreeMap::new();
     for a in &args.build_arg {
         let value = match a.split_once('=') {
@@ -145,9 +258,9 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         .ok()
         .and_then(|v| v.parse().ok());
     let req = BuildRequest {
-        context: args.context.clone(),
-        dockerfile: text,
-        dockerfile_name: name,
+        context: inputs.context.clone(),
+        dockerfile: inputs.text.clone(),
+        dockerfile_name: inputs.name.clone(),
         tags: args.tag.clone(),
         build_args,
         target: args.target.clone(),
@@ -157,6 +270,8 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         no_cache: args.no_cache,
         secrets: parse_secrets(&args.secret)?,
         epoch,
+        pull: args.pull,
+        registry: Some(registry_access(&instance.root)?),
     };
     let mut out = std::io::stderr();
     let record = builder::build(instance, &req, &mut out)?;
@@ -185,6 +300,19 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
     Ok(0)
 }
 
+/// How builds reach registries for base images: the registry config
+/// `pull` reads ($RCORCH_REGISTRY_CONFIG, else ROOT/registries.json).
+pub fn registry_access(root: &Path) -> Result<crate::image::registry_io::Access, Failure> {
+    let path = std::env::var_os("RCORCH_REGISTRY_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("registries.json"));
+    Ok(crate::image::registry_io::Access {
+        config: crate::image::registry::read_config(&path)?,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ..Default::default()
+    })
+}
+
 #[derive(clap::Subcommand, Debug)]
 pub enum BuilderCommand {
     /// Remove the build cache (layers no image uses)
@@ -194,6 +322,9 @@ pub enum BuilderCommand {
 /// `builder prune`: forgets every cached step and frees its layers.
 pub fn builder(instance: &crate::instance::Instance, command: &BuilderCommand) -> CliResult {
     let BuilderCommand::Prune = command;
+    // A build finishing meanwhile must not write entries for freed layers.
+    let _lock = crate::build::cache::lock(&instance.root)
+        .map_err(|e| Failure::from(format!("cannot lock the build cache: {e}")))?;
     let index = crate::build::cache::load(&instance.root);
     let layers: Vec<String> = index
         .steps

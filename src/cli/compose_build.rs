@@ -40,15 +40,23 @@ pub fn build_services(
             continue;
         }
         eprintln!("building {service} as {image}");
-        let req = request(&spec, &image)
-            .map_err(|e| Failure::from(format!("service {service}: {}", e.message)))?;
+        let req = request(
+            &spec,
+            &image,
+            super::build::registry_access(&instance.root)?,
+        )
+        .map_err(|e| Failure::from(format!("service {service}: {}", e.message)))?;
         builder::build(instance, &req, &mut std::io::stderr())
             .map_err(|e| Failure::from(format!("service {service}: {e}")))?;
     }
     Ok(())
 }
 
-fn request(spec: &BuildSpec, image: &str) -> Result<BuildRequest, Failure> {
+fn request(
+    spec: &BuildSpec,
+    image: &str,
+    registry: crate::image::registry_io::Access,
+) -> Result<BuildRequest, Failure> {
     let (dockerfile, dockerfile_name) = match (&spec.dockerfile_inline, &spec.dockerfile) {
         (Some(inline), _) => (inline.clone(), "dockerfile_inline".to_string()),
         (None, file) => {
@@ -80,6 +88,8 @@ fn request(spec: &BuildSpec, image: &str) -> Result<BuildRequest, Failure> {
         epoch: std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|v| v.parse().ok()),
+        pull: false,
+        registry: Some(registry),
     })
 }
 

@@ -1,6 +1,9 @@
 //! The builder's use of the build cache: step keys and reusing layers.
 
 use super::*;
+use crate::build::dockerfile::MountType;
+use crate::build::fetch;
+use crate::image::sha256::digest_hex;
 
 impl Builder<'_> {
     pub(super) fn key(&self, s: &StageState, i: &Instruction, inputs: &str) -> String {
@@ -12,7 +15,7 @@ impl Builder<'_> {
     /// What a filesystem step reads besides its text: heredoc bodies, the
     /// copied context files, the source stage's key, RUN mounts.
     pub(super) fn step_inputs(
-        &self,
+        &mut self,
         s: &StageState,
         i: &Instruction,
         done: &[(Option<String>, StageState)],
@@ -27,32 +30,35 @@ impl Builder<'_> {
                     r.mounts,
                     r.network.unwrap_or(self.req.network)
                 ));
+                // What a bind shows the step is an input too.
+                for m in r.mounts.iter().filter(|m| m.kind == MountType::Bind) {
+                    let source = m.source.as_deref().unwrap_or(".").trim_start_matches('/');
+                    match &m.from {
+                        Some(f) => parts.push(self.source_key(&s.expand(f, esc)?, done)),
+                        None => parts.push(cache::hash_sources(
+                            &self.req.context,
+                            &[source.trim_start_matches("./").to_string()],
+                            &self.ignore,
+                        )),
+                    }
+                }
             }
             Command::Copy(c) | Command::Add(c) => {
+                let add = i.command.name() == "ADD";
                 parts.extend(c.heredocs.iter().map(|h| h.content.clone()));
                 match &c.from {
-                    Some(f) => {
-                        let f = s.expand(f, esc)?;
-                        let lower = f.to_ascii_lowercase();
-                        let by_name = done.iter().find(|(n, _)| n.as_deref() == Some(&lower));
-                        let by_index = f.parse::<usize>().ok().and_then(|n| done.get(n));
-                        match by_name.or(by_index) {
-                            Some((_, st)) => parts.push(st.key.clone()),
-                            None => parts.push(format!(
-                                "image {f} {:?}",
-                                self.instance
-                                    .images()
-                                    .ok()
-                                    .and_then(|st| st.resolve(&f).ok())
-                                    .map(|r| r.id)
-                            )),
-                        }
-                    }
+                    Some(f) => parts.push(self.source_key(&s.expand(f, esc)?, done)),
                     None => {
                         let mut sources = Vec::new();
                         for src in &c.sources {
                             let src = s.expand(src, esc)?;
-                            if !src.contains("://") {
+                            if fetch::is_git(&src) && add {
+                                parts.push(git_head(&src));
+                            } else if fetch::is_url(&src) && add {
+                                // The download's content and time key the step.
+                                let f = self.fetch(&src, c.checksum.as_deref())?;
+                                parts.push(format!("{} {:?}", digest_hex(&f.data), f.mtime));
+                            } else if !src.contains("://") && !src.starts_with("git@") {
                                 sources.extend(match_sources(
                                     &self.req.context,
                                     &src,
@@ -71,6 +77,45 @@ impl Builder<'_> {
             _ => {}
         }
         Ok(parts.join("\n"))
+    }
+
+    /// An `ADD URL` download, fetched once per build.
+    pub(super) fn fetch(
+        &mut self,
+        url: &str,
+        checksum: Option<&str>,
+    ) -> Result<fetch::Fetched, String> {
+        let f = match self.fetched.get(url) {
+            Some(f) => f.clone(),
+            None => {
+                self.line(&format!("fetching {url}"));
+                let f = fetch::fetch(url)?;
+                self.fetched.insert(url.to_string(), f.clone());
+                f
+            }
+        };
+        if let Some(c) = checksum {
+            fetch::verify(&f.data, c).map_err(|e| format!("ADD {url}: {e}"))?;
+        }
+        Ok(f)
+    }
+
+    /// What a `--from=` source contributes to a key: the stage's key or the image's id.
+    fn source_key(&self, f: &str, done: &[(Option<String>, StageState)]) -> String {
+        let lower = f.to_ascii_lowercase();
+        let by_name = done.iter().find(|(n, _)| n.as_deref() == Some(&lower));
+        let by_index = f.parse::<usize>().ok().and_then(|n| done.get(n));
+        match by_name.or(by_index) {
+            Some((_, st)) => st.key.clone(),
+            None => format!(
+                "image {f} {:?}",
+                self.instance
+                    .images()
+                    .ok()
+                    .and_then(|st| st.resolve(f).ok())
+                    .map(|r| r.id)
+            ),
+        }
     }
 
     /// Reuses the layer the cache has for the stage's key.
@@ -97,8 +142,22 @@ impl Builder<'_> {
 
     pub(super) fn remember(&mut self, s: &StageState) {
         if let Some(d) = s.layers.last() {
+            let _ = cache::insert(&self.instance.root, &s.key, d);
             self.cache.steps.insert(s.key.clone(), d.clone());
-            let _ = cache::save(&self.instance.root, &self.cache);
         }
+    }
+}
+
+/// What keys an `ADD` of a git repository: the refs it has now (`git
+/// ls-remote`); unresolvable, a value no other build has (always a miss).
+fn git_head(src: &str) -> String {
+    let url = src.split('#').next().unwrap_or(src);
+    let out = std::process::Command::new("git")
+        .args(["ls-remote", url])
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => format!("{src} {}", String::from_utf8_lossy(&o.stdout)),
+        _ => format!("{src} unresolved {:?}", std::time::SystemTime::now()),
     }
 }

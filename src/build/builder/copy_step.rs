@@ -1,6 +1,7 @@
 //! COPY and ADD steps: sources, destinations, owners, heredoc files.
 
 use super::*;
+use crate::build::fetch;
 
 impl Builder<'_> {
     pub(super) fn copy(
@@ -12,15 +13,12 @@ impl Builder<'_> {
         done: &[(Option<String>, StageState)],
         (upper, work, merged): (&Path, &Path, &Path),
     ) -> Result<(), String> {
-        // They change what lands in the image: refused rather than ignored.
         // (--link only changes how BuildKit caches the layer, not its content.)
-        if c.parents || !c.excludes.is_empty() {
-            let flag = if c.parents { "--parents" } else { "--exclude" };
-            let verb = if add { "ADD" } else { "COPY" };
-            return Err(format!(
-                "{verb} {flag} is not supported yet; copy the paths one by one instead"
-            ));
+        let mut patterns = Vec::new();
+        for e in &c.excludes {
+            patterns.push(s.expand(e, esc)?);
         }
+        let exclude = Ignore::parse(&patterns.join("\n"));
         let from = match &c.from {
             None => None,
             Some(f) => Some(self.source_stage(&s.expand(f, esc)?, done)?),
@@ -35,36 +33,74 @@ impl Builder<'_> {
         let dest_dir = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
         let dest_abs = config::join_workdir(Some(&workdir), &dest);
         let mut sources = Vec::new();
+        let mut pivots = Vec::new();
+        let mut fetched = Vec::new();
+        let mut git = None;
         for src in &c.sources {
             let src = s.expand(src, esc)?;
-            if add
-                && (src.starts_with("http://")
-                    || src.starts_with("https://")
-                    || src.starts_with("git@"))
-            {
-                return Err(format!(
-                    "ADD {src}: remote sources are not supported yet; download it and COPY it"
-                ));
+            if add && fetch::is_git(&src) {
+                git = Some(self.git_source(&src, c)?);
+                continue;
+            }
+            if add && fetch::is_url(&src) {
+                let checksum = c
+                    .checksum
+                    .as_deref()
+                    .map(|c| s.expand(c, esc))
+                    .transpose()?;
+                let f = self.fetch(&src, checksum.as_deref())?;
+                let path = match dest_dir {
+                    true => format!("{}/{}", dest_abs.trim_end_matches('/'), f.name),
+                    false => dest_abs.clone(),
+                };
+                fetched.push((path, f));
+                continue;
             }
             match &from {
                 None => sources.extend(match_sources(&self.req.context, &src, &self.ignore)?),
                 Some(_) => sources.push(src.trim_start_matches('/').to_string()),
             }
+            pivots.resize(sources.len(), pivot_of(&src));
         }
-        let multiple = sources.len() > 1 || c.sources.iter().any(|s| has_wildcards(s));
+        if git.is_some() {
+            if c.sources.len() > 1 {
+                return Err("ADD of a git repository takes that one source".into());
+            }
+            sources.push(String::new());
+            pivots.push(String::new());
+        }
+        // An --exclude'd source is not copied at all (by path or by name).
+        let kept: Vec<(String, String)> = sources
+            .into_iter()
+            .zip(pivots)
+            .filter(|(src, _)| {
+                let name = src.rsplit('/').next().unwrap_or(src);
+                src.is_empty() || !(exclude.excluded(src) || exclude.excluded(name))
+            })
+            .collect();
+        let sources: Vec<String> = kept.iter().map(|(s, _)| s.clone()).collect();
+        let multiple = sources.len() + fetched.len() > 1
+            || c.sources
+                .iter()
+                .any(|s| has_wildcards(s) && !fetch::is_url(s));
         if multiple && !dest_dir {
             return Err("when using COPY with more than one source file, the destination must be a directory and end with a /".into());
         }
-        let placements = sources
+        let placements = kept
             .into_iter()
-            .map(|src| {
+            .map(|(src, pivot)| {
                 let path = self.req.context.join(&src);
                 let extract = add && from.is_none() && !path.is_dir() && is_archive(&path);
+                let (dest, keep) = match c.parents {
+                    true => parents_dest(&dest_abs, &pivot, &src),
+                    false => (dest_abs.clone(), false),
+                };
                 Placement {
                     source: src,
-                    dest: dest_abs.clone(),
-                    into_dir: dest_dir,
+                    dest,
+                    into_dir: dest_dir || c.parents,
                     extract,
+                    dir_keeps_name: keep,
                 }
             })
             .collect();
@@ -75,10 +111,7 @@ impl Builder<'_> {
         };
         let chmod = match &c.chmod {
             None => None,
-            Some(m) => Some(
-                u32::from_str_radix(m, 8)
-                    .map_err(|_| format!("--chmod={m}: expected an octal mode like 0755"))?,
-            ),
+            Some(m) => Some(crate::build::chmod::Chmod::parse(&s.expand(m, esc)?)?),
         };
         let mut layers = s.dirs.clone();
         layers.reverse();
@@ -89,18 +122,21 @@ impl Builder<'_> {
             d.reverse();
             d
         });
-        let ignore = if from_layers.is_some() {
+        let ignore = if from_layers.is_some() || git.is_some() {
             &empty
         } else {
             &self.ignore
         };
+        let context = git.as_deref().unwrap_or(&self.req.context);
         copy::run(&CopyJob {
-            context: &self.req.context,
+            context,
+            fetched,
             placements,
             inline,
             owner,
             chmod,
             ignore,
+            exclude: &exclude,
             from_layers: from_layers.as_deref(),
             source_mount: &source_mount,
             layers: &layers,
@@ -108,6 +144,43 @@ impl Builder<'_> {
             work,
             merged,
         })
+    }
+
+    /// `ADD` of a git repository: a `file://` one is cloned (when git is
+    /// installed) into the step dir, its `.git` kept only on `--keep-git-dir`;
+    /// remote ones get one clear error (builds have no credentials or ssh).
+    fn git_source(&mut self, src: &str, c: &Copy) -> Result<PathBuf, String> {
+        let (url, reference) = src
+            .split_once('#')
+            .map_or((src, None), |(u, r)| (u, Some(r)));
+        if !url.starts_with("file://") {
+            return Err(format!(
+                "ADD {src}: rcorch clones only local git repositories (file://...); \
+                 clone it into the build context and COPY it"
+            ));
+        }
+        let dir = self.work.join(self.step.to_string()).join("git");
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(["clone", "--quiet"]);
+        if let Some(r) = reference.filter(|r| !r.is_empty()) {
+            cmd.args(["--branch", r]);
+        }
+        let out = cmd
+            .arg(url)
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("ADD {src}: cannot run git ({e}): install git"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "ADD {src}: git clone failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        if !c.keep_git_dir {
+            std::fs::remove_dir_all(dir.join(".git")).map_err(|e| e.to_string())?;
+        }
+        Ok(dir)
     }
 
     /// `--from=`: an earlier stage by name or index, else an image in the store.
@@ -163,6 +236,42 @@ pub(super) fn heredoc_files(
             )
         })
         .collect()
+}
+
+/// `--parents`: the part of a source before a `/./` pivot (normalised),
+/// which the destination does not repeat.
+fn pivot_of(src: &str) -> String {
+    let src = src.trim_start_matches('/');
+    let src = src.strip_prefix("./").unwrap_or(src);
+    match src.split_once("/./") {
+        Some((before, _)) => before
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect::<Vec<_>>()
+            .join("/"),
+        None => String::new(),
+    }
+}
+
+/// `--parents`: where a matched source lands — its path after the pivot,
+/// kept under `dest`; returns (dest, whether a dir keeps its name).
+fn parents_dest(dest: &str, pivot: &str, src: &str) -> (String, bool) {
+    let rel = match pivot {
+        "" => src,
+        p => src
+            .strip_prefix(p)
+            .map(|r| r.trim_start_matches('/'))
+            .unwrap_or(src),
+    };
+    if rel.is_empty() {
+        return (dest.to_string(), false);
+    }
+    let parent = rel.rsplit_once('/').map_or("", |(p, _)| p);
+    let base = dest.trim_end_matches('/');
+    match parent {
+        "" => (format!("{base}/"), true),
+        p => (format!("{base}/{p}"), true),
+    }
 }
 
 fn is_archive(path: &Path) -> bool {
@@ -242,4 +351,26 @@ pub(super) fn owner(spec: &str, dirs: &[PathBuf]) -> Result<(u32, u32), String> 
     )
     .map_err(|e| format!("--chown={spec}: {e}"))?;
     Ok((user.uid, user.gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_keep_the_path_after_the_pivot() {
+        assert_eq!(pivot_of("./x/a.txt"), "");
+        assert_eq!(pivot_of("./x/./y/*.txt"), "x");
+        assert_eq!(pivot_of("/a/b/./c"), "a/b");
+        assert_eq!(
+            parents_dest("/dest/", "", "x/a.txt"),
+            ("/dest/x".into(), true)
+        );
+        assert_eq!(parents_dest("/dest", "", "top"), ("/dest/".into(), true));
+        assert_eq!(
+            parents_dest("/dest/", "x", "x/y/a.txt"),
+            ("/dest/y".into(), true)
+        );
+        assert_eq!(parents_dest("/dest/", "", ""), ("/dest/".into(), false));
+    }
 }

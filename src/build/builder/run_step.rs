@@ -7,7 +7,12 @@ const SCRIPT: &str = "/.rcorch-heredoc-script";
 
 impl Builder<'_> {
     /// Runs a RUN step; returns the container's upper dir.
-    pub(super) fn run(&mut self, s: &StageState, r: &Run) -> Result<PathBuf, String> {
+    pub(super) fn run(
+        &mut self,
+        s: &StageState,
+        r: &Run,
+        done: &[(Option<String>, StageState)],
+    ) -> Result<PathBuf, String> {
         let c = &s.image.config;
         let argv = match (&r.command, r.heredocs.as_slice()) {
             (CommandLine::Shell(cmd), [h])
@@ -64,12 +69,14 @@ impl Builder<'_> {
         };
         let step_dir = self.work.join(self.step.to_string());
         let workdir = c.working_dir.clone().unwrap_or_else(|| "/".into());
+        let from_dirs = |from: &str| self.source_stage(from, done);
         let mctx = run_mounts::MountCtx {
             root: &self.instance.root,
             context: &self.req.context,
             secrets: &self.req.secrets,
             step_dir: &step_dir,
             workdir: &workdir,
+            from_dirs: &from_dirs,
         };
         let mut setup = run_mounts::prepare(&r.mounts, &mctx)?;
         if argv == [SCRIPT] {

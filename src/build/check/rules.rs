@@ -18,7 +18,7 @@ pub const PREDEFINED_ARGS: &[&str] = &[
     "TARGETVARIANT",
 ];
 
-fn warn(rule: &'static str, line: usize, message: String) -> Finding {
+pub(super) fn warn(rule: &'static str, line: usize, message: String) -> Finding {
     Finding {
         rule,
         message,

@@ -210,3 +210,47 @@ fn urls_are_kebab_case() {
         "https://docs.docker.com/go/dockerfile/rule/undefined-var/"
     );
 }
+
+#[test]
+fn copy_ignored_file_and_invalid_base_platform() {
+    let df = parse(
+        "FROM busybox AS b\nCOPY ./tmp/x /x\nCOPY keep /k\nADD --chmod=644 secret/ /s\n\
+         FROM --platform=linux/arm64 busybox\nCOPY --from=b /x /x\nFROM b\n",
+        "Dockerfile",
+    )
+    .unwrap();
+    let ignore = crate::build::ignore::Ignore::parse("tmp\nsecret\n");
+    let platform = |image: &str| (image == "busybox").then(|| "linux/amd64".to_string());
+    let known = Known {
+        base_env: &|_: &str| None,
+        base_platform: &platform,
+        target_platform: "linux/amd64",
+        ignore: Some(&ignore),
+    };
+    let mut report = check_known(&df, &known);
+    report
+        .findings
+        .retain(|f| f.rule != "FromPlatformFlagConstDisallowed");
+    let got: Vec<(&str, usize)> = report.findings.iter().map(|f| (f.rule, f.line)).collect();
+    assert_eq!(
+        got,
+        [
+            ("CopyIgnoredFile", 2),
+            ("CopyIgnoredFile", 4),
+            ("InvalidBaseImagePlatform", 5)
+        ]
+    );
+    assert_eq!(
+        report.findings[0].message,
+        "Attempting to Copy file \"./tmp/x\" that is excluded by .dockerignore"
+    );
+    assert!(report.findings[2]
+        .message
+        .contains("expected \"linux/arm64\""));
+    // Without the context and store, neither rule can speak.
+    let plain = check(&df, &|_: &str| None);
+    assert!(plain
+        .findings
+        .iter()
+        .all(|f| f.rule == "FromPlatformFlagConstDisallowed"));
+}

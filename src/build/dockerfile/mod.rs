@@ -3,7 +3,7 @@
 //! Pure: text in, typed instructions out. Values stay as written; they are
 //! expanded when a stage is evaluated, with the variables in scope there.
 
-mod flags;
+pub(crate) mod flags;
 pub mod lines;
 mod parse;
 pub mod shell;

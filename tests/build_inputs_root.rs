@@ -1,0 +1,373 @@
+//! Root-only: where a build's inputs come from — a Dockerfile or a context
+//! tar on stdin (`rcorch build -`, `-f -`), base images pulled from a
+//! registry (Debian's docker-registry) when missing or on `--pull`, and
+//! `ADD URL` from an HTTP server. Servers run in a network namespace of the
+//! test's own, shared with the rcorch commands that reach them.
+//! Needs RCORCH_TEST_BUSYBOX_TAR.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Output, TestEnv};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rcorch");
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+/// A network namespace held by a sleeping process (lo up), gone with it.
+struct Netns {
+    holder: Child,
+    servers: Vec<Child>,
+}
+
+impl Netns {
+    fn new() -> Netns {
+        let holder = Command::new("unshare")
+            .args(["--net", "sh", "-c", "ip link set lo up && exec sleep 600"])
+            .spawn()
+            .expect("unshare a netns");
+        let ns = Netns {
+            holder,
+            servers: Vec::new(),
+        };
+        let up = common::wait_for(Duration::from_secs(10), || {
+            ns.enter(&["ip", "-o", "link", "show", "lo"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("UP"))
+        });
+        assert!(up, "lo did not come up in the test netns");
+        ns
+    }
+
+    fn enter(&self, argv: &[&str]) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/proc/{}/ns/net", self.holder.id()))
+            .arg("--")
+            .args(argv);
+        c
+    }
+
+    /// Starts a server in the namespace and waits for its port.
+    fn serve(&mut self, argv: &[&str], dir: &Path, port: u16) {
+        let child = self
+            .enter(argv)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a server");
+        self.servers.push(child);
+        let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+        let up = common::wait_for(Duration::from_secs(15), || {
+            self.enter(&["bash", "-c", &probe])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(up, "{argv:?} did not listen on {port}");
+    }
+
+    /// rcorch in this namespace (and a private mount namespace).
+    fn rcorch(&self, env: &TestEnv, args: &[&str], input: Option<&[u8]>) -> Output {
+        let mut c = self.enter(&["unshare", "--mount", "--propagation", "private", BIN]);
+        c.arg("--root")
+            .arg(&env.root)
+            .args(["--cgroup-parent", &env.cgroup_parent])
+            .args(args)
+            .env(
+                "RCORCH_REGISTRY_CONFIG",
+                env.scratch.join("registries.json"),
+            )
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn rcorch");
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+            std::io::Write::write_all(&mut stdin, data).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let o = Output {
+            code: out.status.code().unwrap_or(128),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        eprintln!("rcorch {args:?}: {o:#?}");
+        o
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for c in self.servers.iter_mut().chain([&mut self.holder]) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn run(env: &TestEnv, image: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["run", "--rm", "--network", "none", image];
+    args.extend_from_slice(cmd);
+    env.rcorch(&args).ok()
+}
+
+fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, body) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, body.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn stdin_gives_a_dockerfile_or_a_context_tar() {
+    let Some(env) = TestEnv::new() else { return };
+    let df = "FROM busybox\nRUN echo from-stdin > /o\n";
+    let out = env.rcorch_stdin(
+        &["build", "--network", "none", "-t", "s1", "-"],
+        df.as_bytes(),
+    );
+    out.ok();
+    assert_eq!(run(&env, "s1", &["cat", "/o"]), "from-stdin");
+    // With a Dockerfile on stdin the context is empty: COPY finds nothing.
+    let copy = "FROM busybox\nCOPY x /x\n";
+    let out = env.rcorch_stdin(&["build", "--network", "none", "-"], copy.as_bytes());
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("x: not found in the build context"),
+        "{out:#?}"
+    );
+
+    let tar = tar_of(&[
+        ("Dockerfile", "FROM busybox\nCOPY sub/f /f\n"),
+        ("other.Dockerfile", "FROM busybox\nCOPY sub/f /g\n"),
+        ("sub/f", "in-the-tar\n"),
+    ]);
+    env.rcorch_stdin(&["build", "--network", "none", "-t", "s2", "-"], &tar)
+        .ok();
+    assert_eq!(run(&env, "s2", &["cat", "/f"]), "in-the-tar");
+    // -f names a Dockerfile inside the tar context.
+    let args = [
+        "build",
+        "--network",
+        "none",
+        "-t",
+        "s3",
+        "-f",
+        "other.Dockerfile",
+        "-",
+    ];
+    env.rcorch_stdin(&args, &tar).ok();
+    assert_eq!(run(&env, "s3", &["cat", "/g"]), "in-the-tar");
+    // -f - with a context dir: the Dockerfile from stdin, files from the dir.
+    let dir = env.scratch.join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("f"), "from-dir\n").unwrap();
+    let args = [
+        "build",
+        "--network",
+        "none",
+        "-t",
+        "s4",
+        "-f",
+        "-",
+        dir.to_str().unwrap(),
+    ];
+    env.rcorch_stdin(&args, b"FROM busybox\nCOPY f /f\n").ok();
+    assert_eq!(run(&env, "s4", &["cat", "/f"]), "from-dir");
+    let both = env.rcorch_stdin(&["build", "-f", "-", "-"], b"FROM busybox\n");
+    assert_ne!(both.code, 0);
+    assert!(both.stderr.contains("cannot read both"), "{both:#?}");
+    // No stdin context outlives its build.
+    let left: Vec<_> = fs::read_dir(env.root.join("build"))
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn pull_fetches_missing_bases_and_refreshes_with_pull() {
+    let Some(env) = TestEnv::new() else { return };
+    if !Path::new(REGISTRY).exists() {
+        eprintln!("skipped: {REGISTRY} missing (apt-get install docker-registry)");
+        return;
+    }
+    let mut ns = Netns::new();
+    let cfg = env.scratch.join("registry.yml");
+    let data = env.scratch.join("registry-data");
+    fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:5000\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    ns.serve(
+        &[REGISTRY, "serve", cfg.to_str().unwrap()],
+        &env.scratch,
+        5000,
+    );
+    fs::write(
+        env.scratch.join("registries.json"),
+        r#"{"insecure": ["127.0.0.1:5000"]}"#,
+    )
+    .unwrap();
+    let remote = "127.0.0.1:5000/test/bb:v1";
+    let tar = common::busybox_tar().to_str().unwrap();
+    env.rcorch(&["import", tar, remote]).ok();
+    ns.rcorch(&env, &["push", "--insecure", remote], None).ok();
+    env.rcorch(&["rmi", remote]).ok();
+
+    let ctx = env.scratch.join("pull");
+    fs::create_dir_all(&ctx).unwrap();
+    let build = |df: &str, extra: &[&str]| {
+        fs::write(ctx.join("Dockerfile"), df).unwrap();
+        let mut args = vec!["build", "--network", "none"];
+        args.extend_from_slice(extra);
+        args.push(ctx.to_str().unwrap());
+        ns.rcorch(&env, &args, None)
+    };
+    // A base the store lacks is pulled.
+    let df = format!("FROM {remote}\nRUN test ! -e /marker\n");
+    let out = build(&df, &["-t", "p1"]);
+    out.ok();
+    assert!(
+        out.stderr.contains("pulling 127.0.0.1:5000/test/bb:v1"),
+        "{out:#?}"
+    );
+    // The registry's v1 moves on (it gains /marker); the store keeps the old.
+    build("FROM busybox\nRUN echo two > /marker\n", &["-t", remote]).ok();
+    ns.rcorch(&env, &["push", "--insecure", remote], None).ok();
+    env.rcorch(&["import", tar, remote]).ok();
+    let df = format!("FROM {remote}\nRUN cat /marker > /seen\n");
+    let stale = build(&df, &["-t", "p2"]);
+    assert_ne!(stale.code, 0, "without --pull the store's base is used");
+    build(&df, &["-t", "p2", "--pull"]).ok();
+    assert_eq!(run(&env, "p2", &["cat", "/seen"]), "two");
+    // An unreachable registry: one clear error naming the image.
+    let out = build("FROM 127.0.0.1:5999/none/such:v1\n", &[]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("base image 127.0.0.1:5999/none/such:v1"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn add_fetches_urls_with_checksum_and_mtime_and_clones_local_git() {
+    let Some(env) = TestEnv::new() else { return };
+    let mut ns = Netns::new();
+    let www = env.scratch.join("www");
+    fs::create_dir_all(&www).unwrap();
+    let file = www.join("f.txt");
+    fs::write(&file, "served\n").unwrap();
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let argv = [
+        "python3",
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        "127.0.0.1",
+    ];
+    ns.serve(&argv, &www, 8000);
+    let sum = rcorch::image::sha256::digest_hex(b"served\n");
+    let ctx = env.scratch.join("add");
+    fs::create_dir_all(&ctx).unwrap();
+    let build = |df: &str, tag: &str| {
+        fs::write(ctx.join("Dockerfile"), df).unwrap();
+        let args = [
+            "build",
+            "--network",
+            "none",
+            "-t",
+            tag,
+            ctx.to_str().unwrap(),
+        ];
+        ns.rcorch(&env, &args, None)
+    };
+    let df = format!(
+        "FROM busybox\nADD --checksum=sha256:{sum} http://127.0.0.1:8000/f.txt /d/\n\
+         ADD --chmod=644 http://127.0.0.1:8000/f.txt /named\n"
+    );
+    build(&df, "u1").ok();
+    let seen = run(
+        &env,
+        "u1",
+        &["stat", "-c", "%n %a %Y", "/d/f.txt", "/named"],
+    );
+    assert_eq!(seen, "/d/f.txt 600 1000000000\n/named 644 1000000000");
+    assert_eq!(run(&env, "u1", &["cat", "/d/f.txt"]), "served");
+    // A wrong checksum, a missing file, an unreachable server: one clear error each.
+    let bad = build(
+        "FROM busybox\nADD --checksum=sha256:0000 http://127.0.0.1:8000/f.txt /x\n",
+        "u2",
+    );
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("--checksum mismatch"), "{bad:#?}");
+    let missing = build("FROM busybox\nADD http://127.0.0.1:8000/nope /x\n", "u3");
+    assert!(missing.stderr.contains("404"), "{missing:#?}");
+    let down = build("FROM busybox\nADD http://127.0.0.1:8999/f /x\n", "u4");
+    assert_ne!(down.code, 0);
+    assert!(
+        down.stderr
+            .contains("ADD http://127.0.0.1:8999/f: cannot fetch it"),
+        "{down:#?}"
+    );
+
+    // git: a local repository is cloned; --keep-git-dir keeps its .git.
+    let repo = env.scratch.join("repo.git");
+    fs::create_dir_all(&repo).unwrap();
+    fs::write(repo.join("README"), "from git\n").unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "README"]);
+    git(&["commit", "-qm", "one"]);
+    let url = format!("file://{}", repo.display());
+    let df = format!("FROM busybox\nADD {url} /src\nADD --keep-git-dir {url}#main /kept\n");
+    build(&df, "g1").ok();
+    let seen = run(
+        &env,
+        "g1",
+        &[
+            "sh",
+            "-c",
+            "cat /src/README; ls -a /src | wc -l; test -d /kept/.git && echo git",
+        ],
+    );
+    assert_eq!(seen, "from git\n3\ngit");
+    let remote = build("FROM busybox\nADD git@github.com:moby/moby.git /m\n", "g2");
+    assert_ne!(remote.code, 0);
+    assert!(
+        remote.stderr.contains("clones only local git repositories"),
+        "{remote:#?}"
+    );
+}
