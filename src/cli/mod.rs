@@ -4,7 +4,11 @@
 mod build;
 mod compose;
 mod compose_build;
+mod compose_cmd;
+mod compose_images;
+mod compose_verbs;
 mod container_cmd;
+mod container_life;
 mod container_verbs;
 mod containers;
 mod exit;
@@ -58,6 +62,16 @@ pub struct Cli {
 enum Command {
     /// Create and run a container
     Run(Box<RunArgs>),
+    /// Create a container (run's flags) without starting it
+    Create(Box<RunArgs>),
+    /// Start created or stopped containers (-a: attached)
+    Start(container_life::StartArgs),
+    /// Restart containers: stop, then start
+    Restart(container_life::RestartArgs),
+    /// Freeze every process of containers
+    Pause(container_life::PauseArgs),
+    /// Thaw paused containers
+    Unpause(container_life::PauseArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
     /// List containers
@@ -130,10 +144,8 @@ enum Command {
     Rollback(project::RollbackArgs),
     /// List a service's revisions
     History(project::HistoryArgs),
-    /// Start a project's stopped services
-    Start(project::ServicesArgs),
-    /// Restart a project's services: graceful stop, then start
-    Restart(project::ServicesArgs),
+    /// docker compose's verbs: up, down, ps, logs, exec SERVICE, run, port, build…
+    Compose(compose_cmd::ComposeArgs),
     /// systemd units for projects
     #[command(subcommand)]
     Systemd(SystemdCommand),
@@ -298,7 +310,7 @@ pub fn main() -> i32 {
         die_quietly_on_a_closed_pipe();
     }
     let creates_container = match &cli.command {
-        Command::Run(_) => true,
+        Command::Run(_) | Command::Create(_) => true,
         Command::Container(c) => c.creates_container(),
         _ => false,
     };
@@ -316,6 +328,11 @@ fn dispatch(cli: Cli) -> CliResult {
     if let Command::Config(args) = &cli.command {
         return compose::config(args);
     }
+    if let Command::Compose(args) = &cli.command {
+        if let Some(result) = compose_cmd::without_instance(args) {
+            return result;
+        }
+    }
     if let Command::Kube(cmd) = &cli.command {
         return kube::kube(cmd);
     }
@@ -332,6 +349,11 @@ fn dispatch(cli: Cli) -> CliResult {
     }
     match cli.command {
         Command::Run(args) => run_container(&instance, *args),
+        Command::Create(args) => container_life::create(&instance, *args),
+        Command::Start(args) => container_life::start(&instance, &args),
+        Command::Restart(args) => container_life::restart(&instance, &args),
+        Command::Pause(args) => container_life::pause(&instance, &args),
+        Command::Unpause(args) => container_life::unpause(&instance, &args),
         Command::Exec(args) => exec_in_container(&instance, args),
         Command::Ps(args) => containers::ps(&instance, &args),
         Command::Logs(args) => logs::logs(&instance, &args),
@@ -368,8 +390,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Events(args) => project::events(&instance, &args),
         Command::Rollback(args) => project::rollback(&instance, &args),
         Command::History(args) => project::history(&instance, &args),
-        Command::Start(args) => project::start(&instance, &args),
-        Command::Restart(args) => project::restart(&instance, &args),
+        Command::Compose(args) => compose_cmd::compose(&instance, args),
         Command::Supervise(args) => project::supervise(&instance, &args),
         Command::Systemd(SystemdCommand::Generate(args)) => {
             project::generate_unit(&instance, &args)
@@ -384,7 +405,8 @@ fn dispatch(cli: Cli) -> CliResult {
     }
 }
 
-fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
+/// The request `run` and `create` make from their flags, and `-d`.
+fn run_request(args: RunArgs) -> Result<(RunRequest, bool), Failure> {
     let env_files = args
         .env_file
         .iter()
@@ -430,7 +452,12 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         publish_all: args.publish_all,
         files: Vec::new(),
     };
-    match run::run(instance, &request, args.detach) {
+    Ok((request, args.detach))
+}
+
+fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
+    let (request, detach) = run_request(args)?;
+    match run::run(instance, &request, detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),
         Ok(RunOutcome::Detached(id)) => {
             println!("{id}");

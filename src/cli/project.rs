@@ -15,23 +15,54 @@ use crate::project::{commands, list_projects, metrics, select, ProjectDir};
 use crate::project::{events, events_query};
 use crate::supervisor::RunState;
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct ProjectArgs {
     /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)
     #[arg(short, long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
     /// Project name (default: the file's `name`, else its directory's name)
     #[arg(short, long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
     /// Enable services of this profile (repeatable; default: $COMPOSE_PROFILES)
     #[arg(long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
+    /// Variables for interpolation from FILE instead of the `.env` next to the compose file
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+impl ProjectArgs {
+    /// The one compose file named (several are not merged yet).
+    pub fn single_file(&self) -> Result<Option<&std::path::Path>, Failure> {
+        match self.file.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => Err("several -f files are not merged yet: give one compose file".into()),
+        }
+    }
+
+    /// `outer` (flags before a `compose` verb) over these (flags after it).
+    pub fn overlaid_by(mut self, outer: &ProjectArgs) -> ProjectArgs {
+        if !outer.file.is_empty() {
+            self.file = outer.file.clone();
+        }
+        if outer.project_name.is_some() {
+            self.project_name = outer.project_name.clone();
+        }
+        if !outer.profiles.is_empty() {
+            self.profiles = outer.profiles.clone();
+        }
+        if outer.env_file.is_some() {
+            self.env_file = outer.env_file.clone();
+        }
+        self
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Return once the app is up; the supervisor keeps it so
     #[arg(short, long)]
     detach: bool,
@@ -53,7 +84,7 @@ pub struct UpArgs {
 #[derive(Args, Debug)]
 pub struct ScaleArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// SERVICE=N
     #[arg(required = true)]
     scales: Vec<String>,
@@ -71,7 +102,7 @@ pub struct SuperviseArgs {
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Where to write the unit (default: the current directory)
     #[arg(long, value_name = "DIR", default_value = ".")]
     output_dir: PathBuf,
@@ -84,7 +115,7 @@ pub struct GenerateArgs {
 /// apply the file (`up`, `config`…), so each warns once.
 /// `targeted`: the services named on the command line (their profiles
 /// are enabled, as compose does).
-fn load(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
+pub(super) fn load(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
     let loaded = load_targeting(args, targeted)?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
@@ -95,24 +126,25 @@ fn load(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Fail
 /// Loads the compose file without its warnings: for the commands that only
 /// need the project's name from it (`logs`, `down`, `events`…), which would
 /// otherwise repeat what `up` already said on every verb.
-fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
+pub(super) fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
     load_targeting(args, &[])
 }
 
 fn load_targeting(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    Ok(compose::load_file(
-        args.file.as_deref(),
-        &cwd,
-        args.project_name.as_deref(),
-        &args.profiles,
+    Ok(compose::load_with(&compose::FileInput {
+        file: args.single_file()?,
+        env_file: args.env_file.as_deref(),
+        cwd: &cwd,
+        project_name: args.project_name.as_deref(),
+        profiles: &args.profiles,
         targeted,
-    )?)
+    })?)
 }
 
 /// Progress of a wait, on stderr.
-fn say(message: &str) {
+pub(super) fn say(message: &str) {
     eprintln!("rcorch: {message}");
 }
 
@@ -142,7 +174,7 @@ fn failures_since(
 
 /// The project a command is about: `-p`, else the compose file's, else the
 /// only project there is.
-fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failure> {
+pub(super) fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failure> {
     if let Some(name) = &args.project_name {
         return Ok(name.clone());
     }
@@ -156,7 +188,7 @@ fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failu
     }
 }
 
-fn exe() -> Result<PathBuf, Failure> {
+pub(super) fn exe() -> Result<PathBuf, Failure> {
     std::env::current_exe()
         .map_err(|e| Failure::from(format!("cannot find the rcorch binary: {e}")))
 }
@@ -259,7 +291,7 @@ fn balancer_failed(
 #[derive(Args, Debug)]
 pub struct DownArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Remove the project's named volumes too (default: they are kept)
     #[arg(short, long)]
     volumes: bool,
@@ -297,7 +329,7 @@ pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// The revision to go back to (default: the one before the current)
     #[arg(long, value_name = "N")]
     to: Option<u64>,
@@ -308,7 +340,7 @@ pub struct RollbackArgs {
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     service: String,
 }
 
@@ -363,7 +395,7 @@ pub fn history(instance: &Instance, args: &HistoryArgs) -> CliResult {
 #[derive(Args, Debug)]
 pub struct EventsArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// KEY=VALUE, KEY one of type, container, service, event, project
     /// (repeat a key for OR; different keys must all match)
     #[arg(long = "filter", value_name = "KEY=VALUE")]
@@ -402,9 +434,10 @@ pub fn events(instance: &Instance, args: &EventsArgs) -> CliResult {
 pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
     if let Some(file) = &args.file {
         let project = ProjectArgs {
-            file: Some(file.clone()),
+            file: vec![file.clone()],
             project_name: Some(args.name.clone()),
             profiles: Vec::new(),
+            env_file: None,
         };
         commands::apply(instance, &load(&project, &[])?.project)?;
     }
@@ -425,8 +458,7 @@ pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let file = args
         .project
-        .file
-        .clone()
+        .single_file()?
         .map(|f| cwd.join(f))
         .unwrap_or_else(|| cwd.join(compose::COMPOSE_FILE_NAMES[0]));
     let spec = crate::systemd::unit::UnitSpec {
@@ -452,9 +484,9 @@ pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
 pub struct ServicesArgs {
     /// The project (default: the compose file's, else the only one up)
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Services (default: all)
-    services: Vec<String>,
+    pub services: Vec<String>,
 }
 
 fn wait_stopped(instance: &Instance, name: &str, services: &[String]) -> CliResult {

@@ -180,7 +180,32 @@ pub fn load_file(
     profiles: &[String],
     targeted: &[String],
 ) -> Result<Loaded> {
-    let file = match file {
+    load_with(&FileInput {
+        file,
+        env_file: None,
+        cwd,
+        project_name,
+        profiles,
+        targeted,
+    })
+}
+
+/// What `load_with` reads: the compose file (default: the one in `cwd`),
+/// and the env file for interpolation (default: `.env` next to it, if any).
+pub struct FileInput<'a> {
+    pub file: Option<&'a Path>,
+    pub env_file: Option<&'a Path>,
+    pub cwd: &'a Path,
+    pub project_name: Option<&'a str>,
+    pub profiles: &'a [String],
+    pub targeted: &'a [String],
+}
+
+/// Loads a compose file as `docker compose --env-file` does: a named env
+/// file replaces the `.env` next to the compose file and must exist.
+pub fn load_with(input: &FileInput) -> Result<Loaded> {
+    let cwd = input.cwd;
+    let file = match input.file {
         Some(f) => parse::lexical_join(cwd, f),
         None => cwd.join(default_file(cwd)?),
     };
@@ -189,10 +214,13 @@ pub fn load_file(
         path: file.clone(),
         source,
     })?;
-    let dotenv_path = file.with_file_name(".env");
+    let (dotenv_path, required) = match input.env_file {
+        Some(f) => (parse::lexical_join(cwd, f), true),
+        None => (file.with_file_name(".env"), false),
+    };
     let dotenv = match read(&dotenv_path) {
         Ok(text) => Some(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !required => None,
         Err(source) => {
             return Err(ComposeError::Read {
                 path: dotenv_path,
@@ -208,9 +236,9 @@ pub fn load_file(
         file: &file,
         text: &text,
         env: &env,
-        project_name,
-        profiles,
-        targeted,
+        project_name: input.project_name,
+        profiles: input.profiles,
+        targeted: input.targeted,
     };
     load_str(&input, &read)
 }
