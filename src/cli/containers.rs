@@ -198,7 +198,7 @@ fn size_text(instance: &Instance, r: &Record) -> String {
     format!("{} (virtual {})", human_size(rw), human_size(rw + image))
 }
 
-fn dir_size(dir: &std::path::Path) -> u64 {
+pub(super) fn dir_size(dir: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };

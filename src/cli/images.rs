@@ -93,13 +93,16 @@ pub fn rmi(instance: &Instance, args: &RmiArgs) -> CliResult {
 /// record is unreadable counts for the image its surviving bytes name, and
 /// for every image when none survives (removing layers under a container
 /// that may still run on them would break it for good).
-struct ImageUsers {
+pub(super) struct ImageUsers {
     readable: Vec<String>,
     broken: Vec<(Broken, Option<String>)>,
 }
 
 impl ImageUsers {
-    fn read(instance: &Instance, store: &crate::image::ImageStore) -> Result<ImageUsers, Failure> {
+    pub(super) fn read(
+        instance: &Instance,
+        store: &crate::image::ImageStore,
+    ) -> Result<ImageUsers, Failure> {
         let scan = instance.containers.scan()?;
         let broken = scan
             .broken
@@ -123,7 +126,7 @@ impl ImageUsers {
         })
     }
 
-    fn in_use(&self, image_id: &str) -> bool {
+    pub(super) fn in_use(&self, image_id: &str) -> bool {
         self.readable.iter().any(|id| id == image_id)
             || self.broken_users(image_id).next().is_some()
     }

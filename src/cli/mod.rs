@@ -27,6 +27,7 @@ mod ps_format;
 mod registry;
 mod stats;
 mod system;
+mod system_verbs;
 mod volume;
 
 use std::path::PathBuf;
@@ -165,9 +166,13 @@ enum Command {
     /// Manage images (ls, inspect, rm, prune, tag, load, save, pull, push)
     #[command(subcommand)]
     Image(images::ImageCommand),
-    /// Check the instance's records (`system check [--repair]`)
+    /// The instance: check [--repair], info, df, prune
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// What the instance holds (`system info`)
+    Info(system_verbs::FormatArgs),
+    /// rcorch's version
+    Version(system_verbs::FormatArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -333,6 +338,9 @@ fn dispatch(cli: Cli) -> CliResult {
             return result;
         }
     }
+    if let Command::Version(args) = &cli.command {
+        return system_verbs::version(args);
+    }
     if let Command::Kube(cmd) = &cli.command {
         return kube::kube(cmd);
     }
@@ -402,6 +410,8 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Push(args) => registry::push(&instance, &args),
         Command::Image(command) => images::image(&instance, &command),
         Command::System(command) => system::system(&instance, &command),
+        Command::Info(args) => system_verbs::info(&instance, &args),
+        Command::Version(_) => unreachable!("handled above"),
     }
 }
 

@@ -88,6 +88,7 @@ pub struct CreateRequest {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub internal: bool,
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// What a container asks of its network.
@@ -163,6 +164,7 @@ pub fn plan_network(
         subnet,
         internal: req.internal,
         created: now.to_string(),
+        labels: req.labels.clone(),
     })
 }
 

@@ -150,6 +150,7 @@ mod tests {
                             gateway: "10.1.0.1".parse().unwrap(),
                             internal: false,
                             created: String::new(),
+                            labels: Default::default(),
                         },
                     );
                     store.save(&lock, &state).unwrap();
