@@ -122,6 +122,11 @@ fn pause_freezes_every_process_until_unpause() {
     );
     assert!(common::wait_for(Duration::from_secs(5), || ticks(&env) > 2));
     assert_eq!(env.rcorch(&["pause", "p"]).ok(), "p");
+    let state = &env.inspect("p")["State"];
+    assert_eq!(
+        (&state["Status"], &state["Paused"]),
+        (&"paused".into(), &true.into())
+    );
     let frozen = ticks(&env);
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(ticks(&env), frozen, "a paused container wrote on");
@@ -136,6 +141,7 @@ fn pause_freezes_every_process_until_unpause() {
         .map(|d| d.join(&id))
         .find(|d| d.to_string_lossy().contains("/freezer/") && d.exists());
     assert!(leftover.is_none(), "{leftover:?}");
+    assert_eq!(env.inspect("p")["State"]["Status"], "running");
     let not = env.rcorch(&["unpause", "p"]);
     assert!(not.stderr.contains("not paused"), "{not:#?}");
     // A paused container still stops (it is let go to see its signal).

@@ -176,3 +176,48 @@ fn networks_take_labels_and_prune_keeps_the_used_ones() {
     let left = env.rcorch(&["network", "ls", "--format", "{{.Name}}"]).ok();
     assert_eq!(left, "used", "the network in use stays");
 }
+
+#[test]
+fn image_history_lists_the_build_steps_newest_first_with_layer_sizes() {
+    let Some(env) = TestEnv::new() else { return };
+    let dir = env.scratch.join("hist");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nRUN head -c 300000 /dev/zero > /blob\nCMD [\"sh\"]\n",
+    )
+    .unwrap();
+    env.rcorch(&[
+        "build",
+        "--network",
+        "none",
+        "-q",
+        "-t",
+        "hist:1",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    let out = env
+        .rcorch(&[
+            "image",
+            "history",
+            "--format",
+            "{{.CreatedBy}}|{{.Size}}",
+            "hist:1",
+        ])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("CMD") && lines[0].ends_with("|0B"),
+        "{out}"
+    );
+    assert!(lines[1].contains("RUN head -c 300000"), "{out}");
+    assert!(
+        !lines[1].ends_with("|0B"),
+        "the RUN layer has its size: {out}"
+    );
+    let ids = env.rcorch(&["image", "history", "-q", "hist:1"]).ok();
+    let id = env.rcorch(&["images", "-q", "hist"]).ok();
+    assert_eq!(ids.lines().next(), Some(id.trim()), "{ids}");
+    assert_eq!(ids.lines().nth(1), Some("<missing>"));
+}

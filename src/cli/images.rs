@@ -201,6 +201,8 @@ pub enum ImageCommand {
     Pull(super::registry::PullArgs),
     /// Push an image to a registry
     Push(super::registry::PushArgs),
+    /// Show the steps an image was made of, newest first
+    History(super::image_history::HistoryArgs),
     /// Unpack one layer tar into an existing directory (benchmarks)
     #[command(hide = true)]
     UnpackLayer { layer: PathBuf, dir: PathBuf },
@@ -217,6 +219,7 @@ pub fn image(instance: &Instance, command: &ImageCommand) -> CliResult {
         ImageCommand::Save(args) => save(instance, args),
         ImageCommand::Pull(args) => super::registry::pull(instance, args),
         ImageCommand::Push(args) => super::registry::push(instance, args),
+        ImageCommand::History(args) => super::image_history::history(instance, args),
         ImageCommand::UnpackLayer { layer, dir } => {
             let file = std::fs::File::open(layer)
                 .map_err(|e| Failure::from(format!("{}: {e}", layer.display())))?;

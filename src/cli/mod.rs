@@ -14,6 +14,7 @@ mod containers;
 mod exit;
 mod format;
 mod health;
+mod image_history;
 mod image_list;
 mod images;
 mod inspect;
