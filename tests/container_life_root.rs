@@ -150,3 +150,53 @@ fn pause_freezes_every_process_until_unpause() {
     assert_eq!(out.code, 0, "{out:#?}");
     assert_eq!(env.inspect("p")["State"]["Running"], false);
 }
+
+#[test]
+fn commit_makes_an_image_of_the_containers_changes() {
+    let Some(env) = TestEnv::new() else { return };
+    env.run_detached(
+        &[&NONE[..], &["--name", "src"]].concat(),
+        &["sh", "-c", "echo data > /made; rm /bin/vi; sleep 1000"],
+    );
+    let made = || env.rcorch(&["exec", "src", "cat", "/made"]).stdout;
+    assert!(common::wait_for(Duration::from_secs(5), || made() == "data\n"));
+    let id = env
+        .rcorch(&[
+            "commit",
+            "-m",
+            "snapshot",
+            "-c",
+            r#"CMD ["cat", "/made"]"#,
+            "-c",
+            "ENV X=1",
+            "src",
+            "me/snap:1",
+        ])
+        .ok();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let run = |cmd: &[&str]| {
+        let mut args = vec!["run", "--rm", "--network", "none", "me/snap:1"];
+        args.extend_from_slice(cmd);
+        env.rcorch(&args).ok()
+    };
+    assert_eq!(run(&[]), "data", "the new CMD and the new file");
+    assert_eq!(run(&["sh", "-c", "echo $X"]), "1");
+    let vi = run(&["sh", "-c", "test -e /bin/vi && echo there || echo gone"]);
+    assert_eq!(vi, "gone", "a deletion is a whiteout in the layer");
+    let top = env
+        .rcorch(&["image", "history", "--format", "{{.Comment}}", "me/snap:1"])
+        .ok();
+    assert_eq!(top.lines().next(), Some("snapshot"));
+    let state = &env.inspect("src")["State"];
+    assert_eq!(
+        (&state["Running"], &state["Paused"]),
+        (&true.into(), &false.into())
+    );
+    let blobs = env.root.join("images/blobs/sha256");
+    let count = || std::fs::read_dir(&blobs).map_or(0, |d| d.count());
+    let before = count();
+    assert!(before > 0, "blobs are under {}", blobs.display());
+    let bad = env.rcorch(&["commit", "-c", "RUN true", "src", "me/bad"]);
+    assert!(bad.code != 0 && bad.stderr.contains("RUN true"), "{bad:#?}");
+    assert_eq!(count(), before, "a refused commit writes no layer");
+}

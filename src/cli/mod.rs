@@ -2,6 +2,7 @@
 //! (`exit_code`: Docker's rule, the one place it is decided).
 
 mod build;
+mod commit;
 mod compose;
 mod compose_build;
 mod compose_cmd;
@@ -100,6 +101,8 @@ enum Command {
     Diff(container_verbs::DiffArgs),
     /// Write a container's filesystem as a tar
     Export(container_verbs::ExportArgs),
+    /// A new image from a container's changes
+    Commit(commit::CommitArgs),
     /// Manage containers (ls, run, exec, rm, inspect, cp, wait, top, …)
     #[command(subcommand)]
     Container(container_cmd::ContainerCommand),
@@ -376,6 +379,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Cp(args) => container_verbs::cp(&instance, &args),
         Command::Diff(args) => container_verbs::diff(&instance, &args),
         Command::Export(args) => container_verbs::export(&instance, &args),
+        Command::Commit(args) => commit::commit(&instance, &args),
         Command::Container(command) => container_cmd::container(&instance, command),
         Command::Stats(args) => stats::stats(&instance, &args),
         Command::Metrics(args) => metrics::metrics(&instance, &args),
