@@ -30,7 +30,7 @@ fn services_stop_start_and_restart_on_request() {
     let Some(env) = TestEnv::new() else { return };
     let p = Project::new(&env, "life", APP);
     p.up();
-    let out = env.rcorch(&["stop", "-p", "life", "web"]);
+    let out = env.rcorch(&["compose", "-p", "life", "stop", "web"]);
     assert_eq!(out.code, 0, "{out:#?}");
     assert!(p.running("web").is_empty(), "web still running after stop");
     assert_eq!(p.running("worker").len(), 1, "stop of web touched worker");
@@ -38,12 +38,12 @@ fn services_stop_start_and_restart_on_request() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(p.running("web").is_empty());
 
-    let out = p.cmd("start", &["web"]);
+    let out = p.cmd("compose", &["start", "web"]);
     assert_eq!(out.code, 0, "{out:#?}");
     assert!(p.wait_running("web", 2, WAIT));
 
     let before: Vec<String> = p.running("worker").into_iter().map(|r| r.id).collect();
-    let out = p.cmd("restart", &["worker"]);
+    let out = p.cmd("compose", &["restart", "worker"]);
     assert_eq!(out.code, 0, "{out:#?}");
     assert!(p.wait_running("worker", 1, WAIT));
     let after: Vec<String> = p.running("worker").into_iter().map(|r| r.id).collect();
@@ -57,11 +57,11 @@ fn project_logs_are_prefixed_by_replica() {
     let p = Project::new(&env, "logs", APP);
     p.up();
     let ok = common::wait_for(WAIT, || {
-        let out = env.rcorch(&["logs", "-p", "logs", "web"]).stdout;
+        let out = env.rcorch(&["compose", "-p", "logs", "logs", "web"]).stdout;
         out.contains("web-1 | hello from") && out.contains("web-2 | hello from")
     });
-    assert!(ok, "{:#?}", env.rcorch(&["logs", "-p", "logs"]));
-    let worker_only = env.rcorch(&["logs", "-p", "logs", "worker"]);
+    assert!(ok, "{:#?}", env.rcorch(&["compose", "-p", "logs", "logs"]));
+    let worker_only = env.rcorch(&["compose", "-p", "logs", "logs", "worker"]);
     assert!(!worker_only.stdout.contains("web-"), "{worker_only:#?}");
     p.down();
 }
@@ -99,15 +99,16 @@ services:
     stop_grace_period: 1s
 "#;
 
-/// `logs -f -p NAME ARGS…` in the background until `during` returns, then
+/// `compose -p NAME logs -f ARGS…` in the background until `during` returns, then
 /// SIGTERM; returns its exit code and output.
 fn follow_logs(
     env: &TestEnv,
+    project: &str,
     args: &[&str],
     during: impl FnOnce(&std::path::Path),
 ) -> (i32, String) {
     let out = env.scratch.join(format!("follow-{}", args.join("_")));
-    let mut cmd = vec!["logs", "-f"];
+    let mut cmd = vec!["compose", "-p", project, "logs", "-f"];
     cmd.extend_from_slice(args);
     let mut child = env.spawn_to(&cmd, &out);
     // `logs -f` blocks its stop signals before printing anything: once a line
@@ -142,7 +143,7 @@ fn project_logs_follow_replicas_including_later_ones() {
     p.up();
     std::thread::sleep(Duration::from_millis(300));
     // One line of history, then about ten more while following.
-    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "1"], |out| {
+    let (code, out) = follow_logs(&env, "tick", &["--tail", "1"], |out| {
         assert!(common::wait_for(WAIT, || lines_in(out, "ticker-1 | tick ") >= 6));
     });
     assert_eq!(code, 0, "follow did not end cleanly on SIGTERM:\n{out}");
@@ -154,7 +155,7 @@ fn project_logs_follow_replicas_including_later_ones() {
     assert_eq!(ticks, out.lines().count(), "unexpected lines:\n{out}");
 
     // A replica started while following shows up too.
-    let (code, out) = follow_logs(&env, &["-p", "tick", "--tail", "0", "ticker"], |out| {
+    let (code, out) = follow_logs(&env, "tick", &["--tail", "0", "ticker"], |out| {
         p.cmd("scale", &["ticker=2"]).ok();
         assert!(p.wait_running("ticker", 2, WAIT));
         assert!(common::wait_for(WAIT, || lines_in(out, "ticker-2 | tick ") >= 3));
@@ -171,7 +172,10 @@ fn project_logs_follow_replicas_including_later_ones() {
     // The new replica is followed from its first line.
     assert!(out.contains("ticker-2 | tick 0\n"), "{out}");
     // Unknown projects are an error, not an endless wait.
-    let out = env.rcorch_timeout(&["logs", "-f", "-p", "nope"], Duration::from_secs(5));
+    let out = env.rcorch_timeout(
+        &["compose", "-p", "nope", "logs", "-f"],
+        Duration::from_secs(5),
+    );
     assert_ne!(out.code, 0, "{out:#?}");
     assert!(out.stderr.contains("no project named nope"), "{out:#?}");
     p.down();
@@ -184,11 +188,15 @@ fn compose_ulimits_are_applied_in_the_replica() {
     let p = Project::new(&env, "ulimits", yaml);
     p.up();
     let ok = common::wait_for(Duration::from_secs(15), || {
-        env.rcorch(&["logs", "-p", "ulimits", "web"])
+        env.rcorch(&["compose", "-p", "ulimits", "logs", "web"])
             .stdout
             .contains("n=1024 h=2048")
     });
-    assert!(ok, "{:#?}", env.rcorch(&["logs", "-p", "ulimits"]));
+    assert!(
+        ok,
+        "{:#?}",
+        env.rcorch(&["compose", "-p", "ulimits", "logs"])
+    );
 }
 
 #[test]
@@ -242,7 +250,7 @@ fn stop_says_what_it_waits_for() {
     let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    stop_grace_period: 3s\n    command: [\"sh\", \"-c\", \"trap '' TERM; while true; do sleep 0.1; done\"]\n";
     let p = Project::new(&env, "slowstop", yaml);
     p.up();
-    let out = env.rcorch(&["stop", "-p", "slowstop"]);
+    let out = env.rcorch(&["compose", "-p", "slowstop", "stop"]);
     assert_eq!(out.code, 0, "{out:#?}");
     assert!(
         out.stderr.contains("waiting for slowstop-web-1 to stop"),

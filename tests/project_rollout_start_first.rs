@@ -49,7 +49,7 @@ echo "envs=$(for n in $(names); do $R inspect $n | jq -r '.[0].Config.Env[]? // 
 echo "labels=$(for n in $(names); do $R inspect $n | jq -r '.[0].Config.Labels | .["rcorch.slot"] + ":" + .["rcorch.revision"]'; done | sort | tr '\n' ' ')"
 $R events -p sf | awk '/update revision 1 -> 2/ {u=1} u && $3=="balancer" {print "balancer=" $0}'
 $R events -p sf | awk '$3=="start" || $3=="stop" || $3=="healthy" {print "ev=" $2 " " $3 " " $4}'
-$R logs -p sf web | sed 's/^/log=/'
+$R compose -p sf logs web | sed 's/^/log=/'
 "#;
 
 fn values<'a>(out: &'a str, key: &str) -> Vec<&'a str> {

@@ -176,8 +176,8 @@ fn a_replicas_anonymous_volume_survives_stop_start_and_goes_with_down_v() {
     assert!(common::wait_for(WAIT, || who.exists()), "no data written");
 
     // stop/start recreates the replica: it gets its volume back.
-    assert_eq!(env.rcorch(&["stop", "-p", "av", "db"]).code, 0);
-    assert_eq!(p.cmd("start", &["db"]).code, 0);
+    assert_eq!(env.rcorch(&["compose", "-p", "av", "stop", "db"]).code, 0);
+    assert_eq!(p.cmd("compose", &["start", "db"]).code, 0);
     assert!(p.wait_running("db", 1, WAIT));
     let two = common::wait_for(WAIT, || {
         std::fs::read_to_string(&who).is_ok_and(|s| s.lines().count() == 2)

@@ -7,6 +7,7 @@ pub mod builder;
 pub mod cache;
 pub mod check;
 pub mod chmod;
+pub mod commit;
 pub mod config;
 pub mod copy;
 pub mod dockerfile;

@@ -19,6 +19,9 @@ pub struct ConfigArgs {
     /// Enable services of this profile (repeatable; default: $COMPOSE_PROFILES)
     #[arg(long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
+    /// Variables for interpolation from FILE instead of the `.env` next to the compose file
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
     /// Only validate: print warnings and errors, not the model
     #[arg(short, long)]
     pub quiet: bool,
@@ -30,13 +33,14 @@ pub struct ConfigArgs {
 pub fn config(args: &ConfigArgs) -> CliResult {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let loaded = compose::load_files(
-        &args.file,
-        &cwd,
-        args.project_name.as_deref(),
-        &args.profiles,
-        &[],
-    )?;
+    let loaded = compose::load_with(&compose::FileInput {
+        files: &args.file,
+        env_file: args.env_file.as_deref(),
+        cwd: &cwd,
+        project_name: args.project_name.as_deref(),
+        profiles: &args.profiles,
+        targeted: &[],
+    })?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
     }

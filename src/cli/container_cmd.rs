@@ -3,6 +3,7 @@
 
 use clap::Subcommand;
 
+use super::container_life as life;
 use super::container_verbs as verbs;
 use super::{containers, inspect, logs, network, stats, CliResult, ExecArgs, RunArgs};
 use crate::instance::Instance;
@@ -11,6 +12,16 @@ use crate::instance::Instance;
 pub enum ContainerCommand {
     /// Create and run a container
     Run(Box<RunArgs>),
+    /// Create a container without starting it
+    Create(Box<RunArgs>),
+    /// Start created or stopped containers
+    Start(super::container_life::StartArgs),
+    /// Restart containers
+    Restart(super::container_life::RestartArgs),
+    /// Freeze every process of containers
+    Pause(super::container_life::PauseArgs),
+    /// Thaw paused containers
+    Unpause(super::container_life::PauseArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
     /// List containers
@@ -48,13 +59,18 @@ pub enum ContainerCommand {
 impl ContainerCommand {
     /// `container run` creates a container: its own errors exit 125.
     pub fn creates_container(&self) -> bool {
-        matches!(self, ContainerCommand::Run(_))
+        matches!(self, ContainerCommand::Run(_) | ContainerCommand::Create(_))
     }
 }
 
 pub fn container(instance: &Instance, command: ContainerCommand) -> CliResult {
     match command {
         ContainerCommand::Run(args) => super::run_container(instance, *args),
+        ContainerCommand::Create(args) => life::create(instance, *args),
+        ContainerCommand::Start(args) => life::start(instance, &args),
+        ContainerCommand::Restart(args) => life::restart(instance, &args),
+        ContainerCommand::Pause(args) => life::pause(instance, &args),
+        ContainerCommand::Unpause(args) => life::unpause(instance, &args),
         ContainerCommand::Exec(args) => super::exec_in_container(instance, args),
         ContainerCommand::Ls(args) => containers::ps(instance, &args),
         ContainerCommand::Logs(args) => logs::logs(instance, &args),

@@ -85,14 +85,19 @@ pub fn rename(instance: &Instance, args: &RenameArgs) -> CliResult {
 }
 
 pub fn top(instance: &Instance, args: &TopArgs) -> CliResult {
-    let r = record(instance, &args.container)?;
+    top_of(instance, &args.container, &args.ps_options)
+}
+
+/// The host's `ps` rows of the container's processes.
+pub fn top_of(instance: &Instance, container: &str, ps_options: &[String]) -> CliResult {
+    let r = record(instance, container)?;
     if observed_status(&r.state) != Status::Running {
         return Err(format!("container {} is not running", r.config.name).into());
     }
     let pids = instance
         .cgroup(&r.config.cgroup_parent, &r.config.id)?
         .pids()?;
-    let options = match args.ps_options.as_slice() {
+    let options = match ps_options {
         [] => vec!["-ef".to_string()],
         given => given.to_vec(),
     };

@@ -56,11 +56,10 @@ pub struct StopArgs {
     /// Seconds to wait before SIGKILL (default: the container's --stop-timeout)
     #[arg(short = 't', long = "time")]
     time: Option<u64>,
-    /// Stop a compose project's services (all, or those named) instead
-    #[arg(short, long = "project-name", value_name = "NAME")]
+    /// A project's services stop with `compose stop`: kept to say so
+    #[arg(short, long = "project-name", value_name = "NAME", hide = true)]
     pub project_name: Option<String>,
-    /// Containers; with -p, services
-    #[arg(required_unless_present = "project_name")]
+    #[arg(required_unless_present = "project_name", value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
@@ -199,7 +198,7 @@ fn size_text(instance: &Instance, r: &Record) -> String {
     format!("{} (virtual {})", human_size(rw), human_size(rw + image))
 }
 
-fn dir_size(dir: &std::path::Path) -> u64 {
+pub(super) fn dir_size(dir: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -318,7 +317,8 @@ fn for_each(
 
 pub fn stop(instance: &Instance, args: &StopArgs) -> CliResult {
     if let Some(project) = &args.project_name {
-        return super::project::stop_services(instance, project, &args.containers);
+        let hint = super::compose_cmd::did_you_mean("stop", Some(project), &args.containers);
+        return Err(format!("stop takes containers; a project's services: {hint}").into());
     }
     for_each(&args.containers, |c| {
         control::stop(instance, c, args.time)?;

@@ -93,13 +93,16 @@ pub fn rmi(instance: &Instance, args: &RmiArgs) -> CliResult {
 /// record is unreadable counts for the image its surviving bytes name, and
 /// for every image when none survives (removing layers under a container
 /// that may still run on them would break it for good).
-struct ImageUsers {
+pub(super) struct ImageUsers {
     readable: Vec<String>,
     broken: Vec<(Broken, Option<String>)>,
 }
 
 impl ImageUsers {
-    fn read(instance: &Instance, store: &crate::image::ImageStore) -> Result<ImageUsers, Failure> {
+    pub(super) fn read(
+        instance: &Instance,
+        store: &crate::image::ImageStore,
+    ) -> Result<ImageUsers, Failure> {
         let scan = instance.containers.scan()?;
         let broken = scan
             .broken
@@ -123,7 +126,7 @@ impl ImageUsers {
         })
     }
 
-    fn in_use(&self, image_id: &str) -> bool {
+    pub(super) fn in_use(&self, image_id: &str) -> bool {
         self.readable.iter().any(|id| id == image_id)
             || self.broken_users(image_id).next().is_some()
     }
@@ -198,6 +201,8 @@ pub enum ImageCommand {
     Pull(super::registry::PullArgs),
     /// Push an image to a registry
     Push(super::registry::PushArgs),
+    /// Show the steps an image was made of, newest first
+    History(super::image_history::HistoryArgs),
     /// Unpack one layer tar into an existing directory (benchmarks)
     #[command(hide = true)]
     UnpackLayer { layer: PathBuf, dir: PathBuf },
@@ -214,6 +219,7 @@ pub fn image(instance: &Instance, command: &ImageCommand) -> CliResult {
         ImageCommand::Save(args) => save(instance, args),
         ImageCommand::Pull(args) => super::registry::pull(instance, args),
         ImageCommand::Push(args) => super::registry::push(instance, args),
+        ImageCommand::History(args) => super::image_history::history(instance, args),
         ImageCommand::UnpackLayer { layer, dir } => {
             let file = std::fs::File::open(layer)
                 .map_err(|e| Failure::from(format!("{}: {e}", layer.display())))?;

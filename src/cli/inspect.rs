@@ -135,6 +135,10 @@ fn container(instance: &Instance, view: &NetView, name: &str) -> Result<Value, S
         json["State"]["Restarting"] = true.into();
         json["State"]["Status"] = "restarting".into();
     }
+    if crate::runtime::pause::is_paused(instance, &record) {
+        json["State"]["Paused"] = true.into();
+        json["State"]["Status"] = "paused".into();
+    }
     if let Some(lb) = view.inspect(&record) {
         json["LoadBalancer"] = lb;
     }

@@ -18,21 +18,21 @@ use crate::runtime::logs::{read_entries, read_entries_from, LogEntry, Stream};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// Keep printing new output until the container exits (with -p: until
-    /// Ctrl-C, including replicas that start later)
+    /// Keep printing new output until the container exits (compose logs:
+    /// until Ctrl-C, including replicas that start later)
     #[arg(short, long)]
-    follow: bool,
+    pub follow: bool,
     /// Only the last N lines
     #[arg(short = 'n', long)]
-    tail: Option<usize>,
+    pub tail: Option<usize>,
     #[arg(short, long)]
-    timestamps: bool,
-    /// Show a compose project's logs, each line prefixed by its replica
-    #[arg(short, long = "project-name", value_name = "NAME")]
-    project_name: Option<String>,
-    /// A container; with -p, the project's services to show (default: all)
-    #[arg(value_name = "CONTAINER|SERVICE")]
-    targets: Vec<String>,
+    pub timestamps: bool,
+    /// A project's logs are `compose logs`: kept to say so
+    #[arg(short, long = "project-name", value_name = "NAME", hide = true)]
+    pub project_name: Option<String>,
+    /// The container (compose logs: the services to show, default all)
+    #[arg(value_name = "CONTAINER")]
+    pub targets: Vec<String>,
 }
 
 fn print_entry(entry: &LogEntry, timestamps: bool) {
@@ -49,10 +49,11 @@ fn print_entry(entry: &LogEntry, timestamps: bool) {
 
 pub fn logs(instance: &Instance, args: &LogsArgs) -> CliResult {
     if let Some(project) = &args.project_name {
-        return project_logs(instance, project, args);
+        let hint = super::compose_cmd::did_you_mean("logs", Some(project), &args.targets);
+        return Err(format!("logs -p is a project's logs: {hint}").into());
     }
     let [container] = args.targets.as_slice() else {
-        return Err("logs needs one container, or -p PROJECT [SERVICE...]".into());
+        return Err("logs needs one container (a project's: 'rcorch compose logs')".into());
     };
     let id = instance.containers.resolve(container)?;
     let path = instance.containers.container_dir(&id).join("log.json");
@@ -182,7 +183,7 @@ fn read_new(
 /// `logs -p PROJECT [-f] [--tail N] [SERVICE…]`: every replica's output
 /// merged by time, each line prefixed by the replica (`web-2 | …`), as
 /// `docker compose logs` does; `-f` then follows until Ctrl-C.
-fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResult {
+pub(super) fn project_logs(instance: &Instance, project: &str, args: &LogsArgs) -> CliResult {
     if !crate::project::ProjectDir::new(&instance.root, project).exists() {
         return Err(crate::project::ProjectError::NotFound {
             name: project.to_string(),

@@ -2,14 +2,20 @@
 //! (`exit_code`: Docker's rule, the one place it is decided).
 
 mod build;
+mod commit;
 mod compose;
 mod compose_build;
+mod compose_cmd;
+mod compose_images;
+mod compose_verbs;
 mod container_cmd;
+mod container_life;
 mod container_verbs;
 mod containers;
 mod exit;
 mod format;
 mod health;
+mod image_history;
 mod image_list;
 mod images;
 mod inspect;
@@ -24,6 +30,7 @@ mod ps_format;
 mod registry;
 mod stats;
 mod system;
+mod system_verbs;
 mod volume;
 
 use std::path::PathBuf;
@@ -59,6 +66,16 @@ pub struct Cli {
 enum Command {
     /// Create and run a container
     Run(Box<RunArgs>),
+    /// Create a container (run's flags) without starting it
+    Create(Box<RunArgs>),
+    /// Start created or stopped containers (-a: attached)
+    Start(container_life::StartArgs),
+    /// Restart containers: stop, then start
+    Restart(container_life::RestartArgs),
+    /// Freeze every process of containers
+    Pause(container_life::PauseArgs),
+    /// Thaw paused containers
+    Unpause(container_life::PauseArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
     /// List containers
@@ -85,6 +102,8 @@ enum Command {
     Diff(container_verbs::DiffArgs),
     /// Write a container's filesystem as a tar
     Export(container_verbs::ExportArgs),
+    /// A new image from a container's changes
+    Commit(commit::CommitArgs),
     /// Manage containers (ls, run, exec, rm, inspect, cp, wait, top, …)
     #[command(subcommand)]
     Container(container_cmd::ContainerCommand),
@@ -131,10 +150,8 @@ enum Command {
     Rollback(project::RollbackArgs),
     /// List a service's revisions
     History(project::HistoryArgs),
-    /// Start a project's stopped services
-    Start(project::ServicesArgs),
-    /// Restart a project's services: graceful stop, then start
-    Restart(project::ServicesArgs),
+    /// docker compose's verbs: up, down, ps, logs, exec SERVICE, run, port, build…
+    Compose(compose_cmd::ComposeArgs),
     /// systemd units for projects
     #[command(subcommand)]
     Systemd(SystemdCommand),
@@ -154,9 +171,13 @@ enum Command {
     /// Manage images (ls, inspect, rm, prune, tag, load, save, pull, push)
     #[command(subcommand)]
     Image(images::ImageCommand),
-    /// Check the instance's records (`system check [--repair]`)
+    /// The instance: check [--repair], info, df, prune
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// What the instance holds (`system info`)
+    Info(system_verbs::FormatArgs),
+    /// rcorch's version
+    Version(system_verbs::FormatArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -299,7 +320,7 @@ pub fn main() -> i32 {
         die_quietly_on_a_closed_pipe();
     }
     let creates_container = match &cli.command {
-        Command::Run(_) => true,
+        Command::Run(_) | Command::Create(_) => true,
         Command::Container(c) => c.creates_container(),
         _ => false,
     };
@@ -316,6 +337,14 @@ fn dispatch(cli: Cli) -> CliResult {
     // Needs no instance: it only reads the compose file.
     if let Command::Config(args) = &cli.command {
         return compose::config(args);
+    }
+    if let Command::Compose(args) = &cli.command {
+        if let Some(result) = compose_cmd::without_instance(args) {
+            return result;
+        }
+    }
+    if let Command::Version(args) = &cli.command {
+        return system_verbs::version(args);
     }
     if let Command::Kube(cmd) = &cli.command {
         if !cmd.needs_instance() {
@@ -335,6 +364,11 @@ fn dispatch(cli: Cli) -> CliResult {
     }
     match cli.command {
         Command::Run(args) => run_container(&instance, *args),
+        Command::Create(args) => container_life::create(&instance, *args),
+        Command::Start(args) => container_life::start(&instance, &args),
+        Command::Restart(args) => container_life::restart(&instance, &args),
+        Command::Pause(args) => container_life::pause(&instance, &args),
+        Command::Unpause(args) => container_life::unpause(&instance, &args),
         Command::Exec(args) => exec_in_container(&instance, args),
         Command::Ps(args) => containers::ps(&instance, &args),
         Command::Logs(args) => logs::logs(&instance, &args),
@@ -348,6 +382,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Cp(args) => container_verbs::cp(&instance, &args),
         Command::Diff(args) => container_verbs::diff(&instance, &args),
         Command::Export(args) => container_verbs::export(&instance, &args),
+        Command::Commit(args) => commit::commit(&instance, &args),
         Command::Container(command) => container_cmd::container(&instance, command),
         Command::Stats(args) => stats::stats(&instance, &args),
         Command::Metrics(args) => metrics::metrics(&instance, &args),
@@ -372,8 +407,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Events(args) => project::events(&instance, &args),
         Command::Rollback(args) => project::rollback(&instance, &args),
         Command::History(args) => project::history(&instance, &args),
-        Command::Start(args) => project::start(&instance, &args),
-        Command::Restart(args) => project::restart(&instance, &args),
+        Command::Compose(args) => compose_cmd::compose(&instance, args),
         Command::Supervise(args) => project::supervise(&instance, &args),
         Command::Systemd(SystemdCommand::Generate(args)) => {
             project::generate_unit(&instance, &args)
@@ -385,10 +419,13 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Push(args) => registry::push(&instance, &args),
         Command::Image(command) => images::image(&instance, &command),
         Command::System(command) => system::system(&instance, &command),
+        Command::Info(args) => system_verbs::info(&instance, &args),
+        Command::Version(_) => unreachable!("handled above"),
     }
 }
 
-fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
+/// The request `run` and `create` make from their flags, and `-d`.
+fn run_request(args: RunArgs) -> Result<(RunRequest, bool), Failure> {
     let env_files = args
         .env_file
         .iter()
@@ -434,7 +471,12 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         publish_all: args.publish_all,
         files: Vec::new(),
     };
-    match run::run(instance, &request, args.detach) {
+    Ok((request, args.detach))
+}
+
+fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
+    let (request, detach) = run_request(args)?;
+    match run::run(instance, &request, detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),
         Ok(RunOutcome::Detached(id)) => {
             println!("{id}");

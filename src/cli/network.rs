@@ -45,6 +45,12 @@ pub enum NetworkCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Remove every network no container uses (the default "bridge" stays)
+    Prune {
+        /// Do not ask for confirmation
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -58,6 +64,12 @@ pub struct CreateArgs {
     /// No outbound access and no forwarding off the network
     #[arg(long)]
     internal: bool,
+    /// The network driver: bridge (the only one on a single host)
+    #[arg(short, long, default_value = "bridge")]
+    driver: String,
+    /// Set a KEY=VALUE label
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
     name: String,
 }
 
@@ -98,11 +110,19 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
     let nets = networks(&instance.root);
     match cmd {
         NetworkCommand::Create(args) => {
+            if args.driver != "bridge" {
+                return Err(format!(
+                    "network driver {} is not supported: rcorch networks are bridges (-d bridge)",
+                    args.driver
+                )
+                .into());
+            }
             let request = CreateRequest {
                 name: args.name,
                 subnet: args.subnet,
                 gateway: args.gateway,
                 internal: args.internal,
+                labels: parse_labels(&args.labels),
             };
             let network = nets.create(&request, &now_rfc3339())?;
             println!("{}", network.name);
@@ -149,6 +169,43 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
                 println!("{name}");
             }
         }
+        NetworkCommand::Prune { force } => return prune(&nets, force),
+    }
+    Ok(0)
+}
+
+/// `KEY=VALUE` labels (`KEY` alone: an empty value, as Docker).
+fn parse_labels(labels: &[String]) -> std::collections::BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// Docker's `network prune` (-f: there is no prompt); prints what went.
+pub(super) fn prune(nets: &crate::network::ops::Networks, force: bool) -> CliResult {
+    if !force {
+        return Err(
+            "network prune removes every network no container uses; confirm with -f".into(),
+        );
+    }
+    let state = nets.list()?;
+    let unused: Vec<&String> = state
+        .networks
+        .keys()
+        .filter(|n| n.as_str() != DEFAULT_NETWORK && state.endpoints_on(n).next().is_none())
+        .collect();
+    if !unused.is_empty() {
+        println!("Deleted Networks:");
+    }
+    for name in unused {
+        match nets.remove(name) {
+            Ok(_) => println!("{name}"),
+            Err(e) => eprintln!("rcorch: {e}"),
+        }
     }
     Ok(0)
 }
@@ -186,7 +243,7 @@ pub(super) fn inspect_json<'a>(
             "Driver": "default",
             "Config": [{ "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string() }],
         },
-        "Labels": {},
+        "Labels": n.labels,
         "Options": {},
         "Bridge": n.bridge,
         "Subnet": n.subnet.to_string(),
@@ -220,7 +277,6 @@ fn list(state: &crate::network::NetState, args: &LsArgs) -> CliResult {
     let listing = Listing::parse(args.format.as_deref())?;
     let filters = Filters::parse(&args.filter, "network ls", FILTER_KEYS)?;
     filters.check_values("type", &["custom", "builtin"])?;
-    let labels = std::collections::BTreeMap::new();
     let rows: Vec<serde_json::Value> = state
         .networks
         .values()
@@ -233,7 +289,7 @@ fn list(state: &crate::network::NetState, args: &LsArgs) -> CliResult {
             };
             filters.any("name", |v| name_matches(v, &n.name))
                 && filters.any("id", |v| id.starts_with(v))
-                && filters.labels_match(&labels)
+                && filters.labels_match(&n.labels)
                 && filters.any("driver", |v| v == "bridge")
                 && filters.any("scope", |v| v == "local")
                 && filters.any("type", |v| v == kind)
@@ -242,7 +298,8 @@ fn list(state: &crate::network::NetState, args: &LsArgs) -> CliResult {
             serde_json::json!({
                 "ID": network_id(&n.name)[..12], "Name": n.name, "Driver": "bridge",
                 "Scope": "local", "IPv6": "false", "Internal": n.internal.to_string(),
-                "Labels": "", "Label": labels, "CreatedAt": n.created,
+                "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "Label": n.labels, "CreatedAt": n.created,
                 "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string(),
                 "Bridge": n.bridge,
                 "Containers": state.endpoints_on(&n.name).count().to_string(),

@@ -16,7 +16,7 @@ use crate::project::{commands, list_projects, metrics, select, ProjectDir};
 use crate::project::{events, events_query};
 use crate::supervisor::RunState;
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct ProjectArgs {
     /// Compose file (default: compose.yaml, compose.yml, docker-compose.yaml
     /// or docker-compose.yml here); repeat to merge later files over earlier ones
@@ -28,12 +28,34 @@ pub struct ProjectArgs {
     /// Enable services of this profile (repeatable; default: $COMPOSE_PROFILES)
     #[arg(long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
+    /// Variables for interpolation from FILE instead of the `.env` next to the compose file
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+impl ProjectArgs {
+    /// `outer` (flags before a `compose` verb) over these (flags after it).
+    pub fn overlaid_by(mut self, outer: &ProjectArgs) -> ProjectArgs {
+        if !outer.file.is_empty() {
+            self.file = outer.file.clone();
+        }
+        if outer.project_name.is_some() {
+            self.project_name = outer.project_name.clone();
+        }
+        if !outer.profiles.is_empty() {
+            self.profiles = outer.profiles.clone();
+        }
+        if outer.env_file.is_some() {
+            self.env_file = outer.env_file.clone();
+        }
+        self
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Return once the app is up; the supervisor keeps it so
     #[arg(short, long)]
     detach: bool,
@@ -55,7 +77,7 @@ pub struct UpArgs {
 #[derive(Args, Debug)]
 pub struct ScaleArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// SERVICE=N
     #[arg(required = true)]
     scales: Vec<String>,
@@ -73,7 +95,7 @@ pub struct SuperviseArgs {
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Where to write the unit (default: the current directory)
     #[arg(long, value_name = "DIR", default_value = ".")]
     output_dir: PathBuf,
@@ -86,7 +108,7 @@ pub struct GenerateArgs {
 /// apply the file (`up`, `config`…), so each warns once.
 /// `targeted`: the services named on the command line (their profiles
 /// are enabled, as compose does).
-fn load(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
+pub(super) fn load(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
     let loaded = load_targeting(args, targeted)?;
     for warning in &loaded.warnings {
         eprintln!("WARN {warning}");
@@ -97,24 +119,25 @@ fn load(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Fail
 /// Loads the compose file without its warnings: for the commands that only
 /// need the project's name from it (`logs`, `down`, `events`…), which would
 /// otherwise repeat what `up` already said on every verb.
-fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
+pub(super) fn load_quiet(args: &ProjectArgs) -> Result<compose::Loaded, Failure> {
     load_targeting(args, &[])
 }
 
 fn load_targeting(args: &ProjectArgs, targeted: &[String]) -> Result<compose::Loaded, Failure> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    Ok(compose::load_files(
-        &args.file,
-        &cwd,
-        args.project_name.as_deref(),
-        &args.profiles,
+    Ok(compose::load_with(&compose::FileInput {
+        files: &args.file,
+        env_file: args.env_file.as_deref(),
+        cwd: &cwd,
+        project_name: args.project_name.as_deref(),
+        profiles: &args.profiles,
         targeted,
-    )?)
+    })?)
 }
 
 /// Progress of a wait, on stderr.
-fn say(message: &str) {
+pub(super) fn say(message: &str) {
     eprintln!("rcorch: {message}");
 }
 
@@ -144,7 +167,7 @@ fn failures_since(
 
 /// The project a command is about: `-p`, else the compose file's, else the
 /// only project there is.
-fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failure> {
+pub(super) fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failure> {
     if let Some(name) = &args.project_name {
         return Ok(name.clone());
     }
@@ -158,7 +181,7 @@ fn project_name(instance: &Instance, args: &ProjectArgs) -> Result<String, Failu
     }
 }
 
-fn exe() -> Result<PathBuf, Failure> {
+pub(super) fn exe() -> Result<PathBuf, Failure> {
     std::env::current_exe()
         .map_err(|e| Failure::from(format!("cannot find the rcorch binary: {e}")))
 }
@@ -285,7 +308,7 @@ fn balancer_failed(
 #[derive(Args, Debug)]
 pub struct DownArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Remove the project's named volumes too (default: they are kept)
     #[arg(short, long)]
     volumes: bool,
@@ -323,7 +346,7 @@ pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// The revision to go back to (default: the one before the current)
     #[arg(long, value_name = "N")]
     to: Option<u64>,
@@ -334,7 +357,7 @@ pub struct RollbackArgs {
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     service: String,
 }
 
@@ -389,7 +412,7 @@ pub fn history(instance: &Instance, args: &HistoryArgs) -> CliResult {
 #[derive(Args, Debug)]
 pub struct EventsArgs {
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// KEY=VALUE, KEY one of type, container, service, event, project
     /// (repeat a key for OR; different keys must all match)
     #[arg(long = "filter", value_name = "KEY=VALUE")]
@@ -431,6 +454,7 @@ pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {
             file: vec![file.clone()],
             project_name: Some(args.name.clone()),
             profiles: Vec::new(),
+            env_file: None,
         };
         commands::apply(instance, &load(&project, &[])?.project)?;
     }
@@ -484,9 +508,9 @@ pub fn generate_unit(instance: &Instance, args: &GenerateArgs) -> CliResult {
 pub struct ServicesArgs {
     /// The project (default: the compose file's, else the only one up)
     #[command(flatten)]
-    project: ProjectArgs,
+    pub project: ProjectArgs,
     /// Services (default: all)
-    services: Vec<String>,
+    pub services: Vec<String>,
 }
 
 fn wait_stopped(instance: &Instance, name: &str, services: &[String]) -> CliResult {

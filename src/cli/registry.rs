@@ -12,7 +12,7 @@ use crate::image::registry_io::{self, Access};
 use crate::instance::Instance;
 
 /// Options shared by pull and push.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct RegistryArgs {
     /// Allow plain HTTP to this image's registry
     #[arg(long)]
@@ -72,6 +72,22 @@ pub fn pull(instance: &Instance, args: &PullArgs) -> CliResult {
     let access = access(instance, &args.registry)?;
     let record = registry_io::pull(&instance.images()?, &args.reference, &access)?;
     print_loaded(std::slice::from_ref(&record));
+    Ok(0)
+}
+
+/// Pulls `reference` with the instance's registry config (compose pull).
+pub fn pull_reference(instance: &Instance, reference: &str) -> CliResult {
+    let access = access(instance, &RegistryArgs::default())?;
+    let record = registry_io::pull(&instance.images()?, reference, &access)?;
+    print_loaded(std::slice::from_ref(&record));
+    Ok(0)
+}
+
+/// Pushes the local image `reference` under its own name (compose push).
+pub fn push_reference(instance: &Instance, reference: &str) -> CliResult {
+    let access = access(instance, &RegistryArgs::default())?;
+    let digest = registry_io::push(&instance.images()?, reference, reference, &access)?;
+    println!("{reference}: digest: {digest}");
     Ok(0)
 }
 

@@ -11,6 +11,12 @@ use crate::system;
 pub enum SystemCommand {
     /// Find unreadable records (containers, projects, networks, volumes, images)
     Check(CheckArgs),
+    /// What the instance holds: containers, images, cgroups, kernel
+    Info(super::system_verbs::FormatArgs),
+    /// Disk usage of images, containers' writable layers and volumes
+    Df,
+    /// Remove stopped containers, unused networks and images (-a, --volumes)
+    Prune(super::system_verbs::PruneArgs),
 }
 
 #[derive(Args, Debug)]
@@ -21,7 +27,12 @@ pub struct CheckArgs {
 }
 
 pub fn system(instance: &Instance, command: &SystemCommand) -> CliResult {
-    let SystemCommand::Check(args) = command;
+    let args = match command {
+        SystemCommand::Check(args) => args,
+        SystemCommand::Info(args) => return super::system_verbs::info(instance, args),
+        SystemCommand::Df => return super::system_verbs::df(instance),
+        SystemCommand::Prune(args) => return super::system_verbs::prune(instance, args),
+    };
     let findings = system::check(instance);
     if findings.is_empty() {
         println!("no damaged records under {}", instance.root.display());

@@ -219,7 +219,38 @@ pub fn load_files(
     profiles: &[String],
     targeted: &[String],
 ) -> Result<Loaded> {
-    let mut paths: Vec<PathBuf> = files.iter().map(|f| parse::lexical_join(cwd, f)).collect();
+    load_with(&FileInput {
+        files,
+        env_file: None,
+        cwd,
+        project_name,
+        profiles,
+        targeted,
+    })
+}
+
+/// What `load_with` reads: the compose files (default: the one in `cwd`),
+/// and the env file for interpolation (default: `.env` next to the first,
+/// if any).
+pub struct FileInput<'a> {
+    pub files: &'a [PathBuf],
+    pub env_file: Option<&'a Path>,
+    pub cwd: &'a Path,
+    pub project_name: Option<&'a str>,
+    pub profiles: &'a [String],
+    pub targeted: &'a [String],
+}
+
+/// Loads compose files as `docker compose -f … --env-file` does: later files
+/// merge over earlier ones; a named env file replaces the `.env` next to the
+/// first compose file and must exist.
+pub fn load_with(input: &FileInput) -> Result<Loaded> {
+    let cwd = input.cwd;
+    let mut paths: Vec<PathBuf> = input
+        .files
+        .iter()
+        .map(|f| parse::lexical_join(cwd, f))
+        .collect();
     if paths.is_empty() {
         paths.push(cwd.join(default_file(cwd)?));
     }
@@ -233,10 +264,13 @@ pub fn load_files(
         texts.push(text);
     }
     let (file, text) = (&paths[0], &texts[0]);
-    let dotenv_path = file.with_file_name(".env");
+    let (dotenv_path, required) = match input.env_file {
+        Some(f) => (parse::lexical_join(cwd, f), true),
+        None => (file.with_file_name(".env"), false),
+    };
     let dotenv = match read(&dotenv_path) {
         Ok(text) => Some(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !required => None,
         Err(source) => {
             return Err(ComposeError::Read {
                 path: dotenv_path,
@@ -252,9 +286,9 @@ pub fn load_files(
         file,
         text,
         env: &env,
-        project_name,
-        profiles,
-        targeted,
+        project_name: input.project_name,
+        profiles: input.profiles,
+        targeted: input.targeted,
     };
     let overrides: Vec<(&Path, &str)> = paths[1..]
         .iter()

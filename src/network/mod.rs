@@ -49,6 +49,9 @@ pub struct Network {
     /// No masquerade, no forwarding off the bridge.
     pub internal: bool,
     pub created: String,
+    /// `network create --label K=V`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A container's attachment to a network: its lease, names and ports.

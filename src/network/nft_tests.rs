@@ -20,6 +20,7 @@ fn state() -> NetState {
                     .first_host(),
                 internal,
                 created: String::new(),
+                labels: Default::default(),
             },
         );
     }

@@ -109,6 +109,7 @@ pub struct CreateRequest {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub internal: bool,
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// What a container asks of its network.
@@ -203,6 +204,7 @@ pub fn plan_network(
         subnet,
         internal: req.internal,
         created: now.to_string(),
+        labels: req.labels.clone(),
     })
 }
 

@@ -15,6 +15,7 @@ fn state() -> NetState {
                 subnet,
                 internal: false,
                 created: String::new(),
+                labels: Default::default(),
             },
         );
     }

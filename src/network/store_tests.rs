@@ -9,6 +9,7 @@ fn network(name: &str, i: u8) -> Network {
         gateway: format!("10.{i}.0.1").parse().unwrap(),
         internal: false,
         created: String::new(),
+        labels: Default::default(),
     }
 }
 

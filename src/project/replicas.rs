@@ -209,19 +209,7 @@ pub fn start(
         }),
     };
     let mut request = replica_request(project, service, slot, name);
-    let store = super::ProjectDir::new(&instance.root, project).dir;
-    request.files = service
-        .template
-        .files
-        .iter()
-        .map(|f| FileMount {
-            source: super::files::stored_path(&store, &f.kind, &f.name),
-            target: f.target.clone().into(),
-            uid: f.uid,
-            gid: f.gid,
-            mode: f.mode,
-        })
-        .collect();
+    request.files = template_files(instance, project, service);
     reuse_anonymous_volumes(instance, &mut request);
     let id = match run::run(instance, &request, true) {
         Ok(RunOutcome::Detached(id)) => id,
@@ -235,6 +223,27 @@ pub fn start(
         }
     }
     Ok(id)
+}
+
+/// The service's secrets and configs, as the files a replica mounts.
+pub fn template_files(
+    instance: &Instance,
+    project: &str,
+    service: &ServiceRecord,
+) -> Vec<FileMount> {
+    let store = super::ProjectDir::new(&instance.root, project).dir;
+    service
+        .template
+        .files
+        .iter()
+        .map(|f| FileMount {
+            source: super::files::stored_path(&store, &f.kind, &f.name),
+            target: f.target.clone().into(),
+            uid: f.uid,
+            gid: f.gid,
+            mode: f.mode,
+        })
+        .collect()
 }
 
 /// A recreated replica (stop then start, a new revision) gets its slot's

@@ -78,6 +78,8 @@ pub fn kill(instance: &Instance, reference: &str, signal: Signal) -> Result<Reco
     }
     let pid = Pid::from_raw(record.state.pid.unwrap_or(0));
     nix::sys::signal::kill(pid, signal).map_err(|source| ControlError::Signal { name, source })?;
+    // As Docker: a paused container gets its signal (it is let go to see it).
+    super::pause::thaw_quietly(instance, &record);
     Ok(record)
 }
 
@@ -99,6 +101,7 @@ pub fn stop(
     let pidfd = sys::pidfd_open(pid).ok();
     let signal = Signal::try_from(record.config.stop_signal).unwrap_or(Signal::SIGTERM);
     let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+    super::pause::thaw_quietly(instance, &record);
     let exited = pidfd
         .as_ref()
         .is_none_or(|fd| sys::wait_pidfd(fd, grace.as_millis() as i32));
@@ -146,6 +149,7 @@ pub fn remove(
         );
     }
     let _ = cgroup.kill_all(Signal::SIGKILL);
+    super::pause::thaw_quietly(instance, &record);
     if monitor_alive(&record.state) {
         wait_for_exit(record.state.monitor_pid.unwrap_or(0), MONITOR_GRACE);
     }

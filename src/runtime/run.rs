@@ -3,17 +3,15 @@
 //! the container undoes what was done (`CreateGuard`).
 
 use std::ffi::CString;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use thiserror::Error;
 
 use super::init::{ExecTarget, InitPlan};
-use super::monitor::{Monitor, StartFailure};
+use super::monitor::Monitor;
 use super::mounts::{cgroup_mounts, plan_mounts, MountPlan, RootfsPaths};
-use super::stdio::{detach_standard_streams, ContainerStdio, StdioRequest};
+use super::stdio::{ContainerStdio, StdioRequest};
 use super::{caps, seccomp};
 use crate::cgroups::{CgroupError, CgroupManager};
 use crate::container::build::{
@@ -113,7 +111,63 @@ fn run_image(
     image: ImageDefaults,
     (id, detach, echo): (String, bool, bool),
 ) -> Result<RunOutcome, RunError> {
+    let created = create_record(instance, request, &image, id)?;
+    let mut guard = RecordGuard {
+        instance,
+        id: &created.config.id,
+        anonymous: created.anonymous.clone(),
+        mounts: &created.config.mounts,
+    };
+    launch(instance, &created.config, (detach, echo), &mut || {
+        guard.disarm()
+    })
+}
+
+/// A container whose record exists but that never ran (`create`).
+pub struct Created {
+    pub config: ContainerConfig,
+    /// The anonymous volumes made for it.
+    pub anonymous: Vec<String>,
+}
+
+/// `rcorch create`: everything `run` checks and records, nothing started.
+pub fn create(instance: &Instance, request: &RunRequest) -> Result<String, RunError> {
     let images = instance.images()?;
+    let image = image_defaults(&images, &request.image)?;
+    let created = create_record(instance, request, &image, names::random_id())?;
+    // The ports are checked now (as Docker's create does), taken at start.
+    let check = super::net::check_ports(instance, &created.config, &images);
+    if let Err(e) = check {
+        drop(RecordGuard {
+            instance,
+            id: &created.config.id,
+            anonymous: created.anonymous.clone(),
+            mounts: &created.config.mounts,
+        });
+        return Err(e.into());
+    }
+    Ok(created.config.id)
+}
+
+/// Starts a created or exited container again, as `start` does: its
+/// record, writable layer and logs are kept; a failure leaves it as it was
+/// (exited, with the error recorded once the monitor tried).
+pub fn start_existing(
+    instance: &Instance,
+    config: &ContainerConfig,
+    (foreground, echo): (bool, bool),
+) -> Result<RunOutcome, RunError> {
+    launch(instance, config, (!foreground, echo), &mut || {})
+}
+
+/// Validates the request and writes the container's record (with its
+/// volumes attached): the `create` half of `run`.
+fn create_record(
+    instance: &Instance,
+    request: &RunRequest,
+    image: &ImageDefaults,
+    id: String,
+) -> Result<Created, RunError> {
     let lookup_env = |key: &str| std::env::var(key).ok();
     let host = HostFacts {
         cpus: std::thread::available_parallelism()
@@ -123,47 +177,50 @@ fn run_image(
         cgroup_parent: &instance.cgroup_parent,
         now: now_rfc3339(),
     };
-    let mut config = build_config(request, &image, &host, &id)?;
+    let mut config = build_config(request, image, &host, &id)?;
     check_host_paths(&config)?;
+    caps::effective_set(&config.cap_add, &config.cap_drop)?;
+    // Volumes first, under their lock until the record exists, so a
+    // concurrent `volume rm` sees this container as a user.
+    let volumes = VolumeStore::open(&instance.root);
+    let volumes_lock = volumes.lock()?;
+    let labels = crate::volume::anonymous_labels(&config.id, &config.labels);
+    let anonymous = volumes.attach(&volumes_lock, &mut config.mounts, &labels, &host.now)?;
+    let lock = instance.containers.lock()?;
+    if let Err(e) = instance.containers.create(&lock, &config) {
+        let _ = volumes.remove_anonymous(&volumes_lock, &config.id, &config.mounts, &[]);
+        return Err(e.into());
+    }
+    Ok(Created { config, anonymous })
+}
+
+/// The `start` half of `run`: cgroup, network, files and the monitor.
+/// `owned` is called once the monitor owns the container (it cleans up
+/// after it from then on).
+fn launch(
+    instance: &Instance,
+    config: &ContainerConfig,
+    (detach, echo): (bool, bool),
+    owned: &mut dyn FnMut(),
+) -> Result<RunOutcome, RunError> {
+    let images = instance.images()?;
     let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
     let seccomp = seccomp::compile(&seccomp::default_profile())?;
     let layout = instance.cgroup_layout()?;
-    let ports = super::net::check_ports(instance, &config, &images)?;
-
+    let ports = super::net::check_ports(instance, config, &images)?;
+    let dir = instance.containers.container_dir(&config.id);
     let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
-    let (dir, anonymous) = {
-        // Volumes first, under their lock until the record exists, so a
-        // concurrent `volume rm` sees this container as a user.
-        let volumes = VolumeStore::open(&instance.root);
-        let volumes_lock = volumes.lock()?;
-        let labels = crate::volume::anonymous_labels(&config.id, &config.labels);
-        let anonymous = volumes.attach(&volumes_lock, &mut config.mounts, &labels, &host.now)?;
-        let lock = instance.containers.lock()?;
-        match instance.containers.create(&lock, &config) {
-            Ok(dir) => (dir, anonymous),
-            Err(e) => {
-                let _ = volumes.remove_anonymous(&volumes_lock, &config.id, &config.mounts, &[]);
-                return Err(e.into());
-            }
-        }
-    };
-    let mut guard = CreateGuard {
-        instance,
-        id: &config.id,
-        cgroup: Some(cgroup.as_ref()),
-        anonymous,
-        mounts: &config.mounts,
-    };
-    let mut network = super::net::attach(instance, &config, ports)?;
+    let mut guard = CgroupGuard(Some(cgroup.as_ref()));
+    let mut network = super::net::attach(instance, config, ports)?;
     cgroup.apply_limits(&config.limits)?;
-    let paths = prepare_container_dir(&dir, &config)?;
+    let paths = prepare_container_dir(&dir, config)?;
     if let Some(net) = &network {
         net.write_files(&paths, &config.hostname)?;
     }
     let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
-    let mounts = plan_mounts(&config, &paths, cgroup_mounts(&layout));
+    let mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
     let mut plan = init_plan(
-        &config,
+        config,
         paths,
         mounts,
         cgroup.as_ref(),
@@ -173,9 +230,9 @@ fn run_image(
     let monitor = Monitor {
         store: &instance.containers,
         volumes: &volume_store,
-        config: &config,
+        config,
         cgroup: cgroup.as_ref(),
-        namespaces: namespaces(&config),
+        namespaces: namespaces(config),
         before_setup: network.is_some().then_some(&plug as &dyn Fn(_) -> _),
     };
     let stdio_request = StdioRequest {
@@ -191,9 +248,16 @@ fn run_image(
         }
     };
     if detach {
-        let outcome = spawn_detached_monitor(&monitor, &mut plan, &stdio_request, &release_network);
+        let outcome = super::detach::spawn_detached_monitor(
+            &monitor,
+            &mut plan,
+            &stdio_request,
+            &release_network,
+        );
         if !matches!(outcome, Err(RunError::Fork(_))) {
-            guard.disarm(); // the monitor owns the container now, and cleans up after it
+            // The monitor owns the container now, and cleans up after it.
+            guard.0 = None;
+            owned();
         }
         if outcome.is_ok() {
             if let Some(net) = network.as_mut() {
@@ -207,7 +271,8 @@ fn run_image(
         path: "stdio".into(),
         source: e.into(),
     })?;
-    guard.disarm();
+    guard.0 = None;
+    owned();
     let mut start_error = None;
     let code = monitor.run(&mut plan, stdio, |result| {
         if result.is_ok() {
@@ -290,8 +355,9 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
         resolv_conf: dir.join("resolv.conf"),
         files: dir.join("files"),
     };
+    // They exist when a stopped container starts again: its layer stays.
     for d in [&paths.rootfs, &paths.upper, &paths.work] {
-        std::fs::create_dir(d).map_err(io(d))?;
+        std::fs::create_dir_all(d).map_err(io(d))?;
     }
     let hosts = match config.network {
         NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
@@ -304,7 +370,7 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
         .map_err(io(&paths.hostname))?;
     let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
     std::fs::write(&paths.resolv_conf, resolv).map_err(io(&paths.resolv_conf))?;
-    if !config.files.is_empty() {
+    if !config.files.is_empty() && !paths.files.exists() {
         super::files::copy_in(&paths.files, &config.files)?;
     }
     Ok(paths)
@@ -375,108 +441,25 @@ pub(super) fn rlimits(ulimits: &[crate::container::ulimit::Ulimit]) -> Vec<super
         .collect()
 }
 
-/// Forks the monitor into its own session and waits until it reports the
-/// container started (or why it did not).
-fn spawn_detached_monitor(
-    monitor: &Monitor,
-    plan: &mut InitPlan,
-    stdio: &StdioRequest,
-    after_exit: &dyn Fn(),
-) -> Result<(), RunError> {
-    let (ready_read, ready_write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(RunError::Fork)?;
-    // SAFETY: rcorch is single-threaded; the child runs the monitor and exits.
-    match unsafe { nix::unistd::fork() }.map_err(RunError::Fork)? {
-        nix::unistd::ForkResult::Child => {
-            drop(ready_read);
-            super::sys::close_fds_except(ready_write.as_raw_fd());
-            let _ = nix::unistd::setsid();
-            detach_standard_streams();
-            let _ = std::env::set_current_dir("/");
-            run_monitor_and_exit(monitor, plan, stdio, ready_write, after_exit)
-        }
-        nix::unistd::ForkResult::Parent { .. } => {
-            drop(ready_write);
-            let mut report = String::new();
-            let _ = std::fs::File::from(ready_read).read_to_string(&mut report);
-            parse_ready_report(&report)
-        }
-    }
-}
-
-fn run_monitor_and_exit(
-    monitor: &Monitor,
-    plan: &mut InitPlan,
-    stdio: &StdioRequest,
-    ready: OwnedFd,
-    after_exit: &dyn Fn(),
-) -> ! {
-    let mut ready = Some(std::fs::File::from(ready));
-    let report = |result: Result<(), &StartFailure>, ready: &mut Option<std::fs::File>| {
-        if let Some(mut pipe) = ready.take() {
-            let _ = match result {
-                Ok(()) => pipe.write_all(b"OK"),
-                Err(f) => pipe.write_all(format!("E{}\n{}", f.exit_code, f.message).as_bytes()),
-            };
-        }
-    };
-    match ContainerStdio::open(stdio) {
-        Ok(stdio) => {
-            monitor.run(plan, stdio, |result| report(result, &mut ready));
-        }
-        Err(e) => report(
-            Err(&StartFailure {
-                exit_code: 125,
-                message: format!("stdio: {e}"),
-            }),
-            &mut ready,
-        ),
-    }
-    after_exit();
-    // SAFETY: the monitor's work is done; skip destructors shared with the parent.
-    unsafe { libc::_exit(0) }
-}
-
-fn parse_ready_report(report: &str) -> Result<(), RunError> {
-    if report == "OK" {
-        return Ok(());
-    }
-    let Some(rest) = report.strip_prefix('E') else {
-        return Err(RunError::Start {
-            exit_code: 125,
-            message: "the monitor exited before starting the container".into(),
-        });
-    };
-    let (code, message) = rest.split_once('\n').unwrap_or((rest, ""));
-    Err(RunError::Start {
-        exit_code: code.parse().unwrap_or(125),
-        message: message.to_string(),
-    })
-}
-
-/// Undoes a half-made container: its cgroup, its directory and the
+/// Undoes a half-made container's record: its directory and the
 /// anonymous volumes made for it.
-struct CreateGuard<'a> {
+struct RecordGuard<'a> {
     instance: &'a Instance,
     id: &'a str,
-    cgroup: Option<&'a dyn CgroupManager>,
     anonymous: Vec<String>,
     mounts: &'a [crate::container::MountSpec],
 }
 
-impl CreateGuard<'_> {
+impl RecordGuard<'_> {
     fn disarm(&mut self) {
         self.id = "";
     }
 }
 
-impl Drop for CreateGuard<'_> {
+impl Drop for RecordGuard<'_> {
     fn drop(&mut self) {
         if self.id.is_empty() {
             return;
-        }
-        if let Some(cgroup) = self.cgroup {
-            let _ = cgroup.destroy();
         }
         let _ = self.instance.containers.remove_dir(self.id);
         if !self.anonymous.is_empty() {
@@ -485,23 +468,13 @@ impl Drop for CreateGuard<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Removes the cgroup of a container that did not start.
+struct CgroupGuard<'a>(Option<&'a dyn CgroupManager>);
 
-    #[test]
-    fn ready_reports_parse() {
-        assert!(parse_ready_report("OK").is_ok());
-        match parse_ready_report("E127\nexec: \"nope\": not found") {
-            Err(RunError::Start { exit_code, message }) => {
-                assert_eq!(exit_code, 127);
-                assert!(message.contains("nope"));
-            }
-            _ => panic!("expected a start error"),
+impl Drop for CgroupGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(cgroup) = self.0 {
+            let _ = cgroup.destroy();
         }
-        assert!(matches!(
-            parse_ready_report(""),
-            Err(RunError::Start { exit_code: 125, .. })
-        ));
     }
 }

@@ -124,6 +124,31 @@ fn load_file_reads_dotenv_and_default_file() {
     assert!(matches!(e, ComposeError::NotFound { .. }), "{e}");
 }
 
+#[test]
+fn an_env_file_replaces_dotenv_and_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "RCORCH_TEST_TAG2=from-dotenv\n").unwrap();
+    std::fs::write(dir.path().join("prod.env"), "RCORCH_TEST_TAG2=from-prod\n").unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  a:\n    image: busybox:${RCORCH_TEST_TAG2:-none}\n",
+    )
+    .unwrap();
+    let input = |env_file: &'static str| FileInput {
+        file: None,
+        env_file: Some(Path::new(env_file)),
+        cwd: dir.path(),
+        project_name: None,
+        profiles: &[],
+        targeted: &[],
+    };
+    let loaded = super::load_with(&input("prod.env")).unwrap();
+    let image = loaded.project.services["a"].image.clone();
+    assert_eq!(image.as_deref(), Some("busybox:from-prod"));
+    let e = super::load_with(&input("missing.env")).unwrap_err();
+    assert!(e.to_string().contains("missing.env"), "{e}");
+}
+
 fn load_profiles(text: &str, env: &Env, profiles: &[String]) -> Result<Loaded> {
     load_targeting(text, env, profiles, &[])
 }
