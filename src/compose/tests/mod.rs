@@ -135,7 +135,7 @@ fn an_env_file_replaces_dotenv_and_must_exist() {
     )
     .unwrap();
     let input = |env_file: &'static str| FileInput {
-        file: None,
+        files: &[],
         env_file: Some(Path::new(env_file)),
         cwd: dir.path(),
         project_name: None,
