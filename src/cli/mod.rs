@@ -21,6 +21,7 @@ mod network;
 mod project;
 mod ps_format;
 mod registry;
+mod run_flags;
 mod stats;
 mod system;
 mod volume;
@@ -260,6 +261,8 @@ struct RunArgs {
     /// Publish every exposed port of the image on a random host port
     #[arg(short = 'P', long = "publish-all")]
     publish_all: bool,
+    #[command(flatten)]
+    more: run_flags::RunFlags,
     /// Image name[:tag] or id
     image: String,
     /// Command and arguments (default: the image's)
@@ -396,7 +399,7 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let request = RunRequest {
+    let mut request = RunRequest {
         image: args.image,
         command: args.command,
         entrypoint: args.entrypoint,
@@ -429,7 +432,9 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         publish: args.publish,
         publish_all: args.publish_all,
         files: Vec::new(),
+        ..RunRequest::default()
     };
+    args.more.apply(&mut request);
     match run::run(instance, &request, args.detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),
         Ok(RunOutcome::Detached(id)) => {

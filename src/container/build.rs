@@ -53,6 +53,8 @@ pub struct RunRequest {
     pub publish_all: bool,
     /// Secrets and configs to copy in and mount read-only.
     pub files: Vec<super::FileMount>,
+    /// `--restart no|always|on-failure[:N]|unless-stopped`.
+    pub restart: Option<String>,
 }
 
 /// The parts of an image that shape a container.
@@ -124,6 +126,10 @@ pub enum BuildError {
     Workdir(String),
     #[error("invalid label \"{0}\": expected KEY=VALUE")]
     Label(String),
+    #[error("{0}")]
+    Restart(String),
+    #[error("conflicting options: --restart {0} and --rm (a removed container cannot be restarted): drop one")]
+    RestartAndRemove(String),
 }
 
 type Result<T> = std::result::Result<T, BuildError>;
@@ -195,6 +201,7 @@ pub fn build_config(
         .unwrap_or(libc::SIGTERM);
     let env = merge_env(&image.env, req, host.lookup_env)?;
     super::argsize::check(&args, &env)?;
+    let restart = restart_policy(req)?;
     Ok(ContainerConfig {
         id: id.to_string(),
         hostname: req.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
@@ -227,7 +234,20 @@ pub fn build_config(
         layers: image.layers.clone(),
         cgroup_parent: host.cgroup_parent.to_string(),
         files: req.files.clone(),
+        restart,
     })
+}
+
+/// Docker refuses a restart policy with `--rm`, as the exit removes it.
+fn restart_policy(req: &RunRequest) -> Result<super::restart::RestartPolicy> {
+    let Some(value) = req.restart.as_deref() else {
+        return Ok(Default::default());
+    };
+    let policy = super::restart::RestartPolicy::parse(value).map_err(BuildError::Restart)?;
+    if req.auto_remove && !policy.is_no() {
+        return Err(BuildError::RestartAndRemove(value.to_string()));
+    }
+    Ok(policy)
 }
 
 /// Docker's rule: `--entrypoint` replaces the image's entrypoint and clears its

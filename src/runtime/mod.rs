@@ -20,6 +20,8 @@ pub mod mounts;
 mod mounts_generic;
 pub mod net;
 pub mod orphans;
+mod relaunch;
+pub mod restarts;
 pub mod run;
 pub mod seccomp;
 pub mod stdio;

@@ -80,7 +80,11 @@ impl NetGuard {
         // Its first network: a default route unless that network is internal.
         let gateway = self.endpoint.default_route.then_some(self.network.gateway);
         let plan = endpoints::veth_plan(&self.endpoint, &self.network, gateway);
-        link::plug(&plan, pid.as_raw()).map_err(|e| format!("network: {e}"))
+        // A restart (`--restart`): the last run's host end may outlive its
+        // namespace for a moment; a failed plug deletes it, so once more.
+        link::plug(&plan, pid.as_raw())
+            .or_else(|_| link::plug(&plan, pid.as_raw()))
+            .map_err(|e| format!("network: {e}"))
     }
 
     /// Overwrites the container's hosts and resolv.conf for its network.

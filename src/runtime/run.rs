@@ -11,8 +11,9 @@ use nix::sched::CloneFlags;
 use thiserror::Error;
 
 use super::init::{ExecTarget, InitPlan};
-use super::monitor::{Monitor, StartFailure};
+use super::monitor::{Ended, Monitor, StartFailure};
 use super::mounts::{cgroup_mounts, plan_mounts, MountPlan, RootfsPaths};
+use super::restarts::RestartContext;
 use super::stdio::{detach_standard_streams, ContainerStdio, StdioRequest};
 use super::{caps, seccomp};
 use crate::cgroups::{CgroupError, CgroupManager};
@@ -170,6 +171,12 @@ fn run_image(
         (caps, Some(seccomp)),
     );
     let volume_store = VolumeStore::open(&instance.root);
+    // The container's network is freed once it exits (or fails to start).
+    let release_network = || {
+        if let Some(net) = &network {
+            let _ = super::net::release(&instance.root, &net.endpoint.container_id, true);
+        }
+    };
     let monitor = Monitor {
         store: &instance.containers,
         volumes: &volume_store,
@@ -177,18 +184,17 @@ fn run_image(
         cgroup: cgroup.as_ref(),
         namespaces: namespaces(&config),
         before_setup: network.is_some().then_some(&plug as &dyn Fn(_) -> _),
+        restart: RestartContext {
+            foreground: !detach,
+            after_exit: Some(&release_network),
+        },
+        restarts: 0,
     };
     let stdio_request = StdioRequest {
         tty: config.tty,
         interactive: config.interactive,
         foreground: !detach,
         echo,
-    };
-    // The container's network is freed once it exits (or fails to start).
-    let release_network = || {
-        if let Some(net) = &network {
-            let _ = super::net::release(&instance.root, &net.endpoint.container_id, true);
-        }
     };
     if detach {
         let outcome = spawn_detached_monitor(&monitor, &mut plan, &stdio_request, &release_network);
@@ -209,7 +215,7 @@ fn run_image(
     })?;
     guard.disarm();
     let mut start_error = None;
-    let code = monitor.run(&mut plan, stdio, |result| {
+    let ended = monitor.run(&mut plan, stdio, |result| {
         if result.is_ok() {
             network.as_ref().map(super::net::NetGuard::started);
         }
@@ -218,7 +224,10 @@ fn run_image(
             message: f.message.clone(),
         })
     });
-    release_network();
+    let code = ended.code();
+    if ended == Ended::Finished(code) {
+        release_network();
+    }
     if let Some(net) = network.as_mut() {
         net.disarm();
     }
@@ -265,7 +274,7 @@ fn check_host_paths(config: &ContainerConfig) -> Result<(), RunError> {
     Ok(())
 }
 
-fn namespaces(config: &ContainerConfig) -> libc::c_int {
+pub(super) fn namespaces(config: &ContainerConfig) -> libc::c_int {
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -276,12 +285,9 @@ fn namespaces(config: &ContainerConfig) -> libc::c_int {
     flags.bits()
 }
 
-fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsPaths, RunError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RunError::Io { path, source }
-    };
-    let paths = RootfsPaths {
+/// Where a container's rootfs, overlay dirs and files live in its directory.
+pub(super) fn container_paths(dir: &Path) -> RootfsPaths {
+    RootfsPaths {
         rootfs: dir.join("rootfs"),
         upper: dir.join("upper"),
         work: dir.join("work"),
@@ -289,7 +295,15 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
         hostname: dir.join("hostname"),
         resolv_conf: dir.join("resolv.conf"),
         files: dir.join("files"),
+    }
+}
+
+fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsPaths, RunError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::Io { path, source }
     };
+    let paths = container_paths(dir);
     for d in [&paths.rootfs, &paths.upper, &paths.work] {
         std::fs::create_dir(d).map_err(io(d))?;
     }
@@ -310,7 +324,7 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
     Ok(paths)
 }
 
-fn init_plan(
+pub(super) fn init_plan(
     config: &ContainerConfig,
     paths: RootfsPaths,
     mounts: MountPlan,
@@ -377,7 +391,7 @@ pub(super) fn rlimits(ulimits: &[crate::container::ulimit::Ulimit]) -> Vec<super
 
 /// Forks the monitor into its own session and waits until it reports the
 /// container started (or why it did not).
-fn spawn_detached_monitor(
+pub(super) fn spawn_detached_monitor(
     monitor: &Monitor,
     plan: &mut InitPlan,
     stdio: &StdioRequest,
