@@ -50,9 +50,11 @@ impl RestartPolicy {
             "always" => RestartName::Always,
             "on-failure" => RestartName::OnFailure,
             "unless-stopped" => RestartName::UnlessStopped,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "invalid --restart \"{value}\": use no, always, on-failure[:N] or unless-stopped"
-            )),
+            ))
+            }
         };
         let max_retries = match (name, count) {
             (_, None) => 0,
