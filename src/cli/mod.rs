@@ -434,7 +434,8 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         files: Vec::new(),
         ..RunRequest::default()
     };
-    args.more.apply(&mut request);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    args.more.apply(&mut request, &cwd);
     match run::run(instance, &request, args.detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),
         Ok(RunOutcome::Detached(id)) => {

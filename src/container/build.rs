@@ -55,6 +55,8 @@ pub struct RunRequest {
     pub files: Vec<super::FileMount>,
     /// `--restart no|always|on-failure[:N]|unless-stopped`.
     pub restart: Option<String>,
+    /// `--mount type=…,…`.
+    pub mounts: Vec<String>,
 }
 
 /// The parts of an image that shape a container.
@@ -95,7 +97,7 @@ pub enum BuildError {
     #[error("invalid environment variable \"{0}\": expected KEY=VALUE or KEY")]
     Env(String),
     #[error(
-        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] or NAME:/container/path[:ro|rw|nocopy] or /container/path, absolute paths and NAME like [a-zA-Z0-9][a-zA-Z0-9_.-]+"
+        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] (or ./relative/path) or NAME:/container/path[:ro|rw|nocopy] or /container/path, NAME like [a-zA-Z0-9][a-zA-Z0-9_.-]+"
     )]
     Volume(String),
     #[error("invalid --tmpfs \"{0}\": expected an absolute container path")]
@@ -128,6 +130,8 @@ pub enum BuildError {
     Label(String),
     #[error("{0}")]
     Restart(String),
+    #[error("invalid --mount \"{spec}\": {reason}")]
+    Mount { spec: String, reason: String },
     #[error("conflicting options: --restart {0} and --rm (a removed container cannot be restarted): drop one")]
     RestartAndRemove(String),
 }
@@ -175,6 +179,14 @@ pub fn build_config(
             .map(|t| parse_tmpfs(t))
             .collect::<Result<Vec<_>>>()?,
     );
+    for spec in &req.mounts {
+        mounts.push(
+            super::mount_flag::parse(spec).map_err(|reason| BuildError::Mount {
+                spec: spec.clone(),
+                reason,
+            })?,
+        );
+    }
     let from_image = crate::volume::image_volume_mounts(&image.volumes, &mounts);
     mounts.extend(from_image);
     let limits = Limits {
@@ -351,6 +363,10 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec> {
             "ro" => read_only = true,
             "rw" => read_only = false,
             "nocopy" if kind == MountKind::Volume => nocopy = true,
+            // SELinux relabelling: nothing to relabel on a host without it.
+            "z" | "Z" => {}
+            // The container's mounts are private to its namespace already.
+            "private" | "rprivate" => {}
             _ => return Err(bad()),
         }
     }

@@ -5,6 +5,7 @@ pub mod argsize;
 pub mod build;
 pub mod damage;
 pub mod labels;
+pub mod mount_flag;
 pub mod names;
 pub mod restart;
 pub mod store;
