@@ -434,6 +434,20 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         files: Vec::new(),
         ..RunRequest::default()
     };
+    let (warnings, pull) = args
+        .more
+        .check(&run_flags::HostSecurity::read())
+        .map_err(Failure::from)?;
+    if let Some(path) = args.more.cidfile.as_ref().filter(|p| p.exists()) {
+        return Err(Failure::from(format!(
+            "container ID file {} exists: make sure no other container uses it, or delete it",
+            path.display()
+        )));
+    }
+    for warning in warnings {
+        eprintln!("rcorch: warning: {warning}");
+    }
+    pull_image(instance, &request.image, pull)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     args.more.apply(&mut request, &cwd);
     match run::run(instance, &request, args.detach) {
@@ -443,6 +457,31 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
             Ok(0)
         }
         Err(e) => Err(Failure::of_start(&e, e.start_code())),
+    }
+}
+
+/// `--pull`: always pulls; missing pulls only an image not here (and a
+/// failed pull leaves the not-found error, with why the pull failed).
+fn pull_image(
+    instance: &Instance,
+    image: &str,
+    policy: run_flags::PullPolicy,
+) -> Result<(), Failure> {
+    use run_flags::PullPolicy;
+    match policy {
+        PullPolicy::Never => Ok(()),
+        PullPolicy::Always => registry::pull_for_run(instance, image),
+        PullPolicy::Missing => {
+            let Err(missing) = instance.images()?.resolve(image) else {
+                return Ok(());
+            };
+            registry::pull_for_run(instance, image).map_err(|pull| {
+                Failure::from(format!(
+                    "{missing} (or 'rcorch pull {image}' once a registry is reachable: {})",
+                    pull.message
+                ))
+            })
+        }
     }
 }
 

@@ -75,6 +75,20 @@ pub fn pull(instance: &Instance, args: &PullArgs) -> CliResult {
     Ok(0)
 }
 
+/// `run --pull`: pulls `reference` with the instance's registry config.
+pub fn pull_for_run(instance: &Instance, reference: &str) -> Result<(), Failure> {
+    let args = RegistryArgs {
+        insecure: false,
+        username: None,
+        password: None,
+        password_stdin: false,
+        registry_config: std::env::var_os("RCORCH_REGISTRY_CONFIG").map(PathBuf::from),
+    };
+    let access = access(instance, &args)?;
+    registry_io::pull(&instance.images()?, reference, &access)?;
+    Ok(())
+}
+
 pub fn push(instance: &Instance, args: &PushArgs) -> CliResult {
     let access = access(instance, &args.registry)?;
     let destination = args.destination.as_deref().unwrap_or(&args.image);

@@ -57,6 +57,9 @@ pub struct RunRequest {
     pub restart: Option<String>,
     /// `--mount type=…,…`.
     pub mounts: Vec<String>,
+    pub extras: super::extras::ExtrasRequest,
+    /// `--cidfile`: written with the id once the container exists.
+    pub cidfile: Option<PathBuf>,
 }
 
 /// The parts of an image that shape a container.
@@ -130,6 +133,8 @@ pub enum BuildError {
     Label(String),
     #[error("{0}")]
     Restart(String),
+    #[error("{0}")]
+    Extras(String),
     #[error("invalid --mount \"{spec}\": {reason}")]
     Mount { spec: String, reason: String },
     #[error("conflicting options: --restart {0} and --rm (a removed container cannot be restarted): drop one")]
@@ -214,6 +219,10 @@ pub fn build_config(
     let env = merge_env(&image.env, req, host.lookup_env)?;
     super::argsize::check(&args, &env)?;
     let restart = restart_policy(req)?;
+    let network = parse_network(req)?;
+    let own_network = network != NetworkMode::Host;
+    let extras = super::extras::parse(&req.extras, own_network, image.group.as_deref())
+        .map_err(BuildError::Extras)?;
     Ok(ContainerConfig {
         id: id.to_string(),
         hostname: req.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
@@ -226,7 +235,7 @@ pub fn build_config(
         user,
         mounts,
         read_only: req.read_only,
-        network: parse_network(req)?,
+        network,
         limits,
         cap_add: req.cap_add.clone(),
         cap_drop: req.cap_drop.clone(),
@@ -247,6 +256,7 @@ pub fn build_config(
         cgroup_parent: host.cgroup_parent.to_string(),
         files: req.files.clone(),
         restart,
+        extras,
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod argsize;
 pub mod build;
 pub mod damage;
+pub mod extras;
 pub mod labels;
 pub mod mount_flag;
 pub mod names;
@@ -60,6 +61,9 @@ pub struct ContainerConfig {
     /// `--restart`: what the monitor does when the container exits.
     #[serde(default, skip_serializing_if = "restart::RestartPolicy::is_no")]
     pub restart: restart::RestartPolicy,
+    /// `--add-host`, `--group-add`, `--sysctl`, `--security-opt`, …
+    #[serde(default, skip_serializing_if = "extras::Extras::is_default")]
+    pub extras: extras::Extras,
 }
 
 /// A compose secret or config as one file in the container. Only where it

@@ -8,7 +8,7 @@ use super::mounts::{cgroup_mounts, plan_mounts};
 use super::restarts::RestartContext;
 use super::run::{self, RunError};
 use super::stdio::StdioRequest;
-use super::{caps, net, seccomp};
+use super::{caps, net};
 use crate::container::ContainerConfig;
 use crate::instance::Instance;
 use crate::volume::store::VolumeStore;
@@ -21,7 +21,7 @@ pub fn relaunch(
 ) -> Result<(), RunError> {
     let images = instance.images()?;
     let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
-    let seccomp = seccomp::compile(&seccomp::default_profile())?;
+    let seccomp = run::seccomp_filter(config)?;
     let layout = instance.cgroup_layout()?;
     let ports = net::check_ports(instance, config, &images)?;
     let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
@@ -30,16 +30,11 @@ pub fn relaunch(
     let paths = run::container_paths(&instance.containers.container_dir(&config.id));
     if let Some(net) = &network {
         net.write_files(&paths, &config.hostname)?;
+        run::add_hosts(&paths, config, Some(net))?;
     }
     let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
     let mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
-    let mut plan = run::init_plan(
-        config,
-        paths,
-        mounts,
-        cgroup.as_ref(),
-        (caps, Some(seccomp)),
-    );
+    let mut plan = run::init_plan(config, paths, mounts, cgroup.as_ref(), (caps, seccomp));
     let release_network = || {
         let _ = net::release(&instance.root, &config.id, true);
     };

@@ -54,6 +54,8 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("--add-host {name}:host-gateway needs a network: not --network none")]
+    HostGateway { name: String },
     #[error("cannot start the monitor: {0}")]
     Fork(nix::Error),
     /// The container process could not be started; carries Docker's exit code.
@@ -127,7 +129,7 @@ fn run_image(
     let mut config = build_config(request, &image, &host, &id)?;
     check_host_paths(&config)?;
     let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
-    let seccomp = seccomp::compile(&seccomp::default_profile())?;
+    let seccomp = seccomp_filter(&config)?;
     let layout = instance.cgroup_layout()?;
     let ports = super::net::check_ports(instance, &config, &images)?;
 
@@ -154,22 +156,22 @@ fn run_image(
         cgroup: Some(cgroup.as_ref()),
         anonymous,
         mounts: &config.mounts,
+        cidfile: None,
     };
+    if let Some(path) = &request.cidfile {
+        write_cidfile(path, &config.id)?;
+        guard.cidfile = Some(path); // only ours is removed on failure
+    }
     let mut network = super::net::attach(instance, &config, ports)?;
     cgroup.apply_limits(&config.limits)?;
     let paths = prepare_container_dir(&dir, &config)?;
     if let Some(net) = &network {
         net.write_files(&paths, &config.hostname)?;
     }
+    add_hosts(&paths, &config, network.as_ref())?;
     let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
     let mounts = plan_mounts(&config, &paths, cgroup_mounts(&layout));
-    let mut plan = init_plan(
-        &config,
-        paths,
-        mounts,
-        cgroup.as_ref(),
-        (caps, Some(seccomp)),
-    );
+    let mut plan = init_plan(&config, paths, mounts, cgroup.as_ref(), (caps, seccomp));
     let volume_store = VolumeStore::open(&instance.root);
     // The container's network is freed once it exits (or fails to start).
     let release_network = || {
@@ -285,6 +287,64 @@ pub(super) fn namespaces(config: &ContainerConfig) -> libc::c_int {
     flags.bits()
 }
 
+/// `--cidfile`: created new, as Docker refuses to overwrite one.
+fn write_cidfile(path: &Path, id: &str) -> Result<(), RunError> {
+    let io = |source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(id.as_bytes()).map_err(io)
+}
+
+/// The default profile, or none with `--security-opt seccomp=unconfined`.
+pub(super) fn seccomp_filter(
+    config: &ContainerConfig,
+) -> Result<Option<seccompiler::BpfProgram>, RunError> {
+    if config.extras.seccomp_unconfined {
+        return Ok(None);
+    }
+    Ok(Some(seccomp::compile(&seccomp::default_profile())?))
+}
+
+/// `--add-host` lines after the network's own; `host-gateway` is the
+/// bridge's gateway (the host as the container reaches it), or the
+/// loopback with the host's network.
+pub(super) fn add_hosts(
+    paths: &RootfsPaths,
+    config: &ContainerConfig,
+    network: Option<&super::net::NetGuard>,
+) -> Result<(), RunError> {
+    let hosts = &config.extras.extra_hosts;
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let gateway = match (network, &config.network) {
+        (Some(net), _) => Some(net.network.gateway.to_string()),
+        (None, NetworkMode::Host) => Some("127.0.0.1".to_string()),
+        (None, _) => None,
+    };
+    let mut text = std::fs::read_to_string(&paths.hosts).unwrap_or_default();
+    for (name, ip) in hosts {
+        let ip = match (ip.as_str(), &gateway) {
+            (crate::container::extras::HOST_GATEWAY, Some(gw)) => gw.as_str(),
+            (crate::container::extras::HOST_GATEWAY, None) => {
+                return Err(RunError::HostGateway { name: name.clone() })
+            }
+            (ip, _) => ip,
+        };
+        text.push_str(&format!("{ip}\t{name}\n"));
+    }
+    std::fs::write(&paths.hosts, text).map_err(|source| RunError::Io {
+        path: paths.hosts.clone(),
+        source,
+    })
+}
+
 /// Where a container's rootfs, overlay dirs and files live in its directory.
 pub(super) fn container_paths(dir: &Path) -> RootfsPaths {
     RootfsPaths {
@@ -356,21 +416,24 @@ pub(super) fn init_plan(
         working_dir: PathBuf::from(&config.working_dir),
         target: ExecTarget {
             user: config.user,
-            groups: vec![config.user.gid],
+            groups: std::iter::once(config.user.gid)
+                .chain(config.extras.group_add.iter().copied())
+                .collect(),
             umask: 0o022,
             argv: cstrings(&config.args),
             env: cstrings(&config.env),
             search_path,
             capabilities: caps::CapSets::docker(capabilities, config.user.uid),
-            no_new_privs: true,
+            no_new_privs: !config.extras.new_privileges,
             seccomp,
         },
         stdio: [0, 1, 2],
         console: None,
         reaper: config.init,
         own_network: config.network != NetworkMode::Host,
-        sysctl: Vec::new(),
+        sysctl: config.extras.sysctls.clone().into_iter().collect(),
         rlimits: rlimits(&config.ulimits),
+        oom_score_adj: config.extras.oom_score_adj,
         die_with_parent: true,
         oci: None,
     }
@@ -476,6 +539,7 @@ struct CreateGuard<'a> {
     cgroup: Option<&'a dyn CgroupManager>,
     anonymous: Vec<String>,
     mounts: &'a [crate::container::MountSpec],
+    cidfile: Option<&'a Path>,
 }
 
 impl CreateGuard<'_> {
@@ -493,6 +557,9 @@ impl Drop for CreateGuard<'_> {
             let _ = cgroup.destroy();
         }
         let _ = self.instance.containers.remove_dir(self.id);
+        if let Some(cidfile) = self.cidfile {
+            let _ = std::fs::remove_file(cidfile);
+        }
         if !self.anonymous.is_empty() {
             let _ = super::control::remove_anonymous_volumes(self.instance, self.id, self.mounts);
         }
