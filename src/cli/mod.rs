@@ -255,7 +255,7 @@ struct RunArgs {
     /// Extra name the container answers to on its network
     #[arg(long = "network-alias", value_name = "ALIAS")]
     network_alias: Vec<String>,
-    /// Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]
+    /// Publish: [HOSTIP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp] (no host port: random)
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
     publish: Vec<String>,
     /// Publish every exposed port of the image on a random host port

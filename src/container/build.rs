@@ -466,8 +466,11 @@ fn parse_network(req: &RunRequest) -> Result<NetworkMode> {
     let ports = req
         .publish
         .iter()
-        .map(|p| crate::network::ports::parse_publish(p))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        .map(|p| crate::network::publish::parse_publish_spec(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     Ok(NetworkMode::Bridge(BridgeSpec {
         network: name.to_string(),
         ip,

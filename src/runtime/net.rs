@@ -118,6 +118,13 @@ fn wanted_ports(
     image: &str,
 ) -> Result<Vec<PortMapping>, NetSetupError> {
     let mut ports = spec.ports.clone();
+    // `-p 80`, `-p IP::80`: the kernel picks the host port now.
+    for p in ports
+        .iter_mut()
+        .filter(|p| p.host_port == crate::network::publish::RANDOM)
+    {
+        p.host_port = ports::random_host_port(p.proto)?;
+    }
     if spec.publish_all {
         let exposed = images
             .resolve(image)
