@@ -65,7 +65,7 @@ pub struct PauseArgs {
 
 /// `create`: the container `run` would make, not started; prints its id.
 pub fn create(instance: &Instance, args: RunArgs) -> CliResult {
-    let (request, _) = super::run_request(args)?;
+    let (request, _) = super::run_request(instance, args)?;
     let id = run::create(instance, &request).map_err(|e| Failure::of_start(&e, None))?;
     println!("{id}");
     Ok(0)

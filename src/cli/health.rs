@@ -63,9 +63,12 @@ impl ProjectHealth {
         self.report(r).map_or("none", |h| status_word(h.status))
     }
 
-    /// An exited replica its supervisor restarts once the backoff ends.
+    /// An exited replica its supervisor restarts once the backoff ends, or a
+    /// `--restart` container its monitor does.
     pub fn restarting(&self, r: &Record) -> bool {
-        observed_status(&r.state) == Status::Exited && self.restarting.contains(&r.config.id)
+        let by_supervisor = || self.restarting.contains(&r.config.id);
+        observed_status(&r.state) == Status::Exited
+            && (crate::runtime::control::restarting(&r.state) || by_supervisor())
     }
 
     /// `ps`'s STATUS column.

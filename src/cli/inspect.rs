@@ -168,7 +168,7 @@ pub fn container_json(r: &Record, net: &NetState, image: Option<&ImageConfig>) -
         "Args": c.args.get(1..).unwrap_or_default(),
         "Image": c.image_id,
         "ImageName": c.image,
-        "RestartCount": 0,
+        "RestartCount": s.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
         "State": {
@@ -265,7 +265,10 @@ fn host_config_json(c: &ContainerConfig) -> Value {
         "Binds": binds,
         "NetworkMode": c.network.name(),
         "PortBindings": port_map(&bindings, false),
-        "RestartPolicy": { "Name": "no", "MaximumRetryCount": 0 },
+        "RestartPolicy": {
+            "Name": c.restart.docker_name(),
+            "MaximumRetryCount": c.restart.max_retries,
+        },
         "AutoRemove": c.auto_remove,
         "Privileged": false,
         "CapAdd": c.cap_add,

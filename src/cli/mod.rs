@@ -28,6 +28,7 @@ mod network;
 mod project;
 mod ps_format;
 mod registry;
+mod run_flags;
 mod stats;
 mod system;
 mod system_verbs;
@@ -276,12 +277,14 @@ struct RunArgs {
     /// Extra name the container answers to on its network
     #[arg(long = "network-alias", value_name = "ALIAS")]
     network_alias: Vec<String>,
-    /// Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]
+    /// Publish: [HOSTIP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp] (no host port: random)
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
     publish: Vec<String>,
     /// Publish every exposed port of the image on a random host port
     #[arg(short = 'P', long = "publish-all")]
     publish_all: bool,
+    #[command(flatten)]
+    more: run_flags::RunFlags,
     /// Image name[:tag] or id
     image: String,
     /// Command and arguments (default: the image's)
@@ -425,7 +428,7 @@ fn dispatch(cli: Cli) -> CliResult {
 }
 
 /// The request `run` and `create` make from their flags, and `-d`.
-fn run_request(args: RunArgs) -> Result<(RunRequest, bool), Failure> {
+fn run_request(instance: &Instance, args: RunArgs) -> Result<(RunRequest, bool), Failure> {
     let env_files = args
         .env_file
         .iter()
@@ -437,7 +440,7 @@ fn run_request(args: RunArgs) -> Result<(RunRequest, bool), Failure> {
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let request = RunRequest {
+    let mut request = RunRequest {
         image: args.image,
         command: args.command,
         entrypoint: args.entrypoint,
@@ -470,12 +473,29 @@ fn run_request(args: RunArgs) -> Result<(RunRequest, bool), Failure> {
         publish: args.publish,
         publish_all: args.publish_all,
         files: Vec::new(),
+        ..RunRequest::default()
     };
+    let (warnings, pull) = args
+        .more
+        .check(&run_flags::HostSecurity::read())
+        .map_err(Failure::from)?;
+    if let Some(path) = args.more.cidfile.as_ref().filter(|p| p.exists()) {
+        return Err(Failure::from(format!(
+            "container ID file {} exists: make sure no other container uses it, or delete it",
+            path.display()
+        )));
+    }
+    for warning in warnings {
+        eprintln!("rcorch: warning: {warning}");
+    }
+    pull_image(instance, &request.image, pull)?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    args.more.apply(&mut request, &cwd);
     Ok((request, args.detach))
 }
 
 fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
-    let (request, detach) = run_request(args)?;
+    let (request, detach) = run_request(instance, args)?;
     match run::run(instance, &request, detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),
         Ok(RunOutcome::Detached(id)) => {
@@ -483,6 +503,31 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
             Ok(0)
         }
         Err(e) => Err(Failure::of_start(&e, e.start_code())),
+    }
+}
+
+/// `--pull`: always pulls; missing pulls only an image not here (and a
+/// failed pull leaves the not-found error, with why the pull failed).
+fn pull_image(
+    instance: &Instance,
+    image: &str,
+    policy: run_flags::PullPolicy,
+) -> Result<(), Failure> {
+    use run_flags::PullPolicy;
+    match policy {
+        PullPolicy::Never => Ok(()),
+        PullPolicy::Always => registry::pull_for_run(instance, image),
+        PullPolicy::Missing => {
+            let Err(missing) = instance.images()?.resolve(image) else {
+                return Ok(());
+            };
+            registry::pull_for_run(instance, image).map_err(|pull| {
+                Failure::from(format!(
+                    "{missing} (or 'rcorch pull {image}' once a registry is reachable: {})",
+                    pull.message
+                ))
+            })
+        }
     }
 }
 

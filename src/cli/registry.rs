@@ -75,9 +75,18 @@ pub fn pull(instance: &Instance, args: &PullArgs) -> CliResult {
     Ok(0)
 }
 
+/// Registry options as flags would give them, from the environment only
+/// (compose pull/push and `run --pull` take no registry flags).
+fn env_registry_args() -> RegistryArgs {
+    RegistryArgs {
+        registry_config: std::env::var_os("RCORCH_REGISTRY_CONFIG").map(PathBuf::from),
+        ..RegistryArgs::default()
+    }
+}
+
 /// Pulls `reference` with the instance's registry config (compose pull).
 pub fn pull_reference(instance: &Instance, reference: &str) -> CliResult {
-    let access = access(instance, &RegistryArgs::default())?;
+    let access = access(instance, &env_registry_args())?;
     let record = registry_io::pull(&instance.images()?, reference, &access)?;
     print_loaded(std::slice::from_ref(&record));
     Ok(0)
@@ -85,10 +94,17 @@ pub fn pull_reference(instance: &Instance, reference: &str) -> CliResult {
 
 /// Pushes the local image `reference` under its own name (compose push).
 pub fn push_reference(instance: &Instance, reference: &str) -> CliResult {
-    let access = access(instance, &RegistryArgs::default())?;
+    let access = access(instance, &env_registry_args())?;
     let digest = registry_io::push(&instance.images()?, reference, reference, &access)?;
     println!("{reference}: digest: {digest}");
     Ok(0)
+}
+
+/// `run --pull`: pulls `reference` with the instance's registry config.
+pub fn pull_for_run(instance: &Instance, reference: &str) -> Result<(), Failure> {
+    let access = access(instance, &env_registry_args())?;
+    registry_io::pull(&instance.images()?, reference, &access)?;
+    Ok(())
 }
 
 pub fn push(instance: &Instance, args: &PushArgs) -> CliResult {

@@ -53,6 +53,13 @@ pub struct RunRequest {
     pub publish_all: bool,
     /// Secrets and configs to copy in and mount read-only.
     pub files: Vec<super::FileMount>,
+    /// `--restart no|always|on-failure[:N]|unless-stopped`.
+    pub restart: Option<String>,
+    /// `--mount type=…,…`.
+    pub mounts: Vec<String>,
+    pub extras: super::extras::ExtrasRequest,
+    /// `--cidfile`: written with the id once the container exists.
+    pub cidfile: Option<PathBuf>,
 }
 
 /// The parts of an image that shape a container.
@@ -93,7 +100,7 @@ pub enum BuildError {
     #[error("invalid environment variable \"{0}\": expected KEY=VALUE or KEY")]
     Env(String),
     #[error(
-        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] or NAME:/container/path[:ro|rw|nocopy] or /container/path, absolute paths and NAME like [a-zA-Z0-9][a-zA-Z0-9_.-]+"
+        "invalid volume \"{0}\": expected /host/path:/container/path[:ro|rw] (or ./relative/path) or NAME:/container/path[:ro|rw|nocopy] or /container/path, NAME like [a-zA-Z0-9][a-zA-Z0-9_.-]+"
     )]
     Volume(String),
     #[error("invalid --tmpfs \"{0}\": expected an absolute container path")]
@@ -124,6 +131,14 @@ pub enum BuildError {
     Workdir(String),
     #[error("invalid label \"{0}\": expected KEY=VALUE")]
     Label(String),
+    #[error("{0}")]
+    Restart(String),
+    #[error("{0}")]
+    Extras(String),
+    #[error("invalid --mount \"{spec}\": {reason}")]
+    Mount { spec: String, reason: String },
+    #[error("conflicting options: --restart {0} and --rm (a removed container cannot be restarted): drop one")]
+    RestartAndRemove(String),
 }
 
 type Result<T> = std::result::Result<T, BuildError>;
@@ -169,6 +184,14 @@ pub fn build_config(
             .map(|t| parse_tmpfs(t))
             .collect::<Result<Vec<_>>>()?,
     );
+    for spec in &req.mounts {
+        mounts.push(
+            super::mount_flag::parse(spec).map_err(|reason| BuildError::Mount {
+                spec: spec.clone(),
+                reason,
+            })?,
+        );
+    }
     let from_image = crate::volume::image_volume_mounts(&image.volumes, &mounts);
     mounts.extend(from_image);
     let limits = Limits {
@@ -195,6 +218,11 @@ pub fn build_config(
         .unwrap_or(libc::SIGTERM);
     let env = merge_env(&image.env, req, host.lookup_env)?;
     super::argsize::check(&args, &env)?;
+    let restart = restart_policy(req)?;
+    let network = parse_network(req)?;
+    let own_network = network != NetworkMode::Host;
+    let extras = super::extras::parse(&req.extras, own_network, image.group.as_deref())
+        .map_err(BuildError::Extras)?;
     Ok(ContainerConfig {
         id: id.to_string(),
         hostname: req.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
@@ -207,7 +235,7 @@ pub fn build_config(
         user,
         mounts,
         read_only: req.read_only,
-        network: parse_network(req)?,
+        network,
         limits,
         cap_add: req.cap_add.clone(),
         cap_drop: req.cap_drop.clone(),
@@ -227,7 +255,21 @@ pub fn build_config(
         layers: image.layers.clone(),
         cgroup_parent: host.cgroup_parent.to_string(),
         files: req.files.clone(),
+        restart,
+        extras,
     })
+}
+
+/// Docker refuses a restart policy with `--rm`, as the exit removes it.
+fn restart_policy(req: &RunRequest) -> Result<super::restart::RestartPolicy> {
+    let Some(value) = req.restart.as_deref() else {
+        return Ok(Default::default());
+    };
+    let policy = super::restart::RestartPolicy::parse(value).map_err(BuildError::Restart)?;
+    if req.auto_remove && !policy.is_no() {
+        return Err(BuildError::RestartAndRemove(value.to_string()));
+    }
+    Ok(policy)
 }
 
 /// Docker's rule: `--entrypoint` replaces the image's entrypoint and clears its
@@ -331,6 +373,10 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec> {
             "ro" => read_only = true,
             "rw" => read_only = false,
             "nocopy" if kind == MountKind::Volume => nocopy = true,
+            // SELinux relabelling: nothing to relabel on a host without it.
+            "z" | "Z" => {}
+            // The container's mounts are private to its namespace already.
+            "private" | "rprivate" => {}
             _ => return Err(bad()),
         }
     }
@@ -420,8 +466,11 @@ fn parse_network(req: &RunRequest) -> Result<NetworkMode> {
     let ports = req
         .publish
         .iter()
-        .map(|p| crate::network::ports::parse_publish(p))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        .map(|p| crate::network::publish::parse_publish_spec(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     Ok(NetworkMode::Bridge(BridgeSpec {
         network: name.to_string(),
         ip,

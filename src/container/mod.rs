@@ -4,8 +4,11 @@
 pub mod argsize;
 pub mod build;
 pub mod damage;
+pub mod extras;
 pub mod labels;
+pub mod mount_flag;
 pub mod names;
+pub mod restart;
 pub mod store;
 pub mod tmpfs;
 pub mod ulimit;
@@ -55,6 +58,12 @@ pub struct ContainerConfig {
     /// creation, bind-mounted read-only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileMount>,
+    /// `--restart`: what the monitor does when the container exits.
+    #[serde(default, skip_serializing_if = "restart::RestartPolicy::is_no")]
+    pub restart: restart::RestartPolicy,
+    /// `--add-host`, `--group-add`, `--sysctl`, `--security-opt`, …
+    #[serde(default, skip_serializing_if = "extras::Extras::is_default")]
+    pub extras: extras::Extras,
 }
 
 /// A compose secret or config as one file in the container. Only where it
@@ -181,6 +190,16 @@ pub struct ContainerState {
     pub oom_killed: bool,
     /// Why the container could not start, when it could not.
     pub error: Option<String>,
+    /// Restarts by its `--restart` policy since it was run (`RestartCount`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restart_count: u32,
+    /// Exited, and its monitor waits out the backoff before restarting it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restarting: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ContainerState {

@@ -212,6 +212,27 @@ impl ContainerStore {
         write_json_atomic(&self.container_dir(id).join("state.json"), state)
     }
 
+    /// Marks that the user stopped the container: its monitor does not
+    /// restart it (Docker's "manually stopped"). A file beside the state,
+    /// so the monitor's own state writes never lose it.
+    pub fn request_stop(&self, id: &str) -> Result<()> {
+        let path = self.container_dir(id).join(STOP_REQUESTED);
+        fs::write(&path, b"").map_err(io_err(&path))
+    }
+
+    pub fn stop_requested(&self, id: &str) -> bool {
+        self.container_dir(id).join(STOP_REQUESTED).exists()
+    }
+
+    /// For a new start of the container (`start`): its policy applies again.
+    pub fn clear_stop_request(&self, id: &str) -> Result<()> {
+        let path = self.container_dir(id).join(STOP_REQUESTED);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Finds a container by exact name, exact id, or unique id prefix; a
     /// damaged one (whose name is unknown) by its id.
     pub fn resolve(&self, reference: &str) -> Result<String> {
@@ -235,6 +256,8 @@ impl ContainerStore {
 }
 
 const STAGING_PREFIX: &str = ".creating-";
+/// The marker `request_stop` leaves in a container's directory.
+const STOP_REQUESTED: &str = "stop-requested";
 
 /// The pid in a staging directory's name (`.creating-PID-ID`).
 /// Removes the entries of `dir` that `owner` names as belonging to a

@@ -16,6 +16,7 @@ pub mod nft;
 pub mod ops;
 mod ops_services;
 pub mod ports;
+pub mod publish;
 pub mod services;
 pub mod state_watch;
 pub mod store;

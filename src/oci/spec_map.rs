@@ -190,6 +190,7 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         rlimits: rlimits(process)?,
+        oom_score_adj: None,
         die_with_parent: false,
         oci: None,
     };

@@ -30,6 +30,8 @@ pub enum ControlError {
     NotRunning { name: String },
     #[error("cannot remove running container {name}: stop it first or use rm -f")]
     Running { name: String },
+    #[error("container {name} is restarting, wait until it is running (or stop it)")]
+    Restarting { name: String },
     #[error("cannot signal container {name}: {source}")]
     Signal { name: String, source: nix::Error },
     #[error(transparent)]
@@ -61,6 +63,27 @@ pub fn monitor_alive(state: &ContainerState) -> bool {
         .is_some_and(|pid| sys::same_process_alive(pid, state.monitor_start_ticks))
 }
 
+/// Exited, and its monitor (alive) is about to restart it (`--restart`).
+pub fn restarting(state: &ContainerState) -> bool {
+    state.restarting && state.status() == Status::Exited && monitor_alive(state)
+}
+
+/// Tells the monitor not to restart the container once it exits.
+fn request_stop(instance: &Instance, record: &Record) {
+    if !record.config.restart.is_no() {
+        let _ = instance.containers.request_stop(&record.config.id);
+    }
+}
+
+/// Ends a monitor's backoff: the request, a signal to wake it, then its exit.
+fn cancel_restart(instance: &Instance, record: &Record) {
+    let _ = instance.containers.request_stop(&record.config.id);
+    if let Some(monitor) = record.state.monitor_pid {
+        let _ = nix::sys::signal::kill(Pid::from_raw(monitor), Signal::SIGTERM);
+        wait_for_exit(monitor, MONITOR_GRACE);
+    }
+}
+
 fn wait_for_exit(pid: i32, timeout: Duration) -> bool {
     match sys::pidfd_open(pid) {
         Ok(fd) => sys::wait_pidfd(&fd, timeout.as_millis().min(i32::MAX as u128) as i32),
@@ -73,8 +96,15 @@ pub fn kill(instance: &Instance, reference: &str, signal: Signal) -> Result<Reco
         .containers
         .load(&instance.containers.resolve(reference)?)?;
     let name = record.config.name.clone();
+    if restarting(&record.state) {
+        return Err(ControlError::Restarting { name });
+    }
     if observed_status(&record.state) != Status::Running {
         return Err(ControlError::NotRunning { name });
+    }
+    // Docker: the stop signal or SIGKILL ends restarting, others do not.
+    if signal == Signal::SIGKILL || signal as i32 == record.config.stop_signal {
+        request_stop(instance, &record);
     }
     let pid = Pid::from_raw(record.state.pid.unwrap_or(0));
     nix::sys::signal::kill(pid, signal).map_err(|source| ControlError::Signal { name, source })?;
@@ -93,9 +123,14 @@ pub fn stop(
     let record = instance
         .containers
         .load(&instance.containers.resolve(reference)?)?;
+    if restarting(&record.state) {
+        cancel_restart(instance, &record);
+        return Ok(record);
+    }
     if observed_status(&record.state) != Status::Running {
         return Ok(record); // Docker: stopping a stopped container succeeds.
     }
+    request_stop(instance, &record);
     let pid = record.state.pid.unwrap_or(0);
     let grace = Duration::from_secs(timeout.unwrap_or(record.config.stop_timeout));
     let pidfd = sys::pidfd_open(pid).ok();
@@ -136,10 +171,15 @@ pub fn remove(
         Err(e) => return Err(e.into()),
     };
     let running = observed_status(&record.state) == Status::Running;
-    if running && !force {
+    if (running || restarting(&record.state)) && !force {
         return Err(ControlError::Running {
             name: record.config.name.clone(),
         });
+    }
+    if restarting(&record.state) {
+        cancel_restart(instance, &record);
+    } else if running {
+        request_stop(instance, &record);
     }
     let cgroup = instance.cgroup(&record.config.cgroup_parent, &record.config.id)?;
     if running {

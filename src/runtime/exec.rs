@@ -122,7 +122,10 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
     let capabilities = caps::effective_set(&record.config.cap_add, &record.config.cap_drop)?;
     let target = ExecTarget {
         user,
-        groups: vec![user.gid],
+        // `--group-add` reaches exec'd processes too, as in Docker.
+        groups: std::iter::once(user.gid)
+            .chain(record.config.extras.group_add.iter().copied())
+            .collect(),
         umask: 0o022,
         argv: cstrings(&request.command),
         env: cstrings(&env),

@@ -45,6 +45,8 @@ pub struct InitPlan {
     /// Written under /proc/sys once in the namespaces ("net.ipv4.ip_forward").
     pub sysctl: Vec<(String, String)>,
     pub rlimits: Vec<Rlimit>,
+    /// `--oom-score-adj`: written for the init before it execs (inherited).
+    pub oom_score_adj: Option<i32>,
     /// rcorch's monitor is the container's lifeline; an OCI caller is not
     /// the parent of the runtime, so there the init outlives it.
     pub die_with_parent: bool,
@@ -230,6 +232,10 @@ fn prepare(plan: &InitPlan, error_pipe: &OwnedFd) -> Result<Vec<u8>, Failure> {
     }
     super::init_setup::write_sysctls(&plan.sysctl)?;
     super::init_setup::set_rlimits(&plan.rlimits)?;
+    if let Some(adj) = plan.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Failure(FailureKind::Setup, format!("oom_score_adj {adj}: {e}")))?;
+    }
     // Device nodes and new files get exactly the modes we ask for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let mount_failed = |e: mounts::MountError| Failure(FailureKind::Setup, e.to_string());

@@ -22,6 +22,8 @@ mod mounts_generic;
 pub mod net;
 pub mod orphans;
 pub mod pause;
+mod relaunch;
+pub mod restarts;
 pub mod run;
 pub mod seccomp;
 pub mod stdio;

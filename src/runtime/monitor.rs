@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 
 use super::init::{self, FailureKind, InitPlan};
 use super::logs::{LogWriter, Stream};
+pub use super::restarts::Ended;
 use super::stdio::{ContainerStdio, TerminalGuard};
 use super::sys;
 use crate::cgroups::CgroupManager;
@@ -44,6 +45,12 @@ pub struct Monitor<'a> {
     /// PID (its namespaces exist, nothing runs in them yet): where the
     /// network is plugged in. An error aborts the start.
     pub before_setup: Option<&'a dyn Fn(Pid) -> Result<(), String>>,
+    /// `--restart`: how the next runs' streams are opened (detached), and
+    /// what a monitor that took over from a foreground `run` frees once
+    /// the container stays down (its network).
+    pub restart: super::restarts::RestartContext<'a>,
+    /// Restarts before this monitor took over (an adopted container).
+    pub restarts: u32,
 }
 
 /// How a start attempt ended before supervision began.
@@ -62,7 +69,7 @@ impl Monitor<'_> {
         plan: &mut InitPlan,
         stdio: ContainerStdio,
         on_started: impl FnOnce(Result<(), &StartFailure>),
-    ) -> i32 {
+    ) -> Ended {
         // The monitor outlives its readers (`run ... | head -1`): a write
         // to a closed pipe fails (and is ignored), it never kills it.
         // SAFETY: installs SIG_IGN; no handler code runs.
@@ -79,7 +86,7 @@ impl Monitor<'_> {
                 message: "signalfd failed".into(),
             };
             on_started(Err(&failure));
-            return self.finish_failed(&failure);
+            return Ended::Finished(self.finish_failed(&failure));
         };
         plan.stdio = stdio.child_fds();
         plan.console = stdio.console_request();
@@ -89,25 +96,29 @@ impl Monitor<'_> {
                 // Clean up first, so `run -d --rm` returns with nothing left.
                 let code = self.finish_failed(&failure);
                 on_started(Err(&failure));
-                return code;
+                return Ended::Finished(code);
             }
         };
         let parent_side = stdio.into_parent_side();
-        self.record_running(child);
+        self.record_running(child, self.restarts);
         on_started(Ok(()));
         sys::release_startup_pages();
-        let status = supervise(
-            child,
-            &signals,
-            parent_side,
-            self.store.container_dir(&self.config.id).join("log.json"),
-        );
-        self.finish(status)
+        self.supervise_with_restarts(plan, &signals, child, parent_side)
+    }
+
+    /// Supervises one run of the container's PID 1 until it exits.
+    pub(super) fn supervise_once(&self, child: Pid, signals: &SignalFd, side: ParentSide) -> i32 {
+        let log = self.store.container_dir(&self.config.id).join("log.json");
+        match supervise(child, signals, side, log) {
+            WaitStatus::Exited(_, code) => code,
+            WaitStatus::Signaled(_, signal, _) => exit_code_for_signal(signal as i32),
+            _ => 125,
+        }
     }
 
     /// Clones the container's PID 1 and waits for its exec (the error pipe
     /// closes) or its error report.
-    fn start(&self, plan: &InitPlan) -> Result<Pid, StartFailure> {
+    pub(super) fn start(&self, plan: &InitPlan) -> Result<Pid, StartFailure> {
         let setup_failed = |message: String| StartFailure {
             exit_code: 125,
             message,
@@ -156,8 +167,9 @@ impl Monitor<'_> {
         Ok(child)
     }
 
-    fn record_running(&self, child: Pid) {
+    pub(super) fn record_running(&self, child: Pid, restart_count: u32) {
         let state = ContainerState {
+            restart_count,
             status: Some(Status::Running),
             pid: Some(child.as_raw()),
             pid_start_ticks: sys::process_start_ticks(child.as_raw()),
@@ -170,7 +182,7 @@ impl Monitor<'_> {
         let _ = self.store.save_state(&self.config.id, &state);
     }
 
-    fn finish_failed(&self, failure: &StartFailure) -> i32 {
+    pub(super) fn finish_failed(&self, failure: &StartFailure) -> i32 {
         self.cleanup(ContainerState {
             status: Some(Status::Exited),
             exit_code: Some(failure.exit_code),
@@ -181,12 +193,7 @@ impl Monitor<'_> {
         failure.exit_code
     }
 
-    fn finish(&self, status: WaitStatus) -> i32 {
-        let exit_code = match status {
-            WaitStatus::Exited(_, code) => code,
-            WaitStatus::Signaled(_, signal, _) => exit_code_for_signal(signal as i32),
-            _ => 125,
-        };
+    pub(super) fn finish(&self, exit_code: i32) -> i32 {
         let previous = self
             .store
             .load(&self.config.id)
@@ -198,6 +205,7 @@ impl Monitor<'_> {
             finished_at: Some(now_rfc3339()),
             oom_killed: self.cgroup.oom_killed().unwrap_or(false),
             started_at: previous.started_at,
+            restart_count: previous.restart_count,
             ..ContainerState::default()
         });
         exit_code

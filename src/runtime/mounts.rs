@@ -351,6 +351,16 @@ pub fn plan_mounts(
             points_to: "/proc/self/fd/2",
         },
     ];
+    if let Some(bytes) = config.extras.shm_size {
+        // `--shm-size`: a tmpfs of that size over the default one.
+        ops.push(MountOp::Tmpfs {
+            target: "/dev/shm".into(),
+            options: TmpfsOptions {
+                data: format!("mode=1777,size={bytes}"),
+                ..TmpfsOptions::default()
+            },
+        });
+    }
     ops.extend(file_and_user_mounts(config, paths));
     ops.splice(2..2, cgroups);
     let (cwd, data) = overlay_options(&config.layers, paths);

@@ -80,7 +80,11 @@ impl NetGuard {
         // Its first network: a default route unless that network is internal.
         let gateway = self.endpoint.default_route.then_some(self.network.gateway);
         let plan = endpoints::veth_plan(&self.endpoint, &self.network, gateway);
-        link::plug(&plan, pid.as_raw()).map_err(|e| format!("network: {e}"))
+        // A restart (`--restart`): the last run's host end may outlive its
+        // namespace for a moment; a failed plug deletes it, so once more.
+        link::plug(&plan, pid.as_raw())
+            .or_else(|_| link::plug(&plan, pid.as_raw()))
+            .map_err(|e| format!("network: {e}"))
     }
 
     /// Overwrites the container's hosts and resolv.conf for its network.
@@ -114,6 +118,13 @@ fn wanted_ports(
     image: &str,
 ) -> Result<Vec<PortMapping>, NetSetupError> {
     let mut ports = spec.ports.clone();
+    // `-p 80`, `-p IP::80`: the kernel picks the host port now.
+    for p in ports
+        .iter_mut()
+        .filter(|p| p.host_port == crate::network::publish::RANDOM)
+    {
+        p.host_port = ports::random_host_port(p.proto)?;
+    }
     if spec.publish_all {
         let exposed = images
             .resolve(image)

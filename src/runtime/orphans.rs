@@ -11,6 +11,9 @@ use nix::unistd::Pid;
 
 use super::control::monitor_alive;
 use super::sys;
+use std::time::Duration;
+
+use crate::container::restart::{decide, Decision, ExitFacts};
 use crate::container::store::Record;
 use crate::container::{exit_code_for_signal, ContainerState, Status};
 use crate::instance::Instance;
@@ -33,6 +36,8 @@ pub fn judge(state: &ContainerState, monitor: bool, pid1: bool) -> Orphan {
     match (state.status(), monitor, pid1) {
         (Status::Running, false, false) => Orphan::Finish,
         (Status::Running, false, true) => Orphan::KillAndFinish,
+        // Killed while waiting out a restart's backoff.
+        (Status::Exited, false, _) if state.restarting => Orphan::Finish,
         _ => Orphan::Supervised,
     }
 }
@@ -44,6 +49,30 @@ pub fn same_namespace(recorded: Option<u64>, ours: Option<u64>) -> bool {
         (Some(a), Some(b)) => a == b,
         _ => true,
     }
+}
+
+/// A `--restart` container its policy restarts (as Docker's daemon does
+/// when it comes back): started again under a new monitor. True if it was.
+fn adopt(instance: &Instance, record: &Record) -> bool {
+    let (c, s) = (&record.config, &record.state);
+    let facts = ExitFacts {
+        exit_code: if s.restarting {
+            s.exit_code.unwrap_or(0)
+        } else {
+            exit_code_for_signal(Signal::SIGKILL as i32)
+        },
+        restarts: s.restart_count,
+        last_delay: None,
+        ran_for: Duration::ZERO,
+        stop_requested: instance.containers.stop_requested(&c.id),
+    };
+    if decide(&c.restart, &facts) == Decision::Stay {
+        return false;
+    }
+    let mut ended = orphaned_state(s, now_rfc3339());
+    ended.restart_count = s.restart_count;
+    let _ = instance.containers.save_state(&c.id, &ended);
+    super::relaunch::relaunch(instance, c, s.restart_count + 1).is_ok()
 }
 
 /// The state recorded for a container that ended with its monitor.
@@ -113,6 +142,9 @@ fn finish(instance: &Instance, record: &Record, verdict: Orphan) {
         let _ = cgroup.destroy();
     }
     let _ = super::net::release(&instance.root, &c.id, false);
+    if adopt(instance, record) {
+        return;
+    }
     if c.auto_remove {
         let _ = instance.containers.remove_dir(&c.id);
         let _ = super::control::remove_anonymous_volumes(instance, &c.id, &c.mounts);
@@ -160,6 +192,17 @@ mod tests {
             judge(&ContainerState::default(), false, false),
             Orphan::Supervised
         );
+    }
+
+    #[test]
+    fn a_restart_wait_whose_monitor_died_is_an_orphan_too() {
+        let waiting = ContainerState {
+            status: Some(Status::Exited),
+            restarting: true,
+            ..running()
+        };
+        assert_eq!(judge(&waiting, false, false), Orphan::Finish);
+        assert_eq!(judge(&waiting, true, false), Orphan::Supervised);
     }
 
     #[test]

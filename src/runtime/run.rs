@@ -3,14 +3,16 @@
 //! the container undoes what was done (`CreateGuard`).
 
 use std::ffi::CString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use thiserror::Error;
 
 use super::init::{ExecTarget, InitPlan};
-use super::monitor::Monitor;
+use super::monitor::{Ended, Monitor};
 use super::mounts::{cgroup_mounts, plan_mounts, MountPlan, RootfsPaths};
+use super::restarts::RestartContext;
 use super::stdio::{ContainerStdio, StdioRequest};
 use super::{caps, seccomp};
 use crate::cgroups::{CgroupError, CgroupManager};
@@ -51,6 +53,8 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("--add-host {name}:host-gateway needs a network: not --network none")]
+    HostGateway { name: String },
     #[error("cannot start the monitor: {0}")]
     Fork(nix::Error),
     /// The container process could not be started; carries Docker's exit code.
@@ -117,6 +121,7 @@ fn run_image(
         id: &created.config.id,
         anonymous: created.anonymous.clone(),
         mounts: &created.config.mounts,
+        cidfile: created.cidfile.as_deref(),
     };
     launch(instance, &created.config, (detach, echo), &mut || {
         guard.disarm()
@@ -128,6 +133,8 @@ pub struct Created {
     pub config: ContainerConfig,
     /// The anonymous volumes made for it.
     pub anonymous: Vec<String>,
+    /// The `--cidfile` this call wrote (removed again if it fails).
+    pub cidfile: Option<PathBuf>,
 }
 
 /// `rcorch create`: everything `run` checks and records, nothing started.
@@ -143,6 +150,7 @@ pub fn create(instance: &Instance, request: &RunRequest) -> Result<String, RunEr
             id: &created.config.id,
             anonymous: created.anonymous.clone(),
             mounts: &created.config.mounts,
+            cidfile: created.cidfile.as_deref(),
         });
         return Err(e.into());
     }
@@ -191,7 +199,27 @@ fn create_record(
         let _ = volumes.remove_anonymous(&volumes_lock, &config.id, &config.mounts, &[]);
         return Err(e.into());
     }
-    Ok(Created { config, anonymous })
+    drop(lock);
+    drop(volumes_lock);
+    let mut created = Created {
+        config,
+        anonymous,
+        cidfile: None,
+    };
+    if let Some(path) = &request.cidfile {
+        if let Err(e) = write_cidfile(path, &created.config.id) {
+            drop(RecordGuard {
+                instance,
+                id: &created.config.id,
+                anonymous: created.anonymous.clone(),
+                mounts: &created.config.mounts,
+                cidfile: None,
+            });
+            return Err(e);
+        }
+        created.cidfile = Some(path.clone()); // only ours is removed on failure
+    }
+    Ok(created)
 }
 
 /// The `start` half of `run`: cgroup, network, files and the monitor.
@@ -205,7 +233,7 @@ fn launch(
 ) -> Result<RunOutcome, RunError> {
     let images = instance.images()?;
     let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
-    let seccomp = seccomp::compile(&seccomp::default_profile())?;
+    let seccomp = seccomp_filter(config)?;
     let layout = instance.cgroup_layout()?;
     let ports = super::net::check_ports(instance, config, &images)?;
     let dir = instance.containers.container_dir(&config.id);
@@ -217,16 +245,17 @@ fn launch(
     if let Some(net) = &network {
         net.write_files(&paths, &config.hostname)?;
     }
+    add_hosts(&paths, config, network.as_ref())?;
     let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
     let mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
-    let mut plan = init_plan(
-        config,
-        paths,
-        mounts,
-        cgroup.as_ref(),
-        (caps, Some(seccomp)),
-    );
+    let mut plan = init_plan(config, paths, mounts, cgroup.as_ref(), (caps, seccomp));
     let volume_store = VolumeStore::open(&instance.root);
+    // The container's network is freed once it exits (or fails to start).
+    let release_network = || {
+        if let Some(net) = &network {
+            let _ = super::net::release(&instance.root, &net.endpoint.container_id, true);
+        }
+    };
     let monitor = Monitor {
         store: &instance.containers,
         volumes: &volume_store,
@@ -234,18 +263,17 @@ fn launch(
         cgroup: cgroup.as_ref(),
         namespaces: namespaces(config),
         before_setup: network.is_some().then_some(&plug as &dyn Fn(_) -> _),
+        restart: RestartContext {
+            foreground: !detach,
+            after_exit: Some(&release_network),
+        },
+        restarts: 0,
     };
     let stdio_request = StdioRequest {
         tty: config.tty,
         interactive: config.interactive,
         foreground: !detach,
         echo,
-    };
-    // The container's network is freed once it exits (or fails to start).
-    let release_network = || {
-        if let Some(net) = &network {
-            let _ = super::net::release(&instance.root, &net.endpoint.container_id, true);
-        }
     };
     if detach {
         let outcome = super::detach::spawn_detached_monitor(
@@ -274,7 +302,7 @@ fn launch(
     guard.0 = None;
     owned();
     let mut start_error = None;
-    let code = monitor.run(&mut plan, stdio, |result| {
+    let ended = monitor.run(&mut plan, stdio, |result| {
         if result.is_ok() {
             network.as_ref().map(super::net::NetGuard::started);
         }
@@ -283,7 +311,10 @@ fn launch(
             message: f.message.clone(),
         })
     });
-    release_network();
+    let code = ended.code();
+    if ended == Ended::Finished(code) {
+        release_network();
+    }
     if let Some(net) = network.as_mut() {
         net.disarm();
     }
@@ -330,7 +361,7 @@ fn check_host_paths(config: &ContainerConfig) -> Result<(), RunError> {
     Ok(())
 }
 
-fn namespaces(config: &ContainerConfig) -> libc::c_int {
+pub(super) fn namespaces(config: &ContainerConfig) -> libc::c_int {
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -341,12 +372,67 @@ fn namespaces(config: &ContainerConfig) -> libc::c_int {
     flags.bits()
 }
 
-fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsPaths, RunError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RunError::Io { path, source }
+/// `--cidfile`: created new, as Docker refuses to overwrite one.
+fn write_cidfile(path: &Path, id: &str) -> Result<(), RunError> {
+    let io = |source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
     };
-    let paths = RootfsPaths {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(id.as_bytes()).map_err(io)
+}
+
+/// The default profile, or none with `--security-opt seccomp=unconfined`.
+pub(super) fn seccomp_filter(
+    config: &ContainerConfig,
+) -> Result<Option<seccompiler::BpfProgram>, RunError> {
+    if config.extras.seccomp_unconfined {
+        return Ok(None);
+    }
+    Ok(Some(seccomp::compile(&seccomp::default_profile())?))
+}
+
+/// `--add-host` lines after the network's own; `host-gateway` is the
+/// bridge's gateway (the host as the container reaches it), or the
+/// loopback with the host's network.
+pub(super) fn add_hosts(
+    paths: &RootfsPaths,
+    config: &ContainerConfig,
+    network: Option<&super::net::NetGuard>,
+) -> Result<(), RunError> {
+    let hosts = &config.extras.extra_hosts;
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let gateway = match (network, &config.network) {
+        (Some(net), _) => Some(net.network.gateway.to_string()),
+        (None, NetworkMode::Host) => Some("127.0.0.1".to_string()),
+        (None, _) => None,
+    };
+    let mut text = std::fs::read_to_string(&paths.hosts).unwrap_or_default();
+    for (name, ip) in hosts {
+        let ip = match (ip.as_str(), &gateway) {
+            (crate::container::extras::HOST_GATEWAY, Some(gw)) => gw.as_str(),
+            (crate::container::extras::HOST_GATEWAY, None) => {
+                return Err(RunError::HostGateway { name: name.clone() })
+            }
+            (ip, _) => ip,
+        };
+        text.push_str(&format!("{ip}\t{name}\n"));
+    }
+    std::fs::write(&paths.hosts, text).map_err(|source| RunError::Io {
+        path: paths.hosts.clone(),
+        source,
+    })
+}
+
+/// Where a container's rootfs, overlay dirs and files live in its directory.
+pub(super) fn container_paths(dir: &Path) -> RootfsPaths {
+    RootfsPaths {
         rootfs: dir.join("rootfs"),
         upper: dir.join("upper"),
         work: dir.join("work"),
@@ -354,7 +440,15 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
         hostname: dir.join("hostname"),
         resolv_conf: dir.join("resolv.conf"),
         files: dir.join("files"),
+    }
+}
+
+fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsPaths, RunError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::Io { path, source }
     };
+    let paths = container_paths(dir);
     // They exist when a stopped container starts again: its layer stays.
     for d in [&paths.rootfs, &paths.upper, &paths.work] {
         std::fs::create_dir_all(d).map_err(io(d))?;
@@ -376,7 +470,7 @@ fn prepare_container_dir(dir: &Path, config: &ContainerConfig) -> Result<RootfsP
     Ok(paths)
 }
 
-fn init_plan(
+pub(super) fn init_plan(
     config: &ContainerConfig,
     paths: RootfsPaths,
     mounts: MountPlan,
@@ -408,21 +502,24 @@ fn init_plan(
         working_dir: PathBuf::from(&config.working_dir),
         target: ExecTarget {
             user: config.user,
-            groups: vec![config.user.gid],
+            groups: std::iter::once(config.user.gid)
+                .chain(config.extras.group_add.iter().copied())
+                .collect(),
             umask: 0o022,
             argv: cstrings(&config.args),
             env: cstrings(&config.env),
             search_path,
             capabilities: caps::CapSets::docker(capabilities, config.user.uid),
-            no_new_privs: true,
+            no_new_privs: !config.extras.new_privileges,
             seccomp,
         },
         stdio: [0, 1, 2],
         console: None,
         reaper: config.init,
         own_network: config.network != NetworkMode::Host,
-        sysctl: Vec::new(),
+        sysctl: config.extras.sysctls.clone().into_iter().collect(),
         rlimits: rlimits(&config.ulimits),
+        oom_score_adj: config.extras.oom_score_adj,
         die_with_parent: true,
         oci: None,
     }
@@ -448,6 +545,7 @@ struct RecordGuard<'a> {
     id: &'a str,
     anonymous: Vec<String>,
     mounts: &'a [crate::container::MountSpec],
+    cidfile: Option<&'a Path>,
 }
 
 impl RecordGuard<'_> {
@@ -462,6 +560,9 @@ impl Drop for RecordGuard<'_> {
             return;
         }
         let _ = self.instance.containers.remove_dir(self.id);
+        if let Some(cidfile) = self.cidfile {
+            let _ = std::fs::remove_file(cidfile);
+        }
         if !self.anonymous.is_empty() {
             let _ = super::control::remove_anonymous_volumes(self.instance, self.id, self.mounts);
         }

@@ -219,6 +219,12 @@ fn network_flags_build_a_bridge_spec_and_need_a_bridge() {
     r.ip = Some("nope".into());
     assert!(matches!(build(&r), Err(BuildError::Ip(_))));
     let mut r = req("busybox");
-    r.publish = vec!["80".into()];
+    r.publish = vec!["8080-8081:80".into()];
     assert!(matches!(build(&r), Err(BuildError::Port(_))));
+    // Docker's `-p 80`: a random host port, picked when the port is reserved.
+    r.publish = vec!["80".into()];
+    let NetworkMode::Bridge(spec) = build(&r).unwrap().network else {
+        panic!("expected a bridge")
+    };
+    assert_eq!(spec.ports[0].host_port, crate::network::publish::RANDOM);
 }
