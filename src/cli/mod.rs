@@ -7,9 +7,11 @@ mod compose_build;
 mod container_cmd;
 mod container_verbs;
 mod containers;
+mod events;
 mod exit;
 mod format;
 mod health;
+mod health_flags;
 mod image_list;
 mod images;
 mod inspect;
@@ -124,7 +126,7 @@ enum Command {
     Down(project::DownArgs),
     /// Change a service's replica count: SERVICE=N
     Scale(project::ScaleArgs),
-    /// What a project's supervisor did and why
+    /// Stream container events (with -p/-f: what a project's supervisor did and why)
     Events(project::EventsArgs),
     /// Roll services back to their previous (or --to N) definition
     Rollback(project::RollbackArgs),
@@ -260,6 +262,8 @@ struct RunArgs {
     /// Publish every exposed port of the image on a random host port
     #[arg(short = 'P', long = "publish-all")]
     publish_all: bool,
+    #[command(flatten)]
+    health: health_flags::HealthFlags,
     /// Image name[:tag] or id
     image: String,
     /// Command and arguments (default: the image's)
@@ -429,6 +433,7 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         publish: args.publish,
         publish_all: args.publish_all,
         files: Vec::new(),
+        health: args.health.request(),
     };
     match run::run(instance, &request, args.detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),

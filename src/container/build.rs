@@ -53,6 +53,8 @@ pub struct RunRequest {
     pub publish_all: bool,
     /// Secrets and configs to copy in and mount read-only.
     pub files: Vec<super::FileMount>,
+    /// `--health-cmd`, `--health-interval`, ..., `--no-healthcheck`.
+    pub health: super::health::HealthRequest,
 }
 
 /// The parts of an image that shape a container.
@@ -72,6 +74,8 @@ pub struct ImageDefaults {
     /// The image's /etc/passwd and /etc/group, for `--user name`.
     pub passwd: Option<String>,
     pub group: Option<String>,
+    /// The image's `Healthcheck` (Docker's JSON), if any.
+    pub healthcheck: Option<serde_json::Value>,
 }
 
 /// Facts about the host the request is checked against.
@@ -84,6 +88,8 @@ pub struct HostFacts<'a> {
 
 #[derive(Debug, Error)]
 pub enum BuildError {
+    #[error(transparent)]
+    Health(#[from] super::health::HealthError),
     #[error(transparent)]
     Limit(#[from] ConvertError),
     #[error("invalid container name \"{0}\": use letters, digits, '_', '.' and '-', starting with a letter or digit")]
@@ -227,6 +233,7 @@ pub fn build_config(
         layers: image.layers.clone(),
         cgroup_parent: host.cgroup_parent.to_string(),
         files: req.files.clone(),
+        health: super::health::resolve(&req.health, image.healthcheck.as_ref())?,
     })
 }
 

@@ -4,6 +4,8 @@
 pub mod argsize;
 pub mod build;
 pub mod damage;
+pub mod events;
+pub mod health;
 pub mod labels;
 pub mod names;
 pub mod store;
@@ -55,6 +57,9 @@ pub struct ContainerConfig {
     /// creation, bind-mounted read-only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileMount>,
+    /// `run --health-*` over the image's HEALTHCHECK; the monitor probes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<health::HealthConfig>,
 }
 
 /// A compose secret or config as one file in the container. Only where it

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use super::sys;
 use crate::cgroups::CgroupError;
+use crate::container::events;
 use crate::container::store::{Record, StoreError};
 use crate::container::{ContainerState, MountKind, MountSpec, Status};
 use crate::instance::{Instance, InstanceError};
@@ -78,6 +79,13 @@ pub fn kill(instance: &Instance, reference: &str, signal: Signal) -> Result<Reco
     }
     let pid = Pid::from_raw(record.state.pid.unwrap_or(0));
     nix::sys::signal::kill(pid, signal).map_err(|source| ControlError::Signal { name, source })?;
+    let signal = (signal as i32).to_string();
+    events::emit(
+        &instance.root,
+        &record.config,
+        "kill",
+        &[("signal", signal)],
+    );
     Ok(record)
 }
 
@@ -99,11 +107,16 @@ pub fn stop(
     let pidfd = sys::pidfd_open(pid).ok();
     let signal = Signal::try_from(record.config.stop_signal).unwrap_or(Signal::SIGTERM);
     let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+    let emit = |action, extra: &[(&str, String)]| {
+        events::emit(&instance.root, &record.config, action, extra)
+    };
+    emit("kill", &[("signal", (signal as i32).to_string())]);
     let exited = pidfd
         .as_ref()
         .is_none_or(|fd| sys::wait_pidfd(fd, grace.as_millis() as i32));
     if !exited {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        emit("kill", &[("signal", (Signal::SIGKILL as i32).to_string())]);
         if let Ok(cgroup) = instance.cgroup(&record.config.cgroup_parent, &record.config.id) {
             let _ = cgroup.kill_all(Signal::SIGKILL);
         }
@@ -111,6 +124,7 @@ pub fn stop(
     if let Some(monitor) = record.state.monitor_pid {
         wait_for_exit(monitor, MONITOR_GRACE);
     }
+    emit("stop", &[]);
     Ok(record)
 }
 
@@ -144,6 +158,13 @@ pub fn remove(
             Pid::from_raw(record.state.pid.unwrap_or(0)),
             Signal::SIGKILL,
         );
+        let signal = (Signal::SIGKILL as i32).to_string();
+        events::emit(
+            &instance.root,
+            &record.config,
+            "kill",
+            &[("signal", signal)],
+        );
     }
     let _ = cgroup.kill_all(Signal::SIGKILL);
     if monitor_alive(&record.state) {
@@ -160,6 +181,7 @@ pub fn remove(
     // The lease, rules and veth (already freed if the monitor saw the exit).
     let _ = super::net::release(&instance.root, &record.config.id, false);
     instance.containers.remove_dir(&record.config.id)?;
+    events::emit(&instance.root, &record.config, "destroy", &[]);
     Ok(Some(record))
 }
 

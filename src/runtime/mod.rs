@@ -10,6 +10,7 @@ pub mod copy_stopped;
 pub mod exec;
 pub mod export;
 mod files;
+pub mod health_probe;
 pub mod hooks;
 pub mod init;
 mod init_setup;

@@ -140,7 +140,10 @@ fn run_image(
         let anonymous = volumes.attach(&volumes_lock, &mut config.mounts, &labels, &host.now)?;
         let lock = instance.containers.lock()?;
         match instance.containers.create(&lock, &config) {
-            Ok(dir) => (dir, anonymous),
+            Ok(dir) => {
+                crate::container::events::emit(&instance.root, &config, "create", &[]);
+                (dir, anonymous)
+            }
             Err(e) => {
                 let _ = volumes.remove_anonymous(&volumes_lock, &config.id, &config.mounts, &[]);
                 return Err(e.into());
@@ -248,6 +251,7 @@ pub fn image_defaults(images: &ImageStore, reference: &str) -> Result<ImageDefau
         volumes: cfg.volumes.iter().flat_map(|v| v.keys().cloned()).collect(),
         passwd: read("etc/passwd"),
         group: read("etc/group"),
+        healthcheck: cfg.healthcheck.clone(),
         layers,
     })
 }

@@ -3,5 +3,6 @@
 pub mod atomic;
 pub mod filter;
 pub mod suggest;
+pub mod tail;
 pub mod template;
 pub mod time;
