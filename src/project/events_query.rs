@@ -180,10 +180,11 @@ pub fn message(event: &Event, project: &str) -> Value {
         ("com.docker.compose.service", event.service.clone()),
     ]);
     if event.slot > 0 {
-        attributes.insert(
-            "name",
-            format!("{project}-{}-{}", event.service, event.slot),
-        );
+        let name = match event.name.as_str() {
+            "" => crate::supervisor::spec::replica_name(project, &event.service, event.slot),
+            known => known.to_string(),
+        };
+        attributes.insert("name", name);
         attributes.insert(
             "com.docker.compose.container-number",
             event.slot.to_string(),

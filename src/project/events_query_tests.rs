@@ -15,6 +15,7 @@ fn event(
         action: action.into(),
         container: container.into(),
         detail: detail.into(),
+        name: String::new(),
     }
 }
 
@@ -222,4 +223,18 @@ fn detailed_actions_match_their_bare_name_as_in_docker() {
     let t = |s| Some(UNIX_EPOCH + Duration::from_secs(s));
     assert!(in_window(&m("die"), (t(1), t(2))));
     assert!(!in_window(&m("die"), (t(2), None)));
+}
+
+#[test]
+fn a_surge_replica_is_named_with_its_revision() {
+    let mut e = event("2026-12-06T22:00:00Z", "web", 2, "start", "abc", "");
+    assert_eq!(
+        message(&e, "shop")["Actor"]["Attributes"]["name"],
+        "shop-web-2"
+    );
+    e.name = "shop-web-2-r3".into();
+    assert_eq!(
+        message(&e, "shop")["Actor"]["Attributes"]["name"],
+        "shop-web-2-r3"
+    );
 }

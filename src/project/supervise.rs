@@ -143,10 +143,15 @@ impl Loop<'_, '_> {
     }
 
     fn event(&self, service: &str, slot: u32, action: &str, container: &str, detail: String) {
-        events::append(
-            &self.sup.project.events_path(),
-            &Event::new(service, slot, action, container, detail),
-        );
+        let mut event = Event::new(service, slot, action, container, detail);
+        // The real name (a surge replica's has `-rREV`), while it exists.
+        let store = &self.sup.instance.containers;
+        if !container.is_empty() {
+            if let Ok(record) = store.resolve(container).and_then(|id| store.load(&id)) {
+                event.name = record.config.name;
+            }
+        }
+        events::append(&self.sup.project.events_path(), &event);
     }
 
     fn reload(&mut self) {
