@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::histogram::{Histogram, SECONDS};
 use super::{Family, Kind};
 
 /// Why the supervisor restarted a replica.
@@ -21,12 +22,28 @@ pub struct ServiceFigures {
 }
 
 /// What the supervisor knows, as of its last pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub project: String,
     pub services: BTreeMap<String, ServiceFigures>,
     /// Replica name → (service, health state), for replicas with a check.
     pub health: BTreeMap<String, (String, &'static str)>,
+    /// How long each observe-decide-act pass took.
+    pub loop_duration: Histogram,
+    /// Health probe run time (start to exit or timeout), by service.
+    pub probe_duration: BTreeMap<String, Histogram>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Snapshot {
+        Snapshot {
+            project: String::new(),
+            services: BTreeMap::new(),
+            health: BTreeMap::new(),
+            loop_duration: Histogram::new(SECONDS),
+            probe_duration: BTreeMap::new(),
+        }
+    }
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -86,13 +103,57 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
             health.push(labels(&l), f64::from(u8::from(*state == candidate)));
         }
     }
-    vec![desired, running, restarts, ooms, health]
+    let mut families = vec![desired, running, restarts, ooms, health];
+    families.extend(timings(s));
+    families
+}
+
+fn timings(s: &Snapshot) -> [Family; 2] {
+    let p = s.project.as_str();
+    let mut loop_duration = Family::new(
+        "rcorch_supervisor_loop_duration_seconds",
+        Kind::Histogram,
+        "Time the supervisor took for one observe-decide-act pass.",
+    );
+    loop_duration.push_histogram(labels(&[("project", p)]), &s.loop_duration);
+    let mut probes = Family::new(
+        "rcorch_health_probe_duration_seconds",
+        Kind::Histogram,
+        "Time a health probe ran, from its start to its exit or timeout.",
+    );
+    for (service, h) in &s.probe_duration {
+        probes.push_histogram(labels(&[("project", p), ("service", service)]), h);
+    }
+    [loop_duration, probes]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metrics::{render, Format};
+
+    #[test]
+    fn loop_and_probe_timings_are_histograms() {
+        let mut s = Snapshot {
+            project: "shop".into(),
+            ..Snapshot::default()
+        };
+        s.loop_duration.observe(0.003);
+        let mut probe = Histogram::new(SECONDS);
+        probe.observe(0.2);
+        s.probe_duration.insert("web".into(), probe);
+        let text = render(&families(&s), Format::Text);
+        for line in [
+            "# TYPE rcorch_supervisor_loop_duration_seconds histogram",
+            "rcorch_supervisor_loop_duration_seconds_bucket{project=\"shop\",le=\"0.005\"} 1",
+            "rcorch_supervisor_loop_duration_seconds_count{project=\"shop\"} 1",
+            "rcorch_health_probe_duration_seconds_bucket{project=\"shop\",service=\"web\",le=\"0.1\"} 0",
+            "rcorch_health_probe_duration_seconds_bucket{project=\"shop\",service=\"web\",le=\"0.25\"} 1",
+            "rcorch_health_probe_duration_seconds_sum{project=\"shop\",service=\"web\"} 0.2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
 
     #[test]
     fn snapshot_renders_counts_reasons_and_health() {

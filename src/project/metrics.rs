@@ -11,6 +11,7 @@ use super::{Result, LABEL_PROJECT};
 use crate::compose::Project;
 use crate::container::store::ContainerStore;
 use crate::instance::Instance;
+use crate::metrics::histogram::{Histogram, SECONDS};
 use crate::metrics::http::{self, Server};
 use crate::metrics::supervisor::{ServiceFigures, Snapshot};
 use crate::metrics::{collect, render};
@@ -67,10 +68,23 @@ pub fn restart_reason(cause: ExitCause, oom_killed: bool) -> Option<&'static str
 
 /// What the supervisor counts; lost when it restarts (a counter reset,
 /// which Prometheus's rate() handles).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     pub restarts: BTreeMap<String, BTreeMap<&'static str, u64>>,
     pub oom_kills: BTreeMap<String, u64>,
+    pub loop_duration: Histogram,
+    pub probe_duration: BTreeMap<String, Histogram>,
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            restarts: BTreeMap::new(),
+            oom_kills: BTreeMap::new(),
+            loop_duration: Histogram::new(SECONDS),
+            probe_duration: BTreeMap::new(),
+        }
+    }
 }
 
 impl Counters {
@@ -81,6 +95,13 @@ impl Counters {
 
     pub fn oom_killed(&mut self, service: &str) {
         *self.oom_kills.entry(service.to_string()).or_default() += 1;
+    }
+
+    pub fn probed(&mut self, service: &str, took: std::time::Duration) {
+        self.probe_duration
+            .entry(service.to_string())
+            .or_insert_with(|| Histogram::new(SECONDS))
+            .observe(took.as_secs_f64());
     }
 }
 
@@ -93,6 +114,8 @@ pub fn snapshot(
 ) -> Snapshot {
     let mut s = Snapshot {
         project: desired.project.clone(),
+        loop_duration: counters.loop_duration.clone(),
+        probe_duration: counters.probe_duration.clone(),
         ..Snapshot::default()
     };
     for spec in &desired.services {

@@ -109,7 +109,10 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
     };
     state.sync_metrics_server();
     loop {
+        let began = Instant::now();
         let mut wait = state.pass();
+        let took = began.elapsed().as_secs_f64();
+        state.metrics.counters.loop_duration.observe(took);
         if let Some(interval) = watchdog {
             crate::systemd::notify("WATCHDOG=1");
             wait = wait.min(interval);
