@@ -200,6 +200,13 @@ fn prometheus_scrapes_replicas_restarts_and_removals() {
         prom.query(exit_restarts),
         p.events()
     );
+    // Its replacement's self-heal time is observed once.
+    let heal = "rcorch_self_heal_duration_seconds_count{service=\"web\"}";
+    assert!(
+        wait_for(WAIT, || prom.value(heal) == Some(1.0)),
+        "{:?}",
+        prom.query(heal)
+    );
     // The hog's OOM kills are counted as such.
     let oom = "rcorch_service_restarts_total{service=\"hog\",reason=\"oom\"}";
     assert!(

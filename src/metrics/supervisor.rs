@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub loop_duration: Histogram,
     /// Health probe run time (start to exit or timeout), by service.
     pub probe_duration: BTreeMap<String, Histogram>,
+    /// Exit to replacement running, by service.
+    pub heal_duration: BTreeMap<String, Histogram>,
 }
 
 impl Default for Snapshot {
@@ -42,6 +44,7 @@ impl Default for Snapshot {
             health: BTreeMap::new(),
             loop_duration: Histogram::new(SECONDS),
             probe_duration: BTreeMap::new(),
+            heal_duration: BTreeMap::new(),
         }
     }
 }
@@ -108,7 +111,7 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
     families
 }
 
-fn timings(s: &Snapshot) -> [Family; 2] {
+fn timings(s: &Snapshot) -> [Family; 3] {
     let p = s.project.as_str();
     let mut loop_duration = Family::new(
         "rcorch_supervisor_loop_duration_seconds",
@@ -124,7 +127,15 @@ fn timings(s: &Snapshot) -> [Family; 2] {
     for (service, h) in &s.probe_duration {
         probes.push_histogram(labels(&[("project", p), ("service", service)]), h);
     }
-    [loop_duration, probes]
+    let mut heal = Family::new(
+        "rcorch_self_heal_duration_seconds",
+        Kind::Histogram,
+        "Time from a replica's exit (crash, OOM kill, unhealthy stop) to its replacement running.",
+    );
+    for (service, h) in &s.heal_duration {
+        heal.push_histogram(labels(&[("project", p), ("service", service)]), h);
+    }
+    [loop_duration, probes, heal]
 }
 
 #[cfg(test)]
@@ -141,7 +152,8 @@ mod tests {
         s.loop_duration.observe(0.003);
         let mut probe = Histogram::new(SECONDS);
         probe.observe(0.2);
-        s.probe_duration.insert("web".into(), probe);
+        s.probe_duration.insert("web".into(), probe.clone());
+        s.heal_duration.insert("web".into(), probe);
         let text = render(&families(&s), Format::Text);
         for line in [
             "# TYPE rcorch_supervisor_loop_duration_seconds histogram",
@@ -150,6 +162,7 @@ mod tests {
             "rcorch_health_probe_duration_seconds_bucket{project=\"shop\",service=\"web\",le=\"0.1\"} 0",
             "rcorch_health_probe_duration_seconds_bucket{project=\"shop\",service=\"web\",le=\"0.25\"} 1",
             "rcorch_health_probe_duration_seconds_sum{project=\"shop\",service=\"web\"} 0.2",
+            "rcorch_self_heal_duration_seconds_count{project=\"shop\",service=\"web\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

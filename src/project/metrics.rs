@@ -11,7 +11,7 @@ use super::{Result, LABEL_PROJECT};
 use crate::compose::Project;
 use crate::container::store::ContainerStore;
 use crate::instance::Instance;
-use crate::metrics::histogram::{Histogram, SECONDS};
+use crate::metrics::histogram::{Histogram, HEAL_SECONDS, SECONDS};
 use crate::metrics::http::{self, Server};
 use crate::metrics::supervisor::{ServiceFigures, Snapshot};
 use crate::metrics::{collect, render};
@@ -74,6 +74,7 @@ pub struct Counters {
     pub oom_kills: BTreeMap<String, u64>,
     pub loop_duration: Histogram,
     pub probe_duration: BTreeMap<String, Histogram>,
+    pub heal_duration: BTreeMap<String, Histogram>,
 }
 
 impl Default for Counters {
@@ -83,6 +84,7 @@ impl Default for Counters {
             oom_kills: BTreeMap::new(),
             loop_duration: Histogram::new(SECONDS),
             probe_duration: BTreeMap::new(),
+            heal_duration: BTreeMap::new(),
         }
     }
 }
@@ -95,6 +97,13 @@ impl Counters {
 
     pub fn oom_killed(&mut self, service: &str) {
         *self.oom_kills.entry(service.to_string()).or_default() += 1;
+    }
+
+    pub fn healed(&mut self, service: &str, took: std::time::Duration) {
+        self.heal_duration
+            .entry(service.to_string())
+            .or_insert_with(|| Histogram::new(HEAL_SECONDS))
+            .observe(took.as_secs_f64());
     }
 
     pub fn probed(&mut self, service: &str, took: std::time::Duration) {
@@ -116,6 +125,7 @@ pub fn snapshot(
         project: desired.project.clone(),
         loop_duration: counters.loop_duration.clone(),
         probe_duration: counters.probe_duration.clone(),
+        heal_duration: counters.heal_duration.clone(),
         ..Snapshot::default()
     };
     for spec in &desired.services {
