@@ -21,6 +21,29 @@ pub struct ServiceFigures {
     pub oom_kills: u64,
 }
 
+/// A service's rollout in progress (or last finished): `state` is one of
+/// `ROLLOUT_STATES`, `kind` update or rollback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutFigures {
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub to_revision: u64,
+    pub done: u32,
+    pub total: u32,
+    pub failed: u32,
+}
+
+pub const ROLLOUT_STATES: [&str; 3] = ["updating", "paused", "completed"];
+
+/// The autoscaler's decisions for one service so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoscaleFigures {
+    /// Decisions by direction ("up", "down").
+    pub decisions: BTreeMap<&'static str, u64>,
+    /// The replica count of the latest decision.
+    pub last_target: u32,
+}
+
 /// What the supervisor knows, as of its last pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
@@ -34,6 +57,8 @@ pub struct Snapshot {
     pub probe_duration: BTreeMap<String, Histogram>,
     /// Exit to replacement running, by service.
     pub heal_duration: BTreeMap<String, Histogram>,
+    pub rollouts: BTreeMap<String, RolloutFigures>,
+    pub autoscale: BTreeMap<String, AutoscaleFigures>,
 }
 
 impl Default for Snapshot {
@@ -45,6 +70,8 @@ impl Default for Snapshot {
             loop_duration: Histogram::new(SECONDS),
             probe_duration: BTreeMap::new(),
             heal_duration: BTreeMap::new(),
+            rollouts: BTreeMap::new(),
+            autoscale: BTreeMap::new(),
         }
     }
 }
@@ -108,7 +135,70 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
     }
     let mut families = vec![desired, running, restarts, ooms, health];
     families.extend(timings(s));
+    families.extend(rollouts(s));
+    families.extend(autoscale(s));
     families
+}
+
+fn rollouts(s: &Snapshot) -> [Family; 3] {
+    let p = s.project.as_str();
+    let mut state = Family::new(
+        "rcorch_rollout_state",
+        Kind::Gauge,
+        "1 for the state (updating, paused, completed) of the service's latest rollout, else 0.",
+    );
+    let mut done = Family::new(
+        "rcorch_rollout_replicas_updated",
+        Kind::Gauge,
+        "Replicas of the service's latest rollout at the target revision.",
+    );
+    let mut failed = Family::new(
+        "rcorch_rollout_replicas_failed",
+        Kind::Gauge,
+        "New replicas of the service's latest rollout that failed.",
+    );
+    for (service, r) in &s.rollouts {
+        let revision = r.to_revision.to_string();
+        let base = [
+            ("project", p),
+            ("service", service.as_str()),
+            ("kind", r.kind),
+            ("revision", revision.as_str()),
+        ];
+        for candidate in ROLLOUT_STATES {
+            let mut l = labels(&base);
+            l.push(("state".into(), candidate.into()));
+            state.push(l, f64::from(u8::from(r.state == candidate)));
+        }
+        done.push(labels(&base), f64::from(r.done));
+        failed.push(labels(&base), f64::from(r.failed));
+    }
+    [state, done, failed]
+}
+
+fn autoscale(s: &Snapshot) -> [Family; 2] {
+    let p = s.project.as_str();
+    let mut decisions = Family::new(
+        "rcorch_autoscaler_decisions_total",
+        Kind::Counter,
+        "Replica count changes the autoscaler made, by direction (up, down).",
+    );
+    let mut target = Family::new(
+        "rcorch_autoscaler_target_replicas",
+        Kind::Gauge,
+        "The replica count of the autoscaler's latest decision.",
+    );
+    for (service, a) in &s.autoscale {
+        let base = [("project", p), ("service", service.as_str())];
+        for direction in ["up", "down"] {
+            let n = a.decisions.get(direction).copied().unwrap_or(0);
+            let mut l = labels(&base);
+            l.push(("direction".into(), direction.into()));
+            decisions.push(l, n as f64);
+        }
+        target.push(labels(&base), f64::from(a.last_target));
+    }
+    [decisions, target]
 }
 
 fn timings(s: &Snapshot) -> [Family; 3] {
@@ -142,6 +232,45 @@ fn timings(s: &Snapshot) -> [Family; 3] {
 mod tests {
     use super::*;
     use crate::metrics::{render, Format};
+
+    #[test]
+    fn rollouts_and_autoscaler_decisions() {
+        let mut s = Snapshot {
+            project: "shop".into(),
+            ..Snapshot::default()
+        };
+        s.rollouts.insert(
+            "web".into(),
+            RolloutFigures {
+                kind: "update",
+                state: "paused",
+                to_revision: 3,
+                done: 1,
+                total: 4,
+                failed: 1,
+            },
+        );
+        let mut a = AutoscaleFigures {
+            last_target: 5,
+            ..AutoscaleFigures::default()
+        };
+        a.decisions.insert("up", 2);
+        s.autoscale.insert("web".into(), a);
+        let text = render(&families(&s), Format::Text);
+        let base = "project=\"shop\",service=\"web\"";
+        let r = format!("{base},kind=\"update\",revision=\"3\"");
+        for line in [
+            format!("rcorch_rollout_state{{{r},state=\"paused\"}} 1"),
+            format!("rcorch_rollout_state{{{r},state=\"updating\"}} 0"),
+            format!("rcorch_rollout_replicas_updated{{{r}}} 1"),
+            format!("rcorch_rollout_replicas_failed{{{r}}} 1"),
+            format!("rcorch_autoscaler_decisions_total{{{base},direction=\"up\"}} 2"),
+            format!("rcorch_autoscaler_decisions_total{{{base},direction=\"down\"}} 0"),
+            format!("rcorch_autoscaler_target_replicas{{{base}}} 5"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
 
     #[test]
     fn loop_and_probe_timings_are_histograms() {

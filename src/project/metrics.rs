@@ -13,7 +13,7 @@ use crate::container::store::ContainerStore;
 use crate::instance::Instance;
 use crate::metrics::histogram::{Histogram, HEAL_SECONDS, SECONDS};
 use crate::metrics::http::{self, Server};
-use crate::metrics::supervisor::{ServiceFigures, Snapshot};
+use crate::metrics::supervisor::{AutoscaleFigures, ServiceFigures, Snapshot};
 use crate::metrics::{collect, render};
 use crate::supervisor::health::HealthStatus;
 use crate::supervisor::restart::ExitCause;
@@ -75,6 +75,7 @@ pub struct Counters {
     pub loop_duration: Histogram,
     pub probe_duration: BTreeMap<String, Histogram>,
     pub heal_duration: BTreeMap<String, Histogram>,
+    pub autoscale: BTreeMap<String, AutoscaleFigures>,
 }
 
 impl Default for Counters {
@@ -85,6 +86,7 @@ impl Default for Counters {
             loop_duration: Histogram::new(SECONDS),
             probe_duration: BTreeMap::new(),
             heal_duration: BTreeMap::new(),
+            autoscale: BTreeMap::new(),
         }
     }
 }
@@ -97,6 +99,13 @@ impl Counters {
 
     pub fn oom_killed(&mut self, service: &str) {
         *self.oom_kills.entry(service.to_string()).or_default() += 1;
+    }
+
+    pub fn autoscaled(&mut self, service: &str, from: u32, to: u32) {
+        let a = self.autoscale.entry(service.to_string()).or_default();
+        let direction = if to > from { "up" } else { "down" };
+        *a.decisions.entry(direction).or_default() += 1;
+        a.last_target = to;
     }
 
     pub fn healed(&mut self, service: &str, took: std::time::Duration) {
@@ -126,6 +135,7 @@ pub fn snapshot(
         loop_duration: counters.loop_duration.clone(),
         probe_duration: counters.probe_duration.clone(),
         heal_duration: counters.heal_duration.clone(),
+        autoscale: counters.autoscale.clone(),
         ..Snapshot::default()
     };
     for spec in &desired.services {

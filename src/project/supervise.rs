@@ -187,6 +187,7 @@ impl Loop<'_, '_> {
             .evaluate(self.sup.instance, &self.record, now)
         {
             d.apply_to(&mut self.record);
+            self.metrics.counters.autoscaled(&d.service, d.from, d.to);
             let _ = self.sup.project.save(&self.record);
             self.event(&d.service, 0, "autoscale", "", d.reason);
         }
