@@ -114,6 +114,9 @@ services:
     command: ["sleep", "1000"]
     restart: always
     stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 300ms
     deploy:
       replicas: 2
       resources:
@@ -168,6 +171,20 @@ fn prometheus_scrapes_replicas_restarts_and_removals() {
         prom.value("rcorch_service_desired_replicas{service=\"web\"}"),
         Some(2.0)
     );
+    // The supervisor's own timings are histograms Prometheus can query.
+    for count in [
+        "rcorch_supervisor_loop_duration_seconds_count{project=\"shop\"}",
+        "rcorch_health_probe_duration_seconds_count{service=\"web\"}",
+    ] {
+        let seen = wait_for(WAIT, || prom.value(count).is_some_and(|v| v >= 1.0));
+        assert!(seen, "{count}: {:?}", prom.query(count));
+    }
+    let median = "histogram_quantile(0.5, rcorch_health_probe_duration_seconds_bucket)";
+    assert!(
+        prom.value(median).is_some_and(|v| v > 0.0 && v <= 10.0),
+        "{:?}",
+        prom.query(median)
+    );
 
     // A killed replica is restarted, and counted as an exit.
     let victim = p.running("web")[1].id.clone();
@@ -182,6 +199,13 @@ fn prometheus_scrapes_replicas_restarts_and_removals() {
         "{:?}\n{:#?}",
         prom.query(exit_restarts),
         p.events()
+    );
+    // Its replacement's self-heal time is observed once.
+    let heal = "rcorch_self_heal_duration_seconds_count{service=\"web\"}";
+    assert!(
+        wait_for(WAIT, || prom.value(heal) == Some(1.0)),
+        "{:?}",
+        prom.query(heal)
     );
     // The hog's OOM kills are counted as such.
     let oom = "rcorch_service_restarts_total{service=\"hog\",reason=\"oom\"}";
@@ -274,6 +298,10 @@ fn oom_kill_is_an_event_and_a_restart_reason() {
         "events",
         "-p",
         "oomp",
+        "--since",
+        "0",
+        "--until",
+        "0s",
         "--filter",
         "event=oom",
         "--format",

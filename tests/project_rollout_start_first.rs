@@ -34,7 +34,7 @@ names() { $R ps --format json | jq -r '[.[] | select(.Service=="web") | .Names] 
 mk one
 $R up -d -f c.yaml >/dev/null
 # Both first replicas in the balancer before the update begins.
-for i in $(seq 100); do [ "$($R events -p sf | awk '$3=="healthy"' | wc -l)" -ge 2 ] && break; sleep 0.1; done
+for i in $(seq 100); do [ "$($R events -p sf --since 0 --until 0s | awk '$3=="healthy"' | wc -l)" -ge 2 ] && break; sleep 0.1; done
 mk two
 $R up -d -f c.yaml >/dev/null
 done=

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use super::containers::{ago, status_text};
-use crate::container::store::Record;
+use crate::container::store::{read_json, Record};
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::project::{ProjectDir, LABEL_PROJECT, LABEL_SERVICE};
 use crate::runtime::control::observed_status;
+use crate::runtime::health_probe::HEALTH_FILE;
 use crate::supervisor::health::HealthStatus;
 use crate::supervisor::health_log::{status_word, HealthReport};
 
@@ -29,6 +30,16 @@ impl ProjectHealth {
             checked: BTreeSet::new(),
             restarting: BTreeSet::new(),
         };
+        // Plain containers: their monitor writes State.Health.
+        for r in records.iter().filter(|r| r.config.health.is_some()) {
+            let path = instance
+                .containers
+                .container_dir(&r.config.id)
+                .join(HEALTH_FILE);
+            if let Ok(report) = read_json::<HealthReport>(&path) {
+                health.reports.insert(r.config.id.clone(), report);
+            }
+        }
         let projects: BTreeSet<String> = records.iter().map(|r| label(r, LABEL_PROJECT)).collect();
         for name in projects.iter().filter(|p| !p.is_empty()) {
             let dir = ProjectDir::new(&instance.root, name);
@@ -50,7 +61,7 @@ impl ProjectHealth {
     /// `State.Health` of a container whose service has a check.
     pub fn report(&self, r: &Record) -> Option<HealthReport> {
         let service = format!("{}/{}", label(r, LABEL_PROJECT), label(r, LABEL_SERVICE));
-        if !self.checked.contains(&service) {
+        if !self.checked.contains(&service) && r.config.health.is_none() {
             return None;
         }
         let report = self.reports.get(&r.config.id).cloned();

@@ -131,6 +131,9 @@ fn container(instance: &Instance, view: &NetView, name: &str) -> Result<Value, S
     if let Some(report) = health.report(&record) {
         json["State"]["Health"] = super::health::health_json(&report);
     }
+    if let Some(check) = &record.config.health {
+        json["Config"]["Healthcheck"] = crate::container::health::docker_json(check);
+    }
     if health.restarting(&record) {
         json["State"]["Restarting"] = true.into();
         json["State"]["Status"] = "restarting".into();

@@ -12,9 +12,11 @@ mod container_cmd;
 mod container_life;
 mod container_verbs;
 mod containers;
+mod events;
 mod exit;
 mod format;
 mod health;
+mod health_flags;
 mod image_history;
 mod image_list;
 mod images;
@@ -145,7 +147,7 @@ enum Command {
     Down(project::DownArgs),
     /// Change a service's replica count: SERVICE=N
     Scale(project::ScaleArgs),
-    /// What a project's supervisor did and why
+    /// Stream container events (with -p/-f: what a project's supervisor did and why)
     Events(project::EventsArgs),
     /// Roll services back to their previous (or --to N) definition
     Rollback(project::RollbackArgs),
@@ -285,6 +287,8 @@ struct RunArgs {
     publish_all: bool,
     #[command(flatten)]
     more: run_flags::RunFlags,
+    #[command(flatten)]
+    health: health_flags::HealthFlags,
     /// Image name[:tag] or id
     image: String,
     /// Command and arguments (default: the image's)
@@ -473,6 +477,7 @@ fn run_request(instance: &Instance, args: RunArgs) -> Result<(RunRequest, bool),
         publish: args.publish,
         publish_all: args.publish_all,
         files: Vec::new(),
+        health: args.health.request(),
         ..RunRequest::default()
     };
     let (warnings, pull) = args

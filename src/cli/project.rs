@@ -417,10 +417,11 @@ pub struct EventsArgs {
     /// (repeat a key for OR; different keys must all match)
     #[arg(long = "filter", value_name = "KEY=VALUE")]
     filters: Vec<String>,
-    /// Only events from T on: RFC 3339, Unix seconds, or a duration ago (10m)
+    /// Show kept events from T on, then stream: RFC 3339, Unix seconds, or a
+    /// duration ago (10m). Without it only new events stream.
     #[arg(long, value_name = "T")]
     since: Option<String>,
-    /// Only events up to T (same forms as --since)
+    /// Stop at T (same forms as --since; a past T: print and return at once)
     #[arg(long, value_name = "T")]
     until: Option<String>,
     /// json (Docker's event messages, one per line) or a template such as
@@ -438,14 +439,21 @@ pub fn events(instance: &Instance, args: &EventsArgs) -> CliResult {
             .map(|t| events_query::parse_time(flag, t, now))
             .transpose()
     };
-    let window = (time("since", &args.since)?, time("until", &args.until)?);
-    let output = events_query::parse_format(args.format.as_deref())?;
-    let name = project_name(instance, &args.project)?;
-    let recorded = events::read(&ProjectDir::new(&instance.root, &name).events_path());
-    for line in events_query::select(&recorded, &name, &filters, window, &output)? {
-        println!("{line}");
-    }
-    Ok(0)
+    let query = super::events::Query {
+        filters,
+        since: time("since", &args.since)?,
+        until: time("until", &args.until)?,
+        output: events_query::parse_format(args.format.as_deref())?,
+    };
+    let source = if args.project.project_name.is_some() || !args.project.file.is_empty() {
+        let name = project_name(instance, &args.project)?;
+        let path = ProjectDir::new(&instance.root, &name).events_path();
+        super::events::Source::Project { path, name }
+    } else {
+        let log = crate::container::events::EventLog::open(&instance.root);
+        super::events::Source::Runtime(log)
+    };
+    super::events::show(source, &query)
 }
 
 pub fn supervise(instance: &Instance, args: &SuperviseArgs) -> CliResult {

@@ -1,9 +1,13 @@
-//! `stats [--no-stream]`: CPU %, memory usage/limit and pids per container.
+//! `stats [--no-stream]`: CPU %, memory usage/limit, net and block I/O and
+//! pids per container, refreshed each second (redrawn in place on a
+//! terminal, one block after another otherwise) until interrupted.
 
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use comfy_table::{presets::NOTHING, Table};
+use serde_json::{json, Value};
 
 use super::format::{self, field, Listing};
 use super::images::human_size;
@@ -45,6 +49,8 @@ struct Sample {
     stats: Stats,
     /// Bytes received and sent on the container's interfaces (not lo).
     net: Option<(u64, u64)>,
+    /// Bytes read and written on block devices.
+    block: Option<(u64, u64)>,
 }
 
 /// A running container to sample: id, name, cgroup parent, PID 1.
@@ -54,7 +60,12 @@ fn sample(instance: &Instance, targets: &[Target]) -> Vec<Sample> {
     targets
         .iter()
         .filter_map(|(id, name, parent, pid)| {
-            let stats = instance.cgroup(parent, id).ok()?.stats().ok()?;
+            let cgroup = instance.cgroup(parent, id).ok()?;
+            let stats = cgroup.stats().ok()?;
+            let block = cgroup
+                .usage()
+                .ok()
+                .map(|u| crate::metrics::collect::block_io(&u, cgroup.as_ref()));
             // /proc/PID/net/dev shows the network namespace of PID.
             let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok();
             Some(Sample {
@@ -62,6 +73,7 @@ fn sample(instance: &Instance, targets: &[Target]) -> Vec<Sample> {
                 name: name.clone(),
                 stats,
                 net: dev.as_deref().map(net_bytes),
+                block,
             })
         })
         .collect()
@@ -97,6 +109,11 @@ const FIELDS: &[Field] = &[
     field("PIDs", "PIDS"),
 ];
 
+/// The table's columns, Docker's order.
+const COLUMNS: [&str; 8] = [
+    "ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs",
+];
+
 pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
     let listing = Listing::parse(args.format.as_deref())?;
     // Named containers must exist, as with docker (exit 1 otherwise).
@@ -105,6 +122,44 @@ pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
         .iter()
         .map(|c| instance.containers.resolve(c))
         .collect::<Result<Vec<_>, _>>()?;
+    let total_memory = host_memory();
+    // Redraw in place on a terminal; repeated blocks into a pipe or file.
+    let redraw = !args.no_stream && std::io::stdout().is_terminal();
+    let mut previous = (
+        sample(instance, &targets(instance, &named)?),
+        Instant::now(),
+    );
+    loop {
+        std::thread::sleep(Duration::from_millis(if args.no_stream {
+            250
+        } else {
+            1000
+        }));
+        // Re-listed each time: containers started since show up, as in Docker.
+        let current = (
+            sample(instance, &targets(instance, &named)?),
+            Instant::now(),
+        );
+        let wall = current.1.duration_since(previous.1);
+        let (rows, docker_rows) = rows(&previous.0, &current.0, wall, total_memory);
+        if redraw {
+            print!("\x1b[2J\x1b[H");
+        }
+        match &listing {
+            Listing::Json => println!("{}", serde_json::to_string(&rows)?),
+            Listing::Table => println!("{}", table(&docker_rows)),
+            Listing::Template(f) => {
+                format::print_rows(f, &docker_rows, FIELDS)?;
+            }
+        }
+        if args.no_stream {
+            return Ok(0);
+        }
+        previous = current;
+    }
+}
+
+fn targets(instance: &Instance, named: &[String]) -> Result<Vec<Target>, super::Failure> {
     let mut targets = Vec::new();
     for r in instance.containers.list()? {
         let wanted = named.is_empty() || named.contains(&r.config.id);
@@ -117,38 +172,22 @@ pub fn stats(instance: &Instance, args: &StatsArgs) -> CliResult {
             ));
         }
     }
-    let total_memory = host_memory();
-    loop {
-        let (first, start) = (sample(instance, &targets), Instant::now());
-        std::thread::sleep(Duration::from_millis(if args.no_stream {
-            250
-        } else {
-            1000
-        }));
-        let (second, wall) = (sample(instance, &targets), start.elapsed());
-        print_samples(&first, &second, wall, total_memory, &listing)?;
-        if args.no_stream {
-            return Ok(0);
-        }
-    }
+    Ok(targets)
 }
 
-fn print_samples(
+fn pair(io: Option<(u64, u64)>) -> String {
+    io.map_or("--".to_string(), |(a, b)| {
+        format!("{} / {}", human_size(a), human_size(b))
+    })
+}
+
+/// The JSON rows (raw figures) and Docker's text rows of one refresh.
+fn rows(
     first: &[Sample],
     second: &[Sample],
     wall: Duration,
     host_mem: u64,
-    listing: &Listing,
-) -> CliResult {
-    let mut table = Table::new();
-    table.load_preset(NOTHING).set_header([
-        "CONTAINER ID",
-        "NAME",
-        "CPU %",
-        "MEM USAGE / LIMIT",
-        "MEM %",
-        "PIDS",
-    ]);
+) -> (Vec<Value>, Vec<Value>) {
     let (mut rows, mut docker_rows) = (Vec::new(), Vec::new());
     for s in second {
         let before = first
@@ -163,32 +202,34 @@ fn print_samples(
         } else {
             0.0
         };
-        rows.push(serde_json::json!({
+        rows.push(json!({
             "ID": s.id, "Name": s.name, "CPUPerc": cpu, "MemUsage": s.stats.memory_usage,
             "MemLimit": limit, "MemPerc": mem_pct, "PIDs": s.stats.pids_current,
+            "NetIO": s.net.map(|(rx, tx)| json!({"Rx": rx, "Tx": tx})),
+            "BlockIO": s.block.map(|(r, w)| json!({"Read": r, "Write": w})),
         }));
-        docker_rows.push(serde_json::json!({
+        docker_rows.push(json!({
             "Container": s.id[..12], "ID": s.id[..12], "Name": s.name,
             "CPUPerc": format!("{cpu:.2}%"),
             "MemUsage": format!("{} / {}", mib(s.stats.memory_usage), mib(limit)),
-            "MemPerc": format!("{mem_pct:.2}%"), "NetIO": s.net.map_or("--".to_string(), |(rx, tx)| format!("{} / {}", human_size(rx), human_size(tx))), "BlockIO": "--",
+            "MemPerc": format!("{mem_pct:.2}%"),
+            "NetIO": pair(s.net),
+            "BlockIO": pair(s.block),
             "PIDs": s.stats.pids_current.to_string(),
         }));
-        table.add_row([
-            s.id[..12].to_string(),
-            s.name.clone(),
-            format!("{cpu:.2}%"),
-            format!("{} / {}", mib(s.stats.memory_usage), mib(limit)),
-            format!("{mem_pct:.2}%"),
-            s.stats.pids_current.to_string(),
-        ]);
     }
-    match listing {
-        Listing::Json => println!("{}", serde_json::to_string(&rows)?),
-        Listing::Table => println!("{table}"),
-        Listing::Template(f) => return format::print_rows(f, &docker_rows, FIELDS),
+    (rows, docker_rows)
+}
+
+/// Docker's table: its columns, its headers.
+fn table(docker_rows: &[Value]) -> String {
+    let mut table = Table::new();
+    let header = COLUMNS.map(|c| FIELDS.iter().find(|f| f.name == c).map_or(c, |f| f.header));
+    table.load_preset(NOTHING).set_header(header);
+    for row in docker_rows {
+        table.add_row(COLUMNS.map(|c| row[c].as_str().unwrap_or_default().to_string()));
     }
-    Ok(0)
+    table.to_string()
 }
 
 fn host_memory() -> u64 {
@@ -214,6 +255,62 @@ mod tests {
   eth1:     500       2    0    0    0     0          0         0        2       1    0    0    0     0       0          0
 ";
         assert_eq!(net_bytes(dev), (2000, 650));
+    }
+
+    #[test]
+    fn the_table_has_dockers_columns_and_figures() {
+        let s = |cpu_ns, block| Sample {
+            id: "a".repeat(64),
+            name: "web".into(),
+            stats: Stats {
+                cpu_usage_ns: cpu_ns,
+                memory_usage: 3 * 1024 * 1024,
+                memory_limit: Some(12 * 1024 * 1024),
+                pids_current: 2,
+                pids_limit: None,
+            },
+            net: Some((1500, 648)),
+            block,
+        };
+        let (raw, docker) = rows(
+            &[s(0, None)],
+            &[s(250_000_000, Some((4096, 2_000_000)))],
+            Duration::from_secs(1),
+            0,
+        );
+        assert_eq!(raw[0]["BlockIO"], json!({"Read": 4096, "Write": 2_000_000}));
+        let text = table(&docker);
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0]
+            .split("  ")
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "CONTAINER ID",
+                "NAME",
+                "CPU %",
+                "MEM USAGE / LIMIT",
+                "MEM %",
+                "NET I/O",
+                "BLOCK I/O",
+                "PIDS"
+            ]
+        );
+        for cell in [
+            "aaaaaaaaaaaa",
+            "web",
+            "25.00%",
+            "3.00MiB / 12.00MiB",
+            "25.00%",
+            "1.5kB / 648B",
+            "4.096kB / 2MB",
+            " 2",
+        ] {
+            assert!(lines[1].contains(cell), "{cell:?} in {:?}", lines[1]);
+        }
     }
 
     #[test]

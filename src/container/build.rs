@@ -60,6 +60,8 @@ pub struct RunRequest {
     pub extras: super::extras::ExtrasRequest,
     /// `--cidfile`: written with the id once the container exists.
     pub cidfile: Option<PathBuf>,
+    /// `--health-cmd`, `--health-interval`, ..., `--no-healthcheck`.
+    pub health: super::health::HealthRequest,
 }
 
 /// The parts of an image that shape a container.
@@ -79,6 +81,8 @@ pub struct ImageDefaults {
     /// The image's /etc/passwd and /etc/group, for `--user name`.
     pub passwd: Option<String>,
     pub group: Option<String>,
+    /// The image's `Healthcheck` (Docker's JSON), if any.
+    pub healthcheck: Option<serde_json::Value>,
 }
 
 /// Facts about the host the request is checked against.
@@ -91,6 +95,8 @@ pub struct HostFacts<'a> {
 
 #[derive(Debug, Error)]
 pub enum BuildError {
+    #[error(transparent)]
+    Health(#[from] super::health::HealthError),
     #[error(transparent)]
     Limit(#[from] ConvertError),
     #[error("invalid container name \"{0}\": use letters, digits, '_', '.' and '-', starting with a letter or digit")]
@@ -257,6 +263,7 @@ pub fn build_config(
         files: req.files.clone(),
         restart,
         extras,
+        health: super::health::resolve(&req.health, image.healthcheck.as_ref())?,
     })
 }
 

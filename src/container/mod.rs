@@ -4,7 +4,9 @@
 pub mod argsize;
 pub mod build;
 pub mod damage;
+pub mod events;
 pub mod extras;
+pub mod health;
 pub mod labels;
 pub mod mount_flag;
 pub mod names;
@@ -64,6 +66,9 @@ pub struct ContainerConfig {
     /// `--add-host`, `--group-add`, `--sysctl`, `--security-opt`, …
     #[serde(default, skip_serializing_if = "extras::Extras::is_default")]
     pub extras: extras::Extras,
+    /// `run --health-*` over the image's HEALTHCHECK; the monitor probes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<health::HealthConfig>,
 }
 
 /// A compose secret or config as one file in the container. Only where it

@@ -92,6 +92,11 @@ impl ContainerStore {
         Ok(StoreLock { _lock: lock })
     }
 
+    /// The instance's root directory (the store lives in `containers/`).
+    pub fn root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.dir.join(id)
     }

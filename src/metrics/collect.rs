@@ -105,6 +105,14 @@ fn disk_bytes(u: &usage::Usage, cgroup: &dyn CgroupManager, root_device: &str) -
     }]
 }
 
+/// Bytes read and written by a container's cgroup, summed over devices
+/// (`stats`' BLOCK I/O); v1 without blkio falls back to `/proc/PID/io`.
+pub fn block_io(u: &usage::Usage, cgroup: &dyn CgroupManager) -> (u64, u64) {
+    disk_bytes(u, cgroup, "")
+        .iter()
+        .fold((0, 0), |(r, w), d| (r + d.read, w + d.write))
+}
+
 /// `/dev/NAME` of a block device number, else "MAJ:MIN".
 fn device_name(major: u32, minor: u32) -> String {
     std::fs::read_link(format!("/sys/dev/block/{major}:{minor}"))

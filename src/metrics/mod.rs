@@ -9,6 +9,7 @@
 
 pub mod collect;
 pub mod container;
+pub mod histogram;
 pub mod http;
 pub mod supervisor;
 
@@ -19,6 +20,7 @@ use std::fmt::Write;
 pub enum Kind {
     Counter,
     Gauge,
+    Histogram,
 }
 
 /// One sample: its labels (name, value) and value.
@@ -26,6 +28,8 @@ pub enum Kind {
 pub struct Sample {
     pub labels: Vec<(String, String)>,
     pub value: f64,
+    /// After the family's name: a histogram's `_bucket`, `_sum`, `_count`.
+    pub suffix: &'static str,
 }
 
 /// All samples of one metric name, with its HELP and TYPE.
@@ -49,7 +53,11 @@ impl Family {
     }
 
     pub fn push(&mut self, labels: Vec<(String, String)>, value: f64) {
-        self.samples.push(Sample { labels, value });
+        self.samples.push(Sample {
+            labels,
+            value,
+            suffix: "",
+        });
     }
 }
 
@@ -93,6 +101,7 @@ pub fn render(families: &[Family], format: Format) -> String {
         let (meta_name, kind) = match (format, family.kind) {
             (Format::Text, Kind::Counter) => (family.name, "counter"),
             (_, Kind::Gauge) => (family.name, "gauge"),
+            (_, Kind::Histogram) => (family.name, "histogram"),
             // OpenMetrics names the counter family without `_total`; a
             // counter not named so (cAdvisor's failcnt) stays `unknown`
             // rather than be renamed.
@@ -106,6 +115,7 @@ pub fn render(families: &[Family], format: Format) -> String {
         let _ = writeln!(out, "# TYPE {meta_name} {kind}");
         for sample in &family.samples {
             out.push_str(family.name);
+            out.push_str(sample.suffix);
             write_labels(&mut out, &sample.labels);
             let _ = writeln!(out, " {}", number(sample.value));
         }

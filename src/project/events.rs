@@ -18,6 +18,10 @@ pub struct Event {
     pub container: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The replica's container name when it was known (a surge replica's
+    /// carries its `-rREV` suffix); empty in older logs.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
 }
 
 impl Event {
@@ -29,6 +33,7 @@ impl Event {
             action: action.to_string(),
             container: container.to_string(),
             detail,
+            name: String::new(),
         }
     }
 

@@ -66,7 +66,7 @@ impl Filters {
         self.by_key.iter().all(|(key, wanted)| {
             wanted.iter().any(|w| match *key {
                 "type" => message["Type"] == w.as_str(),
-                "event" => message["Action"] == w.as_str(),
+                "event" => action_matches(message["Action"].as_str().unwrap_or(""), w),
                 "service" => attr("com.docker.compose.service") == w,
                 "project" => attr("com.docker.compose.project") == w,
                 // An id prefix (at least what the event holds) or the name.
@@ -78,6 +78,58 @@ impl Filters {
                 _ => false,
             })
         })
+    }
+}
+
+/// Docker's rule: `health_status`, `exec_create` and `exec_start` also
+/// match the actions that carry a detail (`health_status: healthy`).
+fn action_matches(action: &str, wanted: &str) -> bool {
+    const PREFIXED: [&str; 4] = ["health_status", "exec_create", "exec_start", "exec_die"];
+    action == wanted
+        || (PREFIXED.contains(&wanted)
+            && action
+                .strip_prefix(wanted)
+                .is_some_and(|rest| rest.starts_with(':')))
+}
+
+/// Whether a message's `timeNano` falls in `[since, until]`.
+pub fn in_window(message: &Value, window: (Option<SystemTime>, Option<SystemTime>)) -> bool {
+    let t = UNIX_EPOCH + Duration::from_nanos(message["timeNano"].as_u64().unwrap_or(0));
+    window.0.is_none_or(|s| t >= s) && window.1.is_none_or(|u| t <= u)
+}
+
+/// Docker's default line: `TIME TYPE ACTION ID (key=value, ...)`, the
+/// attributes sorted by key.
+pub fn docker_line(message: &Value) -> String {
+    let nanos = message["timeNano"].as_u64().unwrap_or(0);
+    let time = crate::util::time::format_rfc3339(UNIX_EPOCH + Duration::from_nanos(nanos));
+    let attributes: Vec<String> = message["Actor"]["Attributes"]
+        .as_object()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "{time} {} {} {} ({})",
+        message["Type"].as_str().unwrap_or_default(),
+        message["Action"].as_str().unwrap_or_default(),
+        message["Actor"]["ID"].as_str().unwrap_or_default(),
+        attributes.join(", ")
+    )
+}
+
+/// One message as `output` prints it; `line` is the plain-text form.
+pub fn render(
+    message: &Value,
+    line: impl FnOnce() -> String,
+    output: &Output,
+) -> Result<String, TemplateError> {
+    match output {
+        Output::Lines => Ok(line()),
+        Output::Json => Ok(message.to_string()),
+        Output::Template(t) => t.execute(message),
     }
 }
 
@@ -128,10 +180,11 @@ pub fn message(event: &Event, project: &str) -> Value {
         ("com.docker.compose.service", event.service.clone()),
     ]);
     if event.slot > 0 {
-        attributes.insert(
-            "name",
-            format!("{project}-{}-{}", event.service, event.slot),
-        );
+        let name = match event.name.as_str() {
+            "" => crate::supervisor::spec::replica_name(project, &event.service, event.slot),
+            known => known.to_string(),
+        };
+        attributes.insert("name", name);
         attributes.insert(
             "com.docker.compose.container-number",
             event.slot.to_string(),

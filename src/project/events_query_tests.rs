@@ -15,6 +15,7 @@ fn event(
         action: action.into(),
         container: container.into(),
         detail: detail.into(),
+        name: String::new(),
     }
 }
 
@@ -204,4 +205,36 @@ fn templates_reach_into_the_actor() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn detailed_actions_match_their_bare_name_as_in_docker() {
+    let m = |action: &str| json!({"Type": "container", "Action": action, "Actor": {"ID": "abc", "Attributes": {"name": "web", "image": "busybox"}}, "timeNano": 1_000_000_123u64});
+    let f = filters(&["event=health_status"]);
+    assert!(f.matches(&m("health_status: healthy")));
+    assert!(!f.matches(&m("health_statusx")));
+    assert!(filters(&["event=exec_start"]).matches(&m("exec_start: ls -l")));
+    assert!(!filters(&["event=start"]).matches(&m("exec_start: ls")));
+    assert!(filters(&["event=health_status: unhealthy"]).matches(&m("health_status: unhealthy")));
+    assert_eq!(
+        docker_line(&m("die")),
+        "1970-01-01T00:00:01.000000123Z container die abc (image=busybox, name=web)"
+    );
+    let t = |s| Some(UNIX_EPOCH + Duration::from_secs(s));
+    assert!(in_window(&m("die"), (t(1), t(2))));
+    assert!(!in_window(&m("die"), (t(2), None)));
+}
+
+#[test]
+fn a_surge_replica_is_named_with_its_revision() {
+    let mut e = event("2026-12-06T22:00:00Z", "web", 2, "start", "abc", "");
+    assert_eq!(
+        message(&e, "shop")["Actor"]["Attributes"]["name"],
+        "shop-web-2"
+    );
+    e.name = "shop-web-2-r3".into();
+    assert_eq!(
+        message(&e, "shop")["Actor"]["Attributes"]["name"],
+        "shop-web-2-r3"
+    );
 }

@@ -11,8 +11,9 @@ use super::{Result, LABEL_PROJECT};
 use crate::compose::Project;
 use crate::container::store::ContainerStore;
 use crate::instance::Instance;
+use crate::metrics::histogram::{Histogram, HEAL_SECONDS, SECONDS};
 use crate::metrics::http::{self, Server};
-use crate::metrics::supervisor::{ServiceFigures, Snapshot};
+use crate::metrics::supervisor::{AutoscaleFigures, ServiceFigures, Snapshot};
 use crate::metrics::{collect, render};
 use crate::supervisor::health::HealthStatus;
 use crate::supervisor::restart::ExitCause;
@@ -67,10 +68,27 @@ pub fn restart_reason(cause: ExitCause, oom_killed: bool) -> Option<&'static str
 
 /// What the supervisor counts; lost when it restarts (a counter reset,
 /// which Prometheus's rate() handles).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     pub restarts: BTreeMap<String, BTreeMap<&'static str, u64>>,
     pub oom_kills: BTreeMap<String, u64>,
+    pub loop_duration: Histogram,
+    pub probe_duration: BTreeMap<String, Histogram>,
+    pub heal_duration: BTreeMap<String, Histogram>,
+    pub autoscale: BTreeMap<String, AutoscaleFigures>,
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            restarts: BTreeMap::new(),
+            oom_kills: BTreeMap::new(),
+            loop_duration: Histogram::new(SECONDS),
+            probe_duration: BTreeMap::new(),
+            heal_duration: BTreeMap::new(),
+            autoscale: BTreeMap::new(),
+        }
+    }
 }
 
 impl Counters {
@@ -81,6 +99,27 @@ impl Counters {
 
     pub fn oom_killed(&mut self, service: &str) {
         *self.oom_kills.entry(service.to_string()).or_default() += 1;
+    }
+
+    pub fn autoscaled(&mut self, service: &str, from: u32, to: u32) {
+        let a = self.autoscale.entry(service.to_string()).or_default();
+        let direction = if to > from { "up" } else { "down" };
+        *a.decisions.entry(direction).or_default() += 1;
+        a.last_target = to;
+    }
+
+    pub fn healed(&mut self, service: &str, took: std::time::Duration) {
+        self.heal_duration
+            .entry(service.to_string())
+            .or_insert_with(|| Histogram::new(HEAL_SECONDS))
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn probed(&mut self, service: &str, took: std::time::Duration) {
+        self.probe_duration
+            .entry(service.to_string())
+            .or_insert_with(|| Histogram::new(SECONDS))
+            .observe(took.as_secs_f64());
     }
 }
 
@@ -93,6 +132,10 @@ pub fn snapshot(
 ) -> Snapshot {
     let mut s = Snapshot {
         project: desired.project.clone(),
+        loop_duration: counters.loop_duration.clone(),
+        probe_duration: counters.probe_duration.clone(),
+        heal_duration: counters.heal_duration.clone(),
+        autoscale: counters.autoscale.clone(),
         ..Snapshot::default()
     };
     for spec in &desired.services {

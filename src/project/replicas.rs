@@ -177,6 +177,11 @@ pub fn replica_request(
         stop_signal: t.stop_signal.clone(),
         stop_timeout: Some(t.stop_timeout),
         labels,
+        // The supervisor probes replicas itself (compose `healthcheck`).
+        health: crate::container::health::HealthRequest {
+            disabled: true,
+            ..Default::default()
+        },
         ..RunRequest::default()
     }
 }

@@ -109,7 +109,10 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
     };
     state.sync_metrics_server();
     loop {
+        let began = Instant::now();
         let mut wait = state.pass();
+        let took = began.elapsed().as_secs_f64();
+        state.metrics.counters.loop_duration.observe(took);
         if let Some(interval) = watchdog {
             crate::systemd::notify("WATCHDOG=1");
             wait = wait.min(interval);
@@ -143,10 +146,15 @@ impl Loop<'_, '_> {
     }
 
     fn event(&self, service: &str, slot: u32, action: &str, container: &str, detail: String) {
-        events::append(
-            &self.sup.project.events_path(),
-            &Event::new(service, slot, action, container, detail),
-        );
+        let mut event = Event::new(service, slot, action, container, detail);
+        // The real name (a surge replica's has `-rREV`), while it exists.
+        let store = &self.sup.instance.containers;
+        if !container.is_empty() {
+            if let Ok(record) = store.resolve(container).and_then(|id| store.load(&id)) {
+                event.name = record.config.name;
+            }
+        }
+        events::append(&self.sup.project.events_path(), &event);
     }
 
     fn reload(&mut self) {
@@ -179,6 +187,7 @@ impl Loop<'_, '_> {
             .evaluate(self.sup.instance, &self.record, now)
         {
             d.apply_to(&mut self.record);
+            self.metrics.counters.autoscaled(&d.service, d.from, d.to);
             let _ = self.sup.project.save(&self.record);
             self.event(&d.service, 0, "autoscale", "", d.reason);
         }

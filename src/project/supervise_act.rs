@@ -196,6 +196,17 @@ impl Loop<'_, '_> {
         );
     }
 
+    /// Self-heal time: from the replica's exit (a crash, OOM kill or
+    /// unhealthy stop) to its replacement running, which it is once
+    /// `replicas::start` returns.
+    fn count_heal(&mut self, key: &SlotKey) {
+        let exit = self.memory.histories.get(key).and_then(|h| h.last_exit);
+        if let Some(e) = exit.filter(|e| e.cause != ExitCause::StoppedOnRequest) {
+            let took = self.now().since(e.at);
+            self.metrics.counters.healed(&key.service, took);
+        }
+    }
+
     /// Marks an exited replica as waiting for its restart, for `ps`.
     fn set_restarting(&mut self, container: &str, waiting: bool) {
         let changed = if waiting {
@@ -229,6 +240,9 @@ impl Loop<'_, '_> {
         match replicas::start(self.sup.instance, &self.record.name, &record, slot) {
             Ok(id) => {
                 self.memory.start_backoff.remove(&key);
+                if let StartKind::Restart { .. } = kind {
+                    self.count_heal(&key);
+                }
                 let history = self.memory.histories.entry(key).or_default();
                 *history = record_start(history, now, kind);
                 self.event(

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use super::Loop;
 use crate::container::store::Record;
 use crate::metrics::http::{self, Server};
-use crate::metrics::supervisor::Snapshot;
+use crate::metrics::supervisor::{RolloutFigures, Snapshot};
 use crate::project::metrics::{self, Counters};
+use crate::supervisor::rollout::{Phase, Rollout, RolloutKind, SlotStep};
 use crate::supervisor::{DesiredState, ObservedState};
 
 #[derive(Default)]
@@ -67,9 +68,38 @@ impl Loop<'_, '_> {
             .iter()
             .map(|r| (r.config.id.clone(), r.config.name.clone()))
             .collect();
-        let snap = metrics::snapshot(desired, observed, &names, &self.metrics.counters);
+        let mut snap = metrics::snapshot(desired, observed, &names, &self.metrics.counters);
+        snap.rollouts = self
+            .rollouts
+            .active
+            .iter()
+            .map(|(service, r)| (service.clone(), rollout_figures(r)))
+            .collect();
         if let Ok(mut shared) = self.metrics.snapshot.lock() {
             *shared = snap;
         }
+    }
+}
+
+/// A rollout as the metrics show it.
+fn rollout_figures(r: &Rollout) -> RolloutFigures {
+    RolloutFigures {
+        kind: match r.kind {
+            RolloutKind::Update => "update",
+            RolloutKind::Rollback => "rollback",
+        },
+        state: match r.phase {
+            Phase::Updating => "updating",
+            Phase::Paused(_) => "paused",
+            Phase::Completed => "completed",
+        },
+        to_revision: r.to_revision,
+        done: r
+            .slots
+            .values()
+            .filter(|s| matches!(s, SlotStep::Done))
+            .count() as u32,
+        total: r.slots.len() as u32,
+        failed: r.failed,
     }
 }

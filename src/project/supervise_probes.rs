@@ -90,6 +90,11 @@ impl Loop<'_, '_> {
         let Some(state) = self.memory.health.get(&container).cloned() else {
             return;
         };
+        let parse = |t: &str| crate::util::time::parse_rfc3339(t);
+        if let (Some(a), Some(b)) = (parse(&log.start), parse(&log.end)) {
+            let took = b.duration_since(a).unwrap_or_default();
+            self.metrics.counters.probed(&service, took);
+        }
         let (next, event) = on_probe_result(&spec, &state, result, now);
         self.memory.health.insert(container.clone(), next);
         let report = self

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use super::sys;
 use crate::cgroups::CgroupError;
+use crate::container::events;
 use crate::container::store::{Record, StoreError};
 use crate::container::{ContainerState, MountKind, MountSpec, Status};
 use crate::instance::{Instance, InstanceError};
@@ -110,6 +111,13 @@ pub fn kill(instance: &Instance, reference: &str, signal: Signal) -> Result<Reco
     nix::sys::signal::kill(pid, signal).map_err(|source| ControlError::Signal { name, source })?;
     // As Docker: a paused container gets its signal (it is let go to see it).
     super::pause::thaw_quietly(instance, &record);
+    let signal = (signal as i32).to_string();
+    events::emit(
+        &instance.root,
+        &record.config,
+        "kill",
+        &[("signal", signal)],
+    );
     Ok(record)
 }
 
@@ -137,11 +145,16 @@ pub fn stop(
     let signal = Signal::try_from(record.config.stop_signal).unwrap_or(Signal::SIGTERM);
     let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
     super::pause::thaw_quietly(instance, &record);
+    let emit = |action, extra: &[(&str, String)]| {
+        events::emit(&instance.root, &record.config, action, extra)
+    };
+    emit("kill", &[("signal", (signal as i32).to_string())]);
     let exited = pidfd
         .as_ref()
         .is_none_or(|fd| sys::wait_pidfd(fd, grace.as_millis() as i32));
     if !exited {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        emit("kill", &[("signal", (Signal::SIGKILL as i32).to_string())]);
         if let Ok(cgroup) = instance.cgroup(&record.config.cgroup_parent, &record.config.id) {
             let _ = cgroup.kill_all(Signal::SIGKILL);
         }
@@ -149,6 +162,7 @@ pub fn stop(
     if let Some(monitor) = record.state.monitor_pid {
         wait_for_exit(monitor, MONITOR_GRACE);
     }
+    emit("stop", &[]);
     Ok(record)
 }
 
@@ -187,6 +201,13 @@ pub fn remove(
             Pid::from_raw(record.state.pid.unwrap_or(0)),
             Signal::SIGKILL,
         );
+        let signal = (Signal::SIGKILL as i32).to_string();
+        events::emit(
+            &instance.root,
+            &record.config,
+            "kill",
+            &[("signal", signal)],
+        );
     }
     let _ = cgroup.kill_all(Signal::SIGKILL);
     super::pause::thaw_quietly(instance, &record);
@@ -204,6 +225,7 @@ pub fn remove(
     // The lease, rules and veth (already freed if the monitor saw the exit).
     let _ = super::net::release(&instance.root, &record.config.id, false);
     instance.containers.remove_dir(&record.config.id)?;
+    events::emit(&instance.root, &record.config, "destroy", &[]);
     Ok(Some(record))
 }
 

@@ -20,6 +20,7 @@ use super::init::{self, ExecTarget, Failure, FailureKind, Rlimit};
 use super::stdio::ExecPty;
 use super::{caps, seccomp};
 use crate::container::build::{parse_user, BuildError};
+use crate::container::events;
 use crate::container::store::StoreError;
 use crate::container::{exit_code_for_signal, Status};
 use crate::instance::Instance;
@@ -158,11 +159,26 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
         preserve_fds: 0,
         lifeline: true,
     };
+    // Docker's exec events: the action names the command.
+    let exec_id = crate::container::names::random_id();
+    let command = request.command.join(" ");
+    let emit = |action: &str, extra: &[(&str, String)]| {
+        let mut attributes = vec![("execID", exec_id.clone())];
+        attributes.extend_from_slice(extra);
+        let action = format!("{action}: {command}");
+        events::emit(&instance.root, &record.config, &action, &attributes);
+    };
+    emit("exec_create", &[]);
     let spawned = spawn(&joined, &target, false)?;
+    emit("exec_start", &[]);
     if let Some(pty) = pty {
         pty.relay();
     }
-    spawned.wait()
+    let code = spawned.wait();
+    if let Ok(code) = &code {
+        emit("exec_die", &[("exitCode", code.to_string())]);
+    }
+    code
 }
 
 fn sys(source: nix::Error) -> ExecError {

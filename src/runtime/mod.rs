@@ -11,6 +11,7 @@ mod detach;
 pub mod exec;
 pub mod export;
 mod files;
+pub mod health_probe;
 pub mod hooks;
 pub mod init;
 mod init_setup;

@@ -13,12 +13,14 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::health_probe::HealthRunner;
 use super::init::{self, FailureKind, InitPlan};
 use super::logs::{LogWriter, Stream};
 pub use super::restarts::Ended;
 use super::stdio::{ContainerStdio, TerminalGuard};
 use super::sys;
 use crate::cgroups::CgroupManager;
+use crate::container::events;
 use crate::container::store::ContainerStore;
 use crate::container::{exit_code_for_signal, ContainerConfig, ContainerState, MountKind, Status};
 use crate::util::time::now_rfc3339;
@@ -106,10 +108,21 @@ impl Monitor<'_> {
         self.supervise_with_restarts(plan, &signals, child, parent_side)
     }
 
-    /// Supervises one run of the container's PID 1 until it exits.
+    /// Supervises one run of the container's PID 1 until it exits, probing
+    /// its health meanwhile.
     pub(super) fn supervise_once(&self, child: Pid, signals: &SignalFd, side: ParentSide) -> i32 {
-        let log = self.store.container_dir(&self.config.id).join("log.json");
-        match supervise(child, signals, side, log) {
+        let dir = self.store.container_dir(&self.config.id);
+        let mut health = HealthRunner::start(self.config, self.store.root().into(), dir.clone());
+        let status = supervise(
+            child,
+            signals,
+            side,
+            (dir.join("log.json"), health.as_mut()),
+        );
+        if let Some(h) = health.as_mut() {
+            h.stop();
+        }
+        match status {
             WaitStatus::Exited(_, code) => code,
             WaitStatus::Signaled(_, signal, _) => exit_code_for_signal(signal as i32),
             _ => 125,
@@ -180,9 +193,15 @@ impl Monitor<'_> {
             ..ContainerState::default()
         };
         let _ = self.store.save_state(&self.config.id, &state);
+        self.event("start", &[]);
+    }
+
+    pub(super) fn event(&self, action: &str, extra: &[(&str, String)]) {
+        events::emit(self.store.root(), self.config, action, extra);
     }
 
     pub(super) fn finish_failed(&self, failure: &StartFailure) -> i32 {
+        self.event("die", &[("exitCode", failure.exit_code.to_string())]);
         self.cleanup(ContainerState {
             status: Some(Status::Exited),
             exit_code: Some(failure.exit_code),
@@ -199,11 +218,16 @@ impl Monitor<'_> {
             .load(&self.config.id)
             .map(|r| r.state)
             .unwrap_or_default();
+        let oom_killed = self.cgroup.oom_killed().unwrap_or(false);
+        if oom_killed {
+            self.event("oom", &[]);
+        }
+        self.event("die", &[("exitCode", exit_code.to_string())]);
         self.cleanup(ContainerState {
             status: Some(Status::Exited),
             exit_code: Some(exit_code),
             finished_at: Some(now_rfc3339()),
-            oom_killed: self.cgroup.oom_killed().unwrap_or(false),
+            oom_killed,
             started_at: previous.started_at,
             restart_count: previous.restart_count,
             ..ContainerState::default()
@@ -220,6 +244,7 @@ impl Monitor<'_> {
         if self.config.auto_remove {
             let _ = self.store.remove_dir(&self.config.id);
             self.remove_anonymous_volumes();
+            self.event("destroy", &[]);
         } else {
             let _ = self.store.save_state(&self.config.id, &state);
         }
@@ -272,7 +297,7 @@ fn supervise(
     child: Pid,
     signals: &SignalFd,
     mut side: ParentSide,
-    log_path: std::path::PathBuf,
+    (log_path, mut health): (std::path::PathBuf, Option<&mut HealthRunner>),
 ) -> WaitStatus {
     let mut log = LogWriter::create(&log_path).ok();
     let mut buf = vec![0u8; 32 * 1024];
@@ -295,21 +320,30 @@ fn supervise(
             fds.push(PollFd::new(*fd, PollFlags::POLLIN));
         }
         // Once PID 1 is gone, wait only briefly for the last output.
-        let timeout = if exited.is_some() {
-            PollTimeout::from(500u16)
-        } else {
-            PollTimeout::NONE
+        let timeout = match (&exited, &health) {
+            (Some(_), _) => PollTimeout::from(500u16),
+            (None, Some(h)) => probe_wait(h.wait()),
+            (None, None) => PollTimeout::NONE,
         };
         match poll(&mut fds, timeout) {
-            Ok(0) => break,
+            Ok(0) if exited.is_some() => break,
             Ok(_) => {}
             Err(_) => continue,
+        }
+        if let (None, Some(h)) = (&exited, health.as_mut()) {
+            h.tick();
         }
         let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
         drop(fds);
         if ready[0] {
-            if let Some(status) = handle_signals(child, signals, &side) {
+            let mut others = Vec::new();
+            if let Some(status) = handle_signals(child, signals, &side, &mut others) {
                 exited = Some(status);
+            }
+            if let Some(h) = health.as_mut() {
+                for (pid, code) in others {
+                    h.reaped(pid, code);
+                }
             }
         }
         let mut closed = Vec::new();
@@ -365,8 +399,20 @@ fn forward_stdin(buf: &mut [u8], side: &ParentSide) -> bool {
     }
 }
 
-/// Reaps on SIGCHLD, resizes on SIGWINCH, forwards the rest to PID 1.
-fn handle_signals(child: Pid, signals: &SignalFd, side: &ParentSide) -> Option<WaitStatus> {
+/// At most `wait` (poll takes milliseconds up to i32::MAX), at least 1 ms.
+fn probe_wait(wait: std::time::Duration) -> PollTimeout {
+    let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+}
+
+/// Reaps on SIGCHLD (other children's exit codes go to `others`: the
+/// health probes), resizes on SIGWINCH, forwards the rest to PID 1.
+fn handle_signals(
+    child: Pid,
+    signals: &SignalFd,
+    side: &ParentSide,
+    others: &mut Vec<(i32, i32)>,
+) -> Option<WaitStatus> {
     let mut exited = None;
     while let Ok(Some(info)) = signals.read_signal() {
         match Signal::try_from(info.ssi_signo as i32) {
@@ -375,6 +421,10 @@ fn handle_signals(child: Pid, signals: &SignalFd, side: &ParentSide) -> Option<W
                     match status {
                         WaitStatus::StillAlive => break,
                         s if s.pid() == Some(child) => exited = Some(s),
+                        WaitStatus::Exited(pid, code) => others.push((pid.as_raw(), code)),
+                        WaitStatus::Signaled(pid, sig, _) => {
+                            others.push((pid.as_raw(), exit_code_for_signal(sig as i32)))
+                        }
                         _ => {}
                     }
                 }

@@ -58,7 +58,8 @@ pub fn relaunch(
         foreground: false,
         echo: false,
     };
-    let outcome = super::detach::spawn_detached_monitor(&monitor, &mut plan, &stdio, &release_network);
+    let outcome =
+        super::detach::spawn_detached_monitor(&monitor, &mut plan, &stdio, &release_network);
     match &outcome {
         Ok(()) => {
             if let Some(net) = network.as_mut() {

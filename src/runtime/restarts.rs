@@ -138,12 +138,18 @@ impl Monitor<'_> {
             .load(&self.config.id)
             .map(|r| r.state)
             .unwrap_or_default();
+        let oom_killed = self.cgroup.oom_killed().unwrap_or(false);
+        if oom_killed {
+            self.event("oom", &[]);
+        }
+        // As Docker: every exit is a die event, restarted or not.
+        self.event("die", &[("exitCode", code.to_string())]);
         let state = ContainerState {
             status: Some(Status::Exited),
             exit_code: Some(code),
             started_at: previous.started_at,
             finished_at: Some(now_rfc3339()),
-            oom_killed: self.cgroup.oom_killed().unwrap_or(false),
+            oom_killed,
             monitor_pid: Some(monitor),
             monitor_start_ticks: sys::process_start_ticks(monitor),
             pid_namespace: sys::own_pid_namespace(),

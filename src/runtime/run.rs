@@ -199,6 +199,7 @@ fn create_record(
         let _ = volumes.remove_anonymous(&volumes_lock, &config.id, &config.mounts, &[]);
         return Err(e.into());
     }
+    crate::container::events::emit(&instance.root, &config, "create", &[]);
     drop(lock);
     drop(volumes_lock);
     let mut created = Created {
@@ -344,6 +345,7 @@ pub fn image_defaults(images: &ImageStore, reference: &str) -> Result<ImageDefau
         volumes: cfg.volumes.iter().flat_map(|v| v.keys().cloned()).collect(),
         passwd: read("etc/passwd"),
         group: read("etc/group"),
+        healthcheck: cfg.healthcheck.clone(),
         layers,
     })
 }

@@ -4,5 +4,6 @@ pub mod atomic;
 pub mod filter;
 pub mod records;
 pub mod suggest;
+pub mod tail;
 pub mod template;
 pub mod time;

@@ -100,7 +100,9 @@ impl<'a> Project<'a> {
 
     /// The event lines of the project (may be empty).
     pub fn events(&self) -> Vec<String> {
-        let out = self.env.rcorch(&["events", "-p", &self.name]);
+        // The whole kept log, then stop (events streams by default).
+        let args = ["events", "-p", &self.name, "--since", "0", "--until", "0s"];
+        let out = self.env.rcorch(&args);
         out.stdout.lines().map(str::to_string).collect()
     }
 
