@@ -23,6 +23,7 @@ mod ps_format;
 mod registry;
 mod stats;
 mod system;
+mod tuning_flags;
 mod volume;
 
 use std::path::PathBuf;
@@ -224,6 +225,8 @@ struct RunArgs {
     /// Maximum number of processes (0 or -1: unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<String>,
+    #[command(flatten)]
+    tuning: tuning_flags::TuningFlags,
     /// none, host or a network name (default: the "bridge" network)
     #[arg(long, alias = "net")]
     network: Option<String>,
@@ -413,6 +416,7 @@ fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
         memory: args.memory,
         cpus: args.cpus,
         pids_limit: args.pids_limit,
+        tuning: args.tuning.request(),
         network: args.network,
         cap_add: args.cap_add,
         cap_drop: args.cap_drop,
