@@ -259,3 +259,85 @@ fn blkio_weight_is_applied_or_refused_clearly() {
         assert_eq!(env.leftovers(), Vec::<String>::new());
     }
 }
+
+#[test]
+fn update_changes_a_running_containers_cgroup_and_record() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = [
+        "--network",
+        "none",
+        "--name",
+        "upd",
+        "-m",
+        "32m",
+        "--pids-limit",
+        "10",
+    ];
+    let id = env.run_detached(&opts, &["sleep", "60"]);
+    let out = env.rcorch(&[
+        "update",
+        "--memory",
+        "96m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "30",
+        "--cpu-shares",
+        "2048",
+        "--cpuset-cpus",
+        "0",
+        "upd",
+    ]);
+    assert_eq!(out.ok(), "upd");
+    let file = |name: &str| cgroup_file(&env, &id, name);
+    assert_eq!(file("pids.max").as_deref(), Some("30"));
+    assert_eq!(file("cpuset.cpus").as_deref(), Some("0"));
+    if is_v2() {
+        assert_eq!(file("memory.max").as_deref(), Some("100663296"));
+        assert_eq!(file("cpu.max").as_deref(), Some("50000 100000"));
+        assert_eq!(file("cpu.weight").as_deref(), Some("174"));
+    } else {
+        assert_eq!(file("memory.limit_in_bytes").as_deref(), Some("100663296"));
+        assert_eq!(file("cpu.cfs_quota_us").as_deref(), Some("50000"));
+        assert_eq!(file("cpu.shares").as_deref(), Some("2048"));
+    }
+    let allowed = env
+        .rcorch(&[
+            "exec",
+            &id,
+            "grep",
+            "Cpus_allowed_list",
+            "/proc/self/status",
+        ])
+        .ok();
+    assert!(allowed.ends_with(":\t0"), "{allowed}");
+    let hc = env.inspect("upd")["HostConfig"].clone();
+    assert_eq!(hc["Memory"], 96 << 20, "{hc:#}");
+    assert_eq!(hc["PidsLimit"], 30, "{hc:#}");
+    assert_eq!(hc["CpuShares"], 2048, "{hc:#}");
+    assert_eq!(hc["NanoCpus"], 500_000_000_i64, "{hc:#}");
+
+    // Lifting the pids limit writes "max"; a bad value changes nothing.
+    env.rcorch(&["update", "--pids-limit", "-1", "upd"]).ok();
+    assert_eq!(file("pids.max").as_deref(), Some("max"));
+    let bad = env.rcorch(&["update", "--memory-swap", "64m", "upd"]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert!(bad.stderr.contains("--memory-swap"), "{bad:?}");
+    assert_eq!(env.inspect("upd")["HostConfig"]["Memory"], 96 << 20);
+    let none = env.rcorch(&["update", "upd"]);
+    assert!(none.stderr.contains("nothing to change"), "{none:?}");
+    env.rcorch(&["rm", "-f", &id]).ok();
+}
+
+#[test]
+fn a_memory_limit_lowered_by_update_is_enforced() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = ["--network", "none", "--name", "shrink", "-m", "256m"];
+    let id = env.run_detached(&opts, &["sleep", "60"]);
+    env.rcorch(&["update", "-m", "32m", "shrink"]).ok();
+    // The hog that would fit in 256m is now OOM-killed inside 32m.
+    let hog = "x=a; while true; do x=$x$x; done";
+    let out = env.rcorch(&["exec", &id, "sh", "-c", hog]);
+    assert_eq!(out.code, 137, "{out:?}");
+    env.rcorch(&["rm", "-f", &id]).ok();
+}

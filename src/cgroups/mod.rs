@@ -8,6 +8,7 @@ mod fsio;
 pub mod layout;
 pub mod stats;
 pub mod tuning;
+pub mod update_plan;
 pub mod usage;
 pub mod v1;
 pub mod v2;
@@ -172,6 +173,8 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     /// Creates the cgroup (and its parents) in the controllers we need, then
     /// writes `limits`. Idempotent: an existing cgroup is reused.
     fn apply_limits(&self, limits: &Limits) -> Result<()>;
+    /// Puts pids.max back to "max" (`update --pids-limit -1`).
+    fn lift_pids_limit(&self) -> Result<()>;
     /// The cgroup.procs files the container init writes "0" into to join
     /// (writing "0" moves the writing process itself).
     fn procs_files(&self) -> Vec<PathBuf>;

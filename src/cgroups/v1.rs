@@ -149,6 +149,10 @@ impl CgroupManager for V1Manager {
         }
     }
 
+    fn lift_pids_limit(&self) -> Result<()> {
+        fsio::write_optional(&self.file(Controller::Pids, "pids.max"), "max").map(|_| ())
+    }
+
     fn procs_files(&self) -> Vec<PathBuf> {
         self.unique_dirs()
             .into_iter()

@@ -206,6 +206,10 @@ impl CgroupManager for V2Manager {
         }
     }
 
+    fn lift_pids_limit(&self) -> Result<()> {
+        fsio::write_optional(&self.file("pids.max"), "max").map(|_| ())
+    }
+
     fn procs_files(&self) -> Vec<PathBuf> {
         vec![self.file("cgroup.procs")]
     }

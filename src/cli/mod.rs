@@ -24,6 +24,7 @@ mod registry;
 mod stats;
 mod system;
 mod tuning_flags;
+mod update;
 mod volume;
 
 use std::path::PathBuf;
@@ -79,6 +80,8 @@ enum Command {
     Top(container_verbs::TopArgs),
     /// Rename a container
     Rename(container_verbs::RenameArgs),
+    /// Change the limits of containers, live (memory, swap, cpus, cpuset, shares, pids, blkio)
+    Update(update::UpdateArgs),
     /// Copy files between a container and the host (- : a tar on stdin/stdout)
     Cp(container_verbs::CpArgs),
     /// Show what a container changed in its filesystem (A/C/D)
@@ -345,6 +348,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Wait(args) => container_verbs::wait(&instance, &args),
         Command::Top(args) => container_verbs::top(&instance, &args),
         Command::Rename(args) => container_verbs::rename(&instance, &args),
+        Command::Update(args) => update::update(&instance, &args),
         Command::Cp(args) => container_verbs::cp(&instance, &args),
         Command::Diff(args) => container_verbs::diff(&instance, &args),
         Command::Export(args) => container_verbs::export(&instance, &args),
