@@ -101,6 +101,7 @@ fn real_cgroup_limits_join_kill_and_destroy() {
         memory: Some(parse_memory("64m").unwrap()),
         cpu: Some(parse_cpus("0.5", 1).unwrap()),
         pids: parse_pids_limit("20").unwrap(),
+        ..Limits::default()
     };
     guard.manager.apply_limits(&limits).unwrap();
     let dirs = guard.manager.cgroup_dirs();

@@ -114,3 +114,230 @@ fn exec_gets_the_containers_ulimits() {
     assert_eq!(out, "333\n444");
     env.rcorch(&["rm", "-f", &id]);
 }
+
+/// The container's control file `name` in whichever hierarchy holds it.
+fn cgroup_file(env: &TestEnv, id: &str, name: &str) -> Option<String> {
+    env.cgroup_parent_dirs()
+        .into_iter()
+        .map(|d| d.join(id).join(name))
+        .find(|p| p.exists())
+        .map(|p| std::fs::read_to_string(p).unwrap().trim().to_string())
+}
+
+fn is_v2() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+#[test]
+fn swap_reservation_shares_and_cpuset_reach_the_cgroup() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = [
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "96m",
+        "--memory-reservation",
+        "32m",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+    ];
+    let id = env.run_detached(&opts, &["sleep", "30"]);
+    // Inside: the scheduler confines the container to CPU 0.
+    let allowed = env
+        .rcorch(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "grep Cpus_allowed_list /proc/self/status",
+        ])
+        .ok();
+    assert!(allowed.ends_with(":\t0"), "{allowed}");
+    let file = |name: &str| cgroup_file(&env, &id, name);
+    assert_eq!(file("cpuset.cpus").as_deref(), Some("0"));
+    if is_v2() {
+        assert_eq!(file("memory.low").as_deref(), Some("33554432"));
+        assert_eq!(file("cpu.weight").as_deref(), Some("59"));
+        if let Some(swap) = file("memory.swap.max") {
+            assert_eq!(swap, "33554432");
+        }
+    } else {
+        let soft = file("memory.soft_limit_in_bytes");
+        assert_eq!(soft.as_deref(), Some("33554432"));
+        assert_eq!(file("cpu.shares").as_deref(), Some("512"));
+        if let Some(memsw) = file("memory.memsw.limit_in_bytes") {
+            assert_eq!(memsw, "100663296");
+        }
+    }
+    let v = env.inspect(&id);
+    let hc = &v["HostConfig"];
+    assert_eq!(hc["MemorySwap"], 96 << 20, "{hc:#}");
+    assert_eq!(hc["MemoryReservation"], 32 << 20, "{hc:#}");
+    assert_eq!(hc["CpuShares"], 512, "{hc:#}");
+    assert_eq!(hc["CpusetCpus"], "0", "{hc:#}");
+    env.rcorch(&["rm", "-f", &id]).ok();
+}
+
+#[test]
+fn unlimited_swap_lifts_the_swap_limit() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = ["--network", "none", "-m", "64m", "--memory-swap", "-1"];
+    let id = env.run_detached(&opts, &["sleep", "30"]);
+    let (name, unlimited) = match is_v2() {
+        true => ("memory.swap.max", "max"),
+        false => ("memory.memsw.limit_in_bytes", "9223372036854771712"),
+    };
+    if let Some(value) = cgroup_file(&env, &id, name) {
+        assert_eq!(value, unlimited);
+    }
+    assert_eq!(env.inspect(&id)["HostConfig"]["MemorySwap"], -1);
+    env.rcorch(&["rm", "-f", &id]).ok();
+}
+
+#[test]
+fn bad_finer_limits_are_refused_naming_the_flag() {
+    let Some(env) = TestEnv::new() else { return };
+    let cases: &[(&[&str], &str)] = &[
+        (&["--memory-swap", "128m"], "--memory-swap needs --memory"),
+        (&["-m", "64m", "--memory-swap", "32m"], "below --memory"),
+        (
+            &["-m", "32m", "--memory-reservation", "64m"],
+            "--memory-reservation",
+        ),
+        (&["--cpuset-cpus", "0-4095"], "available"),
+        (&["--cpuset-cpus", "x"], "--cpuset-cpus"),
+        (&["--cpu-shares", "1"], "--cpu-shares"),
+        (&["--blkio-weight", "5"], "--blkio-weight"),
+    ];
+    for (opts, message) in cases {
+        let out = env.run_busybox(opts, &["true"]);
+        assert_eq!(out.code, 125, "{opts:?}: {out:?}");
+        assert!(out.stderr.contains(message), "{opts:?}: {out:?}");
+    }
+    assert_eq!(env.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn blkio_weight_is_applied_or_refused_clearly() {
+    let Some(env) = TestEnv::new() else { return };
+    let out = env.rcorch(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--blkio-weight",
+        "300",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    if out.code == 0 {
+        let id = out.stdout.trim();
+        let written = [
+            "blkio.weight",
+            "blkio.bfq.weight",
+            "io.bfq.weight",
+            "io.weight",
+        ]
+        .iter()
+        .find_map(|f| cgroup_file(&env, id, f))
+        .expect("a weight file");
+        assert!(written == "300" || written.contains("2930"), "{written}");
+        assert_eq!(env.inspect(id)["HostConfig"]["BlkioWeight"], 300);
+        env.rcorch(&["rm", "-f", id]).ok();
+    } else {
+        // This host has no proportional I/O scheduler: one clear error.
+        assert_eq!(out.code, 125, "{out:?}");
+        assert!(
+            out.stderr.contains("--blkio-weight is not supported"),
+            "{out:?}"
+        );
+        assert_eq!(env.leftovers(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn update_changes_a_running_containers_cgroup_and_record() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = [
+        "--network",
+        "none",
+        "--name",
+        "upd",
+        "-m",
+        "32m",
+        "--pids-limit",
+        "10",
+    ];
+    let id = env.run_detached(&opts, &["sleep", "60"]);
+    let out = env.rcorch(&[
+        "update",
+        "--memory",
+        "96m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "30",
+        "--cpu-shares",
+        "2048",
+        "--cpuset-cpus",
+        "0",
+        "upd",
+    ]);
+    assert_eq!(out.ok(), "upd");
+    let file = |name: &str| cgroup_file(&env, &id, name);
+    assert_eq!(file("pids.max").as_deref(), Some("30"));
+    assert_eq!(file("cpuset.cpus").as_deref(), Some("0"));
+    if is_v2() {
+        assert_eq!(file("memory.max").as_deref(), Some("100663296"));
+        assert_eq!(file("cpu.max").as_deref(), Some("50000 100000"));
+        assert_eq!(file("cpu.weight").as_deref(), Some("174"));
+    } else {
+        assert_eq!(file("memory.limit_in_bytes").as_deref(), Some("100663296"));
+        assert_eq!(file("cpu.cfs_quota_us").as_deref(), Some("50000"));
+        assert_eq!(file("cpu.shares").as_deref(), Some("2048"));
+    }
+    let allowed = env
+        .rcorch(&[
+            "exec",
+            &id,
+            "grep",
+            "Cpus_allowed_list",
+            "/proc/self/status",
+        ])
+        .ok();
+    assert!(allowed.ends_with(":\t0"), "{allowed}");
+    let hc = env.inspect("upd")["HostConfig"].clone();
+    assert_eq!(hc["Memory"], 96 << 20, "{hc:#}");
+    assert_eq!(hc["PidsLimit"], 30, "{hc:#}");
+    assert_eq!(hc["CpuShares"], 2048, "{hc:#}");
+    assert_eq!(hc["NanoCpus"], 500_000_000_i64, "{hc:#}");
+
+    // Lifting the pids limit writes "max"; a bad value changes nothing.
+    env.rcorch(&["update", "--pids-limit", "-1", "upd"]).ok();
+    assert_eq!(file("pids.max").as_deref(), Some("max"));
+    let bad = env.rcorch(&["update", "--memory-swap", "64m", "upd"]);
+    assert_ne!(bad.code, 0, "{bad:?}");
+    assert!(bad.stderr.contains("--memory-swap"), "{bad:?}");
+    assert_eq!(env.inspect("upd")["HostConfig"]["Memory"], 96 << 20);
+    let none = env.rcorch(&["update", "upd"]);
+    assert!(none.stderr.contains("nothing to change"), "{none:?}");
+    env.rcorch(&["rm", "-f", &id]).ok();
+}
+
+#[test]
+fn a_memory_limit_lowered_by_update_is_enforced() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = ["--network", "none", "--name", "shrink", "-m", "256m"];
+    let id = env.run_detached(&opts, &["sleep", "60"]);
+    env.rcorch(&["update", "-m", "32m", "shrink"]).ok();
+    // The hog that would fit in 256m is now OOM-killed inside 32m.
+    let hog = "x=a; while true; do x=$x$x; done";
+    let out = env.rcorch(&["exec", &id, "sh", "-c", hog]);
+    assert_eq!(out.code, 137, "{out:?}");
+    env.rcorch(&["rm", "-f", &id]).ok();
+}

@@ -187,3 +187,34 @@ echo "containers=$($R ps -aq | wc -l)"
     assert_eq!(value(&out, "n"), "125", "{out}");
     assert_eq!(value(&out, "containers"), "0", "{out}");
 }
+
+#[test]
+fn update_restart_changes_the_policy_the_running_monitor_follows() {
+    let Some(w) = world("restart-update") else {
+        return;
+    };
+    let out = w.run(&format!(
+        r#"{HELPERS}
+id=$($R run -d busybox sh -c 'echo run; sleep 60')
+wait_runs $id 1
+$R update --restart on-failure:1 $id >/dev/null
+echo "policy=$(field $id HostConfig.RestartPolicy.Name)"
+kill -9 $(field $id State.Pid)
+wait_runs $id 2 && echo "rerun=yes" || echo "rerun=no"
+echo "count=$(field $id RestartCount)"
+$R update --restart no $id >/dev/null
+kill -9 $(field $id State.Pid)
+wait_status $id exited
+sleep 0.5
+echo "after-no=$(runs $id)"
+rm_id=$($R run -d --rm busybox sleep 60)
+$R update --restart always $rm_id 2>&1 >/dev/null | grep -q -- '--rm' && echo "rm-refused=yes"
+$R rm -f $rm_id >/dev/null
+"#
+    ));
+    assert_eq!(value(&out, "policy"), "on-failure", "{out}");
+    assert_eq!(value(&out, "rerun"), "yes", "{out}");
+    assert_eq!(value(&out, "count"), "1", "{out}");
+    assert_eq!(value(&out, "after-no"), "2", "{out}");
+    assert_eq!(value(&out, "rm-refused"), "yes", "{out}");
+}

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::tuning::{shares_to_weight, Swap};
 use super::Controller;
 
 /// Docker refuses memory limits below 6 MiB; so do we.
@@ -41,6 +42,32 @@ pub enum ConvertError {
          or 0 / -1 for unlimited"
     )]
     InvalidPidsLimit { value: String },
+    /// A finer limit flag (`--memory-swap`, `--cpu-shares`, …) does not parse.
+    #[error("invalid --{flag} {value:?}: expected {expected}")]
+    InvalidFlag {
+        flag: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error(
+        "--memory-swap needs --memory: the swap limit is memory plus swap, so set the \
+         memory limit too (e.g. --memory 64m --memory-swap 128m)"
+    )]
+    SwapWithoutMemory,
+    #[error(
+        "--memory-swap ({total} bytes) is below --memory ({memory} bytes): it counts memory \
+         plus swap, so it must be at least the memory limit (equal: no swap, -1: unlimited)"
+    )]
+    SwapBelowMemory { memory: u64, total: u64 },
+    #[error(
+        "--memory-reservation ({reservation} bytes) is above --memory ({memory} bytes): \
+         the memory limit cannot be less than the reservation"
+    )]
+    ReservationAboveMemory { memory: u64, reservation: u64 },
+    #[error(
+        "invalid --cpuset-cpus {value:?}: requested CPUs are not available, available: {available}"
+    )]
+    CpusetUnavailable { value: String, available: String },
 }
 
 /// A CFS bandwidth limit: `quota_us` of CPU time per `period_us`.
@@ -57,6 +84,22 @@ pub struct Limits {
     pub memory: Option<u64>,
     pub cpu: Option<CpuQuota>,
     pub pids: Option<u64>,
+    /// Memory plus swap; None with a memory limit means no swap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<Swap>,
+    /// Soft limit (v1 memory.soft_limit_in_bytes, v2 memory.low), bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u64>,
+    /// v1 cpu.shares (v2 cpu.weight is converted from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_mems: Option<String>,
+    /// Docker's block I/O weight, 10–1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blkio_weight: Option<u16>,
 }
 
 /// Parses a Docker-style memory size ("64m", "1.5g", "1024") into bytes.
@@ -144,52 +187,93 @@ pub fn parse_pids_limit(s: &str) -> Result<Option<u64>, ConvertError> {
     }
 }
 
-/// cgroup v1 files to write, in order, for `limits`.
+/// cgroup v1 files to write, in order, for `limits` (the blkio weight,
+/// whose file depends on the I/O scheduler, is `tuning::v1_blkio_choices`).
 ///
-/// The memory limit is written before memsw because the kernel requires
-/// `memsw >= limit` at every step; memsw equal to the limit means no swap.
+/// The kernel requires `memsw >= limit` at every step: memsw is lifted first
+/// (so a raised limit is accepted on update), then the limit, then memsw
+/// (equal to the limit without `--memory-swap`: no swap).
 pub fn v1_writes(limits: &Limits) -> Vec<(Controller, &'static str, String)> {
     let mut writes = Vec::new();
+    let mut push = |c: Controller, file: &'static str, value: String| writes.push((c, file, value));
     if let Some(bytes) = limits.memory {
-        writes.push((
+        let memsw = match limits.memory_swap {
+            Some(Swap::Unlimited) => "-1".to_string(),
+            Some(Swap::Total(total)) => total.to_string(),
+            None => bytes.to_string(),
+        };
+        push(Controller::Memory, MEMSW, "-1".to_string());
+        push(
             Controller::Memory,
             "memory.limit_in_bytes",
             bytes.to_string(),
-        ));
-        writes.push((
+        );
+        push(Controller::Memory, MEMSW, memsw);
+    }
+    if let Some(bytes) = limits.memory_reservation {
+        push(
             Controller::Memory,
-            "memory.memsw.limit_in_bytes",
+            "memory.soft_limit_in_bytes",
             bytes.to_string(),
-        ));
+        );
     }
     if let Some(cpu) = limits.cpu {
-        writes.push((
+        push(
             Controller::Cpu,
             "cpu.cfs_period_us",
             cpu.period_us.to_string(),
-        ));
-        writes.push((
+        );
+        push(
             Controller::Cpu,
             "cpu.cfs_quota_us",
             cpu.quota_us.to_string(),
-        ));
+        );
+    }
+    if let Some(shares) = limits.cpu_shares {
+        push(Controller::Cpu, "cpu.shares", shares.to_string());
+    }
+    if let Some(cpus) = &limits.cpuset_cpus {
+        push(Controller::Cpuset, "cpuset.cpus", cpus.clone());
+    }
+    if let Some(mems) = &limits.cpuset_mems {
+        push(Controller::Cpuset, "cpuset.mems", mems.clone());
     }
     if let Some(pids) = limits.pids {
-        writes.push((Controller::Pids, "pids.max", pids.to_string()));
+        push(Controller::Pids, "pids.max", pids.to_string());
     }
     writes
 }
 
-/// cgroup v2 files to write, in order, for `limits`.
+const MEMSW: &str = "memory.memsw.limit_in_bytes";
+
+/// cgroup v2 files to write, in order, for `limits` (the io weight is
+/// `tuning::v2_blkio_choices`).
 pub fn v2_writes(limits: &Limits) -> Vec<(&'static str, String)> {
     let mut writes = Vec::new();
     if let Some(bytes) = limits.memory {
         writes.push(("memory.max", bytes.to_string()));
         // memory.swap.max counts swap only (unlike v1 memsw): 0 means no swap.
-        writes.push(("memory.swap.max", "0".to_string()));
+        let swap = match limits.memory_swap {
+            Some(Swap::Unlimited) => "max".to_string(),
+            Some(Swap::Total(total)) => total.saturating_sub(bytes).to_string(),
+            None => "0".to_string(),
+        };
+        writes.push(("memory.swap.max", swap));
+    }
+    if let Some(bytes) = limits.memory_reservation {
+        writes.push(("memory.low", bytes.to_string()));
     }
     if let Some(cpu) = limits.cpu {
         writes.push(("cpu.max", format!("{} {}", cpu.quota_us, cpu.period_us)));
+    }
+    if let Some(shares) = limits.cpu_shares {
+        writes.push(("cpu.weight", shares_to_weight(shares).to_string()));
+    }
+    if let Some(cpus) = &limits.cpuset_cpus {
+        writes.push(("cpuset.cpus", cpus.clone()));
+    }
+    if let Some(mems) = &limits.cpuset_mems {
+        writes.push(("cpuset.mems", mems.clone()));
     }
     if let Some(pids) = limits.pids {
         writes.push(("pids.max", pids.to_string()));

@@ -127,6 +127,7 @@ fn sample_limits() -> Limits {
             quota_us: 50_000,
         }),
         pids: Some(20),
+        ..Limits::default()
     }
 }
 
@@ -134,6 +135,7 @@ fn sample_limits() -> Limits {
 fn v1_writes_map_every_limit_in_kernel_order() {
     let writes = v1_writes(&sample_limits());
     let expected = vec![
+        (Controller::Memory, "memory.memsw.limit_in_bytes", "-1"),
         (Controller::Memory, "memory.limit_in_bytes", "67108864"),
         (
             Controller::Memory,

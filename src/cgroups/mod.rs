@@ -7,6 +7,8 @@ pub mod freezer;
 mod fsio;
 pub mod layout;
 pub mod stats;
+pub mod tuning;
+pub mod update_plan;
 pub mod usage;
 pub mod v1;
 pub mod v2;
@@ -30,7 +32,10 @@ pub use usage::Usage;
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// A cgroup v1 controller we need (for limits, stats or killing) is not mounted.
-    #[error("cgroup v1 controller {controller} is not mounted (rcorch needs memory, cpu, cpuacct and pids)")]
+    #[error(
+        "cgroup v1 controller {controller} is not mounted (rcorch needs memory, cpu, cpuacct \
+         and pids, and cpuset or blkio for the limits that use them)"
+    )]
     ControllerNotMounted { controller: Controller },
     /// A cgroup v2 controller a limit needs is not offered by the parent cgroup.
     #[error(
@@ -77,6 +82,17 @@ pub enum CgroupError {
         signal: Signal,
         source: nix::Error,
     },
+    /// A limit needs a control file this kernel or host does not provide.
+    #[error(
+        "{limit} is not supported here: none of {files} exists in {} ({hint})",
+        dir.display()
+    )]
+    Unsupported {
+        limit: &'static str,
+        files: String,
+        dir: PathBuf,
+        hint: &'static str,
+    },
     /// Some cgroup directories could not be removed (best-effort teardown).
     #[error("removing cgroup directories failed: {}", RemoveFailure::join(.failures))]
     Remove { failures: Vec<RemoveFailure> },
@@ -108,6 +124,10 @@ pub enum Controller {
     Cpu,
     Cpuacct,
     Pids,
+    /// Joined where mounted; needed only for `--cpuset-cpus`/`--cpuset-mems`.
+    Cpuset,
+    /// Joined where mounted; needed only for `--blkio-weight`.
+    Blkio,
 }
 
 impl Controller {
@@ -120,17 +140,25 @@ impl Controller {
         Controller::Pids,
     ];
 
+    /// Joined where the host mounts them, required only by their limits.
+    pub const OPTIONAL: [Controller; 2] = [Controller::Cpuset, Controller::Blkio];
+
     pub fn name(self) -> &'static str {
         match self {
             Controller::Memory => "memory",
             Controller::Cpu => "cpu",
             Controller::Cpuacct => "cpuacct",
             Controller::Pids => "pids",
+            Controller::Cpuset => "cpuset",
+            Controller::Blkio => "blkio",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Controller> {
-        Controller::ALL.into_iter().find(|c| c.name() == name)
+        Controller::ALL
+            .into_iter()
+            .chain(Controller::OPTIONAL)
+            .find(|c| c.name() == name)
     }
 }
 
@@ -145,6 +173,8 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     /// Creates the cgroup (and its parents) in the controllers we need, then
     /// writes `limits`. Idempotent: an existing cgroup is reused.
     fn apply_limits(&self, limits: &Limits) -> Result<()>;
+    /// Puts pids.max back to "max" (`update --pids-limit -1`).
+    fn lift_pids_limit(&self) -> Result<()>;
     /// The cgroup.procs files the container init writes "0" into to join
     /// (writing "0" moves the writing process itself).
     fn procs_files(&self) -> Vec<PathBuf>;
@@ -293,7 +323,7 @@ mod tests {
 
     #[test]
     fn controller_names_round_trip() {
-        for c in Controller::ALL {
+        for c in Controller::ALL.into_iter().chain(Controller::OPTIONAL) {
             assert_eq!(Controller::from_name(c.name()), Some(c));
         }
         assert_eq!(Controller::from_name("name=systemd"), None);

@@ -7,6 +7,7 @@ use nix::sys::signal::Signal;
 
 use super::convert::{v1_writes, Limits, OPTIONAL_FILES};
 use super::stats::{self, Stats};
+use super::tuning::v1_blkio_choices;
 use super::usage::{self, Flavor, Usage, UsageFiles};
 use super::{fsio, CgroupError, CgroupManager, Controller, Result};
 
@@ -15,28 +16,93 @@ use super::{fsio, CgroupError, CgroupManager, Controller, Result};
 pub struct V1Manager {
     /// The cgroup's directory in each controller we use.
     dirs: BTreeMap<Controller, PathBuf>,
+    /// The cpuset hierarchy's mount point, where mounted.
+    cpuset_mount: Option<PathBuf>,
+    relative: PathBuf,
 }
 
 impl V1Manager {
     /// `relative` is the cgroup path below each hierarchy's mount point.
+    /// The optional controllers (cpuset, blkio) are joined where mounted,
+    /// as runc does, so `update` can set them later.
     pub fn new(mounts: &BTreeMap<Controller, PathBuf>, relative: &Path) -> Result<Self> {
-        let dirs = Controller::ALL
+        let mut dirs = Controller::ALL
             .into_iter()
             .map(|c| match mounts.get(&c) {
                 Some(mount) => Ok((c, mount.join(relative))),
                 None => Err(CgroupError::ControllerNotMounted { controller: c }),
             })
-            .collect::<Result<_>>()?;
-        Ok(V1Manager { dirs })
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        for c in Controller::OPTIONAL {
+            if let Some(mount) = mounts.get(&c) {
+                dirs.insert(c, mount.join(relative));
+            }
+        }
+        Ok(V1Manager {
+            dirs,
+            cpuset_mount: mounts.get(&Controller::Cpuset).cloned(),
+            relative: relative.to_path_buf(),
+        })
     }
 
     fn dir(&self, controller: Controller) -> &Path {
-        // `new` fills every controller of Controller::ALL.
+        // `new` fills every controller of Controller::ALL; optional ones
+        // are only asked for through `optional_dir`.
         &self.dirs[&controller]
+    }
+
+    fn optional_dir(&self, controller: Controller) -> Result<&Path> {
+        self.dirs
+            .get(&controller)
+            .map(PathBuf::as_path)
+            .ok_or(CgroupError::ControllerNotMounted { controller })
     }
 
     fn file(&self, controller: Controller, name: &str) -> PathBuf {
         self.dir(controller).join(name)
+    }
+
+    /// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and
+    /// no task may join it: copy each level's empty ones from its parent.
+    fn init_cpuset(&self) -> Result<()> {
+        let Some(mount) = &self.cpuset_mount else {
+            return Ok(());
+        };
+        let mut current = mount.clone();
+        for component in self.relative.components() {
+            let parent = current.clone();
+            current.push(component);
+            fsio::create_dir_all(&current)?;
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let own = fsio::read(&current.join(file))?;
+                if own.trim().is_empty() {
+                    let inherited = fsio::read(&parent.join(file))?;
+                    fsio::write(&current.join(file), inherited.trim())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_blkio_weight(&self, weight: u16) -> Result<()> {
+        let dir = self.optional_dir(Controller::Blkio)?;
+        let choices = v1_blkio_choices(weight);
+        for (name, value) in &choices {
+            if fsio::write_optional(&dir.join(name), value)? {
+                return Ok(());
+            }
+        }
+        Err(CgroupError::Unsupported {
+            limit: "--blkio-weight",
+            files: choices
+                .iter()
+                .map(|(f, _)| *f)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            dir: dir.to_path_buf(),
+            hint: "proportional I/O weights need the BFQ scheduler on the block devices \
+                   (echo bfq > /sys/block/DEV/queue/scheduler); drop --blkio-weight otherwise",
+        })
     }
 
     /// Distinct directories: combined mounts ("cpu,cpuacct") share one.
@@ -68,15 +134,23 @@ impl CgroupManager for V1Manager {
         for dir in self.unique_dirs() {
             fsio::create_dir_all(&dir)?;
         }
+        self.init_cpuset()?;
         for (controller, name, value) in v1_writes(limits) {
-            let path = self.file(controller, name);
+            let path = self.optional_dir(controller)?.join(name);
             if OPTIONAL_FILES.contains(&name) {
                 fsio::write_optional(&path, &value)?;
             } else {
                 fsio::write(&path, &value)?;
             }
         }
-        Ok(())
+        match limits.blkio_weight {
+            Some(weight) => self.write_blkio_weight(weight),
+            None => Ok(()),
+        }
+    }
+
+    fn lift_pids_limit(&self) -> Result<()> {
+        fsio::write_optional(&self.file(Controller::Pids, "pids.max"), "max").map(|_| ())
     }
 
     fn procs_files(&self) -> Vec<PathBuf> {

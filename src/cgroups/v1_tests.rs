@@ -82,6 +82,7 @@ fn limits() -> Limits {
             quota_us: 50_000,
         }),
         pids: Some(20),
+        ..Limits::default()
     }
 }
 

@@ -6,6 +6,7 @@ use nix::sys::signal::Signal;
 
 use super::convert::{v2_writes, Limits, OPTIONAL_FILES};
 use super::stats::{self, Stats};
+use super::tuning::v2_blkio_choices;
 use super::usage::{self, Flavor, Usage, UsageFiles};
 use super::{fsio, CgroupError, CgroupManager, Result};
 
@@ -30,11 +31,17 @@ pub struct V2Manager {
 /// The controllers `limits` cannot be enforced without.
 pub fn required_controllers(limits: &Limits) -> Vec<&'static str> {
     let mut needed = Vec::new();
-    if limits.memory.is_some() {
+    if limits.memory.is_some() || limits.memory_reservation.is_some() {
         needed.push("memory");
     }
-    if limits.cpu.is_some() {
+    if limits.cpu.is_some() || limits.cpu_shares.is_some() {
         needed.push("cpu");
+    }
+    if limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some() {
+        needed.push("cpuset");
+    }
+    if limits.blkio_weight.is_some() {
+        needed.push("io");
     }
     if limits.pids.is_some() {
         needed.push("pids");
@@ -42,10 +49,11 @@ pub fn required_controllers(limits: &Limits) -> Vec<&'static str> {
     needed
 }
 
-/// Which of [`WANTED_CONTROLLERS`] to enable in a cgroup's
-/// cgroup.subtree_control, given its cgroup.controllers (`available`) and
-/// current cgroup.subtree_control (`enabled`): every wanted one that is
-/// available and not yet enabled. Err names a `required` one not available.
+/// Which controllers to enable in a cgroup's cgroup.subtree_control, given
+/// its cgroup.controllers (`available`) and current cgroup.subtree_control
+/// (`enabled`): every wanted or `required` one (cpuset and io are enabled
+/// only when a limit needs them) that is available and not yet enabled.
+/// Err names a `required` one not available.
 pub fn controllers_to_enable(
     available: &str,
     enabled: &str,
@@ -58,8 +66,13 @@ pub fn controllers_to_enable(
     if let Some(missing) = required.iter().find(|c| !has(available, c)) {
         return Err(missing);
     }
+    let extra = required
+        .iter()
+        .copied()
+        .filter(|c| !WANTED_CONTROLLERS.contains(c));
     Ok(WANTED_CONTROLLERS
         .into_iter()
+        .chain(extra)
         .filter(|c| has(available, c) && !has(enabled, c))
         .collect())
 }
@@ -128,6 +141,27 @@ impl V2Manager {
         }
     }
 
+    /// io.bfq.weight where BFQ runs, else io.weight (the iocost controller).
+    fn write_io_weight(&self, weight: u16) -> Result<()> {
+        let choices = v2_blkio_choices(weight);
+        for (name, value) in &choices {
+            if fsio::write_optional(&self.file(name), value)? {
+                return Ok(());
+            }
+        }
+        Err(CgroupError::Unsupported {
+            limit: "--blkio-weight",
+            files: choices
+                .iter()
+                .map(|(f, _)| *f)
+                .collect::<Vec<_>>()
+                .join(" or "),
+            dir: self.dir(),
+            hint: "this kernel has neither BFQ nor the iocost controller for the io \
+                   cgroup; drop --blkio-weight",
+        })
+    }
+
     fn read_keyed(&self, name: &str, key: &str) -> Result<u64> {
         let path = self.file(name);
         let text = fsio::read(&path)?;
@@ -166,7 +200,14 @@ impl CgroupManager for V2Manager {
                 fsio::write(&path, &value)?;
             }
         }
-        Ok(())
+        match limits.blkio_weight {
+            Some(weight) => self.write_io_weight(weight),
+            None => Ok(()),
+        }
+    }
+
+    fn lift_pids_limit(&self) -> Result<()> {
+        fsio::write_optional(&self.file("pids.max"), "max").map(|_| ())
     }
 
     fn procs_files(&self) -> Vec<PathBuf> {

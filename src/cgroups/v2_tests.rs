@@ -61,6 +61,7 @@ fn limits() -> Limits {
             quota_us: 50_000,
         }),
         pids: Some(20),
+        ..Limits::default()
     }
 }
 
@@ -111,6 +112,60 @@ fn required_controllers_follow_the_limits() {
         ..Limits::default()
     };
     assert_eq!(required_controllers(&memory_only), vec!["memory"]);
+    let tuned = Limits {
+        cpu_shares: Some(512),
+        cpuset_cpus: Some("0".into()),
+        blkio_weight: Some(100),
+        ..Limits::default()
+    };
+    assert_eq!(required_controllers(&tuned), vec!["cpu", "cpuset", "io"]);
+}
+
+#[test]
+fn cpuset_and_io_are_enabled_only_when_a_limit_needs_them() {
+    let all = "cpuset cpu io memory pids";
+    assert_eq!(
+        controllers_to_enable(all, "", &[]),
+        Ok(vec!["memory", "cpu", "pids"])
+    );
+    assert_eq!(
+        controllers_to_enable(all, "+memory +cpu +pids", &["cpuset", "io"]),
+        Ok(vec!["cpuset", "io"])
+    );
+    assert_eq!(controllers_to_enable("memory pids", "", &["io"]), Err("io"));
+}
+
+#[test]
+fn a_blkio_weight_without_io_weight_files_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let all = "cpuset cpu io memory pids";
+    put(
+        root,
+        &[("cgroup.controllers", all), ("cgroup.subtree_control", "")],
+    );
+    let m = manager_for(&Layout::V2 { root: root.into() }, "rcorch", "web").unwrap();
+    fs::create_dir_all(root.join("rcorch")).unwrap();
+    put(
+        &root.join("rcorch"),
+        &[("cgroup.controllers", all), ("cgroup.subtree_control", "")],
+    );
+    let weighted = Limits {
+        blkio_weight: Some(300),
+        ..Limits::default()
+    };
+    let e = m.apply_limits(&weighted).unwrap_err().to_string();
+    assert!(
+        e.contains("--blkio-weight") && e.contains("io.weight"),
+        "{e}"
+    );
+    assert_eq!(
+        read(root.join("rcorch/cgroup.subtree_control")),
+        "+memory +cpu +pids +io"
+    );
+    fs::write(root.join("rcorch/web/io.weight"), "default 100\n").unwrap();
+    m.apply_limits(&weighted).unwrap();
+    assert_eq!(read(root.join("rcorch/web/io.weight")), "default 2930");
 }
 
 #[test]

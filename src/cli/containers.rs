@@ -146,7 +146,24 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
             format::print_rows(&format, &rows, ps_format::FIELDS)
         }
         Listing::Json => ps_json(&records, &net, &health),
-        Listing::Table => ps_table(instance, &records, &net, &health, args.no_trunc),
+        Listing::Table => {
+            let code = ps_table(instance, &records, &net, &health, args.no_trunc)?;
+            if args.filter.is_empty() {
+                print_pending(instance);
+            }
+            Ok(code)
+        }
+    }
+}
+
+/// Replicas admission holds back have no container yet: one line each
+/// after the table, with the reason.
+fn print_pending(instance: &Instance) {
+    for project in crate::project::list_projects(&instance.root) {
+        let dir = crate::project::ProjectDir::new(&instance.root, &project);
+        for (slot, reason) in dir.load_pending() {
+            println!("pending  {project}/{slot}  {reason}");
+        }
     }
 }
 

@@ -241,6 +241,17 @@ fn config_json(
     })
 }
 
+/// Docker's MemorySwap: memory plus swap, -1 unlimited (no --memory-swap
+/// means no swap here, so it equals the memory limit).
+fn memory_swap_json(limits: &crate::cgroups::Limits) -> i64 {
+    use crate::cgroups::tuning::Swap;
+    match limits.memory_swap {
+        Some(Swap::Unlimited) => -1,
+        Some(Swap::Total(total)) => total as i64,
+        None => limits.memory.unwrap_or(0) as i64,
+    }
+}
+
 fn host_config_json(c: &ContainerConfig) -> Value {
     let binds: Vec<String> = c
         .mounts
@@ -279,7 +290,12 @@ fn host_config_json(c: &ContainerConfig) -> Value {
         "ReadonlyRootfs": c.read_only,
         "Init": c.init,
         "Memory": c.limits.memory.unwrap_or(0),
-        "MemorySwap": c.limits.memory.unwrap_or(0),
+        "MemorySwap": memory_swap_json(&c.limits),
+        "MemoryReservation": c.limits.memory_reservation.unwrap_or(0),
+        "CpuShares": c.limits.cpu_shares.unwrap_or(0),
+        "CpusetCpus": c.limits.cpuset_cpus.clone().unwrap_or_default(),
+        "CpusetMems": c.limits.cpuset_mems.clone().unwrap_or_default(),
+        "BlkioWeight": c.limits.blkio_weight.unwrap_or(0),
         "NanoCpus": nano_cpus,
         "CpuPeriod": c.limits.cpu.map(|q| q.period_us).unwrap_or(0),
         "CpuQuota": c.limits.cpu.map(|q| q.quota_us).unwrap_or(0),

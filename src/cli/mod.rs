@@ -34,6 +34,8 @@ mod run_flags;
 mod stats;
 mod system;
 mod system_verbs;
+mod tuning_flags;
+mod update;
 mod volume;
 
 use std::path::PathBuf;
@@ -99,6 +101,8 @@ enum Command {
     Top(container_verbs::TopArgs),
     /// Rename a container
     Rename(container_verbs::RenameArgs),
+    /// Change the limits of containers, live (memory, swap, cpus, cpuset, shares, pids, blkio)
+    Update(update::UpdateArgs),
     /// Copy files between a container and the host (- : a tar on stdin/stdout)
     Cp(container_verbs::CpArgs),
     /// Show what a container changed in its filesystem (A/C/D)
@@ -249,6 +253,8 @@ struct RunArgs {
     /// Maximum number of processes (0 or -1: unlimited)
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<String>,
+    #[command(flatten)]
+    tuning: tuning_flags::TuningFlags,
     /// none, host or a network name (default: the "bridge" network)
     #[arg(long, alias = "net")]
     network: Option<String>,
@@ -386,6 +392,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Wait(args) => container_verbs::wait(&instance, &args),
         Command::Top(args) => container_verbs::top(&instance, &args),
         Command::Rename(args) => container_verbs::rename(&instance, &args),
+        Command::Update(args) => update::update(&instance, &args),
         Command::Cp(args) => container_verbs::cp(&instance, &args),
         Command::Diff(args) => container_verbs::diff(&instance, &args),
         Command::Export(args) => container_verbs::export(&instance, &args),
@@ -461,6 +468,7 @@ fn run_request(instance: &Instance, args: RunArgs) -> Result<(RunRequest, bool),
         memory: args.memory,
         cpus: args.cpus,
         pids_limit: args.pids_limit,
+        tuning: args.tuning.request(),
         network: args.network,
         cap_add: args.cap_add,
         cap_drop: args.cap_drop,

@@ -35,6 +35,8 @@ pub struct RunRequest {
     pub memory: Option<String>,
     pub cpus: Option<String>,
     pub pids_limit: Option<String>,
+    /// `--memory-swap`, `--memory-reservation`, `--cpuset-*`, `--cpu-shares`, `--blkio-weight`.
+    pub tuning: crate::cgroups::tuning::TuningRequest,
     pub network: Option<String>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
@@ -200,7 +202,7 @@ pub fn build_config(
     }
     let from_image = crate::volume::image_volume_mounts(&image.volumes, &mounts);
     mounts.extend(from_image);
-    let limits = Limits {
+    let mut limits = Limits {
         memory: req.memory.as_deref().map(parse_memory).transpose()?,
         cpu: req
             .cpus
@@ -213,7 +215,9 @@ pub fn build_config(
             .map(parse_pids_limit)
             .transpose()?
             .flatten(),
+        ..Limits::default()
     };
+    crate::cgroups::tuning::apply_request(&req.tuning, &mut limits, host.cpus)?;
     let stop_signal = req
         .stop_signal
         .clone()

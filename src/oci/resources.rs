@@ -79,5 +79,10 @@ pub(super) fn limits_of(resources: &oci_spec::runtime::LinuxResources) -> Limits
         .map(|p| p.limit())
         .filter(|l| *l > 0)
         .map(|l| l as u64);
-    Limits { memory, cpu, pids }
+    Limits {
+        memory,
+        cpu,
+        pids,
+        ..Limits::default()
+    }
 }

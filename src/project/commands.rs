@@ -59,6 +59,7 @@ pub fn apply_services_reading(
     let selected = selected_services(project, named)?;
     let images = crate::image::ImageStore::open(instance.root.join("images"))?;
     super::precheck::runnable(&images, project, &selected)?;
+    super::admit::precheck(&instance.root, project, &selected)?;
     let dir = ProjectDir::new(&instance.root, &project.name);
     let files = super::files::read(&dir, project, &selected, readers)?;
     let previous = dir.load().ok();

@@ -6,6 +6,7 @@
 //! `events.log` (JSON lines of what the supervisor did and why),
 //! `balancer.json` (whether each service's balancer rules are applied).
 
+pub mod admit;
 pub mod autoscaler;
 pub mod balance;
 pub mod balancer_status;
@@ -25,7 +26,10 @@ pub mod supervise;
 pub mod translate;
 pub mod wait;
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
+
+use crate::supervisor::SlotKey;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -64,6 +68,8 @@ pub enum ProjectError {
     Network(#[from] crate::network::ops::NetError),
     #[error(transparent)]
     Metrics(#[from] crate::metrics::http::MetricsError),
+    #[error(transparent)]
+    Admit(#[from] admit::AdmitError),
     #[error("service {service}: {source}")]
     Balancer {
         service: String,
@@ -204,6 +210,19 @@ impl ProjectDir {
 
     pub fn load_restarting(&self) -> std::collections::BTreeSet<String> {
         read_json(&self.dir.join("restarting.json")).unwrap_or_default()
+    }
+
+    /// Slots admission holds back: "service.slot" → reason.
+    pub fn save_pending(&self, pending: &BTreeMap<SlotKey, String>) {
+        let flat: BTreeMap<String, &String> = pending
+            .iter()
+            .map(|(k, r)| (format!("{}.{}", k.service, k.slot), r))
+            .collect();
+        let _ = write_json_atomic(&self.dir.join("pending.json"), &flat);
+    }
+
+    pub fn load_pending(&self) -> BTreeMap<String, String> {
+        read_json(&self.dir.join("pending.json")).unwrap_or_default()
     }
 
     pub fn events_path(&self) -> PathBuf {

@@ -47,6 +47,8 @@ pub struct ShellMemory {
     pub health_reports: BTreeMap<String, HealthReport>,
     /// Exited containers waiting out their restart backoff (`Restarting`).
     pub restarting: BTreeSet<String>,
+    /// Slots admission holds back, with why (`ps`, `events`).
+    pub pending: BTreeMap<SlotKey, String>,
 }
 
 /// Converts a wall-clock timestamp into the supervisor's clock.
@@ -153,6 +155,7 @@ pub fn replica_request(
         format!("{LABEL_SLOT}={slot}"),
         format!("{LABEL_REVISION}={}", service.spec.revision),
     ]);
+    labels.extend(super::admit::reservation_labels(&t.reservation));
     RunRequest {
         image: t.image.clone(),
         command: t.command.clone(),

@@ -205,13 +205,29 @@ impl Loop<'_, '_> {
         // look again at once instead of sleeping on stale deadlines.
         let started = self.rollouts.updating()
             || actions.iter().any(|a| {
-                matches!(a, Action::Start { .. })
+                // A pending slot is looked at again on the usual beat.
+                matches!(a, Action::Start { key, .. } if !self.memory.pending.contains_key(key))
                     || matches!(a, Action::Restart { at, .. } if *at <= now)
             });
         // Stops no longer asked for (the replica recovered) end their drain.
         let stopping_now = draining_for(&actions);
         self.memory.draining.retain(|c, _| stopping_now.contains(c));
         self.balance(&records, &observed, &actions);
+        // A slot no longer asked to start (scaled down, removed) is not pending.
+        let stale: Vec<_> = self
+            .memory
+            .pending
+            .keys()
+            .filter(|k| {
+                !actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Start { key, .. } if key == *k))
+            })
+            .cloned()
+            .collect();
+        for key in stale {
+            self.set_pending(&key, None);
+        }
         for action in &actions {
             self.act(action, now);
         }

@@ -219,6 +219,22 @@ impl Loop<'_, '_> {
         }
     }
 
+    /// Records (and reports once per reason) a slot admission holds back;
+    /// None: the slot may start.
+    pub(super) fn set_pending(&mut self, key: &SlotKey, reason: Option<String>) {
+        let changed = match &reason {
+            Some(r) => self.memory.pending.insert(key.clone(), r.clone()).as_ref() != Some(r),
+            None => self.memory.pending.remove(key).is_some(),
+        };
+        if !changed {
+            return;
+        }
+        self.sup.project.save_pending(&self.memory.pending);
+        if let Some(reason) = reason {
+            self.event(&key.service, key.slot, "pending", "", reason);
+        }
+    }
+
     fn forget(&mut self, container: &str) {
         self.set_restarting(container, false);
         if self.memory.health_reports.remove(container).is_some() {
@@ -237,6 +253,17 @@ impl Loop<'_, '_> {
             return;
         };
         let key = crate::supervisor::SlotKey::new(service, slot);
+        let template = &record.template;
+        let refusal = crate::project::admit::refusal(
+            self.sup.instance,
+            &template.reservation,
+            &template.constraints,
+        );
+        let held = refusal.is_some();
+        self.set_pending(&key, refusal);
+        if held {
+            return;
+        }
         match replicas::start(self.sup.instance, &self.record.name, &record, slot) {
             Ok(id) => {
                 self.memory.start_backoff.remove(&key);

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compose::model::{self as compose, HealthTest, MountKind, Restart};
 use crate::network::{PortMapping, Proto};
+use crate::supervisor::admission::Reservation;
 use crate::supervisor::autoscale_policy::AutoscalePolicy;
 use crate::supervisor::health::HealthSpec;
 use crate::supervisor::lb::{LbError, Strategy, STRATEGY_LABEL};
@@ -52,6 +53,12 @@ pub struct ReplicaTemplate {
     /// Secrets and configs, by name: their bytes are in the project's store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<TemplateFile>,
+    /// deploy.resources.reservations: what admission holds for each replica.
+    #[serde(default, skip_serializing_if = "Reservation::is_empty")]
+    pub reservation: Reservation,
+    /// deploy.placement.constraints, as written (checked by `up`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
 }
 
 /// One `secrets:`/`configs:` entry of a service.
@@ -389,6 +396,12 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
         network_aliases: Vec::new(),
         extra_networks: Vec::new(),
         files: template_files(s),
+        reservation: Reservation {
+            cpus: s.deploy.resources.reservations.cpus,
+            memory: s.deploy.resources.reservations.memory,
+            pids: s.deploy.resources.reservations.pids,
+        },
+        constraints: s.deploy.placement.constraints.clone(),
     }
 }
 

@@ -46,8 +46,14 @@ pub fn wait_until_up(
             short: short.iter().map(|(name, ..)| name.clone()).collect(),
             balancer_failed: balancers.failed,
         };
+        let held = dir.load_pending();
+        let holds = |name: &str| {
+            held.keys()
+                .any(|k| k.rsplit_once('.').is_some_and(|(svc, _)| svc == name))
+        };
         for name in balancers.pending {
-            if !waited.short.contains(&name) {
+            // Its balancer never counts the slots admission holds back.
+            if !waited.short.contains(&name) && !holds(&name) {
                 waited.short.push(name);
             }
         }
@@ -81,6 +87,7 @@ fn short_of_replicas(instance: &Instance, record: &ProjectRecord) -> Vec<(String
     let networks = crate::runtime::net::networks(&instance.root);
     let records = instance.containers.list().unwrap_or_default();
     let endpoints = networks.list().map(|s| s.endpoints).unwrap_or_default();
+    let pending = ProjectDir::new(&instance.root, &record.name).load_pending();
     record
         .services
         .iter()
@@ -97,7 +104,15 @@ fn short_of_replicas(instance: &Instance, record: &ProjectRecord) -> Vec<(String
                 .filter_map(|r| replica_labels(r, &record.name))
                 .filter(|(service, slot, _)| *service == s.spec.name && *slot <= s.spec.replicas)
                 .count();
-            (running < s.spec.replicas as usize)
+            // A slot admission holds back is settled: it starts when room frees.
+            let held = pending
+                .keys()
+                .filter(|k| {
+                    k.rsplit_once('.')
+                        .is_some_and(|(svc, _)| svc == s.spec.name)
+                })
+                .count();
+            (running + held < s.spec.replicas as usize)
                 .then(|| (s.spec.name.clone(), running, s.spec.replicas))
         })
         .collect()

@@ -29,3 +29,4 @@ pub mod run;
 pub mod seccomp;
 pub mod stdio;
 pub mod sys;
+pub mod update;

@@ -69,7 +69,7 @@ impl Monitor<'_> {
                 ran_for: started.elapsed(),
                 stop_requested: self.store.stop_requested(&self.config.id),
             };
-            let Decision::RestartAfter(delay) = decide(&self.config.restart, &facts) else {
+            let Decision::RestartAfter(delay) = decide(&self.current_policy(), &facts) else {
                 return self.finished(self.finish(code), handed_off);
             };
             if self.restart.foreground && !handed_off {
@@ -94,6 +94,13 @@ impl Monitor<'_> {
             }
             self.record_running(child, restarts);
         }
+    }
+
+    /// The policy as `update --restart` may have changed it since start.
+    fn current_policy(&self) -> crate::container::restart::RestartPolicy {
+        self.store
+            .load(&self.config.id)
+            .map_or(self.config.restart, |r| r.config.restart)
     }
 
     /// Forks the monitor that goes on restarting the container; the

@@ -22,6 +22,7 @@
 //!   `health::on_probe_result`.
 
 pub mod action;
+pub mod admission;
 pub mod autoscale;
 pub mod autoscale_policy;
 pub mod deps;
@@ -29,6 +30,7 @@ pub mod health;
 pub mod health_log;
 pub mod lb;
 pub mod observed;
+pub mod placement;
 pub mod reconcile;
 pub mod restart;
 pub mod revisions;

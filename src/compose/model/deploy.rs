@@ -23,6 +23,18 @@ pub struct Deploy {
     pub endpoint_mode: EndpointMode,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub placement: Placement,
+}
+
+/// deploy.placement, as written; the supervisor parses and checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Placement {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+    /// `spread=node.labels.X`, one per entry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preferences: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -32,7 +44,8 @@ pub struct Resources {
     pub reservations: Reservations,
 }
 
-/// What a replica is guaranteed (Kubernetes requests); `up` does not apply them yet.
+/// What a replica is guaranteed (Kubernetes requests): `up` admits a
+/// replica only where the host has that much left.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Reservations {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,6 +53,8 @@ pub struct Reservations {
     /// Bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]

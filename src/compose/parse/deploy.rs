@@ -7,8 +7,8 @@ use super::{Ctx, Result};
 use crate::compose::error::WarningKind;
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
-    Deploy, EndpointMode, FailureAction, HealthTest, Healthcheck, Limits, Reservations, Resources,
-    Restart, RestartCondition, RestartPolicy, UpdateConfig, UpdateOrder,
+    Deploy, EndpointMode, FailureAction, HealthTest, Healthcheck, Limits, Placement, Reservations,
+    Resources, Restart, RestartCondition, RestartPolicy, UpdateConfig, UpdateOrder,
 };
 use crate::compose::scalar;
 
@@ -105,8 +105,9 @@ const DEPLOY_KEYS: &[&str] = &[
     "rollback_config",
     "endpoint_mode",
     "labels",
+    "placement",
 ];
-const DEPLOY_NOT_IMPLEMENTED: &[&str] = &["placement"];
+const DEPLOY_NOT_IMPLEMENTED: &[&str] = &[];
 const HEALTHCHECK_KEYS: &[&str] = &[
     "test",
     "interval",
@@ -154,6 +155,7 @@ pub fn deploy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Deploy> {
                 d.endpoint_mode = choice(ctx, v, &here, &modes, "vip or dnsrr")?;
             }
             "labels" => d.labels = ctx.labels(v, &here)?,
+            "placement" => d.placement = placement(ctx, v, &here)?,
             _ => ctx.unhandled(&here, &key, DEPLOY_KEYS, DEPLOY_NOT_IMPLEMENTED)?,
         }
     }
@@ -167,11 +169,7 @@ fn resources(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Resources> {
         let here = at.key(&key);
         match key.as_str() {
             "limits" => r.limits = limits(ctx, v, &here)?,
-            "reservations" => {
-                // Kept for `kube generate` (requests); `up` reserves nothing yet.
-                ctx.warn(&here, WarningKind::NotImplemented);
-                r.reservations = reservations(ctx, v, &here)?;
-            }
+            "reservations" => r.reservations = reservations(ctx, v, &here)?,
             _ => ctx.unhandled(&here, &key, &["limits", "reservations"], &[])?,
         }
     }
@@ -201,15 +199,45 @@ fn reservations(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Reservations> 
         match key.as_str() {
             "cpus" => r.cpus = Some(ctx.float(v, &there)?),
             "memory" => r.memory = Some(bytes(ctx, v, &there)?),
+            "pids" => r.pids = Some(u64::from(ctx.uint(v, &there)?)),
             _ => ctx.unhandled(
                 &there,
                 &key,
-                &["cpus", "memory"],
+                &["cpus", "memory", "pids"],
                 &["devices", "generic_resources"],
             )?,
         }
     }
     Ok(r)
+}
+
+/// `constraints: [..]` and `preferences: [{spread: X}]`, kept as text.
+fn placement(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Placement> {
+    let mut p = Placement::default();
+    for (k, v) in ctx.mapping(v, at)? {
+        let key = key_string(k);
+        let here = at.key(&key);
+        match key.as_str() {
+            "constraints" => p.constraints = ctx.string_list(v, &here)?,
+            "preferences" => {
+                for (i, item) in ctx.sequence(v, &here)?.iter().enumerate() {
+                    let there = here.key(&i.to_string());
+                    for (pk, pv) in ctx.mapping(item, &there)? {
+                        let kind = key_string(pk);
+                        let value = ctx.string(pv, &there.key(&kind))?;
+                        p.preferences.push(format!("{kind}={value}"));
+                    }
+                }
+            }
+            _ => ctx.unhandled(
+                &here,
+                &key,
+                &["constraints", "preferences"],
+                &["max_replicas_per_node"],
+            )?,
+        }
+    }
+    Ok(p)
 }
 
 fn restart_policy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<RestartPolicy> {

@@ -162,11 +162,6 @@ fn unimplemented_keys_are_warnings_with_lines() {
         [
             ("version".to_string(), 1, Obsolete),
             ("services.web.blkio_config".to_string(), 5, NotImplemented),
-            (
-                "services.web.deploy.placement".to_string(),
-                8,
-                NotImplemented
-            ),
             ("include".to_string(), 12, NotImplemented),
         ]
     );

@@ -50,7 +50,7 @@ fn wordpress_mysql() {
 #[test]
 fn flask_redis() {
     let l = load_sample(include_str!("../testdata/flask-redis.yaml"));
-    assert_eq!(keys(&l), ["services.redis.deploy.resources.reservations"]);
+    assert!(keys(&l).is_empty(), "{:?}", keys(&l));
     let p = &l.project;
     assert_eq!(p.name, "flask-redis");
     let web = &p.services["web"];

@@ -1,0 +1,140 @@
+//! Root-only: admission on one host. Replicas reserve memory from a small
+//! fake capacity (RCORCH_HOST_CAPACITY, so the host's size does not matter);
+//! one that does not fit stays pending with its reason, and starts by itself
+//! once another is removed. Bad reservations and constraints stop `up`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::project::Project;
+use common::TestEnv;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn fake_capacity() {
+    // Every test in this binary uses the same value, read by `up` and the
+    // supervisor it starts.
+    std::env::set_var("RCORCH_HOST_CAPACITY", "memory=1g");
+}
+
+const FULL: &str = r#"
+services:
+  big:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    deploy:
+      resources:
+        reservations: {memory: 512m}
+  late:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    deploy:
+      resources:
+        reservations: {memory: 768m}
+"#;
+
+#[test]
+fn a_replica_that_does_not_fit_waits_then_starts_when_room_frees() {
+    let Some(env) = TestEnv::new() else { return };
+    fake_capacity();
+    let p = Project::new(&env, "adm", FULL);
+    p.up();
+    assert_eq!(p.running("big").len(), 1);
+    assert!(p.running("late").is_empty(), "late started beyond capacity");
+    let reason = "insufficient memory: 512 MiB reserved of 1 GiB, 768 MiB requested";
+    let ps = env.rcorch(&["ps"]).ok();
+    assert!(
+        ps.contains("pending  adm/late.1") && ps.contains(reason),
+        "{ps}"
+    );
+    let pending = p.events_of("late-1", "pending");
+    assert!(
+        pending.iter().any(|l| l.contains(reason)),
+        "{:#?}",
+        p.events()
+    );
+
+    // Removing big frees its reservation: late starts on its own.
+    p.cmd("scale", &["big=0"]).ok();
+    assert!(
+        p.wait_running("late", 1, WAIT),
+        "late never started: {:#?}",
+        p.events()
+    );
+    assert!(p.running("big").is_empty());
+    let ps = env.rcorch(&["ps"]).ok();
+    assert!(!ps.contains("pending"), "{ps}");
+    p.down();
+}
+
+#[test]
+fn placement_constraints_follow_the_node_labels() {
+    let Some(env) = TestEnv::new() else { return };
+    fake_capacity();
+    std::fs::write(env.root.join("node-labels"), "zone=east\n").unwrap();
+    let yaml = r#"
+services:
+  east:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    deploy:
+      placement:
+        constraints: ["node.labels.zone==east", "node.role==manager"]
+        preferences: [{spread: node.labels.zone}]
+  west:
+    image: busybox
+    command: ["sleep", "1000"]
+    deploy:
+      placement:
+        constraints: ["node.labels.zone==west"]
+"#;
+    let p = Project::new(&env, "place", yaml);
+    p.up();
+    assert_eq!(p.running("east").len(), 1);
+    assert!(p.running("west").is_empty());
+    let ps = env.rcorch(&["ps"]).ok();
+    assert!(
+        ps.contains("unsatisfied placement constraint node.labels.zone==west"),
+        "{ps}"
+    );
+    p.down();
+}
+
+#[test]
+fn bad_reservations_and_constraints_stop_up_naming_the_key() {
+    let Some(env) = TestEnv::new() else { return };
+    fake_capacity();
+    let cases = [
+        (
+            "deploy: {resources: {reservations: {memory: 2g}}}",
+            "services.web.deploy.resources.reservations.memory",
+        ),
+        (
+            "deploy: {resources: {limits: {memory: 64m}, reservations: {memory: 128m}}}",
+            "services.web.deploy.resources.limits.memory",
+        ),
+        (
+            "deploy: {placement: {constraints: [\"node.labels.zone=east\"]}}",
+            "services.web.deploy.placement.constraints[0]",
+        ),
+        (
+            "deploy: {placement: {preferences: [{binpack: node.labels.x}]}}",
+            "services.web.deploy.placement.preferences[0]",
+        ),
+    ];
+    for (i, (deploy, key)) in cases.iter().enumerate() {
+        let yaml = format!(
+            "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"100\"]\n    {deploy}\n"
+        );
+        let p = Project::new(&env, &format!("bad{i}"), &yaml);
+        let out = p.cmd("up", &["-d", "--wait-timeout", "10"]);
+        assert_ne!(out.code, 0, "{deploy}: {out:#?}");
+        assert!(out.stderr.contains(key), "{deploy}: {out:#?}");
+        assert!(p.replicas("web").is_empty(), "{deploy}: something started");
+    }
+    assert_eq!(env.leftovers(), Vec::<String>::new());
+}
