@@ -84,3 +84,81 @@ fn up_builds_missing_images_and_up_build_rebuilds() {
     assert!(config.contains("dockerfile_inline"), "{config}");
     p.down();
 }
+
+const REBUILD: &str = "services:
+  web:
+    build: ./web
+    network_mode: none
+    stop_grace_period: 1s
+  worker:
+    network_mode: none
+    stop_grace_period: 1s
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM busybox
+        CMD [\"sleep\", \"3600\"]
+  follower:
+    image: busybox
+    network_mode: none
+    stop_grace_period: 1s
+    command: [\"sleep\", \"3600\"]
+    depends_on:
+      web: { condition: service_started, restart: true }
+  bystander:
+    image: busybox
+    network_mode: none
+    stop_grace_period: 1s
+    command: [\"sleep\", \"3600\"]
+    depends_on: [web]
+";
+
+/// The one running replica of `service`, once there is exactly one.
+fn only_running(p: &Project, service: &str) -> String {
+    assert!(p.wait_running(service, 1, std::time::Duration::from_secs(30)));
+    p.running(service)[0].id.clone()
+}
+
+/// Waits until `service`'s only running replica has `/v` = `want`.
+fn wait_serving(p: &Project, service: &str, want: &str) -> bool {
+    common::wait_for(std::time::Duration::from_secs(30), || {
+        let running = p.running(service);
+        running.len() == 1 && p.env.rcorch(&["exec", &running[0].id, "cat", "/v"]).stdout == want
+    })
+}
+
+#[test]
+fn up_build_replaces_only_the_replicas_whose_image_changed() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "rapp", REBUILD);
+    let web = env.scratch.join("rapp/web");
+    fs::create_dir_all(&web).unwrap();
+    fs::write(
+        web.join("Dockerfile"),
+        "FROM busybox\nCOPY v /v\nCMD [\"sleep\", \"3600\"]\n",
+    )
+    .unwrap();
+    fs::write(web.join("v"), "one").unwrap();
+    p.up();
+    assert!(wait_serving(&p, "web", "one"));
+    let ids = |p: &Project| ["worker", "follower", "bystander"].map(|s| only_running(p, s));
+    let [worker, follower, bystander] = ids(&p);
+    let web_before = only_running(&p, "web");
+    fs::write(web.join("v"), "two").unwrap();
+    let rebuilt = p.cmd("up", &["-d", "--build", "--wait-timeout", "60"]);
+    assert_eq!(rebuilt.code, 0, "{rebuilt:?}");
+    assert!(wait_serving(&p, "web", "two"), "{:?}", p.events());
+    assert_ne!(only_running(&p, "web"), web_before);
+    let [worker2, follower2, bystander2] = ids(&p);
+    assert_eq!(worker2, worker, "an unchanged build keeps its container");
+    assert_eq!(bystander2, bystander, "a plain dependent is left alone");
+    assert_ne!(follower2, follower, "restart: true follows its dependency");
+    // `compose build` then a plain `up` replaces it too.
+    fs::write(web.join("v"), "three").unwrap();
+    let args = ["compose", "-f", p.file_str(), "-p", "rapp", "build", "web"];
+    assert_eq!(env.rcorch(&args).code, 0);
+    p.up();
+    assert!(wait_serving(&p, "web", "three"), "{:?}", p.events());
+    assert_eq!(only_running(&p, "worker"), worker);
+    p.down();
+}

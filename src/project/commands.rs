@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 
 use super::replicas::replica_labels;
 use super::select::{merge_selected, selected_services};
-use super::translate::{translate, volume_name};
+use super::translate::{translate_built, volume_name};
 use super::{ProjectDir, ProjectError, ProjectRecord, Result};
 use crate::compose::model::Project;
 use crate::compose::sources::Readers;
@@ -63,7 +63,7 @@ pub fn apply_services_reading(
     let dir = ProjectDir::new(&instance.root, &project.name);
     let files = super::files::read(&dir, project, &selected, readers)?;
     let previous = dir.load().ok();
-    let fresh = translate(project, previous.as_ref());
+    let fresh = translate_built(project, previous.as_ref(), &built_ids(&images, project));
     let mut record = match named.is_empty() {
         true => fresh,
         false => merge_selected(fresh, previous.as_ref(), &selected),
@@ -79,6 +79,18 @@ pub fn apply_services_reading(
     dir.save(&record)?;
     dir.save_history(&history)?;
     Ok(record)
+}
+
+/// The image id each service with `build:` runs now (its image is named by
+/// `up` before this): a rebuild that changed it replaces its replicas.
+fn built_ids(
+    images: &crate::image::ImageStore,
+    project: &Project,
+) -> std::collections::BTreeMap<String, String> {
+    let built = project.services.iter().filter(|(_, s)| s.build.is_some());
+    built
+        .filter_map(|(name, s)| Some((name.clone(), images.resolve(s.image.as_deref()?).ok()?.id)))
+        .collect()
 }
 
 /// Wall-clock seconds, as the history records them.

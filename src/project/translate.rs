@@ -2,6 +2,8 @@
 //! supervisor's `ServiceSpec` and a template for running one replica. Pure;
 //! a service's revision moves on only when its definition changes.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::compose::model::{self as compose, HealthTest, MountKind, Restart};
@@ -93,6 +95,14 @@ pub struct ServiceRecord {
     /// least-connections proxy serves on the service's VIP.
     #[serde(default)]
     pub vip_ports: Vec<u16>,
+    /// The id of the image `build:` made: a rebuild giving a new one is a
+    /// new revision, so the replicas are replaced (`up --build`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// The revisions of the `depends_on … restart: true` dependencies: an
+    /// update of one is a new revision of this service too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub restarts_with: BTreeMap<String, u64>,
 }
 
 impl ServiceRecord {
@@ -107,6 +117,8 @@ impl ServiceRecord {
             dnsrr: false,
             autoscale: None,
             vip_ports: Vec::new(),
+            image_id: None,
+            restarts_with: BTreeMap::new(),
         }
     }
 
@@ -154,24 +166,43 @@ impl ProjectRecord {
 /// Translates `project`, keeping each unchanged service's revision from
 /// `previous` and giving changed or new ones the next revision.
 pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -> ProjectRecord {
-    let services: Vec<ServiceRecord> = project
-        .services
-        .iter()
-        .map(|(name, service)| {
-            let mut record = service_record(project, name, service);
-            let before = previous.and_then(|p| p.service(name));
-            record.spec.revision = match before {
-                Some(b) if same_definition(b, &record) => b.spec.revision,
-                Some(b) => b.spec.revision + 1,
-                None => 1,
-            };
-            // The autoscaler owns the count: a new `up` keeps what it chose.
-            if let (Some(policy), Some(b)) = (&record.autoscale, before) {
-                record.spec.replicas = policy.clamp(b.spec.replicas);
-            }
-            record
-        })
-        .collect();
+    translate_built(project, previous, &BTreeMap::new())
+}
+
+/// As `translate`, `image_ids` holding the image id each service with
+/// `build:` runs now. Dependencies get their revision first, so a
+/// `restart: true` dependent sees the one its dependency moved on to.
+pub fn translate_built(
+    project: &compose::Project,
+    previous: Option<&ProjectRecord>,
+    image_ids: &BTreeMap<String, String>,
+) -> ProjectRecord {
+    let order = crate::compose::topological_order(project)
+        .unwrap_or_else(|_| project.services.keys().cloned().collect());
+    let mut done: BTreeMap<String, ServiceRecord> = BTreeMap::new();
+    for name in order {
+        let service = &project.services[&name];
+        let mut record = service_record(project, &name, service);
+        record.image_id = image_ids.get(&name).cloned();
+        record.restarts_with = service
+            .depends_on
+            .iter()
+            .filter(|(_, d)| d.restart)
+            .filter_map(|(dep, _)| Some((dep.clone(), done.get(dep)?.spec.revision)))
+            .collect();
+        let before = previous.and_then(|p| p.service(&name));
+        record.spec.revision = match before {
+            Some(b) if same_definition(b, &record) => b.spec.revision,
+            Some(b) => b.spec.revision + 1,
+            None => 1,
+        };
+        // The autoscaler owns the count: a new `up` keeps what it chose.
+        if let (Some(policy), Some(b)) = (&record.autoscale, before) {
+            record.spec.replicas = policy.clamp(b.spec.replicas);
+        }
+        done.insert(name, record);
+    }
+    let services: Vec<ServiceRecord> = done.into_values().collect();
     let used: Vec<&String> = services
         .iter()
         .flat_map(|s| {
@@ -276,7 +307,8 @@ fn same_definition(a: &ServiceRecord, b: &ServiceRecord) -> bool {
         let mut spec = r.spec.clone();
         spec.replicas = 0;
         spec.revision = 0;
-        (spec, r.template.clone(), r.health_command.clone())
+        let pins = (r.image_id.clone(), r.restarts_with.clone());
+        (spec, r.template.clone(), r.health_command.clone(), pins)
     };
     strip(a) == strip(b)
 }
@@ -318,6 +350,8 @@ fn service_record(project: &compose::Project, name: &str, s: &compose::Service) 
         dnsrr: s.deploy.endpoint_mode == compose::EndpointMode::Dnsrr,
         autoscale,
         vip_ports: vip_ports(s),
+        image_id: None,
+        restarts_with: BTreeMap::new(),
     }
 }
 

@@ -89,6 +89,36 @@ fn revisions_move_only_when_a_definition_changes() {
     assert_eq!(changed.service("db").unwrap().spec.revision, 1);
 }
 
+const BUILT: &str = r#"
+name: shop
+services:
+  api:
+    build: .
+    image: shop-api
+  web:
+    image: busybox
+    depends_on:
+      api: { condition: service_started, restart: true }
+  batch:
+    image: busybox
+    depends_on: [api]
+"#;
+
+#[test]
+fn a_rebuilt_image_is_a_new_revision_and_restarts_its_dependents() {
+    let ids = |id: &str| BTreeMap::from([("api".to_string(), id.to_string())]);
+    let first = translate_built(&project(BUILT), None, &ids("sha256:aa"));
+    let same = translate_built(&project(BUILT), Some(&first), &ids("sha256:aa"));
+    for s in ["api", "web", "batch"] {
+        assert_eq!(same.service(s).unwrap().spec.revision, 1, "{s}");
+    }
+    let rebuilt = translate_built(&project(BUILT), Some(&first), &ids("sha256:bb"));
+    let revision = |s: &str| rebuilt.service(s).unwrap().spec.revision;
+    assert_eq!(revision("api"), 2);
+    assert_eq!(revision("web"), 2, "restart: true follows its dependency");
+    assert_eq!(revision("batch"), 1, "a plain dependent is left alone");
+}
+
 #[test]
 fn named_volumes_get_the_projects_names() {
     let p = project(
