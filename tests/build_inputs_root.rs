@@ -257,6 +257,21 @@ fn pull_fetches_missing_bases_and_refreshes_with_pull() {
     assert_ne!(stale.code, 0, "without --pull the store's base is used");
     build(&df, &["-t", "p2", "--pull"]).ok();
     assert_eq!(run(&env, "p2", &["cat", "/seen"]), "two");
+    // compose `build.pull: true` pulls too; `no_cache: true` runs every step.
+    env.rcorch(&["import", tar, remote]).ok();
+    let yaml = format!(
+        "services:\n  app:\n    build:\n      context: {}\n      pull: true\n      no_cache: true\n",
+        ctx.display()
+    );
+    let file = env.scratch_file("pull-compose.yaml", &yaml);
+    let compose = ["compose", "-f", file.to_str().unwrap(), "-p", "pc", "build"];
+    let first = ns.rcorch(&env, &compose, None);
+    first.ok();
+    assert!(first.stderr.contains("pulling"), "{first:#?}");
+    assert_eq!(run(&env, "pc-app", &["cat", "/seen"]), "two");
+    let again = ns.rcorch(&env, &compose, None);
+    again.ok();
+    assert!(!again.stderr.contains("CACHED"), "{again:#?}");
     // An unreachable registry: one clear error naming the image.
     let out = build("FROM 127.0.0.1:5999/none/such:v1\n", &[]);
     assert_ne!(out.code, 0);

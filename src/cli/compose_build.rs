@@ -88,7 +88,7 @@ fn request(
         epoch: std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|v| v.parse().ok()),
-        pull: false,
+        pull: spec.pull,
         registry: Some(registry),
     })
 }

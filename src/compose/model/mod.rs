@@ -414,4 +414,7 @@ pub struct BuildSpec {
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_cache: bool,
+    /// Pull the base images first, as `build --pull`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pull: bool,
 }

@@ -309,3 +309,18 @@ fn a_host_port_published_by_two_services_is_refused_naming_both() {
     // Other protocol, other address, other port: all fine.
     ok("services:\n  a:\n    image: x\n    ports: [\"8080:80\", \"127.0.0.1:9090:90\"]\n  b:\n    image: x\n    ports: [\"8080:80/udp\", \"127.0.0.2:9090:90\", \"8081:80\"]\n");
 }
+
+#[test]
+fn build_pull_and_no_cache_are_taken_and_unknown_build_keys_refused() {
+    let l = ok(
+        "services:\n  web:\n    build:\n      context: .\n      pull: true\n      no_cache: true\n",
+    );
+    assert!(warning_keys(&l).is_empty(), "{:?}", warning_keys(&l));
+    let build = l.project.services["web"].build.clone().unwrap();
+    assert!(build.pull && build.no_cache, "{build:?}");
+    assert_err(
+        "services:\n  web:\n    build:\n      context: .\n      pul: true\n",
+        5,
+        "services.web.build: additional property pul is not allowed; did you mean pull?",
+    );
+}
