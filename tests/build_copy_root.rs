@@ -174,3 +174,44 @@ fn concurrent_builds_keep_both_cache_entries() {
         assert!(!out.stderr.contains(" DONE "), "{out:#?}");
     }
 }
+
+#[test]
+fn a_dockerfiles_own_ignore_file_replaces_the_contexts() {
+    let Some(env) = TestEnv::new() else { return };
+    let ctx = env.scratch.join("ign");
+    fs::create_dir_all(ctx.join("docker")).unwrap();
+    for f in ["a.txt", "b.txt"] {
+        fs::write(ctx.join(f), f).unwrap();
+    }
+    fs::write(ctx.join(".dockerignore"), "a.txt\n").unwrap();
+    let df = "FROM busybox\nCOPY *.txt /out/\n";
+    fs::write(ctx.join("Dockerfile"), df).unwrap();
+    fs::write(ctx.join("docker/app.Dockerfile"), df).unwrap();
+    fs::write(ctx.join("docker/app.Dockerfile.dockerignore"), "b.txt\n").unwrap();
+    let build = |tag: &str, extra: &[&str]| {
+        let mut args = vec!["build", "--network", "none", "-t", tag];
+        args.extend_from_slice(extra);
+        args.push(ctx.to_str().unwrap());
+        env.rcorch(&args).ok();
+    };
+    build("ign-ctx", &[]);
+    assert_eq!(run(&env, "ign-ctx", "ls /out"), "b.txt");
+    let own = ctx.join("docker/app.Dockerfile");
+    build("ign-own", &["-f", own.to_str().unwrap()]);
+    assert_eq!(
+        run(&env, "ign-own", "ls /out"),
+        "a.txt",
+        "not merged with .dockerignore"
+    );
+    // --check reads the same file: COPY of b.txt is CopyIgnoredFile there.
+    fs::write(&own, "FROM busybox\nCOPY b.txt /b\n").unwrap();
+    let args = [
+        "build",
+        "--check",
+        "-f",
+        own.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ];
+    let check = env.rcorch(&args);
+    assert!(check.stderr.contains("CopyIgnoredFile"), "{check:#?}");
+}

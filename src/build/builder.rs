@@ -32,6 +32,9 @@ pub struct BuildRequest {
     pub context: PathBuf,
     pub dockerfile: String,
     pub dockerfile_name: String,
+    /// The Dockerfile on disk, if it is a file: its `NAME.dockerignore`
+    /// takes precedence over the context's `.dockerignore`.
+    pub dockerfile_path: Option<PathBuf>,
     pub tags: Vec<String>,
     pub build_args: BTreeMap<String, String>,
     pub target: Option<String>,
@@ -90,9 +93,8 @@ pub fn build(
     let work = build_root.join(std::process::id().to_string());
     std::fs::create_dir_all(&work)
         .map_err(|e| BuildFailure::Other(format!("{}: {e}", work.display())))?;
-    let ignore = std::fs::read_to_string(req.context.join(".dockerignore"))
-        .map(|t| Ignore::parse(&t))
-        .unwrap_or_default();
+    let ignore =
+        super::ignore::read(&req.context, req.dockerfile_path.as_deref()).unwrap_or_default();
     let mut b = Builder {
         instance,
         req,

@@ -1,6 +1,6 @@
 //! `.dockerignore` patterns (`*`, `?`, `**`, `!` exceptions; the last match
 //! wins; a pattern matching a directory excludes what is under it) and the
-//! glob matching COPY sources use. Pure.
+//! glob matching COPY sources use. Pure but `read`.
 
 /// Parsed `.dockerignore`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +47,31 @@ impl Ignore {
     pub fn has_exceptions(&self) -> bool {
         self.patterns.iter().any(|(n, _)| *n)
     }
+}
+
+/// Where a build's ignore file may be, first found wins: BuildKit's
+/// `<Dockerfile>.dockerignore` next to the Dockerfile (it replaces the
+/// context's, never merges with it), then the context's `.dockerignore`.
+pub fn ignore_files(
+    context: &std::path::Path,
+    dockerfile: Option<&std::path::Path>,
+) -> Vec<std::path::PathBuf> {
+    let own = dockerfile.map(|d| {
+        let mut name = d.as_os_str().to_owned();
+        name.push(".dockerignore");
+        std::path::PathBuf::from(name)
+    });
+    own.into_iter()
+        .chain([context.join(".dockerignore")])
+        .collect()
+}
+
+/// The first ignore file of `ignore_files` that exists, parsed.
+pub fn read(context: &std::path::Path, dockerfile: Option<&std::path::Path>) -> Option<Ignore> {
+    ignore_files(context, dockerfile)
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|t| Ignore::parse(&t))
 }
 
 /// Path segments with `.`, empty parts and leading `/` removed.
@@ -119,6 +144,20 @@ pub fn has_wildcards(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dockerfiles_own_ignore_file_comes_first() {
+        let ctx = std::path::Path::new("/ctx");
+        let df = std::path::Path::new("/ctx/docker/app.Dockerfile");
+        assert_eq!(
+            ignore_files(ctx, Some(df)),
+            [
+                std::path::PathBuf::from("/ctx/docker/app.Dockerfile.dockerignore"),
+                ctx.join(".dockerignore")
+            ]
+        );
+        assert_eq!(ignore_files(ctx, None), [ctx.join(".dockerignore")]);
+    }
 
     #[test]
     fn globs() {

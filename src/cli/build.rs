@@ -63,6 +63,8 @@ pub struct BuildArgs {
 struct Inputs {
     text: String,
     name: String,
+    /// The Dockerfile's file (none when it came from stdin).
+    path: Option<PathBuf>,
     context: PathBuf,
     _stdin: Option<stdin::TempContext>,
 }
@@ -95,12 +97,13 @@ fn inputs(root: &Path, args: &BuildArgs) -> Result<Inputs, Failure> {
         return Ok(Inputs {
             text,
             name,
+            path: dockerfile_path(&args.context, args.file.as_deref()),
             context: args.context.clone(),
             _stdin: None,
         });
     }
-    let (text, ctx) = match read_stdin(args)? {
-        StdinInput::Dockerfile(text) => (text, stdin::unpack(root, None)?),
+    let (text, ctx, path) = match read_stdin(args)? {
+        StdinInput::Dockerfile(text) => (text, stdin::unpack(root, None)?, None),
         StdinInput::Archive(data) => {
             let ctx = stdin::unpack(root, Some(&data))?;
             let (text, _) = read_dockerfile(
@@ -118,15 +121,26 @@ fn inputs(root: &Path, args: &BuildArgs) -> Result<Inputs, Failure> {
                     archive_dockerfile(args)
                 ))
             })?;
-            (text, ctx)
+            let path = ctx.path.join(archive_dockerfile(args));
+            (text, ctx, Some(path))
         }
     };
     Ok(Inputs {
         text,
         name: "Dockerfile".into(),
+        path,
         context: ctx.path.clone(),
         _stdin: Some(ctx),
     })
+}
+
+/// The file `-f` (or the context's `Dockerfile`) names; none for `-f -`.
+fn dockerfile_path(context: &Path, file: Option<&str>) -> Option<PathBuf> {
+    match file {
+        Some("-") => None,
+        Some(f) => Some(PathBuf::from(f)),
+        None => Some(context.join("Dockerfile")),
+    }
 }
 
 /// The Dockerfile's text and the name errors give it.
@@ -140,10 +154,7 @@ pub fn read_dockerfile(context: &Path, file: Option<&str>) -> Result<(String, St
             Ok((text, "Dockerfile".into()))
         }
         _ => {
-            let path = match file {
-                Some(f) => PathBuf::from(f),
-                None => context.join("Dockerfile"),
-            };
+            let path = dockerfile_path(context, file).unwrap_or_default();
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 Failure::from(format!(
                     "cannot read Dockerfile {}: {e} (use -f to name another)",
@@ -198,9 +209,11 @@ pub fn check_only(root: &Path, args: &BuildArgs) -> CliResult {
         Some(p)
     };
     let ignore = (!from_stdin(args))
-        .then(|| std::fs::read_to_string(args.context.join(".dockerignore")).ok())
-        .flatten()
-        .map(|t| crate::build::ignore::Ignore::parse(&t));
+        .then(|| {
+            let dockerfile = dockerfile_path(&args.context, args.file.as_deref());
+            crate::build::ignore::read(&args.context, dockerfile.as_deref())
+        })
+        .flatten();
     let target_platform = format!("linux/{}", crate::image::oci::host_arch());
     let known = check::Known {
         base_env: &base_env,
@@ -261,6 +274,7 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         context: inputs.context.clone(),
         dockerfile: inputs.text.clone(),
         dockerfile_name: inputs.name.clone(),
+        dockerfile_path: inputs.path.clone(),
         tags: args.tag.clone(),
         build_args,
         target: args.target.clone(),

@@ -57,15 +57,16 @@ fn request(
     image: &str,
     registry: crate::image::registry_io::Access,
 ) -> Result<BuildRequest, Failure> {
-    let (dockerfile, dockerfile_name) = match (&spec.dockerfile_inline, &spec.dockerfile) {
-        (Some(inline), _) => (inline.clone(), "dockerfile_inline".to_string()),
-        (None, file) => {
-            let path = spec.context.join(file.as_deref().unwrap_or("Dockerfile"));
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| Failure::from(format!("cannot read {}: {e}", path.display())))?;
-            (text, path.display().to_string())
-        }
-    };
+    let (dockerfile, dockerfile_name, dockerfile_path) =
+        match (&spec.dockerfile_inline, &spec.dockerfile) {
+            (Some(inline), _) => (inline.clone(), "dockerfile_inline".to_string(), None),
+            (None, file) => {
+                let path = spec.context.join(file.as_deref().unwrap_or("Dockerfile"));
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| Failure::from(format!("cannot read {}: {e}", path.display())))?;
+                (text, path.display().to_string(), Some(path))
+            }
+        };
     let network = match spec.network.as_deref() {
         Some("none") => RunNetwork::None,
         Some("host") => RunNetwork::Host,
@@ -77,6 +78,7 @@ fn request(
         context: spec.context.clone(),
         dockerfile,
         dockerfile_name,
+        dockerfile_path,
         tags,
         build_args: spec.args.clone(),
         target: spec.target.clone(),
