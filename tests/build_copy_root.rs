@@ -215,3 +215,44 @@ fn a_dockerfiles_own_ignore_file_replaces_the_contexts() {
     let check = env.rcorch(&args);
     assert!(check.stderr.contains("CopyIgnoredFile"), "{check:#?}");
 }
+
+#[test]
+fn copy_from_a_stage_expands_wildcards_in_the_stage() {
+    let Some(env) = TestEnv::new() else { return };
+    let ctx = env.scratch.join("glob");
+    fs::create_dir_all(&ctx).unwrap();
+    let df = "FROM busybox AS build
+RUN mkdir -p /out/sub && echo a > /out/a.so && echo b > /out/b.so && echo t > /out/c.txt \\
+ && echo x > /out/sub/x.so
+FROM busybox
+COPY --from=build /out/*.so /lib2/
+COPY --from=build /out/*/x.so /deep/
+COPY --from=build --exclude=b.so /out/*.so /ex/
+";
+    fs::write(ctx.join("Dockerfile"), df).unwrap();
+    let build = |tag: &str| {
+        env.rcorch(&[
+            "build",
+            "--network",
+            "none",
+            "-t",
+            tag,
+            ctx.to_str().unwrap(),
+        ])
+    };
+    build("glob").ok();
+    let seen = run(&env, "glob", "ls /lib2; cat /deep/x.so; ls /ex");
+    assert_eq!(seen, "a.so\nb.so\nx\na.so");
+    fs::write(
+        ctx.join("Dockerfile"),
+        format!("{df}COPY --from=build /out/*.h /h/\n"),
+    )
+    .unwrap();
+    let none = build("glob2");
+    assert_ne!(none.code, 0);
+    assert!(
+        none.stderr
+            .contains("/out/*.h: not found in the source stage"),
+        "{none:#?}"
+    );
+}

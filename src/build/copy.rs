@@ -19,6 +19,7 @@ use nix::sched::{unshare, CloneFlags};
 use super::chmod::Chmod;
 use super::ignore::Ignore;
 
+mod stage_glob;
 mod write;
 use write::{make_dir, make_parents, write_file};
 
@@ -116,11 +117,15 @@ fn child(job: &CopyJob, ctx: RawFd) -> Result<(), String> {
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
         .map_err(|e| format!("mount private: {e}"))?;
     let stage_root;
-    let ctx = match job.from_layers {
-        None => ctx,
+    let (ctx, placements) = match job.from_layers {
+        None => (ctx, job.placements.clone()),
         Some(layers) => {
             stage_root = open_stage(layers, job.source_mount)?;
-            stage_root.as_raw_fd()
+            let root = stage_root.as_raw_fd();
+            (
+                root,
+                stage_glob::expand(root, &job.placements, job.exclude)?,
+            )
         }
     };
     let root = if job.layers.is_empty() {
@@ -147,7 +152,7 @@ fn child(job: &CopyJob, ctx: RawFd) -> Result<(), String> {
     std::env::set_current_dir("/").map_err(|e| format!("chdir: {e}"))?;
     // SAFETY: umask only changes this process's file creation mask.
     unsafe { libc::umask(0o022) };
-    for p in &job.placements {
+    for p in &placements {
         place(job, ctx, p)?;
     }
     for (path, f) in &job.fetched {

@@ -74,6 +74,41 @@ pub fn read(context: &std::path::Path, dockerfile: Option<&std::path::Path>) -> 
         .map(|t| Ignore::parse(&t))
 }
 
+/// The paths `parts` name, wildcards (in any segment) expanded against
+/// `list(dir)`, a directory's entry names ("" is the root); sorted per
+/// segment. A literal segment is kept as it is: callers check existence.
+pub fn expand_parts(parts: &[String], list: &mut dyn FnMut(&str) -> Vec<String>) -> Vec<String> {
+    let mut found = vec![String::new()];
+    for part in parts {
+        let mut next = Vec::new();
+        for base in &found {
+            if has_wildcards(part) {
+                let mut names: Vec<String> =
+                    list(base).into_iter().filter(|n| glob(part, n)).collect();
+                names.sort();
+                next.extend(names.into_iter().map(|n| join(base, &n)));
+            } else {
+                next.push(join(base, part));
+            }
+        }
+        found = next;
+    }
+    found
+}
+
+fn join(base: &str, name: &str) -> String {
+    match base.is_empty() {
+        true => name.to_string(),
+        false => format!("{base}/{name}"),
+    }
+}
+
+/// Path segments with `.`, empty parts and leading `/` removed; `..`
+/// goes up, never above the root.
+pub fn segments(p: &str) -> Vec<String> {
+    clean(p)
+}
+
 /// Path segments with `.`, empty parts and leading `/` removed.
 fn clean(p: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -144,6 +179,28 @@ pub fn has_wildcards(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_expand_in_any_segment() {
+        let mut list = |dir: &str| -> Vec<String> {
+            let names: &[&str] = match dir {
+                "" => &["out", "src"],
+                "out" => &["b.so", "a.so", "c.txt", "lib"],
+                "out/lib" => &["x.so"],
+                _ => &[],
+            };
+            names.iter().map(|n| n.to_string()).collect()
+        };
+        assert_eq!(
+            expand_parts(&segments("/out/*.so"), &mut list),
+            ["out/a.so", "out/b.so"]
+        );
+        assert_eq!(
+            expand_parts(&segments("/*/lib/x.so"), &mut list),
+            ["out/lib/x.so", "src/lib/x.so"]
+        );
+        assert!(expand_parts(&segments("/out/*.h"), &mut list).is_empty());
+    }
 
     #[test]
     fn the_dockerfiles_own_ignore_file_comes_first() {

@@ -297,27 +297,14 @@ pub fn match_sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<S
             p => parts.push(p.to_string()),
         }
     }
-    let mut found = vec![String::new()];
-    for part in &parts {
-        let mut next = Vec::new();
-        for base in &found {
-            if has_wildcards(part) {
-                let dir = context.join(base);
-                let mut names: Vec<String> = std::fs::read_dir(&dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| crate::build::ignore::glob(part, n))
-                    .collect();
-                names.sort();
-                next.extend(names.into_iter().map(|n| join(base, &n)));
-            } else {
-                next.push(join(base, part));
-            }
-        }
-        found = next;
-    }
+    let mut list = |dir: &str| -> Vec<String> {
+        let entries = std::fs::read_dir(context.join(dir)).into_iter().flatten();
+        let names = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned());
+        names.collect()
+    };
+    let mut found = crate::build::ignore::expand_parts(&parts, &mut list);
     found.retain(|p| p.is_empty() || !ignore.excluded(p));
     found.retain(|p| context.join(p).symlink_metadata().is_ok());
     if found.is_empty() {
@@ -326,14 +313,6 @@ pub fn match_sources(context: &Path, src: &str, ignore: &Ignore) -> Result<Vec<S
         ));
     }
     Ok(found)
-}
-
-fn join(base: &str, name: &str) -> String {
-    if base.is_empty() {
-        name.to_string()
-    } else {
-        format!("{base}/{name}")
-    }
 }
 
 /// `--chown=USER[:GROUP]` with names looked up in the stage's files.
