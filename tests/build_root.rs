@@ -94,7 +94,7 @@ CMD ["cat /app/out"]
     let id = out.ok();
     assert_eq!(fs::read_to_string(&iid).unwrap(), id);
     assert!(
-        out.stderr.contains("#2 [5/17] COPY hello.txt ./"),
+        out.stderr.contains("#2 [ 5/17] COPY hello.txt ./"),
         "{}",
         out.stderr
     );

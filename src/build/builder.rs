@@ -244,12 +244,9 @@ impl Builder<'_> {
             .chain(insts[1..].iter())
             .collect();
         let total = body.len();
-        let label = if count > 1 {
-            format!("stage-{n} ")
-        } else {
-            String::new()
-        };
-        self.progress(&format!("[{label}1/{total}] FROM {image}"));
+        let stage = (n, from.name.as_deref());
+        let label = |k| super::progress::step_label(stage, count, (k, total));
+        self.progress(&format!("{} FROM {image}", label(1)));
         let scope = Scope {
             build_args: &self.req.build_args,
             global_args: global,
@@ -257,19 +254,9 @@ impl Builder<'_> {
         };
         for (k, &i) in body.iter().enumerate().skip(1) {
             let started = Instant::now();
-            let label = if count > 1 {
-                format!("stage-{n} ")
-            } else {
-                String::new()
-            };
             let changed_fs = !stage::apply(&mut state, i, &scope).map_err(|m| fail(i, m))?;
             if changed_fs {
-                self.progress(&format!(
-                    "[{label}{}/{total}] {} {}",
-                    k + 1,
-                    i.command.name(),
-                    i.text
-                ));
+                self.progress(&format!("{} {} {}", label(k + 1), i.command.name(), i.text));
                 let inputs = self
                     .step_inputs(&state, i, done, esc)
                     .map_err(|m| fail(i, m))?;

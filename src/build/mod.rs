@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod ignore;
 pub mod layer_tar;
 pub mod plan;
+pub mod progress;
 pub mod run_mounts;
 pub mod stage;
 pub mod stdin;

@@ -8,6 +8,7 @@ pub mod control;
 pub mod copy;
 pub mod copy_stopped;
 mod detach;
+pub mod echo;
 pub mod exec;
 pub mod export;
 mod files;

@@ -4,7 +4,7 @@
 //! process per container, no daemon: `rcorch run` itself in the foreground,
 //! a detached fork of it with `-d`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -286,7 +286,7 @@ pub struct ParentSide {
     /// Container output: (fd, stream). With a terminal, one fd: the pty master.
     pub outputs: Vec<(OwnedFd, Stream)>,
     /// Where to echo output (the user's terminal) in the foreground.
-    pub echo: bool,
+    pub echo: super::echo::Echo,
     /// Our stdin, copied into the pty master (`-it`).
     pub stdin_to_master: Option<RawFd>,
     pub terminal: Option<TerminalGuard>,
@@ -353,7 +353,7 @@ fn supervise(
             }
             match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
                 Ok(0) | Err(_) => closed.push(i),
-                Ok(n) => copy_out(&buf[..n], *stream, side.echo, log.as_mut()),
+                Ok(n) => copy_out(&buf[..n], *stream, &mut side.echo, log.as_mut()),
             }
         }
         for i in closed.into_iter().rev() {
@@ -366,19 +366,18 @@ fn supervise(
     if let Some(log) = log.as_mut() {
         let _ = log.finish();
     }
+    side.echo.finish();
     drop(side.terminal);
     exited.unwrap_or_else(|| waitpid(child, None).unwrap_or(WaitStatus::StillAlive))
 }
 
-fn copy_out(bytes: &[u8], stream: Stream, echo: bool, log: Option<&mut LogWriter>) {
-    if echo {
-        let _ = match stream {
-            Stream::Stdout => std::io::stdout()
-                .write_all(bytes)
-                .and_then(|_| std::io::stdout().flush()),
-            Stream::Stderr => std::io::stderr().write_all(bytes),
-        };
-    }
+fn copy_out(
+    bytes: &[u8],
+    stream: Stream,
+    echo: &mut super::echo::Echo,
+    log: Option<&mut LogWriter>,
+) {
+    echo.write(stream, bytes);
     if let Some(log) = log {
         let _ = log.write(stream, bytes);
     }

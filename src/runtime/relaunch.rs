@@ -56,7 +56,7 @@ pub fn relaunch(
         tty: config.tty,
         interactive: config.interactive,
         foreground: false,
-        echo: false,
+        echo: super::echo::Echo::Off,
     };
     let outcome =
         super::detach::spawn_detached_monitor(&monitor, &mut plan, &stdio, &release_network);

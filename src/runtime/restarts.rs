@@ -199,7 +199,7 @@ impl Monitor<'_> {
             tty: self.config.tty,
             interactive: self.config.interactive,
             foreground: false,
-            echo: false,
+            echo: super::echo::Echo::Off,
         };
         let stdio = ContainerStdio::open(&request).map_err(|e| StartFailure {
             exit_code: 125,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::sched::CloneFlags;
 use thiserror::Error;
 
+use super::echo::Echo;
 use super::init::{ExecTarget, InitPlan};
 use super::monitor::{Ended, Monitor};
 use super::mounts::{cgroup_mounts, plan_mounts, MountPlan, RootfsPaths};
@@ -88,7 +89,7 @@ pub fn run(
     let images = instance.images()?;
     let image = image_defaults(&images, &request.image)?;
     let id = names::random_id();
-    let echo = !detach;
+    let echo = Echo::from(!detach);
     run_image(instance, request, image, (id, detach, echo))
 }
 
@@ -101,7 +102,7 @@ pub fn run_step(
     request: &RunRequest,
     image: ImageDefaults,
     id: String,
-    echo: bool,
+    echo: Echo,
 ) -> Result<i32, RunError> {
     match run_image(instance, request, image, (id, false, echo))? {
         RunOutcome::Exited(code) => Ok(code),
@@ -113,7 +114,7 @@ fn run_image(
     instance: &Instance,
     request: &RunRequest,
     image: ImageDefaults,
-    (id, detach, echo): (String, bool, bool),
+    (id, detach, echo): (String, bool, Echo),
 ) -> Result<RunOutcome, RunError> {
     let created = create_record(instance, request, &image, id)?;
     let mut guard = RecordGuard {
@@ -165,7 +166,7 @@ pub fn start_existing(
     config: &ContainerConfig,
     (foreground, echo): (bool, bool),
 ) -> Result<RunOutcome, RunError> {
-    launch(instance, config, (!foreground, echo), &mut || {})
+    launch(instance, config, (!foreground, echo.into()), &mut || {})
 }
 
 /// Validates the request and writes the container's record (with its
@@ -229,7 +230,7 @@ fn create_record(
 fn launch(
     instance: &Instance,
     config: &ContainerConfig,
-    (detach, echo): (bool, bool),
+    (detach, echo): (bool, Echo),
     owned: &mut dyn FnMut(),
 ) -> Result<RunOutcome, RunError> {
     let images = instance.images()?;

@@ -7,6 +7,7 @@ use nix::fcntl::OFlag;
 use nix::sys::termios::{self, SetArg, Termios};
 
 use super::console::{receive_master, ConsoleSocket};
+use super::echo::Echo;
 use super::logs::Stream;
 use super::monitor::ParentSide;
 
@@ -15,14 +16,14 @@ pub enum ContainerStdio {
         stdin: OwnedFd,
         stdout: (OwnedFd, OwnedFd),
         stderr: (OwnedFd, OwnedFd),
-        echo: bool,
+        echo: Echo,
     },
     /// The pty is made inside the container; its master arrives on `socket`.
     Tty {
         socket: ConsoleSocket,
         size: Option<nix::pty::Winsize>,
         stdin_forward: bool,
-        echo: bool,
+        echo: Echo,
         terminal: Option<TerminalGuard>,
     },
 }
@@ -34,7 +35,7 @@ pub struct StdioRequest {
     pub foreground: bool,
     /// Copy the output to rcorch's own stdout/stderr (foreground `run`;
     /// a quiet build step only logs it).
-    pub echo: bool,
+    pub echo: Echo,
 }
 
 impl ContainerStdio {
@@ -58,7 +59,7 @@ impl ContainerStdio {
             stdin,
             stdout: nix::unistd::pipe2(OFlag::O_CLOEXEC)?,
             stderr: nix::unistd::pipe2(OFlag::O_CLOEXEC)?,
-            echo: req.echo,
+            echo: req.echo.clone(),
         })
     }
 
@@ -141,7 +142,7 @@ fn open_tty(req: &StdioRequest) -> nix::Result<ContainerStdio> {
         socket: ConsoleSocket::new()?,
         size: if attached { window_size(0) } else { None },
         stdin_forward: req.interactive && req.foreground,
-        echo: req.echo,
+        echo: req.echo.clone(),
         terminal,
     })
 }

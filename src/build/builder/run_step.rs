@@ -106,7 +106,10 @@ impl Builder<'_> {
             &request,
             image,
             id.clone(),
-            !self.req.quiet,
+            match self.req.quiet {
+                true => crate::runtime::echo::Echo::Off,
+                false => crate::runtime::echo::Echo::step(&format!("#{}", self.step)),
+            },
         );
         let code = match code {
             Ok(c) => c,
