@@ -13,6 +13,7 @@ mod container;
 mod docs;
 mod files;
 mod network;
+mod probe_action;
 mod probes;
 mod quantity;
 mod sets;
@@ -154,5 +155,7 @@ fn escape_dollars(v: &mut Value) {
     }
 }
 
+#[cfg(test)]
+mod pod_tests;
 #[cfg(test)]
 mod tests;

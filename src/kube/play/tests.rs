@@ -199,11 +199,11 @@ fn unsupported_fields_are_one_error_naming_object_field_and_line() {
         "/m/app.yaml:8: Pod p: spec.containers[0].stdin: not supported by rcorch kube play"
     );
     let e = error(&format!(
-        "{base}    livenessProbe:\n      httpGet: {{port: 80}}\n"
+        "{base}    livenessProbe:\n      grpc: {{port: 80}}\n"
     ));
     assert!(
         e.starts_with(
-            "/m/app.yaml:9: Pod p: spec.containers[0].livenessProbe.httpGet: only exec probes"
+            "/m/app.yaml:9: Pod p: spec.containers[0].livenessProbe.grpc: grpc probes are not run"
         ),
         "{e}"
     );

@@ -1,0 +1,85 @@
+//! Root-only: what `kube play` makes of a pod's container beyond image and
+//! command — httpGet/tcpSocket probes as the replica's health check. Each
+//! scenario runs in its own network namespace (networld).
+
+mod networld;
+
+use networld::{value, world};
+
+const PROBED: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: busybox
+    command: [sh, -c, "mkdir -p /www && echo ok > /www/healthz && exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080, name: http}]
+    livenessProbe:
+      httpGet: {path: /healthz, port: http}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: tcp}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: tcp
+    image: busybox
+    command: [httpd, -f, -p, "9000"]
+    livenessProbe:
+      tcpSocket: {port: 9000}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: closed}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: closed
+    image: busybox
+    command: [sleep, "3600"]
+    livenessProbe:
+      tcpSocket: {port: 9999}
+      periodSeconds: 1
+      failureThreshold: 1
+"#;
+
+#[test]
+fn http_get_and_tcp_socket_probes_decide_the_replicas_health() {
+    let Some(w) = world("kube-probes") else {
+        return;
+    };
+    let file = w.root.path().join("pods.yaml");
+    std::fs::write(&file, PROBED).unwrap();
+    let out = w.run(&format!(
+        r#"
+F={file}
+trap '$R kube down $F >/dev/null 2>&1; $R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT
+$R kube play --wait-timeout 30 $F; echo "play-rc=$?"
+health() {{ $R inspect $1 | jq -r '(if type == "array" then .[0] else . end).State.Health.Status'; }}
+for i in $(seq 60); do
+  [ "$(health pods-web-1)" = healthy ] && [ "$(health pods-tcp-1)" = healthy ] && break
+  sleep 0.5
+done
+echo "web=$(health pods-web-1)"
+echo "tcp=$(health pods-tcp-1)"
+for i in $(seq 60); do
+  $R events -p pods --since 0 --until 0s | grep -q ' closed-1 unhealthy' && break
+  sleep 0.5
+done
+echo "closed=$($R events -p pods --since 0 --until 0s | grep -c ' closed-1 unhealthy')"
+echo "web-unhealthy=$($R events -p pods --since 0 --until 0s | grep -c ' web-1 unhealthy')"
+"#,
+        file = file.display()
+    ));
+    assert_eq!(value(&out, "play-rc"), "0", "{out}");
+    assert_eq!(value(&out, "web"), "healthy", "{out}");
+    assert_eq!(value(&out, "tcp"), "healthy", "{out}");
+    assert_ne!(value(&out, "closed"), "0", "{out}");
+    assert_eq!(value(&out, "web-unhealthy"), "0", "{out}");
+}
