@@ -1,5 +1,6 @@
 //! Root-only: what `kube play` makes of a pod's container beyond image and
-//! command — httpGet/tcpSocket probes as the replica's health check. Each
+//! command — httpGet/tcpSocket probes as the replica's health check, the
+//! downward API's fields in each replica's environment. Each
 //! scenario runs in its own network namespace (networld).
 
 mod networld;
@@ -82,4 +83,60 @@ echo "web-unhealthy=$($R events -p pods --since 0 --until 0s | grep -c ' web-1 u
     assert_eq!(value(&out, "tcp"), "healthy", "{out}");
     assert_ne!(value(&out, "closed"), "0", "{out}");
     assert_eq!(value(&out, "web-unhealthy"), "0", "{out}");
+}
+
+const FIELDS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox
+        command: [sleep, "3600"]
+        resources: {limits: {memory: 32Mi}}
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: POD_NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+        - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+        - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+        - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+"#;
+
+#[test]
+fn field_refs_give_each_replica_its_name_ip_and_node() {
+    let Some(w) = world("kube-fields") else {
+        return;
+    };
+    let file = w.root.path().join("fields.yaml");
+    std::fs::write(&file, FIELDS).unwrap();
+    let out = w.run(&format!(
+        r#"
+F={file}
+trap '$R kube down $F >/dev/null 2>&1; $R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT
+$R kube play --wait-timeout 30 $F; echo "play-rc=$?"
+seen() {{ $R exec $1 sh -c 'tr "\0" "\n" < /proc/1/environ | grep -E "^(POD_|NODE|MEM)" | sort | xargs'; }}
+own_ip() {{ $R exec $1 sh -c "ip -o -4 addr show eth0 | awk '{{{{print \$4}}}}' | cut -d/ -f1"; }}
+for n in 1 2; do
+  echo "env-$n=$(seen fields-web-$n)"
+  echo "ip-$n=$(own_ip fields-web-$n)"
+done
+echo "node=$(hostname)"
+"#,
+        file = file.display()
+    ));
+    assert_eq!(value(&out, "play-rc"), "0", "{out}");
+    let node = value(&out, "node");
+    for n in 1..=2 {
+        let ip = value(&out, &format!("ip-{n}"));
+        assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{out}");
+        let want = format!("MEM=32 NODE={node} POD_IP={ip} POD_NAME=fields-web-{n} POD_NS=shop");
+        assert_eq!(value(&out, &format!("env-{n}")), want, "{out}");
+    }
 }

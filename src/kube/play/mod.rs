@@ -11,6 +11,7 @@
 mod autoscale;
 mod container;
 mod docs;
+mod downward;
 mod files;
 mod network;
 mod probe_action;

@@ -124,3 +124,75 @@ fn bad_probe_actions_are_named() {
         "{scheme}"
     );
 }
+
+const FIELDS: &str = "    resources:
+      limits: {cpu: 1500m, memory: 64Mi}
+      requests: {cpu: 250m}
+    env:
+    - {name: NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+    - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name, apiVersion: v1}}}
+    - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: CPU, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
+    - {name: MCPU, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}}
+    - {name: MEM, valueFrom: {resourceFieldRef: {containerName: c, resource: limits.memory, divisor: 1Mi}}}
+    - {name: MEMREQ, valueFrom: {resourceFieldRef: {resource: requests.memory}}}
+";
+
+#[test]
+fn field_refs_known_when_playing_are_written_and_the_others_filled_at_start() {
+    let s = service(&pod(FIELDS));
+    let env = |k: &str| s.environment.get(k).cloned().flatten();
+    assert_eq!(env("NS").as_deref(), Some("shop"));
+    assert_eq!(env("NAME").as_deref(), Some("web"), "a bare Pod's own name");
+    // Rounded up to whole cores, as the kubelet does; requests default to limits.
+    assert_eq!(env("CPU").as_deref(), Some("2"));
+    assert_eq!(env("MCPU").as_deref(), Some("250"));
+    assert_eq!(env("MEM").as_deref(), Some("64"));
+    assert_eq!(
+        env("MEMREQ").as_deref(),
+        Some((64u64 << 20).to_string().as_str())
+    );
+    assert_eq!(env("IP"), None);
+    let label = &s.labels[crate::container::downward::LABEL];
+    let want = r#"{"IP":"status.podIP","NODE":"spec.nodeName"}"#;
+    assert_eq!(label, want);
+}
+
+#[test]
+fn a_workload_pods_name_is_its_replicas() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  \
+                selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    \
+                spec:\n      containers:\n      - name: c\n        image: busybox\n        env:\n        \
+                - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}\n";
+    let s = service(text);
+    assert!(!s.environment.contains_key("POD"));
+    let label = &s.labels[crate::container::downward::LABEL];
+    assert_eq!(label, r#"{"POD":"metadata.name"}"#);
+}
+
+#[test]
+fn other_field_paths_and_unset_limits_are_refused_by_name() {
+    let env = |from: &str| pod(&format!("    env:\n    - {{name: X, valueFrom: {from}}}\n"));
+    let uid = error(&env("{fieldRef: {fieldPath: metadata.uid}}"));
+    assert!(
+        uid.contains("valueFrom.fieldRef.fieldPath: metadata.uid: not given here"),
+        "{uid}"
+    );
+    let unset = error(&env("{resourceFieldRef: {resource: limits.memory}}"));
+    assert!(
+        unset.contains("resourceFieldRef.resource: the container sets no limits.memory"),
+        "{unset}"
+    );
+    let other = error(&env(
+        "{resourceFieldRef: {resource: limits.cpu, containerName: d}}",
+    ));
+    assert!(
+        other.contains("containerName: d: only the container's own"),
+        "{other}"
+    );
+    let storage = error(&env(
+        "{resourceFieldRef: {resource: limits.ephemeral-storage}}",
+    ));
+    assert!(storage.contains("expected limits.cpu"), "{storage}");
+}
