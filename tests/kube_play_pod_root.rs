@@ -140,3 +140,63 @@ echo "node=$(hostname)"
         assert_eq!(value(&out, &format!("env-{n}")), want, "{out}");
     }
 }
+
+const INIT: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: fetch
+    image: busybox
+    command: [sh, -c, "sleep 1; echo fetched > /work/page"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  - name: check
+    image: busybox
+    command: [sh, -c, "test -s /work/page && echo checked >> /work/page"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: web
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts: [{name: work, mountPath: /srv}]
+  volumes:
+  - {name: work, emptyDir: {}}
+"#;
+
+#[test]
+fn init_containers_run_to_completion_in_order_before_the_pod_and_a_failing_one_holds_it() {
+    let Some(w) = world("kube-init") else {
+        return;
+    };
+    let good = w.root.path().join("init.yaml");
+    std::fs::write(&good, INIT).unwrap();
+    let bad = w.root.path().join("initbad.yaml");
+    std::fs::write(&bad, INIT.replace("test -s /work/page", "exit 3; true")).unwrap();
+    let out = w.run(&format!(
+        r#"
+trap '$R kube down --force {good} >/dev/null 2>&1; $R kube down --force {bad} >/dev/null 2>&1; $R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT
+$R kube play --wait-timeout 30 {good}; echo "play-rc=$?"
+echo "page=$($R exec init-web-1 cat /srv/page | xargs)"
+echo "inits=$($R ps -a --format '{{{{.Names}}}} {{{{.Status}}}}' | grep init-web-init- | sort | cut -d' ' -f1-2 | xargs)"
+$R kube play --wait-timeout 5 {bad} > $ROOT/bad.out 2>&1; echo "bad-rc=$?"
+echo "bad-web=$($R ps -a --format '{{{{.Names}}}}' | grep -c '^initbad-web-1$')"
+echo "bad-init=$($R inspect initbad-web-init-check-1 | jq -r '(if type == "array" then .[0] else . end).State.ExitCode')"
+echo "bad-out=$(cat $ROOT/bad.out | xargs)"
+"#,
+        good = good.display(),
+        bad = bad.display()
+    ));
+    assert_eq!(value(&out, "play-rc"), "0", "{out}");
+    assert_eq!(value(&out, "page"), "fetched checked", "{out}");
+    assert_eq!(
+        value(&out, "inits"),
+        "init-web-init-check-1 Exited init-web-init-fetch-1 Exited",
+        "{out}"
+    );
+    assert_ne!(value(&out, "bad-rc"), "0", "{out}");
+    assert_eq!(value(&out, "bad-web"), "0", "{out}");
+    assert_eq!(value(&out, "bad-init"), "3", "{out}");
+}

@@ -13,6 +13,7 @@ mod container;
 mod docs;
 mod downward;
 mod files;
+mod init;
 mod network;
 mod probe_action;
 mod probes;

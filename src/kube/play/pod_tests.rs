@@ -196,3 +196,56 @@ fn other_field_paths_and_unset_limits_are_refused_by_name() {
     ));
     assert!(storage.contains("expected limits.cpu"), "{storage}");
 }
+
+const INIT: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  initContainers:
+  - {name: fetch, image: busybox, command: [sh, -c, 'echo hi > /work/page'], volumeMounts: [{name: work, mountPath: /work}]}
+  - {name: check, image: busybox, command: [test, -s, /work/page], volumeMounts: [{name: work, mountPath: /work}]}
+  containers:
+  - {name: c, image: busybox, volumeMounts: [{name: work, mountPath: /srv}, {name: fast, mountPath: /fast}]}
+  volumes:
+  - {name: work, emptyDir: {}}
+  - {name: fast, emptyDir: {medium: Memory}}
+";
+
+#[test]
+fn init_containers_run_in_order_before_the_pod_and_share_its_empty_dirs() {
+    use crate::compose::model::{Condition, MountKind};
+    let p = project(INIT);
+    let (fetch, check, web) = (
+        &p.services["web-init-fetch"],
+        &p.services["web-init-check"],
+        &p.services["web"],
+    );
+    let dep = |s: &Service, on: &str| s.depends_on.get(on).map(|d| d.condition);
+    assert!(fetch.depends_on.is_empty());
+    let done = Some(Condition::ServiceCompletedSuccessfully);
+    assert_eq!(dep(check, "web-init-fetch"), done);
+    assert_eq!(dep(web, "web-init-check"), done);
+    assert_eq!(web.depends_on.len(), 1);
+    // Never: a failed init container is not retried (else on-failure).
+    assert_eq!(format!("{:?}", fetch.restart), format!("{:?}", web.restart));
+    assert_eq!(fetch.stop_grace_period, web.stop_grace_period);
+    let volume = |s: &Service, target: &str| {
+        let m = s.volumes.iter().find(|m| m.target == target).unwrap();
+        (m.kind, m.source.clone())
+    };
+    let shared = (MountKind::Volume, Some("web-emptydir-work".to_string()));
+    assert_eq!(volume(fetch, "/work"), shared);
+    assert_eq!(volume(web, "/srv"), shared);
+    assert!(p.volumes.contains_key("web-emptydir-work"));
+    assert_eq!(volume(web, "/fast").0, MountKind::Tmpfs);
+}
+
+#[test]
+fn init_containers_of_a_restarting_pod_are_retried_on_failure() {
+    let text = INIT.replace("  restartPolicy: Never\n", "");
+    let p = project(&text);
+    let restart = format!("{:?}", p.services["web-init-fetch"].restart);
+    assert!(restart.contains("OnFailure"), "{restart}");
+}

@@ -212,8 +212,8 @@ fn unsupported_fields_are_one_error_naming_object_field_and_line() {
         e.contains("spec.containers[1]: rcorch runs one container per pod"),
         "{e}"
     );
-    let e = error(&format!("{base}  initContainers: []\n"));
-    assert!(e.contains("spec.initContainers: not supported"), "{e}");
+    let e = error(&format!("{base}  ephemeralContainers: []\n"));
+    assert!(e.contains("spec.ephemeralContainers: not supported"), "{e}");
     let e = error(&format!(
         "{base}    volumeMounts: [{{name: nope, mountPath: /x}}]\n"
     ));

@@ -276,6 +276,7 @@ fn pod_spec(
     ];
     let supported = [
         "containers",
+        "initContainers",
         "volumes",
         "restartPolicy",
         "hostname",
@@ -317,7 +318,13 @@ fn pod_spec(
             "rcorch runs one container per pod: give each container its own Deployment",
         ));
     }
-    let volumes = super::files::pod_volumes(doc, pod, at)?;
+    let mut volumes = super::files::pod_volumes(doc, pod, at)?;
+    let inits = doc.items(pod, at, "initContainers")?;
+    if !inits.is_empty() {
+        super::init::share_empty_dirs(&doc.name, &mut volumes);
+        let never = restart == Some("Never");
+        super::init::services(doc, index, &inits, &volumes, never, svc, out)?;
+    }
     super::container::container(doc, index, c, c_at, &volumes, svc, out)
 }
 
