@@ -1,6 +1,7 @@
 //! Root-only: what `kube play` makes of a pod's container beyond image and
 //! command — httpGet/tcpSocket probes as the replica's health check, the
-//! downward API's fields in each replica's environment. Each
+//! downward API's fields in each replica's environment, init containers
+//! run in order before the pod, Jobs run to completion with retries. Each
 //! scenario runs in its own network namespace (networld).
 
 mod networld;
@@ -199,4 +200,63 @@ echo "bad-out=$(cat $ROOT/bad.out | xargs)"
     assert_ne!(value(&out, "bad-rc"), "0", "{out}");
     assert_eq!(value(&out, "bad-web"), "0", "{out}");
     assert_eq!(value(&out, "bad-init"), "3", "{out}");
+}
+
+const JOB_OK: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: ok}
+spec:
+  completions: 2
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: ok, image: busybox, command: [sh, -c, "echo done"]}
+"#;
+
+const JOB_BAD: &str = r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: bad}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - {name: bad, image: busybox, command: [sh, -c, "exit 4"]}
+"#;
+
+#[test]
+fn a_job_runs_until_success_and_a_failing_one_is_retried_up_to_its_backoff_limit() {
+    let Some(w) = world("kube-job") else {
+        return;
+    };
+    let ok = w.root.path().join("ok.yaml");
+    std::fs::write(&ok, JOB_OK).unwrap();
+    let bad = w.root.path().join("bad.yaml");
+    std::fs::write(&bad, JOB_BAD).unwrap();
+    let out = w.run(&format!(
+        r#"
+trap '$R kube down {ok} >/dev/null 2>&1; $R kube down {bad} >/dev/null 2>&1; $R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT
+$R kube play --wait-timeout 20 {ok}; echo "play-rc=$?"
+code() {{ $R inspect $1 | jq -r '(if type == "array" then .[0] else . end).State.ExitCode'; }}
+echo "ok=$(code ok-ok-1) $(code ok-ok-2)"
+$R kube play --wait-timeout 5 {bad} >/dev/null 2>&1
+runs() {{ $R events -p bad --since 0 --until 0s | grep -c ' bad-1 start'; }}
+for i in $(seq 60); do [ "$(runs)" -ge 2 ] && break; sleep 0.5; done
+sleep 3
+echo "bad-runs=$(runs)"
+echo "bad=$(code bad-bad-1)"
+"#,
+        ok = ok.display(),
+        bad = bad.display()
+    ));
+    // Completed replicas are done, not short: the play is up.
+    assert_eq!(value(&out, "play-rc"), "0", "{out}");
+    assert_eq!(value(&out, "ok"), "0 0", "{out}");
+    assert_eq!(value(&out, "bad-runs"), "2", "one run and one retry: {out}");
+    assert_eq!(value(&out, "bad"), "4", "{out}");
 }

@@ -133,21 +133,25 @@ fn tally_replicas(instance: &Instance, record: &ProjectRecord) -> Vec<Tally> {
                 .filter(|r| joined(&r.config.id))
                 .filter(ours)
                 .count();
-            // A one-shot replica another service waits to complete (an init
-            // container, a migration) is done once it exited 0, as compose's
-            // `up --wait` takes it.
+            // A one-shot replica is done once it exited 0: one restarted only
+            // on failure (a Job's), or one another service waits to complete
+            // (an init container, a migration), as compose's `up --wait` takes it.
             let awaited = record.services.iter().any(|other| {
                 other.spec.depends_on.iter().any(|d| {
                     d.service == s.spec.name
                         && d.condition == Condition::ServiceCompletedSuccessfully
                 })
             });
-            let one_shot = awaited
-                && match &s.spec.restart.rule {
-                    RestartRule::Always | RestartRule::UnlessStopped => false,
-                    RestartRule::Deploy(d) => d.condition != DeployCondition::Any,
-                    RestartRule::No | RestartRule::OnFailure { .. } => true,
-                };
+            let one_shot = match &s.spec.restart.rule {
+                RestartRule::Always | RestartRule::UnlessStopped => false,
+                RestartRule::Deploy(d) => match d.condition {
+                    DeployCondition::Any => false,
+                    DeployCondition::OnFailure => true,
+                    DeployCondition::None => awaited,
+                },
+                RestartRule::OnFailure { .. } => true,
+                RestartRule::No => awaited,
+            };
             let completed = records
                 .iter()
                 .filter(|r| one_shot && observed_status(&r.state) == Status::Exited)

@@ -14,6 +14,7 @@ mod docs;
 mod downward;
 mod files;
 mod init;
+mod job;
 mod network;
 mod probe_action;
 mod probes;
@@ -79,7 +80,7 @@ pub fn play(docs: &[Doc], project: &str) -> Result<Played, PlayError> {
     // Workloads first: the other objects refer to them by their labels.
     for doc in docs {
         match doc.kind.as_str() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "Pod" => {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "Pod" => {
                 workload::workload(doc, &index, &mut out)?
             }
             "PersistentVolumeClaim" => files::claim(doc, &mut out)?,

@@ -249,3 +249,45 @@ fn init_containers_of_a_restarting_pod_are_retried_on_failure() {
     let restart = format!("{:?}", p.services["web-init-fetch"].restart);
     assert!(restart.contains("OnFailure"), "{restart}");
 }
+
+fn job(spec: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: web}}\nspec:\n{spec}  template:\n    \
+         spec:\n      restartPolicy: Never\n      containers:\n      - {{name: c, image: busybox}}\n"
+    )
+}
+
+#[test]
+fn a_job_runs_its_completions_each_retried_up_to_the_backoff_limit() {
+    use crate::compose::model::RestartCondition;
+    let s = service(&job(
+        "  completions: 3\n  parallelism: 3\n  backoffLimit: 2\n",
+    ));
+    assert_eq!(s.deploy.replicas, Some(3));
+    let policy = s.deploy.restart_policy.unwrap();
+    assert_eq!(policy.condition, RestartCondition::OnFailure);
+    assert_eq!(policy.max_attempts, Some(2));
+    let default = service(&job("")).deploy;
+    assert_eq!(default.replicas, Some(1));
+    assert_eq!(default.restart_policy.unwrap().max_attempts, Some(6));
+}
+
+#[test]
+fn a_job_needs_a_terminating_restart_policy_and_says_what_it_does_not_keep() {
+    let always = job("").replace("restartPolicy: Never", "restartPolicy: Always");
+    let e = error(&always);
+    assert!(
+        e.contains("restartPolicy: a Job's pods need restartPolicy OnFailure or Never"),
+        "{e}"
+    );
+    let e = error(&job("  parallelism: 0\n"));
+    assert!(e.contains("spec.parallelism: 0 runs nothing"), "{e}");
+    let e = error(&job("  completionMode: Indexed\n"));
+    assert!(e.contains("spec.completionMode: not supported"), "{e}");
+    let played = play(&docs(&job("  completions: 4\n  parallelism: 2\n")), "p").unwrap();
+    let warned = played
+        .warnings
+        .iter()
+        .any(|w| w.contains("all 4 completions run at once"));
+    assert!(warned, "{:?}", played.warnings);
+}
