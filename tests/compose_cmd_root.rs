@@ -213,3 +213,31 @@ fn container_verbs_point_project_flags_at_compose() {
         assert!(out.stderr.contains(hint), "{args:?}: {out:#?}");
     }
 }
+
+#[test]
+fn without_f_the_override_file_merges_over_compose_yaml_for_config_and_up() {
+    let Some(env) = TestEnv::new() else { return };
+    let base = "services:\n  web:\n    image: busybox\n    network_mode: none\n    \
+                stop_grace_period: 1s\n    command: [sleep, '1000']\n    \
+                environment: {ROLE: base, KEEP: kept}\n";
+    let p = Project::new(&env, "cover", base);
+    let over = "services:\n  web:\n    environment: {ROLE: override}\n";
+    let dir = p.file.parent().unwrap().to_path_buf();
+    fs::write(dir.join("compose.override.yaml"), over).unwrap();
+    let in_dir = |args: &[&str]| env.rcorch_in(&dir, args);
+    let model = in_dir(&["compose", "-p", "cover", "config"]).ok();
+    assert!(model.contains("ROLE: override"), "{model}");
+    let out = in_dir(&["compose", "-p", "cover", "up", "-d", "--wait-timeout", "60"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let seen = in_dir(&[
+        "compose",
+        "-p",
+        "cover",
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "echo $ROLE $KEEP",
+    ]);
+    assert_eq!(seen.ok(), "override kept");
+}

@@ -40,6 +40,22 @@ pub const COMPOSE_FILE_NAMES: [&str; 4] = [
     "docker-compose.yml",
 ];
 
+/// The override files merged over the default file when no `-f` is given,
+/// in compose's order of preference (only the first present is read).
+pub const OVERRIDE_FILE_NAMES: [&str; 4] = [
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+];
+
+/// Picks the override file among the names present in a directory.
+pub fn find_override_file<S: AsRef<str>>(existing: &[S]) -> Option<&'static str> {
+    OVERRIDE_FILE_NAMES
+        .into_iter()
+        .find(|want| existing.iter().any(|e| e.as_ref() == *want))
+}
+
 /// Picks the default compose file among the names present in a directory.
 pub fn find_compose_file<S: AsRef<str>>(existing: &[S]) -> Option<&'static str> {
     COMPOSE_FILE_NAMES
@@ -209,9 +225,9 @@ pub fn load_file(
 }
 
 /// `-f a.yaml -f b.yaml`: each later file merged over the earlier ones
-/// (see [`merge`]); with none, the default file in `cwd` (its
-/// `compose.override.yaml` is not read yet). `.env` is read next to the
-/// first file.
+/// (see [`merge`]); with none, the default file in `cwd` and its override
+/// file (`compose.override.yaml`…) merged over it. `.env` is read next to
+/// the first file.
 pub fn load_files(
     files: &[PathBuf],
     cwd: &Path,
@@ -252,7 +268,7 @@ pub fn load_with(input: &FileInput) -> Result<Loaded> {
         .map(|f| parse::lexical_join(cwd, f))
         .collect();
     if paths.is_empty() {
-        paths.push(cwd.join(default_file(cwd)?));
+        paths = default_files(cwd)?;
     }
     let read = |p: &Path| std::fs::read_to_string(p);
     let mut texts = Vec::new();
@@ -298,7 +314,9 @@ pub fn load_with(input: &FileInput) -> Result<Loaded> {
     load_merged(&input, &overrides, &read)
 }
 
-fn default_file(cwd: &Path) -> Result<PathBuf> {
+/// The default compose file in `cwd`, then its override file if present,
+/// as `docker compose` reads them when no `-f` is given.
+fn default_files(cwd: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(cwd).map_err(|source| ComposeError::Read {
         path: cwd.to_path_buf(),
         source,
@@ -306,12 +324,16 @@ fn default_file(cwd: &Path) -> Result<PathBuf> {
     let names: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
-    find_compose_file(&names)
-        .map(PathBuf::from)
-        .ok_or_else(|| ComposeError::NotFound {
-            dir: cwd.to_path_buf(),
-            candidates: COMPOSE_FILE_NAMES.join(", "),
-        })
+    let main = find_compose_file(&names).ok_or_else(|| ComposeError::NotFound {
+        dir: cwd.to_path_buf(),
+        candidates: COMPOSE_FILE_NAMES.join(", "),
+    })?;
+    let over = find_override_file(&names);
+    Ok([Some(main), over]
+        .into_iter()
+        .flatten()
+        .map(|name| cwd.join(name))
+        .collect())
 }
 
 /// A valid compose text (as `/app/compose.yaml`, empty environment) as

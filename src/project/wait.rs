@@ -10,6 +10,8 @@ use super::{ProjectDir, ProjectRecord};
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::runtime::control::observed_status;
+use crate::supervisor::restart::{DeployCondition, RestartRule};
+use crate::supervisor::spec::Condition;
 
 /// How a wait for a project to be up ended.
 #[derive(Debug, Default)]
@@ -40,7 +42,14 @@ pub fn wait_until_up(
     let mut next_report = Duration::from_secs(1);
     let dir = ProjectDir::new(&instance.root, &record.name);
     loop {
-        let short = short_of_replicas(instance, record);
+        let tallies = tally_replicas(instance, record);
+        let short: Vec<(String, usize, u32)> = tallies
+            .iter()
+            .filter(|t| t.short())
+            .map(|t| (t.name.clone(), t.running, t.wanted))
+            .collect();
+        // A one-shot service's balancer never sees its completed replicas run.
+        let one_shot = |name: &str| tallies.iter().any(|t| t.name == name && t.completed > 0);
         let balancers = verdict(record, &dir.load_balancer(), since);
         let mut waited = Waited {
             short: short.iter().map(|(name, ..)| name.clone()).collect(),
@@ -53,7 +62,7 @@ pub fn wait_until_up(
         };
         for name in balancers.pending {
             // Its balancer never counts the slots admission holds back.
-            if !waited.short.contains(&name) && !holds(&name) {
+            if !waited.short.contains(&name) && !holds(&name) && !one_shot(&name) {
                 waited.short.push(name);
             }
         }
@@ -83,7 +92,23 @@ pub fn wait_until_up(
 
 /// `(service, running, wanted)` of the services short of replicas; a
 /// replica counts once it has joined its extra networks too.
-fn short_of_replicas(instance: &Instance, record: &ProjectRecord) -> Vec<(String, usize, u32)> {
+/// Each service's replicas: running, completed (one-shot, exit 0), held
+/// back by admission, and wanted.
+struct Tally {
+    name: String,
+    running: usize,
+    completed: usize,
+    held: usize,
+    wanted: u32,
+}
+
+impl Tally {
+    fn short(&self) -> bool {
+        self.running + self.completed + self.held < self.wanted as usize
+    }
+}
+
+fn tally_replicas(instance: &Instance, record: &ProjectRecord) -> Vec<Tally> {
     let networks = crate::runtime::net::networks(&instance.root);
     let records = instance.containers.list().unwrap_or_default();
     let endpoints = networks.list().map(|s| s.endpoints).unwrap_or_default();
@@ -91,18 +116,47 @@ fn short_of_replicas(instance: &Instance, record: &ProjectRecord) -> Vec<(String
     record
         .services
         .iter()
-        .filter_map(|s| {
+        .map(|s| {
             let joined = |id: &str| {
                 s.template.extra_networks.iter().all(|(network, _)| {
                     endpoints.contains_key(&crate::network::endpoint_key(id, network))
+                })
+            };
+            let ours = |r: &&crate::container::store::Record| {
+                replica_labels(r, &record.name).is_some_and(|(service, slot, _)| {
+                    service == s.spec.name && slot <= s.spec.replicas
                 })
             };
             let running = records
                 .iter()
                 .filter(|r| observed_status(&r.state) == Status::Running)
                 .filter(|r| joined(&r.config.id))
-                .filter_map(|r| replica_labels(r, &record.name))
-                .filter(|(service, slot, _)| *service == s.spec.name && *slot <= s.spec.replicas)
+                .filter(ours)
+                .count();
+            // A one-shot replica is done once it exited 0: one restarted only
+            // on failure (a Job's), or one another service waits to complete
+            // (an init container, a migration), as compose's `up --wait` takes it.
+            let awaited = record.services.iter().any(|other| {
+                other.spec.depends_on.iter().any(|d| {
+                    d.service == s.spec.name
+                        && d.condition == Condition::ServiceCompletedSuccessfully
+                })
+            });
+            let one_shot = match &s.spec.restart.rule {
+                RestartRule::Always | RestartRule::UnlessStopped => false,
+                RestartRule::Deploy(d) => match d.condition {
+                    DeployCondition::Any => false,
+                    DeployCondition::OnFailure => true,
+                    DeployCondition::None => awaited,
+                },
+                RestartRule::OnFailure { .. } => true,
+                RestartRule::No => awaited,
+            };
+            let completed = records
+                .iter()
+                .filter(|r| one_shot && observed_status(&r.state) == Status::Exited)
+                .filter(|r| r.state.exit_code == Some(0))
+                .filter(ours)
                 .count();
             // A slot admission holds back is settled: it starts when room frees.
             let held = pending
@@ -112,8 +166,13 @@ fn short_of_replicas(instance: &Instance, record: &ProjectRecord) -> Vec<(String
                         .is_some_and(|(svc, _)| svc == s.spec.name)
                 })
                 .count();
-            (running + held < s.spec.replicas as usize)
-                .then(|| (s.spec.name.clone(), running, s.spec.replicas))
+            Tally {
+                name: s.spec.name.clone(),
+                running,
+                completed,
+                held,
+                wanted: s.spec.replicas,
+            }
         })
         .collect()
 }

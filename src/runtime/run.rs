@@ -251,6 +251,9 @@ fn launch(
     let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
     let mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
     let mut plan = init_plan(config, paths, mounts, cgroup.as_ref(), (caps, seccomp));
+    plan.target
+        .env
+        .extend(downward_env(config, network.as_ref()));
     let volume_store = VolumeStore::open(&instance.root);
     // The container's network is freed once it exits (or fails to start).
     let release_network = || {
@@ -324,6 +327,23 @@ fn launch(
         Some(error) => Err(error),
         None => Ok(RunOutcome::Exited(code)),
     }
+}
+
+/// The `kube play` fields only known now (name, IP, node), for PID 1.
+fn downward_env(config: &ContainerConfig, network: Option<&super::net::NetGuard>) -> Vec<CString> {
+    // The monitor still runs in the host's UTS namespace: its name is the node's.
+    let node = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let facts = crate::container::downward::Facts {
+        name: &config.name,
+        ip: network.map(|n| n.endpoint.ip),
+        node: &node,
+    };
+    crate::container::downward::env(&config.labels, &facts)
+        .into_iter()
+        .filter_map(|e| CString::new(e).ok())
+        .collect()
 }
 
 /// The image's defaults for a container, with its layers' paths.

@@ -185,7 +185,24 @@ impl TestEnv {
             .expect("spawn rcorch")
     }
 
+    /// Runs rcorch with `dir` as its working directory (default files, `.env`).
+    pub fn rcorch_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        cmd.current_dir(dir);
+        self.run_cmd(cmd, args, None, DEFAULT_TIMEOUT)
+    }
+
     fn run(&self, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Output {
+        self.run_cmd(self.command(args), args, input, timeout)
+    }
+
+    fn run_cmd(
+        &self,
+        mut cmd: Command,
+        args: &[&str],
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Output {
         // Output goes to files, not pipes: a detached monitor that keeps an
         // inherited pipe open would otherwise block the reader forever.
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -193,7 +210,6 @@ impl TestEnv {
         let err_path = self.scratch.join(format!(".err-{n}"));
         let out_file = fs::File::create(&out_path).expect("create stdout file");
         let err_file = fs::File::create(&err_path).expect("create stderr file");
-        let mut cmd = self.command(args);
         cmd.stdout(out_file).stderr(err_file).stdin(match input {
             Some(_) => Stdio::piped(),
             None => Stdio::null(),

@@ -125,6 +125,37 @@ fn load_file_reads_dotenv_and_default_file() {
 }
 
 #[test]
+fn override_file_search_takes_the_first_present() {
+    let both = ["docker-compose.override.yml", "compose.override.yaml"];
+    assert_eq!(find_override_file(&both), Some("compose.override.yaml"));
+    let legacy = ["docker-compose.yml", "docker-compose.override.yml"];
+    assert_eq!(
+        find_override_file(&legacy),
+        Some("docker-compose.override.yml")
+    );
+    assert_eq!(find_override_file(&["compose.yaml", "override.yaml"]), None);
+}
+
+#[test]
+fn the_override_file_merges_over_the_default_file_only_without_f() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "services:\n  a:\n    image: busybox\n    environment: {A: base, B: base}\n";
+    std::fs::write(dir.path().join("compose.yaml"), base).unwrap();
+    let over = "services:\n  a:\n    environment: {B: over}\n  b:\n    image: busybox\n";
+    std::fs::write(dir.path().join("compose.override.yaml"), over).unwrap();
+    let p = load_file(None, dir.path(), None, &[], &[]).unwrap().project;
+    let env = &p.services["a"].environment;
+    assert_eq!(env["A"].as_deref(), Some("base"));
+    assert_eq!(env["B"].as_deref(), Some("over"));
+    assert!(p.services.contains_key("b"));
+    // An explicit -f names every file: the override is not added.
+    let named = load_file(Some(Path::new("compose.yaml")), dir.path(), None, &[], &[]);
+    let p = named.unwrap().project;
+    assert_eq!(p.services["a"].environment["B"].as_deref(), Some("base"));
+    assert!(!p.services.contains_key("b"));
+}
+
+#[test]
 fn an_env_file_replaces_dotenv_and_must_exist() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "RCORCH_TEST_TAG2=from-dotenv\n").unwrap();

@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::docs::{Doc, Index};
+use super::downward::Field;
 use super::files::PodVolumes;
 use super::walk::{Ignored, PlayError};
 use super::workload::insert;
@@ -58,9 +59,14 @@ pub fn container(
     if let Some(dir) = doc.str(c, at, "workingDir")? {
         insert(svc, "working_dir", json!(dir));
     }
-    let env = environment(doc, index, c, at, out)?;
+    let (env, at_start) = environment(doc, index, c, at, out)?;
     if !env.is_empty() {
         insert(svc, "environment", Value::Object(env));
+    }
+    if !at_start.is_empty() {
+        let spec = Value::Object(at_start).to_string();
+        let labels = svc.entry("labels").or_insert_with(|| json!({}));
+        labels[crate::container::downward::LABEL] = json!(spec);
     }
     ports(doc, c, at, svc, out)?;
     if let Some(r) = doc.get(c, "resources") {
@@ -76,15 +82,16 @@ pub fn container(
     Ok(())
 }
 
-/// `envFrom` first, then `env`, which wins (as the kubelet does).
+/// `envFrom` first, then `env`, which wins (as the kubelet does); and the
+/// variables the runtime fills at start (name → field).
 fn environment(
     doc: &Doc,
     index: &Index,
     c: &Value,
     at: &KeyPath,
     out: &mut Out,
-) -> Result<Map<String, Value>> {
-    let mut env = Map::new();
+) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    let (mut env, mut at_start) = (Map::new(), Map::new());
     for (from_at, from) in doc.items(c, at, "envFrom")? {
         doc.fields(
             from,
@@ -119,14 +126,47 @@ fn environment(
         doc.fields(e, &e_at, &["name", "value", "valueFrom"], &[], out)?;
         let name = doc.required_str(e, &e_at, "name")?;
         let value = match doc.get(e, "valueFrom") {
-            Some(from) => value_from(doc, index, from, &e_at.key("valueFrom"), out)?,
+            Some(from) => match downward(doc, c, from, &e_at.key("valueFrom"), out)? {
+                Some(Field::AtStart(field)) => {
+                    env.remove(name);
+                    at_start.insert(name.to_string(), json!(field));
+                    continue;
+                }
+                Some(Field::Text(text)) => Some(text),
+                None => value_from(doc, index, from, &e_at.key("valueFrom"), out)?,
+            },
             None => Some(doc.str(e, &e_at, "value")?.unwrap_or("").to_string()),
         };
         if let Some(value) = value {
+            at_start.remove(name);
             env.insert(name.to_string(), json!(value));
         }
     }
-    Ok(env)
+    Ok((env, at_start))
+}
+
+/// A `fieldRef` or `resourceFieldRef` value (None: neither is there).
+fn downward(
+    doc: &Doc,
+    c: &Value,
+    from: &Value,
+    at: &KeyPath,
+    out: &mut Out,
+) -> Result<Option<Field>> {
+    let (field, resource) = (doc.get(from, "fieldRef"), doc.get(from, "resourceFieldRef"));
+    if field.is_none() && resource.is_none() {
+        return Ok(None);
+    }
+    doc.fields(from, at, &["fieldRef", "resourceFieldRef"], &[], out)?;
+    match (field, resource) {
+        (Some(f), None) => super::downward::field_ref(doc, f, &at.key("fieldRef"), out).map(Some),
+        (None, Some(r)) => {
+            let at = at.key("resourceFieldRef");
+            let text = super::downward::resource_field_ref(doc, c, r, &at, out)?;
+            Ok(Some(Field::Text(text)))
+        }
+        _ => Err(doc.err(at, "fieldRef and resourceFieldRef exclude each other")),
+    }
 }
 
 fn text(doc: &Doc, at: &KeyPath, key: &str, bytes: Vec<u8>) -> Result<String> {

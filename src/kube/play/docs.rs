@@ -29,6 +29,7 @@ const KINDS: &[(&str, &str)] = &[
     ("Deployment", "apps/v1"),
     ("StatefulSet", "apps/v1"),
     ("DaemonSet", "apps/v1"),
+    ("Job", "batch/v1"),
     ("Service", "v1"),
     ("ConfigMap", "v1"),
     ("Secret", "v1"),

@@ -11,8 +11,12 @@
 mod autoscale;
 mod container;
 mod docs;
+mod downward;
 mod files;
+mod init;
+mod job;
 mod network;
+mod probe_action;
 mod probes;
 mod quantity;
 mod sets;
@@ -76,7 +80,7 @@ pub fn play(docs: &[Doc], project: &str) -> Result<Played, PlayError> {
     // Workloads first: the other objects refer to them by their labels.
     for doc in docs {
         match doc.kind.as_str() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "Pod" => {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "Pod" => {
                 workload::workload(doc, &index, &mut out)?
             }
             "PersistentVolumeClaim" => files::claim(doc, &mut out)?,
@@ -154,5 +158,7 @@ fn escape_dollars(v: &mut Value) {
     }
 }
 
+#[cfg(test)]
+mod pod_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
-//! Exec probes as the compose healthcheck: liveness (else readiness) is
-//! the check, a startup probe (or an initial delay) its start period.
+//! Probes as the compose healthcheck: liveness (else readiness) is the
+//! check, a startup probe (or an initial delay) its start period; the
+//! action's command comes from [`super::probe_action`].
 
 use serde_json::{json, Map, Value};
 
@@ -21,7 +22,7 @@ struct Probe {
     delay: u64,
 }
 
-fn probe(doc: &Doc, p: &Value, at: &KeyPath, out: &mut Out) -> Result<Probe> {
+fn probe(doc: &Doc, p: &Value, at: &KeyPath, c: &Value, out: &mut Out) -> Result<Probe> {
     let ignored: Ignored = &[
         (
             "successThreshold",
@@ -34,28 +35,16 @@ fn probe(doc: &Doc, p: &Value, at: &KeyPath, out: &mut Out) -> Result<Probe> {
     ];
     let supported = [
         "exec",
+        "httpGet",
+        "tcpSocket",
+        "grpc",
         "periodSeconds",
         "timeoutSeconds",
         "failureThreshold",
         "initialDelaySeconds",
     ];
-    for kind in ["httpGet", "tcpSocket", "grpc"] {
-        if doc.get(p, kind).is_some() {
-            let message =
-                "only exec probes run here: use exec with a command the image has (wget, nc…)";
-            return Err(doc.err(&at.key(kind), message));
-        }
-    }
     doc.fields(p, at, &supported, ignored, out)?;
-    let exec_at = at.key("exec");
-    let exec = doc
-        .get(p, "exec")
-        .ok_or_else(|| doc.err(&exec_at, "required"))?;
-    doc.fields(exec, &exec_at, &["command"], &[], out)?;
-    let command = doc
-        .strings(exec, &exec_at, "command")?
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| doc.err(&exec_at.key("command"), "required"))?;
+    let command = super::probe_action::command(doc, p, at, c, out)?;
     let secs = |key: &str, default: u64| -> Result<u64> {
         Ok(doc.uint::<u64>(p, at, key)?.unwrap_or(default))
     };
@@ -77,7 +66,7 @@ pub fn healthcheck(
 ) -> Result<()> {
     let mut read = |key: &str| -> Result<Option<Probe>> {
         doc.get(c, key)
-            .map(|p| probe(doc, p, &at.key(key), out))
+            .map(|p| probe(doc, p, &at.key(key), c, out))
             .transpose()
     };
     let (live, ready, startup) = (

@@ -199,11 +199,11 @@ fn unsupported_fields_are_one_error_naming_object_field_and_line() {
         "/m/app.yaml:8: Pod p: spec.containers[0].stdin: not supported by rcorch kube play"
     );
     let e = error(&format!(
-        "{base}    livenessProbe:\n      httpGet: {{port: 80}}\n"
+        "{base}    livenessProbe:\n      grpc: {{port: 80}}\n"
     ));
     assert!(
         e.starts_with(
-            "/m/app.yaml:9: Pod p: spec.containers[0].livenessProbe.httpGet: only exec probes"
+            "/m/app.yaml:9: Pod p: spec.containers[0].livenessProbe.grpc: grpc probes are not run"
         ),
         "{e}"
     );
@@ -212,8 +212,8 @@ fn unsupported_fields_are_one_error_naming_object_field_and_line() {
         e.contains("spec.containers[1]: rcorch runs one container per pod"),
         "{e}"
     );
-    let e = error(&format!("{base}  initContainers: []\n"));
-    assert!(e.contains("spec.initContainers: not supported"), "{e}");
+    let e = error(&format!("{base}  ephemeralContainers: []\n"));
+    assert!(e.contains("spec.ephemeralContainers: not supported"), "{e}");
     let e = error(&format!(
         "{base}    volumeMounts: [{{name: nope, mountPath: /x}}]\n"
     ));

@@ -59,7 +59,7 @@ pub fn workload(doc: &Doc, index: &Index, out: &mut Out) -> Result<()> {
     top(doc, &["spec"], out)?;
     let root = KeyPath::root();
     if out.services.contains_key(&doc.name) {
-        let message = "another Pod, Deployment, StatefulSet or DaemonSet has this name: each becomes the service of its name";
+        let message = "another Pod, Deployment, StatefulSet, DaemonSet or Job has this name: each becomes the service of its name";
         return Err(doc.err(&root.key("metadata").key("name"), message));
     }
     let spec_at = root.key("spec");
@@ -72,6 +72,7 @@ pub fn workload(doc: &Doc, index: &Index, out: &mut Out) -> Result<()> {
         match doc.kind.as_str() {
             "Deployment" => deployment(doc, spec, &spec_at, &mut svc, out)?,
             "StatefulSet" => super::sets::stateful_set(doc, spec, &spec_at, &mut svc, out)?,
+            "Job" => super::job::job(doc, spec, &spec_at, &mut svc, out)?,
             _ => super::sets::daemon_set(doc, spec, &spec_at, &mut svc, out)?,
         }
         let template = doc
@@ -85,7 +86,10 @@ pub fn workload(doc: &Doc, index: &Index, out: &mut Out) -> Result<()> {
             doc.fields(meta, &meta_at, &["labels", "annotations"], ignored, out)?;
         }
         let labels = doc.string_map(meta, &meta_at, "labels")?;
-        check_selector(doc, spec, &spec_at, &labels)?;
+        // A Job's selector is generated unless given.
+        if doc.kind != "Job" || doc.get(spec, "selector").is_some() {
+            check_selector(doc, spec, &spec_at, &labels)?;
+        }
         let annotations = doc.string_map(meta, &meta_at, "annotations")?;
         let pod = doc
             .get(template, "spec")
@@ -276,6 +280,7 @@ fn pod_spec(
     ];
     let supported = [
         "containers",
+        "initContainers",
         "volumes",
         "restartPolicy",
         "hostname",
@@ -288,6 +293,11 @@ fn pod_spec(
         ("Pod", None | Some("Always")) => insert(svc, "restart", json!("always")),
         ("Pod", Some("OnFailure")) => insert(svc, "restart", json!("on-failure")),
         ("Pod", Some("Never")) => insert(svc, "restart", json!("no")),
+        ("Job", Some("OnFailure" | "Never")) => {}
+        ("Job", _) => {
+            let message = "a Job's pods need restartPolicy OnFailure or Never";
+            return Err(doc.err(&at.key("restartPolicy"), message));
+        }
         (_, None | Some("Always")) => {}
         (kind, Some(other)) if kind != "Pod" => {
             let message = format!("{other}: a {kind}'s pods always restart (Always)");
@@ -317,7 +327,13 @@ fn pod_spec(
             "rcorch runs one container per pod: give each container its own Deployment",
         ));
     }
-    let volumes = super::files::pod_volumes(doc, pod, at)?;
+    let mut volumes = super::files::pod_volumes(doc, pod, at)?;
+    let inits = doc.items(pod, at, "initContainers")?;
+    if !inits.is_empty() {
+        super::init::share_empty_dirs(&doc.name, &mut volumes);
+        let never = restart == Some("Never");
+        super::init::services(doc, index, &inits, &volumes, never, svc, out)?;
+    }
     super::container::container(doc, index, c, c_at, &volumes, svc, out)
 }
 
