@@ -27,6 +27,11 @@ pub struct LostImage {
 }
 
 impl LostImage {
+    /// What is left of its record.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Whether `query` names it: its id (or a prefix of 12 or more hex
     /// digits), or a tag whose whole string survives in its bytes.
     pub fn answers_to(&self, query: &str) -> bool {

@@ -29,6 +29,7 @@ pub fn check(instance: &Instance) -> Vec<Finding> {
         }
     }
     findings.extend(images(instance));
+    findings.extend(orphan_layers(instance));
     let index = instance.root.join("images/images.json");
     if let Ok(bytes) = std::fs::read(&index) {
         if let Err(problem) = parse_record::<serde_json::Value>(&bytes) {
@@ -81,6 +82,36 @@ fn images(instance: &Instance) -> Vec<Finding> {
         finding(kind, l.damage.path, l.damage.problem)
     });
     recovered.chain(lost).collect()
+}
+
+/// What may name a layer besides the image records: every container's
+/// config (torn or not) and the build cache.
+fn layer_mentions(root: &Path) -> Vec<Vec<u8>> {
+    let configs = std::fs::read_dir(root.join("containers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("config.json")).ok());
+    configs
+        .chain(std::fs::read(root.join("build-cache.json")).ok())
+        .collect()
+}
+
+fn orphan_layers(instance: &Instance) -> Vec<Finding> {
+    let Ok(store) = instance.images() else {
+        return Vec::new();
+    };
+    let layers = store
+        .orphan_layers(&layer_mentions(&instance.root))
+        .unwrap_or_default();
+    layers
+        .into_iter()
+        .map(|digest| {
+            let path = store.layer_path(&digest);
+            let problem = "a layer no image or container uses".to_string();
+            finding(Kind::OrphanLayer { digest }, path, problem)
+        })
+        .collect()
 }
 
 fn networks(root: &Path) -> Vec<Finding> {
@@ -219,6 +250,13 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
         (Repair::SetAside { .. }, Kind::ImageRecord { id, .. }) => {
             let store = instance.images().map_err(|e| failed(&e))?;
             store.set_aside(id).map_err(|e| failed(&e))?;
+        }
+        (Repair::RemoveLayer, Kind::OrphanLayer { digest }) => {
+            let store = instance.images().map_err(|e| failed(&e))?;
+            let mentions = layer_mentions(&instance.root);
+            store
+                .remove_orphan_layer(digest, &mentions)
+                .map_err(|e| failed(&e))?;
         }
         (Repair::Discard, _) => std::fs::remove_file(path).map_err(|e| failed(&e))?,
         (Repair::SetAside { .. }, _) => {
