@@ -1,11 +1,14 @@
 //! Root-only: image records lost by hand. Layers whose image record and
 //! copy are both gone are reported and removed by `system check --repair`
-//! (never one a container still uses).
+//! (never one a container still uses); a tag a crash left on two images
+//! resolves to the newer one and the next write puts it right.
 
 mod common;
 
 use std::fs;
 use std::path::PathBuf;
+
+use common::Output;
 
 use common::TestEnv;
 
@@ -91,4 +94,57 @@ fn layers_of_a_lost_image_are_reported_and_removed_but_never_one_in_use() {
     env.run_busybox(&["--network", "none"], &["true"]).ok();
     assert_eq!(env.rcorch(&["system", "check"]).code, 0);
     env.rcorch(&["rm", "-f", &user]).ok();
+}
+
+fn lines(out: &Output, prefix: &str) -> Vec<String> {
+    let text = out.ok();
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
+/// A tag moves by writing two records; a crash between them leaves it on
+/// both. Written here by hand: busybox's record (and copy) still claims
+/// `app:1`, which the newer image also holds.
+#[test]
+fn a_tag_a_crash_left_on_two_images_resolves_to_the_newer_and_is_repaired() {
+    let Some(env) = TestEnv::new() else { return };
+    commit(&env, "app:1", "new");
+    let (old, new) = (id_hex(&env, "busybox:latest"), id_hex(&env, "app:1"));
+    for f in record_files(&env, &old) {
+        let mut rec: serde_json::Value = serde_json::from_slice(&fs::read(&f).unwrap()).unwrap();
+        rec["repo_tags"]
+            .as_array_mut()
+            .unwrap()
+            .push("app:1".into());
+        fs::write(&f, serde_json::to_vec(&rec).unwrap()).unwrap();
+    }
+
+    let images = env.rcorch(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    let app = lines(&images, "app:1 ");
+    assert_eq!(app, vec![format!("app:1 {}", &new[..12])], "{images:?}");
+    let run = env.rcorch(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "app:1",
+        "cat",
+        "/marker",
+    ]);
+    assert_eq!(run.stdout.trim(), "new", "{run:?}");
+
+    let rmi = env.rcorch(&["rmi", "app:1"]);
+    assert_eq!(rmi.code, 0, "{rmi:?}");
+    // The next write left the tag nowhere: not back on the older image.
+    let images = env.rcorch(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(lines(&images, "app:").is_empty(), "{images:?}");
+    let run = env.rcorch(&["run", "--rm", "--network", "none", "app:1", "true"]);
+    assert_eq!(run.code, 125, "{run:?}");
+    for f in record_files(&env, &old) {
+        let text = fs::read_to_string(&f).unwrap();
+        assert!(!text.contains("app:1"), "{}: {text}", f.display());
+    }
+    assert_eq!(env.rcorch(&["images", "-q"]).ok().lines().count(), 1);
 }
