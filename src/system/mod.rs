@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 use crate::container::damage::parse_record;
 use crate::container::{ContainerState, Status};
 use crate::instance::Instance;
+use crate::network::host_bridges::Dropped;
 use crate::network::store::NetStore;
 use crate::util::time::now_rfc3339;
 use crate::volume::store::VolumeStore;
@@ -22,6 +23,7 @@ pub fn check(instance: &Instance) -> Vec<Finding> {
     let mut findings = containers(instance);
     findings.extend(projects(&instance.root));
     findings.extend(networks(&instance.root));
+    findings.extend(bridges(&instance.root));
     if let Ok(damaged) = VolumeStore::open(&instance.root).damaged() {
         for (name, path, problem) in damaged {
             let problem = problem_of(&path, problem);
@@ -112,6 +114,45 @@ fn orphan_layers(instance: &Instance) -> Vec<Finding> {
             finding(Kind::OrphanLayer { digest }, path, problem)
         })
         .collect()
+}
+
+/// Bridges left by networks no record holds any more.
+fn bridges(root: &Path) -> Vec<Finding> {
+    let networks = crate::runtime::net::networks(root);
+    networks
+        .unclaimed_bridges()
+        .into_iter()
+        .map(|b| {
+            let problem = match b.ports.is_empty() {
+                true => format!("the bridge of network {}, which no record holds", b.network),
+                false => format!(
+                    "the bridge of network {}, which no record holds, still used by {}",
+                    b.network,
+                    b.ports.join(", ")
+                ),
+            };
+            let path = PathBuf::from(format!("bridge {}", b.name));
+            finding(Kind::OrphanBridge { bridge: b.name }, path, problem)
+        })
+        .collect()
+}
+
+/// Removes what `drop` kept, failing while containers are plugged in.
+fn kept_bridges(dropped: Vec<Dropped>) -> Result<(), String> {
+    let kept: Vec<String> = dropped
+        .into_iter()
+        .filter_map(|d| match d {
+            Dropped::Kept(b) => Some(format!("{} ({})", b.name, b.ports.join(", "))),
+            Dropped::Removed(_) => None,
+        })
+        .collect();
+    match kept.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "bridge {} kept: containers are still plugged in; `rcorch rm -f` them and repair again",
+            kept.join(", ")
+        )),
+    }
 }
 
 fn networks(root: &Path) -> Vec<Finding> {
@@ -242,6 +283,18 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
             let store = NetStore::open(&instance.root);
             let lock = store.lock().map_err(|e| failed(&e))?;
             store.set_aside(&lock, name).map_err(|e| failed(&e))?;
+            drop(lock);
+            let networks = crate::runtime::net::networks(&instance.root);
+            // The record is set aside either way; a bridge still in use
+            // is reported again by the next check.
+            let _ = networks.drop_bridges_of(name);
+        }
+        (Repair::RemoveBridge, Kind::OrphanBridge { bridge }) => {
+            let networks = crate::runtime::net::networks(&instance.root);
+            let dropped = networks
+                .remove_unclaimed_bridge(bridge)
+                .map_err(|e| failed(&e))?;
+            kept_bridges(dropped).map_err(|e| failed(&e))?;
         }
         (Repair::RestoreFromCopy, Kind::ImageRecord { .. }) => {
             let store = instance.images().map_err(|e| failed(&e))?;

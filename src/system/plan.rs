@@ -30,6 +30,8 @@ pub enum Kind {
     ImageIndex,
     /// `images/records/HEX.json`: one image; `recovered`: its copy is whole.
     ImageRecord { id: String, recovered: bool },
+    /// A bridge whose alias names a network no record holds.
+    OrphanBridge { bridge: String },
     /// `images/layers/HEX`: a layer no image, container or build names.
     OrphanLayer { digest: String },
 }
@@ -59,6 +61,8 @@ pub enum Repair {
     SetAside { then: String },
     /// Deleted, unless something came to use it meanwhile.
     RemoveLayer,
+    /// Deleted once no container is plugged into it.
+    RemoveBridge,
     /// Nothing now: the container is running and its monitor rewrites the
     /// state when it exits (or `rm -f` it).
     LeaveRunning,
@@ -93,6 +97,7 @@ pub fn plan(kind: &Kind) -> Repair {
         },
         Kind::VolumeMeta { .. } => Repair::RestoreVolumeMeta,
         Kind::OrphanLayer { .. } => Repair::RemoveLayer,
+        Kind::OrphanBridge { .. } => Repair::RemoveBridge,
         Kind::ImageIndex => Repair::SetAside {
             then: "import, load or pull your images again (their layers are kept)".into(),
         },
@@ -111,6 +116,7 @@ impl Repair {
             Repair::RestoreFromCopy => "restored from its copy".into(),
             Repair::Discard => "removed: rebuilt by the project's supervisor".into(),
             Repair::RemoveLayer => "removed: no image or container uses it".into(),
+            Repair::RemoveBridge => "removed: no network or container uses it".into(),
             Repair::SetAside { then } => format!("set aside as *.damaged: {then}"),
             Repair::LeaveRunning => {
                 "left: the container is running; its monitor rewrites the state when it exits (or `rcorch rm -f` it)".into()
@@ -158,6 +164,8 @@ mod tests {
         assert_eq!(plan(&Kind::ProjectCache), Repair::Discard);
         let digest = format!("sha256:{}", "a".repeat(64));
         assert_eq!(plan(&Kind::OrphanLayer { digest }), Repair::RemoveLayer);
+        let bridge = "rcorch3".to_string();
+        assert_eq!(plan(&Kind::OrphanBridge { bridge }), Repair::RemoveBridge);
         assert_eq!(
             plan(&Kind::NetworkRecord {
                 name: "a".into(),
