@@ -75,6 +75,14 @@ fn layers_of_a_lost_image_are_reported_and_removed_but_never_one_in_use() {
         }
     }
     let dir = env.root.join("images/layers");
+    // While a build runs (its work dir, named by a live pid), its layers
+    // are in no image yet: nothing is reported or removed.
+    let build = env.root.join("build").join(std::process::id().to_string());
+    fs::create_dir_all(&build).unwrap();
+    let check = env.rcorch(&["system", "check", "--repair"]);
+    assert!(!check.stdout.contains(&gone), "{check:?}");
+    assert!(dir.join(&gone).exists(), "{check:?}");
+    fs::remove_dir(&build).unwrap();
 
     let check = env.rcorch(&["system", "check"]);
     assert_eq!(check.code, 1, "{check:?}");

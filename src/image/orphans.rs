@@ -48,15 +48,17 @@ impl ImageStore {
         Ok(orphans(&self.layer_digests()?, &images, &mentions))
     }
 
-    /// Deletes layer `digest` if it is still an orphan under the lock;
-    /// returns whether it did.
+    /// Deletes layer `digest` if it is still an orphan under the lock and
+    /// no build is `building` (a build's layers join an image only at its
+    /// end); returns whether it did.
     pub fn remove_orphan_layer(
         &self,
         digest: &str,
         mentions: &[Vec<u8>],
+        building: &dyn Fn() -> bool,
     ) -> Result<bool, ImageError> {
         let _lock = blobs::lock(&self.root().join("lock"))?;
-        if !self.orphan_layers(mentions)?.iter().any(|d| d == digest) {
+        if building() || !self.orphan_layers(mentions)?.iter().any(|d| d == digest) {
             return Ok(false);
         }
         self.delete_digest(digest)?;

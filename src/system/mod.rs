@@ -99,10 +99,24 @@ fn layer_mentions(root: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Whether a `build` is running: its work directory (`build/PID`) is
+/// there and its process alive.
+fn building(root: &Path) -> bool {
+    let entries = std::fs::read_dir(root.join("build")).into_iter().flatten();
+    entries.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.parse::<u32>().is_ok() && Path::new("/proc").join(&name).exists()
+    })
+}
+
+/// None while a build runs: the layers it made are in no image yet.
 fn orphan_layers(instance: &Instance) -> Vec<Finding> {
     let Ok(store) = instance.images() else {
         return Vec::new();
     };
+    if building(&instance.root) {
+        return Vec::new();
+    }
     let layers = store
         .orphan_layers(&layer_mentions(&instance.root))
         .unwrap_or_default();
@@ -307,8 +321,9 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
         (Repair::RemoveLayer, Kind::OrphanLayer { digest }) => {
             let store = instance.images().map_err(|e| failed(&e))?;
             let mentions = layer_mentions(&instance.root);
+            let busy = || building(&instance.root);
             store
-                .remove_orphan_layer(digest, &mentions)
+                .remove_orphan_layer(digest, &mentions, &busy)
                 .map_err(|e| failed(&e))?;
         }
         (Repair::Discard, _) => std::fs::remove_file(path).map_err(|e| failed(&e))?,
