@@ -1,9 +1,11 @@
 //! rcorch's bridges as the kernel has them. Each bridge carries its
-//! network's name in its alias (`rcorch network NAME`), so a network whose
+//! network's name and its instance in its alias (`rcorch network NAME @ROOT`,
+//! ROOT 8 hex digits of the state root's digest), so a network whose
 //! record and copy are both lost can still have its bridge removed by
 //! `network rm` or `system check --repair` once no container is plugged in.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::LinkAttribute;
@@ -14,8 +16,15 @@ use super::NetState;
 
 const ALIAS_PREFIX: &str = "rcorch network ";
 
-pub fn alias_for(network: &str) -> String {
-    format!("{ALIAS_PREFIX}{network}")
+/// 8 hex digits naming the instance at `root`: another instance's
+/// bridges in the same namespace are never taken for lost ones.
+fn instance_tag(root: &Path) -> String {
+    let digest = crate::image::sha256::digest_hex(root.as_os_str().as_encoded_bytes());
+    digest[..8].to_string()
+}
+
+pub fn alias_for(root: &Path, network: &str) -> String {
+    format!("{ALIAS_PREFIX}{network} @{}", instance_tag(root))
 }
 
 /// One link as netlink lists it.
@@ -36,12 +45,14 @@ pub struct HostBridge {
     pub ports: Vec<String>,
 }
 
-/// The bridges whose alias names a network.
-pub fn bridges(links: &[HostLink]) -> Vec<HostBridge> {
+/// The bridges whose alias names a network of the instance `tag` names.
+pub fn bridges(links: &[HostLink], tag: &str) -> Vec<HostBridge> {
+    let suffix = format!(" @{tag}");
     links
         .iter()
         .filter_map(|l| {
-            let network = l.alias.as_deref()?.strip_prefix(ALIAS_PREFIX)?;
+            let named = l.alias.as_deref()?.strip_prefix(ALIAS_PREFIX)?;
+            let network = named.strip_suffix(&suffix)?;
             let ports = links
                 .iter()
                 .filter(|p| p.controller == Some(l.index))
@@ -85,7 +96,8 @@ impl Networks {
         which: impl Fn(&HostBridge) -> bool,
     ) -> Result<Vec<Dropped>> {
         let mut dropped = Vec::new();
-        for bridge in unclaimed(state, bridges(&links()?), false) {
+        let tag = instance_tag(&self.root());
+        for bridge in unclaimed(state, bridges(&links()?, &tag), false) {
             if !which(&bridge) {
                 continue;
             }
@@ -104,7 +116,7 @@ impl Networks {
         let (Ok(state), Ok(links)) = (self.store.read(), links()) else {
             return Vec::new();
         };
-        unclaimed(&state, bridges(&links), false)
+        unclaimed(&state, bridges(&links, &instance_tag(&self.root())), false)
     }
 
     /// Deletes `bridge` if no record claims it and nothing is plugged in.
@@ -169,15 +181,25 @@ mod tests {
     }
 
     #[test]
+    fn the_alias_names_the_network_and_its_instance() {
+        let alias = alias_for(Path::new("/var/lib/rcorch"), "neta");
+        let tag = instance_tag(Path::new("/var/lib/rcorch"));
+        assert_eq!(alias, format!("rcorch network neta @{tag}"));
+        assert_ne!(tag, instance_tag(Path::new("/tmp/other")));
+    }
+
+    #[test]
     fn a_lost_networks_bridge_is_found_by_its_alias_with_its_ports() {
         let links = [
             link(1, "lo", None, None),
-            link(2, "rcorch1", Some("rcorch network neta"), None),
-            link(3, "rcorch2", Some("rcorch network netb"), None),
+            link(2, "rcorch1", Some("rcorch network neta @0123abcd"), None),
+            link(3, "rcorch2", Some("rcorch network netb @0123abcd"), None),
             link(4, "rcabc_0", None, Some(2)),
             link(5, "eth0", Some("uplink"), None),
+            // Another instance's, in the same namespace.
+            link(6, "rcorch3", Some("rcorch network neta @ffffffff"), None),
         ];
-        let found = bridges(&links);
+        let found = bridges(&links, "0123abcd");
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].ports, vec!["rcabc_0".to_string()]);
         let mut state = NetState::default();

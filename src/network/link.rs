@@ -93,14 +93,13 @@ async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
 
 /// Creates the bridge with the gateway address if it is missing, and
 /// brings it up. True when it had to be created.
-/// `network` is kept in its alias (`host_bridges`).
-pub fn ensure_bridge(name: &str, network: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
+/// `alias` names its network (`host_bridges::alias_for`).
+pub fn ensure_bridge(name: &str, alias: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
     block_on(|h| async move {
         if index_of(&h, name).await?.is_some() {
             return Ok(false);
         }
-        let alias = super::host_bridges::alias_for(network);
-        create_bridge(&h, name, &alias, gateway, prefix).await?;
+        create_bridge(&h, name, alias, gateway, prefix).await?;
         Ok(true)
     })
 }

@@ -416,7 +416,7 @@ impl Networks {
     pub(super) fn ready_bridge(&self, network: &Network) -> Result<bool> {
         let created = link::ensure_bridge(
             &network.bridge,
-            &network.name,
+            &super::host_bridges::alias_for(&self.root(), &network.name),
             network.gateway,
             network.subnet.prefix,
         )?;

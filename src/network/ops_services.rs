@@ -45,7 +45,7 @@ impl Networks {
         let network = before.networks[&entry.network].clone();
         link::ensure_bridge(
             &network.bridge,
-            &network.name,
+            &super::host_bridges::alias_for(&self.root(), &network.name),
             network.gateway,
             network.subnet.prefix,
         )?;
