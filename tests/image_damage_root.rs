@@ -127,6 +127,12 @@ fn a_tag_a_crash_left_on_two_images_resolves_to_the_newer_and_is_repaired() {
             .unwrap()
             .push("app:1".into());
         fs::write(&f, serde_json::to_vec(&rec).unwrap()).unwrap();
+        // As a crash leaves it: the record that should have lost the tag
+        // was last written before the one that gained it.
+        let gained = fs::metadata(&record_files(&env, &new)[0]).unwrap();
+        let before = gained.modified().unwrap() - std::time::Duration::from_secs(1);
+        let file = fs::File::options().write(true).open(&f).unwrap();
+        file.set_modified(before).unwrap();
     }
 
     let images = env.rcorch(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
