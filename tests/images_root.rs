@@ -300,9 +300,12 @@ fn push_rmi_pull_run_through_a_registry() {
         .success());
     let blobs = env.root().join("images/blobs/sha256");
     assert_eq!(std::fs::read_dir(&blobs).unwrap().count(), 0);
-    assert!(env
-        .ok(&["pull", "--registry-config", cfg, &remote])
-        .contains(&remote));
+    let pulled = env.rcorch(&["pull", "--registry-config", cfg, &remote]);
+    assert!(pulled.status.success());
+    assert!(String::from_utf8_lossy(&pulled.stdout).contains(&remote));
+    // Not a terminal: a line per blob as it starts, not silence.
+    let told = String::from_utf8_lossy(&pulled.stderr);
+    assert!(told.contains(": downloading ("), "{told}");
     let out = env.ok(&[
         "run",
         "--rm",

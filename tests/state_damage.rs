@@ -337,6 +337,14 @@ fn a_damaged_image_record_blocks_no_other_image() {
             assert!(rmi.stdout.contains(&hex), "{case}: {rmi:?}");
         }
         assert!(!record.exists(), "{case}");
+        if matches!(how, Damage::Missing) {
+            // Its layer is left behind: reported, and removed by --repair.
+            let check = env.rcorch(&["system", "check"]);
+            assert_eq!(check.code, 1, "{case}: {check:?}");
+            assert!(check.stdout.contains("images/layers/"), "{case}: {check:?}");
+            let repair = env.rcorch(&["system", "check", "--repair"]);
+            assert_eq!(repair.code, 0, "{case}: {repair:?}");
+        }
         assert_eq!(env.rcorch(&["system", "check"]).code, 0, "{case}");
         let names = env.rcorch(&["images", "--format", "{{.Repository}}"]).ok();
         assert!(!names.lines().any(|l| l == "x"), "{case}: {names}");

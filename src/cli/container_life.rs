@@ -119,7 +119,7 @@ fn start_attached(instance: &Instance, reference: &str, stdin: bool) -> CliResul
 pub fn restart(instance: &Instance, args: &RestartArgs) -> CliResult {
     args.project.refuse("restart", &args.containers)?;
     for_each(&args.containers, |c| {
-        control::stop(instance, c, args.time)?;
+        control::stop_reporting(instance, c, args.time, &mut super::project::say)?;
         start_one(instance, c)
     })
 }

@@ -338,7 +338,7 @@ pub fn stop(instance: &Instance, args: &StopArgs) -> CliResult {
         return Err(format!("stop takes containers; a project's services: {hint}").into());
     }
     for_each(&args.containers, |c| {
-        control::stop(instance, c, args.time)?;
+        control::stop_reporting(instance, c, args.time, &mut super::project::say)?;
         println!("{c}");
         Ok(())
     })

@@ -6,7 +6,8 @@ use comfy_table::{presets::NOTHING, Table};
 use super::format::{self, field, parse_inspect, print_inspected, Listing};
 use super::CliResult;
 use crate::instance::Instance;
-use crate::network::ops::CreateRequest;
+use crate::network::host_bridges::Dropped;
+use crate::network::ops::{CreateRequest, RemovedNetwork};
 use crate::network::DEFAULT_NETWORK;
 use crate::network::{Endpoint, Network};
 use crate::runtime::net::{self, networks};
@@ -165,8 +166,11 @@ pub fn network(instance: &Instance, cmd: NetworkCommand) -> CliResult {
         }
         NetworkCommand::Rm { names } => {
             for name in &names {
-                nets.remove(name)?;
+                let removed = nets.remove(name)?;
                 println!("{name}");
+                if let RemovedNetwork::Lost { bridges, .. } = removed {
+                    note_kept_bridges(name, &bridges);
+                }
             }
         }
         NetworkCommand::Prune { force } => return prune(&nets, force),
@@ -208,6 +212,20 @@ pub(super) fn prune(nets: &crate::network::ops::Networks, force: bool) -> CliRes
         }
     }
     Ok(0)
+}
+
+/// A lost network's bridge that containers still use stays until they are
+/// gone; the user is told which and how it goes.
+fn note_kept_bridges(name: &str, bridges: &[Dropped]) {
+    for dropped in bridges {
+        if let Dropped::Kept(bridge) = dropped {
+            eprintln!(
+                "rcorch: bridge {} of lost network {name} kept: containers are still plugged into it ({}); `rcorch rm -f` them, then `rcorch system check --repair` removes it",
+                bridge.name,
+                bridge.ports.join(", ")
+            );
+        }
+    }
 }
 
 /// Docker's 64-hex network id; like podman, the digest of the name.

@@ -16,6 +16,7 @@ mod commit;
 mod fsat;
 pub mod index;
 pub mod oci;
+pub mod orphans;
 mod records;
 pub mod reference;
 pub mod registry;

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::{digest_hex, parse_reference, valid_digest, ImageError, ImageRecord};
 use crate::util::records::{parse_record, Damage, Records};
@@ -27,6 +28,11 @@ pub struct LostImage {
 }
 
 impl LostImage {
+    /// What is left of its record.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Whether `query` names it: its id (or a prefix of 12 or more hex
     /// digits), or a tag whose whole string survives in its bytes.
     pub fn answers_to(&self, query: &str) -> bool {
@@ -50,14 +56,23 @@ fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImageError + '_ {
 }
 
 /// Keeps each tag on the newest image that claims it: a tag moves by two
-/// record writes, and a crash between them leaves it on both.
-fn dedupe_tags(mut images: Vec<ImageRecord>) -> Vec<ImageRecord> {
-    images.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+/// record writes, and a crash between them leaves it on both. Newest by
+/// creation time, then (images made in one second) by when the record was
+/// last written: the one that gained the tag was written, the one a crash
+/// kept from losing it was not. Each comes with its record's mtime.
+fn dedupe_tags(mut images: Vec<(ImageRecord, Option<SystemTime>)>) -> Vec<ImageRecord> {
+    // As times: "…:47Z" and "…:47.1Z" compare the wrong way as strings.
+    let created = |im: &ImageRecord| crate::util::time::parse_rfc3339(&im.created);
+    images.sort_by(|(a, at), (b, bt)| {
+        (created(a).cmp(&created(b)))
+            .then(at.cmp(bt))
+            .then(a.id.cmp(&b.id))
+    });
     let mut seen = BTreeSet::new();
-    for image in images.iter_mut().rev() {
+    for (image, _) in images.iter_mut().rev() {
         image.repo_tags.retain(|t| seen.insert(t.clone()));
     }
-    images
+    images.into_iter().map(|(image, _)| image).collect()
 }
 
 impl Index {
@@ -93,7 +108,12 @@ impl Index {
                 .into_iter()
                 .filter(|im| !known.contains(&im.id) && whole(digest_hex(&im.id), im)),
         );
-        Ok(dedupe_tags(images))
+        let written = |im: &ImageRecord| {
+            let path = self.records.path(digest_hex(&im.id));
+            std::fs::metadata(path).and_then(|m| m.modified()).ok()
+        };
+        let dated = images.into_iter().map(|im| (written(&im), im));
+        Ok(dedupe_tags(dated.map(|(t, im)| (im, t)).collect()))
     }
 
     /// The damaged records: read from their copy, or lost (with their bytes).
@@ -192,4 +212,43 @@ fn whole(hex: impl AsRef<str>, image: &ImageRecord) -> bool {
             .iter()
             .chain([&image.id])
             .all(|d| valid_digest(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn image(id: char, created: &str, tags: &[&str]) -> ImageRecord {
+        let mut im: ImageRecord = serde_json::from_value(serde_json::json!({
+            "id": format!("sha256:{}", id.to_string().repeat(64)),
+            "repo_tags": tags, "layers": [], "created": created, "size": 0, "config": {}
+        }))
+        .unwrap();
+        im.created = created.to_string();
+        im
+    }
+
+    #[test]
+    fn a_tag_on_two_images_stays_on_the_newer_then_the_later_written() {
+        let t = |s| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        let tags = |v: &[ImageRecord]| v.iter().map(|i| i.repo_tags.clone()).collect::<Vec<_>>();
+        let older = image('a', "2026-01-01T00:00:00Z", &["x:1", "a:1"]);
+        let newer = image('b', "2026-01-02T00:00:00Z", &["x:1"]);
+        let kept = dedupe_tags(vec![(newer.clone(), t(1)), (older.clone(), t(2))]);
+        assert_eq!(
+            tags(&kept),
+            [vec!["a:1".to_string()], vec!["x:1".to_string()]]
+        );
+        // Fractions of a second count.
+        let whole = image('a', "2026-01-01T00:00:00Z", &["x:1"]);
+        let later = image('0', "2026-01-01T00:00:00.5Z", &["x:1"]);
+        let kept = dedupe_tags(vec![(later.clone(), t(1)), (whole, t(2))]);
+        assert_eq!(kept[1].id, later.id);
+        // Made at once: the record written last keeps it, whatever the ids.
+        let same = |id| image(id, "2026-01-01T00:00:00Z", &["x:1"]);
+        let kept = dedupe_tags(vec![(same('f'), t(1)), (same('0'), t(2))]);
+        assert_eq!(kept[1].id, same('0').id);
+        assert_eq!(tags(&kept), [Vec::<String>::new(), vec!["x:1".to_string()]]);
+    }
 }

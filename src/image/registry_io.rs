@@ -110,7 +110,13 @@ fn progress(access: &Access) -> MultiProgress {
     MultiProgress::with_draw_target(target)
 }
 
-fn bar(multi: &MultiProgress, digest: &str, size: u64, verb: &str) -> ProgressBar {
+/// A bar per blob on a terminal; elsewhere (no bars drawn) one line as the
+/// blob starts, so a long pull or push is never silent.
+fn bar(multi: &MultiProgress, access: &Access, digest: &str, size: u64, verb: &str) -> ProgressBar {
+    if !access.progress {
+        let short = &super::digest_hex(digest)[..12];
+        eprintln!("{short}: {verb} ({size} bytes)");
+    }
     let bar = multi.add(ProgressBar::new(size));
     let style = ProgressStyle::with_template(
         "{prefix} {msg:11} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
@@ -186,7 +192,13 @@ async fn pull_async(
         if store.blob_path(&desc.digest).exists() {
             continue;
         }
-        let bar = bar(&multi, &desc.digest, desc.size.max(0) as u64, "downloading");
+        let bar = bar(
+            &multi,
+            access,
+            &desc.digest,
+            desc.size.max(0) as u64,
+            "downloading",
+        );
         if download(client, reference, desc, &store.blob_dir(), &bar).await? {
             undo.0.push(store.blob_path(&desc.digest));
         }
@@ -283,7 +295,7 @@ pub fn push(
                 .await
                 .map_err(dist("check blob in", &reference))?;
             if !exists {
-                let bar = bar(&multi, &desc.digest, desc.size, "uploading");
+                let bar = bar(&multi, access, &desc.digest, desc.size, "uploading");
                 let stream = file_stream(&store.blob_path(&desc.digest), bar.clone())?;
                 client
                     .push_blob_stream(&reference, stream, &desc.digest, Some(desc.size))

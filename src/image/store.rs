@@ -367,7 +367,7 @@ impl ImageStore {
     }
 
     /// The digests of the unpacked layers.
-    fn layer_digests(&self) -> Result<Vec<String>, ImageError> {
+    pub(super) fn layer_digests(&self) -> Result<Vec<String>, ImageError> {
         let dir = self.root.join("layers");
         let entries = fs::read_dir(&dir).map_err(|source| ImageError::Read {
             path: dir.clone(),

@@ -35,7 +35,7 @@ pub enum LinkError {
     Thread,
 }
 
-type Result<T> = std::result::Result<T, LinkError>;
+pub(super) type Result<T> = std::result::Result<T, LinkError>;
 
 /// How a container is plugged into its network.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub struct VethPlan {
     pub gateway: Option<Ipv4Addr>,
 }
 
-fn block_on<F: std::future::Future<Output = Result<T>>, T>(
+pub(super) fn block_on<F: std::future::Future<Output = Result<T>>, T>(
     work: impl FnOnce(Handle) -> F,
 ) -> Result<T> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -66,7 +66,10 @@ fn block_on<F: std::future::Future<Output = Result<T>>, T>(
     })
 }
 
-fn nl<'a>(op: &'static str, name: &'a str) -> impl FnOnce(rtnetlink::Error) -> LinkError + 'a {
+pub(super) fn nl<'a>(
+    op: &'static str,
+    name: &'a str,
+) -> impl FnOnce(rtnetlink::Error) -> LinkError + 'a {
     move |source| LinkError::Netlink {
         op,
         name: name.to_string(),
@@ -90,17 +93,24 @@ async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
 
 /// Creates the bridge with the gateway address if it is missing, and
 /// brings it up. True when it had to be created.
-pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
+/// `alias` names its network (`host_bridges::alias_for`).
+pub fn ensure_bridge(name: &str, alias: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
     block_on(|h| async move {
         if index_of(&h, name).await?.is_some() {
             return Ok(false);
         }
-        create_bridge(&h, name, gateway, prefix).await?;
+        create_bridge(&h, name, alias, gateway, prefix).await?;
         Ok(true)
     })
 }
 
-async fn create_bridge(h: &Handle, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
+async fn create_bridge(
+    h: &Handle,
+    name: &str,
+    alias: &str,
+    gateway: Ipv4Addr,
+    prefix: u8,
+) -> Result<()> {
     // A fixed MAC (from the gateway address, like containers' own): left to
     // itself a bridge takes its lowest port's MAC, which changes as
     // containers come and go, and containers' ARP entries for the gateway
@@ -124,8 +134,9 @@ async fn create_bridge(h: &Handle, name: &str, gateway: Ipv4Addr, prefix: u8) ->
         Err(e) if !errno_is(&e, libc::EEXIST) => return Err(nl("address", name)(e)),
         _ => {}
     }
+    // The kernel takes an alias only on an existing link.
     h.link()
-        .set(LinkUnspec::new_with_index(index).up().build())
+        .set(LinkUnspec::new_with_index(index).up().alias(alias).build())
         .execute()
         .await
         .map_err(nl("bring up", name))

@@ -10,6 +10,7 @@ mod dns_process;
 mod dns_server;
 pub mod endpoints;
 pub mod files;
+pub mod host_bridges;
 pub mod ipam;
 pub mod link;
 pub mod nft;

@@ -306,29 +306,36 @@ fn postrouting_rules(n: &NetRules) -> Vec<Vec<Statement<'static>>> {
     rules
 }
 
-/// Isolation: no forwarding between two rcorch bridges, none off an
-/// internal one.
+/// Every rcorch bridge: a network whose record was lost keeps its bridge
+/// (and containers) on the host, and stays fenced by the wildcard.
+pub(super) const ANY_BRIDGE: &str = "rcorch*";
+
+/// Isolation: no forwarding between a network's bridge and any other
+/// rcorch bridge (by wildcard, so a lost network's bridge is fenced too),
+/// none off an internal one.
 fn forward_rules(networks: &[NetRules]) -> Vec<Vec<Statement<'static>>> {
     let mut rules = Vec::new();
     for a in networks {
-        for b in networks.iter().filter(|b| b.bridge != a.bridge) {
-            rules.push(vec![
-                eq(meta(MetaKey::Iifname), string(&a.bridge)),
-                eq(meta(MetaKey::Oifname), string(&b.bridge)),
-                Statement::Drop(None),
-            ]);
-        }
-        if a.internal {
-            for (inner, outer) in [
-                (MetaKey::Iifname, MetaKey::Oifname),
-                (MetaKey::Oifname, MetaKey::Iifname),
-            ] {
-                rules.push(vec![
-                    eq(meta(inner), string(&a.bridge)),
-                    matches(meta(outer), Operator::NEQ, string(&a.bridge)),
-                    Statement::Drop(None),
-                ]);
-            }
+        for (inner, outer) in [
+            (MetaKey::Iifname, MetaKey::Oifname),
+            (MetaKey::Oifname, MetaKey::Iifname),
+        ] {
+            let other = if a.internal {
+                vec![]
+            } else {
+                vec![eq(meta(outer), string(ANY_BRIDGE))]
+            };
+            rules.push(
+                [
+                    vec![eq(meta(inner), string(&a.bridge))],
+                    other,
+                    vec![
+                        matches(meta(outer), Operator::NEQ, string(&a.bridge)),
+                        Statement::Drop(None),
+                    ],
+                ]
+                .concat(),
+            );
         }
     }
     rules

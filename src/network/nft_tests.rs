@@ -101,6 +101,20 @@ fn internal_networks_publish_nothing_and_are_fenced() {
     ));
 }
 
+/// Fenced from every rcorch bridge by wildcard, so a bridge whose record
+/// is lost (not in the state) stays fenced when the table is rebuilt.
+#[test]
+fn bridges_are_fenced_from_any_rcorch_bridge_not_only_known_ones() {
+    let text = render(&build_ruleset(&RulesetPlan::from_state(&state()))).join("\n");
+    for (inner, outer) in [("iifname", "oifname"), ("oifname", "iifname")] {
+        let rule = format!(
+            r#"{{"match":{{"left":{{"meta":{{"key":"{inner}"}}}},"right":"rcorch0","op":"=="}}}},{{"match":{{"left":{{"meta":{{"key":"{outer}"}}}},"right":"rcorch*","op":"=="}}}},{{"match":{{"left":{{"meta":{{"key":"{outer}"}}}},"right":"rcorch0","op":"!="}}}},{{"drop":null}}"#
+        );
+        assert!(text.contains(&rule), "{rule}\n{text}");
+    }
+    assert!(!text.contains(r#""right":"rcorch1","op":"=="}},{"match":{"left":{"meta":{"key":"oifname"}},"right":"rcorch0""#));
+}
+
 #[test]
 fn the_install_hint_only_when_nft_is_missing() {
     use nftables::helper::NftablesError as E;

@@ -127,8 +127,12 @@ pub struct EndpointRequest {
 #[derive(Debug, Clone)]
 pub enum RemovedNetwork {
     Whole(Network),
-    /// A network whose record was lost: only the record is gone.
-    Lost(crate::util::records::Damage),
+    /// A network whose record was lost: the record is gone, and its
+    /// bridge unless containers are still plugged into it.
+    Lost {
+        damage: crate::util::records::Damage,
+        bridges: Vec<super::host_bridges::Dropped>,
+    },
 }
 
 pub struct Networks {
@@ -323,11 +327,12 @@ impl Networks {
         let lock = self.store.lock()?;
         let mut state = self.store.load(&lock)?;
         if let Some(damage) = state.lost(name).cloned() {
-            // Its record says nothing more, not even its bridge: forgetting
-            // it is all that can be done.
+            // Its record says nothing more; the kernel still names its
+            // bridge (by alias).
             state.damaged.remove(name);
             self.store.save(&lock, &state)?;
-            return Ok(RemovedNetwork::Lost(damage));
+            let bridges = self.drop_unclaimed(&state, |b| b.network == name)?;
+            return Ok(RemovedNetwork::Lost { damage, bridges });
         }
         let users: Vec<&str> = state
             .endpoints_on(name)
@@ -409,7 +414,12 @@ impl Networks {
     /// The network's bridge up and its sysctls set. True when the bridge had
     /// to be made: a fresh namespace or boot, so the rules must be re-applied.
     pub(super) fn ready_bridge(&self, network: &Network) -> Result<bool> {
-        let created = link::ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix)?;
+        let created = link::ensure_bridge(
+            &network.bridge,
+            &super::host_bridges::alias_for(&self.root(), &network.name),
+            network.gateway,
+            network.subnet.prefix,
+        )?;
         self.enable_sysctls(network)?;
         Ok(created)
     }

@@ -43,7 +43,12 @@ impl Networks {
             }
         }
         let network = before.networks[&entry.network].clone();
-        link::ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix)?;
+        link::ensure_bridge(
+            &network.bridge,
+            &super::host_bridges::alias_for(&self.root(), &network.name),
+            network.gateway,
+            network.subnet.prefix,
+        )?;
         self.enable_sysctls(&network)?;
         if let Some(vip) = entry
             .vip

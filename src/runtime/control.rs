@@ -128,6 +128,17 @@ pub fn stop(
     reference: &str,
     timeout: Option<u64>,
 ) -> Result<Record, ControlError> {
+    stop_reporting(instance, reference, timeout, &mut |_| {})
+}
+
+/// `stop`, telling `progress` what it still waits for (after a second,
+/// then every five) while the grace period runs.
+pub fn stop_reporting(
+    instance: &Instance,
+    reference: &str,
+    timeout: Option<u64>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Record, ControlError> {
     let record = instance
         .containers
         .load(&instance.containers.resolve(reference)?)?;
@@ -149,9 +160,10 @@ pub fn stop(
         events::emit(&instance.root, &record.config, action, extra)
     };
     emit("kill", &[("signal", (signal as i32).to_string())]);
-    let exited = pidfd
-        .as_ref()
-        .is_none_or(|fd| sys::wait_pidfd(fd, grace.as_millis() as i32));
+    let exited = pidfd.as_ref().is_none_or(|fd| {
+        let what = format!("{} to stop", record.config.name);
+        wait_reporting(fd, grace, &what, progress)
+    });
     if !exited {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         emit("kill", &[("signal", (Signal::SIGKILL as i32).to_string())]);
@@ -164,6 +176,34 @@ pub fn stop(
     }
     emit("stop", &[]);
     Ok(record)
+}
+
+/// Waits up to `grace` for the pidfd, telling `progress` about `what`
+/// after a second and then every five. True when the process exited.
+fn wait_reporting(
+    fd: &std::os::fd::OwnedFd,
+    grace: Duration,
+    what: &str,
+    progress: &mut dyn FnMut(&str),
+) -> bool {
+    let mut waited = Duration::ZERO;
+    let mut slice = Duration::from_secs(1);
+    loop {
+        let step = slice.min(grace.saturating_sub(waited));
+        if sys::wait_pidfd(fd, step.as_millis() as i32) {
+            return true;
+        }
+        waited += step;
+        if waited >= grace {
+            return false;
+        }
+        progress(&format!(
+            "waiting for {what} ({}s of {}s, then SIGKILL)",
+            waited.as_secs(),
+            grace.as_secs()
+        ));
+        slice = Duration::from_secs(5);
+    }
 }
 
 /// Removes a container completely: processes, cgroup, any leftover mount,

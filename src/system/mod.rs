@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 use crate::container::damage::parse_record;
 use crate::container::{ContainerState, Status};
 use crate::instance::Instance;
+use crate::network::host_bridges::Dropped;
 use crate::network::store::NetStore;
 use crate::util::time::now_rfc3339;
 use crate::volume::store::VolumeStore;
@@ -22,6 +23,7 @@ pub fn check(instance: &Instance) -> Vec<Finding> {
     let mut findings = containers(instance);
     findings.extend(projects(&instance.root));
     findings.extend(networks(&instance.root));
+    findings.extend(bridges(&instance.root));
     if let Ok(damaged) = VolumeStore::open(&instance.root).damaged() {
         for (name, path, problem) in damaged {
             let problem = problem_of(&path, problem);
@@ -29,6 +31,7 @@ pub fn check(instance: &Instance) -> Vec<Finding> {
         }
     }
     findings.extend(images(instance));
+    findings.extend(orphan_layers(instance));
     let index = instance.root.join("images/images.json");
     if let Ok(bytes) = std::fs::read(&index) {
         if let Err(problem) = parse_record::<serde_json::Value>(&bytes) {
@@ -81,6 +84,89 @@ fn images(instance: &Instance) -> Vec<Finding> {
         finding(kind, l.damage.path, l.damage.problem)
     });
     recovered.chain(lost).collect()
+}
+
+/// What may name a layer besides the image records: every container's
+/// config (torn or not) and the build cache.
+fn layer_mentions(root: &Path) -> Vec<Vec<u8>> {
+    let configs = std::fs::read_dir(root.join("containers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("config.json")).ok());
+    configs
+        .chain(std::fs::read(root.join("build-cache.json")).ok())
+        .collect()
+}
+
+/// Whether a `build` is running: its work directory (`build/PID`) is
+/// there and its process alive.
+fn building(root: &Path) -> bool {
+    let entries = std::fs::read_dir(root.join("build")).into_iter().flatten();
+    entries.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.parse::<u32>().is_ok() && Path::new("/proc").join(&name).exists()
+    })
+}
+
+/// None while a build runs: the layers it made are in no image yet.
+fn orphan_layers(instance: &Instance) -> Vec<Finding> {
+    let Ok(store) = instance.images() else {
+        return Vec::new();
+    };
+    if building(&instance.root) {
+        return Vec::new();
+    }
+    let layers = store
+        .orphan_layers(&layer_mentions(&instance.root))
+        .unwrap_or_default();
+    layers
+        .into_iter()
+        .map(|digest| {
+            let path = store.layer_path(&digest);
+            let problem = "a layer no image or container uses".to_string();
+            finding(Kind::OrphanLayer { digest }, path, problem)
+        })
+        .collect()
+}
+
+/// Bridges left by networks no record holds any more.
+fn bridges(root: &Path) -> Vec<Finding> {
+    let networks = crate::runtime::net::networks(root);
+    networks
+        .unclaimed_bridges()
+        .into_iter()
+        .map(|b| {
+            let problem = match b.ports.is_empty() {
+                true => format!("the bridge of network {}, which no record holds", b.network),
+                false => format!(
+                    "the bridge of network {}, which no record holds, still used by {}",
+                    b.network,
+                    b.ports.join(", ")
+                ),
+            };
+            let path = PathBuf::from(format!("bridge {}", b.name));
+            finding(Kind::OrphanBridge { bridge: b.name }, path, problem)
+        })
+        .collect()
+}
+
+/// Removes what `drop` kept, failing while containers are plugged in.
+fn kept_bridges(dropped: Vec<Dropped>) -> Result<(), String> {
+    let kept: Vec<String> = dropped
+        .into_iter()
+        .filter_map(|d| match d {
+            Dropped::Kept(b) => Some(format!("{} ({})", b.name, b.ports.join(", "))),
+            Dropped::Removed(_) => None,
+        })
+        .collect();
+    match kept.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "bridge {} kept: containers are still plugged in; `rcorch rm -f` them and repair again",
+            kept.join(", ")
+        )),
+    }
 }
 
 fn networks(root: &Path) -> Vec<Finding> {
@@ -211,6 +297,18 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
             let store = NetStore::open(&instance.root);
             let lock = store.lock().map_err(|e| failed(&e))?;
             store.set_aside(&lock, name).map_err(|e| failed(&e))?;
+            drop(lock);
+            let networks = crate::runtime::net::networks(&instance.root);
+            // The record is set aside either way; a bridge still in use
+            // is reported again by the next check.
+            let _ = networks.drop_bridges_of(name);
+        }
+        (Repair::RemoveBridge, Kind::OrphanBridge { bridge }) => {
+            let networks = crate::runtime::net::networks(&instance.root);
+            let dropped = networks
+                .remove_unclaimed_bridge(bridge)
+                .map_err(|e| failed(&e))?;
+            kept_bridges(dropped).map_err(|e| failed(&e))?;
         }
         (Repair::RestoreFromCopy, Kind::ImageRecord { .. }) => {
             let store = instance.images().map_err(|e| failed(&e))?;
@@ -219,6 +317,14 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
         (Repair::SetAside { .. }, Kind::ImageRecord { id, .. }) => {
             let store = instance.images().map_err(|e| failed(&e))?;
             store.set_aside(id).map_err(|e| failed(&e))?;
+        }
+        (Repair::RemoveLayer, Kind::OrphanLayer { digest }) => {
+            let store = instance.images().map_err(|e| failed(&e))?;
+            let mentions = layer_mentions(&instance.root);
+            let busy = || building(&instance.root);
+            store
+                .remove_orphan_layer(digest, &mentions, &busy)
+                .map_err(|e| failed(&e))?;
         }
         (Repair::Discard, _) => std::fs::remove_file(path).map_err(|e| failed(&e))?,
         (Repair::SetAside { .. }, _) => {

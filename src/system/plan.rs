@@ -30,6 +30,10 @@ pub enum Kind {
     ImageIndex,
     /// `images/records/HEX.json`: one image; `recovered`: its copy is whole.
     ImageRecord { id: String, recovered: bool },
+    /// A bridge whose alias names a network no record holds.
+    OrphanBridge { bridge: String },
+    /// `images/layers/HEX`: a layer no image, container or build names.
+    OrphanLayer { digest: String },
 }
 
 /// One unreadable record.
@@ -55,6 +59,10 @@ pub enum Repair {
     /// Renamed `*.damaged` so the next write starts afresh; `then` is what
     /// the user does to get back what it held.
     SetAside { then: String },
+    /// Deleted, unless something came to use it meanwhile.
+    RemoveLayer,
+    /// Deleted once no container is plugged into it.
+    RemoveBridge,
     /// Nothing now: the container is running and its monitor rewrites the
     /// state when it exits (or `rm -f` it).
     LeaveRunning,
@@ -85,9 +93,11 @@ pub fn plan(kind: &Kind) -> Repair {
             recovered: true, ..
         } => Repair::RestoreFromCopy,
         Kind::ImageRecord { .. } => Repair::SetAside {
-            then: "import, load or pull the image again (its layers are kept)".into(),
+            then: "import, load or pull the image again (layers no other image uses go with it)".into(),
         },
         Kind::VolumeMeta { .. } => Repair::RestoreVolumeMeta,
+        Kind::OrphanLayer { .. } => Repair::RemoveLayer,
+        Kind::OrphanBridge { .. } => Repair::RemoveBridge,
         Kind::ImageIndex => Repair::SetAside {
             then: "import, load or pull your images again (their layers are kept)".into(),
         },
@@ -105,6 +115,8 @@ impl Repair {
             Repair::RestoreVolumeMeta => "restored: metadata rewritten (labels lost)".into(),
             Repair::RestoreFromCopy => "restored from its copy".into(),
             Repair::Discard => "removed: rebuilt by the project's supervisor".into(),
+            Repair::RemoveLayer => "removed: no image or container uses it".into(),
+            Repair::RemoveBridge => "removed: no network or container uses it".into(),
             Repair::SetAside { then } => format!("set aside as *.damaged: {then}"),
             Repair::LeaveRunning => {
                 "left: the container is running; its monitor rewrites the state when it exits (or `rcorch rm -f` it)".into()
@@ -150,6 +162,10 @@ mod tests {
             Repair::RestoreVolumeMeta
         );
         assert_eq!(plan(&Kind::ProjectCache), Repair::Discard);
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(plan(&Kind::OrphanLayer { digest }), Repair::RemoveLayer);
+        let bridge = "rcorch3".to_string();
+        assert_eq!(plan(&Kind::OrphanBridge { bridge }), Repair::RemoveBridge);
         assert_eq!(
             plan(&Kind::NetworkRecord {
                 name: "a".into(),

@@ -1,0 +1,219 @@
+//! rcorch's bridges as the kernel has them. Each bridge carries its
+//! network's name and its instance in its alias (`rcorch network NAME @ROOT`,
+//! ROOT 8 hex digits of the state root's digest), so a network whose
+//! record and copy are both lost can still have its bridge removed by
+//! `network rm` or `system check --repair` once no container is plugged in.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::LinkAttribute;
+
+use super::link::{self, block_on, nl, Result};
+use super::ops::Networks;
+use super::NetState;
+
+const ALIAS_PREFIX: &str = "rcorch network ";
+
+/// 8 hex digits naming the instance at `root`: another instance's
+/// bridges in the same namespace are never taken for lost ones.
+fn instance_tag(root: &Path) -> String {
+    let digest = crate::image::sha256::digest_hex(root.as_os_str().as_encoded_bytes());
+    digest[..8].to_string()
+}
+
+pub fn alias_for(root: &Path, network: &str) -> String {
+    format!("{ALIAS_PREFIX}{network} @{}", instance_tag(root))
+}
+
+/// One link as netlink lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLink {
+    pub index: u32,
+    pub name: String,
+    pub alias: Option<String>,
+    /// The bridge it is plugged into.
+    pub controller: Option<u32>,
+}
+
+/// An rcorch bridge on the host, with its ports (the veths plugged in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostBridge {
+    pub name: String,
+    pub network: String,
+    pub ports: Vec<String>,
+}
+
+/// The bridges whose alias names a network of the instance `tag` names.
+pub fn bridges(links: &[HostLink], tag: &str) -> Vec<HostBridge> {
+    let suffix = format!(" @{tag}");
+    links
+        .iter()
+        .filter_map(|l| {
+            let named = l.alias.as_deref()?.strip_prefix(ALIAS_PREFIX)?;
+            let network = named.strip_suffix(&suffix)?;
+            let ports = links
+                .iter()
+                .filter(|p| p.controller == Some(l.index))
+                .map(|p| p.name.clone())
+                .collect();
+            Some(HostBridge {
+                name: l.name.clone(),
+                network: network.to_string(),
+                ports,
+            })
+        })
+        .collect()
+}
+
+/// The bridges no readable network uses: those of lost networks (when
+/// `lost_too`) and of networks gone without them (a removal that kept a
+/// bridge containers were still plugged into).
+pub fn unclaimed(state: &NetState, bridges: Vec<HostBridge>, lost_too: bool) -> Vec<HostBridge> {
+    let known: BTreeSet<&str> = state.networks.values().map(|n| n.bridge.as_str()).collect();
+    bridges
+        .into_iter()
+        .filter(|b| !known.contains(b.name.as_str()))
+        .filter(|b| lost_too || state.lost(&b.network).is_none())
+        .collect()
+}
+
+/// What became of an unclaimed bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dropped {
+    Removed(String),
+    /// Containers are still plugged in: left until they are gone.
+    Kept(HostBridge),
+}
+
+impl Networks {
+    /// Deletes the unclaimed bridges `which` picks, keeping those that
+    /// still have ports. Call under the state lock with the state as saved.
+    pub(super) fn drop_unclaimed(
+        &self,
+        state: &NetState,
+        which: impl Fn(&HostBridge) -> bool,
+    ) -> Result<Vec<Dropped>> {
+        let mut dropped = Vec::new();
+        let tag = instance_tag(&self.root());
+        for bridge in unclaimed(state, bridges(&links()?, &tag), false) {
+            if !which(&bridge) {
+                continue;
+            }
+            if bridge.ports.is_empty() {
+                link::delete_link(&bridge.name)?;
+                dropped.push(Dropped::Removed(bridge.name));
+            } else {
+                dropped.push(Dropped::Kept(bridge));
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// The bridges of networks no record names (`system check`).
+    pub fn unclaimed_bridges(&self) -> Vec<HostBridge> {
+        let (Ok(state), Ok(links)) = (self.store.read(), links()) else {
+            return Vec::new();
+        };
+        unclaimed(&state, bridges(&links, &instance_tag(&self.root())), false)
+    }
+
+    /// Deletes `bridge` if no record claims it and nothing is plugged in.
+    pub fn remove_unclaimed_bridge(
+        &self,
+        bridge: &str,
+    ) -> std::result::Result<Vec<Dropped>, super::ops::NetError> {
+        let lock = self.store.lock()?;
+        let state = self.store.load(&lock)?;
+        Ok(self.drop_unclaimed(&state, |b| b.name == bridge)?)
+    }
+
+    /// Deletes the bridges of the lost network `name` just set aside.
+    pub fn drop_bridges_of(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Vec<Dropped>, super::ops::NetError> {
+        let lock = self.store.lock()?;
+        let state = self.store.load(&lock)?;
+        Ok(self.drop_unclaimed(&state, |b| b.network == name)?)
+    }
+}
+
+/// Every link of the current network namespace.
+pub fn links() -> Result<Vec<HostLink>> {
+    block_on(|h| async move {
+        let mut stream = h.link().get().execute();
+        let mut links = Vec::new();
+        while let Some(msg) = stream.try_next().await.map_err(nl("list", "links"))? {
+            let mut link = HostLink {
+                index: msg.header.index,
+                name: String::new(),
+                alias: None,
+                controller: None,
+            };
+            for attribute in msg.attributes {
+                match attribute {
+                    LinkAttribute::IfName(n) => link.name = n,
+                    LinkAttribute::IfAlias(a) => link.alias = Some(a),
+                    LinkAttribute::Controller(c) => link.controller = Some(c),
+                    _ => {}
+                }
+            }
+            links.push(link);
+        }
+        Ok(links)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::records::Damage;
+
+    fn link(index: u32, name: &str, alias: Option<&str>, controller: Option<u32>) -> HostLink {
+        HostLink {
+            index,
+            name: name.into(),
+            alias: alias.map(String::from),
+            controller,
+        }
+    }
+
+    #[test]
+    fn the_alias_names_the_network_and_its_instance() {
+        let alias = alias_for(Path::new("/var/lib/rcorch"), "neta");
+        let tag = instance_tag(Path::new("/var/lib/rcorch"));
+        assert_eq!(alias, format!("rcorch network neta @{tag}"));
+        assert_ne!(tag, instance_tag(Path::new("/tmp/other")));
+    }
+
+    #[test]
+    fn a_lost_networks_bridge_is_found_by_its_alias_with_its_ports() {
+        let links = [
+            link(1, "lo", None, None),
+            link(2, "rcorch1", Some("rcorch network neta @0123abcd"), None),
+            link(3, "rcorch2", Some("rcorch network netb @0123abcd"), None),
+            link(4, "rcabc_0", None, Some(2)),
+            link(5, "eth0", Some("uplink"), None),
+            // Another instance's, in the same namespace.
+            link(6, "rcorch3", Some("rcorch network neta @ffffffff"), None),
+        ];
+        let found = bridges(&links, "0123abcd");
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].ports, vec!["rcabc_0".to_string()]);
+        let mut state = NetState::default();
+        let damage = Damage {
+            path: "x".into(),
+            problem: "truncated".into(),
+            recovered: false,
+        };
+        state.damaged.insert("neta".into(), damage);
+        let names = |b: Vec<HostBridge>| b.into_iter().map(|b| b.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(unclaimed(&state, found.clone(), true)),
+            ["rcorch1", "rcorch2"]
+        );
+        assert_eq!(names(unclaimed(&state, found, false)), ["rcorch2"]);
+    }
+}
