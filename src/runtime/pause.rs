@@ -116,14 +116,19 @@ pub fn thaw_quietly(instance: &Instance, record: &Record) {
 }
 
 fn thaw(freezer: &Freezer, record: &Record) -> Result<(), PauseError> {
-    freezer.thaw()?;
     if let Freezer::V1(dir) = freezer {
+        // Moved out while still frozen, each process thaws as it lands in
+        // the root: none can fork a child back into `dir` meanwhile.
         leave_v1(dir).map_err(|source| PauseError::Move {
             name: record.config.name.clone(),
             path: dir.clone(),
             source,
         })?;
+        if !dir.exists() {
+            return Ok(());
+        }
     }
+    freezer.thaw()?;
     Ok(())
 }
 
@@ -154,11 +159,17 @@ fn leave_v1(dir: &Path) -> std::io::Result<()> {
     let Some(root) = v1_root(dir) else {
         return Ok(());
     };
-    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    for pid in procs.lines() {
-        match std::fs::write(root.join("cgroup.procs"), pid) {
-            Err(e) if e.raw_os_error() != Some(libc::ESRCH) => return Err(e),
-            _ => {}
+    // A few rounds: a process that was not frozen may fork meanwhile.
+    for _ in 0..20 {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        if procs.trim().is_empty() {
+            break;
+        }
+        for pid in procs.lines() {
+            match std::fs::write(root.join("cgroup.procs"), pid) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => return Err(e),
+                _ => {}
+            }
         }
     }
     let mut current = Some(dir);
