@@ -80,7 +80,7 @@ echo "front-addrs=$(addrs nets-other-1 front | wc -w)"
 # A replica that cannot join a network is removed and retried.
 $R up -d --wait-timeout 2 -f {file} broken >/dev/null 2>&1 && echo "broken up"
 sleep 0.5
-echo "join-failures=$($R events -p nets | grep -c 'broken-1 start-failed .*cannot join network nets_public')"
+echo "join-failures=$($R events -p nets --since 0 --until 0s | grep -c 'broken-1 start-failed .*cannot join network nets_public')"
 echo "broken-running=$($R ps --format json | jq '[.[] | select(.Service=="broken")] | length')"
 $R down -p nets >/dev/null
 echo "containers=$($R ps -aq | wc -l)"

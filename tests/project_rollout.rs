@@ -30,7 +30,7 @@ services:
       rollback_config: { parallelism: 0, monitor: 1s }
 YAML
 }
-wait_event() { for i in $(seq 120); do $R events -p rt | grep -q "$1" && return 0; sleep 0.25; done; echo "timeout waiting for $1"; }
+wait_event() { for i in $(seq 120); do $R events -p rt --since 0 --until 0s | grep -q "$1" && return 0; sleep 0.25; done; echo "timeout waiting for $1"; }
 ids() { $R ps --format json | jq -r '[.[] | select(.Service=="web") | .Names + "=" + .Id[0:12]] | sort | join(" ")'; }
 images() { $R ps --format json | jq -r '[.[] | select(.Service=="web") | .Image] | sort | unique | join(" ")'; }
 mk v1 true
@@ -39,7 +39,7 @@ mk v2 true
 $R up -d -f c.yaml >/dev/null
 wait_event "update revision 1 -> 2: completed"
 echo "after-update=$(images)"
-echo "order=$($R events -p rt | awk '$3=="stop" || ($3=="start" && $6=="2") {printf "%s:%s ", $3, $2}')"
+echo "order=$($R events -p rt --since 0 --until 0s | awk '$3=="stop" || ($3=="start" && $6=="2") {printf "%s:%s ", $3, $2}')"
 before=$(ids)
 echo "before-failing=$before"
 mk v3 false
@@ -47,7 +47,7 @@ $R up -d -f c.yaml >/dev/null
 wait_event "rollback revision 3 -> 2: completed"
 echo "after-failing=$(images)"
 echo "ids-after=$(ids)"
-$R events -p rt | grep "back to revision" | sed 's/^/note=/'
+$R events -p rt --since 0 --until 0s | grep "back to revision" | sed 's/^/note=/'
 $R rollback -p rt web
 wait_event "rollback revision 2 -> 4: completed"
 echo "after-rollback=$(images)"

@@ -40,15 +40,15 @@ $R up -d -f c.yaml >/dev/null
 done=
 for i in $(seq 400); do
   echo "obs=$(observe)"
-  if $R events -p sf | grep -q "update revision 1 -> 2: completed"; then done=1; break; fi
+  if $R events -p sf --since 0 --until 0s | grep -q "update revision 1 -> 2: completed"; then done=1; break; fi
   sleep 0.05
 done
 [ -n "$done" ] || echo "timeout waiting for the update"
 echo "final=$(names)"
 echo "envs=$(for n in $(names); do $R inspect $n | jq -r '.[0].Config.Env[]? // empty' | grep '^V='; done | sort -u | tr '\n' ' ')"
 echo "labels=$(for n in $(names); do $R inspect $n | jq -r '.[0].Config.Labels | .["rcorch.slot"] + ":" + .["rcorch.revision"]'; done | sort | tr '\n' ' ')"
-$R events -p sf | awk '/update revision 1 -> 2/ {u=1} u && $3=="balancer" {print "balancer=" $0}'
-$R events -p sf | awk '$3=="start" || $3=="stop" || $3=="healthy" {print "ev=" $2 " " $3 " " $4}'
+$R events -p sf --since 0 --until 0s | awk '/update revision 1 -> 2/ {u=1} u && $3=="balancer" {print "balancer=" $0}'
+$R events -p sf --since 0 --until 0s | awk '$3=="start" || $3=="stop" || $3=="healthy" {print "ev=" $2 " " $3 " " $4}'
 $R compose -p sf logs web | sed 's/^/log=/'
 "#;
 

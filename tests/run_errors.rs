@@ -115,13 +115,7 @@ fn missing_bind_source() {
 #[test]
 fn invalid_volume_spec() {
     let Some(env) = TestEnv::new() else { return };
-    for spec in [
-        "nocolon",
-        "./relative:/data",
-        "b@d:/data",
-        "/tmp:relative",
-        "/tmp:/data:rx",
-    ] {
+    for spec in ["nocolon", "b@d:/data", "/tmp:relative", "/tmp:/data:rx"] {
         assert_rejected(&env, &["-d", "-v", spec, "busybox", "true"], 125, spec);
     }
 }

@@ -139,6 +139,12 @@ fn cidfile_gets_the_id_and_an_existing_one_is_refused() {
     let cid_s = cid.to_str().unwrap();
     let id = env.run_detached(&["--cidfile", cid_s], &["true"]);
     assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+    // The first container's monitor (and DNS) must be gone before the
+    // snapshot, or their exit would read as a change.
+    let settled = common::wait_for(std::time::Duration::from_secs(20), || {
+        env.leftovers().iter().all(|l| !l.starts_with("process "))
+    });
+    assert!(settled, "{:?}", env.leftovers());
     let again = common::assert_unchanged(&env, || {
         env.rcorch(&["run", "-d", "--cidfile", cid_s, "busybox", "true"])
     });
