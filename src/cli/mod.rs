@@ -155,8 +155,8 @@ enum Command {
     Events(project::EventsArgs),
     /// Roll services back to their previous (or --to N) definition
     Rollback(project::RollbackArgs),
-    /// List a service's revisions
-    History(project::HistoryArgs),
+    /// Show an image's history (a service's revisions: `compose history`)
+    History(image_history::HistoryArgs),
     /// docker compose's verbs: up, down, ps, logs, exec SERVICE, run, port, build…
     Compose(compose_cmd::ComposeArgs),
     /// systemd units for projects
@@ -420,7 +420,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Scale(args) => project::scale(&instance, &args),
         Command::Events(args) => project::events(&instance, &args),
         Command::Rollback(args) => project::rollback(&instance, &args),
-        Command::History(args) => project::history(&instance, &args),
+        Command::History(args) => image_history::history(&instance, &args),
         Command::Compose(args) => compose_cmd::compose(&instance, args),
         Command::Supervise(args) => project::supervise(&instance, &args),
         Command::Systemd(SystemdCommand::Generate(args)) => {
