@@ -23,6 +23,7 @@ mod images;
 mod inspect;
 mod kube;
 mod kube_play;
+mod login;
 mod logs;
 mod metrics;
 mod netview;
@@ -175,6 +176,10 @@ enum Command {
     Pull(registry::PullArgs),
     /// Push an image to a registry
     Push(registry::PushArgs),
+    /// Log in to a registry (credentials kept in Docker's config.json)
+    Login(login::LoginArgs),
+    /// Log out from a registry
+    Logout(login::LogoutArgs),
     /// Manage images (ls, inspect, rm, prune, tag, load, save, pull, push)
     #[command(subcommand)]
     Image(images::ImageCommand),
@@ -431,6 +436,8 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Tag(args) => images::tag(&instance, &args),
         Command::Pull(args) => registry::pull(&instance, &args),
         Command::Push(args) => registry::push(&instance, &args),
+        Command::Login(args) => login::login(&instance, &args),
+        Command::Logout(args) => login::logout(&args),
         Command::Image(command) => images::image(&instance, &command),
         Command::System(command) => system::system(&instance, &command),
         Command::Info(args) => system_verbs::info(&instance, &args),
