@@ -38,6 +38,7 @@ echo s3cret | $R login -u u --password-stdin 127.0.0.1:5000; echo "login=$?"
 echo "mode=$(stat -c %a $DOCKER_CONFIG/config.json)"
 echo "auth=$(jq -r '.auths["127.0.0.1:5000"].auth' $DOCKER_CONFIG/config.json | base64 -d)"
 echo "kept=$(jq -r '.auths["other.example"].auth + " " + .psFormat' $DOCKER_CONFIG/config.json)"
+$R login 127.0.0.1:5000 </dev/null; echo "login-again=$?"
 $R push $IMG >/dev/null 2>&1; echo "push=$?"
 $R rmi $IMG >/dev/null
 $R pull $IMG >/dev/null 2>&1; echo "pull=$?"
@@ -75,6 +76,11 @@ fn login_keeps_dockers_config_that_push_and_pull_use_and_logout_removes_it() {
     assert_eq!(value(&out, "mode"), "600");
     assert_eq!(value(&out, "auth"), "u:s3cret");
     assert_eq!(value(&out, "kept"), "eDp5 table", "other keys stay");
+    assert_eq!(value(&out, "login-again"), "0", "kept credentials: {out}");
+    assert!(
+        out.contains("Authenticating with existing credentials"),
+        "{out}"
+    );
     assert_eq!(value(&out, "push"), "0", "{out}");
     assert_eq!(value(&out, "pull"), "0", "{out}");
     assert!(out.contains("\nran-pulled\n"), "{out}");

@@ -10,7 +10,7 @@ use nix::sys::termios::{self, LocalFlags, SetArg};
 
 use super::{CliResult, Failure};
 use crate::image::docker_config::{self, server_host, server_key};
-use crate::image::registry::{is_insecure, read_config};
+use crate::image::registry::{self, is_insecure, read_config, Credentials, RegistryConfig};
 use crate::image::registry_login;
 use crate::instance::Instance;
 
@@ -94,6 +94,15 @@ fn prompt_secret(prompt: &str) -> Result<String, Failure> {
     line
 }
 
+/// The credentials the file already holds for `host`.
+fn stored(doc: &serde_json::Value, host: &str) -> Option<(String, String)> {
+    let config: RegistryConfig = serde_json::from_value(doc.clone()).ok()?;
+    match registry::credentials(&config, host, None, None).ok()? {
+        Credentials::Basic { username, password } => Some((username, password)),
+        Credentials::Anonymous => None,
+    }
+}
+
 /// rcorch's registry config: which registries speak plain HTTP.
 fn registry_config_path(instance: &Instance) -> PathBuf {
     std::env::var_os("RCORCH_REGISTRY_CONFIG")
@@ -107,8 +116,21 @@ pub fn login(instance: &Instance, args: &LoginArgs) -> CliResult {
     let path = docker_config::path_from_env();
     // A broken file fails before the registry is asked.
     let doc = docker_config::read_doc(&path)?;
-    let (username, password) = credentials(args)?;
     let insecure = is_insecure(&read_config(&registry_config_path(instance))?, host, false);
+    let no_flags = args.username.is_none() && args.password.is_none() && !args.password_stdin;
+    if let Some((user, password)) = stored(&doc, host).filter(|_| no_flags) {
+        // As Docker: kept credentials are tried first, and kept if they work.
+        eprintln!("Authenticating with existing credentials...");
+        match registry_login::verify(host, insecure, &user, &password) {
+            Ok(()) => {
+                println!("Login Succeeded");
+                return Ok(0);
+            }
+            Err(e) if !std::io::stdin().is_terminal() => return Err(e.into()),
+            Err(e) => eprintln!("rcorch: {e}"),
+        }
+    }
+    let (username, password) = credentials(args)?;
     registry_login::verify(host, insecure, &username, &password)?;
     let doc = docker_config::with_login(doc, &key, &username, &password);
     docker_config::write_doc(&path, &doc)?;
