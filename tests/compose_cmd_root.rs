@@ -310,3 +310,19 @@ fn compose_logging_sets_each_replicas_log_driver_and_rotation() {
     );
     assert_eq!(env.rcorch(&["ps", "-aq"]).ok(), "");
 }
+
+#[test]
+fn compose_ps_shows_a_paused_replica_as_ps_does() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "cz", APP);
+    let out = compose(&p, "up", &["-d", "--wait-timeout", "30"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    env.rcorch(&["pause", "cz-web-2"]).ok();
+    let ps = compose(&p, "ps", &["--format", "{{.Name}}|{{.State}}|{{.Status}}"]).ok();
+    let lines: Vec<&str> = ps.lines().collect();
+    assert!(lines[0].starts_with("cz-web-1|running|Up "), "{ps}");
+    assert!(!lines[0].contains("Paused"), "{ps}");
+    assert!(lines[1].starts_with("cz-web-2|paused|Up "), "{ps}");
+    assert!(lines[1].ends_with(" (Paused)"), "{ps}");
+    env.rcorch(&["unpause", "cz-web-2"]).ok();
+}
