@@ -1,7 +1,8 @@
 //! Root-only: `rcorch compose …`, docker compose's namespace — services
 //! addressed by name (`exec web`, `exec --index 2 web`, `run --rm web`,
 //! `port web 80`), `ps`, `top`, `images`, `build`, `config`, and the
-//! project flags before or after the verb. Checked by their effects.
+//! project flags before or after the verb, and `logging:`. Checked by their
+//! effects.
 
 mod common;
 
@@ -240,4 +241,88 @@ fn without_f_the_override_file_merges_over_compose_yaml_for_config_and_up() {
         "echo $ROLE $KEEP",
     ]);
     assert_eq!(seen.ok(), "override kept");
+}
+
+const LOGGING: &str = r#"
+services:
+  chatty:
+    image: busybox
+    network_mode: none
+    stop_grace_period: 1s
+    command: ["sh", "-c", "for i in $$(seq 300); do echo line$$i; done; sleep 1000"]
+    logging:
+      driver: json-file
+      options:
+        max-size: 2k
+        max-file: "2"
+  silent:
+    image: busybox
+    network_mode: none
+    stop_grace_period: 1s
+    command: ["sh", "-c", "echo unseen; sleep 1000"]
+    logging:
+      driver: none
+"#;
+
+#[test]
+fn compose_logging_sets_each_replicas_log_driver_and_rotation() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "lg", LOGGING);
+    let out = compose(&p, "up", &["-d", "--wait-timeout", "30"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let config = env.inspect("lg-chatty-1")["HostConfig"]["LogConfig"].clone();
+    assert_eq!(config["Type"], "json-file", "{config}");
+    assert_eq!(config["Config"]["max-size"], "2048", "{config}");
+    let id = env.inspect("lg-chatty-1")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = env.root.join("containers").join(id);
+    let rotated = common::wait_for(std::time::Duration::from_secs(10), || {
+        env.rcorch(&["logs", "--tail", "1", "lg-chatty-1"]).stdout == "line300\n"
+    });
+    assert!(rotated, "{:#?}", env.rcorch(&["logs", "lg-chatty-1"]));
+    assert!(dir.join("log.json.1").exists() && !dir.join("log.json.2").exists());
+    let kept = env.rcorch(&["logs", "lg-chatty-1"]).ok();
+    assert!(
+        !kept.starts_with("line1\n"),
+        "the oldest lines are gone: {kept}"
+    );
+    let silent = env.rcorch(&["logs", "lg-silent-1"]);
+    assert!(
+        silent
+            .stderr
+            .contains("configured logging driver does not support reading"),
+        "{silent:#?}"
+    );
+    p.down();
+    // A bad option fails `up` by service, before anything runs.
+    let bad = Project::new(
+        &env,
+        "lgbad",
+        &LOGGING.replace("max-size: 2k", "max-size: lots"),
+    );
+    let out = compose(&bad, "up", &["-d", "--wait-timeout", "30"]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stderr.contains("service chatty") && out.stderr.contains("max-size=lots"),
+        "{out:#?}"
+    );
+    assert_eq!(env.rcorch(&["ps", "-aq"]).ok(), "");
+}
+
+#[test]
+fn compose_ps_shows_a_paused_replica_as_ps_does() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "cz", APP);
+    let out = compose(&p, "up", &["-d", "--wait-timeout", "30"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    env.rcorch(&["pause", "cz-web-2"]).ok();
+    let ps = compose(&p, "ps", &["--format", "{{.Name}}|{{.State}}|{{.Status}}"]).ok();
+    let lines: Vec<&str> = ps.lines().collect();
+    assert!(lines[0].starts_with("cz-web-1|running|Up "), "{ps}");
+    assert!(!lines[0].contains("Paused"), "{ps}");
+    assert!(lines[1].starts_with("cz-web-2|paused|Up "), "{ps}");
+    assert!(lines[1].ends_with(" (Paused)"), "{ps}");
+    env.rcorch(&["unpause", "cz-web-2"]).ok();
 }

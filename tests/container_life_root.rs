@@ -1,7 +1,8 @@
 //! Root-only: `create`, `start [-a]`, `restart`, `pause`/`unpause` of a
 //! container, checked by their effects: the state `inspect` and `ps`
 //! report, the output, the writable layer kept across a restart, the
-//! processes frozen (and the freezer cgroup gone again).
+//! processes frozen (and the freezer cgroup gone again), and `ps`'s
+//! paused status and `--filter status=` words.
 
 mod common;
 
@@ -149,6 +150,65 @@ fn pause_freezes_every_process_until_unpause() {
     let out = env.rcorch_timeout(&["stop", "-t", "1", "p"], Duration::from_secs(15));
     assert_eq!(out.code, 0, "{out:#?}");
     assert_eq!(env.inspect("p")["State"]["Running"], false);
+}
+
+/// Names `ps -a --filter status=WORD` lists, sorted.
+fn with_status(env: &TestEnv, word: &str) -> String {
+    let filter = format!("status={word}");
+    let out = env.rcorch(&["ps", "-a", "-f", &filter, "--format", "{{.Names}}"]);
+    let mut names: Vec<String> = out.ok().lines().map(String::from).collect();
+    names.sort();
+    names.join(" ")
+}
+
+#[test]
+fn ps_shows_a_paused_container_and_filters_each_state_as_docker() {
+    let Some(env) = TestEnv::new() else { return };
+    env.run_detached(&[&NONE[..], &["--name", "up"]].concat(), &["sleep", "1000"]);
+    env.run_detached(
+        &[&NONE[..], &["--name", "frozen"]].concat(),
+        &["sleep", "1000"],
+    );
+    env.rcorch(
+        &[
+            &["create"],
+            &NONE[..],
+            &["--name", "new", "busybox", "true"],
+        ]
+        .concat(),
+    )
+    .ok();
+    env.rcorch(&[&["run"], &NONE[..], &["--name", "done", "busybox", "true"]].concat())
+        .ok();
+    env.rcorch(&["pause", "frozen"]).ok();
+    // Docker: "Up 3 seconds (Paused)", State "paused", and still listed without -a.
+    let listed = env.rcorch(&["ps", "--format", "{{.Names}}|{{.State}}|{{.Status}}"]);
+    let line = listed
+        .ok()
+        .lines()
+        .find(|l| l.starts_with("frozen|"))
+        .map(String::from);
+    let line = line.expect("a paused container is listed without -a");
+    let (_, status) = line.rsplit_once('|').unwrap();
+    assert!(line.starts_with("frozen|paused|Up "), "{line}");
+    assert!(status.ends_with(" (Paused)"), "{line}");
+    let table = env.rcorch(&["ps"]).ok();
+    assert!(table.contains("(Paused)"), "{table}");
+    assert_eq!(with_status(&env, "paused"), "frozen");
+    assert_eq!(
+        with_status(&env, "running"),
+        "up",
+        "a paused container is not running"
+    );
+    assert_eq!(with_status(&env, "created"), "new");
+    assert_eq!(with_status(&env, "exited"), "done");
+    assert_eq!(with_status(&env, "restarting"), "");
+    env.rcorch(&["unpause", "frozen"]).ok();
+    assert_eq!(with_status(&env, "paused"), "");
+    assert_eq!(with_status(&env, "running"), "frozen up");
+    let bad = env.rcorch(&["ps", "-f", "status=frozen"]);
+    assert_ne!(bad.code, 0, "{bad:#?}");
+    assert!(bad.stderr.contains("paused"), "{bad:#?}");
 }
 
 #[test]

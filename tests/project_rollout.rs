@@ -2,7 +2,7 @@
 //! `networld`): an update from one image tag to another goes replica by
 //! replica; an update whose health check fails is rolled back by itself
 //! while the old replicas keep running; `rollback` restores the previous
-//! definition; `history` lists the revisions.
+//! definition; `compose history` lists the revisions.
 
 mod networld;
 
@@ -51,7 +51,7 @@ $R events -p rt --since 0 --until 0s | grep "back to revision" | sed 's/^/note=/
 $R rollback -p rt web
 wait_event "rollback revision 2 -> 4: completed"
 echo "after-rollback=$(images)"
-echo "revisions=$($R history -p rt web | tail -n +2 | awk '{print $1":"$3}' | tr '\n' ' ')"
+echo "revisions=$($R compose -p rt history web | tail -n +2 | awk '{print $1":"$3}' | tr '\n' ' ')"
 $R rollback -p rt --to 9 web; echo "bad-to=$?"
 "#;
 

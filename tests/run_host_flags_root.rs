@@ -1,7 +1,8 @@
 //! Root-only: `--add-host`, `--group-add`, `--sysctl`, `--security-opt`,
 //! `--oom-score-adj`, `--shm-size`, `--cidfile`, `--platform`, checked
 //! inside the container or on the host; and the flags rcorch cannot honour
-//! refused with one error that changes nothing.
+//! refused with one error that changes nothing; `--log-driver none` and
+//! `--log-opt max-size/max-file` by the log files they leave.
 
 mod common;
 
@@ -183,7 +184,12 @@ fn flags_rcorch_cannot_honour_are_refused_by_name() {
         (&["--sig-proxy=false"][..], "--sig-proxy=false"),
         (&["--detach-keys", "ctrl-x"][..], "--detach-keys"),
         (&["--log-driver", "syslog"][..], "syslog"),
-        (&["--log-opt", "max-size=1m"][..], "max-size"),
+        (&["--log-opt", "compress=true"][..], "compress"),
+        (
+            &["--log-driver", "none", "--log-opt", "max-size=1m"][..],
+            "max-size",
+        ),
+        (&["--log-opt", "max-size=tiny"][..], "max-size=tiny"),
         (&["--pull", "sometimes"][..], "sometimes"),
         (&["--oom-score-adj", "-2000"][..], "-2000"),
     ] {
@@ -192,4 +198,89 @@ fn flags_rcorch_cannot_honour_are_refused_by_name() {
         assert!(out.stderr.contains(word), "{flags:?}: {out:?}");
         assert_eq!(out.stderr.lines().count(), 1, "{flags:?}: {out:?}");
     }
+}
+
+/// The log files of a container, by name, sorted.
+fn log_files(env: &TestEnv, id: &str) -> Vec<String> {
+    let dir = env.root.join("containers").join(id);
+    assert!(dir.is_dir(), "no container dir {}", dir.display());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("log.json"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn log_driver_none_keeps_no_log_and_logs_says_it_cannot_read_one() {
+    let Some(env) = TestEnv::new() else { return };
+    let run = [
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+    ];
+    let out = env.rcorch(&[&run[..], &["busybox", "echo", "shown"]].concat());
+    assert_eq!(out.ok(), "shown", "an attached run still shows the output");
+    let id = env.inspect("quiet")["Id"].as_str().unwrap().to_string();
+    assert_eq!(log_files(&env, &id), Vec::<String>::new());
+    let logs = env.rcorch(&["logs", "quiet"]);
+    assert_eq!(logs.code, 1, "{logs:#?}");
+    assert!(
+        logs.stderr
+            .contains("configured logging driver does not support reading"),
+        "{logs:#?}"
+    );
+    let config = &env.inspect("quiet")["HostConfig"]["LogConfig"];
+    assert_eq!(config["Type"], "none", "{config}");
+}
+
+#[test]
+fn log_opt_max_size_and_max_file_rotate_the_json_log_as_docker() {
+    let Some(env) = TestEnv::new() else { return };
+    let opts = ["--log-opt", "max-size=1k", "--log-opt", "max-file=3"];
+    let script = "for i in $(seq 200); do echo line$i; done";
+    let run = ["run", "--network", "none", "--name", "rot"];
+    let out = env.rcorch(&[&run[..], &opts[..], &["busybox", "sh", "-c", script]].concat());
+    assert_eq!(
+        out.ok().lines().count(),
+        200,
+        "the terminal gets every line"
+    );
+    let id = env.inspect("rot")["Id"].as_str().unwrap().to_string();
+    assert_eq!(
+        log_files(&env, &id),
+        ["log.json", "log.json.1", "log.json.2"]
+    );
+    let dir = env.root.join("containers").join(&id);
+    for rotated in ["log.json.1", "log.json.2"] {
+        let size = std::fs::metadata(dir.join(rotated)).unwrap().len();
+        // Full, and at most one line (under 100 bytes) past max-size.
+        assert!((1024..1124).contains(&size), "{rotated}: {size} bytes");
+    }
+    // `logs` reads the kept files oldest first: the newest lines, in order.
+    let logs = env.rcorch(&["logs", "rot"]).ok();
+    let numbers: Vec<u32> = logs
+        .lines()
+        .map(|l| l.trim_start_matches("line").parse().unwrap())
+        .collect();
+    assert_eq!(numbers.last(), Some(&200), "{logs}");
+    assert!(
+        numbers.len() < 200 && numbers.len() > 20,
+        "older lines are gone: {logs}"
+    );
+    let first = numbers[0];
+    assert_eq!(numbers, (first..=200).collect::<Vec<_>>(), "{logs}");
+    let tail = env.rcorch(&["logs", "--tail", "2", "rot"]).ok();
+    assert_eq!(tail, "line199\nline200");
+    let config = &env.inspect("rot")["HostConfig"]["LogConfig"];
+    assert_eq!(config["Type"], "json-file", "{config}");
+    assert_eq!(config["Config"]["max-size"], "1024", "{config}");
+    assert_eq!(config["Config"]["max-file"], "3", "{config}");
 }

@@ -220,4 +220,26 @@ fn image_history_lists_the_build_steps_newest_first_with_layer_sizes() {
     let id = env.rcorch(&["images", "-q", "hist"]).ok();
     assert_eq!(ids.lines().next(), Some(id.trim()), "{ids}");
     assert_eq!(ids.lines().nth(1), Some("<missing>"));
+    // Top-level `history` is the image's, as `docker history`.
+    assert_eq!(env.rcorch(&["history", "-q", "hist:1"]).ok(), ids);
+    let full = env.rcorch(&["history", "-q", "--no-trunc", "hist:1"]).ok();
+    let long = env.rcorch(&["images", "-q", "--no-trunc", "hist"]).ok();
+    assert_eq!(full.lines().next(), Some(long.trim()), "{full}");
+    assert!(long.starts_with("sha256:") && long.len() == 71, "{long}");
+    let table = env.rcorch(&["history", "--no-trunc", "hist:1"]).ok();
+    assert!(table.starts_with("IMAGE "), "{table}");
+    assert!(
+        table.contains("RUN head -c 300000 /dev/zero > /blob"),
+        "{table}"
+    );
+    let bytes = env
+        .rcorch(&["history", "-H=false", "--format", "{{.Size}}", "hist:1"])
+        .ok();
+    let run_layer: u64 = bytes.lines().nth(1).unwrap().parse().unwrap();
+    assert!(run_layer >= 300000, "{bytes}");
+    // The project's revisions moved under `compose`: the old line says so.
+    let old = env.rcorch(&["history", "-p", "shop", "web"]);
+    assert_ne!(old.code, 0, "{old:#?}");
+    let hint = "did you mean 'rcorch compose -p shop history web'?";
+    assert!(old.stderr.contains(hint), "{old:#?}");
 }

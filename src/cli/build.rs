@@ -315,13 +315,17 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
 }
 
 /// How builds reach registries for base images: the registry config
-/// `pull` reads ($RCORCH_REGISTRY_CONFIG, else ROOT/registries.json).
+/// `pull` reads ($RCORCH_REGISTRY_CONFIG, else ROOT/registries.json), and
+/// `login`'s credentials.
 pub fn registry_access(root: &Path) -> Result<crate::image::registry_io::Access, Failure> {
     let path = std::env::var_os("RCORCH_REGISTRY_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("registries.json"));
     Ok(crate::image::registry_io::Access {
-        config: crate::image::registry::read_config(&path)?,
+        config: crate::image::docker_config::merged(
+            crate::image::registry::read_config(&path)?,
+            &crate::image::docker_config::path_from_env(),
+        )?,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ..Default::default()
     })

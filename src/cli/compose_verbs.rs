@@ -226,13 +226,14 @@ pub fn ps(instance: &Instance, outer: &ProjectArgs, args: &PsArgs) -> CliResult 
         return Ok(0);
     }
     let net = super::netview::NetView::load(&instance.root);
+    let seen = (&net, &super::health::ProjectHealth::load(instance, &found));
     match listing {
         super::format::Listing::Template(format) => {
-            let rows: Vec<_> = found.iter().map(|r| ps_row(r, &net)).collect();
-            super::format::print_rows(&format, &rows, PS_FIELDS)
+            let rows: Vec<_> = found.iter().map(|r| ps_row(r, seen)).collect();
+            super::format::print_rows(&format, &rows, PS_TEMPLATE_FIELDS)
         }
         super::format::Listing::Json => {
-            let rows: Vec<_> = found.iter().map(|r| ps_row(r, &net)).collect();
+            let rows: Vec<_> = found.iter().map(|r| ps_row(r, seen)).collect();
             super::format::print_json_lines(&rows)
         }
         super::format::Listing::Table => {
@@ -241,7 +242,7 @@ pub fn ps(instance: &Instance, outer: &ProjectArgs, args: &PsArgs) -> CliResult 
                 .load_preset(NOTHING)
                 .set_header(PS_FIELDS.iter().map(|f| f.header));
             for r in &found {
-                let row = ps_row(r, &net);
+                let row = ps_row(r, seen);
                 table.add_row(PS_FIELDS.iter().map(|f| row[f.name].as_str().unwrap_or("")));
             }
             println!("{}", table.trim_fmt());
@@ -250,6 +251,7 @@ pub fn ps(instance: &Instance, outer: &ProjectArgs, args: &PsArgs) -> CliResult 
     }
 }
 
+/// docker compose ps's table columns.
 const PS_FIELDS: &[crate::util::template::Field] = &[
     super::format::field("Name", "NAME"),
     super::format::field("Image", "IMAGE"),
@@ -260,16 +262,34 @@ const PS_FIELDS: &[crate::util::template::Field] = &[
     super::format::field("Ports", "PORTS"),
 ];
 
-/// One container as docker compose ps shows it.
-fn ps_row(r: &Record, net: &super::netview::NetView) -> serde_json::Value {
+/// What its templates may name besides: the columns, and these.
+const PS_TEMPLATE_FIELDS: &[crate::util::template::Field] = &[
+    super::format::field("ID", "CONTAINER ID"),
+    super::format::field("Name", "NAME"),
+    super::format::field("Image", "IMAGE"),
+    super::format::field("Command", "COMMAND"),
+    super::format::field("Project", "PROJECT"),
+    super::format::field("Service", "SERVICE"),
+    super::format::field("RunningFor", "CREATED"),
+    super::format::field("State", "STATE"),
+    super::format::field("Status", "STATUS"),
+    super::format::field("Ports", "PORTS"),
+];
+
+/// One container as docker compose ps shows it: its status with health,
+/// a pause or a restart wait, as `ps` shows them.
+fn ps_row(
+    r: &Record,
+    (net, health): (&super::netview::NetView, &super::health::ProjectHealth),
+) -> serde_json::Value {
     let label = |k| r.config.labels.get(k).cloned().unwrap_or_default();
     serde_json::json!({
         "ID": r.config.id, "Name": r.config.name, "Image": r.config.image,
         "Command": format!("\"{}\"", r.config.args.join(" ")),
         "Project": label(LABEL_PROJECT), "Service": label(LABEL_SERVICE),
         "RunningFor": format!("{} ago", super::containers::ago(Some(&r.config.created))),
-        "Status": super::containers::status_text(r),
-        "State": super::ps_format::state_word(observed_status(&r.state)),
+        "Status": health.status(r),
+        "State": health.state_word(r),
         "Ports": net.ports(r),
     })
 }

@@ -40,7 +40,7 @@ pub struct RestartArgs {
 /// `-p`/`-f` of the project spelling these verbs once had: kept only to
 /// point at `rcorch compose`.
 #[derive(Args, Debug)]
-pub struct ProjectFlags {
+pub(super) struct ProjectFlags {
     #[arg(short = 'p', long = "project-name", hide = true)]
     project_name: Option<String>,
     #[arg(short = 'f', long = "file", hide = true)]
@@ -49,11 +49,21 @@ pub struct ProjectFlags {
 
 impl ProjectFlags {
     fn refuse(&self, verb: &str, rest: &[String]) -> Result<(), Failure> {
+        self.refuse_for(verb, "containers", rest)
+    }
+
+    /// `operand`: what the top-level verb takes instead (as in Docker).
+    pub(super) fn refuse_for(
+        &self,
+        verb: &str,
+        operand: &str,
+        rest: &[String],
+    ) -> Result<(), Failure> {
         if self.project_name.is_none() && self.file.is_none() {
             return Ok(());
         }
         let hint = did_you_mean(verb, self.project_name.as_deref(), rest);
-        Err(format!("{verb} takes containers; a project's services: {hint}").into())
+        Err(format!("{verb} takes {operand}; a project's services: {hint}").into())
     }
 }
 

@@ -45,6 +45,9 @@ pub struct CpArgs {
     /// Keep the files' uid/gid (default: owned by root at the destination)
     #[arg(short, long)]
     archive: bool,
+    /// Copy what a symlink SRC leads to (in its own filesystem), not the link
+    #[arg(short = 'L', long)]
+    follow_link: bool,
     /// CONTAINER:PATH, a host path, or - (a tar on stdin)
     src: String,
     /// CONTAINER:PATH, a host path, or - (a tar on stdout)
@@ -196,9 +199,12 @@ pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
         (CpPath::Container { name, path }, dst @ (CpPath::Host(_) | CpPath::Stdio)) => {
             let pid = match target(instance, &name)? {
                 Target::Running(pid) => pid,
-                Target::Stopped(layers) => return copy_out_stopped(&layers, &path, &dst, how),
+                Target::Stopped(layers) => {
+                    return copy_out_stopped(&layers, (&path, args.follow_link), &dst, how)
+                }
             };
-            let work = |pipe| pack_inside(&path, inner, pipe);
+            // In the container's mount namespace: its links resolve there.
+            let work = |pipe| pack_inside(&path, (inner, args.follow_link), pipe);
             let relay = |pipe: std::fs::File| match &dst {
                 CpPath::Host(to) => copy::unpack(pipe, to, how),
                 _ => {
@@ -218,7 +224,8 @@ pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
             let pid = match target(instance, &name)? {
                 Target::Running(pid) => pid,
                 Target::Stopped(layers) => {
-                    return copy_in_stopped(&layers, &src, &path, how, from_stdin)
+                    let from = (&src, args.follow_link);
+                    return copy_in_stopped(&layers, from, &path, how, from_stdin);
                 }
             };
             let work = |pipe| {
@@ -232,7 +239,9 @@ pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
                 copy::unpack(pipe, &path, copy::Placement { contents, ..how })
             };
             let relay = |pipe: std::fs::File| match &src {
-                CpPath::Host(from) => copy::pack(from, inner, pipe).map_err(CopyError::from),
+                CpPath::Host(from) => {
+                    copy::pack(from, inner, args.follow_link, pipe).map_err(CopyError::from)
+                }
                 _ => {
                     let mut pipe = pipe;
                     std::io::copy(&mut std::io::stdin().lock(), &mut pipe)
@@ -250,8 +259,13 @@ pub fn cp(instance: &Instance, args: &CpArgs) -> CliResult {
     Ok(0)
 }
 
-fn pack_inside(path: &Path, inner: bool, pipe: std::fs::File) -> Result<(), CopyError> {
-    copy::pack(path, inner, pipe).map_err(|e| CopyError::Inside(format!("{}: {e}", path.display())))
+fn pack_inside(
+    path: &Path,
+    (inner, follow): (bool, bool),
+    pipe: std::fs::File,
+) -> Result<(), CopyError> {
+    copy::pack(path, inner, follow, pipe)
+        .map_err(|e| CopyError::Inside(format!("{}: {e}", path.display())))
 }
 
 /// Where `cp` finds a container's files: through its running process, or
@@ -277,21 +291,27 @@ fn target(instance: &Instance, reference: &str) -> Result<Target, Failure> {
 
 /// Out of a stopped container: to stdout as it is packed; to the host
 /// through memory (no process of the container's to stream from).
-fn copy_out_stopped(layers: &Layers, path: &Path, dst: &CpPath, how: copy::Placement) -> CliResult {
+fn copy_out_stopped(
+    layers: &Layers,
+    (path, follow): (&Path, bool),
+    dst: &CpPath,
+    how: copy::Placement,
+) -> CliResult {
+    let what = (how.contents, follow);
     match dst {
         CpPath::Host(to) => {
             let mut tar = Vec::new();
-            copy_stopped::pack_out(layers, path, how.contents, &mut tar)?;
+            copy_stopped::pack_out(layers, path, what, &mut tar)?;
             copy::unpack(&tar[..], to, how)?;
         }
-        _ => copy_stopped::pack_out(layers, path, how.contents, std::io::stdout().lock())?,
+        _ => copy_stopped::pack_out(layers, path, what, std::io::stdout().lock())?,
     }
     Ok(0)
 }
 
 fn copy_in_stopped(
     layers: &Layers,
-    src: &CpPath,
+    (src, follow): (&CpPath, bool),
     path: &Path,
     how: copy::Placement,
     from_stdin: bool,
@@ -299,7 +319,7 @@ fn copy_in_stopped(
     match src {
         CpPath::Host(from) => {
             let mut tar = Vec::new();
-            copy::pack(from, how.contents, &mut tar)
+            copy::pack(from, how.contents, follow, &mut tar)
                 .map_err(|e| format!("{}: {e}", from.display()))?;
             copy_stopped::unpack_in(layers, &tar[..], path, how, false)?;
         }

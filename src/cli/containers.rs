@@ -10,7 +10,7 @@ use super::format::{self, Listing};
 use super::health::ProjectHealth;
 use super::images::human_size;
 use super::netview::NetView;
-use super::ps_format::{self, state_word as status_word, PsFilter};
+use super::ps_format::{self, PsFilter};
 use super::{CliResult, Failure};
 use crate::container::build::parse_signal;
 use crate::container::store::Record;
@@ -119,7 +119,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
     let health = ProjectHealth::load(instance, &records);
     // A restarting container counts as running, as in Docker.
     records.retain(|r| all || observed_status(&r.state) == Status::Running || health.restarting(r));
-    records.retain(|r| filter.matches(r, &net, health.word(r)));
+    records.retain(|r| filter.matches(r, &net, health.state_word(r), health.word(r)));
     records.sort_by(|a, b| b.config.created.cmp(&a.config.created));
     records.truncate(last.unwrap_or(usize::MAX));
     let id = |r: &Record| -> String {
@@ -139,7 +139,7 @@ pub fn ps(instance: &Instance, args: &PsArgs) -> CliResult {
                     let mut row = ps_format::row(r, &net, sized.then(|| size_text(instance, r)));
                     row["ID"] = id(r).into();
                     row["Status"] = json!(health.status(r));
-                    row["State"] = json!(health.state_word(r, row["State"].as_str().unwrap_or("")));
+                    row["State"] = json!(health.state_word(r));
                     row
                 })
                 .collect();
@@ -236,7 +236,7 @@ fn ps_json(records: &[Record], net: &NetView, health: &ProjectHealth) -> CliResu
             json!({
                 "Id": r.config.id, "Names": r.config.name, "Image": r.config.image,
                 "Command": r.config.args.join(" "), "CreatedAt": r.config.created,
-                "State": health.state_word(r, status_word(observed_status(&r.state))),
+                "State": health.state_word(r),
                 "Status": health.status(r),
                 "Ports": net.ports(r), "Balancer": net.balancer(r),
                 "Strategy": net.strategy(r),

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use super::containers::{ago, status_text};
+use super::ps_format::state_word as ps_state_word;
 use crate::container::store::{read_json, Record};
 use crate::container::Status;
 use crate::instance::Instance;
@@ -21,6 +22,8 @@ pub struct ProjectHealth {
     /// "project/service" of the services with a health check.
     checked: BTreeSet<String>,
     restarting: BTreeSet<String>,
+    /// Running containers whose processes are frozen.
+    paused: BTreeSet<String>,
 }
 
 impl ProjectHealth {
@@ -29,7 +32,15 @@ impl ProjectHealth {
             reports: BTreeMap::new(),
             checked: BTreeSet::new(),
             restarting: BTreeSet::new(),
+            paused: BTreeSet::new(),
         };
+        let running = records
+            .iter()
+            .filter(|r| observed_status(&r.state) == Status::Running);
+        health.paused = running
+            .filter(|r| crate::runtime::pause::is_paused(instance, r))
+            .map(|r| r.config.id.clone())
+            .collect();
         // Plain containers: their monitor writes State.Health.
         for r in records.iter().filter(|r| r.config.health.is_some()) {
             let path = instance
@@ -88,17 +99,24 @@ impl ProjectHealth {
             let code = r.state.exit_code.unwrap_or_default();
             return restarting_text(code, &ago(r.state.finished_at.as_deref()));
         }
+        if self.paused.contains(&r.config.id) {
+            // As Docker: the pause hides the health.
+            return format!("{} (Paused)", status_text(r));
+        }
         let running = observed_status(&r.state) == Status::Running;
         let health = self.report(r).filter(|_| running).map(|h| h.status);
         decorate(status_text(r), health)
     }
 
-    /// `ps`'s State: Docker's "restarting" for a restart wait.
-    pub fn state_word(&self, r: &Record, word: &str) -> String {
+    /// `ps`'s State (and `--filter status=`'s word): Docker's "restarting"
+    /// for a restart wait, "paused" for a frozen container.
+    pub fn state_word(&self, r: &Record) -> &'static str {
         if self.restarting(r) {
-            "restarting".into()
+            "restarting"
+        } else if self.paused.contains(&r.config.id) {
+            "paused"
         } else {
-            word.into()
+            ps_state_word(observed_status(&r.state))
         }
     }
 }

@@ -301,7 +301,20 @@ fn host_config_json(c: &ContainerConfig) -> Value {
         "CpuQuota": c.limits.cpu.map(|q| q.quota_us).unwrap_or(0),
         "PidsLimit": c.limits.pids,
         "CgroupParent": c.cgroup_parent,
+        "LogConfig": log_config_json(&c.log),
     })
+}
+
+/// Docker's `HostConfig.LogConfig`: the driver and its options as given.
+fn log_config_json(log: &crate::container::logging::LogConfig) -> Value {
+    let mut config = serde_json::Map::new();
+    if let Some(size) = log.max_size {
+        config.insert("max-size".into(), size.to_string().into());
+    }
+    if let Some(files) = log.max_file {
+        config.insert("max-file".into(), files.to_string().into());
+    }
+    json!({"Type": log.driver_name(), "Config": config})
 }
 
 /// `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`. `bound`: the

@@ -11,10 +11,11 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use clap::Args;
 
 use super::CliResult;
+use crate::container::logging::LogDriver;
 use crate::container::Status;
 use crate::instance::Instance;
 use crate::runtime::control::observed_status;
-use crate::runtime::logs::{read_entries, read_entries_from, LogEntry, Stream};
+use crate::runtime::logs::{read_all_entries, read_entries_from, LogEntry, Stream, LOG_FILE};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
@@ -56,8 +57,12 @@ pub fn logs(instance: &Instance, args: &LogsArgs) -> CliResult {
         return Err("logs needs one container (a project's: 'rcorch compose logs')".into());
     };
     let id = instance.containers.resolve(container)?;
-    let path = instance.containers.container_dir(&id).join("log.json");
-    let entries = read_entries(&path)?;
+    if instance.containers.load(&id)?.config.log.driver == LogDriver::None {
+        // Docker's words: the container was run with --log-driver none.
+        return Err("configured logging driver does not support reading".into());
+    }
+    let path = instance.containers.container_dir(&id).join(LOG_FILE);
+    let entries = read_all_entries(&path)?;
     let skip = args
         .tail
         .map(|n| entries.len().saturating_sub(n))
@@ -101,6 +106,20 @@ fn follow(
             }
             continue;
         }
+        // At the end of a log that rotated away: go on in the new file
+        // (the monitor wrote this one's last line before the rename).
+        if rotated_away(reader.get_ref(), path) {
+            if let Ok(file) = std::fs::File::open(path) {
+                reader = BufReader::new(file);
+                continue;
+            }
+        }
+        // Started afresh in place (max-file=1): read it from the start.
+        let len = reader.get_ref().metadata()?.len();
+        if reader.stream_position()? > len {
+            reader.seek(SeekFrom::Start(0))?;
+            continue;
+        }
         let running = instance
             .containers
             .load(id)
@@ -110,6 +129,15 @@ fn follow(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Whether `path` names another file than `open` (the log rotated).
+fn rotated_away(open: &std::fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(ours), Ok(now)) = (open.metadata(), std::fs::metadata(path)) else {
+        return false;
+    };
+    ours.ino() != now.ino()
 }
 
 /// The log file of each replica of `project` (of `services`, all when
@@ -131,7 +159,7 @@ fn replica_logs(
         let path = instance
             .containers
             .container_dir(&record.config.id)
-            .join("log.json");
+            .join(LOG_FILE);
         logs.push((
             log_prefix(&record.config.name, project, &service, slot),
             path,

@@ -23,6 +23,7 @@ mod images;
 mod inspect;
 mod kube;
 mod kube_play;
+mod login;
 mod logs;
 mod metrics;
 mod netview;
@@ -155,8 +156,8 @@ enum Command {
     Events(project::EventsArgs),
     /// Roll services back to their previous (or --to N) definition
     Rollback(project::RollbackArgs),
-    /// List a service's revisions
-    History(project::HistoryArgs),
+    /// Show an image's history (a service's revisions: `compose history`)
+    History(image_history::HistoryArgs),
     /// docker compose's verbs: up, down, ps, logs, exec SERVICE, run, port, build…
     Compose(compose_cmd::ComposeArgs),
     /// systemd units for projects
@@ -175,6 +176,10 @@ enum Command {
     Pull(registry::PullArgs),
     /// Push an image to a registry
     Push(registry::PushArgs),
+    /// Log in to a registry (credentials kept in Docker's config.json)
+    Login(login::LoginArgs),
+    /// Log out from a registry
+    Logout(login::LogoutArgs),
     /// Manage images (ls, inspect, rm, prune, tag, load, save, pull, push)
     #[command(subcommand)]
     Image(images::ImageCommand),
@@ -420,7 +425,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Scale(args) => project::scale(&instance, &args),
         Command::Events(args) => project::events(&instance, &args),
         Command::Rollback(args) => project::rollback(&instance, &args),
-        Command::History(args) => project::history(&instance, &args),
+        Command::History(args) => image_history::history(&instance, &args),
         Command::Compose(args) => compose_cmd::compose(&instance, args),
         Command::Supervise(args) => project::supervise(&instance, &args),
         Command::Systemd(SystemdCommand::Generate(args)) => {
@@ -431,6 +436,8 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Tag(args) => images::tag(&instance, &args),
         Command::Pull(args) => registry::pull(&instance, &args),
         Command::Push(args) => registry::push(&instance, &args),
+        Command::Login(args) => login::login(&instance, &args),
+        Command::Logout(args) => login::logout(&args),
         Command::Image(command) => images::image(&instance, &command),
         Command::System(command) => system::system(&instance, &command),
         Command::Info(args) => system_verbs::info(&instance, &args),

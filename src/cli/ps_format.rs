@@ -177,14 +177,15 @@ impl PsFilter {
         self.filters.contains("status") || self.filters.contains("exited")
     }
 
+    /// `state`: Docker's state word (`restarting` and `paused` included);
     /// `health`: the container's health word (`none` without a check).
-    pub fn matches(&self, r: &Record, net: &NetView, health: &str) -> bool {
+    pub fn matches(&self, r: &Record, net: &NetView, state: &str, health: &str) -> bool {
         let (c, f) = (&r.config, &self.filters);
         let status = observed_status(&r.state);
         f.any("id", |v| c.id.starts_with(v))
             && f.any("name", |v| name_matches(v, &c.name))
             && f.labels_match(&c.labels)
-            && f.any("status", |v| v == state_word(status))
+            && f.any("status", |v| v == state)
             && f.any("exited", |v| {
                 status == Status::Exited && r.state.exit_code == v.parse().ok()
             })

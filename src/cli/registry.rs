@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::images::print_loaded;
 use super::{CliResult, Failure};
+use crate::image::docker_config;
 use crate::image::registry::read_config;
 use crate::image::registry_io::{self, Access};
 use crate::instance::Instance;
@@ -25,7 +26,8 @@ pub struct RegistryArgs {
     #[arg(long)]
     password_stdin: bool,
     /// Registry config (JSON: "insecure" registries and "auths");
-    /// default ROOT/registries.json
+    /// default ROOT/registries.json. Credentials from `login`
+    /// ($DOCKER_CONFIG/config.json, else ~/.docker/config.json) come after it
     #[arg(long, env = "RCORCH_REGISTRY_CONFIG")]
     registry_config: Option<PathBuf>,
 }
@@ -60,7 +62,7 @@ fn access(instance: &Instance, args: &RegistryArgs) -> Result<Access, Failure> {
         password = Some(text.trim_end_matches(['\n', '\r']).to_string());
     }
     Ok(Access {
-        config: read_config(&path)?,
+        config: docker_config::merged(read_config(&path)?, &docker_config::path_from_env())?,
         insecure: args.insecure,
         username: args.username.clone(),
         password,

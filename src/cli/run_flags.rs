@@ -53,10 +53,10 @@ pub struct RunFlags {
     /// User namespace: host only
     #[arg(long, value_name = "MODE")]
     pub userns: Option<String>,
-    /// Logging driver: json-file only
+    /// Logging driver: json-file (default) or none
     #[arg(long = "log-driver", value_name = "DRIVER")]
     pub log_driver: Option<String>,
-    /// Not supported yet: log rotation options
+    /// json-file: max-size=10m (rotate past it), max-file=3 (files kept)
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub log_opt: Vec<String>,
     /// Not supported yet: every capability, no seccomp, the host's devices
@@ -119,21 +119,8 @@ impl RunFlags {
                 "bind-mount the device node with -v and add the capability it needs",
             );
         }
-        if let Some(o) = self.log_opt.first() {
-            return unsupported(
-                &format!("--log-opt {o}"),
-                "the json-file log is kept whole; remove the option",
-            );
-        }
-        match self.log_driver.as_deref() {
-            None | Some("json-file") | Some("local") => {}
-            Some(other) => {
-                return unsupported(
-                    &format!("--log-driver {other}"),
-                    "use json-file (the default)",
-                )
-            }
-        }
+        // Checked again when the config is built; here so a bad one pulls nothing.
+        crate::container::logging::parse(self.log_driver.as_deref(), &self.log_opt)?;
         if self.detach_keys.is_some() {
             return unsupported("--detach-keys", "run with -d, then use logs -f and exec");
         }
@@ -198,6 +185,8 @@ impl RunFlags {
             *volume = absolute_source(volume, cwd);
         }
         request.cidfile = self.cidfile.map(|f| cwd.join(f));
+        request.log_driver = self.log_driver;
+        request.log_opts = self.log_opt;
         request.extras = ExtrasRequest {
             add_host: self.add_host,
             group_add: self.group_add,

@@ -64,6 +64,9 @@ pub struct RunRequest {
     pub cidfile: Option<PathBuf>,
     /// `--health-cmd`, `--health-interval`, ..., `--no-healthcheck`.
     pub health: super::health::HealthRequest,
+    /// `--log-driver`, `--log-opt KEY=VALUE`.
+    pub log_driver: Option<String>,
+    pub log_opts: Vec<String>,
 }
 
 /// The parts of an image that shape a container.
@@ -143,6 +146,8 @@ pub enum BuildError {
     Restart(String),
     #[error("{0}")]
     Extras(String),
+    #[error("{0}")]
+    Log(String),
     #[error("invalid --mount \"{spec}\": {reason}")]
     Mount { spec: String, reason: String },
     #[error("conflicting options: --restart {0} and --rm (a removed container cannot be restarted): drop one")]
@@ -268,6 +273,8 @@ pub fn build_config(
         restart,
         extras,
         health: super::health::resolve(&req.health, image.healthcheck.as_ref())?,
+        log: super::logging::parse(req.log_driver.as_deref(), &req.log_opts)
+            .map_err(BuildError::Log)?,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod events;
 pub mod extras;
 pub mod health;
 pub mod labels;
+pub mod logging;
 pub mod mount_flag;
 pub mod names;
 pub mod restart;
@@ -70,6 +71,9 @@ pub struct ContainerConfig {
     /// `run --health-*` over the image's HEALTHCHECK; the monitor probes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<health::HealthConfig>,
+    /// `--log-driver`, `--log-opt`: how the monitor keeps the output.
+    #[serde(default, skip_serializing_if = "logging::LogConfig::is_default")]
+    pub log: logging::LogConfig,
 }
 
 /// A compose secret or config as one file in the container. Only where it

@@ -13,6 +13,7 @@ mod archive_save;
 mod blobs;
 mod built;
 mod commit;
+pub mod docker_config;
 mod fsat;
 pub mod index;
 pub mod oci;
@@ -21,6 +22,7 @@ mod records;
 pub mod reference;
 pub mod registry;
 pub mod registry_io;
+pub mod registry_login;
 
 pub mod sha256;
 mod store;

@@ -130,9 +130,28 @@ pub fn credentials(
             password: password.unwrap_or_default().to_string(),
         });
     }
+    // Docker's CLI matches keys by host too (`http://h/`, `https://h/v2/`).
+    let by_host = || {
+        let host = |k: &str| {
+            k.split("://")
+                .last()
+                .unwrap_or(k)
+                .split('/')
+                .next()
+                .map(String::from)
+        };
+        let keys = registry_keys(registry);
+        let hosts: Vec<Option<String>> = keys.iter().map(|k| host(k)).collect();
+        config
+            .auths
+            .iter()
+            .find(|(k, _)| hosts.contains(&host(k)))
+            .map(|(_, e)| e)
+    };
     let entry = registry_keys(registry)
         .iter()
-        .find_map(|k| config.auths.get(k));
+        .find_map(|k| config.auths.get(k))
+        .or_else(by_host);
     let Some(entry) = entry else {
         return Ok(Credentials::Anonymous);
     };
@@ -208,7 +227,8 @@ mod tests {
             r#"{"insecure":["127.0.0.1:5000"],
                 "auths":{"127.0.0.1:5000":{"username":"u","password":"p"},
                          "https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},
-                         "bad.example":{"auth":"eA=="}}}"#,
+                         "bad.example":{"auth":"eA=="},
+                         "http://h.example:5000/":{"auth":"aDpw"}}}"#,
         )
         .unwrap();
         let basic = |u: &str, p: &str| Credentials::Basic {
@@ -232,6 +252,10 @@ mod tests {
             Credentials::Anonymous
         );
         assert!(credentials(&config, "bad.example", None, None).is_err());
+        assert_eq!(
+            credentials(&config, "h.example:5000", None, None).unwrap(),
+            basic("h", "p")
+        );
         assert!(is_insecure(&config, "127.0.0.1:5000", false));
         assert!(!is_insecure(&config, "quay.io", false));
         assert!(is_insecure(&config, "quay.io", true));

@@ -83,6 +83,9 @@ pub enum ProjectError {
     ImageMissing { service: String, image: String },
     #[error("service {service}: {reason}")]
     Ulimit { service: String, reason: String },
+    /// compose `logging:` a replica could not be run with.
+    #[error("service {service}: logging: {reason}")]
+    Logging { service: String, reason: String },
     /// The service's process could never be exec'd (E2BIG).
     #[error("service {service}: {source}")]
     ArgSize {

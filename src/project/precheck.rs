@@ -35,6 +35,14 @@ pub fn runnable(store: &ImageStore, project: &Project, selected: &BTreeSet<Strin
                 source,
             }
         })?;
+        let driver = svc.logging.as_ref().and_then(|l| l.driver.as_deref());
+        let opts = super::translate::log_opts(svc);
+        crate::container::logging::parse(driver, &opts).map_err(|reason| {
+            ProjectError::Logging {
+                service: name.clone(),
+                reason,
+            }
+        })?;
         let image = missing_image_reference(name, svc.image.as_deref())?;
         match store.resolve(image) {
             Ok(_) => {}
@@ -90,6 +98,19 @@ mod tests {
         let store = ImageStore::open(dir.path()).unwrap();
         let e = runnable(&store, &p, &selected(&p)).unwrap_err().to_string();
         assert!(e.contains("service web") && e.contains("nofiles"), "{e}");
+    }
+
+    #[test]
+    fn bad_logging_is_refused_by_service() {
+        let yaml = "services:\n  web:\n    image: x\n    logging:\n      options:\n        max-size: huge\n";
+        let p = test_project(yaml);
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let e = runnable(&store, &p, &selected(&p)).unwrap_err().to_string();
+        assert!(
+            e.contains("service web") && e.contains("max-size=huge"),
+            "{e}"
+        );
     }
 
     #[test]

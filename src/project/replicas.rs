@@ -180,6 +180,8 @@ pub fn replica_request(
         stop_signal: t.stop_signal.clone(),
         stop_timeout: Some(t.stop_timeout),
         labels,
+        log_driver: t.log_driver.clone(),
+        log_opts: t.log_opts.clone(),
         // The supervisor probes replicas itself (compose `healthcheck`).
         health: crate::container::health::HealthRequest {
             disabled: true,

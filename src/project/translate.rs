@@ -61,6 +61,11 @@ pub struct ReplicaTemplate {
     /// deploy.placement.constraints, as written (checked by `up`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<String>,
+    /// compose `logging:`, as `--log-driver` and `--log-opt KEY=VALUE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_opts: Vec<String>,
 }
 
 /// One `secrets:`/`configs:` entry of a service.
@@ -436,7 +441,15 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
             pids: s.deploy.resources.reservations.pids,
         },
         constraints: s.deploy.placement.constraints.clone(),
+        log_driver: s.logging.as_ref().and_then(|l| l.driver.clone()),
+        log_opts: log_opts(s),
     }
+}
+
+/// compose `logging.options` as `--log-opt` values.
+pub fn log_opts(s: &compose::Service) -> Vec<String> {
+    let options = s.logging.iter().flat_map(|l| &l.options);
+    options.map(|(k, v)| format!("{k}={v}")).collect()
 }
 
 /// A long-syntax tmpfs mount as `--tmpfs DST[:OPTIONS]`.

@@ -36,20 +36,26 @@ pub enum CopyError {
 }
 
 /// The tar of `path` (`contents`: of what is inside it, for `SRC/.`),
-/// entries named from its base name, symlinks kept as links.
-pub fn pack(path: &Path, contents: bool, out: impl Write) -> std::io::Result<()> {
+/// entries named from its base name, symlinks kept as links. `follow`
+/// (`cp -L`): a symlink `path` is packed as what it leads to, under the
+/// link's name (links inside a directory stay links, as in Docker).
+pub fn pack(path: &Path, contents: bool, follow: bool, out: impl Write) -> std::io::Result<()> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
-    let meta = std::fs::symlink_metadata(path)?;
     let name = path
         .file_name()
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let source = match follow {
+        true => std::fs::canonicalize(path)?,
+        false => path.to_path_buf(),
+    };
+    let meta = std::fs::symlink_metadata(&source)?;
     if contents {
-        tar.append_dir_all(".", path)?;
+        tar.append_dir_all(".", &source)?;
     } else if meta.is_dir() {
-        tar.append_dir_all(&name, path)?;
+        tar.append_dir_all(&name, &source)?;
     } else {
-        tar.append_path_with_name(path, &name)?;
+        tar.append_path_with_name(&source, &name)?;
     }
     tar.into_inner()?.flush()
 }
@@ -217,7 +223,7 @@ mod tests {
 
     fn copy(src: &Path, contents: bool, dst: &Path) -> Result<(), CopyError> {
         let mut tar = Vec::new();
-        pack(src, contents, &mut tar).unwrap();
+        pack(src, contents, false, &mut tar).unwrap();
         let how = Placement {
             contents,
             keep_owner: false,
@@ -246,6 +252,37 @@ mod tests {
         assert!(e.to_string().contains("no such directory"), "{e}");
         let e = copy(&t.join("src"), false, &t.join("file-copy")).unwrap_err();
         assert!(e.to_string().contains("onto a file"), "{e}");
+    }
+
+    #[test]
+    fn follow_copies_what_a_link_leads_to_under_the_links_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path();
+        tree(t);
+        std::os::unix::fs::symlink(t.join("src/a"), t.join("to-a")).unwrap();
+        std::os::unix::fs::symlink("src", t.join("to-src")).unwrap();
+        std::os::unix::fs::symlink("a", t.join("src/inner")).unwrap();
+        let unpack_to = |src: &str, follow: bool, dst: &str| {
+            let mut tar = Vec::new();
+            pack(&t.join(src), false, follow, &mut tar).unwrap();
+            unpack(&tar[..], &t.join(dst), Placement::default()).unwrap();
+        };
+        unpack_to("to-a", true, "file");
+        let meta = std::fs::symlink_metadata(t.join("file")).unwrap();
+        assert!(meta.is_file(), "a file, not a link");
+        assert_eq!(std::fs::read_to_string(t.join("file")).unwrap(), "A");
+        unpack_to("to-a", false, "link");
+        assert!(std::fs::symlink_metadata(t.join("link"))
+            .unwrap()
+            .is_symlink());
+        std::fs::create_dir(t.join("into")).unwrap();
+        unpack_to("to-src", true, "into");
+        assert_eq!(
+            std::fs::read_to_string(t.join("into/to-src/sub/b")).unwrap(),
+            "B"
+        );
+        let inner = std::fs::symlink_metadata(t.join("into/to-src/inner")).unwrap();
+        assert!(inner.is_symlink(), "links inside stay links");
     }
 
     #[test]

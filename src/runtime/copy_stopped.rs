@@ -36,15 +36,73 @@ fn relative(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// The tar of container path `path` (`contents`: of what is inside it).
+/// The tar of container path `path` (`contents`: of what is inside it;
+/// `follow`, `cp -L`: a symlink is packed as what it leads to in the
+/// container, under its own name).
 pub fn pack_out(
     layers: &Layers,
     path: &Path,
-    contents: bool,
+    (contents, follow): (bool, bool),
     out: impl std::io::Write,
 ) -> Result<(), CopyError> {
-    pack_merged(&layers.all(), &relative(path), contents, out)
-        .map_err(|e| CopyError::Inside(format!("{}: {e}", path.display())))
+    let all = layers.all();
+    let rel = relative(path);
+    let fail = |e: std::io::Error| CopyError::Inside(format!("{}: {e}", path.display()));
+    if !follow {
+        return pack_merged(&all, (&rel, None), contents, out).map_err(fail);
+    }
+    let resolved = resolve_merged(&all, &rel).map_err(fail)?;
+    pack_merged(
+        &all,
+        (&resolved, rel.file_name().map(Path::new)),
+        contents,
+        out,
+    )
+    .map_err(fail)
+}
+
+/// `rel` with every symlink on its way resolved in the merged view, as the
+/// container would see them: absolute targets from its root, `..` never
+/// above it.
+pub fn resolve_merged(layers: &[PathBuf], rel: &Path) -> std::io::Result<PathBuf> {
+    let all: Vec<&Path> = layers.iter().map(PathBuf::as_path).collect();
+    let mut todo: Vec<std::ffi::OsString> = parts(rel);
+    todo.reverse();
+    let mut done = PathBuf::new();
+    let mut hops = 0;
+    while let Some(part) = todo.pop() {
+        if part == ".." {
+            done.pop();
+            continue;
+        }
+        let next = done.join(&part);
+        let top = super::export::visible(&all, &next).map(|seen| seen[0].join(&next));
+        let link = top.and_then(|p| std::fs::read_link(p).ok());
+        let Some(target) = link else {
+            done = next;
+            continue;
+        };
+        hops += 1;
+        if hops > 40 {
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        if target.is_absolute() {
+            done = PathBuf::new();
+        }
+        todo.extend(parts(&target).into_iter().rev());
+    }
+    Ok(done)
+}
+
+/// The names of `path`, `..` kept (resolved against what came before).
+fn parts(path: &Path) -> Vec<std::ffi::OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(p.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Unpacks `input` at container path `dst` as `cp` places it.
@@ -126,4 +184,33 @@ fn make_upper_dirs(layers: &Layers, all: &[PathBuf], rel: &Path) -> Result<(), C
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_in_the_merged_view_and_never_above_its_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (upper, image) = (tmp.path().join("upper"), tmp.path().join("image"));
+        std::fs::create_dir_all(image.join("etc/conf.d")).unwrap();
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::write(image.join("etc/conf.d/app"), "x").unwrap();
+        let link = |target: &str, at: &Path| std::os::unix::fs::symlink(target, at).unwrap();
+        link("/etc/conf.d/app", &image.join("etc/abs"));
+        link("conf.d", &upper.join("etc/rel"));
+        link("../../../../etc", &image.join("up"));
+        link("loop", &image.join("loop"));
+        let layers = [upper, image];
+        let resolve = |p: &str| resolve_merged(&layers, Path::new(p));
+        assert_eq!(resolve("etc/abs").unwrap(), Path::new("etc/conf.d/app"));
+        assert_eq!(resolve("etc/rel/app").unwrap(), Path::new("etc/conf.d/app"));
+        assert_eq!(resolve("up/conf.d").unwrap(), Path::new("etc/conf.d"));
+        assert_eq!(resolve("etc/conf.d").unwrap(), Path::new("etc/conf.d"));
+        assert_eq!(
+            resolve("loop").unwrap_err().raw_os_error(),
+            Some(libc::ELOOP)
+        );
+    }
 }

@@ -93,10 +93,11 @@ pub fn visible<'l>(layers: &[&'l Path], rel: &Path) -> Option<Vec<&'l Path>> {
 }
 
 /// `cp` out of a stopped container: the tar of `rel` as the merged view
-/// shows it (`contents`: what is inside it), named from its base name.
+/// shows it (`contents`: what is inside it), named `name` (default: its
+/// base name).
 pub fn pack_merged(
     layers: &[PathBuf],
-    rel: &Path,
+    (rel, name): (&Path, Option<&Path>),
     contents: bool,
     out: impl Write,
 ) -> std::io::Result<()> {
@@ -106,8 +107,8 @@ pub fn pack_merged(
     let path = seen[0].join(rel);
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
-    let name = rel
-        .file_name()
+    let name = name
+        .or(rel.file_name().map(Path::new))
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     let is_dir = std::fs::symlink_metadata(&path)?.is_dir();
     if contents && is_dir {
@@ -234,7 +235,7 @@ mod tests {
         assert_eq!(merged_kind(&layers, Path::new("etc/gone")), None);
         assert_eq!(merged_kind(&layers, Path::new("nothing")), None);
         let mut bytes = Vec::new();
-        pack_merged(&layers, Path::new("etc"), false, &mut bytes).unwrap();
+        pack_merged(&layers, (Path::new("etc"), None), false, &mut bytes).unwrap();
         let names: Vec<String> = tar::Archive::new(&bytes[..])
             .entries()
             .unwrap()

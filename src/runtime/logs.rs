@@ -1,9 +1,14 @@
 //! Container output as Docker's json-file log: one JSON object per line,
-//! `{"log":"…\n","stream":"stdout","time":"…"}`.
+//! `{"log":"…\n","stream":"stdout","time":"…"}`. With `max-size` the log
+//! rotates as Docker's: `log.json` moves to `log.json.1`, `.1` to `.2`, …,
+//! keeping `max-file` files in all (1: the log starts afresh).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A container's log, in its directory.
+pub const LOG_FILE: &str = "log.json";
 
 use serde::{Deserialize, Serialize};
 
@@ -26,23 +31,53 @@ pub struct LogEntry {
 /// Splits output into lines, holding back a partial last line until its
 /// newline (or the end) arrives, as Docker does.
 pub struct LogWriter {
+    path: PathBuf,
     file: File,
     partial: [Vec<u8>; 2],
+    /// Bytes in the current file.
+    size: u64,
+    /// (max size, files kept) when the log rotates.
+    rotation: Option<(u64, u32)>,
 }
 
 /// A line longer than this is written in pieces, like Docker's 16 KiB limit.
 const MAX_LINE: usize = 16 * 1024;
 
 impl LogWriter {
-    pub fn create(path: &Path) -> io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+    /// Appends to `path` (a restarted container's log goes on).
+    pub fn create(path: &Path, rotation: Option<(u64, u32)>) -> io::Result<Self> {
+        let file = open_append(path)?;
         Ok(LogWriter {
+            path: path.to_path_buf(),
+            size: file.metadata()?.len(),
             file,
             partial: [Vec::new(), Vec::new()],
+            rotation,
         })
+    }
+
+    /// Docker's order: a full file rotates before the next line, so a
+    /// file ends at most one line past max-size.
+    fn rotate_if_full(&mut self) -> io::Result<()> {
+        let Some((max_size, files)) = self.rotation else {
+            return Ok(());
+        };
+        if self.size < max_size {
+            return Ok(());
+        }
+        for (from, to) in rotation_moves(&self.path, files) {
+            match std::fs::rename(&from, &to) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        // One file: the log starts afresh in place.
+        self.file = match files {
+            1 => std::fs::File::create(&self.path)?,
+            _ => open_append(&self.path)?,
+        };
+        self.size = 0;
+        Ok(())
     }
 
     pub fn write(&mut self, stream: Stream, mut bytes: &[u8]) -> io::Result<()> {
@@ -78,8 +113,59 @@ impl LogWriter {
         };
         let mut line = serde_json::to_vec(&entry).expect("plain data serialises");
         line.push(b'\n');
-        self.file.write_all(&line)
+        self.rotate_if_full()?;
+        self.file.write_all(&line)?;
+        self.size += line.len() as u64;
+        Ok(())
     }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// `path.N` for the Nth rotated file (1: the newest).
+pub fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// The renames one rotation makes, in order: the oldest kept file first
+/// (its move overwrites the one past the limit), the current log last.
+pub fn rotation_moves(path: &Path, files: u32) -> Vec<(PathBuf, PathBuf)> {
+    if files <= 1 {
+        return Vec::new();
+    }
+    let mut moves: Vec<(PathBuf, PathBuf)> = (1..files - 1)
+        .rev()
+        .map(|n| (rotated(path, n), rotated(path, n + 1)))
+        .collect();
+    moves.push((path.to_path_buf(), rotated(path, 1)));
+    moves
+}
+
+/// Every file of a log, oldest first: the rotated ones, then `path`.
+pub fn log_files(path: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = (1..)
+        .map(|n| rotated(path, n))
+        .take_while(|p| p.exists())
+        .collect();
+    files.reverse();
+    files.push(path.to_path_buf());
+    files
+}
+
+/// The entries of a log and of its rotated files, oldest first.
+pub fn read_all_entries(path: &Path) -> io::Result<Vec<LogEntry>> {
+    let mut entries = Vec::new();
+    for file in log_files(path) {
+        entries.extend(read_entries(&file)?);
+    }
+    Ok(entries)
 }
 
 /// Reads every complete entry of a log file; a torn last line is skipped.
@@ -107,6 +193,12 @@ pub fn read_entries_from(path: &Path, offset: u64) -> io::Result<(Vec<LogEntry>,
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
         Err(e) => return Err(e),
+    };
+    // A file shorter than where we were is a new one (the log rotated).
+    let offset = if file.metadata()?.len() < offset {
+        0
+    } else {
+        offset
     };
     file.seek(SeekFrom::Start(offset))?;
     let mut bytes = Vec::new();
@@ -149,7 +241,7 @@ mod tests {
     fn splits_lines_and_keeps_partials_until_finish() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.json");
-        let mut w = LogWriter::create(&path).unwrap();
+        let mut w = LogWriter::create(&path, None).unwrap();
         w.write(Stream::Stdout, b"one\ntw").unwrap();
         w.write(Stream::Stderr, b"err\n").unwrap();
         w.write(Stream::Stdout, b"o\nthree").unwrap();
@@ -167,6 +259,82 @@ mod tests {
                 ("three", Stream::Stdout)
             ]
         );
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        let entries = read_entries(path).unwrap();
+        entries.into_iter().map(|e| e.log).collect()
+    }
+
+    #[test]
+    fn a_full_log_rotates_and_only_max_file_files_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        // Each entry is about 60 bytes: 100 bytes hold two lines.
+        let mut w = LogWriter::create(&path, Some((100, 3))).unwrap();
+        for i in 0..9 {
+            w.write(Stream::Stdout, format!("line{i}\n").as_bytes())
+                .unwrap();
+        }
+        assert_eq!(lines(&path), ["line8\n"]);
+        assert_eq!(lines(&rotated(&path, 1)), ["line6\n", "line7\n"]);
+        assert_eq!(lines(&rotated(&path, 2)), ["line4\n", "line5\n"]);
+        assert!(!rotated(&path, 3).exists(), "three files in all");
+        let all: Vec<String> = read_all_entries(&path)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.log)
+            .collect();
+        assert_eq!(all, ["line4\n", "line5\n", "line6\n", "line7\n", "line8\n"]);
+    }
+
+    #[test]
+    fn one_file_starts_afresh_and_an_unlimited_log_grows_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        let mut w = LogWriter::create(&path, Some((100, 1))).unwrap();
+        for i in 0..5 {
+            w.write(Stream::Stdout, format!("line{i}\n").as_bytes())
+                .unwrap();
+        }
+        assert_eq!(lines(&path), ["line4\n"]);
+        assert!(!rotated(&path, 1).exists());
+        let whole = dir.path().join("whole.json");
+        let mut w = LogWriter::create(&whole, None).unwrap();
+        for i in 0..50 {
+            w.write(Stream::Stdout, format!("line{i}\n").as_bytes())
+                .unwrap();
+        }
+        assert_eq!(lines(&whole).len(), 50);
+    }
+
+    #[test]
+    fn a_reopened_log_counts_what_it_already_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        std::fs::write(&path, vec![b' '; 150]).unwrap();
+        let mut w = LogWriter::create(&path, Some((100, 2))).unwrap();
+        w.write(Stream::Stderr, b"after restart\n").unwrap();
+        assert_eq!(lines(&path), ["after restart\n"]);
+        assert_eq!(std::fs::metadata(rotated(&path, 1)).unwrap().len(), 150);
+    }
+
+    #[test]
+    fn rotation_moves_the_oldest_first() {
+        let p = Path::new("/c/log.json");
+        let moves: Vec<(String, String)> = rotation_moves(p, 3)
+            .into_iter()
+            .map(|(a, b)| (a.display().to_string(), b.display().to_string()))
+            .collect();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            moves,
+            [
+                pair("/c/log.json.1", "/c/log.json.2"),
+                pair("/c/log.json", "/c/log.json.1")
+            ]
+        );
+        assert!(rotation_moves(p, 1).is_empty());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 
 use super::health_probe::HealthRunner;
 use super::init::{self, FailureKind, InitPlan};
-use super::logs::{LogWriter, Stream};
+use super::logs::{LogWriter, Stream, LOG_FILE};
 pub use super::restarts::Ended;
 use super::stdio::{ContainerStdio, TerminalGuard};
 use super::sys;
@@ -108,6 +108,16 @@ impl Monitor<'_> {
         self.supervise_with_restarts(plan, &signals, child, parent_side)
     }
 
+    /// The container's log (`--log-driver none`: none, the output is dropped).
+    fn log_writer(&self, dir: &std::path::Path) -> Option<LogWriter> {
+        use crate::container::logging::LogDriver;
+        let log = &self.config.log;
+        match log.driver {
+            LogDriver::None => None,
+            LogDriver::JsonFile => LogWriter::create(&dir.join(LOG_FILE), log.rotation()).ok(),
+        }
+    }
+
     /// Supervises one run of the container's PID 1 until it exits, probing
     /// its health meanwhile.
     pub(super) fn supervise_once(&self, child: Pid, signals: &SignalFd, side: ParentSide) -> i32 {
@@ -117,7 +127,7 @@ impl Monitor<'_> {
             child,
             signals,
             side,
-            (dir.join("log.json"), health.as_mut()),
+            (self.log_writer(&dir), health.as_mut()),
         );
         if let Some(h) = health.as_mut() {
             h.stop();
@@ -297,9 +307,8 @@ fn supervise(
     child: Pid,
     signals: &SignalFd,
     mut side: ParentSide,
-    (log_path, mut health): (std::path::PathBuf, Option<&mut HealthRunner>),
+    (mut log, mut health): (Option<LogWriter>, Option<&mut HealthRunner>),
 ) -> WaitStatus {
-    let mut log = LogWriter::create(&log_path).ok();
     let mut buf = vec![0u8; 32 * 1024];
     let mut exited: Option<WaitStatus> = None;
     let mut stdin_open = side.stdin_to_master.is_some();

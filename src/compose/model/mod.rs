@@ -135,6 +135,8 @@ pub struct Service {
     pub labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub ulimits: BTreeMap<String, Ulimit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -146,6 +148,15 @@ pub struct Service {
     /// Other service-level `x-*` keys, raw.
     #[serde(flatten)]
     pub extensions: BTreeMap<String, Value>,
+}
+
+/// `logging:`: the driver and its options, as `--log-driver`/`--log-opt`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Logging {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 /// compose's default wait between the stop signal and SIGKILL.

@@ -8,7 +8,7 @@ use super::value::{key_string, untag};
 use super::{autoscale, deploy, files, networks, ports, volumes, Ctx, Result};
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
-    Condition, Dependency, EnvFile, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
+    Condition, Dependency, EnvFile, Logging, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
 };
 
 /// Service keys compose defines that rcorch does not implement (yet).
@@ -43,7 +43,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "isolation",
     "label_file",
     "links",
-    "logging",
     "mac_address",
     "mem_reservation",
     "mem_swappiness",
@@ -93,6 +92,7 @@ const HANDLED: &[&str] = &[
     "cap_drop",
     "labels",
     "ulimits",
+    "logging",
     "init",
     "stop_grace_period",
     "stop_signal",
@@ -187,6 +187,7 @@ fn container_key(
         "secrets" => svc.secrets = files::references(ctx, v, at, files::Kind::Secret)?,
         "configs" => svc.configs = files::references(ctx, v, at, files::Kind::Config)?,
         "ulimits" => svc.ulimits = ulimits(ctx, v, at)?,
+        "logging" => svc.logging = Some(logging(ctx, v, at)?),
         _ => return Ok(false),
     }
     Ok(true)
@@ -335,6 +336,26 @@ fn ulimits(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<BTreeMap<String, Ul
             }
         };
         out.insert(name, limit);
+    }
+    Ok(out)
+}
+
+/// `logging: {driver, options}`; the driver and options are checked by `up`
+/// (as `run` checks `--log-driver`/`--log-opt`).
+fn logging(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Logging> {
+    let mut out = Logging::default();
+    for (k, body) in ctx.mapping(v, at)? {
+        let key = key_string(k);
+        let here = at.key(&key);
+        match key.as_str() {
+            "driver" => out.driver = Some(ctx.string(body, &here)?),
+            "options" => {
+                for (name, value) in ctx.map_or_list(body, &here)? {
+                    out.options.insert(name, value.unwrap_or_default());
+                }
+            }
+            _ => ctx.unhandled(&here, &key, &["driver", "options"], &[])?,
+        }
     }
     Ok(out)
 }
