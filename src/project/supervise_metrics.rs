@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::Loop;
 use crate::container::store::Record;
 use crate::metrics::http::{self, Server};
+use crate::metrics::lb::LbStats;
 use crate::metrics::supervisor::{RolloutFigures, Snapshot};
 use crate::project::metrics::{self, Counters};
 use crate::supervisor::rollout::{Phase, Rollout, RolloutKind, SlotStep};
@@ -16,6 +17,8 @@ use crate::supervisor::{DesiredState, ObservedState};
 #[derive(Default)]
 pub(super) struct Endpoint {
     pub counters: Counters,
+    /// Bumped by the userspace proxy, read by scrapes.
+    pub lb: LbStats,
     snapshot: Arc<Mutex<Snapshot>>,
     server: Option<Server>,
     /// The address last asked for, so a change (or a failure) is acted on once.
@@ -43,6 +46,7 @@ impl Loop<'_, '_> {
                     self.record.name.clone(),
                     addr,
                     self.metrics.snapshot.clone(),
+                    self.metrics.lb.clone(),
                 )
             });
         match started {
