@@ -19,7 +19,9 @@ replicas = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 window = float(sys.argv[4]) if len(sys.argv) > 4 else 20.0
 rate = float(sys.argv[5]) if len(sys.argv) > 5 else 10.0
 ADDR = "127.0.0.1:19470"
-base = [rcorch, "--root", root, "--cgroup-parent", "rcorch-bench"]
+# bench.sh exports its own parent, which its cleanup removes.
+parent = os.environ.get("RCORCH_CGROUP_PARENT", "rcorch-loop-bench")
+base = [rcorch, "--root", root, "--cgroup-parent", parent]
 compose = f"""name: loopb
 services:
   web:
