@@ -119,7 +119,7 @@ echo "rules=$(nft list ruleset | grep -c -E 'numgen|reject')"
 const SCRAPE: &str = r#"
 scrape() { curl -s --max-time 5 http://127.0.0.1:19464/metrics; }
 wait_scrape() { for i in $(seq 100); do scrape >/dev/null && return 0; sleep 0.1; done; return 1; }
-lb() { scrape | grep "^rcorch_lb_backend_$1{" | sed -E 's/.*name="([^"]*)".* ([0-9]+)$/\1=\2/' | sort | tr '\n' ' '; }
+lb() { scrape | grep "^rcorch_lb_backend_$1{" | grep 'service="web"' | sed -E 's/.*name="([^"]*)".* ([0-9]+)$/\1=\2/' | sort | tr '\n' ' '; }
 # Each replica's name and the hostname its httpd answers with.
 names() { for c in lc-web-1 lc-web-2; do echo -n "$($R inspect $c | jq -r '.[0].Id[0:12]'):$c "; done; }
 "#;

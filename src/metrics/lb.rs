@@ -1,13 +1,16 @@
-//! Load-balancer figures per backend: the counters the userspace proxy
-//! bumps on every connection (atomics, so a relay never takes a lock for
-//! them), and their families on `/metrics`.
+//! Load-balancer figures per backend: counters bumped on every new
+//! connection (atomics, so a relay never takes a lock for them), and their
+//! families on `/metrics`.
 //!
-//! Only the proxy of least-connections services chooses backends in
-//! rcorch's own code; round-robin services are balanced by nft `numgen`
-//! in the kernel, which these counters do not see.
+//! The userspace proxy of least-connections services counts what it sees:
+//! selections, accepted and open connections. Round-robin services are
+//! balanced by nft `numgen` in the kernel; the supervisor hears of each
+//! choice as a new conntrack entry and counts a selection, but cannot
+//! tell whether the backend accepted or when the connection closed, so
+//! those backends show selections only.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Family, Kind};
@@ -29,9 +32,15 @@ pub struct BackendCounters {
     connections: AtomicU64,
     /// Accepted and not closed yet.
     open: AtomicU64,
+    /// The proxy serves this backend, so `connections` and `open` mean something.
+    proxied: AtomicBool,
 }
 
 impl BackendCounters {
+    pub fn mark_proxied(&self) {
+        self.proxied.store(true, Ordering::Relaxed);
+    }
+
     pub fn selected(&self) {
         self.selections.fetch_add(1, Ordering::Relaxed);
     }
@@ -87,6 +96,7 @@ impl LbStats {
                 selections: c.selections.load(Ordering::Relaxed),
                 connections: c.connections.load(Ordering::Relaxed),
                 open: c.open.load(Ordering::Relaxed),
+                proxied: c.proxied.load(Ordering::Relaxed),
             })
             .collect()
     }
@@ -101,6 +111,8 @@ pub struct BackendFigures {
     pub selections: u64,
     pub connections: u64,
     pub open: u64,
+    /// Whether `connections` and `open` are known (the proxy's backends).
+    pub proxied: bool,
 }
 
 /// Names each backend by the replica holding its address: `names` maps
@@ -143,8 +155,10 @@ pub fn families(project: &str, backends: &[BackendFigures]) -> [Family; 3] {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         selections.push(labels.clone(), b.selections as f64);
-        connections.push(labels.clone(), b.connections as f64);
-        open.push(labels, b.open as f64);
+        if b.proxied {
+            connections.push(labels.clone(), b.connections as f64);
+            open.push(labels, b.open as f64);
+        }
     }
     [selections, connections, open]
 }

@@ -61,7 +61,7 @@ pub struct Proxy {
 
 impl Proxy {
     /// Starts the runtime thread (idle until a service needs it); every
-    /// connection is counted in `stats`.
+    /// connection is counted in `stats` (whose backends the supervisor keeps).
     pub fn start(stats: LbStats) -> Result<Proxy, ProxyError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -98,7 +98,6 @@ impl Proxy {
     pub fn update<'a>(&mut self, entries: impl Iterator<Item = &'a ServiceLb>) -> Vec<ProxyError> {
         // (pool key, route) → the service it balances.
         let mut wanted = BTreeMap::new();
-        let mut members_now = BTreeSet::new();
         {
             let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
             let mut served = BTreeSet::new();
@@ -108,12 +107,7 @@ impl Proxy {
                     continue;
                 }
                 let key = ServiceLb::key(&entry.project, &entry.service);
-                let members: Vec<String> = entry.backends.iter().map(Ipv4Addr::to_string).collect();
-                members_now.extend(members.iter().map(|address| Backend {
-                    service: entry.service.clone(),
-                    network: entry.network.clone(),
-                    address: address.clone(),
-                }));
+                let members = entry.backends.iter().map(Ipv4Addr::to_string).collect();
                 pools
                     .entry(key.clone())
                     .or_insert_with(|| Pool::new(Strategy::LeastConnections))
@@ -130,12 +124,6 @@ impl Proxy {
                 served.insert(key);
             }
             pools.retain(|key, _| served.contains(key));
-        }
-        // A member's series start at zero when it joins (so rate() sees its
-        // first connection) and go once it left and its connections closed.
-        self.stats.retain(|b| members_now.contains(b));
-        for backend in &members_now {
-            self.stats.backend(backend);
         }
         self.listeners.retain(|route, task| {
             let keep = wanted.contains_key(route);

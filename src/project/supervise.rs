@@ -322,6 +322,7 @@ impl Loop<'_, '_> {
                 }
             }
         }
+        self.sync_lb_metrics();
         self.update_proxy();
     }
 
