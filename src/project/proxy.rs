@@ -268,8 +268,11 @@ async fn relay(client: TcpStream, backend: SocketAddrV4, admitted: Admitted) {
     let (client, server) = (Arc::new(client), Arc::new(server));
     let upstream = tokio::spawn(pump(client.clone(), server.clone()));
     pump(server, client).await;
-    let _ = upstream.await;
+    // The backend closed its side: it is free for the balancer before
+    // anything else runs on this (single) thread, so a client that got
+    // its answer and connects again is not counted against it.
     drop(admitted);
+    let _ = upstream.await;
 }
 
 /// Copies `from` to `to` until EOF, then half-closes `to` so its peer sees
