@@ -14,6 +14,7 @@
 # oci (create + start + wait until stopped + delete of a busybox `true` bundle,
 # as a shim drives its runtime: rcorch-runtime vs runc vs crun).
 # metrics (one `rcorch metrics` scrape with 0, 1, 10, 100 containers).
+# loop (the supervisor's pass duration with no scrape vs 10 scrapes/s).
 # Rows whose tool is missing print "skipped"; rows whose command fails print
 # "failed" (the bench itself still succeeds). Everything it creates lives in
 # one temp dir and is removed on exit, host leftovers of runc/crun/podman too.
@@ -653,6 +654,10 @@ fi
 if [ ${#metrics_lines[@]} -gt 0 ]; then
     echo "metrics scrape (slope over the 0-container row):"
     printf '  %s\n' "${metrics_lines[@]}"
+fi
+if [ ${#loop_lines[@]} -gt 0 ]; then
+    echo "supervisor loop (mean pass, its own histogram):"
+    printf '  %s\n' "${loop_lines[@]}"
 fi
 if [ ${#lb_lines[@]} -gt 0 ]; then
     echo "load balancer (medians over rounds; ratio = row / rcorch):"

@@ -163,3 +163,36 @@ fn nix_kill(pid: u32) -> std::io::Result<()> {
     assert!(status.success());
     Ok(())
 }
+
+/// A supervisor's log rotated past its limit (written here with the
+/// supervisor's own appender and a small limit) keeps serving `--since`
+/// from both kept files, oldest first, and nothing older than the window.
+#[test]
+fn a_rotated_project_log_still_answers_since() {
+    use rcorch::project::events::{append_bounded, rotated, Event};
+    let Some(env) = TestEnv::new() else { return };
+    let dir = env.root.join("projects").join("rot");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("events.log");
+    let event = |n: u32| Event {
+        time: format!("2026-01-01T00:00:{n:02}Z"),
+        ..Event::new("web", 1, "start", "", format!("n{n}"))
+    };
+    let line = serde_json::to_vec(&event(0)).unwrap().len() as u64 + 1;
+    for n in 0..8 {
+        append_bounded(&log, &event(n), 3 * line);
+    }
+    assert!(rotated(&log).exists(), "the log was rotated");
+    let shown = |since: &str| -> Vec<String> {
+        let args = ["events", "-p", "rot", "--since", since, "--until", "0s"];
+        let out = env.rcorch(&args);
+        assert_eq!(out.code, 0, "{out:#?}");
+        out.stdout
+            .lines()
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect()
+    };
+    // 0..2 went with the first rotation; 3..5 are in events.log.1.
+    assert_eq!(shown("0"), ["n3", "n4", "n5", "n6", "n7"]);
+    assert_eq!(shown("2026-01-01T00:00:04Z"), ["n4", "n5", "n6", "n7"]);
+}

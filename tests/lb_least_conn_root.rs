@@ -114,3 +114,77 @@ echo "rules=$(nft list ruleset | grep -c -E 'numgen|reject')"
     assert_eq!(value(&out, "after-down"), "0", "no listener left:\n{out}");
     assert_eq!(value(&out, "rules"), "0", "{out}");
 }
+
+/// `name=N name=N ` (sorted by name) of one `rcorch_lb_backend_*` family.
+const SCRAPE: &str = r#"
+scrape() { curl -s --max-time 5 http://127.0.0.1:19464/metrics; }
+wait_scrape() { for i in $(seq 100); do scrape >/dev/null && return 0; sleep 0.1; done; return 1; }
+lb() { scrape | grep "^rcorch_lb_backend_$1{" | grep 'service="web"' | sed -E 's/.*name="([^"]*)".* ([0-9]+)$/\1=\2/' | sort | tr '\n' ' '; }
+# Each replica's name and the hostname its httpd answers with.
+names() { for c in lc-web-1 lc-web-2; do echo -n "$($R inspect $c | jq -r '.[0].Id[0:12]'):$c "; done; }
+"#;
+
+#[test]
+fn metrics_count_selections_and_connections_per_backend() {
+    let Some(w) = world("lbmetrics") else { return };
+    let file = compose(&w);
+    let out = w.run(&format!(
+        r#"{HELPERS}{SCRAPE}
+$R up -d --metrics 127.0.0.1:19464 -f {file} >/dev/null || echo "up failed"
+wait_members 2 || echo "never 2 members"
+wait_scrape || echo "no scrape"
+echo "names=$(names)"
+echo "labels=$(scrape | grep '^rcorch_lb_backend_selections_total{{' | grep -c 'project="lc",service="web",name="lc-web-[12]",backend="[0-9.]*"')"
+echo "before=$(lb selections_total)"
+echo "hits=$(hits 6)"
+echo "selections=$(lb selections_total)"
+echo "accepted=$(lb connections_total)"
+exec 3<>/dev/tcp/127.0.0.1/18080
+sleep 0.3
+echo "held-open=$(lb open_connections)"
+echo "held-selections=$(lb selections_total)"
+exec 3>&-
+sleep 0.3
+echo "released-open=$(lb open_connections)"
+$R down -p lc >/dev/null
+"#
+    ));
+    assert!(
+        !out.contains("up failed") && !out.contains("never 2") && !out.contains("no scrape"),
+        "{out}"
+    );
+    // hostname (short id) -> replica name
+    let names: Vec<(String, String)> = value(&out, "names")
+        .split_whitespace()
+        .map(|kv| {
+            let (id, name) = kv.split_once(':').unwrap();
+            (id.to_string(), name.to_string())
+        })
+        .collect();
+    let name_of = |id: &str| names.iter().find(|(i, _)| i == id).unwrap().1.clone();
+    assert_eq!(
+        value(&out, "labels"),
+        "2",
+        "both backends, labelled:\n{out}"
+    );
+    let zero = vec![("lc-web-1".to_string(), 0), ("lc-web-2".to_string(), 0)];
+    assert_eq!(counts(&out, "before"), zero, "members start at 0:\n{out}");
+    // What the clients saw, per replica name, is what the counters say.
+    let mut seen: Vec<(String, usize)> = counts(&out, "hits")
+        .into_iter()
+        .map(|(id, n)| (name_of(&id), n))
+        .collect();
+    seen.sort();
+    assert_eq!(seen.iter().map(|(_, n)| n).sum::<usize>(), 6, "{out}");
+    assert_eq!(counts(&out, "selections"), seen, "{out}");
+    assert_eq!(counts(&out, "accepted"), seen, "{out}");
+    let held = counts(&out, "held-open");
+    assert_eq!(
+        held.iter().map(|(_, n)| n).sum::<usize>(),
+        1,
+        "one open connection:\n{out}"
+    );
+    let total: usize = counts(&out, "held-selections").iter().map(|(_, n)| n).sum();
+    assert_eq!(total, 7, "{out}");
+    assert_eq!(counts(&out, "released-open"), zero, "closed again:\n{out}");
+}

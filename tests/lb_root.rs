@@ -176,3 +176,75 @@ echo "projects=$(ls {root}/projects 2>/dev/null | wc -l)"
     assert_eq!(value(&out, "networks"), "0", "{out}");
     assert_eq!(value(&out, "projects"), "0", "{out}");
 }
+
+/// The kernel balancer's choices on /metrics: each new connection through
+/// the published port or the VIP is one selection of the replica nft sent
+/// it to (heard as a new conntrack entry), as the clients saw it.
+#[test]
+fn metrics_count_the_kernel_balancers_selections_per_backend() {
+    let Some(w) = world("lbrrmetrics") else {
+        return;
+    };
+    let file = w.root.path().join("rr.yaml");
+    std::fs::write(
+        &file,
+        r#"
+name: lb
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["18080:80"]
+    stop_grace_period: 1s
+    deploy:
+      replicas: 2
+  client:
+    image: busybox
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+"#,
+    )
+    .unwrap();
+    let file = file.display();
+    let out = w.run(&format!(
+        r#"{HELPERS}
+scrape() {{ curl -s --max-time 5 http://127.0.0.1:19464/metrics; }}
+wait_scrape() {{ for i in $(seq 100); do scrape >/dev/null && return 0; sleep 0.1; done; return 1; }}
+lb() {{ scrape | grep "^rcorch_lb_backend_$1{{" | grep 'service="web"' | sed -E 's/.*name="([^"]*)".* ([0-9]+)$/\1=\2/' | sort | tr '\n' ' '; }}
+by_name() {{ s=""; for c in lb-web-1 lb-web-2; do s="$s;s/$($R inspect $c | jq -r '.[0].Id[0:12]')/$c/"; done; sed "${{s#;}}"; }}
+$R up -d --metrics 127.0.0.1:19464 -f {file} >/dev/null || echo "up failed"
+wait_members 2 || echo "never 2 members"
+wait_scrape || echo "no scrape"
+echo "before=$(lb selections_total)"
+h=$(hits 6)
+v=$(for i in 1 2 3 4; do $R exec lb-client-1 wget -qO- http://web/; done | sort | uniq -c | awk '{{print $2"="$1}}' | tr '\n' ' ')
+echo "hits=$(echo $h | tr ' ' '\n' | by_name | sort | tr '\n' ' ')"
+echo "vip=$(echo $v | tr ' ' '\n' | by_name | sort | tr '\n' ' ')"
+sleep 0.3
+echo "selections=$(lb selections_total)"
+echo "accepted=$(lb connections_total | wc -w)"
+$R down -p lb >/dev/null
+"#
+    ));
+    assert!(
+        !out.contains("up failed") && !out.contains("never 2") && !out.contains("no scrape"),
+        "{out}"
+    );
+    let zero = vec![("lb-web-1".to_string(), 0), ("lb-web-2".to_string(), 0)];
+    assert_eq!(counts(&out, "before"), zero, "members start at 0:\n{out}");
+    let mut seen = counts(&out, "hits");
+    for (name, n) in counts(&out, "vip") {
+        match seen.iter_mut().find(|(s, _)| *s == name) {
+            Some((_, m)) => *m += n,
+            None => seen.push((name, n)),
+        }
+    }
+    seen.sort();
+    assert_eq!(seen.iter().map(|(_, n)| n).sum::<usize>(), 10, "{out}");
+    assert_eq!(counts(&out, "selections"), seen, "{out}");
+    assert_eq!(
+        value(&out, "accepted"),
+        "0",
+        "the kernel's backends show selections only:\n{out}"
+    );
+}

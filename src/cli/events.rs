@@ -50,7 +50,7 @@ fn decode(source: &Source, line: &str) -> Option<(Value, String)> {
 pub fn show(source: Source, query: &Query) -> CliResult {
     let (history, current) = match &source {
         Source::Runtime(log) => (Some(log.rotated()), log.current()),
-        Source::Project { path, .. } => (None, path.clone()),
+        Source::Project { path, .. } => (Some(crate::project::events::rotated(path)), path.clone()),
     };
     let mut tail = Tail::new(current);
     // Without --since, only what happens from now on (Docker).

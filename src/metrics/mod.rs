@@ -11,6 +11,7 @@ pub mod collect;
 pub mod container;
 pub mod histogram;
 pub mod http;
+pub mod lb;
 pub mod supervisor;
 
 use std::fmt::Write;

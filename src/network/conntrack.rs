@@ -8,6 +8,10 @@
 //! the table, pick UDP entries that were DNAT'd to the member, and delete
 //! each by its original tuple, copied from the dump. Message building and
 //! parsing are pure; the socket is a thin shell.
+//!
+//! The same messages come as events: `subscribe_new` hears of every new
+//! entry (the first packet of each connection, after NAT chose its target),
+//! which is how the kernel balancer's choices are counted.
 
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -49,6 +53,9 @@ const CTA_TUPLE_PROTO: u16 = 2;
 const CTA_IP_V4_SRC: u16 = 1;
 const CTA_PROTO_NUM: u16 = 1;
 const IPS_DST_NAT: u32 = 1 << 5;
+/// The multicast group of new entries (NFNLGRP_CONNTRACK_NEW).
+const GROUP_NEW: u32 = 1;
+const IPCTNL_MSG_CT_NEW: u16 = 0;
 const IPPROTO_UDP: u8 = 17;
 const HEADER: usize = 16 + 4; // nlmsghdr + nfgenmsg
 
@@ -204,6 +211,44 @@ fn refused(body: &[u8]) -> ConntrackError {
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
         .map_or(0, i32::from_ne_bytes);
     ConntrackError::Refused { errno: -errno }
+}
+
+/// A socket that receives an event for every new conntrack entry of this
+/// network namespace; `recv_new` reads them.
+pub fn subscribe_new() -> Result<OwnedFd, ConntrackError> {
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkNetFilter,
+    )
+    .map_err(err("socket"))?;
+    let groups = 1 << (GROUP_NEW - 1);
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups)).map_err(err("bind"))?;
+    // A timeout, so the reader notices when it is asked to stop.
+    setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, 200_000)).map_err(err("timeout"))?;
+    Ok(fd)
+}
+
+/// The new entries in the next datagram; none after the timeout. ENOBUFS
+/// (events dropped while the reader lagged) is not an error either: the
+/// socket goes on, the dropped connections are not counted.
+pub fn recv_new(fd: &OwnedFd, buf: &mut [u8]) -> Result<Vec<Entry>, ConntrackError> {
+    match recv(fd.as_raw_fd(), buf, MsgFlags::empty()) {
+        Ok(n) => Ok(new_entries(&buf[..n])),
+        Err(nix::Error::EAGAIN | nix::Error::EINTR | nix::Error::ENOBUFS) => Ok(Vec::new()),
+        Err(e) => Err(err("recv")(e)),
+    }
+}
+
+/// The entries of the IPCTNL_MSG_CT_NEW messages in a datagram.
+pub fn new_entries(datagram: &[u8]) -> Vec<Entry> {
+    let new = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+    messages(datagram)
+        .into_iter()
+        .filter(|(kind, _)| *kind == new)
+        .filter_map(|(_, body)| parse_entry(body))
+        .collect()
 }
 
 /// Deletes the UDP flows the balancer DNAT'd to `members` (which just left);

@@ -108,3 +108,29 @@ fn truncated_input_stops_parsing_without_panicking() {
     assert!(messages(&[1, 2, 3]).is_empty());
     assert_eq!(parse_entry(&[]), None);
 }
+
+#[test]
+fn only_new_entry_events_are_read_from_a_datagram() {
+    let framed = |kind: u16, body: &[u8]| {
+        let mut m = message(0, 0, 0, body);
+        m[4..6].copy_from_slice(&kind.to_ne_bytes());
+        m
+    };
+    let (_, to_a) = udp_flow([10, 1, 0, 2], IPS_DST_NAT);
+    let (_, to_b) = udp_flow([10, 1, 0, 3], IPS_DST_NAT);
+    let mut datagram = framed(0x0100, &to_a); // IPCTNL_MSG_CT_NEW
+    datagram.extend(framed(0x0102, &to_b)); // a DELETE (destroy event)
+    datagram.extend(framed(0x0100, &to_b));
+    let got: Vec<Option<Ipv4Addr>> = new_entries(&datagram)
+        .into_iter()
+        .map(|e| e.reply_src)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            Some(Ipv4Addr::new(10, 1, 0, 2)),
+            Some(Ipv4Addr::new(10, 1, 0, 3))
+        ]
+    );
+    assert!(new_entries(&[]).is_empty());
+}

@@ -13,6 +13,7 @@ use crate::container::store::ContainerStore;
 use crate::instance::Instance;
 use crate::metrics::histogram::{Histogram, HEAL_SECONDS, SECONDS};
 use crate::metrics::http::{self, Server};
+use crate::metrics::lb::{self, LbStats};
 use crate::metrics::supervisor::{AutoscaleFigures, ServiceFigures, Snapshot};
 use crate::metrics::{collect, render};
 use crate::supervisor::health::HealthStatus;
@@ -172,6 +173,18 @@ pub fn snapshot(
     s
 }
 
+/// (network, address) → container name, for naming balancer backends.
+fn endpoint_names(root: &std::path::Path) -> BTreeMap<(String, String), String> {
+    let endpoints = crate::runtime::net::networks(root)
+        .list()
+        .map(|s| s.endpoints)
+        .unwrap_or_default();
+    endpoints
+        .into_values()
+        .map(|e| ((e.network, e.ip.to_string()), e.container_name))
+        .collect()
+}
+
 /// Serves the project's replicas and `snapshot` on `addr` from a thread.
 /// The thread opens its own view of the state root: a scrape never touches
 /// the supervisor loop's state, only copies the snapshot.
@@ -180,6 +193,7 @@ pub fn serve(
     project: String,
     addr: SocketAddr,
     snapshot: Arc<Mutex<Snapshot>>,
+    lb: LbStats,
 ) -> Result<Server> {
     let listener = http::bind(addr)?;
     // Each record names its own cgroup parent: this one is never used.
@@ -195,6 +209,8 @@ pub fn serve(
         let mut families = collect::container_families(&instance, ours);
         let snap = snapshot.lock().map(|s| s.clone()).unwrap_or_default();
         families.extend(crate::metrics::supervisor::families(&snap));
+        let backends = lb::named(lb.figures(), &endpoint_names(&instance.root));
+        families.extend(lb::families(&project, &backends));
         render(&families, format)
     })
     .map_err(|source| super::ProjectError::Io {

@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::metrics::lb::{Backend, BackendCounters, LbStats};
 use crate::network::services::{proxy_routes, ProxyRoute};
 use crate::network::ServiceLb;
 use crate::supervisor::lb::{Pool, Strategy};
@@ -52,14 +53,16 @@ pub struct Proxy {
     stop: Arc<AtomicBool>,
     thread: Option<ThreadHandle<()>>,
     pools: Pools,
+    stats: LbStats,
     listeners: BTreeMap<(String, ProxyRoute), JoinHandle<()>>,
     /// Listeners that failed, reported once until they succeed.
     failing: BTreeSet<SocketAddrV4>,
 }
 
 impl Proxy {
-    /// Starts the runtime thread (idle until a service needs it).
-    pub fn start() -> Result<Proxy, ProxyError> {
+    /// Starts the runtime thread (idle until a service needs it); every
+    /// connection is counted in `stats` (whose backends the supervisor keeps).
+    pub fn start(stats: LbStats) -> Result<Proxy, ProxyError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -84,6 +87,7 @@ impl Proxy {
             stop,
             thread: Some(thread),
             pools: Arc::default(),
+            stats,
             listeners: BTreeMap::new(),
             failing: BTreeSet::new(),
         })
@@ -92,7 +96,8 @@ impl Proxy {
     /// Serves exactly the least-connections services among `entries`, with
     /// their current members; returns listeners that newly failed.
     pub fn update<'a>(&mut self, entries: impl Iterator<Item = &'a ServiceLb>) -> Vec<ProxyError> {
-        let mut wanted = BTreeSet::new();
+        // (pool key, route) → the service it balances.
+        let mut wanted = BTreeMap::new();
         {
             let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
             let mut served = BTreeSet::new();
@@ -107,27 +112,41 @@ impl Proxy {
                     .entry(key.clone())
                     .or_insert_with(|| Pool::new(Strategy::LeastConnections))
                     .set_members(members);
-                wanted.extend(routes.into_iter().map(|r| (key.clone(), r)));
+                let target = Target {
+                    service: entry.service.clone(),
+                    network: entry.network.clone(),
+                };
+                wanted.extend(
+                    routes
+                        .into_iter()
+                        .map(|r| ((key.clone(), r), target.clone())),
+                );
                 served.insert(key);
             }
             pools.retain(|key, _| served.contains(key));
         }
         self.listeners.retain(|route, task| {
-            let keep = wanted.contains(route);
+            let keep = wanted.contains_key(route);
             if !keep {
                 task.abort(); // drops the listener; open connections go on
             }
             keep
         });
         let mut failed = Vec::new();
-        for (key, route) in wanted {
+        for ((key, route), target) in wanted {
             if self.listeners.contains_key(&(key.clone(), route)) {
                 continue;
             }
             match listen(route.listen) {
                 Ok(listener) => {
                     self.failing.remove(&route.listen);
-                    let task = serve(listener, key.clone(), route.target_port, self.pools.clone());
+                    let shared = Shared {
+                        pools: self.pools.clone(),
+                        stats: self.stats.clone(),
+                        key: key.clone(),
+                        target,
+                    };
+                    let task = serve(listener, shared, route.target_port);
                     self.listeners.insert((key, route), self.handle.spawn(task));
                 }
                 Err(source) if self.failing.insert(route.listen) => {
@@ -160,11 +179,28 @@ fn listen(addr: SocketAddrV4) -> std::io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
+/// Which service a listener balances, as its backends are counted.
+#[derive(Debug, Clone)]
+struct Target {
+    service: String,
+    network: String,
+}
+
+/// What a listener's task shares with the proxy.
+struct Shared {
+    pools: Pools,
+    stats: LbStats,
+    /// The pool's key (`project/service`).
+    key: String,
+    target: Target,
+}
+
 /// Counts a connection open until dropped (the relay ends or is aborted).
 struct Admitted {
     pools: Pools,
     service: String,
     member: String,
+    counters: Arc<BackendCounters>,
 }
 
 impl Drop for Admitted {
@@ -176,20 +212,28 @@ impl Drop for Admitted {
     }
 }
 
-fn admit(pools: &Pools, service: &str) -> Option<Admitted> {
-    let member = pools
+fn admit(shared: &Shared) -> Option<Admitted> {
+    let member = shared
+        .pools
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get_mut(service)?
+        .get_mut(&shared.key)?
         .admit()?;
+    let counters = shared.stats.backend(&Backend {
+        service: shared.target.service.clone(),
+        network: shared.target.network.clone(),
+        address: member.clone(),
+    });
+    counters.selected();
     Some(Admitted {
-        pools: pools.clone(),
-        service: service.to_string(),
+        pools: shared.pools.clone(),
+        service: shared.key.clone(),
         member,
+        counters,
     })
 }
 
-async fn serve(listener: std::net::TcpListener, service: String, port: u16, pools: Pools) {
+async fn serve(listener: std::net::TcpListener, shared: Shared, port: u16) {
     let Ok(listener) = TcpListener::from_std(listener) else {
         return;
     };
@@ -203,7 +247,7 @@ async fn serve(listener: std::net::TcpListener, service: String, port: u16, pool
             }
         };
         // No member: the client is closed at once, as a refused connection.
-        let Some(admitted) = admit(&pools, &service) else {
+        let Some(admitted) = admit(&shared) else {
             continue;
         };
         let Ok(ip) = admitted.member.parse::<Ipv4Addr>() else {
@@ -218,13 +262,17 @@ async fn relay(client: TcpStream, backend: SocketAddrV4, admitted: Admitted) {
     let Ok(Ok(server)) = connect else {
         return;
     };
+    let _open = admitted.counters.connected();
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let (client, server) = (Arc::new(client), Arc::new(server));
     let upstream = tokio::spawn(pump(client.clone(), server.clone()));
     pump(server, client).await;
-    let _ = upstream.await;
+    // The backend closed its side: it is free for the balancer before
+    // anything else runs on this (single) thread, so a client that got
+    // its answer and connects again is not counted against it.
     drop(admitted);
+    let _ = upstream.await;
 }
 
 /// Copies `from` to `to` until EOF, then half-closes `to` so its peer sees

@@ -322,6 +322,7 @@ impl Loop<'_, '_> {
                 }
             }
         }
+        self.sync_lb_metrics();
         self.update_proxy();
     }
 
@@ -334,7 +335,7 @@ impl Loop<'_, '_> {
             .entries()
             .any(|e| !crate::network::services::proxy_routes(e).is_empty());
         if self.proxy.is_none() && needed {
-            match Proxy::start() {
+            match Proxy::start(self.metrics.lb.clone()) {
                 Ok(proxy) => self.proxy = Some(proxy),
                 Err(e) => return self.event("", 0, "proxy-failed", "", e.to_string()),
             }

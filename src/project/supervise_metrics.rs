@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use super::Loop;
 use crate::container::store::Record;
 use crate::metrics::http::{self, Server};
+use crate::metrics::lb::LbStats;
 use crate::metrics::supervisor::{RolloutFigures, Snapshot};
+use crate::project::lb_watch::{self, KernelWatch};
 use crate::project::metrics::{self, Counters};
 use crate::supervisor::rollout::{Phase, Rollout, RolloutKind, SlotStep};
 use crate::supervisor::{DesiredState, ObservedState};
@@ -16,6 +18,10 @@ use crate::supervisor::{DesiredState, ObservedState};
 #[derive(Default)]
 pub(super) struct Endpoint {
     pub counters: Counters,
+    /// Bumped by the userspace proxy and `kernel`, read by scrapes.
+    pub lb: LbStats,
+    /// Counts the kernel balancer's choices while the server runs.
+    kernel: Option<KernelWatch>,
     snapshot: Arc<Mutex<Snapshot>>,
     server: Option<Server>,
     /// The address last asked for, so a change (or a failure) is acted on once.
@@ -34,6 +40,7 @@ impl Loop<'_, '_> {
         self.metrics.wanted = wanted.clone();
         // Dropping the old server frees its port before the new bind.
         self.metrics.server = None;
+        self.metrics.kernel = None;
         let Some(text) = wanted else { return };
         let started = http::parse_addr(&text)
             .map_err(crate::project::ProjectError::from)
@@ -43,14 +50,30 @@ impl Loop<'_, '_> {
                     self.record.name.clone(),
                     addr,
                     self.metrics.snapshot.clone(),
+                    self.metrics.lb.clone(),
                 )
             });
         match started {
             Ok(server) => {
                 self.metrics.server = Some(server);
                 self.event("", 0, "metrics", "", format!("serving /metrics on {text}"));
+                match KernelWatch::start(self.metrics.lb.clone()) {
+                    Ok(watch) => self.metrics.kernel = Some(watch),
+                    Err(e) => self.event("", 0, "lb-metrics-failed", "", e.to_string()),
+                }
+                self.sync_lb_metrics();
             }
             Err(e) => self.event("", 0, "metrics-failed", "", e.to_string()),
+        }
+    }
+
+    /// Keeps one series per balancer member, and tells the kernel watch
+    /// whom to count.
+    pub(super) fn sync_lb_metrics(&self) {
+        let members = lb_watch::backends_of(self.balancer.entries());
+        lb_watch::sync_stats(&self.metrics.lb, &members);
+        if let Some(watch) = &self.metrics.kernel {
+            watch.set_backends(lb_watch::kernel_backends(self.balancer.entries()));
         }
     }
 
