@@ -45,6 +45,11 @@ build_suite || { echo "conformance: cannot build the suite"; exit 1; }
 
 # Tests of a config the runtime MUST refuse, and the value it refuses.
 declare -A negative=([process_capabilities_fail]=CAP_TEST [process_rlimits_fail]=RLIMIT_TEST)
+# Lifecycle tests that make no assertion ("1..0" even when all is well):
+# they report a failure only as a YAML "error" block, so they pass when
+# they exit 0 and print none. (hooks, prestart and poststart are left out:
+# they expect what the spec forbids, and fail on runc and crun alike.)
+declare -A lifecycle=([poststop]=1 [poststop_fail]=1 [poststart_fail]=1 [prestart_fail]=1)
 
 results=$cache/results-$(basename "$RUNTIME")
 rm -rf "$results" && mkdir -p "$results"
@@ -66,7 +71,8 @@ for t in validation/*/*.t; do
     # with no plan, and the refusal must name the bad value.
     refused=${negative[$name]:-}
     if [ $rc -eq 0 ] && ! grep -q '^not ok' "$results/$name.tap" &&
-        if [ -n "$refused" ]; then grep -q "$refused" "$results/$name.tap"; else
+        if [ -n "$refused" ]; then grep -q "$refused" "$results/$name.tap";
+        elif [ -n "${lifecycle[$name]:-}" ]; then ! grep -q '"error":' "$results/$name.tap"; else
             grep -Eq '^1\.\.[1-9]' "$results/$name.tap"; fi; then
         passed+=("$name")
     else

@@ -103,6 +103,34 @@ fn start_returns_once_the_process_runs_after_the_start_container_hooks() {
 }
 
 #[test]
+fn a_failing_poststop_hook_is_a_warning_and_the_next_poststop_hook_runs() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["true"]);
+    let out_file = b.path("out/poststop");
+    let script = format!("echo called >> {}", out_file.display());
+    b.edit_config(|c| {
+        c["hooks"] = serde_json::json!({"poststop": [
+            {"path": "/bin/false", "args": ["false"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", script]}
+        ]})
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "create: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap() as i32;
+    assert!(b.runtime(&["start", "c1"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(0));
+    let out = b.runtime(&["delete", "c1"]);
+    assert!(out.status.success(), "delete succeeds: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: poststop"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "called\n");
+}
+
+#[test]
 fn an_apparmor_profile_the_host_cannot_load_is_a_warning_and_a_bad_version_an_error() {
     if !is_root() || std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
         return;

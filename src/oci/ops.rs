@@ -101,9 +101,8 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<(), OciError> {
     }
     let state = state_json(&record, Status::Stopped).to_string();
     let _ = std::fs::remove_dir_all(global.states.dir(id));
-    if let Err(e) = run_host_hooks("poststop", &record.hooks.poststop, state.as_bytes()) {
-        eprintln!("rcorch-runtime: warning: {e}");
-    }
+    // Failures are warnings: every poststop hook runs (the spec's rule).
+    run_host_hooks("poststop", &record.hooks.poststop, state.as_bytes())?;
     Ok(())
 }
 
