@@ -131,6 +131,43 @@ fn a_failing_poststop_hook_is_a_warning_and_the_next_poststop_hook_runs() {
 }
 
 #[test]
+fn seccomp_flags_and_errno_ret_apply_and_a_listener_is_refused() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sh", "-c", "mkdir /tmp/x 2> /out/err; echo $? > /out/rc"]);
+    b.edit_config(|c| {
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": libc::ENOSYS}]
+        })
+    });
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "create: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap() as i32;
+    assert!(b.runtime(&["start", "c1"]).status.success());
+    assert_eq!(reap(pid, Duration::from_secs(10)), Some(0));
+    let err = std::fs::read_to_string(b.path("out/err")).unwrap();
+    assert!(err.contains("not implemented"), "errnoRet ENOSYS: {err}");
+    assert_eq!(std::fs::read_to_string(b.path("out/rc")).unwrap(), "1\n");
+    assert!(b.runtime(&["delete", "c1"]).status.success());
+
+    b.edit_config(|c| c["linux"]["seccomp"]["listenerPath"] = "/run/agent.sock".into());
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c2"]);
+    assert!(!status.success());
+    assert!(out.contains("listenerPath"), "{out}");
+    assert!(
+        !b.root.join("c2").exists(),
+        "a refused create leaves no state"
+    );
+}
+
+#[test]
 fn an_apparmor_profile_the_host_cannot_load_is_a_warning_and_a_bad_version_an_error() {
     if !is_root() || std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
         return;

@@ -1,7 +1,9 @@
 //! The seccomp profile of config.json → rcorch's [`SeccompProfile`], which
 //! the runtime core compiles with seccompiler.
 
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
 use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp};
 
 use super::OciError;
@@ -40,9 +42,42 @@ fn operator(op: LinuxSeccompOperator, value_two: Option<u64>) -> SeccompCmpOp {
     }
 }
 
+fn unsupported(what: &str) -> OciError {
+    OciError::InvalidConfig {
+        message: format!(
+            "linux.seccomp.{what} needs a seccomp listener (SCMP_ACT_NOTIFY), which \
+             rcorch-runtime does not support: remove it"
+        ),
+    }
+}
+
+/// The config's `flags` as the flags argument of seccomp(2).
+pub fn filter_flags(spec: &LinuxSeccomp) -> Result<u32, OciError> {
+    let mut bits = 0;
+    for flag in spec.flags().iter().flatten() {
+        bits |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
+            // The kernel takes it only with a listener (NEW_LISTENER).
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                return Err(unsupported("flags SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"))
+            }
+        } as u32;
+    }
+    Ok(bits)
+}
+
 /// Syscalls this kernel table does not know are skipped, as libseccomp
-/// does for names it cannot resolve.
+/// does for names it cannot resolve. Only the native table is compiled:
+/// a syscall of another of the config's `architectures` (i386 on x86_64)
+/// kills the process (x32 ones get ENOSYS), never passes unfiltered.
 pub fn map_seccomp(spec: &LinuxSeccomp) -> Result<SeccompProfile, OciError> {
+    if spec.listener_path().is_some() {
+        return Err(unsupported("listenerPath"));
+    }
     let default_action = action(spec.default_action(), spec.default_errno_ret())?;
     let mut rules = Vec::new();
     for entry in spec.syscalls().iter().flatten() {
@@ -79,4 +114,66 @@ pub fn map_seccomp(spec: &LinuxSeccomp) -> Result<SeccompProfile, OciError> {
         default_action,
         rules,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(json: serde_json::Value) -> LinuxSeccomp {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn errno_values_come_from_the_rule_and_the_default() {
+        let spec = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"}
+            ]
+        }));
+        let mapped = map_seccomp(&spec).unwrap();
+        assert_eq!(mapped.default_action, SeccompAction::Errno(38));
+        let action = |name| mapped.rules_for(name).next().unwrap().action.clone();
+        assert_eq!(action("getcwd"), SeccompAction::Errno(13));
+        assert_eq!(
+            action("mkdir"),
+            SeccompAction::Errno(1),
+            "EPERM unless told"
+        );
+        assert_eq!(action("read"), SeccompAction::Allow);
+    }
+
+    #[test]
+    fn flags_become_the_seccomp_flags_argument() {
+        let spec = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
+        }));
+        assert_eq!(filter_flags(&spec).unwrap(), 2 | 4);
+        let none = profile(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+        assert_eq!(filter_flags(&none).unwrap(), 0);
+        let tsync = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_TSYNC"]
+        }));
+        assert_eq!(filter_flags(&tsync).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_listener_is_refused_by_name() {
+        let listener = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"
+        }));
+        let err = map_seccomp(&listener).unwrap_err().to_string();
+        assert!(err.contains("listenerPath"), "{err}");
+        let killable = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
+        }));
+        let err = filter_flags(&killable).unwrap_err().to_string();
+        assert!(err.contains("WAIT_KILLABLE_RECV"), "{err}");
+    }
 }

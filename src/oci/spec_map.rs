@@ -13,7 +13,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::mount_options::{devpts_data_in_userns, parse_options, propagation_flags, IdRange};
 use super::resources::{limits, rlimits};
-use super::seccomp_map::map_seccomp;
+use super::seccomp_map::{filter_flags, map_seccomp};
 use super::OciError;
 use crate::cgroups::{Layout, Limits};
 use crate::container::UserSpec;
@@ -378,9 +378,12 @@ pub(super) fn exec_target(
         .map(PathBuf::from)
         .collect();
     let user = process.user();
-    let seccomp = match linux.seccomp() {
-        Some(profile) => Some(crate::runtime::seccomp::compile(&map_seccomp(profile)?)?),
-        None => None,
+    let (seccomp, seccomp_flags) = match linux.seccomp() {
+        Some(profile) => (
+            Some(crate::runtime::seccomp::compile(&map_seccomp(profile)?)?),
+            filter_flags(profile)?,
+        ),
+        None => (None, 0),
     };
     Ok(ExecTarget {
         user: UserSpec {
@@ -395,6 +398,7 @@ pub(super) fn exec_target(
         capabilities: cap_sets(process.capabilities())?,
         no_new_privs: process.no_new_privileges().unwrap_or(false),
         seccomp,
+        seccomp_flags,
     })
 }
 

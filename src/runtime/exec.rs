@@ -134,6 +134,7 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
         capabilities: caps::CapSets::docker(capabilities, user.uid),
         no_new_privs: true,
         seccomp: Some(seccomp::compile(&seccomp::default_profile())?),
+        seccomp_flags: 0,
     };
     let namespaces = open_namespaces(pid)?;
     let cgroup = instance

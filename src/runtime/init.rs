@@ -95,6 +95,8 @@ pub struct ExecTarget {
     pub capabilities: caps::CapSets,
     pub no_new_privs: bool,
     pub seccomp: Option<BpfProgram>,
+    /// seccomp(2) flags for it (SECCOMP_FILTER_FLAG_LOG, …; OCI configs).
+    pub seccomp_flags: u32,
 }
 
 /// Why the container could not start, as sent over the error pipe.

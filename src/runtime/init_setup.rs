@@ -133,10 +133,12 @@ pub(super) fn install_seccomp(target: &ExecTarget) -> Result<(), Failure> {
     let Some(program) = &target.seccomp else {
         return Ok(());
     };
-    let installed = if target.no_new_privs {
-        seccomp::install(program)
-    } else {
-        seccomp::install_keeping_privs(program)
+    let installed = match (target.no_new_privs, target.seccomp_flags) {
+        (true, 0) => seccomp::install(program),
+        (true, flags) => {
+            seccomp::set_no_new_privs().and_then(|()| seccomp::install_with_flags(program, flags))
+        }
+        (false, flags) => seccomp::install_with_flags(program, flags),
     };
     installed.map_err(|e| failed(format!("seccomp: {e}")))
 }

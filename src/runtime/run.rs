@@ -535,6 +535,7 @@ pub(super) fn init_plan(
             capabilities: caps::CapSets::docker(capabilities, config.user.uid),
             no_new_privs: !config.extras.new_privileges,
             seccomp,
+            seccomp_flags: 0,
         },
         stdio: [0, 1, 2],
         console: None,

@@ -388,22 +388,15 @@ pub fn install(prog: &BpfProgram) -> Result<(), SeccompError> {
     seccompiler::apply_filter(prog).map_err(|source| SeccompError::Install { source })
 }
 
-/// Installs the filter without setting no_new_privs (seccompiler's
-/// `apply_filter` always sets it): for OCI configs that leave it off, which
-/// the kernel allows to a process holding CAP_SYS_ADMIN.
-pub fn install_keeping_privs(prog: &BpfProgram) -> Result<(), SeccompError> {
-    let mut filter: Vec<libc::sock_filter> = prog
-        .iter()
-        .map(|i| libc::sock_filter {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
-        .collect();
+/// Installs the filter with seccomp(2) `flags` (SECCOMP_FILTER_FLAG_*)
+/// and without setting no_new_privs (seccompiler's `apply_filter` always
+/// sets it): for OCI configs that leave it off, which the kernel allows to
+/// a process holding CAP_SYS_ADMIN. Allocation-free, as [`install`].
+pub fn install_with_flags(prog: &BpfProgram, flags: u32) -> Result<(), SeccompError> {
     let fprog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_mut_ptr(),
+        len: prog.len() as u16,
+        // seccompiler's sock_filter is #[repr(C)] with libc's fields.
+        filter: prog.as_ptr() as *mut libc::sock_filter,
     };
     // SAFETY: seccomp reads `fprog` and the `len` instructions it points to,
     // both alive for the call.
@@ -411,7 +404,7 @@ pub fn install_keeping_privs(prog: &BpfProgram) -> Result<(), SeccompError> {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0,
+            flags as libc::c_ulong,
             &fprog as *const libc::sock_fprog,
         )
     };
