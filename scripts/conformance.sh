@@ -81,7 +81,8 @@ for t in validation/*/*.t; do
 done
 
 # The cgroup tests name fixed paths; remove what they leave (empty dirs only).
-for dir in /sys/fs/cgroup/*/testdir/cgrouptest /sys/fs/cgroup/*/cgrouptest /sys/fs/cgroup/*/testdir; do
+for dir in /sys/fs/cgroup/*/testdir/cgrouptest/container /sys/fs/cgroup/*/testdir/cgrouptest \
+    /sys/fs/cgroup/*/cgrouptest /sys/fs/cgroup/*/testdir; do
     [ -d "$dir" ] && rmdir "$dir" 2>/dev/null
 done
 

@@ -14,10 +14,10 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use super::cgroup_extra;
 use super::cli::{CreateArgs, Global};
 use super::spec_map::{map_spec, HookRecord};
 use super::state::{check_id, state_json, Record, Status};
+use super::{cgroup_extra, cgroup_v2};
 use super::{io_error, sys_error, OciError};
 use crate::cgroups::CgroupManager;
 use crate::runtime::init::{self, MSG_HOOKS, MSG_READY};
@@ -92,6 +92,9 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     }
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
     let mut mapped = map_spec(&spec, &bundle, &args.id, &layout)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+    let resources = resources.unwrap_or_default();
+    cgroup_v2::check_page_sizes(&resources, &cgroup_v2::host_page_sizes())?;
     let cgroups_path = cgroupfs_path(&mapped.cgroups_path, global.systemd_cgroup);
     if !mapped.plan.new_cgroup_ns {
         let ops = &mut mapped.plan.mounts.before_pivot;
@@ -132,10 +135,8 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let mounts = cgroup_extra::v1_mounts(&mountinfo);
-        let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
         let devices = spec.linux().as_ref().and_then(|l| l.devices().clone());
-        let writes =
-            cgroup_extra::plan_writes(&resources.unwrap_or_default(), &devices.unwrap_or_default());
+        let writes = cgroup_extra::plan_writes(&resources, &devices.unwrap_or_default());
         // Recorded before the writes, so a failing one is undone too.
         let made = cgroup_extra::apply(&mounts, &cgroups_path, &[])?;
         undo.extra = made.clone();
@@ -143,6 +144,17 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
         let procs = made.iter().map(|d| d.join("cgroup.procs"));
         cgroup_procs.extend(procs);
         extra_cgroups = made;
+    }
+    if let Some((root, writes)) = cgroup_v2::share(&layout, &resources)? {
+        let made = cgroup_v2::prepare(&root, &cgroups_path, &writes)?;
+        undo.extra.extend(made.iter().cloned());
+        let dir = root.join(cgroups_path.trim_start_matches('/'));
+        cgroup_v2::write(&dir, &writes)?;
+        let procs = dir.join("cgroup.procs");
+        if !cgroup_procs.contains(&procs) {
+            cgroup_procs.push(procs); // the hybrid case: the manager is v1's
+        }
+        extra_cgroups.extend(made);
     }
     let fifo_fd = nix::fcntl::open(
         &fifo,

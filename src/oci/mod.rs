@@ -4,6 +4,7 @@
 //! container's init.
 
 mod cgroup_extra;
+mod cgroup_v2;
 mod checks;
 pub mod cli;
 mod create;
