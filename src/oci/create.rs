@@ -15,7 +15,8 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::cli::{CreateArgs, Global};
-use super::spec_map::{map_spec, HookRecord};
+use super::hooks::run_host_hooks;
+use super::spec_map::map_spec;
 use super::state::{check_id, state_json, Record, Status};
 use super::{cgroup_extra, cgroup_v2};
 use super::{io_error, sys_error, OciError};
@@ -126,36 +127,17 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .map_err(io_error(&fifo))?;
     let cgroup = crate::cgroups::manager_at(&layout, &cgroups_path)?;
-    let mut extra_cgroups = Vec::new();
     cgroup.apply_limits(&mapped.limits)?;
     // The runtime moves the init into its cgroups (a process in a new user
     // namespace may not write the host's cgroup files itself).
     let mut cgroup_procs = cgroup.procs_files();
     undo.cgroup = Some(cgroup);
-    if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mounts = cgroup_extra::v1_mounts(&mountinfo);
-        let devices = spec.linux().as_ref().and_then(|l| l.devices().clone());
-        let writes = cgroup_extra::plan_writes(&resources, &devices.unwrap_or_default());
-        // Recorded before the writes, so a failing one is undone too.
-        let made = cgroup_extra::apply(&mounts, &cgroups_path, &[])?;
-        undo.extra = made.clone();
-        cgroup_extra::apply(&mounts, &cgroups_path, &writes)?;
-        let procs = made.iter().map(|d| d.join("cgroup.procs"));
-        cgroup_procs.extend(procs);
-        extra_cgroups = made;
-    }
-    if let Some((root, writes)) = cgroup_v2::share(&layout, &resources)? {
-        let made = cgroup_v2::prepare(&root, &cgroups_path, &writes)?;
-        undo.extra.extend(made.iter().cloned());
-        let dir = root.join(cgroups_path.trim_start_matches('/'));
-        cgroup_v2::write(&dir, &writes)?;
-        let procs = dir.join("cgroup.procs");
-        if !cgroup_procs.contains(&procs) {
-            cgroup_procs.push(procs); // the hybrid case: the manager is v1's
-        }
-        extra_cgroups.extend(made);
-    }
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone());
+    let devices = devices.unwrap_or_default();
+    let extra_cgroups =
+        beyond_the_manager(&layout, &cgroups_path, &resources, &devices, &mut undo)?;
+    cgroup_procs.extend(extra_cgroups.procs);
+    let extra_cgroups = extra_cgroups.made;
     let fifo_fd = nix::fcntl::open(
         &fifo,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -238,6 +220,52 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     Ok(record)
 }
 
+/// The cgroups and writes of `linux.resources` that rcorch's manager does
+/// not cover: the other v1 hierarchies, and cgroup2 (all of a unified
+/// host, a hybrid host's controllers v1 lacks). What is made is recorded
+/// in `undo` before anything is written, so a failing write is undone.
+struct Extra {
+    made: Vec<PathBuf>,
+    procs: Vec<PathBuf>,
+}
+
+fn beyond_the_manager(
+    layout: &crate::cgroups::Layout,
+    cgroups_path: &str,
+    resources: &oci_spec::runtime::LinuxResources,
+    devices: &[oci_spec::runtime::LinuxDevice],
+    undo: &mut Undo,
+) -> Result<Extra, OciError> {
+    let mut extra = Extra {
+        made: Vec::new(),
+        procs: Vec::new(),
+    };
+    if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mounts = cgroup_extra::v1_mounts(&mountinfo);
+        let writes = cgroup_extra::plan_writes(resources, devices);
+        let made = cgroup_extra::apply(&mounts, cgroups_path, &[])?;
+        undo.extra.extend(made.iter().cloned());
+        cgroup_extra::apply(&mounts, cgroups_path, &writes)?;
+        extra
+            .procs
+            .extend(made.iter().map(|d| d.join("cgroup.procs")));
+        extra.made = made;
+    }
+    if let Some((root, writes)) = cgroup_v2::share(layout, resources)? {
+        let made = cgroup_v2::prepare(&root, cgroups_path, &writes)?;
+        undo.extra.extend(made.iter().cloned());
+        let dir = root.join(cgroups_path.trim_start_matches('/'));
+        cgroup_v2::write(&dir, &writes)?;
+        if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
+            // Hybrid: the manager's cgroups are v1's; join this one too.
+            extra.procs.push(dir.join("cgroup.procs"));
+        }
+        extra.made.extend(made);
+    }
+    Ok(extra)
+}
+
 /// Answers the init's hooks point and waits until it is ready (or failed).
 fn follow_init(
     channel: &OwnedFd,
@@ -269,36 +297,6 @@ fn follow_init(
             }
         }
     }
-}
-
-/// Whether a failing hook at `stage` stops the lifecycle. The spec: a
-/// failing prestart/createRuntime hook is an error (the container is torn
-/// down); a failing poststart or poststop hook is a warning, and the
-/// remaining hooks still run.
-pub(super) fn hook_failure_is_fatal(stage: &str) -> bool {
-    !matches!(stage, "poststart" | "poststop")
-}
-
-/// Runs `hooks` in order. At a fatal stage the first failure is the
-/// error; otherwise every hook runs and each failure is printed as a
-/// warning (returned too, for the caller's tests).
-pub(super) fn run_host_hooks(
-    stage: &str,
-    hooks: &[HookRecord],
-    state: &[u8],
-) -> Result<Vec<String>, OciError> {
-    let mut warnings = Vec::new();
-    for hook in hooks {
-        if let Err(e) = crate::runtime::hooks::run(&hook.hook(), state) {
-            let message = format!("{stage} {e}");
-            if hook_failure_is_fatal(stage) {
-                return Err(OciError::Start(message));
-            }
-            eprintln!("rcorch-runtime: warning: {message}");
-            warnings.push(message);
-        }
-    }
-    Ok(warnings)
 }
 
 fn console_socket(
@@ -403,45 +401,6 @@ pub fn run(global: &Global, args: &CreateArgs, detach: bool, keep: bool) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sh(script: String) -> HookRecord {
-        HookRecord {
-            path: "/bin/sh".into(),
-            args: vec!["sh".into(), "-c".into(), script],
-            ..HookRecord::default()
-        }
-    }
-
-    #[test]
-    fn a_failing_post_hook_warns_and_the_next_one_still_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
-        let hooks = [
-            sh("exit 3".into()),
-            sh(format!("echo ran >> {}", out.display())),
-        ];
-        for stage in ["poststart", "poststop"] {
-            let warnings = run_host_hooks(stage, &hooks, b"{}").unwrap();
-            assert_eq!(warnings.len(), 1, "{stage}: {warnings:?}");
-            assert!(warnings[0].contains("exited with status 3"), "{warnings:?}");
-        }
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "ran\nran\n");
-    }
-
-    #[test]
-    fn a_failing_prestart_hook_stops_the_lifecycle() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
-        let hooks = [
-            sh("exit 3".into()),
-            sh(format!("echo ran >> {}", out.display())),
-        ];
-        for stage in ["prestart", "createRuntime"] {
-            let err = run_host_hooks(stage, &hooks, b"{}").unwrap_err();
-            assert!(err.to_string().contains(stage), "{err}");
-        }
-        assert!(!out.exists());
-    }
 
     #[test]
     fn systemd_cgroups_paths_map_onto_cgroupfs() {

@@ -9,6 +9,7 @@ mod checks;
 pub mod cli;
 mod create;
 mod exec;
+mod hooks;
 mod info;
 mod mount_options;
 mod ops;

@@ -7,7 +7,7 @@ use nix::sys::signal::{kill as send, Signal};
 use nix::unistd::Pid;
 
 use super::cli::Global;
-use super::create::run_host_hooks;
+use super::hooks::run_host_hooks;
 use super::state::{state_json, Record, Status};
 use super::{sys_error, OciError};
 use crate::cgroups::CgroupManager;
