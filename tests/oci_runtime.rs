@@ -378,3 +378,52 @@ fn hugepage_limits_apply_on_cgroup_v2_and_a_page_size_the_host_lacks_is_refused(
     assert!(out.contains("\"3MB\""), "{out}");
     assert!(!b.root.join("c2").exists() && !dir.exists(), "nothing left");
 }
+
+/// MAJOR:MINOR of a whole disk of this host (not a loop or RAM device).
+fn a_disk() -> Option<String> {
+    let entries = std::fs::read_dir("/sys/block").ok()?;
+    entries.flatten().find_map(|e| {
+        let name = e.file_name().into_string().ok()?;
+        let virtual_disk = ["loop", "ram", "zram", "nbd"]
+            .iter()
+            .any(|p| name.starts_with(p));
+        if virtual_disk {
+            return None;
+        }
+        std::fs::read_to_string(e.path().join("dev"))
+            .ok()
+            .map(|d| d.trim().to_string())
+    })
+}
+
+#[test]
+fn block_io_throttles_apply_on_v1_blkio_or_v2_io_max() {
+    let Some(disk) = a_disk().filter(|_| is_root()) else {
+        return;
+    };
+    let (major, minor) = disk.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    b.edit_config(|c| {
+        c["linux"]["resources"]["blockIO"] = serde_json::json!({
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]
+        })
+    });
+    let init = running(&b);
+    let read_bps = cgroup_file(&b, ("blkio", "blkio.throttle.read_bps_device"), "io.max");
+    let write_iops = cgroup_file(&b, ("blkio", "blkio.throttle.write_iops_device"), "io.max");
+    if read_bps.contains("rbps=") {
+        assert!(
+            read_bps.contains(&format!("{disk} rbps=1048576")),
+            "{read_bps}"
+        );
+        assert!(read_bps.contains("wiops=100"), "{read_bps}");
+    } else {
+        assert_eq!(read_bps, format!("{disk} 1048576"));
+        assert_eq!(write_iops, format!("{disk} 100"));
+    }
+    assert!(b.runtime(&["delete", "--force", "c1"]).status.success());
+    assert_eq!(reap(init, Duration::from_secs(10)), Some(137));
+}

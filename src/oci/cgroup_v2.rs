@@ -182,7 +182,13 @@ pub fn hybrid_share(
     let mut out = Vec::new();
     for w in writes {
         let controller = w.controller.unwrap_or("cgroup");
-        if !on_v1.contains(controller) {
+        // v2's io controller is v1's blkio.
+        let v1_name = if controller == "io" {
+            "blkio"
+        } else {
+            controller
+        };
+        if !on_v1.contains(v1_name) {
             out.push(w);
         } else if let Some(key) = w.choices.iter().map(|c| &c.0).find(|k| unified.contains(k)) {
             return Err(OciError::InvalidConfig {

@@ -72,9 +72,10 @@ fn page_sizes_are_named_as_the_kernel_does_and_checked() {
 fn a_hybrid_host_keeps_for_v2_what_v1_does_not_mount() {
     let res = resources(serde_json::json!({
         "cpu": {"cpus": "0"},
+        "blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]},
         "hugepageLimits": [{"pageSize": "2MB", "limit": 1}]
     }));
-    let on_v1: BTreeSet<String> = ["cpuset".to_string(), "memory".to_string()].into();
+    let on_v1: BTreeSet<String> = ["cpuset", "memory", "blkio"].map(String::from).into();
     let kept = hybrid_share(plan(&res).unwrap(), &on_v1, &res).unwrap();
     assert_eq!(flat(&kept), ["hugetlb.2MB.max=1"]);
     let unified = resources(serde_json::json!({"unified": {"memory.high": "1"}}));
