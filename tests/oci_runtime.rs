@@ -367,6 +367,14 @@ fn hugepage_limits_apply_on_cgroup_v2_and_a_page_size_the_host_lacks_is_refused(
     assert_eq!(limit.trim(), "2147483648");
     let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
     assert!(procs.lines().any(|p| p == init.to_string()), "{procs}");
+    let resources =
+        serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 1073741824}]});
+    std::fs::write(b.path("resources.json"), resources.to_string()).unwrap();
+    let file = b.path("resources.json");
+    let out = b.runtime(&["update", "--resources", file.to_str().unwrap(), "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    let limit = std::fs::read_to_string(dir.join("hugetlb.2MB.max")).unwrap();
+    assert_eq!(limit.trim(), "1073741824", "update changes it");
     assert!(b.runtime(&["delete", "--force", "c1"]).status.success());
     assert_eq!(reap(init, Duration::from_secs(10)), Some(137));
     assert!(!dir.exists(), "delete removes the v2 cgroup");

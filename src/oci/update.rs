@@ -150,7 +150,30 @@ pub fn update(global: &Global, args: &UpdateArgs) -> Result<(), OciError> {
             .collect();
         super::cgroup_extra::apply(&mounts, &record.cgroups_path, &writes)?;
     }
-    Ok(())
+    update_v2(&layout, &record.cgroups_path, &resources)
+}
+
+/// The cgroup2 share of the update, into the cgroup create made (a hybrid
+/// container made without one cannot get it now: its init is not in it).
+fn update_v2(layout: &Layout, path: &str, resources: &LinuxResources) -> Result<(), OciError> {
+    let pages = super::cgroup_v2::host_page_sizes();
+    super::cgroup_v2::check_page_sizes(resources, &pages)?;
+    let Some((root, writes)) = super::cgroup_v2::share(layout, resources)? else {
+        return Ok(());
+    };
+    let dir = root.join(path.trim_start_matches('/'));
+    if !dir.exists() {
+        return Err(OciError::InvalidConfig {
+            message: format!(
+                "{} needs the container's cgroup in {}, which create did not make: \
+                 recreate the container with it",
+                writes[0].choices[0].0,
+                root.display()
+            ),
+        });
+    }
+    super::cgroup_v2::prepare(&root, path, &writes)?;
+    super::cgroup_v2::write(&dir, &writes)
 }
 
 /// The cgroup files (and values) that lift a limit given as -1, in the
