@@ -235,9 +235,8 @@ pub fn apply(
             );
             continue;
         }
-        std::fs::write(&file, &write.value).map_err(|e| OciError::InvalidConfig {
-            message: format!("writing {:?} to {}: {e}", write.value, file.display()),
-        })?;
+        std::fs::write(&file, &write.value)
+            .map_err(|e| super::cgroup_v2::write_failure(&write.value, &file, &e))?;
     }
     let mut unique: Vec<PathBuf> = dirs.into_values().collect();
     unique.sort();

@@ -305,14 +305,24 @@ pub fn write(dir: &Path, writes: &[V2Write]) -> Result<(), OciError> {
             });
         };
         let path = dir.join(file);
-        std::fs::write(&path, value).map_err(|e| OciError::InvalidConfig {
-            message: format!(
-                "linux.resources: writing {value:?} to {}: {e}",
-                path.display()
-            ),
-        })?;
+        std::fs::write(&path, value).map_err(|e| write_failure(value, &path, &e))?;
     }
     Ok(())
+}
+
+/// A refused control-file write; ENODEV (a MAJOR:MINOR with no block
+/// device behind it) says so.
+pub fn write_failure(value: &str, path: &Path, e: &std::io::Error) -> OciError {
+    let hint = match e.raw_os_error() {
+        Some(libc::ENODEV) => ": no block device has that MAJOR:MINOR here (see /sys/block/*/dev)",
+        _ => "",
+    };
+    OciError::InvalidConfig {
+        message: format!(
+            "linux.resources: writing {value:?} to {}: {e}{hint}",
+            path.display()
+        ),
+    }
 }
 
 #[cfg(test)]

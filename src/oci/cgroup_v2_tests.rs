@@ -132,3 +132,16 @@ fn the_unified_mount_is_found_in_mountinfo() {
     );
     assert_eq!(unified_mount(&text[..text.find('\n').unwrap()]), None);
 }
+
+#[test]
+fn a_throttle_on_a_missing_device_says_so() {
+    let enodev = std::io::Error::from_raw_os_error(libc::ENODEV);
+    let err = write_failure("8:0 1", Path::new("/x/io.max"), &enodev).to_string();
+    assert!(
+        err.contains("\"8:0 1\"") && err.contains("no block device"),
+        "{err}"
+    );
+    let eperm = std::io::Error::from_raw_os_error(libc::EPERM);
+    let err = write_failure("1", Path::new("/x/f"), &eperm).to_string();
+    assert!(!err.contains("block device"), "{err}");
+}
