@@ -225,9 +225,12 @@ pub fn apply(
         let Some(dir) = dirs.get(write.controller) else {
             continue; // not on v1 here: rcorch's manager or nothing covers it
         };
-        let file = dir.join(&write.file);
+        let mut file = dir.join(&write.file);
+        if let Some(bfq) = bfq_name(&write.file).filter(|_| !file.exists()) {
+            file = dir.join(bfq);
+        }
         if !file.exists() {
-            // This kernel has no such knob (blkio.weight without BFQ, kmem…).
+            // This kernel has no such knob (blkio weights without CFQ or BFQ, kmem…).
             eprintln!(
                 "rcorch-runtime: warning: {} does not exist here; {} not applied",
                 file.display(),
@@ -242,6 +245,15 @@ pub fn apply(
     unique.sort();
     unique.dedup();
     Ok(unique)
+}
+
+/// Where CFQ's blkio weight files are absent, BFQ's take the same values.
+fn bfq_name(file: &str) -> Option<&'static str> {
+    match file {
+        "blkio.weight" => Some("blkio.bfq.weight"),
+        "blkio.weight_device" => Some("blkio.bfq.weight_device"),
+        _ => None,
+    }
 }
 
 /// A new cpuset cgroup starts with no CPUs and no memory nodes, and takes
@@ -311,6 +323,19 @@ mod tests {
                 "devices/devices.deny=a",
             ]
         );
+    }
+
+    #[test]
+    fn blkio_weights_go_to_bfq_files_where_cfq_has_none() {
+        let root = tempfile::tempdir().unwrap();
+        let blkio = root.path().join("blkio");
+        std::fs::create_dir_all(blkio.join("c")).unwrap();
+        std::fs::write(blkio.join("c/blkio.bfq.weight"), "100").unwrap();
+        let mounts = BTreeMap::from([("blkio".to_string(), blkio.clone())]);
+        apply(&mounts, "/c", &[w("blkio", "blkio.weight", 300)]).unwrap();
+        let weight = std::fs::read_to_string(blkio.join("c/blkio.bfq.weight")).unwrap();
+        assert_eq!(weight, "300");
+        assert!(!blkio.join("c/blkio.weight").exists());
     }
 
     #[test]
