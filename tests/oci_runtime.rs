@@ -343,6 +343,17 @@ fn unified_root() -> Option<std::path::PathBuf> {
     })
 }
 
+/// Disables hugetlb again in a subtree_control that did not have it.
+struct Restore(std::path::PathBuf, bool);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::fs::write(&self.0, "-hugetlb");
+        }
+    }
+}
+
 #[test]
 fn hugepage_limits_apply_on_cgroup_v2_and_a_page_size_the_host_lacks_is_refused() {
     let two_mb = std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB");
@@ -356,6 +367,10 @@ fn hugepage_limits_apply_on_cgroup_v2_and_a_page_size_the_host_lacks_is_refused(
         return; // hugetlb is on v1 here: cgroup_extra's v1 writes cover it
     }
     become_subreaper();
+    // The runtime delegates hugetlb at the root; the test gives it back.
+    let subtree = root.join("cgroup.subtree_control");
+    let delegated = std::fs::read_to_string(&subtree).unwrap_or_default();
+    let _restore = Restore(subtree, !delegated.contains("hugetlb"));
     let b = Bundle::new(&["sleep", "100"]);
     b.edit_config(|c| {
         c["linux"]["resources"]["hugepageLimits"] =
