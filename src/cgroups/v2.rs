@@ -206,6 +206,10 @@ impl CgroupManager for V2Manager {
         }
     }
 
+    fn set_devices(&self, _access: &super::devices::DeviceAccess) -> Result<()> {
+        Ok(()) // see the trait: no eBPF device program yet
+    }
+
     fn lift_pids_limit(&self) -> Result<()> {
         fsio::write_optional(&self.file("pids.max"), "max").map(|_| ())
     }

@@ -59,10 +59,10 @@ pub struct RunFlags {
     /// json-file: max-size=10m (rotate past it), max-file=3 (files kept)
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub log_opt: Vec<String>,
-    /// Not supported yet: every capability, no seccomp, the host's devices
+    /// Every capability, no seccomp, unmasked /proc, the host's devices
     #[arg(long)]
     pub privileged: bool,
-    /// Not supported yet: a host device in the container
+    /// A host device node in the container (PERMS: rwm letters)
     #[arg(long, value_name = "HOST[:CONTAINER[:PERMS]]")]
     pub device: Vec<String>,
 }
@@ -110,17 +110,11 @@ impl RunFlags {
     pub fn check(&self, host: &HostSecurity) -> Result<(Vec<String>, PullPolicy), String> {
         let unsupported =
             |flag: &str, fix: &str| Err(format!("{flag} is not supported yet: {fix}"));
-        if self.privileged {
-            return unsupported("--privileged", "add what it needs with --cap-add (or --cap-add ALL) and --security-opt seccomp=unconfined");
-        }
-        if let Some(d) = self.device.first() {
-            return unsupported(
-                &format!("--device {d}"),
-                "bind-mount the device node with -v and add the capability it needs",
-            );
-        }
         // Checked again when the config is built; here so a bad one pulls nothing.
         crate::container::logging::parse(self.log_driver.as_deref(), &self.log_opt)?;
+        for device in &self.device {
+            crate::container::devices::parse_spec(device)?;
+        }
         if self.detach_keys.is_some() {
             return unsupported("--detach-keys", "run with -d, then use logs -f and exec");
         }
@@ -198,6 +192,8 @@ impl RunFlags {
                 .collect(),
             oom_score_adj: self.oom_score_adj,
             shm_size: self.shm_size,
+            device: self.device,
+            privileged: self.privileged,
         };
     }
 }

@@ -4,6 +4,7 @@
 pub mod argsize;
 pub mod build;
 pub mod damage;
+pub mod devices;
 pub mod downward;
 pub mod events;
 pub mod extras;
