@@ -55,12 +55,7 @@ pub fn relaunch(
         },
         restarts,
     };
-    let stdio = StdioRequest {
-        tty: config.tty,
-        interactive: config.interactive,
-        foreground: false,
-        echo: super::echo::Echo::Off,
-    };
+    let stdio = StdioRequest::detached(config, &instance.containers.container_dir(&config.id));
     let outcome =
         super::detach::spawn_detached_monitor(&monitor, &mut plan, &stdio, &release_network);
     match &outcome {

@@ -279,11 +279,16 @@ fn launch(
         },
         restarts: 0,
     };
+    let fifo = dir.join(super::stdio::STDIN_FIFO);
+    if !detach {
+        let _ = std::fs::remove_file(&fifo); // a foreground run's stdin is ours
+    }
     let stdio_request = StdioRequest {
         tty: config.tty,
         interactive: config.interactive,
         foreground: !detach,
         echo,
+        stdin_fifo: (detach && config.interactive).then_some(fifo),
     };
     if detach {
         let outcome = super::detach::spawn_detached_monitor(
