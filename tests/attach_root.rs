@@ -235,3 +235,90 @@ fn a_tty_container_takes_typed_input_and_the_detach_keys_leave_it_running() {
         .stdout
         .contains("seen hello")));
 }
+
+#[test]
+fn run_with_sig_proxy_false_leaves_the_container_running_when_signalled() {
+    let Some(env) = TestEnv::new() else { return };
+    let base = ["--network", "none", "--name"];
+    let out = env.rcorch(
+        &[
+            &["run", "--rm", "--sig-proxy=false"][..],
+            &base,
+            &[
+                "quick",
+                "busybox",
+                "sh",
+                "-c",
+                "echo out; echo err >&2; exit 4",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (4, "out\n", "err\n")
+    );
+    assert_eq!(env.rcorch(&["ps", "-aq"]).ok(), "", "--rm removed it");
+    let script = "trap 'echo term; exit 3' TERM; while read l; do echo \"$l\"; done";
+    let args = [
+        &["run", "-i", "--sig-proxy=false"][..],
+        &base,
+        &["stays", "busybox", "sh", "-c", script],
+    ]
+    .concat();
+    let mut run = attach(&env, &args);
+    run.send("up\n");
+    run.expect_line("up");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let (code, _, _) = run.finish();
+    assert_eq!(code, None, "run itself was terminated");
+    assert_eq!(env.inspect("stays")["State"]["Running"], true);
+    // A later attach still reaches it, input and all.
+    let mut again = attach(&env, &["attach", "--sig-proxy=false", "stays"]);
+    again.send("back\n");
+    again.expect_line("back");
+    env.rcorch(&["kill", "-s", "TERM", "stays"]).ok();
+    let (code, rest, _) = again.finish();
+    assert_eq!((code, rest), (Some(3), vec!["term".to_string()]));
+}
+
+#[test]
+fn run_detach_keys_leave_a_tty_container_running() {
+    let Some(env) = TestEnv::new() else { return };
+    let command = format!(
+        "unshare --net --mount --propagation private {}",
+        shell_line(
+            &env,
+            &[
+                "run",
+                "-it",
+                "--name",
+                "tt",
+                "--network",
+                "none",
+                "--detach-keys",
+                "ctrl-a,d",
+                "busybox",
+                "sh"
+            ]
+        )
+    );
+    let (code, out) = on_a_pty(&command, b"echo hi-$((2+2))\r\x01d");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("read escape sequence"), "{out}");
+    assert_eq!(env.inspect("tt")["State"]["Running"], true);
+    // The typed line reached the shell before the detach.
+    assert!(common::wait_for(WAIT, || env
+        .rcorch(&["logs", "tt"])
+        .stdout
+        .contains("hi-4")));
+    let logs = env.rcorch(&["logs", "tt"]).ok();
+    assert!(
+        logs.contains("/ # "),
+        "a TTY's prompt is logged as it comes: {logs}"
+    );
+}

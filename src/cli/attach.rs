@@ -7,7 +7,7 @@
 //! a detached `-i` container gives it as stdin (or copies into its pty);
 //! signals are forwarded as `kill` sends them.
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use super::CliResult;
 use crate::container::detach_keys::{self, Matcher};
 use crate::container::logging::LogDriver;
-use crate::container::Status;
+use crate::container::{ContainerConfig, Status};
 use crate::instance::Instance;
 use crate::runtime::control::{self, observed_status};
 use crate::runtime::logs::LOG_FILE;
@@ -76,9 +76,19 @@ pub fn forward_pending(instance: &Instance, id: &str, signals: &SignalFd) {
     }
 }
 
+/// How to attach: our stdin to the container's, signals, detach keys.
+pub struct AttachOptions {
+    pub stdin: bool,
+    pub sig_proxy: bool,
+    pub keys: Vec<u8>,
+}
+
 pub fn attach(instance: &Instance, args: &AttachArgs) -> CliResult {
-    let proxy = sig_proxy(args.sig_proxy.as_deref())?;
-    let keys = detach_keys::parse(args.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))?;
+    let options = AttachOptions {
+        stdin: !args.no_stdin,
+        sig_proxy: sig_proxy(args.sig_proxy.as_deref())?,
+        keys: detach_keys::parse(args.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))?,
+    };
     let id = instance.containers.resolve(&args.container)?;
     let record = instance.containers.load(&id)?;
     if observed_status(&record.state) != Status::Running {
@@ -94,51 +104,103 @@ pub fn attach(instance: &Instance, args: &AttachArgs) -> CliResult {
         )
         .into());
     }
-    let dir = instance.containers.container_dir(&id);
-    let tty = record.config.tty;
+    // Where the output starts: before any input of ours can produce more.
+    let log = instance.containers.container_dir(&id).join(LOG_FILE);
+    let mut file = std::fs::File::open(&log)?;
+    file.seek(std::io::SeekFrom::End(0))?;
+    follow_container(instance, &record.config, file, &options)
+}
+
+/// `run --sig-proxy=false` or `--detach-keys` in the foreground: the
+/// container starts with a detached monitor (so it outlives us, as with
+/// Docker's daemon) and we attach to it from its first line.
+pub fn run_attached(
+    instance: &Instance,
+    request: &crate::container::build::RunRequest,
+    options: &AttachOptions,
+) -> CliResult {
+    use crate::runtime::run;
+    let start = |e: run::RunError| super::Failure::of_start(&e, e.start_code());
+    if request.log_driver.as_deref() == Some("none") {
+        return Err("--sig-proxy=false and --detach-keys attach through the log: not with --log-driver none".into());
+    }
+    let id = run::create(instance, request).map_err(start)?;
+    let config = instance.containers.load(&id)?.config;
+    // Opened before the start, so a --rm container removed at once is
+    // still read whole.
+    let log = instance.containers.container_dir(&id).join(LOG_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&log)?;
+    run::start_existing(instance, &config, (false, false)).map_err(start)?;
+    follow_container(instance, &config, file, options)
+}
+
+/// Streams the log from `file`'s position, our input into the FIFO,
+/// signals to PID 1, until the container ends (its code) or we detach.
+fn follow_container(
+    instance: &Instance,
+    config: &ContainerConfig,
+    file: std::fs::File,
+    options: &AttachOptions,
+) -> CliResult {
+    let id = &config.id;
+    let dir = instance.containers.container_dir(id);
+    let tty = config.tty;
     // Blocked before the stdin thread exists, so it inherits the mask.
-    let signals = if proxy && !tty {
+    let signals = if options.sig_proxy && !tty {
         Some(proxy_signals()?)
     } else {
         None
     };
-    // Where the output starts: before any input of ours can produce more.
-    let log = dir.join(LOG_FILE);
-    let from = std::fs::metadata(&log).map_or(0, |m| m.len());
     let detached = Arc::new(AtomicBool::new(false));
     let mut terminal = None;
-    if !args.no_stdin && record.config.interactive {
+    if options.stdin && config.interactive {
         match open_fifo(&dir.join(STDIN_FIFO)) {
             Some(fifo) => {
                 if tty && nix::unistd::isatty(0).unwrap_or(false) {
                     terminal = TerminalGuard::raw(0).ok();
                 }
-                let matcher = tty.then(|| Matcher::new(keys));
+                let matcher = tty.then(|| Matcher::new(options.keys.clone()));
                 let flag = detached.clone();
                 std::thread::spawn(move || copy_input(fifo, matcher, &flag));
             }
             None => eprintln!(
                 "rcorch: {}'s input belongs to the run that started it in the foreground: attaching its output only",
-                record.config.name
+                config.name
             ),
         }
     }
     let mut stop = || {
         if let Some(fd) = &signals {
-            forward_pending(instance, &id, fd);
+            forward_pending(instance, id, fd);
         }
         detached.load(Ordering::SeqCst)
     };
-    let from = std::io::SeekFrom::Start(from);
-    super::logs::follow(instance, &id, (&log, from), false, &mut stop)?;
+    super::logs::follow(instance, id, (file, &dir.join(LOG_FILE)), false, &mut stop)?;
     drop(terminal);
     if detached.load(Ordering::SeqCst) {
         // Docker's words and code for a detach.
         eprintln!("\r\nread escape sequence");
         return Ok(1);
     }
-    let record = instance.containers.load(&id)?;
-    Ok(record.state.exit_code.unwrap_or(0))
+    Ok(exit_code(instance, id))
+}
+
+/// The container's exit code; once `--rm` removed it, its last `die` event's.
+fn exit_code(instance: &Instance, id: &str) -> i32 {
+    if let Ok(record) = instance.containers.load(id) {
+        return record.state.exit_code.unwrap_or(0);
+    }
+    let events = crate::container::events::EventLog::open(&instance.root).read_all();
+    events
+        .iter()
+        .rev()
+        .find(|e| e["id"] == id && e["Action"] == "die")
+        .and_then(|e| e["Actor"]["Attributes"]["exitCode"].as_str()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The FIFO for writing, if a monitor holds it (a foreground run has none).

@@ -75,6 +75,9 @@ pub struct PauseArgs {
 
 /// `create`: the container `run` would make, not started; prints its id.
 pub fn create(instance: &Instance, args: RunArgs) -> CliResult {
+    if args.more.detach_keys.is_some() || args.more.sig_proxy.as_deref() == Some("false") {
+        return Err("--detach-keys and --sig-proxy=false are for an attached run: give them to 'rcorch attach'".into());
+    }
     let (request, _) = super::run_request(instance, args)?;
     let id = run::create(instance, &request).map_err(|e| Failure::of_start(&e, None))?;
     println!("{id}");

@@ -72,32 +72,25 @@ pub fn logs(instance: &Instance, args: &LogsArgs) -> CliResult {
     }
     let _ = std::io::stdout().flush();
     if args.follow {
-        follow(
-            instance,
-            &id,
-            (&path, SeekFrom::End(0)),
-            args.timestamps,
-            &mut || false,
-        )?;
+        if let Ok(mut file) = std::fs::File::open(&path) {
+            file.seek(SeekFrom::End(0))?;
+            follow(instance, &id, (file, &path), args.timestamps, &mut || false)?;
+        }
     }
     Ok(0)
 }
 
 /// Prints lines as they are appended, until the container is no longer
 /// running and nothing more arrives, or `stop()` (asked between lines).
-/// `from`: where in the log to start.
+/// `file`: the log at `path`, open where to start.
 pub(super) fn follow(
     instance: &Instance,
     id: &str,
-    (path, from): (&std::path::Path, SeekFrom),
+    (file, path): (std::fs::File, &std::path::Path),
     timestamps: bool,
     stop: &mut dyn FnMut() -> bool,
 ) -> std::io::Result<()> {
-    let Ok(file) = std::fs::File::open(path) else {
-        return Ok(());
-    };
     let mut reader = BufReader::new(file);
-    reader.seek(from)?;
     let mut line = String::new();
     loop {
         if stop() {

@@ -519,7 +519,11 @@ fn run_request(instance: &Instance, args: RunArgs) -> Result<(RunRequest, bool),
 }
 
 fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
+    let attached = args.more.attach_options(args.detach)?;
     let (request, detach) = run_request(instance, args)?;
+    if let Some(options) = attached {
+        return attach::run_attached(instance, &request, &options);
+    }
     match run::run(instance, &request, detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),
         Ok(RunOutcome::Detached(id)) => {
