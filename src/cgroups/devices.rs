@@ -1,6 +1,7 @@
-//! A native container's devices cgroup (v1): everything denied, then
+//! A native container's devices cgroup: everything denied, then
 //! Docker's defaults and the container's own `--device` nodes, or
-//! everything allowed with `--privileged`. Planned as writes here.
+//! everything allowed with `--privileged`. Planned here as v1 writes; on
+//! v2 the same rules become an eBPF program (`devices_bpf`).
 
 /// What the container may open or create.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -27,6 +28,15 @@ pub const DEFAULT_ALLOWED: &[&str] = &[
     "c 5:2 rwm",
     "c 136:* rwm",
 ];
+
+/// The rules a container is allowed (v1 syntax): the defaults, then its own.
+pub fn allowed_rules(access: &DeviceAccess) -> Vec<String> {
+    DEFAULT_ALLOWED
+        .iter()
+        .map(|r| r.to_string())
+        .chain(access.allowed.iter().cloned())
+        .collect()
+}
 
 /// (file, value) writes into the container's devices cgroup, in order.
 pub fn v1_writes(access: &DeviceAccess) -> Vec<(&'static str, String)> {

@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod devices;
+pub mod devices_bpf;
 pub mod freezer;
 mod fsio;
 pub mod layout;
@@ -178,9 +179,8 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     /// Creates the cgroup (and its parents) in the controllers we need, then
     /// writes `limits`. Idempotent: an existing cgroup is reused.
     fn apply_limits(&self, limits: &Limits) -> Result<()>;
-    /// Sets which devices the container may use, once, before it starts.
-    /// On v2 that takes an eBPF program rcorch does not load yet, so there
-    /// it does nothing (the container's nodes are still only those it got).
+    /// Sets which devices the container may use, once, before it starts
+    /// (v1: the devices controller; v2: an eBPF program on the cgroup).
     fn set_devices(&self, access: &devices::DeviceAccess) -> Result<()>;
     /// Puts pids.max back to "max" (`update --pids-limit -1`).
     fn lift_pids_limit(&self) -> Result<()>;
