@@ -322,3 +322,14 @@ fn run_detach_keys_leave_a_tty_container_running() {
         "a TTY's prompt is logged as it comes: {logs}"
     );
 }
+
+#[test]
+fn start_a_of_a_running_container_attaches_as_docker() {
+    let Some(env) = TestEnv::new() else { return };
+    detached(&env, "sa", &["-i"], "read l; echo \"got $l\"; exit 2");
+    let mut a = attach(&env, &["start", "-a", "-i", "sa"]);
+    a.send("x\n");
+    a.expect_line("got x");
+    let (code, _, _) = a.finish();
+    assert_eq!(code, Some(2));
+}

@@ -114,11 +114,14 @@ fn start_attached(instance: &Instance, reference: &str, stdin: bool) -> CliResul
         .containers
         .load(&instance.containers.resolve(reference)?)?;
     if observed_status(&record.state) == Status::Running {
-        return Err(format!(
-            "container {} is running: see its output with 'rcorch logs -f {reference}'",
-            record.config.name
-        )
-        .into());
+        // As Docker: start -a of a running container attaches to it.
+        let args = super::attach::AttachArgs {
+            no_stdin: !stdin,
+            sig_proxy: None,
+            detach_keys: None,
+            container: reference.to_string(),
+        };
+        return super::attach::attach(instance, &args);
     }
     let mut config = record.config;
     config.interactive = stdin;
