@@ -26,6 +26,9 @@ use crate::runtime::logs::LOG_FILE;
 use crate::runtime::stdio::{TerminalGuard, STDIN_FIFO};
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  rcorch run -dit --name box busybox sh\n  rcorch attach box    (ctrl-p ctrl-q leaves it running)"
+)]
 pub struct AttachArgs {
     /// Do not send this terminal's input to the container
     #[arg(long = "no-stdin")]
