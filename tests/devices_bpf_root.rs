@@ -63,4 +63,14 @@ fn the_v2_device_program_allows_the_defaults_and_a_devices_access_only() {
         opens(&dir.0),
         "</dev/null ok\n</dev/net/tun ok\n>/dev/null ok\n>/dev/net/tun no\n"
     );
+    // Set again (a restart): the new rules replace the old ones.
+    let access = DeviceAccess {
+        all: false,
+        allowed: vec!["c 10:200 w".into()],
+    };
+    manager.set_devices(&access).unwrap();
+    assert_eq!(
+        opens(&dir.0),
+        "</dev/null ok\n</dev/net/tun no\n>/dev/null ok\n>/dev/net/tun ok\n"
+    );
 }

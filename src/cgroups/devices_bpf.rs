@@ -135,7 +135,6 @@ const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
-const BPF_F_ALLOW_MULTI: u32 = 2;
 
 /// `union bpf_attr` for BPF_PROG_LOAD (the fields rcorch sets; the rest
 /// must be zero, so the struct is padded to a size the kernel accepts).
@@ -198,7 +197,9 @@ pub fn attach(dir: &Path, insns: &[Insn]) -> std::io::Result<()> {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: BPF_F_ALLOW_MULTI,
+        // No flags: a restarted container's program replaces its last one
+        // (with BPF_F_ALLOW_MULTI they would pile up and all apply).
+        attach_flags: 0,
         ..ProgAttach::default()
     };
     bpf(BPF_PROG_ATTACH, &mut attach)?;
