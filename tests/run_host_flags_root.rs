@@ -178,11 +178,10 @@ fn flags_rcorch_cannot_honour_are_refused_by_name() {
     );
     for (flags, word) in [
         (&["--platform", "linux/arm64"][..], "linux/arm64"),
-        (&["--privileged"][..], "--privileged"),
-        (&["--device", "/dev/fuse"][..], "--device /dev/fuse"),
         (&["--userns", "keep-id"][..], "--userns keep-id"),
-        (&["--sig-proxy=false"][..], "--sig-proxy=false"),
-        (&["--detach-keys", "ctrl-x"][..], "--detach-keys"),
+        (&["--sig-proxy=maybe"][..], "maybe"),
+        (&["--detach-keys", "ctrl-1"][..], "ctrl-1"),
+        (&["-d", "--detach-keys", "ctrl-x"][..], "--detach-keys"),
         (&["--log-driver", "syslog"][..], "syslog"),
         (&["--log-opt", "compress=true"][..], "compress"),
         (

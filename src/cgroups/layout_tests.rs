@@ -25,6 +25,7 @@ fn this_hybrid_host_uses_separate_v1_mounts() {
             (Controller::Pids, "/sys/fs/cgroup/pids"),
             (Controller::Cpuset, "/sys/fs/cgroup/cpuset"),
             (Controller::Blkio, "/sys/fs/cgroup/blkio"),
+            (Controller::Devices, "/sys/fs/cgroup/devices"),
         ])
     );
 }
@@ -48,6 +49,7 @@ fn combined_cpu_cpuacct_share_one_mount() {
             (Controller::Cpu, "/sys/fs/cgroup/cpu,cpuacct"),
             (Controller::Cpuacct, "/sys/fs/cgroup/cpu,cpuacct"),
             (Controller::Pids, "/sys/fs/cgroup/pids"),
+            (Controller::Devices, "/sys/fs/cgroup/devices"),
         ])
     );
 }

@@ -3,6 +3,8 @@
 //! (so the logic runs unchanged on recorded layouts in temporary directories).
 
 pub mod convert;
+pub mod devices;
+pub mod devices_bpf;
 pub mod freezer;
 mod fsio;
 pub mod layout;
@@ -128,6 +130,8 @@ pub enum Controller {
     Cpuset,
     /// Joined where mounted; needed only for `--blkio-weight`.
     Blkio,
+    /// Joined where mounted: which device nodes the container may use.
+    Devices,
 }
 
 impl Controller {
@@ -141,7 +145,8 @@ impl Controller {
     ];
 
     /// Joined where the host mounts them, required only by their limits.
-    pub const OPTIONAL: [Controller; 2] = [Controller::Cpuset, Controller::Blkio];
+    pub const OPTIONAL: [Controller; 3] =
+        [Controller::Cpuset, Controller::Blkio, Controller::Devices];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -151,6 +156,7 @@ impl Controller {
             Controller::Pids => "pids",
             Controller::Cpuset => "cpuset",
             Controller::Blkio => "blkio",
+            Controller::Devices => "devices",
         }
     }
 
@@ -173,6 +179,9 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     /// Creates the cgroup (and its parents) in the controllers we need, then
     /// writes `limits`. Idempotent: an existing cgroup is reused.
     fn apply_limits(&self, limits: &Limits) -> Result<()>;
+    /// Sets which devices the container may use, once, before it starts
+    /// (v1: the devices controller; v2: an eBPF program on the cgroup).
+    fn set_devices(&self, access: &devices::DeviceAccess) -> Result<()>;
     /// Puts pids.max back to "max" (`update --pids-limit -1`).
     fn lift_pids_limit(&self) -> Result<()>;
     /// The cgroup.procs files the container init writes "0" into to join

@@ -149,6 +149,17 @@ impl CgroupManager for V1Manager {
         }
     }
 
+    fn set_devices(&self, access: &super::devices::DeviceAccess) -> Result<()> {
+        // A host without the devices hierarchy restricts nothing, as before.
+        let Some(dir) = self.dirs.get(&Controller::Devices) else {
+            return Ok(());
+        };
+        for (file, value) in super::devices::v1_writes(access) {
+            fsio::write(&dir.join(file), &value)?;
+        }
+        Ok(())
+    }
+
     fn lift_pids_limit(&self) -> Result<()> {
         fsio::write_optional(&self.file(Controller::Pids, "pids.max"), "max").map(|_| ())
     }

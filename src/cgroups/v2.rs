@@ -206,6 +206,23 @@ impl CgroupManager for V2Manager {
         }
     }
 
+    fn set_devices(&self, access: &super::devices::DeviceAccess) -> Result<()> {
+        use super::devices_bpf::{attach, parse_rule, program};
+        if access.all {
+            return Ok(()); // no program: every device
+        }
+        let dir = self.dir();
+        let rules: Vec<_> = super::devices::allowed_rules(access)
+            .iter()
+            .filter_map(|r| parse_rule(r))
+            .collect();
+        attach(&dir, &program(&rules)).map_err(|source| CgroupError::Write {
+            path: dir,
+            value: "an eBPF device program (BPF_CGROUP_DEVICE)".into(),
+            source,
+        })
+    }
+
     fn lift_pids_limit(&self) -> Result<()> {
         fsio::write_optional(&self.file("pids.max"), "max").map(|_| ())
     }

@@ -18,6 +18,8 @@ pub enum ContainerCommand {
     Start(super::container_life::StartArgs),
     /// Restart containers
     Restart(super::container_life::RestartArgs),
+    /// Follow a running container's output; send it input and signals
+    Attach(super::attach::AttachArgs),
     /// Freeze every process of containers
     Pause(super::container_life::PauseArgs),
     /// Thaw paused containers
@@ -68,6 +70,7 @@ pub fn container(instance: &Instance, command: ContainerCommand) -> CliResult {
         ContainerCommand::Run(args) => super::run_container(instance, *args),
         ContainerCommand::Create(args) => life::create(instance, *args),
         ContainerCommand::Start(args) => life::start(instance, &args),
+        ContainerCommand::Attach(args) => super::attach::attach(instance, &args),
         ContainerCommand::Restart(args) => life::restart(instance, &args),
         ContainerCommand::Pause(args) => life::pause(instance, &args),
         ContainerCommand::Unpause(args) => life::unpause(instance, &args),

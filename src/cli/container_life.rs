@@ -75,6 +75,9 @@ pub struct PauseArgs {
 
 /// `create`: the container `run` would make, not started; prints its id.
 pub fn create(instance: &Instance, args: RunArgs) -> CliResult {
+    if args.more.detach_keys.is_some() || args.more.sig_proxy.as_deref() == Some("false") {
+        return Err("--detach-keys and --sig-proxy=false are for an attached run: give them to 'rcorch attach'".into());
+    }
     let (request, _) = super::run_request(instance, args)?;
     let id = run::create(instance, &request).map_err(|e| Failure::of_start(&e, None))?;
     println!("{id}");
@@ -111,11 +114,14 @@ fn start_attached(instance: &Instance, reference: &str, stdin: bool) -> CliResul
         .containers
         .load(&instance.containers.resolve(reference)?)?;
     if observed_status(&record.state) == Status::Running {
-        return Err(format!(
-            "container {} is running: see its output with 'rcorch logs -f {reference}'",
-            record.config.name
-        )
-        .into());
+        // As Docker: start -a of a running container attaches to it.
+        let args = super::attach::AttachArgs {
+            no_stdin: !stdin,
+            sig_proxy: None,
+            detach_keys: None,
+            container: reference.to_string(),
+        };
+        return super::attach::attach(instance, &args);
     }
     let mut config = record.config;
     config.interactive = stdin;

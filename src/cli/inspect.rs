@@ -284,7 +284,8 @@ fn host_config_json(c: &ContainerConfig) -> Value {
             "MaximumRetryCount": c.restart.max_retries,
         },
         "AutoRemove": c.auto_remove,
-        "Privileged": false,
+        "Privileged": c.extras.privileged,
+        "Devices": devices_json(c),
         "CapAdd": c.cap_add,
         "CapDrop": c.cap_drop,
         "ReadonlyRootfs": c.read_only,
@@ -303,6 +304,23 @@ fn host_config_json(c: &ContainerConfig) -> Value {
         "CgroupParent": c.cgroup_parent,
         "LogConfig": log_config_json(&c.log),
     })
+}
+
+/// Docker's `HostConfig.Devices`: the `--device` nodes.
+fn devices_json(c: &ContainerConfig) -> serde_json::Value {
+    let devices: Vec<_> = c
+        .extras
+        .devices
+        .iter()
+        .map(|d| {
+            json!({
+                "PathOnHost": d.host,
+                "PathInContainer": d.path,
+                "CgroupPermissions": d.access,
+            })
+        })
+        .collect();
+    json!(devices)
 }
 
 /// Docker's `HostConfig.LogConfig`: the driver and its options as given.

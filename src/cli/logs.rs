@@ -72,26 +72,30 @@ pub fn logs(instance: &Instance, args: &LogsArgs) -> CliResult {
     }
     let _ = std::io::stdout().flush();
     if args.follow {
-        follow(instance, &id, &path, args.timestamps)?;
+        if let Ok(mut file) = std::fs::File::open(&path) {
+            file.seek(SeekFrom::End(0))?;
+            follow(instance, &id, (file, &path), args.timestamps, &mut || false)?;
+        }
     }
     Ok(0)
 }
 
 /// Prints lines as they are appended, until the container is no longer
-/// running and nothing more arrives.
-fn follow(
+/// running and nothing more arrives, or `stop()` (asked between lines).
+/// `file`: the log at `path`, open where to start.
+pub(super) fn follow(
     instance: &Instance,
     id: &str,
-    path: &std::path::Path,
+    (file, path): (std::fs::File, &std::path::Path),
     timestamps: bool,
+    stop: &mut dyn FnMut() -> bool,
 ) -> std::io::Result<()> {
-    let Ok(file) = std::fs::File::open(path) else {
-        return Ok(());
-    };
     let mut reader = BufReader::new(file);
-    reader.seek(SeekFrom::End(0))?;
     let mut line = String::new();
     loop {
+        if stop() {
+            return Ok(());
+        }
         line.clear();
         if reader.read_line(&mut line)? > 0 {
             if line.ends_with('\n') {

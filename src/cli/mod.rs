@@ -1,6 +1,7 @@
 //! The command line: parse, call the library, print, pick the exit code
 //! (`exit_code`: Docker's rule, the one place it is decided).
 
+mod attach;
 mod build;
 mod commit;
 mod compose;
@@ -78,6 +79,8 @@ enum Command {
     Start(container_life::StartArgs),
     /// Restart containers: stop, then start
     Restart(container_life::RestartArgs),
+    /// Follow a running container's output; send it input (-i) and signals
+    Attach(attach::AttachArgs),
     /// Freeze every process of containers
     Pause(container_life::PauseArgs),
     /// Thaw paused containers
@@ -385,6 +388,7 @@ fn dispatch(cli: Cli) -> CliResult {
         Command::Create(args) => container_life::create(&instance, *args),
         Command::Start(args) => container_life::start(&instance, &args),
         Command::Restart(args) => container_life::restart(&instance, &args),
+        Command::Attach(args) => attach::attach(&instance, &args),
         Command::Pause(args) => container_life::pause(&instance, &args),
         Command::Unpause(args) => container_life::unpause(&instance, &args),
         Command::Exec(args) => exec_in_container(&instance, args),
@@ -515,7 +519,11 @@ fn run_request(instance: &Instance, args: RunArgs) -> Result<(RunRequest, bool),
 }
 
 fn run_container(instance: &Instance, args: RunArgs) -> CliResult {
+    let attached = args.more.attach_options(args.detach)?;
     let (request, detach) = run_request(instance, args)?;
+    if let Some(options) = attached {
+        return attach::run_attached(instance, &request, &options);
+    }
     match run::run(instance, &request, detach) {
         Ok(RunOutcome::Exited(code)) => Ok(code),
         Ok(RunOutcome::Detached(id)) => {

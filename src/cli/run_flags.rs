@@ -44,10 +44,10 @@ pub struct RunFlags {
     /// Pull the image first: missing (default), always or never
     #[arg(long, value_name = "POLICY")]
     pub pull: Option<String>,
-    /// Forward signals to the container (only true: rcorch run is its monitor)
+    /// Forward signals to the container (false: they stop only rcorch, which leaves it running)
     #[arg(long = "sig-proxy", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub sig_proxy: Option<String>,
-    /// Not supported: rcorch run cannot detach from a running container
+    /// Keys that detach from a TTY container, leaving it running (e.g. ctrl-p,ctrl-q)
     #[arg(long = "detach-keys", value_name = "KEYS")]
     pub detach_keys: Option<String>,
     /// User namespace: host only
@@ -59,10 +59,10 @@ pub struct RunFlags {
     /// json-file: max-size=10m (rotate past it), max-file=3 (files kept)
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub log_opt: Vec<String>,
-    /// Not supported yet: every capability, no seccomp, the host's devices
+    /// Every capability, no seccomp, unmasked /proc, the host's devices
     #[arg(long)]
     pub privileged: bool,
-    /// Not supported yet: a host device in the container
+    /// A host device node in the container (PERMS: rwm letters)
     #[arg(long, value_name = "HOST[:CONTAINER[:PERMS]]")]
     pub device: Vec<String>,
 }
@@ -110,24 +110,10 @@ impl RunFlags {
     pub fn check(&self, host: &HostSecurity) -> Result<(Vec<String>, PullPolicy), String> {
         let unsupported =
             |flag: &str, fix: &str| Err(format!("{flag} is not supported yet: {fix}"));
-        if self.privileged {
-            return unsupported("--privileged", "add what it needs with --cap-add (or --cap-add ALL) and --security-opt seccomp=unconfined");
-        }
-        if let Some(d) = self.device.first() {
-            return unsupported(
-                &format!("--device {d}"),
-                "bind-mount the device node with -v and add the capability it needs",
-            );
-        }
         // Checked again when the config is built; here so a bad one pulls nothing.
         crate::container::logging::parse(self.log_driver.as_deref(), &self.log_opt)?;
-        if self.detach_keys.is_some() {
-            return unsupported("--detach-keys", "run with -d, then use logs -f and exec");
-        }
-        match self.sig_proxy.as_deref() {
-            None | Some("true") => {}
-            Some("false") => return unsupported("--sig-proxy=false", "rcorch run is the container's monitor and always forwards signals; run with -d instead"),
-            Some(v) => return Err(format!("invalid --sig-proxy {v:?}: use true or false")),
+        for device in &self.device {
+            crate::container::devices::parse_spec(device)?;
         }
         match self.userns.as_deref() {
             None | Some("") | Some("host") => {}
@@ -176,6 +162,44 @@ impl RunFlags {
         Ok((warnings, pull))
     }
 
+    /// `--sig-proxy=false` or `--detach-keys` in the foreground: how `run`
+    /// attaches to a container it starts detached (None: the usual run).
+    pub fn attach_options(
+        &self,
+        detach: bool,
+    ) -> Result<Option<super::attach::AttachOptions>, String> {
+        let sig_proxy = super::attach::sig_proxy(self.sig_proxy.as_deref())?;
+        let keys = self
+            .detach_keys
+            .as_deref()
+            .map(crate::container::detach_keys::parse)
+            .transpose()?;
+        if detach {
+            if self.detach_keys.is_some() {
+                return Err(
+                    "--detach-keys is for an attached run: with -d, give it to 'rcorch attach'"
+                        .into(),
+                );
+            }
+            if self.sig_proxy.is_some() {
+                return Err(
+                    "Conflicting options: --sig-proxy and -d (a detached run proxies no signals)"
+                        .into(),
+                );
+            }
+            return Ok(None);
+        }
+        if sig_proxy && keys.is_none() {
+            return Ok(None);
+        }
+        let default = crate::container::detach_keys::parse(crate::container::detach_keys::DEFAULT);
+        Ok(Some(super::attach::AttachOptions {
+            stdin: true,
+            sig_proxy,
+            keys: keys.unwrap_or_else(|| default.unwrap_or_default()),
+        }))
+    }
+
     /// Moves the flags into the request (checked when the config is built);
     /// `cwd` resolves `-v ./relative:/path`.
     pub fn apply(self, request: &mut RunRequest, cwd: &Path) {
@@ -198,6 +222,8 @@ impl RunFlags {
                 .collect(),
             oom_score_adj: self.oom_score_adj,
             shm_size: self.shm_size,
+            device: self.device,
+            privileged: self.privileged,
         };
     }
 }

@@ -252,7 +252,12 @@ pub fn build_config(
         read_only: req.read_only,
         network,
         limits,
-        cap_add: req.cap_add.clone(),
+        // --privileged: every capability (a --cap-drop still takes one away).
+        cap_add: if req.extras.privileged {
+            vec!["ALL".into()]
+        } else {
+            req.cap_add.clone()
+        },
         cap_drop: req.cap_drop.clone(),
         init: req.init,
         tty: req.tty,

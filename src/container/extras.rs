@@ -17,6 +17,9 @@ pub struct ExtrasRequest {
     pub security_opt: Vec<String>,
     pub oom_score_adj: Option<i32>,
     pub shm_size: Option<String>,
+    /// `--device` specs, resolved against the host when the container is made.
+    pub device: Vec<String>,
+    pub privileged: bool,
 }
 
 /// What the container gets.
@@ -40,6 +43,13 @@ pub struct Extras {
     /// Bytes of /dev/shm (Docker's default: 64 MiB).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
+    /// `--device`, and with `--privileged` every host device node.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<super::devices::DeviceMapping>,
+    /// `--privileged`: every capability, no seccomp, no masked or read-only
+    /// paths, the devices cgroup open (set apart from the fields it implies).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
 }
 
 impl Extras {
@@ -72,6 +82,10 @@ pub fn parse(
 ) -> Result<Extras, String> {
     let mut extras = Extras {
         oom_score_adj: req.oom_score_adj,
+        privileged: req.privileged,
+        // As Docker: no seccomp, and no no_new_privs unless asked for below.
+        seccomp_unconfined: req.privileged,
+        new_privileges: req.privileged,
         ..Extras::default()
     };
     if let Some(adj) = req.oom_score_adj.filter(|a| !(-1000..=1000).contains(a)) {

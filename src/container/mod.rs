@@ -4,6 +4,8 @@
 pub mod argsize;
 pub mod build;
 pub mod damage;
+pub mod detach_keys;
+pub mod devices;
 pub mod downward;
 pub mod events;
 pub mod extras;

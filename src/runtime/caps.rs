@@ -109,6 +109,18 @@ pub fn effective_set(cap_add: &[String], cap_drop: &[String]) -> Result<CapsHash
     Ok(set)
 }
 
+/// [`effective_set`] for a container about to start: "ALL" (`--cap-add
+/// ALL`, `--privileged`) means every capability rcorch itself holds, as a
+/// host (or sandbox) that withholds some cannot give them.
+pub fn launch_set(cap_add: &[String], cap_drop: &[String]) -> Result<CapsHashSet, CapsError> {
+    let set = effective_set(cap_add, cap_drop)?;
+    if !cap_add.iter().any(|c| c.eq_ignore_ascii_case("ALL")) {
+        return Ok(set);
+    }
+    let held = ::caps::read(None, CapSet::Permitted).unwrap_or_else(|_| ::caps::all());
+    Ok(set.intersection(&held).copied().collect())
+}
+
 /// The `CapEff:`-style bitmask of a set, to compare with `/proc/PID/status`.
 pub fn capeff_mask(set: &CapsHashSet) -> u64 {
     set.iter().fold(0, |mask, cap| mask | cap.bitmask())

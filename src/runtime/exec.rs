@@ -120,7 +120,7 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
             .map(|s| CString::new(s.replace('\0', "")).expect("no NUL"))
             .collect()
     };
-    let capabilities = caps::effective_set(&record.config.cap_add, &record.config.cap_drop)?;
+    let capabilities = caps::launch_set(&record.config.cap_add, &record.config.cap_drop)?;
     let target = ExecTarget {
         user,
         // `--group-add` reaches exec'd processes too, as in Docker.

@@ -38,6 +38,9 @@ pub struct LogWriter {
     size: u64,
     /// (max size, files kept) when the log rotates.
     rotation: Option<(u64, u32)>,
+    /// A TTY's output: a partial line (a prompt) is written as it comes,
+    /// so `attach` shows it; the entries still add up to the stream.
+    partials: bool,
 }
 
 /// A line longer than this is written in pieces, like Docker's 16 KiB limit.
@@ -53,7 +56,14 @@ impl LogWriter {
             file,
             partial: [Vec::new(), Vec::new()],
             rotation,
+            partials: false,
         })
+    }
+
+    /// Writes partial lines at once (see `partials`).
+    pub fn with_partials(mut self, on: bool) -> Self {
+        self.partials = on;
+        self
     }
 
     /// Docker's order: a full file rotates before the next line, so a
@@ -88,7 +98,8 @@ impl LogWriter {
             bytes = &bytes[pos + 1..];
         }
         self.partial[slot].extend_from_slice(bytes);
-        if self.partial[slot].len() >= MAX_LINE {
+        let waiting = !self.partial[slot].is_empty();
+        if self.partial[slot].len() >= MAX_LINE || (self.partials && waiting) {
             self.flush_line(stream)?;
         }
         Ok(())
@@ -264,6 +275,20 @@ mod tests {
     fn lines(path: &Path) -> Vec<String> {
         let entries = read_entries(path).unwrap();
         entries.into_iter().map(|e| e.log).collect()
+    }
+
+    #[test]
+    fn a_ttys_partial_line_is_written_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.json");
+        let mut w = LogWriter::create(&path, None).unwrap().with_partials(true);
+        w.write(Stream::Stdout, b"out\n/ # ").unwrap();
+        let logs: Vec<String> = read_entries(&path)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.log)
+            .collect();
+        assert_eq!(logs, ["out\n", "/ # "]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod logs;
 pub mod manage;
 pub mod monitor;
 pub mod mounts;
+mod mounts_devices;
 mod mounts_generic;
 pub mod net;
 pub mod orphans;

@@ -114,7 +114,9 @@ impl Monitor<'_> {
         let log = &self.config.log;
         match log.driver {
             LogDriver::None => None,
-            LogDriver::JsonFile => LogWriter::create(&dir.join(LOG_FILE), log.rotation()).ok(),
+            LogDriver::JsonFile => LogWriter::create(&dir.join(LOG_FILE), log.rotation())
+                .ok()
+                .map(|w| w.with_partials(self.config.tty)),
         }
     }
 

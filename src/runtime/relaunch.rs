@@ -20,20 +20,23 @@ pub fn relaunch(
     restarts: u32,
 ) -> Result<(), RunError> {
     let images = instance.images()?;
-    let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
+    let caps = caps::launch_set(&config.cap_add, &config.cap_drop)?;
     let seccomp = run::seccomp_filter(config)?;
     let layout = instance.cgroup_layout()?;
     let ports = net::check_ports(instance, config, &images)?;
     let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
     let mut network = net::attach(instance, config, ports)?;
     cgroup.apply_limits(&config.limits)?;
+    cgroup.set_devices(&run::device_access(config))?;
     let paths = run::container_paths(&instance.containers.container_dir(&config.id));
     if let Some(net) = &network {
         net.write_files(&paths, &config.hostname)?;
         run::add_hosts(&paths, config, Some(net))?;
     }
     let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
-    let mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
+    let mut mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
+    let host_devices = super::mounts_devices::host_devices_for(config);
+    super::mounts_devices::adjust(&mut mounts, config, &host_devices);
     let mut plan = run::init_plan(config, paths, mounts, cgroup.as_ref(), (caps, seccomp));
     let release_network = || {
         let _ = net::release(&instance.root, &config.id, true);
@@ -52,12 +55,7 @@ pub fn relaunch(
         },
         restarts,
     };
-    let stdio = StdioRequest {
-        tty: config.tty,
-        interactive: config.interactive,
-        foreground: false,
-        echo: super::echo::Echo::Off,
-    };
+    let stdio = StdioRequest::detached(config, &instance.containers.container_dir(&config.id));
     let outcome =
         super::detach::spawn_detached_monitor(&monitor, &mut plan, &stdio, &release_network);
     match &outcome {

@@ -195,12 +195,8 @@ impl Monitor<'_> {
     /// A new PID 1 on the same record, rootfs, cgroup and network lease;
     /// its streams are detached (nobody is attached to a restarted run).
     fn start_again(&self, plan: &mut InitPlan) -> Result<(Pid, ParentSide), StartFailure> {
-        let request = StdioRequest {
-            tty: self.config.tty,
-            interactive: self.config.interactive,
-            foreground: false,
-            echo: super::echo::Echo::Off,
-        };
+        let dir = self.store.container_dir(&self.config.id);
+        let request = StdioRequest::detached(self.config, &dir);
         let stdio = ContainerStdio::open(&request).map_err(|e| StartFailure {
             exit_code: 125,
             message: format!("stdio: {e}"),

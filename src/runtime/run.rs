@@ -188,6 +188,8 @@ fn create_record(
     };
     let mut config = build_config(request, image, &host, &id)?;
     check_host_paths(&config)?;
+    config.extras.devices =
+        crate::container::devices::resolve(&request.extras.device).map_err(BuildError::Extras)?;
     caps::effective_set(&config.cap_add, &config.cap_drop)?;
     // Volumes first, under their lock until the record exists, so a
     // concurrent `volume rm` sees this container as a user.
@@ -234,7 +236,7 @@ fn launch(
     owned: &mut dyn FnMut(),
 ) -> Result<RunOutcome, RunError> {
     let images = instance.images()?;
-    let caps = caps::effective_set(&config.cap_add, &config.cap_drop)?;
+    let caps = caps::launch_set(&config.cap_add, &config.cap_drop)?;
     let seccomp = seccomp_filter(config)?;
     let layout = instance.cgroup_layout()?;
     let ports = super::net::check_ports(instance, config, &images)?;
@@ -243,13 +245,16 @@ fn launch(
     let mut guard = CgroupGuard(Some(cgroup.as_ref()));
     let mut network = super::net::attach(instance, config, ports)?;
     cgroup.apply_limits(&config.limits)?;
+    cgroup.set_devices(&device_access(config))?;
     let paths = prepare_container_dir(&dir, config)?;
     if let Some(net) = &network {
         net.write_files(&paths, &config.hostname)?;
     }
     add_hosts(&paths, config, network.as_ref())?;
     let plug = |pid| network.as_ref().map_or(Ok(()), |n| n.plug(pid));
-    let mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
+    let mut mounts = plan_mounts(config, &paths, cgroup_mounts(&layout));
+    let host_devices = super::mounts_devices::host_devices_for(config);
+    super::mounts_devices::adjust(&mut mounts, config, &host_devices);
     let mut plan = init_plan(config, paths, mounts, cgroup.as_ref(), (caps, seccomp));
     plan.target
         .env
@@ -274,11 +279,16 @@ fn launch(
         },
         restarts: 0,
     };
+    let fifo = dir.join(super::stdio::STDIN_FIFO);
+    if !detach {
+        let _ = std::fs::remove_file(&fifo); // a foreground run's stdin is ours
+    }
     let stdio_request = StdioRequest {
         tty: config.tty,
         interactive: config.interactive,
         foreground: !detach,
         echo,
+        stdin_fifo: (detach && config.interactive).then_some(fifo),
     };
     if detach {
         let outcome = super::detach::spawn_detached_monitor(
@@ -407,6 +417,19 @@ fn write_cidfile(path: &Path, id: &str) -> Result<(), RunError> {
         .open(path)
         .map_err(io)?;
     file.write_all(id.as_bytes()).map_err(io)
+}
+
+/// The devices cgroup's rules: the container's own devices, or all.
+pub(super) fn device_access(config: &ContainerConfig) -> crate::cgroups::devices::DeviceAccess {
+    crate::cgroups::devices::DeviceAccess {
+        all: config.extras.privileged,
+        allowed: config
+            .extras
+            .devices
+            .iter()
+            .map(|d| d.cgroup_rule())
+            .collect(),
+    }
 }
 
 /// The default profile, or none with `--security-opt seccomp=unconfined`.

@@ -2,6 +2,7 @@
 //! echoed in the foreground), or a pty for `-t`.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::sys::termios::{self, SetArg, Termios};
@@ -23,6 +24,8 @@ pub enum ContainerStdio {
         socket: ConsoleSocket,
         size: Option<nix::pty::Winsize>,
         stdin_forward: bool,
+        /// Detached `-it`: the FIFO the monitor copies into the pty.
+        stdin_fifo: Option<OwnedFd>,
         echo: Echo,
         terminal: Option<TerminalGuard>,
     },
@@ -36,6 +39,41 @@ pub struct StdioRequest {
     /// Copy the output to rcorch's own stdout/stderr (foreground `run`;
     /// a quiet build step only logs it).
     pub echo: Echo,
+    /// Detached `-i`: the FIFO `attach` writes the container's input into.
+    pub stdin_fifo: Option<PathBuf>,
+}
+
+/// The name of the stdin FIFO in a container's directory.
+pub const STDIN_FIFO: &str = "stdin";
+
+impl StdioRequest {
+    /// A detached (or restarted) container's streams: only the log, and
+    /// with `-i` a FIFO in `dir` for `attach`.
+    pub fn detached(config: &crate::container::ContainerConfig, dir: &Path) -> StdioRequest {
+        StdioRequest {
+            tty: config.tty,
+            interactive: config.interactive,
+            foreground: false,
+            echo: Echo::Off,
+            stdin_fifo: config.interactive.then(|| dir.join(STDIN_FIFO)),
+        }
+    }
+}
+
+/// Opens (making it first) the FIFO read and written both ways, so the
+/// container never sees EOF as attachers come and go (Docker's `-i`).
+fn open_stdin_fifo(path: &Path) -> nix::Result<OwnedFd> {
+    match nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    // SAFETY: open just returned this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 impl ContainerStdio {
@@ -52,6 +90,8 @@ impl ContainerStdio {
                 // SAFETY: dup just returned this fd.
                 unsafe { OwnedFd::from_raw_fd(fd) }
             })?
+        } else if let Some(fifo) = req.stdin_fifo.as_deref().filter(|_| req.interactive) {
+            open_stdin_fifo(fifo)?
         } else {
             dev_null()?
         };
@@ -106,6 +146,7 @@ impl ContainerStdio {
             ContainerStdio::Tty {
                 socket,
                 stdin_forward,
+                stdin_fifo,
                 echo,
                 terminal,
                 ..
@@ -114,7 +155,11 @@ impl ContainerStdio {
                     .map(|master| vec![(master, Stream::Stdout)])
                     .unwrap_or_default(),
                 echo,
-                stdin_to_master: stdin_forward.then_some(0),
+                // The monitor keeps the FIFO open for the container's life.
+                stdin_to_master: match stdin_fifo {
+                    Some(fifo) => Some(fifo.into_raw_fd()),
+                    None => stdin_forward.then_some(0),
+                },
                 terminal,
             },
         }
@@ -142,6 +187,10 @@ fn open_tty(req: &StdioRequest) -> nix::Result<ContainerStdio> {
         socket: ConsoleSocket::new()?,
         size: if attached { window_size(0) } else { None },
         stdin_forward: req.interactive && req.foreground,
+        stdin_fifo: match req.stdin_fifo.as_deref().filter(|_| req.interactive) {
+            Some(path) if !req.foreground => Some(open_stdin_fifo(path)?),
+            _ => None,
+        },
         echo: req.echo.clone(),
         terminal,
     })
