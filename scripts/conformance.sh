@@ -51,6 +51,12 @@ declare -A negative=([process_capabilities_fail]=CAP_TEST [process_rlimits_fail]
 # they expect what the spec forbids, and fail on runc and crun alike.)
 declare -A lifecycle=([poststop]=1 [poststop_fail]=1 [poststart_fail]=1 [prestart_fail]=1)
 
+# The tests make their bundles under $TMPDIR and leave some behind: keep
+# them in one directory of this run, removed however the run ends.
+scratch=$(mktemp -d /tmp/rcorch-conformance.XXXXXX)
+chmod 1777 "$scratch" # as /tmp: user-namespaced tests must reach their bundle
+trap 'rm -rf "$scratch"' EXIT
+
 results=$cache/results-$(basename "$RUNTIME")
 rm -rf "$results" && mkdir -p "$results"
 passed=()
@@ -62,7 +68,7 @@ for t in validation/*/*.t; do
     [[ -n "${CONFORMANCE_ONLY:-}" && ! "$name" =~ ^(${CONFORMANCE_ONLY})$ ]] && continue
     # Each test in its own private mount namespace: the propagation tests
     # make mounts shared, which must not reach the host.
-    RUNTIME=$RUNTIME timeout -k 5 "$per_test_timeout" \
+    RUNTIME=$RUNTIME TMPDIR=$scratch timeout -k 5 "$per_test_timeout" \
         unshare -m --propagation private "$t" >"$results/$name.tap" 2>&1
     rc=$?
     # A pass: exit 0, no failed assertion, and a plan of at least one test
