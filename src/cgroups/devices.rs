@@ -18,6 +18,7 @@ pub struct DeviceAccess {
 pub const DEFAULT_ALLOWED: &[&str] = &[
     "c *:* m",
     "b *:* m",
+    // DEFAULT_OPENABLE from here on.
     "c 1:3 rwm",
     "c 1:5 rwm",
     "c 1:7 rwm",
@@ -28,6 +29,10 @@ pub const DEFAULT_ALLOWED: &[&str] = &[
     "c 5:2 rwm",
     "c 136:* rwm",
 ];
+
+/// The nodes every container may open (the OCI path adds the spec's own
+/// rules, mknod included, around these).
+pub const DEFAULT_OPENABLE: &[&str] = DEFAULT_ALLOWED.split_at(2).1;
 
 /// The rules a container is allowed (v1 syntax): the defaults, then its own.
 pub fn allowed_rules(access: &DeviceAccess) -> Vec<String> {

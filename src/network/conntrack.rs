@@ -176,6 +176,13 @@ fn err(step: &'static str) -> impl FnOnce(nix::Error) -> ConntrackError {
 }
 
 fn open() -> Result<OwnedFd, ConntrackError> {
+    // Never hang the supervisor on a silent kernel.
+    netfilter_socket(0, TimeVal::new(1, 0))
+}
+
+/// A netfilter netlink socket bound to `groups`, whose reads give up
+/// after `timeout`.
+fn netfilter_socket(groups: u32, timeout: TimeVal) -> Result<OwnedFd, ConntrackError> {
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Raw,
@@ -183,9 +190,8 @@ fn open() -> Result<OwnedFd, ConntrackError> {
         SockProtocol::NetlinkNetFilter,
     )
     .map_err(err("socket"))?;
-    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(err("bind"))?;
-    // Never hang the supervisor on a silent kernel.
-    setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(1, 0)).map_err(err("timeout"))?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups)).map_err(err("bind"))?;
+    setsockopt(&fd, sockopt::ReceiveTimeout, &timeout).map_err(err("timeout"))?;
     Ok(fd)
 }
 
@@ -216,18 +222,8 @@ fn refused(body: &[u8]) -> ConntrackError {
 /// A socket that receives an event for every new conntrack entry of this
 /// network namespace; `recv_new` reads them.
 pub fn subscribe_new() -> Result<OwnedFd, ConntrackError> {
-    let fd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkNetFilter,
-    )
-    .map_err(err("socket"))?;
-    let groups = 1 << (GROUP_NEW - 1);
-    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups)).map_err(err("bind"))?;
     // A timeout, so the reader notices when it is asked to stop.
-    setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::new(0, 200_000)).map_err(err("timeout"))?;
-    Ok(fd)
+    netfilter_socket(1 << (GROUP_NEW - 1), TimeVal::new(0, 200_000))
 }
 
 /// The new entries in the next datagram; none after the timeout. ENOBUFS

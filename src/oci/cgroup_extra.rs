@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
 
 use super::{io_error, OciError};
+use crate::cgroups::devices::DEFAULT_OPENABLE;
 
 /// One control-file write, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +142,7 @@ pub fn plan_writes(res: &LinuxResources, devices: &[oci_spec::runtime::LinuxDevi
         out.push(w("devices", file, text));
     }
     // The devices every container gets, whatever the rules said (runc too).
-    for rule in DEFAULT_ALLOWED {
+    for rule in DEFAULT_OPENABLE {
         out.push(w("devices", "devices.allow", rule));
     }
     for d in devices {
@@ -154,19 +155,6 @@ pub fn plan_writes(res: &LinuxResources, devices: &[oci_spec::runtime::LinuxDevi
     }
     out
 }
-
-/// null, zero, full, random, urandom, tty, console, ptmx and the ptys.
-const DEFAULT_ALLOWED: &[&str] = &[
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-];
 
 /// Mount points of the v1 hierarchies, by controller name.
 pub fn v1_mounts(mountinfo: &str) -> BTreeMap<String, PathBuf> {
@@ -302,7 +290,7 @@ mod tests {
         }))
         .unwrap();
         let all = plan_writes(&res, &[]);
-        assert_eq!(all.len() - DEFAULT_ALLOWED.len(), 11);
+        assert_eq!(all.len() - DEFAULT_OPENABLE.len(), 11);
         let writes: Vec<String> = all[..11]
             .iter()
             .map(|w| format!("{}/{}={}", w.controller, w.file, w.value))
