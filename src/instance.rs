@@ -22,6 +22,11 @@ pub enum InstanceError {
     Image(#[from] ImageError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error("cannot resolve the state root {path}: {source}")]
+    Root {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub struct Instance {
@@ -31,11 +36,19 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// The root is made absolute and canonical first: bridge aliases,
+    /// lock and socket paths and the monitors' `--root` all derive from
+    /// it, so `--root ./x` and `--root /abs/x` must be one instance.
     pub fn open(root: &Path, cgroup_parent: &str) -> Result<Instance, InstanceError> {
+        ContainerStore::open(root)?;
+        let root = root.canonicalize().map_err(|source| InstanceError::Root {
+            path: root.to_path_buf(),
+            source,
+        })?;
         Ok(Instance {
-            root: root.to_path_buf(),
+            containers: ContainerStore::open(&root)?,
+            root,
             cgroup_parent: cgroup_parent.to_string(),
-            containers: ContainerStore::open(root)?,
         })
     }
 
