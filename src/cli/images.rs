@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use super::{CliResult, Failure};
 use crate::container::store::{Broken, ImageClue};
 use crate::image::archive;
+use crate::image::digest_hex;
 use crate::instance::Instance;
 
 #[derive(Args, Debug)]
@@ -73,14 +74,15 @@ pub fn rmi(instance: &Instance, args: &RmiArgs) -> CliResult {
     let store = instance.images()?;
     let users = ImageUsers::read(instance, &store)?;
     let in_use = |image_id: &str| users.in_use(image_id);
+    let mentions = crate::system::layer_mentions(&instance.root);
     let mut code = 0;
     for reference in &args.images {
-        match store.remove(reference, &in_use, args.force) {
+        match store.remove_keeping(reference, &in_use, args.force, &mentions) {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 eprintln!("rcorch: {e}");
-                if let Ok(image) = store.resolve(reference) {
-                    users.explain(&image.id);
+                if let Some(id) = image_id_of(&store, reference) {
+                    users.explain(&id);
                 }
                 code = 1;
             }
@@ -89,12 +91,24 @@ pub fn rmi(instance: &Instance, args: &RmiArgs) -> CliResult {
     Ok(code)
 }
 
+/// The id `reference` names: a whole image's, or a lost one's.
+fn image_id_of(store: &crate::image::ImageStore, reference: &str) -> Option<String> {
+    if let Ok(image) = store.resolve(reference) {
+        return Some(image.id);
+    }
+    let lost = store.damaged().ok()?.1;
+    lost.into_iter()
+        .find(|l| l.answers_to(reference))
+        .map(|l| l.id)
+}
+
 /// Which images the containers use, damaged records included: one whose
 /// record is unreadable counts for the image its surviving bytes name, and
 /// for every image when none survives (removing layers under a container
 /// that may still run on them would break it for good).
 pub(super) struct ImageUsers {
-    readable: Vec<String>,
+    /// (container id, image id) of every readable record.
+    readable: Vec<(String, String)>,
     broken: Vec<(Broken, Option<String>)>,
 }
 
@@ -120,14 +134,14 @@ impl ImageUsers {
             readable: scan
                 .records
                 .into_iter()
-                .map(|r| r.config.image_id)
+                .map(|r| (r.config.id, r.config.image_id))
                 .collect(),
             broken,
         })
     }
 
     pub(super) fn in_use(&self, image_id: &str) -> bool {
-        self.readable.iter().any(|id| id == image_id)
+        self.readable.iter().any(|(_, id)| id == image_id)
             || self.broken_users(image_id).next().is_some()
     }
 
@@ -138,8 +152,17 @@ impl ImageUsers {
             .map(|(b, _)| b)
     }
 
-    /// Names the damaged records that keep `image_id`, and the way out.
+    /// Names the containers that keep `image_id` (as Docker's conflict
+    /// does), and the damaged records that may, with the way out.
     fn explain(&self, image_id: &str) {
+        let short = |id: &str| digest_hex(id).chars().take(12).collect::<String>();
+        for (container, _) in self.readable.iter().filter(|(_, id)| id == image_id) {
+            eprintln!(
+                "rcorch: container {} is using its referenced image {}",
+                short(container),
+                short(image_id)
+            );
+        }
         for b in self.broken_users(image_id) {
             eprintln!("rcorch: it may be in use: {}", b.report());
         }
@@ -262,7 +285,9 @@ pub fn prune(instance: &Instance) -> CliResult {
     let store = instance.images()?;
     let users = ImageUsers::read(instance, &store)?;
     let in_use = |image_id: &str| users.in_use(image_id);
-    let lines = store.prune(&in_use)?;
+    let mut lines = store.prune(&in_use)?;
+    let layers = crate::system::prune_orphan_layers(instance)?;
+    lines.extend(layers.iter().map(|d| format!("Deleted: {d}")));
     for (b, _) in users.broken.iter().filter(|(_, image)| image.is_none()) {
         eprintln!("rcorch: untagged images kept: {}", b.report());
     }

@@ -174,7 +174,12 @@ pub fn df(instance: &Instance) -> CliResult {
         .iter()
         .filter(|i| used.contains(i.id.as_str()))
         .collect();
-    let image_size: u64 = images.iter().map(|i| i.size).sum();
+    // Layers no image uses are the images' space too, all reclaimable.
+    let orphan_size: u64 = crate::system::orphan_layer_dirs(instance)
+        .iter()
+        .map(|d| dir_size(d))
+        .sum();
+    let image_size: u64 = images.iter().map(|i| i.size).sum::<u64>() + orphan_size;
     let active_size: u64 = active_images.iter().map(|i| i.size).sum();
     let layer = |r: &crate::container::store::Record| {
         dir_size(
@@ -301,11 +306,14 @@ fn prune_images(instance: &Instance, all: bool) -> Result<(), Failure> {
     let users = ImageUsers::read(instance, &store)?;
     let in_use = |id: &str| users.in_use(id);
     let mut lines = store.prune(&in_use)?;
+    let mentions = crate::system::layer_mentions(&instance.root);
     if all {
         for image in store.list()?.into_iter().filter(|i| !in_use(&i.id)) {
-            lines.extend(store.remove(&image.id, &in_use, true)?);
+            lines.extend(store.remove_keeping(&image.id, &in_use, true, &mentions)?);
         }
     }
+    let layers = crate::system::prune_orphan_layers(instance)?;
+    lines.extend(layers.iter().map(|d| format!("Deleted: {d}")));
     if !lines.is_empty() {
         println!("Deleted Images:");
     }

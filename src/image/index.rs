@@ -125,6 +125,7 @@ pub fn plan_removal(
     }
     let name = matched_tag.unwrap_or(image.short_id()).to_string();
     match (force, untag.is_empty()) {
+        (false, _) if matched_tag.is_none() => Err(ImageError::InUseById { image: name }),
         (false, _) => Err(ImageError::InUse { image: name }),
         (true, true) => Err(ImageError::InUseUntagged { image: name }),
         (true, false) => Ok(Removal {

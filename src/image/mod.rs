@@ -131,8 +131,11 @@ pub enum ImageError {
     #[error("image id prefix {prefix:?} is ambiguous: it matches {count} images")]
     Ambiguous { prefix: String, count: usize },
     /// Deleting the image needs force because a container uses it.
-    #[error("image {image} is in use by a container; use -f to untag it anyway")]
+    #[error("conflict: unable to remove repository reference {image:?} (must force): a container is using its referenced image; use -f to untag it anyway")]
     InUse { image: String },
+    /// The same, named by id (Docker's wording differs).
+    #[error("conflict: unable to delete {image} (must be forced): a container is using it; use -f to remove it anyway")]
+    InUseById { image: String },
     /// A forced removal found an image that is in use and has no tags left.
     #[error(
         "image {image} is in use by a container and has no tags left; remove the container first"

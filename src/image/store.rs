@@ -297,11 +297,24 @@ impl ImageStore {
         in_use: &dyn Fn(&str) -> bool,
         force: bool,
     ) -> Result<Vec<String>, ImageError> {
+        self.remove_keeping(reference, in_use, force, &[])
+    }
+
+    /// `remove`, where `mentions` (as `orphans` reads them: container
+    /// configs, the build cache) keep the layers they name when a lost
+    /// record goes.
+    pub fn remove_keeping(
+        &self,
+        reference: &str,
+        in_use: &dyn Fn(&str) -> bool,
+        force: bool,
+        mentions: &[Vec<u8>],
+    ) -> Result<Vec<String>, ImageError> {
         let _lock = blobs::lock(&self.root.join("lock"))?;
         let mut images = self.list()?;
         let (idx, tag) = match index::find(&images, reference) {
             Err(ImageError::NotFound { .. }) => {
-                return self.remove_lost(&images, reference, in_use, force);
+                return self.remove_lost(&images, reference, in_use, force, mentions);
             }
             found => found?,
         };
@@ -327,15 +340,18 @@ impl ImageStore {
         Ok(report)
     }
 
-    /// `rmi` of an image whose record is lost: its record goes; so do the
-    /// layers no other image uses, when no other record is lost (whose
-    /// layers they might be). Needs the lock held.
+    /// `rmi` of an image whose record is lost: refused while a container
+    /// uses it (unless forced, as Docker's stopped-container conflict);
+    /// its record goes, and so do the layers nothing else uses or names
+    /// (`mentions`), when no other record is lost (whose layers they
+    /// might be). Needs the lock held.
     fn remove_lost(
         &self,
         images: &[ImageRecord],
         reference: &str,
         in_use: &dyn Fn(&str) -> bool,
         force: bool,
+        mentions: &[Vec<u8>],
     ) -> Result<Vec<String>, ImageError> {
         let not_found = || ImageError::NotFound {
             reference: reference.to_string(),
@@ -346,20 +362,23 @@ impl ImageStore {
             .find(|l| l.answers_to(reference))
             .ok_or_else(not_found)?;
         if in_use(&image.id) && !force {
-            return Err(ImageError::InUse {
-                image: reference.to_string(),
+            let by_id = digest_hex(&image.id).starts_with(digest_hex(reference));
+            return Err(match by_id {
+                true => ImageError::InUseById {
+                    image: reference.to_string(),
+                },
+                false => ImageError::InUse {
+                    image: reference.to_string(),
+                },
             });
         }
         self.index().forget(digest_hex(&image.id))?;
         let mut report = vec![format!("Deleted: {}", image.id)];
         if lost.len() == 1 {
-            let used: std::collections::BTreeSet<&String> =
-                images.iter().flat_map(|im| &im.layers).collect();
-            for layer in self.layer_digests()? {
-                if !used.contains(&layer) {
-                    self.delete_digest(&layer)?;
-                    report.push(format!("Deleted: {layer}"));
-                }
+            let layers = super::orphans::orphans(&self.layer_digests()?, images, mentions);
+            for layer in layers {
+                self.delete_digest(&layer)?;
+                report.push(format!("Deleted: {layer}"));
             }
             self.delete_digest(&image.id)?;
         }

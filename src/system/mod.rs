@@ -88,7 +88,7 @@ fn images(instance: &Instance) -> Vec<Finding> {
 
 /// What may name a layer besides the image records: every container's
 /// config (torn or not) and the build cache.
-fn layer_mentions(root: &Path) -> Vec<Vec<u8>> {
+pub fn layer_mentions(root: &Path) -> Vec<Vec<u8>> {
     let configs = std::fs::read_dir(root.join("containers"))
         .into_iter()
         .flatten()
@@ -109,18 +109,22 @@ fn building(root: &Path) -> bool {
     })
 }
 
-/// None while a build runs: the layers it made are in no image yet.
+/// The layers no image, container or build uses; none while a build
+/// runs (the layers it made are in no image yet).
+fn orphan_digests(instance: &Instance, store: &crate::image::ImageStore) -> Vec<String> {
+    if building(&instance.root) {
+        return Vec::new();
+    }
+    store
+        .orphan_layers(&layer_mentions(&instance.root))
+        .unwrap_or_default()
+}
+
 fn orphan_layers(instance: &Instance) -> Vec<Finding> {
     let Ok(store) = instance.images() else {
         return Vec::new();
     };
-    if building(&instance.root) {
-        return Vec::new();
-    }
-    let layers = store
-        .orphan_layers(&layer_mentions(&instance.root))
-        .unwrap_or_default();
-    layers
+    orphan_digests(instance, &store)
         .into_iter()
         .map(|digest| {
             let path = store.layer_path(&digest);
@@ -128,6 +132,33 @@ fn orphan_layers(instance: &Instance) -> Vec<Finding> {
             finding(Kind::OrphanLayer { digest }, path, problem)
         })
         .collect()
+}
+
+/// Removes the layers no image, container or build uses (`image prune`,
+/// `system prune`, as Docker reclaims them); returns their digests.
+pub fn prune_orphan_layers(instance: &Instance) -> Result<Vec<String>, String> {
+    let store = instance.images().map_err(|e| e.to_string())?;
+    let mentions = layer_mentions(&instance.root);
+    let busy = || building(&instance.root);
+    let mut removed = Vec::new();
+    for digest in orphan_digests(instance, &store) {
+        if store
+            .remove_orphan_layer(&digest, &mentions, &busy)
+            .map_err(|e| e.to_string())?
+        {
+            removed.push(digest);
+        }
+    }
+    Ok(removed)
+}
+
+/// The orphan layers' directories (what `system df` counts as reclaimable).
+pub fn orphan_layer_dirs(instance: &Instance) -> Vec<PathBuf> {
+    let Ok(store) = instance.images() else {
+        return Vec::new();
+    };
+    let digests = orphan_digests(instance, &store);
+    digests.iter().map(|d| store.layer_path(d)).collect()
 }
 
 /// Bridges left by networks no record holds any more.
