@@ -3,6 +3,14 @@
 //! ROOT 8 hex digits of the state root's digest), so a network whose
 //! record and copy are both lost can still have its bridge removed by
 //! `network rm` or `system check --repair` once no container is plugged in.
+//!
+//! Bridges made by earlier versions carry less: `rcorch network NAME`
+//! (before the instance tag) or no alias at all (before aliases), named
+//! `rcorchN` either way. Any rcorch instance in the namespace may have made
+//! them, so one is taken as this root's only when what the root still
+//! holds of a network it cannot read (an unreadable or set-aside record,
+//! `Leftover`) names it: the network's name for the first, the bridge's
+//! name in the record's bytes for the second.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -45,14 +53,57 @@ pub struct HostBridge {
     pub ports: Vec<String>,
 }
 
-/// The bridges whose alias names a network of the instance `tag` names.
-pub fn bridges(links: &[HostLink], tag: &str) -> Vec<HostBridge> {
-    let suffix = format!(" @{tag}");
+/// What a root holds of a network it cannot read: the bytes of its
+/// unreadable or set-aside record (or copy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub network: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Whether `name` is one rcorch gives its bridges (`rcorchN`).
+fn rcorch_bridge_name(name: &str) -> bool {
+    name.strip_prefix("rcorch")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The network of this instance that `link` is the bridge of, if any.
+fn network_of(link: &HostLink, tag: &str, leftovers: &[Leftover]) -> Option<String> {
+    match link.alias.as_deref() {
+        Some(alias) => {
+            let named = alias.strip_prefix(ALIAS_PREFIX)?;
+            match named.rsplit_once(" @") {
+                Some((network, t)) => (t == tag).then(|| network.to_string()),
+                // An alias without a tag: made before tags.
+                None => leftovers
+                    .iter()
+                    .any(|l| l.network == named && rcorch_bridge_name(&link.name))
+                    .then(|| named.to_string()),
+            }
+        }
+        // No alias: made before aliases.
+        None if rcorch_bridge_name(&link.name) => {
+            let spaced = format!("\"bridge\": \"{}\"", link.name);
+            let tight = format!("\"bridge\":\"{}\"", link.name);
+            leftovers
+                .iter()
+                .find(|l| {
+                    let text = String::from_utf8_lossy(&l.bytes);
+                    text.contains(&spaced) || text.contains(&tight)
+                })
+                .map(|l| l.network.clone())
+        }
+        None => None,
+    }
+}
+
+/// The bridges of networks of the instance `tag` names: by their alias,
+/// and older ones by what `leftovers` say of them.
+pub fn bridges(links: &[HostLink], tag: &str, leftovers: &[Leftover]) -> Vec<HostBridge> {
     links
         .iter()
         .filter_map(|l| {
-            let named = l.alias.as_deref()?.strip_prefix(ALIAS_PREFIX)?;
-            let network = named.strip_suffix(&suffix)?;
+            let network = network_of(l, tag, leftovers)?;
             let ports = links
                 .iter()
                 .filter(|p| p.controller == Some(l.index))
@@ -60,7 +111,7 @@ pub fn bridges(links: &[HostLink], tag: &str) -> Vec<HostBridge> {
                 .collect();
             Some(HostBridge {
                 name: l.name.clone(),
-                network: network.to_string(),
+                network,
                 ports,
             })
         })
@@ -90,14 +141,16 @@ pub enum Dropped {
 impl Networks {
     /// Deletes the unclaimed bridges `which` picks, keeping those that
     /// still have ports. Call under the state lock with the state as saved.
+    /// `leftovers`: read before the records were removed.
     pub(super) fn drop_unclaimed(
         &self,
         state: &NetState,
+        leftovers: &[Leftover],
         which: impl Fn(&HostBridge) -> bool,
     ) -> Result<Vec<Dropped>> {
         let mut dropped = Vec::new();
         let tag = instance_tag(&self.root());
-        for bridge in unclaimed(state, bridges(&links()?, &tag), false) {
+        for bridge in unclaimed(state, bridges(&links()?, &tag, leftovers), false) {
             if !which(&bridge) {
                 continue;
             }
@@ -116,7 +169,9 @@ impl Networks {
         let (Ok(state), Ok(links)) = (self.store.read(), links()) else {
             return Vec::new();
         };
-        unclaimed(&state, bridges(&links, &instance_tag(&self.root())), false)
+        let leftovers = self.store.leftovers(&state);
+        let tag = instance_tag(&self.root());
+        unclaimed(&state, bridges(&links, &tag, &leftovers), false)
     }
 
     /// Deletes `bridge` if no record claims it and nothing is plugged in.
@@ -126,7 +181,10 @@ impl Networks {
     ) -> std::result::Result<Vec<Dropped>, super::ops::NetError> {
         let lock = self.store.lock()?;
         let state = self.store.load(&lock)?;
-        Ok(self.drop_unclaimed(&state, |b| b.name == bridge)?)
+        let leftovers = self.store.leftovers(&state);
+        let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.name == bridge)?;
+        reapply(&state)?;
+        Ok(dropped)
     }
 
     /// Deletes the bridges of the lost network `name` just set aside.
@@ -136,8 +194,19 @@ impl Networks {
     ) -> std::result::Result<Vec<Dropped>, super::ops::NetError> {
         let lock = self.store.lock()?;
         let state = self.store.load(&lock)?;
-        Ok(self.drop_unclaimed(&state, |b| b.network == name)?)
+        let leftovers = self.store.leftovers(&state);
+        let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
+        reapply(&state)?;
+        Ok(dropped)
     }
+}
+
+/// Rebuilds the table from `state` alone: a network lost to damage kept
+/// its rules (its ports' DNAT, an internal one's fence) from before, and
+/// its bridge, if kept, is fenced by the rule for bridges no network names.
+pub(super) fn reapply(state: &NetState) -> std::result::Result<(), super::nft::NftError> {
+    let plan = super::nft::RulesetPlan::from_state(state);
+    super::nft::apply(&super::nft::build_ruleset(&plan))
 }
 
 /// Every link of the current network namespace.
@@ -199,7 +268,7 @@ mod tests {
             // Another instance's, in the same namespace.
             link(6, "rcorch3", Some("rcorch network neta @ffffffff"), None),
         ];
-        let found = bridges(&links, "0123abcd");
+        let found = bridges(&links, "0123abcd", &[]);
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].ports, vec!["rcabc_0".to_string()]);
         let mut state = NetState::default();

@@ -312,9 +312,24 @@ pub(super) const ANY_BRIDGE: &str = "rcorch*";
 
 /// Isolation: no forwarding between a network's bridge and any other
 /// rcorch bridge (by wildcard, so a lost network's bridge is fenced too),
-/// none off an internal one.
+/// none off an internal one, and none in or out of an rcorch bridge no
+/// network names: a lost network's rules are gone with its record, so
+/// what an internal one's fence did is kept by this one.
 fn forward_rules(networks: &[NetRules]) -> Vec<Vec<Statement<'static>>> {
     let mut rules = Vec::new();
+    let known = || {
+        let items = networks
+            .iter()
+            .map(|n| nftables::expr::SetItem::Element(string(&n.bridge)));
+        Expression::Named(NamedExpression::Set(items.collect()))
+    };
+    for key in [MetaKey::Iifname, MetaKey::Oifname] {
+        rules.push(vec![
+            eq(meta(key), string(ANY_BRIDGE)),
+            matches(meta(key), Operator::NEQ, known()),
+            Statement::Drop(None),
+        ]);
+    }
     for a in networks {
         for (inner, outer) in [
             (MetaKey::Iifname, MetaKey::Oifname),

@@ -329,9 +329,11 @@ impl Networks {
         if let Some(damage) = state.lost(name).cloned() {
             // Its record says nothing more; the kernel still names its
             // bridge (by alias).
+            let leftovers = self.store.leftovers(&state);
             state.damaged.remove(name);
             self.store.save(&lock, &state)?;
-            let bridges = self.drop_unclaimed(&state, |b| b.network == name)?;
+            let bridges = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
+            super::host_bridges::reapply(&state)?;
             return Ok(RemovedNetwork::Lost { damage, bridges });
         }
         let users: Vec<&str> = state

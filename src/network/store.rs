@@ -185,6 +185,33 @@ impl NetStore {
         Ok(())
     }
 
+    /// The bytes of every record file (or copy, whole or set aside) of a
+    /// network `state` does not hold: what names the bridges of older
+    /// versions (`host_bridges`).
+    pub fn leftovers(&self, state: &NetState) -> Vec<super::host_bridges::Leftover> {
+        let mut found = Vec::new();
+        for dir in ["records", "copies"] {
+            let entries = std::fs::read_dir(self.dir.join(dir)).into_iter().flatten();
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let name = file.strip_suffix(".damaged").unwrap_or(&file);
+                let Some(network) = name.strip_suffix(".json") else {
+                    continue;
+                };
+                if state.networks.contains_key(network) {
+                    continue;
+                }
+                if let Ok(bytes) = std::fs::read(entry.path()) {
+                    found.push(super::host_bridges::Leftover {
+                        network: network.to_string(),
+                        bytes,
+                    });
+                }
+            }
+        }
+        found
+    }
+
     /// Renames a lost network's record `*.damaged` (`system check --repair`).
     pub fn set_aside(&self, _lock: &StateLock, name: &str) -> Result<(), StoreError> {
         let path = self.records.path(name);
