@@ -285,4 +285,39 @@ mod tests {
         );
         assert_eq!(names(unclaimed(&state, found, false)), ["rcorch2"]);
     }
+
+    /// Bridges of earlier versions are this root's only when what it
+    /// holds of a lost network names them; any other stays.
+    #[test]
+    fn older_bridges_are_taken_only_on_the_roots_own_evidence() {
+        let links = [
+            // Before the instance tag.
+            link(1, "rcorch1", Some("rcorch network neta"), None),
+            // Before aliases.
+            link(2, "rcorch2", None, None),
+            // Neither named by a leftover, nor rcorch's name.
+            link(3, "rcorch3", Some("rcorch network other"), None),
+            link(4, "rcorch4", None, None),
+            link(5, "br0", Some("rcorch network neta"), None),
+            link(6, "rcorchx", None, None),
+        ];
+        let leftovers = [
+            Leftover {
+                network: "neta".into(),
+                bytes: b"{\"network\": ".to_vec(),
+            },
+            Leftover {
+                network: "netb".into(),
+                bytes: b"{\"network\": {\"name\": \"netb\", \"bridge\": \"rcorch2\", \"sub"
+                    .to_vec(),
+            },
+        ];
+        let found: Vec<(String, String)> = bridges(&links, "0123abcd", &leftovers)
+            .into_iter()
+            .map(|b| (b.name, b.network))
+            .collect();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(found, [pair("rcorch1", "neta"), pair("rcorch2", "netb")]);
+        assert!(bridges(&links, "0123abcd", &[]).is_empty());
+    }
 }
