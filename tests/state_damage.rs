@@ -18,6 +18,8 @@ enum Damage {
     Garbage,
     Empty,
     Missing,
+    /// A directory where the file should be.
+    Directory,
 }
 
 fn damage(path: &std::path::Path, how: Damage) {
@@ -27,6 +29,10 @@ fn damage(path: &std::path::Path, how: Damage) {
         Damage::Garbage => fs::write(path, b"\x00\x01not json\xff").unwrap(),
         Damage::Empty => fs::write(path, b"").unwrap(),
         Damage::Missing => fs::remove_file(path).unwrap(),
+        Damage::Directory => {
+            fs::remove_file(path).unwrap();
+            fs::create_dir(path).unwrap();
+        }
     }
 }
 
@@ -41,7 +47,7 @@ const KINDS: [Damage; 4] = [
 fn a_damaged_container_record_blocks_nothing_and_is_removable() {
     let Some(env) = TestEnv::new() else { return };
     for file in ["config.json", "state.json"] {
-        for how in KINDS {
+        for how in KINDS.into_iter().chain([Damage::Directory]) {
             let case = format!("{file} {how:?}");
             let healthy = env.run_detached(&[], &["sleep", "30"]);
             let broken = env.run_detached(&[], &["sleep", "30"]);

@@ -91,3 +91,76 @@ fn check_reports_every_damaged_record_and_repair_puts_each_right() {
     );
     assert_eq!(env.rcorch(&["images"]).code, 0);
 }
+
+/// A directory where a record's file should be (a volume's metadata, an
+/// image record and its copy, a network record and its copy), and a
+/// volume's metadata gone from beside its data: each is that record's
+/// damage alone, reported by check and put right by --repair.
+#[test]
+fn a_directory_in_place_of_a_record_blocks_nothing_and_is_repaired() {
+    let Some(env) = TestEnv::new() else { return };
+    for v in ["keep", "dir", "bare"] {
+        env.rcorch(&["volume", "create", v]).ok();
+    }
+    env.rcorch(&["network", "create", "neta"]).ok();
+    env.rcorch(&["network", "create", "netb"]).ok();
+    env.rcorch(&["tag", "busybox", "other:1"]).ok();
+    let content = env.scratch.join("x");
+    fs::create_dir_all(&content).unwrap();
+    fs::write(content.join("f"), b"x").unwrap();
+    let tar = env.scratch.join("x.tar");
+    let made = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&content)
+        .args(["-cf", tar.to_str().unwrap(), "."])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let id = env.rcorch(&["import", tar.to_str().unwrap(), "x:1"]).ok();
+    let hex = id.trim().trim_start_matches("sha256:").to_string();
+    let to_dir = |path: std::path::PathBuf| {
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        path
+    };
+    let shown = [
+        to_dir(env.root.join("volumes/dir/meta.json")),
+        to_dir(env.root.join(format!("images/records/{hex}.json"))),
+        to_dir(env.root.join("networks/records/neta.json")),
+    ];
+    to_dir(env.root.join(format!("images/copies/{hex}.json")));
+    to_dir(env.root.join("networks/copies/neta.json"));
+    fs::remove_file(env.root.join("volumes/bare/meta.json")).unwrap();
+
+    let volumes = env.rcorch(&["volume", "ls", "-q"]);
+    assert_eq!(volumes.code, 0, "{volumes:?}");
+    assert_eq!(volumes.stdout.trim(), "keep", "{volumes:?}");
+    let images = env.rcorch(&["images", "--format", "{{.Repository}}"]);
+    assert_eq!(images.code, 0, "{images:?}");
+    assert!(images.stdout.contains("other"), "{images:?}");
+    let nets = env.rcorch(&["network", "ls"]);
+    assert_eq!(nets.code, 0, "{nets:?}");
+    assert!(nets.stdout.contains("netb"), "{nets:?}");
+    let run = env.rcorch(&["run", "--rm", "--network", "none", "other:1", "true"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let check = env.rcorch(&["system", "check"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    for path in &shown {
+        let path = path.display().to_string();
+        assert_eq!(check.stdout.matches(&path).count(), 1, "{path}: {check:?}");
+    }
+    assert!(check.stdout.contains("volumes/bare/meta.json"), "{check:?}");
+    let repair = env.rcorch(&["system", "check", "--repair"]);
+    assert_eq!(repair.code, 0, "{repair:?}");
+    assert_eq!(env.rcorch(&["system", "check"]).code, 0);
+    let volumes = env.rcorch(&["volume", "ls", "-q"]).ok();
+    assert_eq!(
+        volumes.split_whitespace().collect::<Vec<_>>(),
+        ["bare", "dir", "keep"]
+    );
+    for v in ["keep", "dir", "bare"] {
+        env.rcorch(&["volume", "rm", v]).ok();
+    }
+    env.rcorch(&["network", "rm", "netb"]).ok();
+}

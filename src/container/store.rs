@@ -339,6 +339,11 @@ fn read_record<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     match fs::read(path) {
         Ok(bytes) => parse_record(&bytes).map_err(unreadable),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(unreadable(Problem::Missing)),
+        // Damage too (not a passing I/O error): `rm -f` and the repair
+        // remove it like any unreadable record.
+        Err(e) if e.kind() == io::ErrorKind::IsADirectory => Err(unreadable(Problem::Garbage(
+            "a directory where the file should be".into(),
+        ))),
         Err(e) => Err(io_err(path)(e)),
     }
 }

@@ -78,6 +78,10 @@ pub struct Records {
     copies: PathBuf,
 }
 
+/// A directory where a record's file should be is damage to that record
+/// (set aside by the repair), never an error that hides the others.
+const DIRECTORY: &str = "a directory where the file should be";
+
 fn read(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
@@ -156,17 +160,21 @@ impl Records {
     /// is there: a removal deletes the copy first.
     pub fn load<T: DeserializeOwned>(&self, name: &str) -> io::Result<(Option<T>, Option<Damage>)> {
         let path = self.path(name);
-        let problem = match read(&path)? {
-            Some(bytes) => match parse_record::<T>(&bytes) {
+        let problem = match read(&path) {
+            Ok(Some(bytes)) => match parse_record::<T>(&bytes) {
                 Ok(value) => return Ok((Some(value), None)),
                 Err(problem) => problem,
             },
-            None => Problem::Missing,
+            Ok(None) => Problem::Missing,
+            Err(e) if e.kind() == io::ErrorKind::IsADirectory => Problem::Garbage(DIRECTORY.into()),
+            Err(e) => return Err(e),
         };
-        let copy = match read(&self.copy_path(name))? {
-            Some(bytes) => parse_record::<T>(&bytes).ok(),
-            None if problem == Problem::Missing => return Ok((None, None)),
-            None => None,
+        let copy = match read(&self.copy_path(name)) {
+            Ok(Some(bytes)) => parse_record::<T>(&bytes).ok(),
+            Ok(None) if problem == Problem::Missing => return Ok((None, None)),
+            Ok(None) => None,
+            Err(e) if e.kind() == io::ErrorKind::IsADirectory => None,
+            Err(e) => return Err(e),
         };
         let damage = Damage {
             path,

@@ -77,3 +77,22 @@ fn a_write_leaves_alone_a_file_that_already_holds_the_bytes() {
     r.write("a", b"{}").unwrap();
     assert_eq!(std::fs::metadata(r.path("a")).unwrap().ino(), before);
 }
+
+#[test]
+fn a_directory_in_place_of_a_record_is_its_damage_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = records(dir.path());
+    r.write("a", br#"{"n":1}"#).unwrap();
+    r.write("b", br#"{"n":2}"#).unwrap();
+    for path in [r.path("a"), r.copy_path("a")] {
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+    }
+    let scan = r.scan::<serde_json::Value>().unwrap();
+    assert_eq!(scan.records.len(), 1);
+    assert_eq!(scan.records["b"]["n"], 2);
+    assert!(scan.damaged["a"].problem.contains("directory"));
+    assert_eq!(scan.lost().count(), 1);
+    r.set_aside("a").unwrap();
+    assert!(r.scan::<serde_json::Value>().unwrap().damaged.is_empty());
+}

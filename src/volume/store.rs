@@ -138,6 +138,10 @@ impl VolumeStore {
     /// data directory is what matters; labels are lost.
     pub fn restore_meta(&self, name: &str, now: &str) -> Result<()> {
         let dir = self.volume_dir(name);
+        let meta = dir.join(META);
+        if meta.is_dir() {
+            fs::remove_dir_all(&meta).map_err(io_err(&meta))?;
+        }
         let volume = Volume {
             name: name.to_string(),
             driver: super::DRIVER.to_string(),
@@ -161,14 +165,24 @@ impl VolumeStore {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
+            let meta = self.volume_dir(&name).join(META);
             match self.get(&name) {
                 Ok(v) => volumes.push(v),
+                // Its data without its metadata: a create renames both in
+                // at once, so this is damage, not a killed create.
+                Err(VolumeError::NotFound { .. })
+                    if valid_name(&name) && self.volume_dir(&name).join(DATA).is_dir() =>
+                {
+                    damaged.push((name, meta, "missing".to_string()))
+                }
                 // Staging or removal leftovers, or a killed create.
                 Err(VolumeError::NotFound { .. }) => {}
                 Err(VolumeError::Corrupt { path, source }) => {
                     damaged.push((name, path, source.to_string()))
                 }
-                Err(e) => return Err(e),
+                // A directory where the file should be, an I/O error: this
+                // volume's, never the others'.
+                Err(e) => damaged.push((name, meta, e.to_string())),
             }
         }
         volumes.sort_by(|a, b| a.name.cmp(&b.name));
