@@ -6,14 +6,19 @@
 # binaries, the busybox image and the few host tools the tests call. It
 # needs no network at run time; downloads are cached in $RCORCH_GUEST_CACHE.
 #
-# Usage: scripts/v2-guest.sh [--tests "NAME..."] [--filter PATTERN]
-#                            [--timeout SECS] [--keep-log FILE]
+# Usage: scripts/v2-guest.sh [--init busybox|systemd] [--tests "NAME..."]
+#                            [--filter PATTERN] [--timeout SECS] [--keep-log FILE]
+#   --init     the guest's PID 1: a busybox script (default), or this host's
+#              systemd, which then runs the tests from a unit of its own
+#              (for the systemd cgroup driver); its default tests: $SYSTEMD_TESTS
 #   --tests    test targets (tests/NAME.rs) to run; default: $DEFAULT_TESTS
 #   --filter   passed to each test binary (a test-name substring)
 #   --timeout  whole guest run, seconds (default 2400)
 # Env: RCORCH_GUEST_CACHE (default /var/cache/rcorch-guest),
 #      RCORCH_TEST_BUSYBOX_TAR (default rootfs-tools/out/busybox.tar, built if absent),
-#      RCORCH_GUEST_ACCEL (kvm|tcg; default: kvm when it works, else tcg).
+#      RCORCH_GUEST_ACCEL (kvm|tcg; default: kvm when it works, else tcg),
+#      RCORCH_GUEST_PROFILE (release|debug; default release): the cargo
+#      profile rcorch and the test binaries are built with.
 # Exit: 0 when every test binary passed in the guest, 1 otherwise.
 set -euo pipefail
 exec </dev/null
@@ -22,7 +27,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 DEFAULT_TESTS="cgroup_v2_delegation cgroups_root run_limits run_lifecycle network_root project_lifecycle"
-tests=$DEFAULT_TESTS
+SYSTEMD_TESTS="cgroup_systemd_root"
+tests=""
+init=busybox
 filter=""
 timeout_secs=2400
 keep_log=""
@@ -33,6 +40,7 @@ say() { echo "v2-guest.sh: $*" >&2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
+        --init) init="${2:?--init needs a value}"; shift 2 ;;
         --tests) tests="${2:?--tests needs a value}"; shift 2 ;;
         --filter) filter="${2:?--filter needs a value}"; shift 2 ;;
         --timeout) timeout_secs="${2:?--timeout needs a value}"; shift 2 ;;
@@ -41,6 +49,21 @@ while [ $# -gt 0 ]; do
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
+
+case "$init" in
+    busybox) tests=${tests:-$DEFAULT_TESTS} ;;
+    systemd)
+        tests=${tests:-$SYSTEMD_TESTS}
+        [ -x /lib/systemd/systemd ] || die "--init systemd needs systemd installed here (/lib/systemd/systemd)"
+        ;;
+    *) die "--init must be busybox or systemd, not $init" ;;
+esac
+profile=${RCORCH_GUEST_PROFILE:-release}
+case "$profile" in
+    release) cargo_profile=(--release) ;;
+    debug) cargo_profile=() ;;
+    *) die "RCORCH_GUEST_PROFILE must be release or debug, not $profile" ;;
+esac
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it builds an initramfs with root-owned files)"
 
@@ -78,11 +101,11 @@ kdir="$cache/kernel"
 vmlinuz="$kdir/boot/vmlinuz-$kver"
 
 # --- what runs inside --------------------------------------------------------
-say "building rcorch and the test binaries (release)"
-cargo build --release --quiet
+say "building rcorch and the test binaries ($profile)"
+cargo build "${cargo_profile[@]}" --quiet --bin rcorch
 test_args=()
 for t in $tests; do test_args+=(--test "$t"); done
-bins_json=$(cargo test --release --no-run --message-format=json --quiet "${test_args[@]}")
+bins_json=$(cargo test "${cargo_profile[@]}" --no-run --message-format=json --quiet "${test_args[@]}")
 busybox_tar=${RCORCH_TEST_BUSYBOX_TAR:-$repo/rootfs-tools/out/busybox.tar}
 [ -f "$busybox_tar" ] || rootfs-tools/busybox.sh --output "$busybox_tar" >/dev/null
 
@@ -111,7 +134,7 @@ for tool in unshare nft nsenter mount umount bash ip jq; do
     copy_with_libs "$(command -v "$tool")"
 done
 # The tests find rcorch at the absolute path they were built with.
-copy_with_libs "$repo/target/release/rcorch"
+copy_with_libs "$repo/target/$profile/rcorch"
 cp "$busybox_tar" "$init_root/busybox.tar"
 
 run_list=""
@@ -122,6 +145,11 @@ for t in $tests; do
     copy_with_libs "$exe" "/tests/$t"
     run_list="$run_list $t"
 done
+
+# Debug binaries carry hundreds of MB of debug info the guest has no use for.
+if [ "$profile" = debug ]; then
+    strip --strip-debug "$init_root$repo/target/debug/rcorch" "$init_root"/tests/*
+fi
 
 # Kernel modules rcorch needs (overlay, veth, bridge, nftables NAT/LB),
 # with their dependencies, in load order.
@@ -138,6 +166,54 @@ for m in "${mods[@]}"; do
             echo "$rel" >>"$init_root/modules.list"
         done
 done
+
+# The systemd guest: this host's systemd as PID 1 with its unit files, and
+# a target of ours whose service runs the tests and powers off.
+if [ "$init" = systemd ]; then
+    copy_with_libs /lib/systemd/systemd
+    copy_with_libs "$(command -v systemctl)"
+    mkdir -p "$init_root/usr/lib/systemd" "$init_root/etc/systemd/system"
+    cp -a /usr/lib/systemd/system "$init_root/usr/lib/systemd/"
+    tr -d '-' </proc/sys/kernel/random/uuid >"$init_root/etc/machine-id"
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+        >"$init_root/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$init_root/etc/group"
+    cp -L /etc/os-release "$init_root/etc/os-release" 2>/dev/null || true
+    cat >"$init_root/etc/systemd/system/rcorch-guest.target" <<'UNIT'
+[Unit]
+Description=rcorch guest tests
+DefaultDependencies=no
+Wants=rcorch-guest-tests.service
+UNIT
+    cat >"$init_root/etc/systemd/system/rcorch-guest-tests.service" <<'UNIT'
+[Unit]
+Description=rcorch's tests under systemd
+DefaultDependencies=no
+[Service]
+Type=oneshot
+ExecStart=/run-tests
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+UNIT
+fi
+
+# The tests, run by stage 2 (busybox init) or by systemd's unit.
+cat >"$init_root/run-tests" <<EOF
+#!/bin/busybox sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export RCORCH_TEST_BUSYBOX_TAR=/busybox.tar HOME=/root
+echo "@@GUEST cgroup: \$(stat -f -c %T /sys/fs/cgroup) controllers: \$(cat /sys/fs/cgroup/cgroup.controllers) pid1: \$(cat /proc/1/comm)"
+cd /tmp
+for t in $run_list; do
+    echo "@@GUEST begin \$t"
+    /tests/\$t --test-threads=1 $filter 2>&1
+    echo "@@GUEST end \$t rc=\$?"
+done
+echo "@@GUEST done"
+poweroff -f
+EOF
+chmod +x "$init_root/run-tests"
 
 # Stage 1: pivot_root (which every container start calls) refuses the
 # initramfs root, so copy everything into a tmpfs and switch_root there.
@@ -171,17 +247,21 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 while read -r ko; do insmod "\$ko" 2>/dev/null; done </modules.list
 ip link set lo up
 echo 1 >/proc/sys/net/ipv4/ip_forward
-echo "@@GUEST cgroup: \$(stat -f -c %T /sys/fs/cgroup) controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)"
-export RCORCH_TEST_BUSYBOX_TAR=/busybox.tar HOME=/root
-cd /tmp
-for t in $run_list; do
-    echo "@@GUEST begin \$t"
-    /tests/\$t --test-threads=1 $filter 2>&1
-    echo "@@GUEST end \$t rc=\$?"
-done
-echo "@@GUEST done"
-poweroff -f
+exec /run-tests
 EOF
+if [ "$init" = systemd ]; then
+    # systemd mounts /proc, /sys, /dev, /run and cgroup2 itself.
+    cat >"$init_root/stage2" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+while read -r ko; do insmod "$ko" 2>/dev/null; done </modules.list
+echo 1 >/proc/sys/net/ipv4/ip_forward
+umount /proc
+exec /lib/systemd/systemd
+EOF
+fi
 chmod +x "$init_root/stage2"
 chmod +x "$init_root/init"
 
@@ -206,12 +286,16 @@ case "$accel" in
     *) die "RCORCH_GUEST_ACCEL must be kvm or tcg, not $accel" ;;
 esac
 
+init_args=""
+if [ "$init" = systemd ]; then
+    init_args=" systemd.unit=rcorch-guest.target systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
+fi
 log="$work/console.log"
-say "booting the guest ($accel), at most ${timeout_secs}s; tests:$run_list"
+say "booting the guest ($accel, init $init), at most ${timeout_secs}s; tests:$run_list"
 set +e
 timeout "$timeout_secs" qemu-system-x86_64 "${qemu_accel[@]}" -smp 2 -m 3072 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$initrd" -nic none \
-    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3 cgroup_no_v1=all" >"$log" 2>&1
+    -append "console=ttyS0 panic=-1 rdinit=/init quiet loglevel=3 cgroup_no_v1=all$init_args" >"$log" 2>&1
 qemu_rc=$?
 set -e
 [ -n "$keep_log" ] && cp "$log" "$keep_log"

@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::cgroups::{self, CgroupError, CgroupManager, Layout};
 use crate::container::store::{ContainerStore, StoreError};
+use crate::container::ContainerConfig;
 use crate::image::{ImageError, ImageStore};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/rcorch";
@@ -32,6 +33,9 @@ pub enum InstanceError {
 pub struct Instance {
     pub root: PathBuf,
     pub cgroup_parent: String,
+    /// Who makes new containers' cgroups (`--cgroup-manager`); existing
+    /// containers keep the one in their record.
+    pub cgroup_manager: cgroups::systemd::Driver,
     pub containers: ContainerStore,
 }
 
@@ -49,6 +53,7 @@ impl Instance {
             containers: ContainerStore::open(&root)?,
             root,
             cgroup_parent: cgroup_parent.to_string(),
+            cgroup_manager: cgroups::systemd::Driver::Cgroupfs,
         })
     }
 
@@ -60,8 +65,23 @@ impl Instance {
         Ok(cgroups::layout::detect(Path::new(MOUNTINFO))?)
     }
 
-    /// The cgroup of container `id`, under the parent it was created with.
+    /// The cgroup of container `id` made by cgroupfs under `parent` (a
+    /// leftover whose record is gone).
     pub fn cgroup(&self, parent: &str, id: &str) -> Result<Box<dyn CgroupManager>, InstanceError> {
         Ok(cgroups::manager_for(&self.cgroup_layout()?, parent, id)?)
+    }
+
+    /// A container's cgroup, made by the manager and under the parent its
+    /// record names.
+    pub fn container_cgroup(
+        &self,
+        config: &ContainerConfig,
+    ) -> Result<Box<dyn CgroupManager>, InstanceError> {
+        Ok(cgroups::container_manager(
+            &self.cgroup_layout()?,
+            config.cgroup_manager,
+            &config.cgroup_parent,
+            &config.id,
+        )?)
     }
 }

@@ -9,6 +9,7 @@ pub mod freezer;
 mod fsio;
 pub mod layout;
 pub mod stats;
+pub mod systemd;
 pub mod tuning;
 pub mod update_plan;
 pub mod usage;
@@ -95,6 +96,9 @@ pub enum CgroupError {
         dir: PathBuf,
         hint: &'static str,
     },
+    /// The systemd driver: naming, D-Bus or the scope's job.
+    #[error(transparent)]
+    Systemd(#[from] systemd::SystemdError),
     /// Some cgroup directories could not be removed (best-effort teardown).
     #[error("removing cgroup directories failed: {}", RemoveFailure::join(.failures))]
     Remove { failures: Vec<RemoveFailure> },
@@ -179,6 +183,17 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     /// Creates the cgroup (and its parents) in the controllers we need, then
     /// writes `limits`. Idempotent: an existing cgroup is reused.
     fn apply_limits(&self, limits: &Limits) -> Result<()>;
+    /// Whether the cgroup is made around the container's process, which
+    /// then waits for [`enter`](CgroupManager::enter) before its setup.
+    fn needs_pid(&self) -> bool {
+        false
+    }
+    /// Puts `pid` (the container's process, not yet set up) into the
+    /// cgroup: systemd creates a scope around it. cgroupfs: nothing to do,
+    /// the process joins by itself through [`procs_files`](CgroupManager::procs_files).
+    fn enter(&self, _pid: i32) -> Result<()> {
+        Ok(())
+    }
     /// Sets which devices the container may use, once, before it starts
     /// (v1: the devices controller; v2: an eBPF program on the cgroup).
     fn set_devices(&self, access: &devices::DeviceAccess) -> Result<()>;
@@ -214,6 +229,33 @@ pub fn manager_for(layout: &Layout, parent: &str, name: &str) -> Result<Box<dyn 
         Layout::V1 { mounts } => Box::new(v1::V1Manager::new(mounts, &relative)?),
         Layout::V2 { root } => Box::new(v2::V2Manager::new(root, &relative)),
     })
+}
+
+/// The cgroup of container `id` made by `driver`: `parent/id` with
+/// cgroupfs; with systemd, the scope `rcorch-<id>.scope` in the slice
+/// `parent` names (see [`systemd::naming::slice_for_parent`]).
+pub fn container_manager(
+    layout: &Layout,
+    driver: systemd::Driver,
+    parent: &str,
+    id: &str,
+) -> Result<Box<dyn CgroupManager>> {
+    match driver {
+        systemd::Driver::Cgroupfs => manager_for(layout, parent, id),
+        systemd::Driver::Systemd => Ok(Box::new(systemd::SystemdManager::new(layout, parent, id)?)),
+    }
+}
+
+/// The path of container `id`'s cgroup below each hierarchy's root, as
+/// `/proc/PID/cgroup` shows it ("/rcorch/<id>", "/rcorch.slice/rcorch-<id>.scope").
+pub fn container_path(driver: systemd::Driver, parent: &str, id: &str) -> String {
+    match driver {
+        systemd::Driver::Cgroupfs => format!("/{}/{id}", parent.trim_matches('/')),
+        systemd::Driver::Systemd => match systemd::naming::scope_path(parent, id) {
+            Ok(path) => format!("/{path}"),
+            Err(_) => format!("/{}/{}", parent, systemd::naming::scope_unit(id)),
+        },
+    }
 }
 
 /// The manager of the cgroup at `path` ("/a/b/c", relative to each

@@ -97,9 +97,7 @@ pub fn top_of(instance: &Instance, container: &str, ps_options: &[String]) -> Cl
     if observed_status(&r.state) != Status::Running {
         return Err(format!("container {} is not running", r.config.name).into());
     }
-    let pids = instance
-        .cgroup(&r.config.cgroup_parent, &r.config.id)?
-        .pids()?;
+    let pids = instance.container_cgroup(&r.config)?.pids()?;
     let options = match ps_options {
         [] => vec!["-ef".to_string()],
         given => given.to_vec(),

@@ -183,6 +183,8 @@ pub fn container_json(r: &Record, net: &NetState, image: Option<&ImageConfig>) -
             "Dead": false,
             "Pid": if running { s.pid.unwrap_or(0) } else { 0 },
             "MonitorPid": s.monitor_pid,
+            // podman's: where the container's cgroup is, for either manager.
+            "CgroupPath": crate::cgroups::container_path(c.cgroup_manager, &c.cgroup_parent, &c.id),
             "ExitCode": s.exit_code.unwrap_or(0),
             "Error": s.error.clone().unwrap_or_default(),
             "StartedAt": s.started_at,
@@ -302,6 +304,7 @@ fn host_config_json(c: &ContainerConfig) -> Value {
         "CpuQuota": c.limits.cpu.map(|q| q.quota_us).unwrap_or(0),
         "PidsLimit": c.limits.pids,
         "CgroupParent": c.cgroup_parent,
+        "CgroupManager": c.cgroup_manager.name(),
         "LogConfig": log_config_json(&c.log),
     })
 }

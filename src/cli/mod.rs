@@ -65,6 +65,16 @@ pub struct Cli {
     /// Parent cgroup (relative to each hierarchy's root) for containers.
     #[arg(long, global = true, env = "RCORCH_CGROUP_PARENT", default_value = DEFAULT_CGROUP_PARENT)]
     cgroup_parent: String,
+    /// Who makes containers' cgroups: cgroupfs (rcorch writes them) or systemd
+    /// (a transient scope per container, through D-Bus). Default: systemd
+    /// where it is PID 1 and reachable, else cgroupfs.
+    #[arg(
+        long,
+        global = true,
+        env = "RCORCH_CGROUP_MANAGER",
+        value_name = "cgroupfs|systemd"
+    )]
+    cgroup_manager: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -377,7 +387,10 @@ fn dispatch(cli: Cli) -> CliResult {
             return build::check_only(&cli.root, args);
         }
     }
-    let instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
+    let mut instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
+    let systemd = crate::cgroups::systemd::observe(std::path::Path::new("/run"));
+    instance.cgroup_manager =
+        crate::cgroups::systemd::choose(cli.cgroup_manager.as_deref(), systemd)?;
     if !matches!(cli.command, Command::DnsServe | Command::Supervise(_)) {
         // Before anything reads a container: one whose monitor died is
         // finished now, so every command sees (and reports) the truth.

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::format::{self, field, Listing};
 use super::images::human_size;
 use super::CliResult;
+use crate::cgroups::systemd::Driver;
 use crate::cgroups::Stats;
 use crate::container::Status;
 use crate::instance::Instance;
@@ -53,14 +54,16 @@ struct Sample {
     block: Option<(u64, u64)>,
 }
 
-/// A running container to sample: id, name, cgroup parent, PID 1.
-type Target = (String, String, String, i32);
+/// A running container to sample: id, name, its cgroup's manager and
+/// parent, PID 1.
+type Target = (String, String, (Driver, String), i32);
 
 fn sample(instance: &Instance, targets: &[Target]) -> Vec<Sample> {
     targets
         .iter()
-        .filter_map(|(id, name, parent, pid)| {
-            let cgroup = instance.cgroup(parent, id).ok()?;
+        .filter_map(|(id, name, (driver, parent), pid)| {
+            let layout = instance.cgroup_layout().ok()?;
+            let cgroup = crate::cgroups::container_manager(&layout, *driver, parent, id).ok()?;
             let stats = cgroup.stats().ok()?;
             let block = cgroup
                 .usage()
@@ -167,7 +170,7 @@ fn targets(instance: &Instance, named: &[String]) -> Result<Vec<Target>, super::
             targets.push((
                 r.config.id.clone(),
                 r.config.name.clone(),
-                r.config.cgroup_parent.clone(),
+                (r.config.cgroup_manager, r.config.cgroup_parent.clone()),
                 r.state.pid.unwrap_or(0),
             ));
         }

@@ -95,6 +95,8 @@ pub struct HostFacts<'a> {
     pub cpus: usize,
     pub lookup_env: &'a dyn Fn(&str) -> Option<String>,
     pub cgroup_parent: &'a str,
+    /// Who makes the container's cgroup (`--cgroup-manager`).
+    pub cgroup_manager: crate::cgroups::systemd::Driver,
     pub now: String,
 }
 
@@ -104,6 +106,9 @@ pub enum BuildError {
     Health(#[from] super::health::HealthError),
     #[error(transparent)]
     Limit(#[from] ConvertError),
+    /// A `--cgroup-parent` the systemd driver cannot use.
+    #[error(transparent)]
+    CgroupParent(#[from] crate::cgroups::systemd::SystemdError),
     #[error("invalid container name \"{0}\": use letters, digits, '_', '.' and '-', starting with a letter or digit")]
     Name(String),
     #[error("no command given and image {0} has no Cmd or Entrypoint: add a command after the image name")]
@@ -273,7 +278,8 @@ pub fn build_config(
             .collect::<Result<_>>()?,
         created: host.now.clone(),
         layers: image.layers.clone(),
-        cgroup_parent: host.cgroup_parent.to_string(),
+        cgroup_parent: cgroup_parent(host)?,
+        cgroup_manager: host.cgroup_manager,
         files: req.files.clone(),
         restart,
         extras,
@@ -284,6 +290,16 @@ pub fn build_config(
 }
 
 /// Docker refuses a restart policy with `--rm`, as the exit removes it.
+/// The parent recorded for the container: the cgroupfs path as given, or
+/// the slice the systemd driver puts its scope in.
+fn cgroup_parent(host: &HostFacts) -> Result<String> {
+    use crate::cgroups::systemd::{naming, Driver};
+    Ok(match host.cgroup_manager {
+        Driver::Cgroupfs => host.cgroup_parent.to_string(),
+        Driver::Systemd => naming::slice_for_parent(host.cgroup_parent)?,
+    })
+}
+
 fn restart_policy(req: &RunRequest) -> Result<super::restart::RestartPolicy> {
     let Some(value) = req.restart.as_deref() else {
         return Ok(Default::default());

@@ -60,6 +60,13 @@ pub struct ContainerConfig {
     pub layers: Vec<PathBuf>,
     /// Relative cgroup path below each controller's root, e.g. "rcorch/<id>".
     pub cgroup_parent: String,
+    /// Who made the cgroup: rcorch on cgroupfs (records without the field)
+    /// or systemd (a scope in the slice `cgroup_parent` then names).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::cgroups::systemd::Driver::is_cgroupfs"
+    )]
+    pub cgroup_manager: crate::cgroups::systemd::Driver,
     /// Secrets and configs: copied into the container's directory at
     /// creation, bind-mounted read-only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

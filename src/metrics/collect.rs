@@ -36,14 +36,15 @@ pub fn container_families(instance: &Instance, wanted: impl Fn(&Record) -> bool)
 /// One container's sample; `None` if its cgroup is gone (it just exited).
 fn sample(layout: &Layout, r: &Record, root_device: &str) -> Option<ContainerSample> {
     let c = &r.config;
-    let cgroup = cgroups::manager_for(layout, &c.cgroup_parent, &c.id).ok()?;
+    let cgroup =
+        cgroups::container_manager(layout, c.cgroup_manager, &c.cgroup_parent, &c.id).ok()?;
     let usage = cgroup.usage().ok()?;
     let disk = disk_bytes(&usage, cgroup.as_ref(), root_device);
     Some(ContainerSample {
         id: c.id.clone(),
         name: c.name.clone(),
         image: c.image.clone(),
-        cgroup: format!("/{}/{}", c.cgroup_parent.trim_matches('/'), c.id),
+        cgroup: cgroups::container_path(c.cgroup_manager, &c.cgroup_parent, &c.id),
         labels: c.labels.clone(),
         started_at: r
             .state

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::replicas::replica_labels;
 use super::translate::{ProjectRecord, ServiceRecord};
+use crate::cgroups::systemd::Driver;
 use crate::cgroups::{self, Layout};
 use crate::container::store::Record;
 use crate::container::Status;
@@ -68,6 +69,7 @@ impl Default for Autoscaler {
 struct Replica<'r> {
     id: &'r str,
     cgroup_parent: &'r str,
+    cgroup_manager: Driver,
     pid: Option<i32>,
 }
 
@@ -132,7 +134,11 @@ impl Autoscaler {
         let samples: BTreeMap<String, CpuSample> = replicas
             .iter()
             .filter_map(|r| {
-                let usage_ns = read_cpu_ns(self.layout.as_ref()?, r.cgroup_parent, r.id)?;
+                let usage_ns = read_cpu_ns(
+                    self.layout.as_ref()?,
+                    (r.cgroup_manager, r.cgroup_parent),
+                    r.id,
+                )?;
                 Some((r.id.to_string(), CpuSample { at: now, usage_ns }))
             })
             .collect();
@@ -182,14 +188,15 @@ fn running_replicas<'r>(
         .map(|r| Replica {
             id: &r.config.id,
             cgroup_parent: &r.config.cgroup_parent,
+            cgroup_manager: r.config.cgroup_manager,
             pid: r.state.pid,
         })
         .collect()
 }
 
 /// A container cgroup's cumulative CPU time (ns), as `rcorch stats` reads it.
-pub fn read_cpu_ns(layout: &Layout, parent: &str, id: &str) -> Option<u64> {
-    let manager = cgroups::manager_for(layout, parent, id).ok()?;
+pub fn read_cpu_ns(layout: &Layout, (driver, parent): (Driver, &str), id: &str) -> Option<u64> {
+    let manager = cgroups::container_manager(layout, driver, parent, id).ok()?;
     manager.stats().ok().map(|s| s.cpu_usage_ns)
 }
 

@@ -5,6 +5,7 @@ use std::fs;
 use std::time::Duration;
 
 use super::*;
+use crate::cgroups::systemd::Driver;
 use crate::cgroups::Controller;
 use crate::supervisor::autoscale_policy::AutoscalePolicy;
 
@@ -65,7 +66,7 @@ fn v2(root: &Path, usage_usec: u64) -> Layout {
 fn sample(layout: &Layout, ms: u64) -> CpuSample {
     CpuSample {
         at: Time::from_millis(ms),
-        usage_ns: read_cpu_ns(layout, "rcorch", "web").expect("cpu counter"),
+        usage_ns: read_cpu_ns(layout, (Driver::Cgroupfs, "rcorch"), "web").expect("cpu counter"),
     }
 }
 
@@ -82,7 +83,10 @@ fn cpu_counters_on_v1_hybrid_and_v2() {
     let after = sample(&v2(tmp.path(), 2_500_000), 2_000);
     assert_eq!(cpu_rate(before, after), Some(0.25));
 
-    assert_eq!(read_cpu_ns(&v2(tmp.path(), 1), "rcorch", "gone"), None);
+    assert_eq!(
+        read_cpu_ns(&v2(tmp.path(), 1), (Driver::Cgroupfs, "rcorch"), "gone"),
+        None
+    );
 }
 
 #[test]

@@ -244,6 +244,8 @@ pub fn ensure_supervisor(instance: &Instance, name: &str, exe: &Path) -> Result<
         .arg(&instance.root)
         .arg("--cgroup-parent")
         .arg(&instance.cgroup_parent)
+        .arg("--cgroup-manager")
+        .arg(instance.cgroup_manager.name())
         .arg("supervise")
         .arg(name)
         .stdin(Stdio::null())

@@ -196,11 +196,12 @@ pub fn serve(
     lb: LbStats,
 ) -> Result<Server> {
     let listener = http::bind(addr)?;
-    // Each record names its own cgroup parent: this one is never used.
+    // Each record names its own cgroup parent and manager: these are never used.
     let instance = Instance {
         containers: ContainerStore::open(&root)?,
         root,
         cgroup_parent: String::new(),
+        cgroup_manager: Default::default(),
     };
     let server = http::serve(listener, move |format| {
         let ours = |r: &crate::container::store::Record| {

@@ -167,7 +167,7 @@ pub fn stop_reporting(
     if !exited {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         emit("kill", &[("signal", (Signal::SIGKILL as i32).to_string())]);
-        if let Ok(cgroup) = instance.cgroup(&record.config.cgroup_parent, &record.config.id) {
+        if let Ok(cgroup) = instance.container_cgroup(&record.config) {
             let _ = cgroup.kill_all(Signal::SIGKILL);
         }
     }
@@ -235,7 +235,7 @@ pub fn remove(
     } else if running {
         request_stop(instance, &record);
     }
-    let cgroup = instance.cgroup(&record.config.cgroup_parent, &record.config.id)?;
+    let cgroup = instance.container_cgroup(&record.config)?;
     if running {
         let _ = nix::sys::signal::kill(
             Pid::from_raw(record.state.pid.unwrap_or(0)),

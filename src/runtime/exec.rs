@@ -138,7 +138,7 @@ pub fn exec(instance: &Instance, reference: &str, request: &ExecRequest) -> Resu
     };
     let namespaces = open_namespaces(pid)?;
     let cgroup = instance
-        .cgroup(&record.config.cgroup_parent, &record.config.id)
+        .container_cgroup(&record.config)
         .map_err(ControlError::from)?;
     let workdir = PathBuf::from(
         request

@@ -150,12 +150,15 @@ impl Monitor<'_> {
         };
         let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| setup_failed(format!("pipe: {e}")))?;
-        let gate = match self.before_setup {
-            Some(_) => Some(
+        // The child waits at a gate while we prepare what needs its pid:
+        // its network, its systemd scope.
+        let gated = self.before_setup.is_some() || self.cgroup.needs_pid();
+        let gate = match gated {
+            true => Some(
                 nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                     .map_err(|e| setup_failed(format!("pipe: {e}")))?,
             ),
-            None => None,
+            false => None,
         };
         // SAFETY: rcorch is single-threaded here; the child only sets up and execs.
         let pid = unsafe { sys::clone_fork(self.namespaces) }
@@ -169,9 +172,17 @@ impl Monitor<'_> {
             init::run(plan, write_end, go);
         }
         drop(write_end);
-        if let (Some(hook), Some((go_read, go_write))) = (self.before_setup, gate) {
+        if let Some((go_read, go_write)) = gate {
             drop(go_read);
-            if let Err(message) = hook(Pid::from_raw(pid)) {
+            let prepared = self
+                .cgroup
+                .enter(pid)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    self.before_setup
+                        .map_or(Ok(()), |hook| hook(Pid::from_raw(pid)))
+                });
+            if let Err(message) = prepared {
                 let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
                 let _ = waitpid(Pid::from_raw(pid), None);
                 return Err(setup_failed(message));

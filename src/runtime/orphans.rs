@@ -137,7 +137,7 @@ fn finish(instance: &Instance, record: &Record, verdict: Orphan) {
     if verdict == Orphan::KillAndFinish {
         let _ = nix::sys::signal::kill(Pid::from_raw(s.pid.unwrap_or(0)), Signal::SIGKILL);
     }
-    if let Ok(cgroup) = instance.cgroup(&c.cgroup_parent, &c.id) {
+    if let Ok(cgroup) = instance.container_cgroup(c) {
         let _ = cgroup.kill_all(Signal::SIGKILL);
         let _ = cgroup.destroy();
     }

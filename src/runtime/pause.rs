@@ -42,7 +42,8 @@ const MOUNTINFO: &str = "/proc/self/mountinfo";
 /// The container's freezer (it may not exist yet on v1).
 fn freezer_of(layout: &Layout, record: &Record) -> Result<Freezer, PauseError> {
     let mountinfo = std::fs::read_to_string(MOUNTINFO).unwrap_or_default();
-    let path = format!("/{}/{}", record.config.cgroup_parent, record.config.id);
+    let c = &record.config;
+    let path = crate::cgroups::container_path(c.cgroup_manager, &c.cgroup_parent, &c.id);
     freezer::locate(layout, &mountinfo, &path).ok_or(PauseError::NoFreezer)
 }
 
@@ -141,7 +142,7 @@ fn join_v1(instance: &Instance, record: &Record, dir: &Path) -> Result<(), Pause
     };
     std::fs::create_dir_all(dir).map_err(moving)?;
     let cgroup = instance
-        .cgroup(&record.config.cgroup_parent, &record.config.id)
+        .container_cgroup(&record.config)
         .map_err(ControlError::from)?;
     for pid in cgroup.pids()? {
         // A process that exited meanwhile is fine (ESRCH).

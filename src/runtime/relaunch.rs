@@ -24,7 +24,12 @@ pub fn relaunch(
     let seccomp = run::seccomp_filter(config)?;
     let layout = instance.cgroup_layout()?;
     let ports = net::check_ports(instance, config, &images)?;
-    let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
+    let cgroup = crate::cgroups::container_manager(
+        &layout,
+        config.cgroup_manager,
+        &config.cgroup_parent,
+        &config.id,
+    )?;
     let mut network = net::attach(instance, config, ports)?;
     cgroup.apply_limits(&config.limits)?;
     cgroup.set_devices(&run::device_access(config))?;

@@ -184,6 +184,7 @@ fn create_record(
             .unwrap_or(1),
         lookup_env: &lookup_env,
         cgroup_parent: &instance.cgroup_parent,
+        cgroup_manager: instance.cgroup_manager,
         now: now_rfc3339(),
     };
     let mut config = build_config(request, image, &host, &id)?;
@@ -241,7 +242,12 @@ fn launch(
     let layout = instance.cgroup_layout()?;
     let ports = super::net::check_ports(instance, config, &images)?;
     let dir = instance.containers.container_dir(&config.id);
-    let cgroup = crate::cgroups::manager_for(&layout, &config.cgroup_parent, &config.id)?;
+    let cgroup = crate::cgroups::container_manager(
+        &layout,
+        config.cgroup_manager,
+        &config.cgroup_parent,
+        &config.id,
+    )?;
     let mut guard = CgroupGuard(Some(cgroup.as_ref()));
     let mut network = super::net::attach(instance, config, ports)?;
     cgroup.apply_limits(&config.limits)?;

@@ -53,7 +53,7 @@ pub fn update(
     })?;
     if !changes.is_empty() && observed_status(&record.state) == Status::Running {
         let config = &record.config;
-        let cgroup = instance.cgroup(&config.cgroup_parent, &config.id)?;
+        let cgroup = instance.container_cgroup(config)?;
         let applied = cgroup
             .apply_limits(&plan.limits)
             .and_then(|()| match plan.lift_pids {

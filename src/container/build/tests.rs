@@ -16,6 +16,7 @@ fn build(req: &RunRequest) -> Result<ContainerConfig> {
         cpus: 2,
         lookup_env: &lookup,
         cgroup_parent: "rcorch",
+        cgroup_manager: Default::default(),
         now: "t".into(),
     };
     build_config(req, &image(), &host, &"ab".repeat(32))
@@ -104,6 +105,7 @@ fn image_volumes_become_anonymous_mounts_unless_mounted() {
         cpus: 2,
         lookup_env: &lookup,
         cgroup_parent: "rcorch",
+        cgroup_manager: Default::default(),
         now: "t".into(),
     };
     let c = build_config(&r, &img, &host, &"ab".repeat(32)).unwrap();
@@ -179,6 +181,7 @@ fn no_command_anywhere_is_an_error() {
         cpus: 1,
         lookup_env: &host_lookup,
         cgroup_parent: "p",
+        cgroup_manager: Default::default(),
         now: "t".into(),
     };
     let bare = ImageDefaults {
@@ -227,4 +230,30 @@ fn network_flags_build_a_bridge_spec_and_need_a_bridge() {
         panic!("expected a bridge")
     };
     assert_eq!(spec.ports[0].host_port, crate::network::publish::RANDOM);
+}
+
+#[test]
+fn the_systemd_manager_records_the_slice_its_scope_goes_to() {
+    use crate::cgroups::systemd::Driver;
+    let lookup = |_: &str| None;
+    let on = |parent: &str| {
+        let host = HostFacts {
+            cpus: 1,
+            lookup_env: &lookup,
+            cgroup_parent: parent,
+            cgroup_manager: Driver::Systemd,
+            now: "t".into(),
+        };
+        build_config(&req("busybox"), &image(), &host, &"ab".repeat(32))
+    };
+    let config = on("rcorch").unwrap();
+    assert_eq!(config.cgroup_manager, Driver::Systemd);
+    assert_eq!(config.cgroup_parent, "rcorch.slice");
+    assert_eq!(on("web.slice").unwrap().cgroup_parent, "web.slice");
+    let err = on("mygroup").unwrap_err();
+    assert!(matches!(err, BuildError::CgroupParent(_)), "{err}");
+    assert_eq!(
+        build(&req("busybox")).unwrap().cgroup_manager,
+        Driver::Cgroupfs
+    );
 }

@@ -7,6 +7,7 @@ fn config(req: RunRequest, layers: Vec<PathBuf>) -> ContainerConfig {
         cpus: 2,
         lookup_env: &lookup,
         cgroup_parent: "rcorch",
+        cgroup_manager: Default::default(),
         now: "t".into(),
     };
     let image = ImageDefaults {
