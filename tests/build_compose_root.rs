@@ -162,3 +162,48 @@ fn up_build_replaces_only_the_replicas_whose_image_changed() {
     assert_eq!(only_running(&p, "worker"), worker);
     p.down();
 }
+
+const PULLED: &str = "services:
+  app:
+    image: pinned/app:v
+    network_mode: none
+    stop_grace_period: 1s
+  other:
+    image: busybox
+    network_mode: none
+    stop_grace_period: 1s
+    command: [\"sleep\", \"3600\"]
+";
+
+#[test]
+fn up_after_the_tag_moved_replaces_only_that_services_replicas() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "papp", PULLED);
+    let ctx = env.scratch.join("papp-ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY v /v\nCMD [\"sleep\", \"3600\"]\n",
+    )
+    .unwrap();
+    let build = |v: &str| {
+        fs::write(ctx.join("v"), v).unwrap();
+        let args = ["build", "-q", "-t", "pinned/app:v", ctx.to_str().unwrap()];
+        assert_eq!(env.rcorch(&args).code, 0);
+    };
+    build("one");
+    p.up();
+    assert!(wait_serving(&p, "app", "one"));
+    let (app, other) = (only_running(&p, "app"), only_running(&p, "other"));
+    // Unchanged: a second `up` keeps every container.
+    p.up();
+    assert_eq!(only_running(&p, "app"), app);
+    // The tag now names another image, as after a `pull` or a `load`.
+    build("two");
+    let again = p.cmd("up", &["-d", "--wait-timeout", "60"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(wait_serving(&p, "app", "two"), "{:?}", p.events());
+    assert_ne!(only_running(&p, "app"), app);
+    assert_eq!(only_running(&p, "other"), other, "its image did not move");
+    p.down();
+}

@@ -63,7 +63,7 @@ pub fn apply_services_reading(
     let dir = ProjectDir::new(&instance.root, &project.name);
     let files = super::files::read(&dir, project, &selected, readers)?;
     let previous = dir.load().ok();
-    let fresh = translate_built(project, previous.as_ref(), &built_ids(&images, project));
+    let fresh = translate_built(project, previous.as_ref(), &image_ids(&images, project));
     let mut record = match named.is_empty() {
         true => fresh,
         false => merge_selected(fresh, previous.as_ref(), &selected),
@@ -81,14 +81,15 @@ pub fn apply_services_reading(
     Ok(record)
 }
 
-/// The image id each service with `build:` runs now (its image is named by
-/// `up` before this): a rebuild that changed it replaces its replicas.
-fn built_ids(
+/// The image id each service's image reference names now (a service with
+/// `build:` has its image named by `up` before this): as `docker compose up`,
+/// a rebuild, a `pull` or a `load` that moved the tag replaces its replicas.
+fn image_ids(
     images: &crate::image::ImageStore,
     project: &Project,
 ) -> std::collections::BTreeMap<String, String> {
-    let built = project.services.iter().filter(|(_, s)| s.build.is_some());
-    built
+    let services = project.services.iter();
+    services
         .filter_map(|(name, s)| Some((name.clone(), images.resolve(s.image.as_deref()?).ok()?.id)))
         .collect()
 }

@@ -51,6 +51,17 @@ pub struct ShellMemory {
     pub pending: BTreeMap<SlotKey, String>,
 }
 
+impl ShellMemory {
+    /// Whether a `Start` of `key` would run now: not held by admission and
+    /// not waiting out a failed start's backoff. Only such a start makes the
+    /// loop look again at once; the others wait for their deadline (a slot
+    /// whose start keeps failing must not spin the loop).
+    pub fn start_due(&self, key: &SlotKey, now: Time) -> bool {
+        let backing_off = self.start_backoff.get(key).is_some_and(|(at, _)| *at > now);
+        !backing_off && !self.pending.contains_key(key)
+    }
+}
+
 /// Converts a wall-clock timestamp into the supervisor's clock.
 pub fn to_time(timestamp: Option<&str>, now: Time, wall_now: SystemTime) -> Time {
     let ago = timestamp
@@ -356,6 +367,25 @@ mod tests {
                 ("p_c", "abc", vec!["front"])
             ]
         );
+    }
+
+    #[test]
+    fn a_start_is_due_unless_admission_holds_it_or_its_backoff_runs() {
+        let key = SlotKey::new("web", 1);
+        let mut memory = ShellMemory::default();
+        let now = Time::from_secs(10);
+        assert!(memory.start_due(&key, now));
+        let retry = Time::from_secs(11);
+        memory
+            .start_backoff
+            .insert(key.clone(), (retry, Duration::from_secs(1)));
+        assert!(!memory.start_due(&key, now), "backing off");
+        assert!(memory.start_due(&key, retry), "backoff over");
+        memory.start_backoff.clear();
+        memory
+            .pending
+            .insert(key.clone(), "insufficient memory".into());
+        assert!(!memory.start_due(&key, now), "held by admission");
     }
 
     #[test]

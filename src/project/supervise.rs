@@ -192,7 +192,10 @@ impl Loop<'_, '_> {
             self.event(&d.service, 0, "autoscale", "", d.reason);
         }
         let records = self.sup.instance.containers.list().unwrap_or_default();
-        let settling = records.iter().any(replicas::settling);
+        let ours = |r: &&crate::container::store::Record| {
+            replicas::replica_labels(r, &self.record.name).is_some()
+        };
+        let settling = records.iter().filter(ours).any(replicas::settling);
         let mut observed =
             replicas::observe(&records, &self.record, &self.history, &self.memory, now);
         self.record_exits(&observed, &records);
@@ -205,8 +208,8 @@ impl Loop<'_, '_> {
         // look again at once instead of sleeping on stale deadlines.
         let started = self.rollouts.updating()
             || actions.iter().any(|a| {
-                // A pending slot is looked at again on the usual beat.
-                matches!(a, Action::Start { key, .. } if !self.memory.pending.contains_key(key))
+                // A held or backing-off slot waits for its deadline.
+                matches!(a, Action::Start { key, .. } if self.memory.start_due(key, now))
                     || matches!(a, Action::Restart { at, .. } if *at <= now)
             });
         // Stops no longer asked for (the replica recovered) end their drain.

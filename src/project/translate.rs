@@ -174,8 +174,8 @@ pub fn translate(project: &compose::Project, previous: Option<&ProjectRecord>) -
     translate_built(project, previous, &BTreeMap::new())
 }
 
-/// As `translate`, `image_ids` holding the image id each service with
-/// `build:` runs now. Dependencies get their revision first, so a
+/// As `translate`, `image_ids` holding the image id each service's image
+/// reference resolves to now. Dependencies get their revision first, so a
 /// `restart: true` dependent sees the one its dependency moved on to.
 pub fn translate_built(
     project: &compose::Project,
@@ -308,11 +308,16 @@ fn vip_ports(s: &compose::Service) -> Vec<u16> {
 
 /// Replica count aside, did anything that shapes a replica change?
 fn same_definition(a: &ServiceRecord, b: &ServiceRecord) -> bool {
+    // An image id is compared only when both sides know it: a record
+    // written before ids were pinned adopts the current one without a
+    // rollout.
+    let known = a.image_id.is_some() && b.image_id.is_some();
     let strip = |r: &ServiceRecord| {
         let mut spec = r.spec.clone();
         spec.replicas = 0;
         spec.revision = 0;
-        let pins = (r.image_id.clone(), r.restarts_with.clone());
+        let image_id = r.image_id.clone().filter(|_| known);
+        let pins = (image_id, r.restarts_with.clone());
         (spec, r.template.clone(), r.health_command.clone(), pins)
     };
     strip(a) == strip(b)

@@ -120,6 +120,39 @@ fn a_rebuilt_image_is_a_new_revision_and_restarts_its_dependents() {
 }
 
 #[test]
+fn a_pulled_image_is_a_new_revision_as_docker_compose_recreates() {
+    let ids = |web: &str| {
+        BTreeMap::from([
+            ("api".to_string(), "sha256:aa".to_string()),
+            ("web".to_string(), web.to_string()),
+        ])
+    };
+    let first = translate_built(&project(BUILT), None, &ids("sha256:01"));
+    let same = translate_built(&project(BUILT), Some(&first), &ids("sha256:01"));
+    assert_eq!(same.service("web").unwrap().spec.revision, 1);
+    let pulled = translate_built(&project(BUILT), Some(&first), &ids("sha256:02"));
+    assert_eq!(pulled.service("web").unwrap().spec.revision, 2);
+    assert_eq!(pulled.service("api").unwrap().spec.revision, 1);
+}
+
+#[test]
+fn a_record_without_image_ids_adopts_them_without_a_new_revision() {
+    let old = translate(&project(BUILT), None);
+    let ids = BTreeMap::from([
+        ("api".to_string(), "sha256:aa".to_string()),
+        ("web".to_string(), "sha256:01".to_string()),
+    ]);
+    let now = translate_built(&project(BUILT), Some(&old), &ids);
+    for s in ["api", "web", "batch"] {
+        assert_eq!(now.service(s).unwrap().spec.revision, 1, "{s}");
+    }
+    assert_eq!(
+        now.service("web").unwrap().image_id.as_deref(),
+        Some("sha256:01")
+    );
+}
+
+#[test]
 fn named_volumes_get_the_projects_names() {
     let p = project(
         r#"
