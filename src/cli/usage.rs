@@ -104,9 +104,7 @@ pub(super) fn one_line(e: &clap::Error) -> String {
         if let Some(ContextValue::String(flag)) = e.get(ContextKind::InvalidArg) {
             let flag = flag.split('=').next().unwrap_or(flag);
             if DOCKER_ONLY.contains(&flag) {
-                return format!(
-                    "{verb}docker's {flag} flag is not implemented by rcorch ({help})"
-                );
+                return format!("{verb}docker's {flag} flag is not implemented by rcorch ({help})");
             }
             let hint = match e.get(ContextKind::SuggestedArg) {
                 Some(ContextValue::String(s)) => format!("; did you mean {s}?"),
