@@ -64,3 +64,64 @@ fn a_command_that_cannot_run_is_126_or_127_from_run_and_exec() {
     assert_eq!(stopped.code, 1, "exec in a stopped container: {stopped:?}");
     env.rcorch(&["rm", &id]).ok();
 }
+
+/// A verb's own bad input: (arguments, exit code, text of the one line).
+/// A command line that does not parse is 125 on every verb, in one line
+/// (no clap usage block or `-- --x` tip).
+const BAD_INPUT: &[(&[&str], i32, &str)] = &[
+    (&["kill", "-s", "BAD", "ghost"], 1, "BAD"),
+    (&["load", "-i", "/etc/passwd"], 1, "not a tar stream"),
+    (&["import", "/etc/passwd", "x"], 1, "not a tar stream"),
+    (
+        &["save", "-o", "/nonexistent-dir/x.tar", "busybox"],
+        1,
+        "cannot write /nonexistent-dir/x.tar:",
+    ),
+    (
+        &["network", "create", "--subnet", "10.0.0.0/33", "n1"],
+        1,
+        "10.0.0.0/33",
+    ),
+    (
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.77.0.0/24",
+            "--gateway",
+            "10.78.0.1",
+            "n1",
+        ],
+        1,
+        "10.78.0.1",
+    ),
+    (&["network", "create", "bad name"], 1, "bad name"),
+    (&["volume", "create", "a/b"], 1, "a/b"),
+    (&["tag", "busybox", "a:b:c"], 1, "a:b:c"),
+    (&["ps", "--filter", "bogus=1"], 1, "bogus"),
+    (
+        &["stop", "--bogus", "ghost"],
+        125,
+        "stop: unknown flag --bogus (see 'rcorch stop --help')",
+    ),
+    (&["update", "--cpus", "-1", "ghost"], 1, "ghost"),
+    (&["save", "busybox"], 125, "--output"),
+    (&["nosuchverb"], 125, "nosuchverb"),
+];
+
+#[test]
+fn a_verbs_bad_input_is_one_line_with_dockers_code() {
+    let Some(env) = TestEnv::new() else { return };
+    let mut wrong = Vec::new();
+    for (args, code, text) in BAD_INPUT {
+        let out = env.rcorch(args);
+        let one_line = out.stderr.trim().lines().count() == 1;
+        if out.code != *code || !out.stderr.contains(text) || !one_line {
+            wrong.push(format!(
+                "{args:?}: want {code} and {text:?}, got {} {:?}",
+                out.code, out.stderr
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -207,3 +207,115 @@ fn a_wait_shows_progress_and_its_timeout_names_the_cause() {
         "{out:#?}"
     );
 }
+
+/// (name, the service's extra lines, what the error must name): each
+/// service could never start as written; `up` says so at once, by service,
+/// and records nothing (it used to record the project and let the
+/// supervisor retry until the wait gave up).
+const NEVER_RUNS: &[(&str, &str, &[&str])] = &[
+    (
+        "baduser",
+        "    user: nosuchuser\n",
+        &["service web", "nosuchuser"],
+    ),
+    (
+        "relwd",
+        "    working_dir: rel\n",
+        &["service web", "\"rel\""],
+    ),
+    (
+        "badsig",
+        "    stop_signal: BAD\n",
+        &["service web", "\"BAD\""],
+    ),
+    (
+        "badtmpfs",
+        "    tmpfs: [\"/x:size=abc\"]\n",
+        &["service web", "/x:size=abc"],
+    ),
+    (
+        "badenv",
+        "    environment: [\"=x\"]\n",
+        &["service web", "=x"],
+    ),
+    (
+        "cpus",
+        "    deploy:\n      resources:\n        limits:\n          cpus: \"999\"\n",
+        &["service web", "999"],
+    ),
+    (
+        "cname",
+        "    container_name: \"bad name\"\n",
+        &["service web", "bad name"],
+    ),
+    (
+        "nobind",
+        "    volumes: [\"./nodir:/data\"]\n",
+        &["service web", "nodir"],
+    ),
+    (
+        "overdir",
+        "    volumes: [\"/etc/passwd:/etc\"]\n",
+        &["service web", "/etc/passwd onto /etc"],
+    ),
+];
+
+#[test]
+fn a_replica_run_would_refuse_fails_up_at_once_recording_nothing() {
+    let Some(env) = TestEnv::new() else { return };
+    for (name, extra, mentions) in NEVER_RUNS {
+        let yaml = format!(
+            "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n{extra}"
+        );
+        not_runnable(&env, name, &yaml, mentions);
+        let networks = env.root.join("networks").join("records");
+        let left: Vec<_> = std::fs::read_dir(&networks)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!("{name}_")))
+            .collect();
+        assert!(left.is_empty(), "{name}: networks left: {left:?}");
+    }
+}
+
+#[test]
+fn a_network_mode_sharing_namespaces_is_refused_by_key() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    network_mode: \"service:db\"\n";
+    refused(
+        &env,
+        "netmode",
+        yaml,
+        5,
+        &["network_mode", "service:db", "not supported"],
+    );
+}
+
+#[test]
+fn a_project_without_services_starts_nothing() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "noservices", "services:\n");
+    let out = assert_unchanged(&env, || p.cmd("up", &["-d", "--wait-timeout", "10"]));
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(out.stderr.contains("defines no services"), "{out:#?}");
+    assert!(!p.dir().exists(), "{} created", p.dir().display());
+    assert!(p.supervisor_pid().is_none());
+}
+
+#[test]
+fn admission_input_is_refused_by_key_before_anything_starts() {
+    let Some(env) = TestEnv::new() else { return };
+    let base =
+        "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    deploy:\n";
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("resvmem", "      resources:\n        reservations:\n          memory: 100000g\n", &["web", "memory"]),
+        ("resvcpu", "      resources:\n        reservations:\n          cpus: \"999\"\n", &["web", "cpus"]),
+        ("below", "      resources:\n        limits:\n          memory: 10m\n        reservations:\n          memory: 20m\n", &["web", "memory"]),
+        ("constraint", "      placement:\n        constraints: [\"node.labels.x\"]\n", &["constraints[0]", "node.labels.x"]),
+    ];
+    for (name, extra, mentions) in cases {
+        not_runnable(&env, name, &format!("{base}{extra}"), mentions);
+    }
+}

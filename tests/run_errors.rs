@@ -147,3 +147,67 @@ fn a_nul_byte_in_an_env_file_is_refused_not_dropped() {
     let file = file.to_str().unwrap().to_string();
     assert_rejected(&env, &["--env-file", &file, "busybox", "true"], 125, "NUL");
 }
+
+/// (run arguments after `-d`, text the one error line must contain).
+/// Bad values, including ones starting with '-' (Docker's flag parser
+/// gives them to the flag, whose own check refuses them), and Docker
+/// flags rcorch lacks: one line each, exit 125, nothing created.
+const REFUSED: &[(&[&str], &str)] = &[
+    (&["--memory", "-1"], "\"-1\""),
+    (&["--cpus", "-1"], "\"-1\""),
+    (&["--name", "-x"], "\"-x\""),
+    (&["--health-cmd", "true", "--health-interval", "-1s"], "-1s"),
+    (&["--stop-timeout", "-5"], "-5"),
+    (&["--ipc", "host"], "--ipc flag is not implemented"),
+    (&["--detatch"], "did you mean --detach?"),
+    (&["-p", "65536:80"], "65536:80"),
+    (&["-p", "8080-8081:80"], "8080-8081:80"),
+    (&["-p", "80:80/sctpx"], "80:80/sctpx"),
+    (&["--memory", "1x"], "1x"),
+    (&["--cpus", "abc"], "abc"),
+    (&["--pids-limit", "abc"], "abc"),
+    (&["--ulimit", "nofile=10:5"], "nofile"),
+    (&["-e", "=x"], "=x"),
+    (&["--env-file", "/nonexistent.env"], "/nonexistent.env"),
+    (&["--name", "a b"], "a b"),
+    (&["--network", "nonet"], "nonet"),
+    (&["--mount", "type=bind,src=/tmp,dst=/x,bogus=1"], "bogus"),
+    (&["--tmpfs", "/x:bogus"], "bogus"),
+    (&["--restart", "always:3"], "always:3"),
+    (&["--user", "nosuchuser"], "nosuchuser"),
+    (&["-w", "rel"], "rel"),
+    (&["--device", "/dev/nonexistent"], "/dev/nonexistent"),
+    (&["--sysctl", "kernel.hostname=x"], "kernel.hostname"),
+    (&["--add-host", "h:notanip"], "h:notanip"),
+    (&["--stop-signal", "BAD"], "BAD"),
+];
+
+#[test]
+fn bad_flags_are_one_line_and_change_nothing() {
+    let Some(env) = TestEnv::new() else { return };
+    for (flags, needle) in REFUSED {
+        let mut args = vec!["-d"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "true"]);
+        assert_rejected(&env, &args, 125, needle);
+    }
+}
+
+#[test]
+fn a_negative_value_the_flag_accepts_is_taken_as_docker_takes_it() {
+    let Some(env) = TestEnv::new() else { return };
+    let args = ["--pids-limit", "-1", "--memory-swap", "-1", "-m", "32m"];
+    assert_eq!(env.run_busybox(&args, &["true"]).code, 0);
+}
+
+#[test]
+fn a_file_bound_over_a_directory_is_refused_before_a_record_exists() {
+    let Some(env) = TestEnv::new() else { return };
+    let args = ["-d", "-v", "/etc/passwd:/etc", "busybox", "true"];
+    assert_rejected(&env, &args, 125, "cannot bind /etc/passwd onto /etc");
+    let dir = env.scratch.to_str().unwrap().to_string();
+    let over_file = format!("{dir}:/etc/passwd");
+    let args = ["-d", "-v", &over_file, "busybox", "true"];
+    assert_rejected(&env, &args, 125, "the target is a file in the image");
+    assert_eq!(env.rcorch(&["ps", "-aq"]).stdout.trim(), "");
+}

@@ -38,6 +38,7 @@ mod system;
 mod system_verbs;
 mod tuning_flags;
 mod update;
+mod usage;
 mod volume;
 
 use std::path::PathBuf;
@@ -339,12 +340,16 @@ struct ExecArgs {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match usage::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            eprintln!("rcorch: {}", usage::one_line(&e));
+            return USAGE_ERROR;
+        }
         Err(e) => {
-            let code = if e.use_stderr() { USAGE_ERROR } else { 0 };
+            // --help and --version: clap's own text on stdout.
             let _ = e.print();
-            return code;
+            return 0;
         }
     };
     if !matches!(cli.command, Command::Supervise(_) | Command::DnsServe) {

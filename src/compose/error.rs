@@ -62,14 +62,14 @@ pub enum ComposeError {
     #[error("{file}:{line}: NUL byte in an env line; environment variables cannot contain NUL, remove it")]
     EnvNul { file: PathBuf, line: usize },
     /// A value of the wrong YAML type.
-    #[error("{at}: {key}: expected {expected}")]
+    #[error("{at}: {}: expected {expected}", or_root(key))]
     WrongType {
         at: Location,
         key: String,
         expected: &'static str,
     },
     /// A value of the right type that does not parse.
-    #[error("{at}: {key}: invalid value {value:?}, expected {expected}")]
+    #[error("{at}: {}: invalid value {value:?}, expected {expected}", or_root(key))]
     InvalidValue {
         at: Location,
         key: String,
@@ -87,7 +87,7 @@ pub enum ComposeError {
         suggestion: Option<String>,
     },
     /// A required key is absent.
-    #[error("{at}: {key}: missing required key {missing}")]
+    #[error("{at}: {}: missing required key {missing}", or_root(key))]
     MissingKey {
         at: Location,
         key: String,
@@ -202,5 +202,15 @@ impl fmt::Display for Warning {
                 "{at}: {key}: the {variable:?} variable is not set, defaulting to a blank string"
             ),
         }
+    }
+}
+
+/// A key path for a message: the document itself is `(root)`, as
+/// `docker compose` words it.
+fn or_root(key: &str) -> &str {
+    if key.is_empty() {
+        "(root)"
+    } else {
+        key
     }
 }

@@ -36,7 +36,7 @@ pub enum ArchiveError {
         source: std::io::Error,
     },
     /// The archive is not a readable (gzip) tar.
-    #[error("{path}: corrupt or truncated archive: {source}")]
+    #[error("{path}: corrupt or truncated archive: {}", super::unpack::tar_reason(.source))]
     Corrupt {
         path: PathBuf,
         source: std::io::Error,

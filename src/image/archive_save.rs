@@ -143,6 +143,14 @@ pub fn save(store: &ImageStore, references: &[String], out: &Path) -> Result<(),
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
     let tmp = out.with_file_name(blobs::temp_name(&name.unwrap_or_default()));
     let result = write_archive(store, &tmp, &index, &docker, &blobs_out);
+    // A failure to write the temporary is one to write OUT: name that.
+    let result = result.map_err(|e| match e {
+        ArchiveError::Write { source, .. } => ArchiveError::Write {
+            path: out.to_path_buf(),
+            source,
+        },
+        other => other,
+    });
     let result = result.and_then(|()| {
         fs::rename(&tmp, out).map_err(|source| ArchiveError::Write {
             path: out.to_path_buf(),

@@ -43,11 +43,22 @@ pub struct UnpackStats {
     pub other_skipped: u64,
 }
 
+/// A tar reader's error as one line: the tar crate quotes a bad header's
+/// raw bytes (the start of whatever file it was given) in its message.
+pub fn tar_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    if text.contains("when getting cksum") || text.contains("numeric field was not a number") {
+        return "not a tar stream (a header is not valid tar)".to_string();
+    }
+    let line = text.lines().next().unwrap_or_default();
+    line.chars().take(200).collect()
+}
+
 /// Why a layer could not be unpacked.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     /// The archive is truncated or not a valid (gzip) tar stream.
-    #[error("corrupt or truncated layer archive: {source}")]
+    #[error("corrupt or truncated layer archive: {}", tar_reason(.source))]
     Corrupt { source: io::Error },
     /// The archive uses a compression this store cannot read.
     #[error("unsupported layer compression: {format}")]

@@ -376,3 +376,22 @@ fn long_names_via_gnu_extension() {
     s.unpack(&b.into_inner().unwrap()).unwrap();
     assert_eq!(fs::read(s.target.join(&long)).unwrap(), b"hi");
 }
+
+#[test]
+fn a_file_that_is_not_tar_is_one_line_without_its_bytes() {
+    let passwd =
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+            .repeat(10);
+    let mut archive = tar::Archive::new(passwd.as_bytes());
+    let err = archive
+        .entries()
+        .unwrap()
+        .find_map(|e| e.err())
+        .expect("tar accepted a passwd file");
+    let reason = super::unpack::tar_reason(&err);
+    assert!(
+        !reason.contains('\n') && !reason.contains("root:x"),
+        "{reason}"
+    );
+    assert!(reason.contains("not a tar"), "{reason}");
+}

@@ -57,6 +57,11 @@ pub fn apply_services_reading(
     readers: &Readers,
 ) -> Result<ProjectRecord> {
     let selected = selected_services(project, named)?;
+    if selected.is_empty() {
+        return Err(ProjectError::NoServices {
+            project: project.name.clone(),
+        });
+    }
     let images = crate::image::ImageStore::open(instance.root.join("images"))?;
     super::precheck::runnable(&images, project, &selected)?;
     super::admit::precheck(&instance.root, project, &selected)?;
@@ -68,6 +73,7 @@ pub fn apply_services_reading(
         true => fresh,
         false => merge_selected(fresh, previous.as_ref(), &selected),
     };
+    super::precheck::replicas(instance, &record, &selected)?;
     let mut history = dir.load_history();
     super::history::record_changes(&mut history, &mut record, wall_clock());
     let created = create_networks(instance, &record)?;

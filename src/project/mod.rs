@@ -84,6 +84,11 @@ pub enum ProjectError {
     ImageMissing { service: String, image: String },
     #[error("service {service}: {reason}")]
     Ulimit { service: String, reason: String },
+    #[error("project {project} defines no services: nothing to start; add some under services:")]
+    NoServices { project: String },
+    /// A replica `run` would refuse (a bad user, path, signal, limit…).
+    #[error("service {service}: {reason}")]
+    Replica { service: String, reason: String },
     /// compose `logging:` a replica could not be run with.
     #[error("service {service}: logging: {reason}")]
     Logging { service: String, reason: String },

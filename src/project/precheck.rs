@@ -3,10 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::{ProjectError, Result};
+use super::{ProjectError, ProjectRecord, Result};
 use crate::compose::model::Project;
 use crate::image::ImageError;
 use crate::image::ImageStore;
+use crate::instance::Instance;
 
 /// Each selected service has valid ulimits and an image that is in the store.
 pub fn runnable(store: &ImageStore, project: &Project, selected: &BTreeSet<String>) -> Result<()> {
@@ -59,6 +60,39 @@ pub fn runnable(store: &ImageStore, project: &Project, selected: &BTreeSet<Strin
                 })
             }
         }
+    }
+    Ok(())
+}
+
+/// Each selected service's first replica passes `run`'s own checks (its
+/// user and working directory in the image, signal, limits, bind sources,
+/// name…): one that never could start is refused now, by service, rather
+/// than retried by the supervisor until `up`'s wait gives up.
+pub fn replicas(
+    instance: &Instance,
+    record: &ProjectRecord,
+    selected: &BTreeSet<String>,
+) -> Result<()> {
+    let chosen = record
+        .services
+        .iter()
+        .filter(|s| selected.contains(&s.spec.name));
+    for service in chosen {
+        let name = service.template.container_name.clone().unwrap_or_else(|| {
+            let (project, svc) = (&record.name, &service.spec.name);
+            crate::supervisor::spec::container_name_for(
+                project,
+                svc,
+                1,
+                service.spec.revision,
+                |_| false,
+            )
+        });
+        let request = super::replicas::replica_request(&record.name, service, 1, name);
+        crate::runtime::check::request(instance, &request).map_err(|e| ProjectError::Replica {
+            service: service.spec.name.clone(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(())
 }

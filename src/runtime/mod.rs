@@ -3,6 +3,7 @@
 
 pub mod caps;
 pub mod changes;
+pub mod check;
 pub mod console;
 pub mod control;
 pub mod copy;

@@ -18,13 +18,12 @@ use super::stdio::{ContainerStdio, StdioRequest};
 use super::{caps, seccomp};
 use crate::cgroups::{CgroupError, CgroupManager};
 use crate::container::build::{
-    build_config, find_in_layers, BuildError, HostFacts, ImageDefaults, RunRequest,
+    build_config, find_in_layers, BuildError, ImageDefaults, RunRequest,
 };
 use crate::container::store::StoreError;
-use crate::container::{names, ContainerConfig, MountKind, NetworkMode};
+use crate::container::{names, ContainerConfig, NetworkMode};
 use crate::image::{ImageError, ImageStore};
 use crate::instance::{Instance, InstanceError};
-use crate::util::time::now_rfc3339;
 use crate::volume::store::VolumeStore;
 
 #[derive(Debug, Error)]
@@ -49,6 +48,12 @@ pub enum RunError {
     Volume(#[from] crate::volume::VolumeError),
     #[error("bind source path does not exist: {path}; create it first or fix the -v argument")]
     BindSource { path: PathBuf },
+    #[error("cannot bind {path} onto {target}: {reason}; bind a path of the same type or pick another target", path = .path.display(), target = .target.display())]
+    BindType {
+        path: PathBuf,
+        target: PathBuf,
+        reason: &'static str,
+    },
     #[error("cannot prepare {path}: {source}")]
     Io {
         path: PathBuf,
@@ -178,17 +183,9 @@ fn create_record(
     id: String,
 ) -> Result<Created, RunError> {
     let lookup_env = |key: &str| std::env::var(key).ok();
-    let host = HostFacts {
-        cpus: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        lookup_env: &lookup_env,
-        cgroup_parent: &instance.cgroup_parent,
-        cgroup_manager: instance.cgroup_manager,
-        now: now_rfc3339(),
-    };
+    let host = super::check::host_facts(instance, &lookup_env);
     let mut config = build_config(request, image, &host, &id)?;
-    check_host_paths(&config)?;
+    super::check::host_paths(&config, &image.layers)?;
     config.extras.devices =
         crate::container::devices::resolve(&request.extras.device).map_err(BuildError::Extras)?;
     caps::effective_set(&config.cap_add, &config.cap_drop)?;
@@ -385,19 +382,6 @@ pub fn image_defaults(images: &ImageStore, reference: &str) -> Result<ImageDefau
         healthcheck: cfg.healthcheck.clone(),
         layers,
     })
-}
-
-/// Bind sources must exist: Docker's `-v` would create them, but a typo
-/// silently creating an empty host directory is the worse surprise.
-fn check_host_paths(config: &ContainerConfig) -> Result<(), RunError> {
-    for m in config.mounts.iter().filter(|m| m.kind == MountKind::Bind) {
-        if !m.source.exists() {
-            return Err(RunError::BindSource {
-                path: m.source.clone(),
-            });
-        }
-    }
-    Ok(())
 }
 
 pub(super) fn namespaces(config: &ContainerConfig) -> libc::c_int {

@@ -175,7 +175,7 @@ fn container_key(
         "expose" => svc.expose = ctx.string_list(v, at)?,
         "volumes" => svc.volumes = volumes::mounts(ctx, v, at)?,
         "tmpfs" => svc.tmpfs = ctx.string_list(v, at)?,
-        "network_mode" => svc.network_mode = Some(ctx.string(v, at)?),
+        "network_mode" => svc.network_mode = Some(network_mode(ctx, v, at)?),
         "networks" => svc.networks = networks::attachments(ctx, v, at)?,
         "user" => svc.user = Some(ctx.string(v, at)?),
         "working_dir" => svc.working_dir = Some(ctx.string(v, at)?),
@@ -358,4 +358,19 @@ fn logging(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Logging> {
         }
     }
     Ok(out)
+}
+
+/// `none`, `host`, `bridge` or a network's name. Sharing another
+/// service's or container's namespaces is not implemented: refused here,
+/// not taken for a network of that name.
+fn network_mode(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<String> {
+    let mode = ctx.string(v, at)?;
+    if mode.starts_with("service:") || mode.starts_with("container:") || mode.is_empty() {
+        return Err(ctx.invalid(
+            at,
+            &mode,
+            "none, host, bridge or a network name (service: and container: modes are not supported by rcorch yet)",
+        ));
+    }
+    Ok(mode)
 }
