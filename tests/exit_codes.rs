@@ -32,18 +32,7 @@ const MISSING: &[(&[&str], i32, &str)] = &[
 #[test]
 fn every_verb_exits_as_docker_does_on_a_missing_object() {
     let Some(env) = TestEnv::new() else { return };
-    let mut wrong = Vec::new();
-    for (args, code, text) in MISSING {
-        let out = env.rcorch(args);
-        let one_line = out.stderr.trim().lines().count() == 1;
-        if out.code != *code || !out.stderr.contains(text) || !one_line {
-            wrong.push(format!(
-                "{args:?}: want {code} and {text:?}, got {} {:?}",
-                out.code, out.stderr
-            ));
-        }
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_table(&env, MISSING);
 }
 
 #[test]
@@ -112,8 +101,14 @@ const BAD_INPUT: &[(&[&str], i32, &str)] = &[
 #[test]
 fn a_verbs_bad_input_is_one_line_with_dockers_code() {
     let Some(env) = TestEnv::new() else { return };
+    assert_table(&env, BAD_INPUT);
+}
+
+/// Runs each (args, exit code, text) row; every row must exit with its code
+/// and print one line containing its text. Lists all rows that do not.
+fn assert_table(env: &TestEnv, table: &[(&[&str], i32, &str)]) {
     let mut wrong = Vec::new();
-    for (args, code, text) in BAD_INPUT {
+    for (args, code, text) in table {
         let out = env.rcorch(args);
         let one_line = out.stderr.trim().lines().count() == 1;
         if out.code != *code || !out.stderr.contains(text) || !one_line {

@@ -20,13 +20,7 @@ fn big_tar(env: &TestEnv) -> String {
         .collect();
     fs::write(content.join("blob"), noise).unwrap();
     let tar = env.scratch.join("big.tar");
-    let made = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&content)
-        .args(["-cf", tar.to_str().unwrap(), "."])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    common::tar_dir(&content, &tar);
     tar.display().to_string()
 }
 

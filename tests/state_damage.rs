@@ -381,13 +381,7 @@ fn a_torn_container_record_keeps_its_image_after_its_tag_moves() {
     fs::create_dir_all(&content).unwrap();
     fs::write(content.join("f"), b"f").unwrap();
     let tar = env.scratch.join("moved.tar");
-    let made = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&content)
-        .args(["-cf", tar.to_str().unwrap(), "."])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    common::tar_dir(&content, &tar);
     env.rcorch(&["import", tar.to_str().unwrap(), "busybox:latest"])
         .ok();
 

@@ -109,13 +109,7 @@ fn a_directory_in_place_of_a_record_blocks_nothing_and_is_repaired() {
     fs::create_dir_all(&content).unwrap();
     fs::write(content.join("f"), b"x").unwrap();
     let tar = env.scratch.join("x.tar");
-    let made = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&content)
-        .args(["-cf", tar.to_str().unwrap(), "."])
-        .status()
-        .unwrap();
-    assert!(made.success());
+    common::tar_dir(&content, &tar);
     let id = env.rcorch(&["import", tar.to_str().unwrap(), "x:1"]).ok();
     let hex = id.trim().trim_start_matches("sha256:").to_string();
     let to_dir = |path: std::path::PathBuf| {

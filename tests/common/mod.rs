@@ -444,3 +444,17 @@ pub fn assert_unchanged<T>(env: &TestEnv, f: impl FnOnce() -> T) -> T {
     assert_eq!(env.leftovers(), before, "instance state changed");
     v
 }
+
+/// Writes a tar of `dir`'s contents to `tar` (`tar -C DIR -cf TAR .`), as an
+/// archive for `import`.
+pub fn tar_dir(dir: &Path, tar: &Path) {
+    let made = Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(tar)
+        .arg(".")
+        .status()
+        .expect("run tar");
+    assert!(made.success(), "tar of {}", dir.display());
+}
