@@ -133,12 +133,10 @@ fn scope_limits_stats_update_and_rm() {
     );
 }
 
-// Known gap (issue 19): when the scope's last process is OOM-killed,
-// systemd removes the scope's cgroup before the monitor reads
-// memory.events, so OOMKilled reads false. Run it with `--ignored` once
-// the monitor watches memory.events while the container runs.
+// systemd 252 stops the scope on the OOM kill and removes its cgroup, so
+// memory.events may be gone when the monitor looks: the scope's `Result`
+// (oom-kill) must say it.
 #[test]
-#[ignore = "OOMKilled under the systemd driver: the scope's cgroup is gone before memory.events is read"]
 fn a_process_over_its_memory_limit_is_oom_killed_in_its_scope() {
     let Some(slice) = systemd_env() else { return };
     let env = &slice.0;

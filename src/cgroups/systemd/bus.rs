@@ -18,6 +18,7 @@ pub const SOCKETS: [&str; 2] = [PRIVATE, SYSTEM_BUS];
 const SYSTEMD: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 /// systemd answers in milliseconds; a hung one must not hang `run`.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(25);
 
@@ -109,6 +110,32 @@ impl Bus {
         let mut msg = Message::call(MANAGER_PATH, MANAGER, member, body);
         msg.destination = self.destination.map(str::to_string);
         self.round_trip(msg, member, unit)
+    }
+
+    /// A property of `unit` (e.g. a scope's `Result`), through the unit's
+    /// object path; fails for a unit systemd no longer has loaded.
+    pub fn unit_property(
+        &mut self,
+        unit: &str,
+        interface: &str,
+        name: &str,
+    ) -> Result<Value, SystemdError> {
+        let reply = self.manager_call("GetUnit", unit, vec![Value::Str(unit.into())])?;
+        let Some(Value::Path(path)) = reply.into_iter().next() else {
+            return Err(SystemdError::Decode(dbus::DecodeError::Unexpected(
+                "GetUnit returned no object path",
+            )));
+        };
+        let body = vec![Value::Str(interface.into()), Value::Str(name.into())];
+        let mut msg = Message::call(&path, PROPERTIES, "Get", body);
+        msg.destination = self.destination.map(str::to_string);
+        let reply = self.round_trip(msg, "Get", unit)?;
+        match reply.into_iter().next() {
+            Some(Value::Variant(value)) => Ok(*value),
+            _ => Err(SystemdError::Decode(dbus::DecodeError::Unexpected(
+                "Properties.Get returned no variant",
+            ))),
+        }
     }
 
     fn round_trip(

@@ -68,6 +68,8 @@ pub enum DecodeError {
     BadSignature(String),
     #[error("string is not UTF-8")]
     BadString,
+    #[error("unexpected reply: {0}")]
+    Unexpected(&'static str),
 }
 
 /// The message types of the header's second byte.

@@ -252,8 +252,18 @@ impl CgroupManager for SystemdManager {
         self.inner.stats()
     }
 
+    /// Also asks systemd: before 253 it stops a scope when the kernel
+    /// OOM-kills one of its processes, and its cgroup (memory.events with
+    /// it) may be gone before the monitor looks; the failed scope's
+    /// `Result` stays until `ResetFailedUnit`.
     fn oom_killed(&self) -> Result<bool> {
-        self.inner.oom_killed()
+        if self.inner.oom_killed().unwrap_or(false) {
+            return Ok(true);
+        }
+        let result = bus::Bus::connect().and_then(|mut bus| {
+            bus.unit_property(&self.unit, "org.freedesktop.systemd1.Scope", "Result")
+        });
+        Ok(matches!(result, Ok(Value::Str(r)) if r == "oom-kill"))
     }
 
     fn usage(&self) -> Result<Usage> {
