@@ -207,3 +207,22 @@ fn up_after_the_tag_moved_replaces_only_that_services_replicas() {
     assert_eq!(only_running(&p, "other"), other, "its image did not move");
     p.down();
 }
+
+#[test]
+fn up_no_build_refuses_a_missing_image_and_build_conflicts_with_it() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "nb", YAML);
+    fs::create_dir_all(env.scratch.join("nb/web")).unwrap();
+    fs::write(env.scratch.join("nb/web/Dockerfile"), "FROM busybox\n").unwrap();
+    let out = p.cmd("up", &["-d", "--no-build", "--wait-timeout", "30"]);
+    assert_ne!(out.code, 0, "{out:#?}");
+    assert!(!out.stderr.contains("building"), "{out:#?}");
+    assert!(out.stderr.contains("nb-web"), "names the image: {out:#?}");
+    assert!(p.replicas("web").is_empty() && p.replicas("worker").is_empty());
+    let images = env.rcorch(&["images"]).ok();
+    assert!(!images.contains("nb-web"), "{images}");
+    let both = p.cmd("up", &["-d", "--build", "--no-build"]);
+    assert_ne!(both.code, 0);
+    assert!(both.stderr.contains("--no-build"), "{both:#?}");
+    assert_eq!(both.stderr.trim().lines().count(), 1, "{both:#?}");
+}

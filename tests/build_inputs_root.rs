@@ -386,3 +386,142 @@ fn add_fetches_urls_with_checksum_and_mtime_and_clones_local_git() {
         "{remote:#?}"
     );
 }
+
+/// The id of `service`'s only running replica.
+fn only_running(p: &common::project::Project, service: &str) -> String {
+    assert!(
+        p.wait_running(service, 1, Duration::from_secs(60)),
+        "{:?}",
+        p.events()
+    );
+    p.running(service)[0].id.clone()
+}
+
+#[test]
+fn up_pulls_by_policy_and_flag_and_recreates_on_request() {
+    let Some(env) = TestEnv::new() else { return };
+    if !Path::new(REGISTRY).exists() {
+        eprintln!("skipped: {REGISTRY} missing (apt-get install docker-registry)");
+        return;
+    }
+    let mut ns = Netns::new();
+    let cfg = env.scratch.join("registry.yml");
+    let data = env.scratch.join("registry-data");
+    fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:5000\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    ns.serve(
+        &[REGISTRY, "serve", cfg.to_str().unwrap()],
+        &env.scratch,
+        5000,
+    );
+    fs::write(
+        env.scratch.join("registries.json"),
+        r#"{"insecure": ["127.0.0.1:5000"]}"#,
+    )
+    .unwrap();
+    let remote = "127.0.0.1:5000/test/app:v1";
+    let tar = common::busybox_tar().to_str().unwrap();
+    env.rcorch(&["import", tar, remote]).ok();
+    ns.rcorch(&env, &["push", "--insecure", remote], None).ok();
+    env.rcorch(&["rmi", remote]).ok();
+
+    let yaml = |cmd: &str| {
+        format!(
+            "services:\n  app:\n    image: {remote}\n    network_mode: none\n    \
+             stop_grace_period: 1s\n    command: [\"sleep\", \"{cmd}\"]\n"
+        )
+    };
+    let p = common::project::Project::new(&env, "pp", &yaml("3600"));
+    let up = |extra: &[&str]| {
+        let mut args = vec![
+            "up",
+            "-f",
+            p.file_str(),
+            "-p",
+            "pp",
+            "-d",
+            "--wait-timeout",
+            "60",
+        ];
+        args.extend_from_slice(extra);
+        ns.rcorch(&env, &args, None)
+    };
+    // --pull never: the missing image is up's error, and nothing starts.
+    let never = up(&["--pull", "never"]);
+    assert_ne!(never.code, 0, "{never:#?}");
+    assert!(
+        never.stderr.contains("service app") && never.stderr.contains("rcorch pull"),
+        "{never:#?}"
+    );
+    assert!(!never.stderr.contains("pulling"), "{never:#?}");
+    assert!(p.replicas("app").is_empty());
+    // By default (pull_policy missing) the missing image is pulled.
+    let first = up(&[]);
+    assert_eq!(first.code, 0, "{first:#?}");
+    assert!(first.stderr.contains("pulling app"), "{first:#?}");
+    let id1 = only_running(&p, "app");
+    // The registry's tag moves on; the store keeps the old image.
+    let ctx = env.scratch.join("moved");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo two > /marker\n",
+    )
+    .unwrap();
+    let build = [
+        "build",
+        "--network",
+        "none",
+        "-t",
+        remote,
+        ctx.to_str().unwrap(),
+    ];
+    ns.rcorch(&env, &build, None).ok();
+    ns.rcorch(&env, &["push", "--insecure", remote], None).ok();
+    env.rcorch(&["import", tar, remote]).ok();
+    let again = up(&[]);
+    assert_eq!(again.code, 0, "{again:#?}");
+    assert!(!again.stderr.contains("pulling"), "present: {again:#?}");
+    assert_eq!(only_running(&p, "app"), id1);
+    // --pull always fetches the moved tag, which replaces the replica.
+    let always = up(&["--pull", "always"]);
+    assert_eq!(always.code, 0, "{always:#?}");
+    assert!(always.stderr.contains("pulling app"), "{always:#?}");
+    let moved = common::wait_for(Duration::from_secs(60), || {
+        p.running("app").first().is_some_and(|r| r.id != id1)
+    });
+    assert!(moved, "{:?}", p.events());
+    let id2 = only_running(&p, "app");
+    assert_eq!(
+        env.rcorch(&["exec", &id2, "cat", "/marker"]).ok().trim(),
+        "two"
+    );
+    // --force-recreate replaces an unchanged replica.
+    let forced = up(&["--force-recreate"]);
+    assert_eq!(forced.code, 0, "{forced:#?}");
+    let replaced = common::wait_for(Duration::from_secs(60), || {
+        p.running("app").first().is_some_and(|r| r.id != id2)
+    });
+    assert!(replaced, "{:?}", p.events());
+    let id3 = only_running(&p, "app");
+    // --no-recreate keeps it although its command changed.
+    fs::write(&p.file, yaml("3601")).unwrap();
+    let kept = up(&["--no-recreate"]);
+    assert_eq!(kept.code, 0, "{kept:#?}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(only_running(&p, "app"), id3);
+    let both = up(&["--force-recreate", "--no-recreate"]);
+    assert_ne!(both.code, 0);
+    assert!(both.stderr.contains("--no-recreate"), "{both:#?}");
+    let bad = up(&["--pull", "sometimes"]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("always, missing, never"), "{bad:#?}");
+    p.down();
+}

@@ -1,14 +1,16 @@
 //! Compose `build:` for `up`: names each built service's image as compose
 //! does (`image:` if given, else `PROJECT-SERVICE`) and builds the missing
-//! ones (all of them on `up --build`) before the services start.
+//! ones (all of them on `up --build`) before the services start; pulls
+//! as `up --pull` and the services' `pull_policy` say.
 
 use std::collections::BTreeMap;
 
 use super::Failure;
 use crate::build::builder::{self, BuildRequest};
 use crate::build::dockerfile::RunNetwork;
-use crate::compose::model::{BuildSpec, Project};
+use crate::compose::model::{BuildSpec, Project, Service};
 use crate::instance::Instance;
+use crate::project::image_plan::{image_action, ImageAction, ImageOptions};
 
 /// The image name compose gives a service with `build:`.
 pub fn image_name(project: &str, service: &str, image: Option<&str>) -> String {
@@ -18,37 +20,63 @@ pub fn image_name(project: &str, service: &str, image: Option<&str>) -> String {
     )
 }
 
-/// Sets the image of every service with `build:` and builds what is needed.
-pub fn build_services(
+/// Sets the image of every service with `build:`, then pulls and builds
+/// what `options` and each service's `pull_policy` ask for: pulls only for
+/// the services this `up` starts (the named ones and their dependencies).
+pub fn prepare_images(
     instance: &Instance,
     project: &mut Project,
-    selected: &[String],
-    force: bool,
+    named: &[String],
+    options: &ImageOptions,
 ) -> Result<(), Failure> {
     let store = instance.images()?;
     let name = project.name.clone();
+    let needed = crate::project::select::selected_services(project, named)?;
     for (service, svc) in project.services.iter_mut() {
-        let Some(spec) = svc.build.clone() else {
+        if svc.build.is_some() {
+            svc.image = Some(image_name(&name, service, svc.image.as_deref()));
+        }
+        let Some(image) = svc.image.clone() else {
             continue;
         };
-        let image = image_name(&name, service, svc.image.as_deref());
-        svc.image = Some(image.clone());
-        // Missing images are built for every service (a selected one may
-        // depend on it); --build rebuilds the selected ones.
-        let wanted = selected.is_empty() || selected.contains(service);
-        if store.resolve(&image).is_ok() && !(force && wanted) {
-            continue;
+        let wanted = named.is_empty() || named.contains(service);
+        let present = store.resolve(&image).is_ok();
+        match image_action(svc, present, wanted, options) {
+            ImageAction::Keep => {}
+            ImageAction::Pull if !needed.contains(service) => {}
+            ImageAction::Pull => pull(instance, service, &image, present)?,
+            ImageAction::Build => build(instance, service, svc, &image)?,
         }
-        eprintln!("building {service} as {image}");
-        let req = request(
-            &spec,
-            &image,
-            super::build::registry_access(&instance.root)?,
-        )
-        .map_err(|e| Failure::from(format!("service {service}: {}", e.message)))?;
-        builder::build(instance, &req, &mut std::io::stderr())
-            .map_err(|e| Failure::from(format!("service {service}: {e}")))?;
     }
+    Ok(())
+}
+
+/// A failed pull of a missing image is `up`'s missing-image error with
+/// why; of a present one (`always`), its own.
+fn pull(instance: &Instance, service: &str, image: &str, present: bool) -> Result<(), Failure> {
+    eprintln!("pulling {service} ({image})");
+    super::registry::pull_for_run(instance, image).map_err(|e| {
+        let why = e.message;
+        Failure::from(match present {
+            true => format!("service {service}: pulling {image} failed: {why}"),
+            false => format!(
+                "service {service}: image {image} is not present and pulling it failed: {why}; \
+                 get it with 'rcorch pull {image}' once a registry is reachable \
+                 (or build or import it), then run up again"
+            ),
+        })
+    })
+}
+
+fn build(instance: &Instance, service: &str, svc: &Service, image: &str) -> Result<(), Failure> {
+    let Some(spec) = &svc.build else {
+        return Ok(());
+    };
+    eprintln!("building {service} as {image}");
+    let req = request(spec, image, super::build::registry_access(&instance.root)?)
+        .map_err(|e| Failure::from(format!("service {service}: {}", e.message)))?;
+    builder::build(instance, &req, &mut std::io::stderr())
+        .map_err(|e| Failure::from(format!("service {service}: {e}")))?;
     Ok(())
 }
 

@@ -6,9 +6,10 @@ use comfy_table::{presets::NOTHING, Table};
 use super::compose_verbs::ServiceList;
 use super::project::{self, ProjectArgs};
 use super::CliResult;
-use crate::compose::model::Project;
+use crate::compose::model::{Project, PullPolicy};
 use crate::container::Status;
 use crate::instance::Instance;
+use crate::project::image_plan::{BuildFlag, ImageOptions};
 use crate::runtime::control::observed_status;
 
 /// The compose file's project, with only `services` (all when empty).
@@ -109,6 +110,10 @@ pub fn build(instance: &Instance, outer: &ProjectArgs, args: &ServiceList) -> Cl
     if !buildable {
         eprintln!("rcorch: no service of {} has build:", project.name);
     }
-    super::compose_build::build_services(instance, &mut project, &args.services, true)?;
+    let options = ImageOptions {
+        pull: Some(PullPolicy::Never),
+        build: BuildFlag::Always,
+    };
+    super::compose_build::prepare_images(instance, &mut project, &args.services, &options)?;
     Ok(0)
 }

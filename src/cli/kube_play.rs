@@ -13,6 +13,7 @@ use crate::compose::{self, sources::Readers};
 use crate::instance::Instance;
 use crate::kube::play::{self, Doc};
 use crate::project::commands;
+use crate::project::image_plan::{ImageOptions, Recreate};
 
 #[derive(Args, Debug)]
 pub struct PlayArgs {
@@ -115,7 +116,8 @@ pub fn play(instance: &Instance, args: &PlayArgs) -> CliResult {
     let run = UpRun {
         services: &[],
         wait_timeout: args.wait_timeout,
-        build: false,
+        images: ImageOptions::default(),
+        recreate: Recreate::Changed,
         readers: &readers,
     };
     up_project(instance, &mut loaded.project, &run, None)

@@ -8,8 +8,10 @@ use clap::Args;
 
 use super::{CliResult, Failure};
 use crate::compose;
+use crate::compose::model::PullPolicy;
 use crate::compose::sources::Readers;
 use crate::instance::Instance;
+use crate::project::image_plan::{BuildFlag, ImageOptions, Recreate};
 use crate::project::supervise::{self, Supervisor};
 use crate::project::wait::{self, Waited};
 use crate::project::{commands, list_projects, metrics, select, ProjectDir};
@@ -65,6 +67,19 @@ pub struct UpArgs {
     /// Build every service with `build:` first (else only missing images)
     #[arg(long)]
     build: bool,
+    /// Never build an image, not even a missing one
+    #[arg(long, conflicts_with = "build")]
+    no_build: bool,
+    /// Pull images first: always, missing or never (default: each
+    /// service's pull_policy, else missing)
+    #[arg(long, value_name = "POLICY", value_parser = pull_flag)]
+    pull: Option<PullFlag>,
+    /// Replace the replicas even if their definition and image are unchanged
+    #[arg(long)]
+    force_recreate: bool,
+    /// Keep the replicas of services that exist, even if they changed
+    #[arg(long, conflicts_with = "force_recreate")]
+    no_recreate: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT; overrides
     /// x-rcorch-metrics; off by default)
     #[arg(long, value_name = "ADDR")]
@@ -197,10 +212,44 @@ pub fn up(instance: &Instance, args: &UpArgs) -> CliResult {
     let run = UpRun {
         services: &args.services,
         wait_timeout: args.wait_timeout,
-        build: args.build,
+        images: args.image_options(),
+        recreate: match (args.force_recreate, args.no_recreate) {
+            (true, _) => Recreate::Force,
+            (_, true) => Recreate::Never,
+            _ => Recreate::Changed,
+        },
         readers: &Readers::host(),
     };
     up_project(instance, &mut loaded.project, &run, ctrl_c)
+}
+
+/// `up --pull`'s values: compose's, "policy" being the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullFlag(Option<PullPolicy>);
+
+fn pull_flag(value: &str) -> Result<PullFlag, String> {
+    match value {
+        "always" => Ok(PullFlag(Some(PullPolicy::Always))),
+        "missing" => Ok(PullFlag(Some(PullPolicy::Missing))),
+        "never" => Ok(PullFlag(Some(PullPolicy::Never))),
+        "policy" => Ok(PullFlag(None)),
+        other => Err(format!(
+            "invalid --pull {other:?}: use always, missing, never or policy"
+        )),
+    }
+}
+
+impl UpArgs {
+    fn image_options(&self) -> ImageOptions {
+        ImageOptions {
+            pull: self.pull.and_then(|p| p.0),
+            build: match (self.build, self.no_build) {
+                (true, _) => BuildFlag::Always,
+                (_, true) => BuildFlag::Never,
+                _ => BuildFlag::Missing,
+            },
+        }
+    }
 }
 
 /// How `up` runs an already-loaded project.
@@ -208,8 +257,10 @@ pub struct UpRun<'a> {
     /// Only these services (and their dependencies); all when empty.
     pub services: &'a [String],
     pub wait_timeout: u64,
-    /// Build every service with `build:` first.
-    pub build: bool,
+    /// What to pull and build first.
+    pub images: ImageOptions,
+    /// Whether unchanged replicas are replaced, changed ones kept.
+    pub recreate: Recreate,
     /// Where the secrets' and configs' bytes come from.
     pub readers: &'a Readers<'a>,
 }
@@ -224,12 +275,17 @@ pub fn up_project(
 ) -> CliResult {
     // Before building or recording anything: a bad or taken address stops here.
     commands::check_metrics(instance, project)?;
-    super::compose_build::build_services(instance, project, run.services, run.build)?;
+    super::compose_build::prepare_images(instance, project, run.services, &run.images)?;
     let since = crate::util::time::now_rfc3339();
     let fresh = !ProjectDir::new(&instance.root, &project.name).exists();
     let volumes_before = commands::volume_names(instance);
-    let mut record =
-        commands::apply_services_reading(instance, project, run.services, run.readers)?;
+    let mut record = commands::apply_services_reading(
+        instance,
+        project,
+        run.services,
+        run.readers,
+        run.recreate,
+    )?;
     // Wait for and report what this `up` started, not the services it left.
     let selected = select::selected_services(project, run.services)?;
     let names: Vec<String> = selected.iter().cloned().collect();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use super::image_plan::Recreate;
 use super::replicas::replica_labels;
 use super::select::{merge_selected, selected_services};
 use super::translate::{translate_built, volume_name};
@@ -45,7 +46,13 @@ pub fn apply_services(
     project: &Project,
     named: &[String],
 ) -> Result<ProjectRecord> {
-    apply_services_reading(instance, project, named, &Readers::host())
+    apply_services_reading(
+        instance,
+        project,
+        named,
+        &Readers::host(),
+        Recreate::Changed,
+    )
 }
 
 /// As `apply_services`, the secrets' and configs' bytes read by `readers`
@@ -55,6 +62,7 @@ pub fn apply_services_reading(
     project: &Project,
     named: &[String],
     readers: &Readers,
+    recreate: Recreate,
 ) -> Result<ProjectRecord> {
     let selected = selected_services(project, named)?;
     if selected.is_empty() {
@@ -68,7 +76,8 @@ pub fn apply_services_reading(
     let dir = ProjectDir::new(&instance.root, &project.name);
     let files = super::files::read(&dir, project, &selected, readers)?;
     let previous = dir.load().ok();
-    let fresh = translate_built(project, previous.as_ref(), &image_ids(&images, project));
+    let mut fresh = translate_built(project, previous.as_ref(), &image_ids(&images, project));
+    super::image_plan::apply_recreate(&mut fresh, previous.as_ref(), recreate, &selected);
     let mut record = match named.is_empty() {
         true => fresh,
         false => merge_selected(fresh, previous.as_ref(), &selected),

@@ -15,6 +15,7 @@ pub mod events;
 pub mod events_query;
 pub mod files;
 pub mod history;
+pub mod image_plan;
 pub mod lb_watch;
 pub mod metrics;
 pub mod precheck;

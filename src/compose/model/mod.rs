@@ -82,6 +82,9 @@ pub struct Service {
     /// `build:`: how to make the image when it is missing (or on `up --build`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<BuildSpec>,
+    /// `pull_policy:`; None means compose's default, missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<PullPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,6 +151,20 @@ pub struct Service {
     /// Other service-level `x-*` keys, raw.
     #[serde(flatten)]
     pub extensions: BTreeMap<String, Value>,
+}
+
+/// When `up` gets a service's image (compose's `pull_policy`, and `up --pull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPolicy {
+    /// Pull on every `up`.
+    Always,
+    /// Never pull: the image must be here.
+    Never,
+    /// Pull only an image that is not here (also `if_not_present`).
+    Missing,
+    /// Build on every `up` (needs `build:`).
+    Build,
 }
 
 /// `logging:`: the driver and its options, as `--log-driver`/`--log-opt`.

@@ -8,7 +8,7 @@ use super::value::{key_string, untag};
 use super::{autoscale, deploy, files, networks, ports, volumes, Ctx, Result};
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
-    Condition, Dependency, EnvFile, Logging, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
+    Condition, Dependency, EnvFile, Logging, PullPolicy, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
 };
 
 /// Service keys compose defines that rcorch does not implement (yet).
@@ -56,7 +56,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "pre_stop",
     "privileged",
     "provider",
-    "pull_policy",
     "runtime",
     "security_opt",
     "shm_size",
@@ -73,6 +72,7 @@ const NOT_IMPLEMENTED: &[&str] = &[
 /// Service keys rcorch reads (`container_key` and `runtime_key`).
 const HANDLED: &[&str] = &[
     "image",
+    "pull_policy",
     "container_name",
     "command",
     "entrypoint",
@@ -142,6 +142,13 @@ pub fn service(ctx: &mut Ctx, body: &Value, at: &KeyPath) -> Result<Service> {
     if svc.image.is_none() && !has_build {
         return Err(ctx.missing(at, "image"));
     }
+    if svc.pull_policy == Some(PullPolicy::Build) && !has_build {
+        return Err(ctx.invalid(
+            &at.key("pull_policy"),
+            "build",
+            "always, never or missing for a service without build:",
+        ));
+    }
     apply_legacy(ctx, &mut svc, legacy, at)?;
     Ok(svc)
 }
@@ -157,6 +164,7 @@ fn container_key(
     match key {
         "image" => svc.image = Some(ctx.string(v, at)?),
         "build" => svc.build = Some(super::build::build(ctx, v, at)?),
+        "pull_policy" => svc.pull_policy = Some(pull_policy(ctx, v, at)?),
         "container_name" => svc.container_name = Some(ctx.string(v, at)?),
         "command" => svc.command = Some(ctx.command(v, at)?),
         "entrypoint" => svc.entrypoint = Some(ctx.command(v, at)?),
@@ -241,6 +249,38 @@ fn apply_legacy(ctx: &Ctx, svc: &mut Service, legacy: Legacy, at: &KeyPath) -> R
         }
     }
     Ok(())
+}
+
+/// compose's `pull_policy`; the refresh intervals (`daily`, `weekly`,
+/// `every_<duration>`) pull a missing image only, with a warning.
+fn pull_policy(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<PullPolicy> {
+    let text = ctx.string(v, at)?;
+    Ok(match text.as_str() {
+        "always" => PullPolicy::Always,
+        "never" => PullPolicy::Never,
+        "missing" | "if_not_present" => PullPolicy::Missing,
+        "build" => PullPolicy::Build,
+        "daily" | "weekly" => refresh(ctx, at),
+        every
+            if every
+                .strip_prefix("every_")
+                .is_some_and(|d| crate::compose::scalar::parse_duration(d).is_some()) =>
+        {
+            refresh(ctx, at)
+        }
+        other => {
+            return Err(ctx.invalid(
+                at,
+                other,
+                "always, never, missing, build, daily, weekly or every_<duration>",
+            ))
+        }
+    })
+}
+
+fn refresh(ctx: &mut Ctx, at: &KeyPath) -> PullPolicy {
+    ctx.warn(at, crate::compose::error::WarningKind::NotImplemented);
+    PullPolicy::Missing
 }
 
 fn env_files(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<Vec<EnvFile>> {

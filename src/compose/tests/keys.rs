@@ -340,3 +340,23 @@ fn profiles_select_active_services() {
         ["app", "debug", "test"]
     );
 }
+
+#[test]
+fn pull_policy_values_and_their_spellings() {
+    let policy = |v: &str| service(&format!("    pull_policy: {v}\n")).pull_policy;
+    assert_eq!(policy("always"), Some(PullPolicy::Always));
+    assert_eq!(policy("never"), Some(PullPolicy::Never));
+    assert_eq!(policy("missing"), Some(PullPolicy::Missing));
+    assert_eq!(policy("if_not_present"), Some(PullPolicy::Missing));
+    // Refresh intervals pull only a missing image, with a warning.
+    assert_eq!(policy("daily"), Some(PullPolicy::Missing));
+    assert_eq!(policy("every_12h"), Some(PullPolicy::Missing));
+    assert_eq!(service("").pull_policy, None);
+    let text = "services:\n  s:\n    image: busybox\n    pull_policy: sometimes\n";
+    let e = err(text).to_string();
+    assert!(e.contains("pull_policy") && e.contains("sometimes"), "{e}");
+    let e = err("services:\n  s:\n    image: busybox\n    pull_policy: build\n").to_string();
+    assert!(e.contains("without build:"), "{e}");
+    let warned = load("services:\n  s:\n    image: busybox\n    pull_policy: weekly\n").unwrap();
+    assert_eq!(warned.warnings.len(), 1, "{:?}", warned.warnings);
+}
