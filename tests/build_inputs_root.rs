@@ -196,12 +196,12 @@ fn stdin_gives_a_dockerfile_or_a_context_tar() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-#[test]
-fn pull_fetches_missing_bases_and_refreshes_with_pull() {
-    let Some(env) = TestEnv::new() else { return };
+/// A docker-registry on 127.0.0.1:5000 in a netns of its own, holding
+/// busybox as `remote` (which the store then lacks); None without one.
+fn registry_with(env: &TestEnv, remote: &str) -> Option<Netns> {
     if !Path::new(REGISTRY).exists() {
         eprintln!("skipped: {REGISTRY} missing (apt-get install docker-registry)");
-        return;
+        return None;
     }
     let mut ns = Netns::new();
     let cfg = env.scratch.join("registry.yml");
@@ -225,11 +225,21 @@ fn pull_fetches_missing_bases_and_refreshes_with_pull() {
         r#"{"insecure": ["127.0.0.1:5000"]}"#,
     )
     .unwrap();
-    let remote = "127.0.0.1:5000/test/bb:v1";
     let tar = common::busybox_tar().to_str().unwrap();
     env.rcorch(&["import", tar, remote]).ok();
-    ns.rcorch(&env, &["push", "--insecure", remote], None).ok();
+    ns.rcorch(env, &["push", "--insecure", remote], None).ok();
     env.rcorch(&["rmi", remote]).ok();
+    Some(ns)
+}
+
+#[test]
+fn pull_fetches_missing_bases_and_refreshes_with_pull() {
+    let Some(env) = TestEnv::new() else { return };
+    let remote = "127.0.0.1:5000/test/bb:v1";
+    let Some(ns) = registry_with(&env, remote) else {
+        return;
+    };
+    let tar = common::busybox_tar().to_str().unwrap();
 
     let ctx = env.scratch.join("pull");
     fs::create_dir_all(&ctx).unwrap();
@@ -400,37 +410,11 @@ fn only_running(p: &common::project::Project, service: &str) -> String {
 #[test]
 fn up_pulls_by_policy_and_flag_and_recreates_on_request() {
     let Some(env) = TestEnv::new() else { return };
-    if !Path::new(REGISTRY).exists() {
-        eprintln!("skipped: {REGISTRY} missing (apt-get install docker-registry)");
-        return;
-    }
-    let mut ns = Netns::new();
-    let cfg = env.scratch.join("registry.yml");
-    let data = env.scratch.join("registry-data");
-    fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:5000\n",
-            data.display()
-        ),
-    )
-    .unwrap();
-    ns.serve(
-        &[REGISTRY, "serve", cfg.to_str().unwrap()],
-        &env.scratch,
-        5000,
-    );
-    fs::write(
-        env.scratch.join("registries.json"),
-        r#"{"insecure": ["127.0.0.1:5000"]}"#,
-    )
-    .unwrap();
     let remote = "127.0.0.1:5000/test/app:v1";
+    let Some(ns) = registry_with(&env, remote) else {
+        return;
+    };
     let tar = common::busybox_tar().to_str().unwrap();
-    env.rcorch(&["import", tar, remote]).ok();
-    ns.rcorch(&env, &["push", "--insecure", remote], None).ok();
-    env.rcorch(&["rmi", remote]).ok();
 
     let yaml = |cmd: &str| {
         format!(
