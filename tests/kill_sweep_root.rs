@@ -456,3 +456,63 @@ fn a_supervisor_killed_while_it_writes_its_records_is_replaced_cleanly() {
     assert_eq!(down.code, 0, "{down:#?}");
     sweep.assert_nothing_left("after down", &network);
 }
+
+/// One sweep of `create`: after each kill the check is clean, `list`
+/// shows `name` or not, what is there is removed by `remove`, and
+/// `create` then `remove` succeed; nothing is left.
+fn sweep_command(sweep: &Sweep, create: &[&str], list: &[&str], name: &str, remove: &[&str]) {
+    let network = sweep.network_state();
+    let ok = |what: &str, args: &[&str]| {
+        let out = sweep.rcorch(args);
+        assert_eq!(out.code, 0, "{what}, then {args:?}: {out:#?}");
+        out.stdout
+    };
+    for &ms in SHORT {
+        let what = format!("{create:?} killed after {ms} ms");
+        sweep.kill_after(create, ms);
+        sweep.assert_checks_clean(&what);
+        if ok(&what, list).split_whitespace().any(|w| w == name) {
+            ok(&what, remove);
+        }
+        ok(&what, create);
+        ok(&what, remove);
+        sweep.assert_nothing_left(&what, &network);
+    }
+}
+
+#[test]
+fn network_and_volume_create_killed_at_any_point_leave_nothing() {
+    let Some(sweep) = Sweep::new() else { return };
+    let (net, vol) = ("sweepnet", "sweepvol");
+    let ls = ["network", "ls", "--format", "{{.Name}}"];
+    sweep_command(
+        &sweep,
+        &["network", "create", net],
+        &ls,
+        net,
+        &["network", "rm", net],
+    );
+    let ls = ["volume", "ls", "-q"];
+    sweep_command(
+        &sweep,
+        &["volume", "create", vol],
+        &ls,
+        vol,
+        &["volume", "rm", vol],
+    );
+}
+
+#[test]
+fn import_and_run_killed_at_any_point_leave_nothing() {
+    let Some(sweep) = Sweep::new() else { return };
+    sweep.rcorch(&["run", "--rm", "busybox", "true"]).ok();
+    let tar = common::busybox_tar().to_str().unwrap();
+    let ls = ["images", "--format", "{{.Repository}}:{{.Tag}}"];
+    let import = ["import", tar, "swept:1"];
+    sweep_command(&sweep, &import, &ls, "swept:1", &["rmi", "swept:1"]);
+    let ls = ["ps", "-a", "--format", "{{.Names}}"];
+    let run = [
+        "run", "-d", "--name", "swept", "-p", "8082:80", "busybox", "sleep", "300",
+    ];
+    sweep_command(&sweep, &run, &ls, "swept", &["rm", "-f", "swept"]);
+}
