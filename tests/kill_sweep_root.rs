@@ -120,12 +120,14 @@ impl Sweep {
             .expect("spawn rcorch")
     }
 
-    /// Starts `args` and SIGKILLs it after `ms` (or once it ended).
-    fn kill_after(&self, args: &[&str], ms: u64) {
+    /// Starts `args` and SIGKILLs it after `ms` (or once it ended);
+    /// returns its pid.
+    fn kill_after(&self, args: &[&str], ms: u64) -> u32 {
         let mut child = self.spawn(args);
         sleep(Duration::from_millis(ms));
         let _ = child.kill();
         let _ = child.wait();
+        child.id()
     }
 
     /// `system check` is clean, or `--repair` makes it so.
@@ -460,7 +462,15 @@ fn a_supervisor_killed_while_it_writes_its_records_is_replaced_cleanly() {
 /// One sweep of `create`: after each kill the check is clean, `list`
 /// shows `name` or not, what is there is removed by `remove`, and
 /// `create` then `remove` succeed; nothing is left.
-fn sweep_command(sweep: &Sweep, create: &[&str], list: &[&str], name: &str, remove: &[&str]) {
+/// `records`: where `create` writes its record, to leave there what a kill
+/// between the write's create and its rename leaves, whatever the timing.
+fn sweep_command(
+    sweep: &Sweep,
+    create: &[&str],
+    (list, name): (&[&str], &str),
+    remove: &[&str],
+    records: Option<&str>,
+) {
     let network = sweep.network_state();
     let ok = |what: &str, args: &[&str]| {
         let out = sweep.rcorch(args);
@@ -469,7 +479,12 @@ fn sweep_command(sweep: &Sweep, create: &[&str], list: &[&str], name: &str, remo
     };
     for &ms in SHORT {
         let what = format!("{create:?} killed after {ms} ms");
-        sweep.kill_after(create, ms);
+        let pid = sweep.kill_after(create, ms);
+        if let Some(dir) = records {
+            let dir = sweep.env.root.join(dir);
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join(format!(".{name}.json.tmp{pid}")), "{\"hal").unwrap();
+        }
         sweep.assert_checks_clean(&what);
         if ok(&what, list).split_whitespace().any(|w| w == name) {
             ok(&what, remove);
@@ -485,21 +500,18 @@ fn network_and_volume_create_killed_at_any_point_leave_nothing() {
     let Some(sweep) = Sweep::new() else { return };
     let (net, vol) = ("sweepnet", "sweepvol");
     let ls = ["network", "ls", "--format", "{{.Name}}"];
+    let create = ["network", "create", net];
+    let records = Some("networks/records");
     sweep_command(
         &sweep,
-        &["network", "create", net],
-        &ls,
-        net,
+        &create,
+        (&ls, net),
         &["network", "rm", net],
+        records,
     );
     let ls = ["volume", "ls", "-q"];
-    sweep_command(
-        &sweep,
-        &["volume", "create", vol],
-        &ls,
-        vol,
-        &["volume", "rm", vol],
-    );
+    let create = ["volume", "create", vol];
+    sweep_command(&sweep, &create, (&ls, vol), &["volume", "rm", vol], None);
 }
 
 #[test]
@@ -509,10 +521,10 @@ fn import_and_run_killed_at_any_point_leave_nothing() {
     let tar = common::busybox_tar().to_str().unwrap();
     let ls = ["images", "--format", "{{.Repository}}:{{.Tag}}"];
     let import = ["import", tar, "swept:1"];
-    sweep_command(&sweep, &import, &ls, "swept:1", &["rmi", "swept:1"]);
+    sweep_command(&sweep, &import, (&ls, "swept:1"), &["rmi", "swept:1"], None);
     let ls = ["ps", "-a", "--format", "{{.Names}}"];
     let run = [
         "run", "-d", "--name", "swept", "-p", "8082:80", "busybox", "sleep", "300",
     ];
-    sweep_command(&sweep, &run, &ls, "swept", &["rm", "-f", "swept"]);
+    sweep_command(&sweep, &run, (&ls, "swept"), &["rm", "-f", "swept"], None);
 }
