@@ -521,7 +521,14 @@ fn import_and_run_killed_at_any_point_leave_nothing() {
     let tar = common::busybox_tar().to_str().unwrap();
     let ls = ["images", "--format", "{{.Repository}}:{{.Tag}}"];
     let import = ["import", tar, "swept:1"];
-    sweep_command(&sweep, &import, (&ls, "swept:1"), &["rmi", "swept:1"], None);
+    let records = Some("images/records");
+    sweep_command(
+        &sweep,
+        &import,
+        (&ls, "swept:1"),
+        &["rmi", "swept:1"],
+        records,
+    );
     let ls = ["ps", "-a", "--format", "{{.Names}}"];
     let run = [
         "run", "-d", "--name", "swept", "-p", "8082:80", "busybox", "sleep", "300",
