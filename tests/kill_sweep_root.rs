@@ -535,3 +535,33 @@ fn import_and_run_killed_at_any_point_leave_nothing() {
     ];
     sweep_command(&sweep, &run, (&ls, "swept"), &["rm", "-f", "swept"], None);
 }
+
+#[test]
+fn a_monitor_killed_at_any_point_leaves_a_container_the_next_command_finishes() {
+    let Some(sweep) = Sweep::new() else { return };
+    sweep.rcorch(&["run", "--rm", "busybox", "true"]).ok();
+    let network = sweep.network_state();
+    for ms in [0, 20, 50, 100, 200, 400] {
+        let what = format!("monitor killed {ms} ms after run -d");
+        let run = ["run", "-d", "-p", "8083:80", "busybox", "sleep", "300"];
+        let id = sweep.rcorch(&run).ok();
+        let inspect = sweep.rcorch(&["inspect", &id]).ok();
+        let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+        let monitor = v[0]["State"]["MonitorPid"].as_i64().expect("MonitorPid") as i32;
+        sleep(Duration::from_millis(ms));
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(monitor),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        assert!(wait_for(WAIT, || !common::pid_alive(monitor)), "{what}");
+        // As a kill between a state write's create and rename leaves it.
+        let dir = sweep.env.root.join("containers").join(&id);
+        fs::write(dir.join(format!(".state.json.tmp{monitor}")), "{\"hal").unwrap();
+        let ps = sweep.rcorch(&["ps", "-a"]).ok();
+        assert!(!ps.contains(" Up "), "{what}: {ps}");
+        assert_eq!(sweep.temporaries(), Vec::<String>::new(), "{what}");
+        sweep.assert_checks_clean(&what);
+        sweep.rcorch(&["rm", "-f", &id]).ok();
+        sweep.assert_nothing_left(&what, &network);
+    }
+}
