@@ -49,6 +49,7 @@ use exit::die_quietly_on_a_closed_pipe;
 pub use exit::{exit_code, CliResult, Failure, USAGE_ERROR};
 
 use crate::container::build::RunRequest;
+use crate::instance::root_use::RootUse;
 use crate::instance::{Instance, DEFAULT_CGROUP_PARENT, DEFAULT_ROOT};
 use crate::runtime::exec::{self, ExecRequest};
 use crate::runtime::run::{self, RunOutcome};
@@ -392,6 +393,17 @@ fn dispatch(cli: Cli) -> CliResult {
             return build::check_only(&cli.root, args);
         }
     }
+    // Held until the command ends; a failed first command gives the root
+    // back as it found it (absent or empty).
+    let root_use = RootUse::enter(&cli.root)?;
+    let result = dispatch_in(cli);
+    if !matches!(result, Ok(0)) {
+        root_use.give_back();
+    }
+    result
+}
+
+fn dispatch_in(cli: Cli) -> CliResult {
     let mut instance = Instance::open(&cli.root, &cli.cgroup_parent)?;
     let systemd = crate::cgroups::systemd::observe(std::path::Path::new("/run"));
     instance.cgroup_manager =

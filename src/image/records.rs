@@ -83,6 +83,11 @@ impl Index {
         }
     }
 
+    /// Temporaries of record writes a kill cut short (lock held).
+    pub(super) fn sweep_dead_temps(&self) {
+        self.records.sweep_dead_temps();
+    }
+
     fn legacy(&self) -> Vec<ImageRecord> {
         std::fs::read(&self.legacy)
             .ok()

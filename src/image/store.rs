@@ -222,6 +222,7 @@ impl ImageStore {
         for dir in [self.root.clone(), self.blob_dir(), self.root.join("layers")] {
             blobs::sweep_temps(&dir)?;
         }
+        self.index().sweep_dead_temps();
         Ok(())
     }
 

@@ -90,6 +90,7 @@ impl NetStore {
             .map_err(|(_, source)| StoreError::Lock { path, source })?;
         let lock = StateLock { _lock: lock };
         self.migrate(&lock)?;
+        self.records.sweep_dead_temps();
         Ok(lock)
     }
 

@@ -68,6 +68,8 @@ pub fn run(sup: &mut Supervisor) -> Result<()> {
     let Some(_lock) = sup.project.try_lock_supervisor()? else {
         return Ok(()); // another supervisor keeps this project
     };
+    // A killed supervisor's half-written records (it holds no lock now).
+    crate::util::atomic::sweep_dead_temps(&sup.project.dir);
     let _ = crate::util::atomic::write_atomic(
         &sup.project.dir.join("supervisor.pid"),
         std::process::id().to_string().as_bytes(),

@@ -134,6 +134,8 @@ pub fn finish_orphans(instance: &Instance) -> Vec<String> {
 
 fn finish(instance: &Instance, record: &Record, verdict: Orphan) {
     let (c, s) = (&record.config, &record.state);
+    // What the dead monitor was writing when it was killed.
+    crate::util::atomic::sweep_dead_temps(&instance.containers.container_dir(&c.id));
     if verdict == Orphan::KillAndFinish {
         let _ = nix::sys::signal::kill(Pid::from_raw(s.pid.unwrap_or(0)), Signal::SIGKILL);
     }

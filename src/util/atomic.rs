@@ -94,6 +94,48 @@ pub fn write_atomic_with<F: AtomicFs>(fs: &F, path: &Path, bytes: &[u8]) -> io::
     result
 }
 
+/// The writer's pid if `name` is a temporary `temp_path` makes.
+pub fn temp_writer(name: &str) -> Option<u32> {
+    let (base, pid) = name.strip_prefix('.')?.rsplit_once(".tmp")?;
+    if base.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// The temporaries among `names` whose writer is not `alive`: writes
+/// killed between their create and their rename.
+pub fn dead_temps<'a>(names: &[&'a str], alive: impl Fn(u32) -> bool) -> Vec<&'a str> {
+    names
+        .iter()
+        .copied()
+        .filter(|name| temp_writer(name).is_some_and(|pid| !alive(pid)))
+        .collect()
+}
+
+/// Removes the temporaries in `dir` that killed writers left. A pid taken
+/// again by a live process keeps its file until a later sweep.
+pub fn sweep_dead_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    // A zombie writes no more: it counts as gone.
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+    };
+    for name in dead_temps(&names, alive) {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+}
+
 #[cfg(test)]
 #[path = "atomic_tests.rs"]
 mod tests;

@@ -194,3 +194,48 @@ fn the_real_filesystem_replaces_a_file_whole() {
     let missing_dir = dir.path().join("gone/r.json");
     assert!(write_atomic(&missing_dir, NEW).is_err());
 }
+
+#[test]
+fn temporaries_name_their_writer() {
+    let own = temp_path(Path::new("/p/balancer.json"));
+    let own = own.file_name().unwrap().to_str().unwrap();
+    assert_eq!(temp_writer(own), Some(std::process::id()));
+    assert_eq!(temp_writer(".health.json.tmp42"), Some(42));
+    for not_one in [
+        "health.json",
+        ".health.json",
+        ".tmp42",
+        ".x.tmp",
+        ".x.tmp4a",
+        "x.tmp42",
+    ] {
+        assert_eq!(temp_writer(not_one), None, "{not_one}");
+    }
+}
+
+#[test]
+fn only_the_temporaries_of_dead_writers_are_swept() {
+    let names = [
+        "desired.json",
+        ".balancer.json.tmp10",
+        ".health.json.tmp11",
+        "supervisor.lock",
+    ];
+    let alive = |pid: u32| pid == 11;
+    assert_eq!(dead_temps(&names, alive), [".balancer.json.tmp10"]);
+}
+
+#[test]
+fn a_sweep_removes_a_dead_writers_file_and_keeps_a_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = temp_path(&dir.path().join("health.json"));
+    std::fs::write(&own, OLD).unwrap();
+    // No pid above the kernel's pid_max (4194304) is alive.
+    let dead = dir.path().join(".balancer.json.tmp4194305");
+    std::fs::write(&dead, OLD).unwrap();
+    std::fs::write(dir.path().join("desired.json"), OLD).unwrap();
+    sweep_dead_temps(dir.path());
+    assert!(own.exists());
+    assert!(!dead.exists());
+    assert!(dir.path().join("desired.json").exists());
+}

@@ -200,6 +200,13 @@ impl Records {
         Ok(())
     }
 
+    /// Removes the temporaries of writes killed before their rename (the
+    /// caller holds the store's lock, so no write of its is in progress).
+    pub fn sweep_dead_temps(&self) {
+        super::atomic::sweep_dead_temps(&self.dir);
+        super::atomic::sweep_dead_temps(&self.copies);
+    }
+
     /// Deletes the copy and then the record: a crash between leaves the
     /// record alone, which reads as whole, never a copy that revives it.
     pub fn remove(&self, name: &str) -> io::Result<()> {

@@ -92,11 +92,18 @@ impl TestEnv {
     /// A fresh instance with busybox:latest imported; `None` (after printing
     /// a skip message) when not running as root.
     pub fn new() -> Option<TestEnv> {
+        let env = TestEnv::bare()?;
+        let tar = busybox_tar().to_str().expect("utf-8 tarball path");
+        env.rcorch(&["import", tar, "busybox:latest"]).ok();
+        Some(env)
+    }
+
+    /// A private instance whose root does not exist yet (nothing imported).
+    pub fn bare() -> Option<TestEnv> {
         if !is_root() {
             eprintln!("skipping: this test needs root");
             return None;
         }
-        let tar = busybox_tar();
         // /var/tmp is usually a real disk fs (overlayfs rejects tmpfs-less
         // exotic uppers such as another overlay); fall back to /tmp.
         let base = ["/var/tmp", "/tmp"]
@@ -111,15 +118,12 @@ impl TestEnv {
         let scratch = tmp.path().join("scratch");
         fs::create_dir_all(&scratch).expect("create scratch dir");
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let env = TestEnv {
+        Some(TestEnv {
             root,
             cgroup_parent: format!("rcorch-test-{}-{n}", std::process::id()),
             scratch,
             tmp: Some(tmp),
-        };
-        let tar = tar.to_str().expect("utf-8 tarball path");
-        env.rcorch(&["import", tar, "busybox:latest"]).ok();
-        Some(env)
+        })
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -380,7 +384,7 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
     }
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
         .code()

@@ -11,6 +11,8 @@ use crate::container::store::{ContainerStore, StoreError};
 use crate::container::ContainerConfig;
 use crate::image::{ImageError, ImageStore};
 
+pub mod root_use;
+
 pub const DEFAULT_ROOT: &str = "/var/lib/rcorch";
 pub const DEFAULT_CGROUP_PARENT: &str = "rcorch";
 const MOUNTINFO: &str = "/proc/self/mountinfo";
