@@ -6,6 +6,7 @@ use serde_norway::Value;
 
 use super::value::{key_string, untag};
 use super::{autoscale, deploy, files, networks, ports, volumes, Ctx, Result};
+use crate::compose::error::ComposeError;
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
     Condition, Dependency, EnvFile, Logging, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
@@ -132,7 +133,13 @@ pub fn service(ctx: &mut Ctx, body: &Value, at: &KeyPath) -> Result<Service> {
         if !container_key(ctx, &mut svc, &key, v, &here)?
             && !runtime_key(ctx, &mut svc, &mut legacy, &key, v, &here)?
         {
-            if key.starts_with("x-") {
+            if key == autoscale::MISNAMED {
+                return Err(ComposeError::MisnamedKey {
+                    at: ctx.at(&here),
+                    key: here.to_string(),
+                    meant: autoscale::KEY,
+                });
+            } else if key.starts_with("x-") {
                 svc.extensions.insert(key, v.clone());
             } else {
                 ctx.unhandled(&here, &key, HANDLED, NOT_IMPLEMENTED)?;
@@ -172,7 +179,7 @@ fn container_key(
         }
         "env_file" => svc.env_file = env_files(ctx, v, at)?,
         "ports" => svc.ports = ports::ports(ctx, v, at)?,
-        "expose" => svc.expose = ctx.string_list(v, at)?,
+        "expose" => svc.expose = ports::expose(ctx, v, at)?,
         "volumes" => svc.volumes = volumes::mounts(ctx, v, at)?,
         "tmpfs" => svc.tmpfs = ctx.string_list(v, at)?,
         "network_mode" => svc.network_mode = Some(network_mode(ctx, v, at)?),
@@ -230,7 +237,7 @@ fn apply_legacy(ctx: &Ctx, svc: &mut Service, legacy: Legacy, at: &KeyPath) -> R
         match svc.deploy.replicas {
             Some(replicas) if replicas != scale => {
                 let service = at.0.last().map(|s| KeyPath(vec![s.clone()]).to_string());
-                return Err(crate::compose::error::ComposeError::ScaleMismatch {
+                return Err(ComposeError::ScaleMismatch {
                     at: ctx.at(&scale_at),
                     service: service.unwrap_or_default(),
                     scale,
@@ -360,17 +367,18 @@ fn logging(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Logging> {
     Ok(out)
 }
 
-/// `none`, `host`, `bridge` or a network's name. Sharing another
-/// service's or container's namespaces is not implemented: refused here,
-/// not taken for a network of that name.
+/// `bridge`, `host` or `none`. Sharing another service's or container's
+/// namespaces is not implemented, and any other word (which Docker would
+/// take for a network's name) is refused here, by key, rather than failing
+/// later as a missing network.
 fn network_mode(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<String> {
     let mode = ctx.string(v, at)?;
-    if mode.starts_with("service:") || mode.starts_with("container:") || mode.is_empty() {
-        return Err(ctx.invalid(
-            at,
-            &mode,
-            "none, host, bridge or a network name (service: and container: modes are not supported by rcorch yet)",
-        ));
+    if matches!(mode.as_str(), "bridge" | "host" | "none") {
+        return Ok(mode);
     }
-    Ok(mode)
+    Err(ctx.invalid(
+        at,
+        &mode,
+        "bridge, host or none (service:NAME and container:NAME are not supported by rcorch yet; to join a network by name, list it under networks:)",
+    ))
 }
