@@ -293,6 +293,54 @@ fn a_network_mode_sharing_namespaces_is_refused_by_key() {
     );
 }
 
+/// (name, the service's extra lines, its line, what the error must name):
+/// service input compose validation refuses, in `config` and `up` alike.
+const REFUSED_KEYS: &[(&str, &str, u32, &[&str])] = &[
+    (
+        "bogusmode",
+        "    network_mode: bogus\n",
+        5,
+        &[
+            "services.web.network_mode",
+            "\"bogus\"",
+            "bridge, host or none",
+        ],
+    ),
+    (
+        "exposeabc",
+        "    expose: [\"abc\"]\n",
+        5,
+        &["services.web.expose[0]", "\"abc\"", "a container port"],
+    ),
+    (
+        "scalarscale",
+        "    x-rcorch-autoscale: 5\n",
+        5,
+        &["services.web.x-rcorch-autoscale", "a mapping", "max"],
+    ),
+    (
+        "xautoscale",
+        "    x-autoscale: 5\n",
+        5,
+        &["services.web.x-autoscale", "x-rcorch-autoscale"],
+    ),
+];
+
+#[test]
+fn service_input_compose_refuses_is_one_error_by_key() {
+    let Some(env) = TestEnv::new() else { return };
+    for (name, extra, line, mentions) in REFUSED_KEYS {
+        let yaml = format!(
+            "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n{extra}"
+        );
+        refused(&env, name, &yaml, *line, mentions);
+        let p = Project::new(&env, name, &yaml);
+        let out = p.cmd("up", &["-d", "--wait-timeout", "10"]);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: one line: {out:#?}");
+    }
+}
+
 #[test]
 fn a_project_without_services_starts_nothing() {
     let Some(env) = TestEnv::new() else { return };
@@ -318,4 +366,27 @@ fn admission_input_is_refused_by_key_before_anything_starts() {
     for (name, extra, mentions) in cases {
         not_runnable(&env, name, &format!("{base}{extra}"), mentions);
     }
+}
+
+#[test]
+fn down_of_a_project_that_is_not_there_warns_as_docker_compose_does() {
+    let Some(env) = TestEnv::new() else { return };
+    let out = assert_unchanged(&env, || env.rcorch(&["down", "-p", "noproject"]));
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(
+        out.stderr.trim_end(),
+        "Warning: No resource found to remove for project \"noproject\".",
+        "{out:#?}"
+    );
+    // A project that is there is removed without the warning.
+    let p = Project::new(
+        &env,
+        "downwarn",
+        "services:\n  web:\n    image: busybox\n    network_mode: none\n    command: [\"sleep\", \"1000\"]\n",
+    );
+    p.up();
+    let out = p.cmd("down", &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(!out.stderr.contains("No resource found"), "{out:#?}");
+    assert!(out.stdout.contains("downwarn-web-1"), "{out:#?}");
 }

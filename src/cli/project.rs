@@ -316,13 +316,19 @@ pub struct DownArgs {
 
 pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
-    for removed in commands::down(instance, &name)? {
+    // The project's directory holds its record, networks and files.
+    let existed = ProjectDir::new(&instance.root, &name).dir.exists();
+    let mut removed = commands::down(instance, &name)?;
+    if args.volumes {
+        removed.extend(commands::remove_volumes(instance, &name, &[])?);
+    }
+    for removed in &removed {
         println!("{removed}");
     }
-    if args.volumes {
-        for removed in commands::remove_volumes(instance, &name, &[])? {
-            println!("{removed}");
-        }
+    // As `docker compose down`: a name that matched nothing (a typo, the
+    // wrong --root) is said, though not an error.
+    if !existed && removed.is_empty() {
+        eprintln!("Warning: No resource found to remove for project {name:?}.");
     }
     Ok(0)
 }
