@@ -190,7 +190,8 @@ fn a_5mb_environment_value_fails_up_at_once_naming_the_variable() {
 #[test]
 fn a_wait_shows_progress_and_its_timeout_names_the_cause() {
     let Some(env) = TestEnv::new() else { return };
-    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    restart: always\n    command: [\"/no/such/program\"]\n";
+    // web waits for a db that never turns healthy: never up, but no error.
+    let yaml = "services:\n  db:\n    image: busybox\n    network_mode: none\n    command: [\"sleep\", \"1000\"]\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n  web:\n    image: busybox\n    network_mode: none\n    command: [\"sleep\", \"1000\"]\n    depends_on:\n      db:\n        condition: service_healthy\n";
     let p = Project::new(&env, "slow", yaml);
     let out = p.cmd("up", &["-d", "--wait-timeout", "3"]);
     assert_ne!(out.code, 0, "{out:#?}");
@@ -202,10 +203,39 @@ fn a_wait_shows_progress_and_its_timeout_names_the_cause() {
         out.stderr.contains("after 3s: web still starting"),
         "{out:#?}"
     );
-    assert!(
-        out.stderr.contains("web: start-failed:") && out.stderr.contains("/no/such/program"),
-        "{out:#?}"
-    );
+}
+
+/// (name, the service's command, what `run` exits with for it.)
+const CANNOT_RUN: &[(&str, &str, i32)] = &[
+    ("notfound", "nosuchprog", 127),
+    ("notexec", "/etc/passwd", 126),
+];
+
+#[test]
+fn a_command_that_cannot_run_fails_up_at_once_with_runs_error() {
+    let Some(env) = TestEnv::new() else { return };
+    for (name, command, code) in CANNOT_RUN {
+        let run = env.rcorch(&["run", "--rm", "--network", "none", "busybox", command]);
+        assert_eq!(run.code, *code, "{run:#?}");
+        let error = run.stderr.trim().trim_start_matches("rcorch: ").to_string();
+        assert!(error.contains(command), "{run:#?}");
+        // Restarted always: the supervisor would retry it forever.
+        let yaml = format!(
+            "services:\n  web:\n    image: busybox\n    restart: always\n    command: [\"{command}\"]\n"
+        );
+        let p = Project::new(&env, name, &yaml);
+        // A fresh project that cannot run is removed again: nothing is left.
+        let out = assert_unchanged(&env, || p.cmd("up", &["-d", "--wait-timeout", "60"]));
+        assert_ne!(out.code, 0, "{out:#?}");
+        let want = format!("rcorch: service web: {error}");
+        assert!(out.stderr.contains(&want), "want {want:?} in {out:#?}");
+        assert!(
+            !out.stderr.contains("still starting"),
+            "it waited: {out:#?}"
+        );
+        assert!(out.stderr.contains("removed again"), "{out:#?}");
+        assert!(!p.dir().exists(), "{} kept", p.dir().display());
+    }
 }
 
 /// (name, the service's extra lines, what the error must name): each

@@ -202,6 +202,23 @@ pub fn replica_request(
     }
 }
 
+/// Why a replica could not start: `run`'s message, and its exit code when
+/// the command itself could not be started (126/127, 125 for its setup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    pub message: String,
+    pub code: Option<i32>,
+}
+
+impl From<String> for StartFailure {
+    fn from(message: String) -> Self {
+        StartFailure {
+            message,
+            code: None,
+        }
+    }
+}
+
 /// Starts a replica detached on its first network, then joins it to the
 /// service's others; returns its id or why it could not start. A replica
 /// that cannot join them all is removed again (the caller retries). The
@@ -212,7 +229,7 @@ pub fn start(
     project: &str,
     service: &ServiceRecord,
     slot: u32,
-) -> Result<String, String> {
+) -> Result<String, StartFailure> {
     let taken: BTreeSet<String> = instance
         .containers
         .list()
@@ -234,13 +251,18 @@ pub fn start(
     reuse_anonymous_volumes(instance, &mut request);
     let id = match run::run(instance, &request, true) {
         Ok(RunOutcome::Detached(id)) => id,
-        Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}")),
-        Err(e) => return Err(e.to_string()),
+        Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}").into()),
+        Err(e) => {
+            return Err(StartFailure {
+                message: e.to_string(),
+                code: e.start_code(),
+            })
+        }
     };
     for args in extra_connections(service, &id) {
         if let Err(e) = crate::runtime::net::connect(instance, &args) {
             let _ = control::remove(instance, &id, true);
-            return Err(format!("cannot join network {}: {e}", args.network));
+            return Err(format!("cannot join network {}: {e}", args.network).into());
         }
     }
     Ok(id)
