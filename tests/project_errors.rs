@@ -288,6 +288,23 @@ const NEVER_RUNS: &[(&str, &str, &[&str])] = &[
         "    volumes: [\"/etc/passwd:/etc\"]\n",
         &["service web", "/etc/passwd onto /etc"],
     ),
+    (
+        "hostsysctl",
+        "    sysctls: {vm.swappiness: 1}\n",
+        &["service web", "vm.swappiness", "not namespaced"],
+    ),
+    (
+        "badhost",
+        "    extra_hosts: [\"nocolon\"]\n",
+        &["service web", "nocolon"],
+    ),
+    ("baddns", "    dns: [notanip]\n", &["service web", "notanip"]),
+    ("badshm", "    shm_size: lots\n", &["service web", "lots"]),
+    (
+        "nodevice",
+        "    devices: [\"/dev/nosuch\"]\n",
+        &["service web", "/dev/nosuch"],
+    ),
 ];
 
 #[test]

@@ -193,6 +193,14 @@ pub fn replica_request(
         labels,
         log_driver: t.log_driver.clone(),
         log_opts: t.log_opts.clone(),
+        dns: t.dns.clone(),
+        extras: crate::container::extras::ExtrasRequest {
+            add_host: t.extra_hosts.clone(),
+            sysctl: t.sysctls.clone(),
+            shm_size: t.shm_size.clone(),
+            device: t.devices.clone(),
+            ..Default::default()
+        },
         // The supervisor probes replicas itself (compose `healthcheck`).
         health: crate::container::health::HealthRequest {
             disabled: true,

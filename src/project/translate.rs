@@ -66,6 +66,18 @@ pub struct ReplicaTemplate {
     pub log_driver: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_opts: Vec<String>,
+    /// compose `dns`, `extra_hosts`, `sysctls` (`KEY=VALUE`), `shm_size`,
+    /// `devices`: as `--dns`, `--add-host`, `--sysctl`, `--shm-size`, `--device`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sysctls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
 }
 
 /// One `secrets:`/`configs:` entry of a service.
@@ -448,6 +460,11 @@ fn template(project: &compose::Project, s: &compose::Service) -> ReplicaTemplate
         constraints: s.deploy.placement.constraints.clone(),
         log_driver: s.logging.as_ref().and_then(|l| l.driver.clone()),
         log_opts: log_opts(s),
+        dns: s.dns.clone(),
+        extra_hosts: s.extra_hosts.clone(),
+        sysctls: s.sysctls.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        shm_size: s.shm_size.clone(),
+        devices: s.devices.clone(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_norway::Value;
 
 use super::value::{key_string, untag};
-use super::{autoscale, deploy, files, networks, ports, volumes, Ctx, Result};
+use super::{autoscale, deploy, files, host, networks, ports, volumes, Ctx, Result};
 use crate::compose::error::ComposeError;
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
@@ -30,14 +30,11 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "credential_spec",
     "develop",
     "device_cgroup_rules",
-    "devices",
-    "dns",
     "dns_opt",
     "dns_search",
     "domainname",
     "extends",
     "external_links",
-    "extra_hosts",
     "gpus",
     "group_add",
     "ipc",
@@ -60,10 +57,8 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "pull_policy",
     "runtime",
     "security_opt",
-    "shm_size",
     "stdin_open",
     "storage_opt",
-    "sysctls",
     "tty",
     "use_api_socket",
     "userns_mode",
@@ -108,6 +103,11 @@ const HANDLED: &[&str] = &[
     "cpus",
     "mem_limit",
     "pids_limit",
+    "dns",
+    "extra_hosts",
+    "sysctls",
+    "shm_size",
+    "devices",
 ];
 
 /// Service-level spellings that also live under `deploy` (deploy wins).
@@ -195,6 +195,11 @@ fn container_key(
         "configs" => svc.configs = files::references(ctx, v, at, files::Kind::Config)?,
         "ulimits" => svc.ulimits = ulimits(ctx, v, at)?,
         "logging" => svc.logging = Some(logging(ctx, v, at)?),
+        "dns" => svc.dns = ctx.string_list(v, at)?,
+        "extra_hosts" => svc.extra_hosts = host::extra_hosts(ctx, v, at)?,
+        "sysctls" => svc.sysctls = host::sysctls(ctx, v, at)?.into_iter().collect(),
+        "shm_size" => svc.shm_size = Some(host::shm_size(ctx, v, at)?),
+        "devices" => svc.devices = host::devices(ctx, v, at)?,
         _ => return Ok(false),
     }
     Ok(true)
