@@ -298,7 +298,11 @@ const NEVER_RUNS: &[(&str, &str, &[&str])] = &[
         "    extra_hosts: [\"nocolon\"]\n",
         &["service web", "nocolon"],
     ),
-    ("baddns", "    dns: [notanip]\n", &["service web", "notanip"]),
+    (
+        "baddns",
+        "    dns: [notanip]\n",
+        &["service web", "notanip"],
+    ),
     ("badshm", "    shm_size: lots\n", &["service web", "lots"]),
     (
         "nodevice",
