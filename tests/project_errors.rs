@@ -96,11 +96,11 @@ fn a_key_outside_the_spec_is_refused_with_a_suggestion() {
 #[test]
 fn an_unimplemented_key_warns_once_on_up_and_not_on_every_verb() {
     let Some(env) = TestEnv::new() else { return };
-    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    shm_size: 64m\n";
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    dns_search: example.com\n";
     let p = Project::new(&env, "warnonce", yaml);
     let out = p.up();
     assert_eq!(
-        out.stderr.matches("services.web.shm_size").count(),
+        out.stderr.matches("services.web.dns_search").count(),
         1,
         "{out:#?}"
     );
