@@ -96,11 +96,11 @@ fn a_key_outside_the_spec_is_refused_with_a_suggestion() {
 #[test]
 fn an_unimplemented_key_warns_once_on_up_and_not_on_every_verb() {
     let Some(env) = TestEnv::new() else { return };
-    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    shm_size: 64m\n";
+    let yaml = "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    dns_search: example.com\n";
     let p = Project::new(&env, "warnonce", yaml);
     let out = p.up();
     assert_eq!(
-        out.stderr.matches("services.web.shm_size").count(),
+        out.stderr.matches("services.web.dns_search").count(),
         1,
         "{out:#?}"
     );
@@ -190,7 +190,8 @@ fn a_5mb_environment_value_fails_up_at_once_naming_the_variable() {
 #[test]
 fn a_wait_shows_progress_and_its_timeout_names_the_cause() {
     let Some(env) = TestEnv::new() else { return };
-    let yaml = "services:\n  web:\n    image: busybox\n    network_mode: none\n    restart: always\n    command: [\"/no/such/program\"]\n";
+    // web waits for a db that never turns healthy: never up, but no error.
+    let yaml = "services:\n  db:\n    image: busybox\n    network_mode: none\n    command: [\"sleep\", \"1000\"]\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n  web:\n    image: busybox\n    network_mode: none\n    command: [\"sleep\", \"1000\"]\n    depends_on:\n      db:\n        condition: service_healthy\n";
     let p = Project::new(&env, "slow", yaml);
     let out = p.cmd("up", &["-d", "--wait-timeout", "3"]);
     assert_ne!(out.code, 0, "{out:#?}");
@@ -202,10 +203,39 @@ fn a_wait_shows_progress_and_its_timeout_names_the_cause() {
         out.stderr.contains("after 3s: web still starting"),
         "{out:#?}"
     );
-    assert!(
-        out.stderr.contains("web: start-failed:") && out.stderr.contains("/no/such/program"),
-        "{out:#?}"
-    );
+}
+
+/// (name, the service's command, what `run` exits with for it.)
+const CANNOT_RUN: &[(&str, &str, i32)] = &[
+    ("notfound", "nosuchprog", 127),
+    ("notexec", "/etc/passwd", 126),
+];
+
+#[test]
+fn a_command_that_cannot_run_fails_up_at_once_with_runs_error() {
+    let Some(env) = TestEnv::new() else { return };
+    for (name, command, code) in CANNOT_RUN {
+        let run = env.rcorch(&["run", "--rm", "--network", "none", "busybox", command]);
+        assert_eq!(run.code, *code, "{run:#?}");
+        let error = run.stderr.trim().trim_start_matches("rcorch: ").to_string();
+        assert!(error.contains(command), "{run:#?}");
+        // Restarted always: the supervisor would retry it forever.
+        let yaml = format!(
+            "services:\n  web:\n    image: busybox\n    restart: always\n    command: [\"{command}\"]\n"
+        );
+        let p = Project::new(&env, name, &yaml);
+        // A fresh project that cannot run is removed again: nothing is left.
+        let out = assert_unchanged(&env, || p.cmd("up", &["-d", "--wait-timeout", "60"]));
+        assert_ne!(out.code, 0, "{out:#?}");
+        let want = format!("rcorch: service web: {error}");
+        assert!(out.stderr.contains(&want), "want {want:?} in {out:#?}");
+        assert!(
+            !out.stderr.contains("still starting"),
+            "it waited: {out:#?}"
+        );
+        assert!(out.stderr.contains("removed again"), "{out:#?}");
+        assert!(!p.dir().exists(), "{} kept", p.dir().display());
+    }
 }
 
 /// (name, the service's extra lines, what the error must name): each
@@ -258,6 +288,27 @@ const NEVER_RUNS: &[(&str, &str, &[&str])] = &[
         "    volumes: [\"/etc/passwd:/etc\"]\n",
         &["service web", "/etc/passwd onto /etc"],
     ),
+    (
+        "hostsysctl",
+        "    sysctls: {vm.swappiness: 1}\n",
+        &["service web", "vm.swappiness", "not namespaced"],
+    ),
+    (
+        "badhost",
+        "    extra_hosts: [\"nocolon\"]\n",
+        &["service web", "nocolon"],
+    ),
+    (
+        "baddns",
+        "    dns: [notanip]\n",
+        &["service web", "notanip"],
+    ),
+    ("badshm", "    shm_size: lots\n", &["service web", "lots"]),
+    (
+        "nodevice",
+        "    devices: [\"/dev/nosuch\"]\n",
+        &["service web", "/dev/nosuch"],
+    ),
 ];
 
 #[test]
@@ -293,6 +344,54 @@ fn a_network_mode_sharing_namespaces_is_refused_by_key() {
     );
 }
 
+/// (name, the service's extra lines, its line, what the error must name):
+/// service input compose validation refuses, in `config` and `up` alike.
+const REFUSED_KEYS: &[(&str, &str, u32, &[&str])] = &[
+    (
+        "bogusmode",
+        "    network_mode: bogus\n",
+        5,
+        &[
+            "services.web.network_mode",
+            "\"bogus\"",
+            "bridge, host or none",
+        ],
+    ),
+    (
+        "exposeabc",
+        "    expose: [\"abc\"]\n",
+        5,
+        &["services.web.expose[0]", "\"abc\"", "a container port"],
+    ),
+    (
+        "scalarscale",
+        "    x-rcorch-autoscale: 5\n",
+        5,
+        &["services.web.x-rcorch-autoscale", "a mapping", "max"],
+    ),
+    (
+        "xautoscale",
+        "    x-autoscale: 5\n",
+        5,
+        &["services.web.x-autoscale", "x-rcorch-autoscale"],
+    ),
+];
+
+#[test]
+fn service_input_compose_refuses_is_one_error_by_key() {
+    let Some(env) = TestEnv::new() else { return };
+    for (name, extra, line, mentions) in REFUSED_KEYS {
+        let yaml = format!(
+            "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n{extra}"
+        );
+        refused(&env, name, &yaml, *line, mentions);
+        let p = Project::new(&env, name, &yaml);
+        let out = p.cmd("up", &["-d", "--wait-timeout", "10"]);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{name}: one line: {out:#?}");
+    }
+}
+
 #[test]
 fn a_project_without_services_starts_nothing() {
     let Some(env) = TestEnv::new() else { return };
@@ -318,4 +417,27 @@ fn admission_input_is_refused_by_key_before_anything_starts() {
     for (name, extra, mentions) in cases {
         not_runnable(&env, name, &format!("{base}{extra}"), mentions);
     }
+}
+
+#[test]
+fn down_of_a_project_that_is_not_there_warns_as_docker_compose_does() {
+    let Some(env) = TestEnv::new() else { return };
+    let out = assert_unchanged(&env, || env.rcorch(&["down", "-p", "noproject"]));
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(
+        out.stderr.trim_end(),
+        "Warning: No resource found to remove for project \"noproject\".",
+        "{out:#?}"
+    );
+    // A project that is there is removed without the warning.
+    let p = Project::new(
+        &env,
+        "downwarn",
+        "services:\n  web:\n    image: busybox\n    network_mode: none\n    command: [\"sleep\", \"1000\"]\n",
+    );
+    p.up();
+    let out = p.cmd("down", &[]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(!out.stderr.contains("No resource found"), "{out:#?}");
+    assert!(out.stdout.contains("downwarn-web-1"), "{out:#?}");
 }

@@ -272,3 +272,43 @@ fn compose_long_syntax_tmpfs_options_take_effect_in_the_replica() {
     assert!(out.contains(" ro,"), "{out}");
     p.down();
 }
+
+#[test]
+fn compose_host_keys_are_applied_in_the_replica_as_runs_flags() {
+    let Some(env) = TestEnv::new() else { return };
+    let yaml = "services:\n  web:\n    image: busybox\n    stop_grace_period: 1s\n    command: [\"sleep\", \"1000\"]\n    dns: [10.0.0.53]\n    extra_hosts:\n      db: 10.0.0.2\n      gw: host-gateway\n    sysctls:\n      net.ipv4.ip_unprivileged_port_start: 1000\n    shm_size: 128m\n    devices: [\"/dev/null:/dev/mynull:rw\"]\n";
+    let p = Project::new(&env, "hostkeys", yaml);
+    let out = p.up();
+    // Mapped now: none of them is reported as ignored.
+    assert!(!out.stderr.contains("not supported"), "{out:#?}");
+    let sh = |script: &str| {
+        env.rcorch(&["exec", "hostkeys-web-1", "sh", "-c", script])
+            .ok()
+    };
+    let hosts = sh("cat /etc/hosts");
+    let line = |name: &str| {
+        hosts
+            .lines()
+            .find(|l| l.split_whitespace().skip(1).any(|w| w == name))
+            .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+    };
+    assert_eq!(line("db").as_deref(), Some("10.0.0.2"), "{hosts}");
+    let gateway = line("gw").unwrap_or_else(|| panic!("no gw in {hosts}"));
+    assert!(gateway.parse::<std::net::Ipv4Addr>().is_ok(), "{hosts}");
+    assert_eq!(
+        sh("cat /proc/sys/net/ipv4/ip_unprivileged_port_start"),
+        "1000"
+    );
+    assert_eq!(
+        sh("grep nameserver /etc/resolv.conf"),
+        "nameserver 10.0.0.53"
+    );
+    let shm = sh("grep ' /dev/shm ' /proc/mounts");
+    assert!(shm.contains("size=131072k"), "{shm}");
+    assert_eq!(
+        sh("stat -c %t,%T /dev/mynull"),
+        "1,3",
+        "the host's /dev/null"
+    );
+    p.down();
+}

@@ -297,8 +297,8 @@ pub fn up_project(
     let timeout = Duration::from_secs(run.wait_timeout);
     let waited = wait::wait_until_up(instance, &record, &since, timeout, &mut say);
     let failures = failures_since(instance, &record.name, &since, &selected);
-    if !waited.balancer_failed.is_empty() {
-        return balancer_failed(instance, &record.name, &waited, fresh, &volumes_before);
+    if !waited.balancer_failed.is_empty() || !waited.cannot_run.is_empty() {
+        return up_failed(instance, &record.name, &waited, fresh, &volumes_before);
     }
     if !waited.short.is_empty() {
         eprintln!(
@@ -338,10 +338,12 @@ pub fn up_project(
     stop_services(instance, &record.name, run.services)
 }
 
-/// `up` ends here when a service's balancer rules failed: its replicas
-/// run but nobody can reach them. A project this `up` created is removed
-/// again (with the volumes it made), so nothing is left behind.
-fn balancer_failed(
+/// `up` ends here when a service's balancer rules failed (its replicas
+/// run but nobody can reach them) or its command cannot be run (126/127:
+/// no retry can start it). A project this `up` created is removed again
+/// (with the volumes it made), so nothing is left behind; an existing one
+/// stays with its supervisor, which keeps retrying with backoff.
+fn up_failed(
     instance: &Instance,
     name: &str,
     waited: &Waited,
@@ -350,6 +352,9 @@ fn balancer_failed(
 ) -> CliResult {
     for (service, reason) in &waited.balancer_failed {
         eprintln!("rcorch: service {service}: its ports and load-balancer rules could not be applied: {reason}");
+    }
+    for (service, error) in &waited.cannot_run {
+        eprintln!("rcorch: service {service}: {error}");
     }
     if fresh {
         commands::down(instance, name)?;
@@ -372,13 +377,19 @@ pub struct DownArgs {
 
 pub fn down(instance: &Instance, args: &DownArgs) -> CliResult {
     let name = project_name(instance, &args.project)?;
-    for removed in commands::down(instance, &name)? {
+    // The project's directory holds its record, networks and files.
+    let existed = ProjectDir::new(&instance.root, &name).dir.exists();
+    let mut removed = commands::down(instance, &name)?;
+    if args.volumes {
+        removed.extend(commands::remove_volumes(instance, &name, &[])?);
+    }
+    for removed in &removed {
         println!("{removed}");
     }
-    if args.volumes {
-        for removed in commands::remove_volumes(instance, &name, &[])? {
-            println!("{removed}");
-        }
+    // As `docker compose down`: a name that matched nothing (a typo, the
+    // wrong --root) is said, though not an error.
+    if !existed && removed.is_empty() {
+        eprintln!("Warning: No resource found to remove for project {name:?}.");
     }
     Ok(0)
 }
@@ -393,7 +404,10 @@ pub fn scale(instance: &Instance, args: &ScaleArgs) -> CliResult {
             "rcorch: service {service}: its load-balancer rules could not be applied: {reason}"
         );
     }
-    if !waited.short.is_empty() {
+    for (service, error) in &waited.cannot_run {
+        eprintln!("rcorch: service {service}: {error}");
+    }
+    if !waited.short.is_empty() && waited.cannot_run.is_empty() {
         eprintln!("rcorch: still scaling: {}", waited.short.join(", "));
     }
     Ok(if waited.is_up() { 0 } else { 1 })
@@ -606,6 +620,9 @@ pub fn start(instance: &Instance, args: &ServicesArgs) -> CliResult {
             "service {service}: its load-balancer rules could not be applied: {reason}"
         )
         .into());
+    }
+    if let Some((service, error)) = waited.cannot_run.first() {
+        return Err(format!("service {service}: {error}").into());
     }
     if waited.short.is_empty() {
         Ok(0)

@@ -86,6 +86,13 @@ pub enum ComposeError {
         key: String,
         suggestion: Option<String>,
     },
+    /// An extension key spelt without rcorch's namespace: nothing would read it.
+    #[error("{at}: {key}: rcorch does not read this key; rename it to {meant}")]
+    MisnamedKey {
+        at: Location,
+        key: String,
+        meant: &'static str,
+    },
     /// A required key is absent.
     #[error("{at}: {}: missing required key {missing}", or_root(key))]
     MissingKey {

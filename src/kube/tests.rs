@@ -403,3 +403,26 @@ fn default_drivers_are_not_worth_a_note() {
         ["size", "driver"]
     );
 }
+
+#[test]
+fn host_keys_become_pod_fields_or_notes() {
+    let ms = gen("services:\n  web:\n    image: x\n    extra_hosts: {db: 10.0.0.2, cache: 10.0.0.2, gw: host-gateway}\n    dns: [10.0.0.53]\n    sysctls: {net.core.somaxconn: 1024}\n    shm_size: 128m\n    devices: [/dev/null]\n");
+    let pod = &find(&ms, "Deployment", "web")["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["hostAliases"],
+        serde_json::json!([{"ip": "10.0.0.2", "hostnames": ["db", "cache"]}])
+    );
+    assert_eq!(pod["dnsPolicy"], "None");
+    assert_eq!(
+        pod["dnsConfig"]["nameservers"],
+        serde_json::json!(["10.0.0.53"])
+    );
+    assert_eq!(
+        pod["securityContext"]["sysctls"],
+        serde_json::json!([{"name": "net.core.somaxconn", "value": "1024"}])
+    );
+    let notes = note_keys(&ms, "Deployment", "web");
+    for key in ["extra_hosts", "shm_size", "devices"] {
+        assert!(notes.contains(&key.to_string()), "{key}: {notes:?}");
+    }
+}

@@ -5,8 +5,9 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, EmptyDirVolumeSource, KeyToPath, PersistentVolumeClaimVolumeSource,
-    PodSpec, PodTemplateSpec, SecretVolumeSource, Volume, VolumeMount,
+    ConfigMapVolumeSource, EmptyDirVolumeSource, HostAlias, KeyToPath,
+    PersistentVolumeClaimVolumeSource, PodDNSConfig, PodSecurityContext, PodSpec, PodTemplateSpec,
+    SecretVolumeSource, Sysctl, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -35,6 +36,7 @@ pub fn deployment(project: &Project, name: &str, svc: &Service, notes: &mut Note
         Some(mode) => notes.add("network_mode", mode, "pods always have their own network"),
         None => {}
     }
+    host_keys(svc, &mut pod, notes);
     unmapped(svc, notes);
     let mut labels = selector(&project.name, name);
     for net in svc.networks.keys() {
@@ -225,6 +227,63 @@ fn file_volume(
 }
 
 /// Keys that have no Kubernetes field, each with why.
+/// compose `extra_hosts`, `dns`, `sysctls` as the pod's `hostAliases`,
+/// `dnsConfig` and `securityContext.sysctls`; `shm_size` and `devices`
+/// have no pod field.
+fn host_keys(svc: &Service, pod: &mut PodSpec, notes: &mut Notes) {
+    let mut aliases: Vec<HostAlias> = Vec::new();
+    for entry in &svc.extra_hosts {
+        let Some((name, ip)) = entry.split_once('=').or_else(|| entry.split_once(':')) else {
+            continue;
+        };
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        if ip == crate::container::extras::HOST_GATEWAY {
+            notes.add("extra_hosts", entry, "a pod has no host-gateway address");
+            continue;
+        }
+        match aliases.iter_mut().find(|a| a.ip == ip) {
+            Some(a) => a.hostnames.get_or_insert_with(Vec::new).push(name.into()),
+            None => aliases.push(HostAlias {
+                ip: ip.into(),
+                hostnames: Some(vec![name.into()]),
+            }),
+        }
+    }
+    pod.host_aliases = some(aliases);
+    if !svc.dns.is_empty() {
+        // As `--dns`: these servers instead of the cluster's resolver.
+        pod.dns_policy = Some("None".into());
+        pod.dns_config = Some(PodDNSConfig {
+            nameservers: Some(svc.dns.clone()),
+            ..PodDNSConfig::default()
+        });
+    }
+    if !svc.sysctls.is_empty() {
+        let sysctls = svc.sysctls.iter().map(|(name, value)| Sysctl {
+            name: name.clone(),
+            value: value.clone(),
+        });
+        pod.security_context = Some(PodSecurityContext {
+            sysctls: Some(sysctls.collect()),
+            ..PodSecurityContext::default()
+        });
+    }
+    if let Some(size) = &svc.shm_size {
+        notes.add(
+            "shm_size",
+            size,
+            "mount an emptyDir with medium: Memory at /dev/shm",
+        );
+    }
+    for device in &svc.devices {
+        notes.add(
+            "devices",
+            device,
+            "pods get host devices only through a device plugin",
+        );
+    }
+}
+
 fn unmapped(svc: &Service, notes: &mut Notes) {
     if let Some(c) = &svc.container_name {
         notes.add("container_name", c, "pods are named by their Deployment");

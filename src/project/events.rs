@@ -24,6 +24,13 @@ pub struct Event {
     /// carries its `-rREV` suffix); empty in older logs.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// A failed start's exit code as `run` gives it (126: cannot execute,
+    /// 127: not found, 125: setup) and the revision it tried: what `up`
+    /// needs to tell a command that can never run from a passing failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
 }
 
 impl Event {
@@ -36,6 +43,8 @@ impl Event {
             container: container.to_string(),
             detail,
             name: String::new(),
+            code: None,
+            revision: None,
         }
     }
 

@@ -16,6 +16,8 @@ fn event(
         container: container.into(),
         detail: detail.into(),
         name: String::new(),
+        code: None,
+        revision: None,
     }
 }
 

@@ -193,12 +193,37 @@ pub fn replica_request(
         labels,
         log_driver: t.log_driver.clone(),
         log_opts: t.log_opts.clone(),
+        dns: t.dns.clone(),
+        extras: crate::container::extras::ExtrasRequest {
+            add_host: t.extra_hosts.clone(),
+            sysctl: t.sysctls.clone(),
+            shm_size: t.shm_size.clone(),
+            device: t.devices.clone(),
+            ..Default::default()
+        },
         // The supervisor probes replicas itself (compose `healthcheck`).
         health: crate::container::health::HealthRequest {
             disabled: true,
             ..Default::default()
         },
         ..RunRequest::default()
+    }
+}
+
+/// Why a replica could not start: `run`'s message, and its exit code when
+/// the command itself could not be started (126/127, 125 for its setup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    pub message: String,
+    pub code: Option<i32>,
+}
+
+impl From<String> for StartFailure {
+    fn from(message: String) -> Self {
+        StartFailure {
+            message,
+            code: None,
+        }
     }
 }
 
@@ -212,7 +237,7 @@ pub fn start(
     project: &str,
     service: &ServiceRecord,
     slot: u32,
-) -> Result<String, String> {
+) -> Result<String, StartFailure> {
     let taken: BTreeSet<String> = instance
         .containers
         .list()
@@ -234,13 +259,18 @@ pub fn start(
     reuse_anonymous_volumes(instance, &mut request);
     let id = match run::run(instance, &request, true) {
         Ok(RunOutcome::Detached(id)) => id,
-        Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}")),
-        Err(e) => return Err(e.to_string()),
+        Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}").into()),
+        Err(e) => {
+            return Err(StartFailure {
+                message: e.to_string(),
+                code: e.start_code(),
+            })
+        }
     };
     for args in extra_connections(service, &id) {
         if let Err(e) = crate::runtime::net::connect(instance, &args) {
             let _ = control::remove(instance, &id, true);
-            return Err(format!("cannot join network {}: {e}", args.network));
+            return Err(format!("cannot join network {}: {e}", args.network).into());
         }
     }
     Ok(id)

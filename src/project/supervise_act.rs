@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::Loop;
 use crate::container::store::Record;
 use crate::project::balance::balanced_network;
+use crate::project::events::{self, Event};
 use crate::project::metrics::restart_reason;
 use crate::project::replicas;
 use crate::supervisor::lb::stop_signal_at;
@@ -280,7 +281,7 @@ impl Loop<'_, '_> {
                     format!("revision {}", record.spec.revision),
                 );
             }
-            Err(message) => {
+            Err(failure) => {
                 // Failed before a container existed (bad image, bad option):
                 // retry with the same doubling backoff as a crash.
                 let delay = self
@@ -296,7 +297,10 @@ impl Loop<'_, '_> {
                         delay,
                     ),
                 );
-                self.event(service, slot, "start-failed", "", message);
+                let mut event = Event::new(service, slot, "start-failed", "", failure.message);
+                event.code = failure.code;
+                event.revision = Some(record.spec.revision);
+                events::append(&self.sup.project.events_path(), &event);
             }
         }
     }

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::balancer_status::verdict;
+use super::events::{self, Event};
 use super::replicas::replica_labels;
 use super::{ProjectDir, ProjectRecord};
 use crate::container::Status;
@@ -20,12 +21,40 @@ pub struct Waited {
     pub short: Vec<String>,
     /// `(service, reason)`: balancer rules that could not be applied.
     pub balancer_failed: Vec<(String, String)>,
+    /// `(service, run's error)`: replicas whose command cannot be run
+    /// (126/127): no retry can help, so the wait ends at once.
+    pub cannot_run: Vec<(String, String)>,
 }
 
 impl Waited {
     pub fn is_up(&self) -> bool {
-        self.short.is_empty() && self.balancer_failed.is_empty()
+        self.short.is_empty() && self.balancer_failed.is_empty() && self.cannot_run.is_empty()
     }
+
+    /// Whether waiting longer cannot help.
+    fn failed(&self) -> bool {
+        !self.balancer_failed.is_empty() || !self.cannot_run.is_empty()
+    }
+}
+
+/// The services of `record` whose current revision failed to start at or
+/// after `since` because its command cannot be executed or is not found
+/// (126/127, as `run` exits), each once with `run`'s message. A start that
+/// failed for another reason (a busy address, a transient setup error) is
+/// left to the supervisor's retries.
+pub fn cannot_run(events: &[Event], record: &ProjectRecord, since: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in events {
+        let current = record
+            .service(&e.service)
+            .is_some_and(|s| e.revision == Some(s.spec.revision));
+        let fatal = matches!(e.code, Some(126 | 127));
+        let fresh = e.time.as_str() >= since && e.action == "start-failed";
+        if fresh && fatal && current && !out.iter().any(|(s, _)| *s == e.service) {
+            out.push((e.service.clone(), e.detail.clone()));
+        }
+    }
+    out
 }
 
 /// Waits until every service has its replica count running and its
@@ -54,7 +83,12 @@ pub fn wait_until_up(
         let mut waited = Waited {
             short: short.iter().map(|(name, ..)| name.clone()).collect(),
             balancer_failed: balancers.failed,
+            cannot_run: Vec::new(),
         };
+        // Only a wait still short has a start failure to look for.
+        if !waited.short.is_empty() {
+            waited.cannot_run = cannot_run(&events::read(&dir.events_path()), record, since);
+        }
         let held = dir.load_pending();
         let holds = |name: &str| {
             held.keys()
@@ -66,7 +100,7 @@ pub fn wait_until_up(
                 waited.short.push(name);
             }
         }
-        if waited.is_up() || !waited.balancer_failed.is_empty() || start.elapsed() >= timeout {
+        if waited.is_up() || waited.failed() || start.elapsed() >= timeout {
             return waited;
         }
         if start.elapsed() >= next_report {
@@ -215,5 +249,63 @@ pub fn wait_until_stopped(
             next_report += Duration::from_secs(5);
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::ServiceRecord;
+    use crate::supervisor::ServiceSpec;
+
+    fn record() -> ProjectRecord {
+        let service = |name: &str, revision| {
+            let mut spec = ServiceSpec::new(name, 1);
+            spec.revision = revision;
+            ServiceRecord::plain(spec, Default::default())
+        };
+        ProjectRecord {
+            name: "p".into(),
+            services: vec![service("web", 2), service("db", 1)],
+            ..ProjectRecord::default()
+        }
+    }
+
+    fn failed(time: &str, service: &str, code: Option<i32>, revision: u64) -> Event {
+        Event {
+            time: time.into(),
+            code,
+            revision: Some(revision),
+            ..Event::new(
+                service,
+                1,
+                "start-failed",
+                "",
+                format!("{service} r{revision}"),
+            )
+        }
+    }
+
+    #[test]
+    fn only_a_current_revision_that_cannot_execute_since_the_up_ends_the_wait() {
+        let since = "2026-12-07T10:00:00Z";
+        let events = [
+            failed("2026-12-07T09:59:59Z", "web", Some(127), 2),
+            failed("2026-12-07T10:00:01Z", "web", Some(127), 1),
+            failed("2026-12-07T10:00:01Z", "db", Some(125), 1),
+            failed("2026-12-07T10:00:01Z", "db", None, 1),
+        ];
+        assert!(cannot_run(&events, &record(), since).is_empty());
+        let mut more = events.to_vec();
+        more.push(failed("2026-12-07T10:00:02Z", "web", Some(127), 2));
+        more.push(failed("2026-12-07T10:00:03Z", "web", Some(127), 2));
+        more.push(failed("2026-12-07T10:00:03Z", "db", Some(126), 1));
+        assert_eq!(
+            cannot_run(&more, &record(), since),
+            [
+                ("web".to_string(), "web r2".to_string()),
+                ("db".to_string(), "db r1".to_string())
+            ]
+        );
     }
 }

@@ -130,6 +130,20 @@ pub struct Service {
     pub cap_drop: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<String>,
+    /// Resolver addresses (`--dns`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    /// `/etc/hosts` lines as `--add-host` takes them (`NAME:IP`, `NAME=IP`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// As `--shm-size` takes it: a size ("64m") or bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
+    /// As `--device` takes them: `HOST[:CONTAINER[:PERMS]]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
     #[serde(serialize_with = "dur")]
     pub stop_grace_period: Duration,
     #[serde(skip_serializing_if = "Option::is_none")]

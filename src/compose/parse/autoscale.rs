@@ -2,13 +2,19 @@
 
 use serde_norway::Value;
 
-use super::value::key_string;
+use super::value::{key_string, untag};
 use super::{Ctx, Result};
 use crate::compose::locate::KeyPath;
 use crate::compose::model::Autoscale;
 
 /// The service key of rcorch's autoscaler.
 pub const KEY: &str = "x-rcorch-autoscale";
+
+/// The key without rcorch's namespace: an extension no tool reads, which a
+/// user writes meaning rcorch's (refused, so autoscaling is never silently off).
+pub const MISNAMED: &str = "x-autoscale";
+
+const SHAPE: &str = "a mapping with max and target_cpu or target_connections (min, window and interval optional), like {max: 5, target_cpu: 50}";
 
 pub fn autoscale(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Autoscale> {
     let mut a = Autoscale {
@@ -20,7 +26,11 @@ pub fn autoscale(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Autoscale> {
         interval: Autoscale::DEFAULT_INTERVAL,
     };
     let mut saw_max = false;
-    for (k, v) in ctx.mapping(v, at)? {
+    let body = match untag(v) {
+        Value::Mapping(m) => m,
+        _ => return Err(ctx.wrong_type(at, SHAPE)),
+    };
+    for (k, v) in body {
         let key = key_string(k);
         let here = at.key(&key);
         match key.as_str() {

@@ -11,6 +11,7 @@ mod autoscale;
 mod build;
 mod deploy;
 mod files;
+mod host;
 mod networks;
 mod ports;
 mod service;

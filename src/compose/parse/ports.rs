@@ -97,6 +97,27 @@ pub fn ports(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Vec<Port>> {
     Ok(out)
 }
 
+/// `expose:` entries: a container port or range, with an optional
+/// protocol ("3000", "3000-3005", "53/udp"), kept as written.
+pub fn expose(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<Vec<String>> {
+    let entries = ctx.string_list(v, at)?;
+    for (i, entry) in entries.iter().enumerate() {
+        let (range, proto) = entry.split_once('/').unwrap_or((entry, "tcp"));
+        if parse_range(range).is_none() || protocol(proto).is_none() {
+            let here = match untag(v) {
+                Value::Sequence(_) => at.index(i),
+                _ => at.clone(),
+            };
+            return Err(ctx.invalid(
+                &here,
+                entry,
+                "a container port or range, like 3000, 3000-3005 or 53/udp",
+            ));
+        }
+    }
+    Ok(entries)
+}
+
 /// Long-syntax port keys rcorch reads.
 const PORT_KEYS: &[&str] = &[
     "target",

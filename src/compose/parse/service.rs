@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde_norway::Value;
 
 use super::value::{key_string, untag};
-use super::{autoscale, deploy, files, networks, ports, volumes, Ctx, Result};
+use super::{autoscale, deploy, files, host, networks, ports, volumes, Ctx, Result};
+use crate::compose::error::ComposeError;
 use crate::compose::locate::KeyPath;
 use crate::compose::model::{
     Condition, Dependency, EnvFile, Logging, PullPolicy, Service, Ulimit, DEFAULT_STOP_GRACE_PERIOD,
@@ -29,14 +30,11 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "credential_spec",
     "develop",
     "device_cgroup_rules",
-    "devices",
-    "dns",
     "dns_opt",
     "dns_search",
     "domainname",
     "extends",
     "external_links",
-    "extra_hosts",
     "gpus",
     "group_add",
     "ipc",
@@ -58,10 +56,8 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "provider",
     "runtime",
     "security_opt",
-    "shm_size",
     "stdin_open",
     "storage_opt",
-    "sysctls",
     "tty",
     "use_api_socket",
     "userns_mode",
@@ -107,6 +103,11 @@ const HANDLED: &[&str] = &[
     "cpus",
     "mem_limit",
     "pids_limit",
+    "dns",
+    "extra_hosts",
+    "sysctls",
+    "shm_size",
+    "devices",
 ];
 
 /// Service-level spellings that also live under `deploy` (deploy wins).
@@ -132,7 +133,13 @@ pub fn service(ctx: &mut Ctx, body: &Value, at: &KeyPath) -> Result<Service> {
         if !container_key(ctx, &mut svc, &key, v, &here)?
             && !runtime_key(ctx, &mut svc, &mut legacy, &key, v, &here)?
         {
-            if key.starts_with("x-") {
+            if key == autoscale::MISNAMED {
+                return Err(ComposeError::MisnamedKey {
+                    at: ctx.at(&here),
+                    key: here.to_string(),
+                    meant: autoscale::KEY,
+                });
+            } else if key.starts_with("x-") {
                 svc.extensions.insert(key, v.clone());
             } else {
                 ctx.unhandled(&here, &key, HANDLED, NOT_IMPLEMENTED)?;
@@ -180,7 +187,7 @@ fn container_key(
         }
         "env_file" => svc.env_file = env_files(ctx, v, at)?,
         "ports" => svc.ports = ports::ports(ctx, v, at)?,
-        "expose" => svc.expose = ctx.string_list(v, at)?,
+        "expose" => svc.expose = ports::expose(ctx, v, at)?,
         "volumes" => svc.volumes = volumes::mounts(ctx, v, at)?,
         "tmpfs" => svc.tmpfs = ctx.string_list(v, at)?,
         "network_mode" => svc.network_mode = Some(network_mode(ctx, v, at)?),
@@ -196,6 +203,11 @@ fn container_key(
         "configs" => svc.configs = files::references(ctx, v, at, files::Kind::Config)?,
         "ulimits" => svc.ulimits = ulimits(ctx, v, at)?,
         "logging" => svc.logging = Some(logging(ctx, v, at)?),
+        "dns" => svc.dns = ctx.string_list(v, at)?,
+        "extra_hosts" => svc.extra_hosts = host::extra_hosts(ctx, v, at)?,
+        "sysctls" => svc.sysctls = host::sysctls(ctx, v, at)?.into_iter().collect(),
+        "shm_size" => svc.shm_size = Some(host::shm_size(ctx, v, at)?),
+        "devices" => svc.devices = host::devices(ctx, v, at)?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -238,7 +250,7 @@ fn apply_legacy(ctx: &Ctx, svc: &mut Service, legacy: Legacy, at: &KeyPath) -> R
         match svc.deploy.replicas {
             Some(replicas) if replicas != scale => {
                 let service = at.0.last().map(|s| KeyPath(vec![s.clone()]).to_string());
-                return Err(crate::compose::error::ComposeError::ScaleMismatch {
+                return Err(ComposeError::ScaleMismatch {
                     at: ctx.at(&scale_at),
                     service: service.unwrap_or_default(),
                     scale,
@@ -400,17 +412,18 @@ fn logging(ctx: &mut Ctx, v: &Value, at: &KeyPath) -> Result<Logging> {
     Ok(out)
 }
 
-/// `none`, `host`, `bridge` or a network's name. Sharing another
-/// service's or container's namespaces is not implemented: refused here,
-/// not taken for a network of that name.
+/// `bridge`, `host` or `none`. Sharing another service's or container's
+/// namespaces is not implemented, and any other word (which Docker would
+/// take for a network's name) is refused here, by key, rather than failing
+/// later as a missing network.
 fn network_mode(ctx: &Ctx, v: &Value, at: &KeyPath) -> Result<String> {
     let mode = ctx.string(v, at)?;
-    if mode.starts_with("service:") || mode.starts_with("container:") || mode.is_empty() {
-        return Err(ctx.invalid(
-            at,
-            &mode,
-            "none, host, bridge or a network name (service: and container: modes are not supported by rcorch yet)",
-        ));
+    if matches!(mode.as_str(), "bridge" | "host" | "none") {
+        return Ok(mode);
     }
-    Ok(mode)
+    Err(ctx.invalid(
+        at,
+        &mode,
+        "bridge, host or none (service:NAME and container:NAME are not supported by rcorch yet; to join a network by name, list it under networks:)",
+    ))
 }

@@ -109,3 +109,27 @@ fn invalid_settings_name_file_line_and_key() {
     assert_err(&svc("      target_cpu: 5\n"), 4, "missing required key max");
     assert_err(&svc("      [1, 2]\n"), 4, "expected a mapping");
 }
+
+#[test]
+fn a_scalar_or_a_misnamed_key_is_one_error_naming_the_fix() {
+    let head = "services:\n  web:\n    image: x\n";
+    let e = err(&format!("{head}    x-rcorch-autoscale: 5\n")).to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{FILE}:4: services.web.x-rcorch-autoscale: expected a mapping"
+        )),
+        "{e}"
+    );
+    assert!(e.contains("max") && e.contains("target_cpu"), "{e}");
+    let e = err(&format!("{head}    x-autoscale:\n      max: 3\n")).to_string();
+    assert!(
+        e.starts_with(&format!("{FILE}:4: services.web.x-autoscale:")),
+        "{e}"
+    );
+    assert!(e.contains("rename it to x-rcorch-autoscale"), "{e}");
+    // Other extensions stay free, as the compose specification says.
+    let l = ok(&format!("{head}    x-scaling: 5\n"));
+    assert!(l.project.services["web"]
+        .extensions
+        .contains_key("x-scaling"));
+}

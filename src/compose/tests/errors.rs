@@ -324,3 +324,52 @@ fn build_pull_and_no_cache_are_taken_and_unknown_build_keys_refused() {
         "services.web.build: additional property pul is not allowed; did you mean pull?",
     );
 }
+
+#[test]
+fn a_network_mode_outside_its_forms_is_one_error_naming_the_forms() {
+    let e = err("services:\n  web:\n    image: x\n    network_mode: bogus\n").to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{FILE}:4: services.web.network_mode: invalid value \"bogus\", expected bridge, host or none"
+        )),
+        "{e}"
+    );
+    // The forms rcorch lacks are named as such, with what to use instead.
+    assert!(
+        e.contains("service:NAME") && e.contains("container:NAME"),
+        "{e}"
+    );
+    assert!(e.contains("networks:"), "{e}");
+    for ok_mode in ["bridge", "host", "none"] {
+        let l = ok(&format!(
+            "services:\n  web:\n    image: x\n    network_mode: {ok_mode}\n"
+        ));
+        assert_eq!(
+            l.project.services["web"].network_mode.as_deref(),
+            Some(ok_mode)
+        );
+    }
+    assert_err(
+        "services:\n  web:\n    image: x\n    network_mode: \"service:db\"\n",
+        4,
+        "not supported by rcorch yet",
+    );
+}
+
+#[test]
+fn an_expose_entry_that_is_no_port_is_refused_by_key() {
+    assert_err(
+        "services:\n  web:\n    image: x\n    expose: [\"3000\", \"abc\"]\n",
+        4,
+        "services.web.expose[1]: invalid value \"abc\", expected a container port or range",
+    );
+    for bad in ["\"80-79\"", "\"70000\"", "\"80/icmp\"", "\"\""] {
+        let text = format!("services:\n  web:\n    image: x\n    expose: [{bad}]\n");
+        assert_err(&text, 4, "services.web.expose[0]");
+    }
+    let l = ok("services:\n  web:\n    image: x\n    expose: [3000, \"4000-4002\", \"53/udp\"]\n");
+    assert_eq!(
+        l.project.services["web"].expose,
+        ["3000", "4000-4002", "53/udp"]
+    );
+}

@@ -360,3 +360,47 @@ fn pull_policy_values_and_their_spellings() {
     let warned = load("services:\n  s:\n    image: busybox\n    pull_policy: weekly\n").unwrap();
     assert_eq!(warned.warnings.len(), 1, "{:?}", warned.warnings);
 }
+
+#[test]
+fn host_facing_keys_in_each_of_their_forms() {
+    let s = service("    dns: 10.0.0.53\n    extra_hosts: [\"db:10.0.0.2\", \"gw=host-gateway\"]\n    sysctls: [\"net.core.somaxconn=1024\"]\n    shm_size: 128m\n    devices: [\"/dev/null:/dev/mynull:rw\"]\n");
+    assert_eq!(s.dns, ["10.0.0.53"]);
+    assert_eq!(s.extra_hosts, ["db:10.0.0.2", "gw=host-gateway"]);
+    assert_eq!(s.sysctls["net.core.somaxconn"], "1024");
+    assert_eq!(s.shm_size.as_deref(), Some("128m"));
+    assert_eq!(s.devices, ["/dev/null:/dev/mynull:rw"]);
+    // The mapping forms; a bare number of bytes; the long device syntax.
+    let s = service("    dns: [1.1.1.1, 8.8.8.8]\n    extra_hosts:\n      db: 10.0.0.2\n      multi: [\"10.0.0.3\", \"::1\"]\n    sysctls:\n      net.ipv4.ip_forward: 1\n    shm_size: 1048576\n    devices:\n      - source: /dev/null\n        target: /dev/mynull\n        permissions: r\n      - source: /dev/zero\n");
+    assert_eq!(s.dns, ["1.1.1.1", "8.8.8.8"]);
+    assert_eq!(
+        s.extra_hosts,
+        ["db=10.0.0.2", "multi=10.0.0.3", "multi=::1"]
+    );
+    assert_eq!(s.sysctls["net.ipv4.ip_forward"], "1");
+    assert_eq!(s.shm_size.as_deref(), Some("1048576"));
+    assert_eq!(s.devices, ["/dev/null:/dev/mynull:r", "/dev/zero"]);
+}
+
+#[test]
+fn mapped_host_keys_no_longer_warn_and_unmapped_ones_still_do() {
+    let text = "services:\n  s:\n    image: x\n    dns: 1.1.1.1\n    extra_hosts: [\"a:1.2.3.4\"]\n    sysctls: {net.core.somaxconn: 1}\n    shm_size: 1m\n    devices: [/dev/null]\n    dns_search: example.com\n    dns_opt: [ndots:2]\n    pid: host\n";
+    let keys: Vec<String> = warning_keys(&ok(text)).into_iter().map(|w| w.0).collect();
+    assert_eq!(
+        keys,
+        [
+            "services.s.dns_search",
+            "services.s.dns_opt",
+            "services.s.pid"
+        ]
+    );
+    assert_err(
+        "services:\n  s:\n    image: x\n    devices:\n      - target: /dev/x\n",
+        5,
+        "missing required key source",
+    );
+    assert_err(
+        "services:\n  s:\n    image: x\n    sysctls: 5\n",
+        4,
+        "services.s.sysctls",
+    );
+}

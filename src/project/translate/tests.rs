@@ -343,3 +343,23 @@ fn secrets_and_configs_become_template_files_by_name() {
     let json = serde_json::to_string(&record).unwrap();
     assert!(!json.contains("TOK\""), "{json}");
 }
+
+#[test]
+fn host_facing_keys_reach_the_replica_as_runs_flags_would() {
+    let p = project("services:\n  web:\n    image: busybox\n    dns: [10.0.0.53]\n    extra_hosts: {db: 10.0.0.2}\n    sysctls: {net.core.somaxconn: 1024}\n    shm_size: 128m\n    devices: [\"/dev/null:/dev/mynull\"]\n");
+    let record = translate(&p, None);
+    let web = record.service("web").unwrap();
+    let request = crate::project::replicas::replica_request("p", web, 1, "p-web-1".into());
+    assert_eq!(request.dns, ["10.0.0.53"]);
+    assert_eq!(request.extras.add_host, ["db=10.0.0.2"]);
+    assert_eq!(request.extras.sysctl, ["net.core.somaxconn=1024"]);
+    assert_eq!(request.extras.shm_size.as_deref(), Some("128m"));
+    assert_eq!(request.extras.device, ["/dev/null:/dev/mynull"]);
+    // A template recorded before these keys existed still loads.
+    let mut old = serde_json::to_value(&web.template).unwrap();
+    for key in ["dns", "extra_hosts", "sysctls", "shm_size", "devices"] {
+        old.as_object_mut().unwrap().remove(key);
+    }
+    let back: ReplicaTemplate = serde_json::from_value(old).unwrap();
+    assert!(back.dns.is_empty() && back.shm_size.is_none());
+}
