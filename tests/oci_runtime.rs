@@ -92,6 +92,49 @@ fn kill_stops_a_running_container_and_delete_refuses_it_before() {
     assert!(b.runtime(&["delete", "c2"]).status.success());
 }
 
+/// runc's answer to `start` of a container whose init died while created:
+/// exit 1, "cannot start a container that has stopped", state stopped;
+/// both while the init is a zombie and once its parent has reaped it
+/// (pidfd_open then fails with ESRCH).
+#[test]
+fn start_of_a_created_container_whose_init_died_fails_as_runc_does() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["true"]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    for (id, reaped) in [("dead1", false), ("dead2", true)] {
+        let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, id]);
+        assert!(status.success(), "create: {out}");
+        let pid = b.state(id)["pid"].as_i64().unwrap() as i32;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+        if reaped {
+            assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+        } else {
+            while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(") Z ")
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let out = b.runtime(&["start", id]);
+        assert_eq!(out.status.code(), Some(1), "start ({id}): {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot start a container that has stopped"),
+            "start ({id}): {stderr}"
+        );
+        assert_eq!(b.state(id)["status"], "stopped");
+        if !reaped {
+            assert_eq!(reap(pid, Duration::from_secs(10)), Some(128 + 9));
+        }
+        let out = b.runtime(&["delete", id]);
+        assert!(out.status.success(), "delete ({id}): {out:?}");
+    }
+}
+
 #[test]
 fn errors_go_to_stderr_and_to_the_json_log() {
     if !is_root() {

@@ -169,7 +169,7 @@ pub fn main() -> i32 {
 fn dispatch(global: &Global, command: Command) -> Result<i32, OciError> {
     match command {
         Command::Create(args) => super::create::create(global, &args).map(|_| 0),
-        Command::Start { id } => super::create::start(global, &id).map(|()| 0),
+        Command::Start { id } => super::start::start(global, &id).map(|()| 0),
         Command::Run {
             create,
             detach,

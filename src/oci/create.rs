@@ -3,9 +3,7 @@
 //! then reparented to the caller (a shim or conmon that set
 //! PR_SET_CHILD_SUBREAPER), which reaps it. Nothing of ours stays behind.
 
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -335,52 +333,10 @@ pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
         .map_err(io_error(path))
 }
 
-pub fn start(global: &Global, id: &str) -> Result<(), OciError> {
-    let record = global.states.load(id)?;
-    let status = global.states.status(&record, false);
-    if status != Status::Created {
-        return Err(OciError::WrongState {
-            id: id.into(),
-            status: status.as_str(),
-            wanted: "only a created container can be started",
-        });
-    }
-    let fifo = global.states.fifo(id);
-    // Non-blocking, so a dead init cannot leave us waiting on the open.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo)
-        .map_err(io_error(&fifo))?;
-    let pidfd = sys::pidfd_open(record.pid).map_err(sys_error("pidfd_open"))?;
-    let mut byte = [0u8; 1];
-    loop {
-        match (&file).read(&mut byte) {
-            Ok(1) => break,
-            Ok(_) | Err(_) if sys::wait_pidfd(&pidfd, 0) => {
-                return Err(OciError::Start(format!(
-                    "container {id} exited before it was started"
-                )))
-            }
-            _ => std::thread::sleep(std::time::Duration::from_millis(1)),
-        }
-    }
-    let _ = std::fs::remove_file(&fifo);
-    // Then to the fifo's end: the init holds it open until its exec (or
-    // death), so the process runs once start returns, as with runc.
-    while !matches!((&file).read(&mut byte), Ok(0)) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    let state = state_json(&record, Status::Running).to_string();
-    // The container runs already: a failing poststart hook is a warning.
-    run_host_hooks("poststart", &record.hooks.poststart, state.as_bytes())?;
-    Ok(())
-}
-
 /// `run`: create and start; in the foreground also wait and delete.
 pub fn run(global: &Global, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32, OciError> {
     let record = create(global, args)?;
-    if let Err(e) = start(global, &record.id) {
+    if let Err(e) = super::start::start(global, &record.id) {
         let _ = super::ops::delete(global, &record.id, true);
         return Err(e);
     }

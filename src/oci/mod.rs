@@ -16,6 +16,7 @@ mod ops;
 mod resources;
 mod seccomp_map;
 pub mod spec_map;
+mod start;
 pub mod state;
 mod update;
 
