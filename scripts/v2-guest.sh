@@ -102,7 +102,7 @@ vmlinuz="$kdir/boot/vmlinuz-$kver"
 
 # --- what runs inside --------------------------------------------------------
 say "building rcorch and the test binaries ($profile)"
-cargo build "${cargo_profile[@]}" --quiet --bin rcorch
+cargo build "${cargo_profile[@]}" --quiet --bin rcorch --bin rcorch-runtime
 test_args=()
 for t in $tests; do test_args+=(--test "$t"); done
 bins_json=$(cargo test "${cargo_profile[@]}" --no-run --message-format=json --quiet "${test_args[@]}")
@@ -133,8 +133,13 @@ cp "$busybox" "$init_root/bin/busybox"
 for tool in unshare nft nsenter mount umount bash ip jq; do
     copy_with_libs "$(command -v "$tool")"
 done
-# The tests find rcorch at the absolute path they were built with.
+# The OCI tests take runc's default config from `runc spec` (and skip
+# without runc).
+if command -v runc >/dev/null; then copy_with_libs "$(command -v runc)"; fi
+# The tests find rcorch and rcorch-runtime at the absolute paths they were
+# built with.
 copy_with_libs "$repo/target/$profile/rcorch"
+copy_with_libs "$repo/target/$profile/rcorch-runtime"
 cp "$busybox_tar" "$init_root/busybox.tar"
 
 run_list=""
@@ -148,7 +153,8 @@ done
 
 # Debug binaries carry hundreds of MB of debug info the guest has no use for.
 if [ "$profile" = debug ]; then
-    strip --strip-debug "$init_root$repo/target/debug/rcorch" "$init_root"/tests/*
+    strip --strip-debug "$init_root$repo/target/debug/rcorch" \
+        "$init_root$repo/target/debug/rcorch-runtime" "$init_root"/tests/*
 fi
 
 # Kernel modules rcorch needs (overlay, veth, bridge, nftables NAT/LB),

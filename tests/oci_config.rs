@@ -299,3 +299,44 @@ fn a_rootless_spec_runs_in_its_own_user_namespace() {
     assert_eq!(map, ["0", "0", "1"], "root maps to the caller alone: {out}");
     assert!(out.contains("kernel"), "/sys is bound from the host: {out}");
 }
+
+/// linux.resources.devices in order, the last matching rule deciding: v1's
+/// devices cgroup on this host, an eBPF program on cgroup v2 (the v2
+/// guest). /dev/kmsg (c 1:11) because opening it write-only needs no
+/// capability: the cgroup is what decides.
+#[test]
+fn device_rules_of_the_config_decide_which_nodes_open() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let script = "busybox mknod /out/kmsg-$0 c 1 11 || { echo mknod-denied > /out/$0; exit 0; }; \
+                  if (exec 3>/out/kmsg-$0); then echo w-ok; else echo w-denied; fi > /out/$0";
+    let b = Bundle::new(&["sh", "-c", script]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let kmsg = |access: &str, allow: bool| serde_json::json!({"allow": allow, "type": "c", "major": 1, "minor": 11, "access": access});
+    let cases = [
+        ("c1", vec![kmsg("rwm", true)], "w-ok"),
+        ("c2", vec![kmsg("rwm", true), kmsg("w", false)], "w-denied"),
+    ];
+    for (id, rules, want) in cases {
+        b.edit_config(|c| {
+            c["process"]["args"] = serde_json::json!(["sh", "-c", script, id]);
+            let mut all = vec![serde_json::json!({"allow": false, "access": "rwm"})];
+            all.extend(rules);
+            c["linux"]["resources"]["devices"] = all.into();
+            for set in ["bounding", "effective", "permitted"] {
+                let caps = c["process"]["capabilities"][set].as_array_mut().unwrap();
+                caps.push("CAP_MKNOD".into());
+            }
+        });
+        let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, id]);
+        assert!(status.success(), "create {id}: {out}");
+        let pid = b.state(id)["pid"].as_i64().unwrap() as i32;
+        assert!(b.runtime(&["start", id]).status.success());
+        assert_eq!(reap(pid, Duration::from_secs(20)), Some(0), "{id}");
+        let result = std::fs::read_to_string(b.path(&format!("out/{id}"))).unwrap();
+        assert_eq!(result.trim(), want, "{id}");
+        assert!(b.runtime(&["delete", id]).status.success());
+    }
+}

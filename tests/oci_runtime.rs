@@ -104,7 +104,7 @@ fn start_of_a_created_container_whose_init_died_fails_as_runc_does() {
     become_subreaper();
     let b = Bundle::new(&["true"]);
     let bundle = b.dir.path().to_str().unwrap().to_string();
-    for (id, reaped) in [("dead1", false), ("dead2", true)] {
+    for (id, reaped) in [("c1", false), ("c2", true)] {
         let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, id]);
         assert!(status.success(), "create: {out}");
         let pid = b.state(id)["pid"].as_i64().unwrap() as i32;

@@ -1,6 +1,7 @@
 //! The devices cgroup on cgroup v2: an eBPF program of type
 //! CGROUP_DEVICE attached to the container's cgroup, allowing exactly the
-//! v1-style rules of [`super::devices`] (everything else denied). The
+//! v1-style rules of [`super::devices`] (everything else denied), or an
+//! OCI config's ordered allow and deny rules (the last that matches wins). The
 //! program is built as data here (`program`, unit-tested by running it
 //! through a small interpreter) and loaded by `attach`.
 
@@ -24,6 +25,7 @@ const RSH_K: u8 = 0x77;
 const MOV_K: u8 = 0xb7;
 const MOV_X: u8 = 0xbf;
 const JNE_K: u8 = 0x55;
+const JEQ_K: u8 = 0x15;
 const EXIT: u8 = 0x95;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
@@ -36,16 +38,19 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 }
 
 /// A rule: type (`None`: any), major/minor (`None`: `*`), access bits
-/// (mknod 1, read 2, write 4, as `BPF_DEVCG_ACC_*`).
+/// (mknod 1, read 2, write 4, as `BPF_DEVCG_ACC_*`). An allow rule covers
+/// a request whose bits are all its own; a deny rule one that asks for any
+/// of its bits (v1's `devices.deny` takes those bits away).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
+    pub allow: bool,
     pub kind: Option<u32>,
     pub major: Option<u32>,
     pub minor: Option<u32>,
     pub access: u32,
 }
 
-/// `c 1:5 rwm`, `b *:* m`, `a` (v1's syntax).
+/// `c 1:5 rwm`, `b *:* m`, `a` (v1's syntax), as an allow rule.
 pub fn parse_rule(text: &str) -> Option<Rule> {
     let mut parts = text.split_whitespace();
     let kind = match parts.next()? {
@@ -83,6 +88,7 @@ pub fn parse_rule(text: &str) -> Option<Rule> {
             )
         })?;
     Some(Rule {
+        allow: true,
         kind,
         major,
         minor,
@@ -90,8 +96,10 @@ pub fn parse_rule(text: &str) -> Option<Rule> {
     })
 }
 
-/// Returns 1 (allow) for a request one rule covers, else 0. Registers:
-/// r2 type, r3 access, r4 major, r5 minor (from `bpf_cgroup_dev_ctx`).
+/// Returns the verdict (1 allow, 0 deny) of the last rule that covers the
+/// request, 0 if none does: v1's order, where a later write overrides an
+/// earlier one. Registers: r2 type, r3 access, r4 major, r5 minor (from
+/// `bpf_cgroup_dev_ctx`).
 pub fn program(rules: &[Rule]) -> Vec<Insn> {
     let mut out = vec![
         insn(LDX_W, 2, 1, 0, 0),
@@ -101,22 +109,28 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
         insn(LDX_W, 4, 1, 4, 0),
         insn(LDX_W, 5, 1, 8, 0),
     ];
-    for rule in rules {
+    for rule in rules.iter().rev() {
         let mut block = Vec::new();
         if let Some(kind) = rule.kind {
             block.push((insn(JNE_K, 2, 0, 0, kind as i32), true));
         }
-        // Any access bit outside the rule's: not this rule.
         block.push((insn(MOV_X, 1, 3, 0, 0), false));
-        block.push((insn(AND_K, 1, 0, 0, !rule.access as i32), false));
-        block.push((insn(JNE_K, 1, 0, 0, 0), true));
+        if rule.allow {
+            // Any access bit outside the rule's: not this rule.
+            block.push((insn(AND_K, 1, 0, 0, !rule.access as i32), false));
+            block.push((insn(JNE_K, 1, 0, 0, 0), true));
+        } else {
+            // None of the rule's bits asked for: not this rule.
+            block.push((insn(AND_K, 1, 0, 0, rule.access as i32), false));
+            block.push((insn(JEQ_K, 1, 0, 0, 0), true));
+        }
         if let Some(major) = rule.major {
             block.push((insn(JNE_K, 4, 0, 0, major as i32), true));
         }
         if let Some(minor) = rule.minor {
             block.push((insn(JNE_K, 5, 0, 0, minor as i32), true));
         }
-        block.push((insn(MOV_K, 0, 0, 0, 1), false));
+        block.push((insn(MOV_K, 0, 0, 0, rule.allow as i32), false));
         block.push((insn(EXIT, 0, 0, 0, 0), false));
         let len = block.len();
         for (i, (mut ins, jumps_out)) in block.into_iter().enumerate() {
@@ -179,6 +193,26 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
     Ok(r)
 }
 
+/// The program of `rules`, attached to the cgroup directory `dir` (native
+/// containers and the OCI runtime on cgroup v2).
+pub fn attach_rules(dir: &Path, rules: &[Rule]) -> Result<(), super::CgroupError> {
+    attach(dir, &program(rules)).map_err(|source| super::CgroupError::Write {
+        path: dir.to_path_buf(),
+        value: "an eBPF device program (BPF_CGROUP_DEVICE)".into(),
+        source,
+    })
+}
+
+/// v1 rule texts with their verdicts, in order; Err names the first bad one.
+pub fn ordered_rules<'a>(
+    rules: impl IntoIterator<Item = (bool, &'a str)>,
+) -> Result<Vec<Rule>, &'a str> {
+    rules
+        .into_iter()
+        .map(|(allow, text)| parse_rule(text).map(|r| Rule { allow, ..r }).ok_or(text))
+        .collect()
+}
+
 /// Loads `insns` and attaches them to the cgroup directory `dir`.
 pub fn attach(dir: &Path, insns: &[Insn]) -> std::io::Result<()> {
     let license = b"Apache-2.0\0";
@@ -233,6 +267,8 @@ mod tests {
                 MOV_X => r[dst] = r[src],
                 JNE_K if r[dst] != i.imm as i64 as u64 => pc += i.off as usize,
                 JNE_K => {}
+                JEQ_K if r[dst] == i.imm as i64 as u64 => pc += i.off as usize,
+                JEQ_K => {}
                 EXIT => return r[0],
                 other => panic!("unexpected opcode {other:#x}"),
             }
@@ -275,5 +311,31 @@ mod tests {
         assert!(!ask(&p, 2, 2, 1, 1), "read /dev/mem");
         assert!(!ask(&p, 1, 1, 8, 0), "mknod of a block device");
         assert!(!ask(&program(&[]), 2, 2, 1, 3), "no rules: nothing");
+    }
+
+    #[test]
+    fn the_last_rule_that_matches_decides_and_a_deny_takes_its_bits_away() {
+        let deny = |text: &str| Rule {
+            allow: false,
+            ..parse_rule(text).unwrap()
+        };
+        let rules = [
+            deny("a"),
+            parse_rule("c 1:11 rwm").unwrap(),
+            deny("c 1:11 r"),
+            parse_rule("c 1:3 rwm").unwrap(),
+        ];
+        let p = program(&rules);
+        assert!(!ask(&p, 2, 2, 1, 11), "read of kmsg, denied after");
+        assert!(
+            !ask(&p, 2, 2 | 4, 1, 11),
+            "read-write asks for the denied r"
+        );
+        assert!(ask(&p, 2, 4, 1, 11), "write of kmsg, still allowed");
+        assert!(ask(&p, 2, 1, 1, 11), "mknod of kmsg, still allowed");
+        assert!(ask(&p, 2, 2, 1, 3), "read /dev/null");
+        assert!(!ask(&p, 2, 2, 1, 5), "read /dev/zero: the first deny");
+        let all = program(&[deny("a"), parse_rule("a").unwrap()]);
+        assert!(ask(&all, 1, 2, 8, 0), "allow a after deny a: everything");
     }
 }

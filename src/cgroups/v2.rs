@@ -207,20 +207,15 @@ impl CgroupManager for V2Manager {
     }
 
     fn set_devices(&self, access: &super::devices::DeviceAccess) -> Result<()> {
-        use super::devices_bpf::{attach, parse_rule, program};
+        use super::devices_bpf::{attach_rules, parse_rule};
         if access.all {
             return Ok(()); // no program: every device
         }
-        let dir = self.dir();
         let rules: Vec<_> = super::devices::allowed_rules(access)
             .iter()
             .filter_map(|r| parse_rule(r))
             .collect();
-        attach(&dir, &program(&rules)).map_err(|source| CgroupError::Write {
-            path: dir,
-            value: "an eBPF device program (BPF_CGROUP_DEVICE)".into(),
-            source,
-        })
+        attach_rules(&self.dir(), &rules)
     }
 
     fn lift_pids_limit(&self) -> Result<()> {

@@ -130,28 +130,34 @@ pub fn plan_writes(res: &LinuxResources, devices: &[oci_spec::runtime::LinuxDevi
         let file = format!("hugetlb.{}.limit_in_bytes", limit.page_size());
         out.push(w("hugetlb", &file, limit.limit()));
     }
-    // Deny everything, then the config's rules in order (as runc does).
-    out.push(w("devices", "devices.deny", "a"));
-    for rule in res.devices().iter().flatten() {
-        let (allow, text) = device_rule(rule);
+    for (allow, rule) in device_rules(res, devices) {
         let file = if allow {
             "devices.allow"
         } else {
             "devices.deny"
         };
-        out.push(w("devices", file, text));
+        out.push(w("devices", file, rule));
     }
-    // The devices every container gets, whatever the rules said (runc too).
-    for rule in DEFAULT_OPENABLE {
-        out.push(w("devices", "devices.allow", rule));
-    }
+    out
+}
+
+/// The devices cgroup's rules in order, (allow, v1 text): deny everything,
+/// then the config's rules, then what every container gets whatever the
+/// rules said (runc too), and the config's linux.devices. v1 writes them
+/// to devices.allow/deny; v2 compiles them into an eBPF program.
+pub fn device_rules(
+    res: &LinuxResources,
+    devices: &[oci_spec::runtime::LinuxDevice],
+) -> Vec<(bool, String)> {
+    let mut out = vec![(false, "a".to_string())];
+    out.extend(res.devices().iter().flatten().map(device_rule));
+    out.extend(DEFAULT_OPENABLE.iter().map(|r| (true, r.to_string())));
     for d in devices {
         let kind = match d.typ() {
             oci_spec::runtime::LinuxDeviceType::B => "b",
             _ => "c",
         };
-        let rule = format!("{kind} {}:{} rwm", d.major(), d.minor());
-        out.push(w("devices", "devices.allow", rule));
+        out.push((true, format!("{kind} {}:{} rwm", d.major(), d.minor())));
     }
     out
 }

@@ -312,6 +312,23 @@ pub fn write(dir: &Path, writes: &[V2Write]) -> Result<(), OciError> {
 
 /// A refused control-file write; ENODEV (a MAJOR:MINOR with no block
 /// device behind it) says so.
+/// `linux.resources.devices` on cgroup v2: the rules v1 would be written
+/// (one list, `cgroup_extra::device_rules`) as an eBPF program on `dir`.
+pub fn devices(
+    dir: &Path,
+    res: &LinuxResources,
+    devices: &[oci_spec::runtime::LinuxDevice],
+) -> Result<(), OciError> {
+    use crate::cgroups::devices_bpf::{attach_rules, ordered_rules};
+    let rules = super::cgroup_extra::device_rules(res, devices);
+    let rules = ordered_rules(rules.iter().map(|(allow, text)| (*allow, text.as_str()))).map_err(
+        |bad| OciError::InvalidConfig {
+            message: format!("linux.resources.devices: bad rule {bad:?} (access is of r, w, m)"),
+        },
+    )?;
+    Ok(attach_rules(dir, &rules)?)
+}
+
 pub fn write_failure(value: &str, path: &Path, e: &std::io::Error) -> OciError {
     let hint = match e.raw_os_error() {
         Some(libc::ENODEV) => ": no block device has that MAJOR:MINOR here (see /sys/block/*/dev)",

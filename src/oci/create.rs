@@ -250,6 +250,10 @@ fn beyond_the_manager(
             .extend(made.iter().map(|d| d.join("cgroup.procs")));
         extra.made = made;
     }
+    if let crate::cgroups::Layout::V2 { root } = layout {
+        let dir = root.join(cgroups_path.trim_start_matches('/'));
+        cgroup_v2::devices(&dir, resources, devices)?;
+    }
     if let Some((root, writes)) = cgroup_v2::share(layout, resources)? {
         let made = cgroup_v2::prepare(&root, cgroups_path, &writes)?;
         undo.extra.extend(made.iter().cloned());

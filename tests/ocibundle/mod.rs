@@ -140,7 +140,8 @@ pub fn reap(pid: i32, timeout: Duration) -> Option<i32> {
 }
 
 pub fn cgroup_dirs(cgroup: &str) -> Vec<PathBuf> {
-    ["memory", "pids", "cpuset", "devices"]
+    // "": a pure cgroup v2 host, where the cgroup sits at the top.
+    ["memory", "pids", "cpuset", "devices", ""]
         .iter()
         .map(|c| {
             Path::new("/sys/fs/cgroup")
