@@ -581,14 +581,20 @@ fn apply_op(root: &OwnedFd, op: &MountOp) -> Result<()> {
             let flags =
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
             let data = (!options.is_empty()).then_some(options.as_str());
-            mount(
-                Some("cgroup"),
-                fd_path(&dir).as_str(),
-                Some(*fstype),
-                flags,
-                data,
-            )
-            .map_err(step("mount cgroup", target))
+            let at = fd_path(&dir);
+            match mount(Some("cgroup"), at.as_str(), Some(*fstype), flags, data) {
+                // A user namespace without a cgroup namespace of its own may
+                // not mount cgroup2: bind the host's (still at "/" before
+                // the pivot) read-only instead, as runc does.
+                Err(Errno::EPERM | Errno::EBUSY) if *fstype == "cgroup2" => {
+                    let none: Option<&str> = None;
+                    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+                    mount(Some("/sys/fs/cgroup"), at.as_str(), none, bind, none)
+                        .map_err(step("bind cgroup", target))?;
+                    remount_read_only(Path::new(&at))
+                }
+                other => other.map_err(step("mount cgroup", target)),
+            }
         }
         MountOp::ReadOnly { target } => {
             let dir = ensure_in_root(root, Path::new(target), false)?;
