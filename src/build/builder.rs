@@ -40,7 +40,8 @@ pub struct BuildRequest {
     pub target: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub network: RunNetwork,
-    pub quiet: bool,
+    /// Plain lines, the live view, or nothing (`-q`).
+    pub progress: super::progress::Mode,
     pub no_cache: bool,
     /// `--secret id=ID,src=PATH`.
     pub secrets: BTreeMap<String, PathBuf>,
@@ -72,6 +73,8 @@ struct Builder<'a> {
     instance: &'a Instance,
     req: &'a BuildRequest,
     out: &'a mut dyn Write,
+    /// The live view, when `progress` is `Tty`.
+    live: Option<super::live::Live>,
     step: usize,
     work: PathBuf,
     ignore: Ignore,
@@ -99,6 +102,7 @@ pub fn build(
         instance,
         req,
         out,
+        live: (req.progress == super::progress::Mode::Tty).then(Default::default),
         step: 0,
         work: work.clone(),
         ignore,
@@ -107,6 +111,9 @@ pub fn build(
         fetched: BTreeMap::new(),
     };
     let result = b.all(&df);
+    if let Some(live) = &b.live {
+        live.finish(result.is_ok());
+    }
     let _ = std::fs::remove_dir_all(&work);
     result
 }
@@ -262,16 +269,12 @@ impl Builder<'_> {
                     .map_err(|m| fail(i, m))?;
                 state.key = self.key(&state, i, &inputs);
                 if self.cached(&mut state) {
-                    self.line(&format!("#{} CACHED", self.step));
+                    self.step_cached();
                 } else {
                     self.filesystem_step(&mut state, i, done, esc)
                         .map_err(|m| fail(i, m))?;
                     self.remember(&state);
-                    self.line(&format!(
-                        "#{} DONE {:.1}s",
-                        self.step,
-                        started.elapsed().as_secs_f64()
-                    ));
+                    self.step_done(started.elapsed().as_secs_f64());
                 }
             } else {
                 state.key = self.key(&state, i, "");
@@ -298,15 +301,50 @@ impl Builder<'_> {
         }
     }
 
+    /// A step starts: `#N TEXT`, or a new row of the live view.
     fn progress(&mut self, text: &str) {
         self.step += 1;
-        let line = format!("#{} {text}", self.step);
-        self.line(&line);
+        match &self.live {
+            Some(live) => live.start(text),
+            None => self.line(&format!("#{} {text}", self.step)),
+        }
+    }
+
+    fn step_cached(&mut self) {
+        match &self.live {
+            Some(live) => live.cached(),
+            None => self.line(&format!("#{} CACHED", self.step)),
+        }
+    }
+
+    fn step_done(&mut self, secs: f64) {
+        match &self.live {
+            Some(live) => live.done(),
+            None => self.line(&format!("#{} DONE {secs:.1}s", self.step)),
+        }
+    }
+
+    /// A note about the running step (a pull, a download).
+    fn note(&mut self, text: &str) {
+        match &self.live {
+            Some(live) => live.note(text),
+            None => self.line(text),
+        }
     }
 
     fn line(&mut self, text: &str) {
-        if !self.req.quiet {
+        if self.req.progress != super::progress::Mode::Quiet {
             let _ = writeln!(self.out, "{text}");
+        }
+    }
+
+    /// Where a RUN step's output goes besides its log.
+    fn echo(&self) -> crate::runtime::echo::Echo {
+        use crate::runtime::echo::Echo;
+        match (&self.live, self.req.progress) {
+            (Some(live), _) => Echo::lines(live.sink()),
+            (None, super::progress::Mode::Quiet) => Echo::Off,
+            (None, _) => Echo::step(&format!("#{}", self.step)),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod dockerfile;
 pub mod fetch;
 pub mod ignore;
 pub mod layer_tar;
+pub mod live;
 pub mod plan;
 pub mod progress;
 pub mod run_mounts;

@@ -1,6 +1,15 @@
-//! The step labels of BuildKit's plain progress: `[NAME K/TOTAL]`, NAME
-//! being the stage's `AS` name, else `stage-N`, left out when the file has
-//! one stage; K padded to TOTAL's width (`[ 3/12]`). Pure.
+//! What a build shows while it runs, as BuildKit shows it. Pure:
+//! - the step labels of its plain progress: `[NAME K/TOTAL]`, NAME being
+//!   the stage's `AS` name, else `stage-N`, left out when the file has one
+//!   stage; K padded to TOTAL's width (`[ 3/12]`);
+//! - which view `--progress` picks (`auto`: the live view on a terminal);
+//! - the live view's frame: a header with the elapsed time and the steps
+//!   done, one row per step with its duration (or CACHED), and the last
+//!   lines of the running step's output.
+
+#[cfg(test)]
+#[path = "progress_tests.rs"]
+mod tests;
 
 /// The label of step `k` (1-based) of `total` in stage `n` of `count`.
 pub fn step_label(
@@ -17,15 +26,214 @@ pub fn step_label(
     format!("[{name}{k:>width$}/{total}]")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// How a build reports its steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing but the image id (`-q`, `--progress quiet`).
+    Quiet,
+    /// `#N …` lines, one per event: logs and CI.
+    Plain,
+    /// The live view, redrawn in place on a terminal.
+    Tty,
+}
 
-    #[test]
-    fn labels_name_the_stage_as_buildkit_does() {
-        assert_eq!(step_label((0, Some("app")), 1, (1, 2)), "[1/2]");
-        assert_eq!(step_label((0, Some("build")), 2, (2, 4)), "[build 2/4]");
-        assert_eq!(step_label((1, None), 2, (3, 5)), "[stage-1 3/5]");
-        assert_eq!(step_label((1, None), 2, (3, 12)), "[stage-1  3/12]");
+/// The view `--progress FLAG` asks for (`BUILDKIT_PROGRESS` standing in
+/// for `auto`, as in docker), given whether stderr is a terminal and
+/// `$TERM`. `tty` without a terminal is refused, as BuildKit refuses it.
+pub fn choose_mode(
+    flag: &str,
+    env_default: Option<&str>,
+    stderr_is_terminal: bool,
+    term: Option<&str>,
+) -> Result<Mode, String> {
+    let flag = match (flag, env_default) {
+        ("auto", Some(env)) if !env.is_empty() => env,
+        _ => flag,
+    };
+    match flag {
+        "quiet" => Ok(Mode::Quiet),
+        "plain" | "rawjson" => Ok(Mode::Plain),
+        "tty" if stderr_is_terminal => Ok(Mode::Tty),
+        "tty" => Err(
+            "--progress tty: stderr is not a terminal; use --progress plain or auto".to_string(),
+        ),
+        "auto" if stderr_is_terminal && term.is_none_or(|t| t != "dumb") => Ok(Mode::Tty),
+        "auto" => Ok(Mode::Plain),
+        other => Err(format!(
+            "--progress {other:?}: use auto, tty, plain or quiet"
+        )),
     }
+}
+
+/// Lines of the running step's output the live view keeps, as BuildKit.
+pub const TAIL_LINES: usize = 6;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowState {
+    /// Started at this many seconds into the build.
+    Running {
+        since: f64,
+    },
+    Done {
+        secs: f64,
+    },
+    Cached,
+    Failed {
+        secs: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub name: String,
+    pub state: RowState,
+}
+
+/// The live view's state: its steps in order, and the running one's tail.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct View {
+    pub rows: Vec<Row>,
+    pub tail: Vec<String>,
+}
+
+impl View {
+    /// A new step starts (the one before, if still running, is done).
+    pub fn start(&mut self, name: &str, now: f64) {
+        self.finish_running(now);
+        self.rows.push(Row {
+            name: name.to_string(),
+            state: RowState::Running { since: now },
+        });
+    }
+
+    pub fn cached(&mut self) {
+        if let Some(row) = self.running_row() {
+            row.state = RowState::Cached;
+        }
+        self.tail.clear();
+    }
+
+    pub fn done(&mut self, now: f64) {
+        self.finish_running(now);
+    }
+
+    pub fn failed(&mut self, now: f64) {
+        if let Some(row) = self.running_row() {
+            if let RowState::Running { since } = row.state {
+                row.state = RowState::Failed { secs: now - since };
+            }
+        }
+    }
+
+    /// A line of the running step's output; escape sequences and control
+    /// characters would move the cursor and break the frame, so they go.
+    pub fn output(&mut self, line: &str) {
+        self.tail.push(printable(line).trim_end().to_string());
+        if self.tail.len() > TAIL_LINES {
+            self.tail.remove(0);
+        }
+    }
+
+    fn running_row(&mut self) -> Option<&mut Row> {
+        self.rows
+            .last_mut()
+            .filter(|r| matches!(r.state, RowState::Running { .. }))
+    }
+
+    fn finish_running(&mut self, now: f64) {
+        if let Some(row) = self.running_row() {
+            if let RowState::Running { since } = row.state {
+                row.state = RowState::Done { secs: now - since };
+            }
+        }
+        self.tail.clear();
+    }
+}
+
+/// The frame of `view` at `now` seconds, each line at most `width - 1`
+/// characters (a wrapped line would throw the redraw's count off). While
+/// the build runs (`finished` None) at most `height - 1` lines, the oldest
+/// rows left out; the last frame, `Some(ok)`, has every row and no tail.
+pub fn render(
+    view: &View,
+    now: f64,
+    (width, height): (usize, usize),
+    finished: Option<bool>,
+) -> Vec<String> {
+    let width = width.max(20) - 1;
+    let settled = view
+        .rows
+        .iter()
+        .filter(|r| !matches!(r.state, RowState::Running { .. }))
+        .count();
+    let ending = match finished {
+        Some(true) => " FINISHED",
+        Some(false) => " ERROR",
+        None => "",
+    };
+    let header = format!(
+        "[+] Building {now:.1}s ({settled}/{}){ending}",
+        view.rows.len()
+    );
+    let mut rows: Vec<String> = view.rows.iter().map(|r| row_line(r, now, width)).collect();
+    let mut tail: Vec<String> = Vec::new();
+    if finished.is_none() {
+        tail = view
+            .tail
+            .iter()
+            .map(|l| clip(&format!(" => => # {l}"), width))
+            .collect();
+        let room = height.max(4) - 1;
+        let keep = room.saturating_sub(1 + tail.len()).max(1);
+        if rows.len() > keep {
+            rows.drain(..rows.len() - keep);
+        }
+    }
+    std::iter::once(clip(&header, width))
+        .chain(rows)
+        .chain(tail)
+        .collect()
+}
+
+/// ` => [2/3] RUN make          1.2s`, the time flush right.
+fn row_line(row: &Row, now: f64, width: usize) -> String {
+    let (prefix, secs) = match row.state {
+        RowState::Running { since } => ("", now - since),
+        RowState::Done { secs } => ("", secs),
+        RowState::Cached => ("CACHED ", 0.0),
+        RowState::Failed { secs } => ("ERROR ", secs),
+    };
+    let time = format!("{:.1}s", secs.max(0.0));
+    let room = width.saturating_sub(time.len() + 1);
+    let text = clip(&format!(" => {prefix}{}", row.name), room);
+    let pad = width.saturating_sub(text.chars().count() + time.len());
+    format!("{text}{}{time}", " ".repeat(pad.max(1)))
+}
+
+/// `text` without terminal escape sequences (`ESC [ … final`, `ESC x`),
+/// other control characters as spaces.
+fn printable(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                if chars.next() == Some('[') {
+                    // Parameters, then one final byte in '@'..='~'.
+                    for p in chars.by_ref() {
+                        if ('@'..='~').contains(&p) {
+                            break;
+                        }
+                    }
+                }
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn clip(text: &str, width: usize) -> String {
+    text.chars().take(width).collect()
 }

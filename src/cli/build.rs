@@ -8,6 +8,7 @@ use clap::Args;
 use super::{CliResult, Failure};
 use crate::build::check;
 use crate::build::dockerfile;
+use crate::build::progress::Mode;
 use crate::build::stdin::{self, StdinInput};
 use crate::image::ImageStore;
 
@@ -37,7 +38,7 @@ pub struct BuildArgs {
     /// RUN steps' network: default, none or host
     #[arg(long, default_value = "default")]
     pub network: String,
-    /// auto, plain or quiet
+    /// auto (the live view on a terminal), tty, plain or quiet
     #[arg(long, default_value = "auto")]
     pub progress: String,
     /// Print only the image id
@@ -256,17 +257,12 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
             )))
         }
     };
-    if !matches!(
-        args.progress.as_str(),
-        "auto" | "plain" | "tty" | "quiet" | "rawjson"
-    ) {
-        return Err(Failure::from(format!(
-            "--progress {:?}: use auto, plain or quiet",
-            args.progress
-        )));
-    }
+    let progress = match args.quiet {
+        true => Mode::Quiet,
+        false => progress_mode(&args.progress)?,
+    };
+    let quiet = progress == Mode::Quiet;
     let output = args.output.as_deref().map(parse_output).transpose()?;
-    let quiet = args.quiet || args.progress == "quiet";
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -280,7 +276,7 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         target: args.target.clone(),
         labels,
         network,
-        quiet,
+        progress,
         no_cache: args.no_cache,
         secrets: parse_secrets(&args.secret)?,
         epoch,
@@ -312,6 +308,20 @@ pub fn build(instance: &crate::instance::Instance, args: &BuildArgs) -> CliResul
         println!("{}", record.id);
     }
     Ok(0)
+}
+
+/// The view `--progress` asks for on this stderr (`BUILDKIT_PROGRESS`
+/// standing in for `auto`).
+pub fn progress_mode(flag: &str) -> Result<Mode, Failure> {
+    let env = std::env::var("BUILDKIT_PROGRESS").ok();
+    let term = std::env::var("TERM").ok();
+    crate::build::progress::choose_mode(
+        flag,
+        env.as_deref(),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        term.as_deref(),
+    )
+    .map_err(Failure::from)
 }
 
 /// How builds reach registries for base images: the registry config

@@ -112,7 +112,8 @@ fn request(
         target: spec.target.clone(),
         labels: spec.labels.clone(),
         network,
-        quiet: false,
+        // As docker compose: the live view on a terminal, plain lines elsewhere.
+        progress: super::build::progress_mode("auto")?,
         no_cache: spec.no_cache,
         secrets: BTreeMap::new(),
         epoch: std::env::var("SOURCE_DATE_EPOCH")

@@ -1,10 +1,12 @@
 //! Where a foreground container's output goes besides its log: nowhere,
 //! rcorch's own stdout/stderr as it comes (`run`), or — for a build step —
 //! line by line on stderr as BuildKit's plain progress writes it:
-//! `#5 0.123 text` (the step, then seconds since the step started).
+//! `#5 0.123 text` (the step, then seconds since the step started), or
+//! line by line to a build's live view, with a tick while the step runs.
 
 use std::io::Write;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::logs::Stream;
 
@@ -14,7 +16,28 @@ pub enum Echo {
     Off,
     Raw,
     Step(StepEcho),
+    Lines(LineSink),
 }
+
+/// Hears each complete line as `Some(line)`, and `None` every [`TICK`]
+/// while the step runs (its clock).
+pub type OnLine = Arc<dyn Fn(Option<&str>) + Send + Sync>;
+
+/// A build step's output for a live view.
+#[derive(Clone)]
+pub struct LineSink {
+    sink: OnLine,
+    pending: [Vec<u8>; 2],
+}
+
+impl std::fmt::Debug for LineSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineSink").finish_non_exhaustive()
+    }
+}
+
+/// How often a live view hears that its running step still runs.
+pub const TICK: Duration = Duration::from_millis(250);
 
 /// A build step's output: its prefix, its start, and each stream's
 /// unfinished last line.
@@ -45,6 +68,25 @@ impl Echo {
         })
     }
 
+    /// Each complete line of the output (and a tick) to `sink`.
+    pub fn lines(sink: OnLine) -> Echo {
+        Echo::Lines(LineSink {
+            sink,
+            pending: [Vec::new(), Vec::new()],
+        })
+    }
+
+    /// How long the monitor may wait for output before [`Echo::tick`].
+    pub fn tick_every(&self) -> Option<Duration> {
+        matches!(self, Echo::Lines(_)).then_some(TICK)
+    }
+
+    pub fn tick(&self) {
+        if let Echo::Lines(l) = self {
+            (l.sink)(None);
+        }
+    }
+
     pub fn is_on(&self) -> bool {
         !matches!(self, Echo::Off)
     }
@@ -66,6 +108,12 @@ impl Echo {
                 let text = prefixed_lines(pending, bytes, &s.prefix, secs);
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
+            Echo::Lines(l) => {
+                let pending = &mut l.pending[matches!(stream, Stream::Stderr) as usize];
+                for line in complete_lines(pending, bytes) {
+                    (l.sink)(Some(&line));
+                }
+            }
         }
     }
 
@@ -78,23 +126,38 @@ impl Echo {
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
         }
+        if let Echo::Lines(l) = self {
+            for pending in l.pending.iter_mut().filter(|p| !p.is_empty()) {
+                for line in complete_lines(pending, b"\n") {
+                    (l.sink)(Some(&line));
+                }
+            }
+        }
     }
 }
 
 /// The complete lines of `pending` + `bytes`, each as `PREFIX SECS text\n`
 /// (`\r\n` and a lone `\r` end a line too); the rest stays in `pending`.
 pub fn prefixed_lines(pending: &mut Vec<u8>, bytes: &[u8], prefix: &str, secs: f64) -> String {
+    complete_lines(pending, bytes)
+        .iter()
+        .map(|line| format!("{prefix} {secs:.3} {line}\n"))
+        .collect()
+}
+
+/// The complete, non-empty lines of `pending` + `bytes`; the rest stays
+/// in `pending`.
+fn complete_lines(pending: &mut Vec<u8>, bytes: &[u8]) -> Vec<String> {
     pending.extend_from_slice(bytes);
     let Some(last) = pending.iter().rposition(|b| *b == b'\n' || *b == b'\r') else {
-        return String::new();
+        return Vec::new();
     };
     let done: Vec<u8> = pending.drain(..=last).collect();
-    let mut out = String::new();
     let text = String::from_utf8_lossy(&done).replace("\r\n", "\n");
-    for line in text.split(['\n', '\r']).filter(|l| !l.is_empty()) {
-        out.push_str(&format!("{prefix} {secs:.3} {line}\n"));
-    }
-    out
+    text.split(['\n', '\r'])
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -115,5 +178,24 @@ mod tests {
             "#5 1.000 part\n"
         );
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn a_line_sink_hears_each_line_once_complete_and_the_rest_at_the_end() {
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let h = heard.clone();
+        let mut echo = Echo::lines(Arc::new(move |l: Option<&str>| {
+            h.lock().unwrap().push(l.map(str::to_string));
+        }));
+        assert_eq!(echo.tick_every(), Some(TICK));
+        echo.write(Stream::Stdout, b"one\ntw");
+        echo.write(Stream::Stderr, b"err\r\n");
+        echo.tick();
+        echo.write(Stream::Stdout, b"o\nlast");
+        echo.finish();
+        let heard = heard.lock().unwrap().clone();
+        let s = |t: &str| Some(t.to_string());
+        assert_eq!(heard, [s("one"), s("err"), None, s("two"), s("last")]);
+        assert_eq!(Echo::Off.tick_every(), None);
     }
 }

@@ -347,6 +347,16 @@ fn supervise(
             (None, Some(h)) => probe_wait(h.wait()),
             (None, None) => PollTimeout::NONE,
         };
+        // A live build view's clock moves while its step is silent.
+        let timeout = match side.echo.tick_every() {
+            Some(tick)
+                if exited.is_none()
+                    && (timeout.is_none() || timeout.duration().is_some_and(|t| t > tick)) =>
+            {
+                probe_wait(tick)
+            }
+            _ => timeout,
+        };
         match poll(&mut fds, timeout) {
             Ok(0) if exited.is_some() => break,
             Ok(_) => {}
@@ -355,6 +365,7 @@ fn supervise(
         if let (None, Some(h)) = (&exited, health.as_mut()) {
             h.tick();
         }
+        side.echo.tick();
         let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
         drop(fds);
         if ready[0] {

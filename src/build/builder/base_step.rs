@@ -75,7 +75,7 @@ impl Builder<'_> {
         let Some(access) = self.req.registry.as_ref().filter(|_| want_pull) else {
             return local.map_err(|e| format!("base image: {e}"));
         };
-        self.line(&format!("pulling {image}"));
+        self.note(&format!("pulling {image}"));
         self.pulled.insert(image.to_string());
         match registry_io::pull(&store, image, access) {
             Ok(record) => Ok(record),

@@ -88,7 +88,7 @@ impl Builder<'_> {
         let f = match self.fetched.get(url) {
             Some(f) => f.clone(),
             None => {
-                self.line(&format!("fetching {url}"));
+                self.note(&format!("fetching {url}"));
                 let f = fetch::fetch(url)?;
                 self.fetched.insert(url.to_string(), f.clone());
                 f

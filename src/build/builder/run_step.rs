@@ -101,16 +101,8 @@ impl Builder<'_> {
         };
         let id = crate::container::names::random_id();
         let dir = self.instance.containers.container_dir(&id);
-        let code = crate::runtime::run::run_step(
-            self.instance,
-            &request,
-            image,
-            id.clone(),
-            match self.req.quiet {
-                true => crate::runtime::echo::Echo::Off,
-                false => crate::runtime::echo::Echo::step(&format!("#{}", self.step)),
-            },
-        );
+        let code =
+            crate::runtime::run::run_step(self.instance, &request, image, id.clone(), self.echo());
         let code = match code {
             Ok(c) => c,
             Err(e) => {

@@ -1,0 +1,125 @@
+//! The live build view on a terminal: `progress::render`'s frame redrawn
+//! in place on stderr when a step starts or ends, when the running step
+//! prints, and on the monitor's ticks (so a silent step's clock moves).
+//! No thread of its own: a thread running beside the fork of a RUN step's
+//! container could hold the allocator's lock in the child.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::progress::{render, View};
+
+/// Output redraws at most this often (a chatty RUN prints thousands of lines).
+const MIN_REDRAW: Duration = Duration::from_millis(50);
+
+#[derive(Clone)]
+pub struct Live {
+    screen: Arc<Mutex<Screen>>,
+}
+
+struct Screen {
+    view: View,
+    start: Instant,
+    /// Lines of the last frame, to move back over.
+    drawn: usize,
+    last_draw: Option<Instant>,
+}
+
+impl Default for Live {
+    fn default() -> Live {
+        Live {
+            screen: Arc::new(Mutex::new(Screen {
+                view: View::default(),
+                start: Instant::now(),
+                drawn: 0,
+                last_draw: None,
+            })),
+        }
+    }
+}
+
+impl Live {
+    pub fn start(&self, name: &str) {
+        self.change(|v, now| v.start(name, now), true);
+    }
+
+    pub fn cached(&self) {
+        self.change(|v, _| v.cached(), true);
+    }
+
+    pub fn done(&self) {
+        self.change(|v, now| v.done(now), true);
+    }
+
+    /// A note about the running step (a pull, a download): shown in its tail.
+    pub fn note(&self, text: &str) {
+        self.change(|v, _| v.output(text), true);
+    }
+
+    /// Where a RUN step's output goes: its lines into the tail, ticks
+    /// redrawing the clock.
+    pub fn sink(&self) -> crate::runtime::echo::OnLine {
+        let live = self.clone();
+        Arc::new(move |line: Option<&str>| match line {
+            Some(line) => live.change(|v, _| v.output(line), false),
+            None => live.change(|_, _| {}, false),
+        })
+    }
+
+    /// The last frame: every step, FINISHED or ERROR.
+    pub fn finish(&self, ok: bool) {
+        let mut s = self.screen.lock().unwrap_or_else(|e| e.into_inner());
+        let now = s.start.elapsed().as_secs_f64();
+        if ok {
+            s.view.done(now);
+        } else {
+            s.view.failed(now);
+        }
+        draw(&mut s, Some(ok));
+    }
+
+    fn change(&self, f: impl FnOnce(&mut View, f64), force: bool) {
+        let mut s = self.screen.lock().unwrap_or_else(|e| e.into_inner());
+        let now = s.start.elapsed().as_secs_f64();
+        f(&mut s.view, now);
+        if force || s.last_draw.is_none_or(|t| t.elapsed() >= MIN_REDRAW) {
+            draw(&mut s, None);
+        }
+    }
+}
+
+fn draw(s: &mut Screen, finished: Option<bool>) {
+    let now = s.start.elapsed().as_secs_f64();
+    let frame = render(&s.view, now, terminal_size(), finished);
+    let mut text = String::new();
+    if s.drawn > 0 {
+        // Back to the first line of the last frame, then clear below.
+        text.push_str(&format!("\x1b[{}F", s.drawn));
+    }
+    text.push_str("\x1b[J");
+    for line in &frame {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+    s.drawn = frame.len();
+    s.last_draw = Some(Instant::now());
+}
+
+/// stderr's columns and rows; 80×24 when it cannot say.
+fn terminal_size() -> (usize, usize) {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills the winsize it is given.
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    match ok && size.ws_col > 0 && size.ws_row > 0 {
+        true => (size.ws_col as usize, size.ws_row as usize),
+        false => (80, 24),
+    }
+}
