@@ -73,6 +73,8 @@ command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 command -v depmod >/dev/null || need_pkgs+=(kmod)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v jq >/dev/null || need_pkgs+=(jq)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v ps >/dev/null || need_pkgs+=(procps)
 command -v unshare >/dev/null || need_pkgs+=(util-linux)
 command -v nft >/dev/null || need_pkgs+=(nftables)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -130,7 +132,8 @@ copy_with_libs() {
 busybox=$(dpkg-query -L busybox-static 2>/dev/null | grep -E '/bin/busybox$' | head -n1 || true)
 [ -x "${busybox:-}" ] || die "busybox-static is needed for the guest's shell (apt-get install busybox-static)"
 cp "$busybox" "$init_root/bin/busybox"
-for tool in unshare nft nsenter mount umount bash ip jq; do
+# curl and procps' ps (busybox's has no -p): run_restart_root's scripts.
+for tool in unshare nft nsenter mount umount bash ip jq curl ps; do
     copy_with_libs "$(command -v "$tool")"
 done
 # The tests find rcorch at the absolute path they were built with.
