@@ -26,7 +26,7 @@ exec </dev/null
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-DEFAULT_TESTS="cgroup_v2_delegation cgroups_root run_limits run_lifecycle network_root project_lifecycle oci_runtime oci_config"
+DEFAULT_TESTS="cgroup_v2_delegation cgroups_root run_limits run_lifecycle network_root project_lifecycle oci_runtime oci_config devices_bpf_root project_admission run_restart_root health_run_root"
 SYSTEMD_TESTS="cgroup_systemd_root"
 tests=""
 init=busybox
@@ -73,6 +73,8 @@ command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
 command -v depmod >/dev/null || need_pkgs+=(kmod)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
 command -v jq >/dev/null || need_pkgs+=(jq)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v ps >/dev/null || need_pkgs+=(procps)
 command -v unshare >/dev/null || need_pkgs+=(util-linux)
 command -v nft >/dev/null || need_pkgs+=(nftables)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -130,7 +132,8 @@ copy_with_libs() {
 busybox=$(dpkg-query -L busybox-static 2>/dev/null | grep -E '/bin/busybox$' | head -n1 || true)
 [ -x "${busybox:-}" ] || die "busybox-static is needed for the guest's shell (apt-get install busybox-static)"
 cp "$busybox" "$init_root/bin/busybox"
-for tool in unshare nft nsenter mount umount bash ip jq; do
+# curl and procps' ps (busybox's has no -p): run_restart_root's scripts.
+for tool in unshare nft nsenter mount umount bash ip jq curl ps; do
     copy_with_libs "$(command -v "$tool")"
 done
 # The OCI tests take runc's default config from `runc spec` (and skip

@@ -276,3 +276,61 @@ fn ps_format_templates_print_the_fields_asked_for() {
     );
     env.rcorch(&["rm", "-f", "tmpl"]).ok();
 }
+
+/// The child cgroups of `dirs` (one per hierarchy), as "hierarchy/name".
+fn child_cgroups(dirs: &[std::path::PathBuf]) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                found.push(e.path().display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// A nested `--cgroup-parent` is kept when its last container goes, as runc
+/// (Docker's runtime) keeps its parents: only each container's own cgroup
+/// goes, on `rm -f`, with `run --rm`, and when its restarts end.
+#[test]
+fn a_nested_cgroup_parent_is_kept_and_each_container_cgroup_goes() {
+    let Some(mut env) = TestEnv::new() else {
+        return;
+    };
+    let top = env.cgroup_parent.clone();
+    env.cgroup_parent = format!("{top}/a/b");
+    let nested = env.cgroup_parent_dirs();
+    let check = |what: &str| {
+        assert!(
+            nested.iter().any(|d| d.is_dir()),
+            "{what}: {top}/a/b was removed"
+        );
+        assert_eq!(child_cgroups(&nested), Vec::<String>::new(), "{what}");
+    };
+
+    let id = env.run_detached(&["--memory", "32m"], &["sleep", "60"]);
+    let path = env.inspect(&id)["State"]["CgroupPath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(path.ends_with(&format!("/{top}/a/b/{id}")), "{path}");
+    assert!(!child_cgroups(&nested).is_empty(), "no cgroup for {id}");
+    env.rcorch(&["rm", "-f", &id]).ok();
+    check("rm -f");
+
+    env.run_busybox(&["--memory", "32m"], &["true"]).ok();
+    check("run --rm");
+
+    let id = env.run_detached(&["--restart", "on-failure:1"], &["sh", "-c", "exit 3"]);
+    let done = common::wait_for(WAIT, || {
+        let v = env.inspect(&id);
+        v["State"]["Status"] == "exited" && v["RestartCount"] == 1
+    });
+    assert!(done, "{:#}", env.inspect(&id));
+    check("after its restarts");
+    env.rcorch(&["rm", &id]).ok();
+    check("rm");
+    // The instance's Drop removes the whole tree from the top.
+    env.cgroup_parent = top;
+}

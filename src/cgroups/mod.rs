@@ -210,6 +210,15 @@ pub trait CgroupManager: fmt::Debug + Send + Sync {
     fn stats(&self) -> Result<Stats>;
     /// Whether the kernel OOM killer killed a process in this cgroup.
     fn oom_killed(&self) -> Result<bool>;
+    /// An fd the monitor polls while the container runs, readable when the
+    /// cgroup's memory events change: then (and when PID 1 exits) it calls
+    /// [`note_events`](CgroupManager::note_events). None: nothing to watch.
+    fn events_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+    /// Reads the cgroup's events while it still exists (systemd removes a
+    /// scope's cgroup when its last process dies).
+    fn note_events(&self) {}
     /// The full sample Prometheus metrics show (absent controllers read as 0);
     /// an error only when the cgroup itself is gone.
     fn usage(&self) -> Result<Usage>;

@@ -127,7 +127,7 @@ impl Monitor<'_> {
         let mut health = HealthRunner::start(self.config, self.store.root().into(), dir.clone());
         let status = supervise(
             child,
-            signals,
+            (signals, self.cgroup),
             side,
             (self.log_writer(&dir), health.as_mut()),
         );
@@ -315,10 +315,11 @@ pub struct ParentSide {
     pub terminal: Option<TerminalGuard>,
 }
 
-/// Copies output and forwards signals until the container's PID 1 exits.
+/// Copies output and forwards signals until the container's PID 1 exits,
+/// reading the cgroup's events when they change and when PID 1 exits.
 fn supervise(
     child: Pid,
-    signals: &SignalFd,
+    (signals, cgroup): (&SignalFd, &dyn CgroupManager),
     mut side: ParentSide,
     (mut log, mut health): (Option<LogWriter>, Option<&mut HealthRunner>),
 ) -> WaitStatus {
@@ -339,6 +340,12 @@ fn supervise(
         // SAFETY: stdin stays open for the life of the process.
         let stdin_borrow = stdin_fd.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
         if let Some(fd) = &stdin_borrow {
+            fds.push(PollFd::new(*fd, PollFlags::POLLIN));
+        }
+        let events_fd = cgroup.events_fd().filter(|_| exited.is_none());
+        // SAFETY: the manager keeps the watch open while the container runs.
+        let events_borrow = events_fd.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+        if let Some(fd) = &events_borrow {
             fds.push(PollFd::new(*fd, PollFlags::POLLIN));
         }
         // Once PID 1 is gone, wait only briefly for the last output.
@@ -366,11 +373,16 @@ fn supervise(
             h.tick();
         }
         side.echo.tick();
-        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+        let mut ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
         drop(fds);
+        if events_fd.is_some() && ready.pop() == Some(true) {
+            cgroup.note_events();
+        }
         if ready[0] {
             let mut others = Vec::new();
             if let Some(status) = handle_signals(child, signals, &side, &mut others) {
+                // Before the output is drained: the cgroup may go meanwhile.
+                cgroup.note_events();
                 exited = Some(status);
             }
             if let Some(h) = health.as_mut() {

@@ -9,6 +9,7 @@ mod bus;
 pub mod dbus;
 pub mod driver;
 pub mod naming;
+mod oom_watch;
 pub mod props;
 
 use std::path::PathBuf;
@@ -73,6 +74,8 @@ pub struct SystemdManager {
     path: String,
     id: String,
     pending: Mutex<Pending>,
+    /// The running scope's memory.events watch (made by `enter`).
+    oom: Mutex<Option<oom_watch::OomWatch>>,
 }
 
 impl SystemdManager {
@@ -88,6 +91,7 @@ impl SystemdManager {
             path,
             id: id.to_string(),
             pending: Mutex::new(Pending::default()),
+            oom: Mutex::new(None),
         })
     }
 
@@ -97,6 +101,10 @@ impl SystemdManager {
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn oom(&self) -> std::sync::MutexGuard<'_, Option<oom_watch::OomWatch>> {
+        self.oom.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn start_scope(&self, bus: &mut bus::Bus, pid: i32, limits: &Limits) -> Result<()> {
@@ -220,6 +228,14 @@ impl CgroupManager for SystemdManager {
             let _ = self.inner.kill_all(Signal::SIGKILL);
             self.stop_unit(&mut bus);
         }
+        // A new scope per start (restarts too): a new watch, nothing seen.
+        *self.oom() = self
+            .inner
+            .cgroup_dirs()
+            .iter()
+            .map(|d| d.join("memory.events"))
+            .find(|f| f.exists())
+            .and_then(|f| oom_watch::OomWatch::new(&f));
         applied
     }
 
@@ -252,11 +268,14 @@ impl CgroupManager for SystemdManager {
         self.inner.stats()
     }
 
-    /// Also asks systemd: before 253 it stops a scope when the kernel
-    /// OOM-kills one of its processes, and its cgroup (memory.events with
-    /// it) may be gone before the monitor looks; the failed scope's
-    /// `Result` stays until `ResetFailedUnit`.
+    /// What the watch saw while the scope ran (systemd removes the cgroup,
+    /// memory.events with it, once its last process is gone), else the
+    /// file if it is still there, else the scope's `Result` (systemd 253+
+    /// sets "oom-kill"; it stays until `ResetFailedUnit`).
     fn oom_killed(&self) -> Result<bool> {
+        if self.oom().as_ref().is_some_and(|w| w.seen()) {
+            return Ok(true);
+        }
         if self.inner.oom_killed().unwrap_or(false) {
             return Ok(true);
         }
@@ -264,6 +283,16 @@ impl CgroupManager for SystemdManager {
             bus.unit_property(&self.unit, "org.freedesktop.systemd1.Scope", "Result")
         });
         Ok(matches!(result, Ok(Value::Str(r)) if r == "oom-kill"))
+    }
+
+    fn events_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.oom().as_ref().map(|w| w.fd())
+    }
+
+    fn note_events(&self) {
+        if let Some(w) = self.oom().as_ref() {
+            w.read();
+        }
     }
 
     fn usage(&self) -> Result<Usage> {
