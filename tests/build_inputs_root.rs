@@ -12,10 +12,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::registry::{self, REGISTRY};
 use common::{Output, TestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcorch");
-const REGISTRY: &str = "/usr/bin/docker-registry";
 
 /// A network namespace held by a sleeping process (lo up), gone with it.
 struct Netns {
@@ -204,17 +204,7 @@ fn registry_with(env: &TestEnv, remote: &str) -> Option<Netns> {
         return None;
     }
     let mut ns = Netns::new();
-    let cfg = env.scratch.join("registry.yml");
-    let data = env.scratch.join("registry-data");
-    fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: 127.0.0.1:5000\n",
-            data.display()
-        ),
-    )
-    .unwrap();
+    let cfg = registry::write_config(&env.scratch, "127.0.0.1:5000");
     ns.serve(
         &[REGISTRY, "serve", cfg.to_str().unwrap()],
         &env.scratch,

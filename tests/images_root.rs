@@ -3,15 +3,17 @@
 //! (Debian's docker-registry). Each test has its own root and cgroup parent
 //! and cleans up on failure too. Needs RCORCH_TEST_BUSYBOX_TAR.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::registry::{self, Registry, REGISTRY};
 use rcorch::image::sha256::Sha256;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcorch");
-const REGISTRY: &str = "/usr/bin/docker-registry";
 
 /// A private rcorch instance, removed on drop.
 struct Env {
@@ -217,19 +219,6 @@ fn saved_archive_loads_in_podman() {
     assert!(text.contains("bb:1"), "{text}");
 }
 
-/// A docker-registry on 127.0.0.1, killed on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_registry(dir: &Path) -> Registry {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -237,17 +226,7 @@ fn start_registry(dir: &Path) -> Registry {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let config = dir.join("registry.yml");
-    let storage = dir.join("registry-data");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: {addr}\n",
-            storage.display()
-        ),
-    )
-    .unwrap();
+    let config = registry::write_config(dir, &addr);
     let child = Command::new(REGISTRY)
         .arg("serve")
         .arg(&config)

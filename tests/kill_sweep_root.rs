@@ -17,10 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
 
+use common::registry::{self, Registry, REGISTRY};
 use common::{wait_for, wait_timeout, Output, TestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcorch");
-const REGISTRY: &str = "/usr/bin/docker-registry";
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A named network namespace, deleted on drop (with all it holds).
@@ -224,19 +224,6 @@ impl Drop for Sweep {
     }
 }
 
-/// A docker-registry on the namespace's loopback, killed on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_registry(sweep: &Sweep) -> Registry {
     // A port free on the host is as good as any in a fresh namespace.
     let port = TcpListener::bind("127.0.0.1:0")
@@ -245,17 +232,7 @@ fn start_registry(sweep: &Sweep) -> Registry {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let config = sweep.env.scratch.join("registry.yml");
-    let storage = sweep.env.scratch.join("registry-data");
-    fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: {addr}\n",
-            storage.display()
-        ),
-    )
-    .unwrap();
+    let config = registry::write_config(&sweep.env.scratch, &addr);
     let child = Command::new("nsenter")
         .arg(format!("--net={}", sweep.ns.path()))
         .arg(REGISTRY)

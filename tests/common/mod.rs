@@ -18,6 +18,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 mod census;
 pub mod podman;
 pub mod project;
+pub mod registry;
 pub mod volumes;
 
 #[allow(unused_imports)] // Not every test binary needs it.
