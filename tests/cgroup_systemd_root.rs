@@ -15,6 +15,9 @@ use common::{wait_for, TestEnv};
 fn systemd_is_pid1() -> bool {
     let comm = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
     let booted = Path::new("/run/systemd/system").is_dir() && comm.trim() == "systemd";
+    if std::env::var("RCORCH_GUEST_INIT").as_deref() == Ok("systemd") {
+        assert!(booted, "the systemd guest must have systemd as PID 1");
+    }
     if !booted {
         eprintln!(
             "skipping: systemd is not PID 1 here (scripts/v2-guest.sh --init systemd runs this)"
