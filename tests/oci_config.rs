@@ -333,6 +333,16 @@ fn device_rules_of_the_config_decide_which_nodes_open() {
         let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, id]);
         assert!(status.success(), "create {id}: {out}");
         let pid = b.state(id)["pid"].as_i64().unwrap() as i32;
+        if id == "c2" {
+            // update leaves the device rules as create set them, as runc's
+            // update does (it takes no devices), on v1 and v2 alike.
+            let doc = serde_json::json!({"devices": [{"allow": true, "access": "rwm"}],
+                                         "pids": {"limit": 50}});
+            let file = b.path("update.json");
+            std::fs::write(&file, doc.to_string()).unwrap();
+            let out = b.runtime(&["update", "--resources", file.to_str().unwrap(), id]);
+            assert!(out.status.success(), "update: {out:?}");
+        }
         assert!(b.runtime(&["start", id]).status.success());
         assert_eq!(reap(pid, Duration::from_secs(20)), Some(0), "{id}");
         let result = std::fs::read_to_string(b.path(&format!("out/{id}"))).unwrap();
