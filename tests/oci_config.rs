@@ -350,3 +350,44 @@ fn device_rules_of_the_config_decide_which_nodes_open() {
         assert!(b.runtime(&["delete", id]).status.success());
     }
 }
+
+/// As runc: the program is looked up before the init waits for `start`, so
+/// `create` itself fails (podman's and containerd's `run -d` then exit
+/// 127/126 at once) and leaves no state or cgroup behind.
+#[test]
+fn create_fails_for_a_missing_or_unexecutable_program_as_runc_does() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["true"]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let cases = [
+        ("/nonexistent", "no such file or directory"),
+        ("no-such-command", "executable file not found in $PATH"),
+        ("/bin", "permission denied"),
+        ("/out", "permission denied"),
+    ];
+    for (program, message) in cases {
+        b.edit_config(|c| c["process"]["args"] = serde_json::json!([program]));
+        let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+        assert!(!status.success(), "create of {program} must fail: {out}");
+        assert!(
+            out.contains(message) && out.contains(program),
+            "{program}: {out}"
+        );
+        assert!(!b.root.join("c1").exists(), "{program}: no state is left");
+        assert!(
+            ocibundle::cgroup_dirs(&b.cgroup).is_empty(),
+            "{program}: no cgroup is left"
+        );
+    }
+    // A script without its execute bit, found by path.
+    std::fs::write(b.path("rootfs/script"), "#!/bin/sh\ntrue\n").unwrap();
+    b.edit_config(|c| c["process"]["args"] = serde_json::json!(["/script"]));
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+    assert!(
+        !status.success() && out.contains("permission denied"),
+        "{out}"
+    );
+}
