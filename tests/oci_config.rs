@@ -391,3 +391,36 @@ fn create_fails_for_a_missing_or_unexecutable_program_as_runc_does() {
         "{out}"
     );
 }
+
+/// runc puts the init in the container's cgroup in every hierarchy the host
+/// mounts: each v1 controller, the named "systemd" one, and on a hybrid
+/// host cgroup2 too (where a hybrid systemd tracks its units).
+#[test]
+fn the_init_joins_every_mounted_hierarchy_as_runc_does() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "create: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in cgroup.lines() {
+        let path = line.splitn(3, ':').nth(2).unwrap();
+        assert_eq!(path, b.cgroup, "{line} in\n{cgroup}");
+    }
+    let out = b.runtime(&["delete", "--force", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    reap(pid as i32, Duration::from_secs(10));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for point in mounts
+        .lines()
+        .filter(|l| l.contains(" - cgroup"))
+        .filter_map(|l| l.split(' ').nth(4))
+    {
+        let dir = std::path::Path::new(point).join(b.cgroup.trim_start_matches('/'));
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+}

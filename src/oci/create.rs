@@ -317,6 +317,22 @@ fn beyond_the_manager(
         }
         extra.made.extend(made);
     }
+    if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
+        // Hybrid: runc joins the cgroup2 hierarchy too, limits or not (a
+        // hybrid systemd tracks units there).
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        if let Some(root) = cgroup_v2::unified_mount(&mountinfo) {
+            let procs = root
+                .join(cgroups_path.trim_start_matches('/'))
+                .join("cgroup.procs");
+            if !extra.procs.contains(&procs) {
+                let made = cgroup_v2::prepare(&root, cgroups_path, &[])?;
+                undo.extra.extend(made.iter().cloned());
+                extra.procs.push(procs);
+                extra.made.extend(made);
+            }
+        }
+    }
     Ok(extra)
 }
 
