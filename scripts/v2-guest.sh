@@ -26,7 +26,7 @@ exec </dev/null
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-DEFAULT_TESTS="cgroup_v2_delegation cgroups_root run_limits run_lifecycle network_root project_lifecycle oci_runtime oci_config devices_bpf_root project_admission run_restart_root health_run_root"
+DEFAULT_TESTS="cgroup_v2_delegation cgroups_root run_limits run_lifecycle network_root project_lifecycle oci_runtime oci_config devices_bpf_root project_admission run_restart_root health_run_root stats_stream_root"
 SYSTEMD_TESTS="cgroup_systemd_root oci_systemd_root"
 tests=""
 init=busybox
