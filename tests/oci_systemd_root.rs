@@ -4,6 +4,7 @@
 //! The scope tests need systemd as PID 1 (scripts/v2-guest.sh --init
 //! systemd runs them there); elsewhere the cgroupfs fallback is tested.
 
+#[allow(dead_code)] // not every helper is used here
 mod ocibundle;
 
 use std::path::{Path, PathBuf};
