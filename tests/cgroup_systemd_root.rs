@@ -185,6 +185,17 @@ fn systemd_is_the_default_where_it_is_pid1() {
         env.rcorch(&["rm", "-f", &id]).ok();
         (id, text)
     };
+    // `info` says which driver the default is, as docker info does.
+    let driver = env.rcorch(&["info", "--format", "{{.CgroupDriver}}"]).ok();
+    assert_eq!(driver.trim(), "systemd");
+    let asked = [
+        "--cgroup-manager",
+        "cgroupfs",
+        "info",
+        "--format",
+        "{{.CgroupDriver}}",
+    ];
+    assert_eq!(env.rcorch(&asked).ok().trim(), "cgroupfs");
     let (id, text) = cgroup_of(&[]);
     assert!(
         text.trim_end().ends_with(&format!("/{}", scope(&id))),
@@ -215,7 +226,9 @@ fn bad_manager_values_are_refused_with_nothing_started() {
         let out = env.rcorch(&["create", "--cgroup-manager", "systemd", "busybox", "true"]);
         assert_eq!(out.code, 125, "{out:?}");
         assert!(out.stderr.contains("--cgroup-manager cgroupfs"), "{out:?}");
-        // Here the default is cgroupfs, as before.
+        // Here the default is cgroupfs, as before, and `info` says so.
+        let driver = env.rcorch(&["info", "--format", "{{.CgroupDriver}}"]).ok();
+        assert_eq!(driver.trim(), "cgroupfs");
         let id = env.rcorch(&["create", "busybox", "true"]).ok();
         let v = env.inspect(id.trim());
         assert_eq!(v["HostConfig"]["CgroupManager"], "cgroupfs", "{v:#}");
