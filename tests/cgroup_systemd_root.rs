@@ -236,3 +236,45 @@ fn bad_manager_values_are_refused_with_nothing_started() {
     let ps = env.rcorch(&["ps", "-aq"]).ok();
     assert!(ps.lines().count() <= 1, "{ps}");
 }
+
+/// A scoped container whose config record is torn is still found by its
+/// process's cgroup: `rm -f` kills every process of the scope and stops it,
+/// whatever driver this command would pick; a torn state record of a
+/// stopped one is repaired by `system check` and its scope is gone too.
+#[test]
+fn damaged_records_of_scoped_containers_are_removed_with_their_scopes() {
+    let Some(slice) = systemd_env() else { return };
+    let env = &slice.0;
+    let manager = ["--cgroup-manager", "systemd"];
+    let id = env.run_detached(&manager, &["sh", "-c", "sleep 300 & exec sleep 301"]);
+    let unit = scope(&id);
+    assert_eq!(show(&unit, "ActiveState"), "active", "{unit}");
+    let record = env.root.join("containers").join(&id);
+    std::fs::write(record.join("config.json"), b"{\"torn\": ").unwrap();
+    // This command would choose cgroupfs: the scope is found all the same.
+    let out = env.rcorch(&["--cgroup-manager", "cgroupfs", "rm", "-f", &id]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let gone = wait_for(Duration::from_secs(20), || {
+        show(&unit, "LoadState") == "not-found"
+    });
+    assert!(gone, "{unit} left: {}", show(&unit, "ActiveState"));
+    assert!(!record.exists());
+
+    let id = env.run_detached(&manager, &["sleep", "300"]);
+    let unit = scope(&id);
+    let record = env.root.join("containers").join(&id);
+    std::fs::write(record.join("state.json"), b"{\"torn\": ").unwrap();
+    let out = env.rcorch(&[
+        "--cgroup-manager",
+        "cgroupfs",
+        "system",
+        "check",
+        "--repair",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let gone = wait_for(Duration::from_secs(20), || {
+        show(&unit, "LoadState") == "not-found"
+    });
+    assert!(gone, "{unit} left: {}", show(&unit, "ActiveState"));
+    env.rcorch(&["rm", "-f", &id]).ok();
+}
