@@ -28,7 +28,7 @@ fn replicas_get_separate_cpus_while_there_are_free_ones() {
     let cpus = host(1, 2, 1);
     let first = place(&cpus, &[], 1).unwrap();
     assert_eq!(first, set(&[0]));
-    let second = place(&cpus, &[first.clone()], 1).unwrap();
+    let second = place(&cpus, std::slice::from_ref(&first), 1).unwrap();
     assert_eq!(second, set(&[1]));
     // All taken: the least loaded again (spread, not exclusive).
     let third = place(&cpus, &[first, second.clone(), second], 1).unwrap();
