@@ -26,8 +26,8 @@ exec </dev/null
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-DEFAULT_TESTS="cgroup_v2_delegation cgroups_root run_limits run_lifecycle network_root project_lifecycle oci_runtime oci_config devices_bpf_root project_admission run_restart_root health_run_root"
-SYSTEMD_TESTS="cgroup_systemd_root"
+DEFAULT_TESTS="cgroup_v2_delegation cgroups_root run_limits run_lifecycle network_root project_lifecycle oci_runtime oci_config devices_bpf_root project_admission run_restart_root health_run_root stats_stream_root"
+SYSTEMD_TESTS="cgroup_systemd_root oci_systemd_root"
 tests=""
 init=busybox
 filter=""
@@ -212,6 +212,8 @@ cat >"$init_root/run-tests" <<EOF
 #!/bin/busybox sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export RCORCH_TEST_BUSYBOX_TAR=/busybox.tar HOME=/root
+# Tests that skip without systemd as PID 1 must not skip here.
+export RCORCH_GUEST_INIT=$init
 echo "@@GUEST cgroup: \$(stat -f -c %T /sys/fs/cgroup) controllers: \$(cat /sys/fs/cgroup/cgroup.controllers) pid1: \$(cat /proc/1/comm)"
 cd /tmp
 for t in $run_list; do

@@ -15,6 +15,9 @@ use common::{wait_for, TestEnv};
 fn systemd_is_pid1() -> bool {
     let comm = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
     let booted = Path::new("/run/systemd/system").is_dir() && comm.trim() == "systemd";
+    if std::env::var("RCORCH_GUEST_INIT").as_deref() == Ok("systemd") {
+        assert!(booted, "the systemd guest must have systemd as PID 1");
+    }
     if !booted {
         eprintln!(
             "skipping: systemd is not PID 1 here (scripts/v2-guest.sh --init systemd runs this)"
@@ -182,6 +185,17 @@ fn systemd_is_the_default_where_it_is_pid1() {
         env.rcorch(&["rm", "-f", &id]).ok();
         (id, text)
     };
+    // `info` says which driver the default is, as docker info does.
+    let driver = env.rcorch(&["info", "--format", "{{.CgroupDriver}}"]).ok();
+    assert_eq!(driver.trim(), "systemd");
+    let asked = [
+        "--cgroup-manager",
+        "cgroupfs",
+        "info",
+        "--format",
+        "{{.CgroupDriver}}",
+    ];
+    assert_eq!(env.rcorch(&asked).ok().trim(), "cgroupfs");
     let (id, text) = cgroup_of(&[]);
     assert!(
         text.trim_end().ends_with(&format!("/{}", scope(&id))),
@@ -212,11 +226,55 @@ fn bad_manager_values_are_refused_with_nothing_started() {
         let out = env.rcorch(&["create", "--cgroup-manager", "systemd", "busybox", "true"]);
         assert_eq!(out.code, 125, "{out:?}");
         assert!(out.stderr.contains("--cgroup-manager cgroupfs"), "{out:?}");
-        // Here the default is cgroupfs, as before.
+        // Here the default is cgroupfs, as before, and `info` says so.
+        let driver = env.rcorch(&["info", "--format", "{{.CgroupDriver}}"]).ok();
+        assert_eq!(driver.trim(), "cgroupfs");
         let id = env.rcorch(&["create", "busybox", "true"]).ok();
         let v = env.inspect(id.trim());
         assert_eq!(v["HostConfig"]["CgroupManager"], "cgroupfs", "{v:#}");
     }
     let ps = env.rcorch(&["ps", "-aq"]).ok();
     assert!(ps.lines().count() <= 1, "{ps}");
+}
+
+/// A scoped container whose config record is torn is still found by its
+/// process's cgroup: `rm -f` kills every process of the scope and stops it,
+/// whatever driver this command would pick; a torn state record of a
+/// stopped one is repaired by `system check` and its scope is gone too.
+#[test]
+fn damaged_records_of_scoped_containers_are_removed_with_their_scopes() {
+    let Some(slice) = systemd_env() else { return };
+    let env = &slice.0;
+    let manager = ["--cgroup-manager", "systemd"];
+    let id = env.run_detached(&manager, &["sh", "-c", "sleep 300 & exec sleep 301"]);
+    let unit = scope(&id);
+    assert_eq!(show(&unit, "ActiveState"), "active", "{unit}");
+    let record = env.root.join("containers").join(&id);
+    std::fs::write(record.join("config.json"), b"{\"torn\": ").unwrap();
+    // This command would choose cgroupfs: the scope is found all the same.
+    let out = env.rcorch(&["--cgroup-manager", "cgroupfs", "rm", "-f", &id]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let gone = wait_for(Duration::from_secs(20), || {
+        show(&unit, "LoadState") == "not-found"
+    });
+    assert!(gone, "{unit} left: {}", show(&unit, "ActiveState"));
+    assert!(!record.exists());
+
+    let id = env.run_detached(&manager, &["sleep", "300"]);
+    let unit = scope(&id);
+    let record = env.root.join("containers").join(&id);
+    std::fs::write(record.join("state.json"), b"{\"torn\": ").unwrap();
+    let out = env.rcorch(&[
+        "--cgroup-manager",
+        "cgroupfs",
+        "system",
+        "check",
+        "--repair",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let gone = wait_for(Duration::from_secs(20), || {
+        show(&unit, "LoadState") == "not-found"
+    });
+    assert!(gone, "{unit} left: {}", show(&unit, "ActiveState"));
+    env.rcorch(&["rm", "-f", &id]).ok();
 }

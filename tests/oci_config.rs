@@ -333,10 +333,94 @@ fn device_rules_of_the_config_decide_which_nodes_open() {
         let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, id]);
         assert!(status.success(), "create {id}: {out}");
         let pid = b.state(id)["pid"].as_i64().unwrap() as i32;
+        if id == "c2" {
+            // update leaves the device rules as create set them, as runc's
+            // update does (it takes no devices), on v1 and v2 alike.
+            let doc = serde_json::json!({"devices": [{"allow": true, "access": "rwm"}],
+                                         "pids": {"limit": 50}});
+            let file = b.path("update.json");
+            std::fs::write(&file, doc.to_string()).unwrap();
+            let out = b.runtime(&["update", "--resources", file.to_str().unwrap(), id]);
+            assert!(out.status.success(), "update: {out:?}");
+        }
         assert!(b.runtime(&["start", id]).status.success());
         assert_eq!(reap(pid, Duration::from_secs(20)), Some(0), "{id}");
         let result = std::fs::read_to_string(b.path(&format!("out/{id}"))).unwrap();
         assert_eq!(result.trim(), want, "{id}");
         assert!(b.runtime(&["delete", id]).status.success());
+    }
+}
+
+/// As runc: the program is looked up before the init waits for `start`, so
+/// `create` itself fails (podman's and containerd's `run -d` then exit
+/// 127/126 at once) and leaves no state or cgroup behind.
+#[test]
+fn create_fails_for_a_missing_or_unexecutable_program_as_runc_does() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["true"]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let cases = [
+        ("/nonexistent", "no such file or directory"),
+        ("no-such-command", "executable file not found in $PATH"),
+        ("/bin", "permission denied"),
+        ("/out", "permission denied"),
+    ];
+    for (program, message) in cases {
+        b.edit_config(|c| c["process"]["args"] = serde_json::json!([program]));
+        let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+        assert!(!status.success(), "create of {program} must fail: {out}");
+        assert!(
+            out.contains(message) && out.contains(program),
+            "{program}: {out}"
+        );
+        assert!(!b.root.join("c1").exists(), "{program}: no state is left");
+        assert!(
+            ocibundle::cgroup_dirs(&b.cgroup).is_empty(),
+            "{program}: no cgroup is left"
+        );
+    }
+    // A script without its execute bit, found by path.
+    std::fs::write(b.path("rootfs/script"), "#!/bin/sh\ntrue\n").unwrap();
+    b.edit_config(|c| c["process"]["args"] = serde_json::json!(["/script"]));
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+    assert!(
+        !status.success() && out.contains("permission denied"),
+        "{out}"
+    );
+}
+
+/// runc puts the init in the container's cgroup in every hierarchy the host
+/// mounts: each v1 controller, the named "systemd" one, and on a hybrid
+/// host cgroup2 too (where a hybrid systemd tracks its units).
+#[test]
+fn the_init_joins_every_mounted_hierarchy_as_runc_does() {
+    if !is_root() {
+        return;
+    }
+    become_subreaper();
+    let b = Bundle::new(&["sleep", "100"]);
+    let bundle = b.dir.path().to_str().unwrap().to_string();
+    let (status, out) = b.runtime_detached(&["create", "--bundle", &bundle, "c1"]);
+    assert!(status.success(), "create: {out}");
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in cgroup.lines() {
+        let path = line.splitn(3, ':').nth(2).unwrap();
+        assert_eq!(path, b.cgroup, "{line} in\n{cgroup}");
+    }
+    let out = b.runtime(&["delete", "--force", "c1"]);
+    assert!(out.status.success(), "{out:?}");
+    reap(pid as i32, Duration::from_secs(10));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for point in mounts
+        .lines()
+        .filter(|l| l.contains(" - cgroup"))
+        .filter_map(|l| l.split(' ').nth(4))
+    {
+        let dir = std::path::Path::new(point).join(b.cgroup.trim_start_matches('/'));
+        assert!(!dir.exists(), "{} is left", dir.display());
     }
 }

@@ -190,9 +190,29 @@ fn ctr_runs_execs_pauses_kills_and_deletes_through_rcorch_runtime() {
     assert!(out.status.success(), "ctr run --rm: {out:?}");
     assert_eq!(stdout(&out), "hi\n");
 
-    let out = c.run("t1", &["-d"], &["sleep", "1000"]);
+    // create fails as runc's does: the shim reports it and nothing runs.
+    let out = c.run("t0", &["--rm"], &["/nonexistent"]);
+    assert!(
+        !out.status.success(),
+        "ctr run of a missing program: {out:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no such file or directory"), "{stderr}");
+    let _ = c.ctr(&["container", "rm", "t0"]);
+
+    let limit = (64u64 << 20).to_string();
+    let out = c.run("t1", &["-d", "--memory-limit", &limit], &["sleep", "1000"]);
     assert!(out.status.success(), "ctr run -d: {out:?}");
     assert_eq!(c.task_status("t1"), "RUNNING");
+    let memory = c.cgroup_dir("memory", "t1").join("memory.limit_in_bytes");
+    assert_eq!(std::fs::read_to_string(memory).unwrap().trim(), limit);
+    // The shim asks the runtime (`ps --format json`) and reads the cgroup.
+    let out = c.ctr(&["task", "ps", "t1"]);
+    assert!(out.status.success(), "task ps: {out:?}");
+    assert_eq!(stdout(&out).lines().count(), 2, "one process: {out:?}");
+    let out = c.ctr(&["task", "metrics", "t1"]);
+    assert!(out.status.success(), "task metrics: {out:?}");
+    assert!(stdout(&out).contains(&limit), "the limit: {out:?}");
     let fifos = c.path("fifo");
     let out = c.ctr(&[
         "task",

@@ -128,6 +128,13 @@ fn podman_run_rm_with_rcorch_runtime_prints_and_passes_exit_codes() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let out = p.run(&["--rm", IMAGE, "no-such-command"]);
     assert_eq!(out.status.code(), Some(127), "{out:?}");
+    // `create` fails as runc's does, so even `run -d` exits 127 at once.
+    let out = p.run(&["-d", "--name", "nx", IMAGE, "/nonexistent"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    let out = p.run(&["-d", "--name", "nx2", IMAGE, "/bin"]);
+    assert_eq!(out.status.code(), Some(126), "{out:?}");
+    let out = p.cmd(&["rm", "--force", "nx", "nx2"]);
+    assert!(out.status.success(), "{out:?}");
     let out = p.run(&["--rm", "-t", IMAGE, "tty"]);
     assert!(stdout(&out).contains("/dev/pts/"), "run -t: {out:?}");
     let out = p.cmd(&["ps", "--all", "--quiet"]);

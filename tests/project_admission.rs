@@ -125,10 +125,23 @@ fn bad_reservations_and_constraints_stop_up_naming_the_key() {
             "deploy: {placement: {preferences: [{binpack: node.labels.x}]}}",
             "services.web.deploy.placement.preferences[0]",
         ),
+        (
+            "x-rcorch-cpu-placement: packed",
+            "services.web.x-rcorch-cpu-placement: expected spread or none",
+        ),
+        (
+            "{x-rcorch-cpu-placement: spread, deploy: {resources: {reservations: {cpus: '0.5'}}}}",
+            "services.web.x-rcorch-cpu-placement: spread pins whole CPUs",
+        ),
     ];
     for (i, (deploy, key)) in cases.iter().enumerate() {
+        let extra = match deploy.strip_prefix('{').and_then(|d| d.strip_suffix('}')) {
+            // Two keys: one per line.
+            Some(keys) => keys.replacen(", deploy", "\n    deploy", 1),
+            None => deploy.to_string(),
+        };
         let yaml = format!(
-            "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"100\"]\n    {deploy}\n"
+            "services:\n  web:\n    image: busybox\n    command: [\"sleep\", \"100\"]\n    {extra}\n"
         );
         let p = Project::new(&env, &format!("bad{i}"), &yaml);
         let out = p.cmd("up", &["-d", "--wait-timeout", "10"]);
@@ -137,4 +150,48 @@ fn bad_reservations_and_constraints_stop_up_naming_the_key() {
         assert!(p.replicas("web").is_empty(), "{deploy}: something started");
     }
     assert_eq!(env.leftovers(), Vec::<String>::new());
+}
+
+/// `x-rcorch-cpu-placement: spread` pins each replica that asks for whole
+/// CPUs to a cpuset of its own while there are free CPUs, then to the
+/// least used; the kernel's affinity of its process says the same.
+#[test]
+fn whole_cpu_replicas_are_spread_over_the_cpus() {
+    let Some(env) = TestEnv::new() else { return };
+    fake_capacity();
+    let yaml = "services:\n  pin:\n    image: busybox\n    command: [\"sleep\", \"1000\"]\n    \
+                stop_grace_period: 1s\n    x-rcorch-cpu-placement: spread\n    \
+                deploy:\n      replicas: 2\n      resources:\n        reservations: {cpus: '1'}\n";
+    let p = Project::new(&env, "cpus", yaml);
+    p.up();
+    assert!(p.wait_running("pin", 2, WAIT), "{:#?}", p.events());
+    let cpusets: Vec<String> = p
+        .running("pin")
+        .iter()
+        .map(|r| {
+            let v = env.inspect(&r.id);
+            let set = v["HostConfig"]["CpusetCpus"].as_str().unwrap().to_string();
+            let pid = v["State"]["Pid"].as_i64().unwrap();
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let allowed = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .unwrap()
+                .trim()
+                .to_string();
+            assert_eq!(allowed, set, "{}", r.name);
+            set
+        })
+        .collect();
+    for set in &cpusets {
+        assert!(
+            set.parse::<u32>().is_ok(),
+            "one whole CPU each: {cpusets:?}"
+        );
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus >= 2 {
+        assert_ne!(cpusets[0], cpusets[1], "spread while CPUs are free");
+    }
+    p.down();
 }

@@ -114,7 +114,7 @@ fn info_json(instance: &Instance) -> Result<Value, Failure> {
         "ContainersStopped": records.len() - running,
         "Images": instance.images()?.list()?.len(),
         "Driver": "overlay",
-        "CgroupDriver": "cgroupfs",
+        "CgroupDriver": instance.cgroup_manager.name(),
         "CgroupVersion": cgroup_version,
         "KernelVersion": first_line("/proc/sys/kernel/osrelease"),
         "OperatingSystem": os,

@@ -195,6 +195,12 @@ impl ContainerStore {
         read_json(&self.container_dir(id).join("state.json")).ok()
     }
 
+    /// A damaged container's configuration, if that record still reads
+    /// (which cgroup manager and parent made its cgroup).
+    pub fn surviving_config(&self, id: &str) -> Option<ContainerConfig> {
+        read_json(&self.container_dir(id).join("config.json")).ok()
+    }
+
     /// What a damaged container's records still say about its image: the
     /// id in its config, else the id written beside it at create, else the
     /// reference its config still holds.

@@ -186,8 +186,21 @@ pub fn v1_mounts(mountinfo: &str) -> BTreeMap<String, PathBuf> {
     mounts
 }
 
-/// The controllers an OCI container always joins beyond rcorch's four.
-const JOINED: &[&str] = &["cpuset", "devices", "blkio", "net_cls", "freezer"];
+/// The hierarchies an OCI container always joins beyond rcorch's four:
+/// every one mounted, named "systemd" too, as runc joins them.
+const JOINED: &[&str] = &[
+    "cpuset",
+    "devices",
+    "blkio",
+    "net_cls",
+    "net_prio",
+    "freezer",
+    "perf_event",
+    "hugetlb",
+    "rdma",
+    "misc",
+    "name=systemd",
+];
 
 /// Creates the cgroup in the extra hierarchies, writes the plan, and
 /// returns the directories made (their cgroup.procs for the init to join).

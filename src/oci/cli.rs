@@ -26,8 +26,8 @@ struct Cli {
     log_format: LogFormat,
     #[arg(long, global = true)]
     debug: bool,
-    /// cgroupsPath is "slice:prefix:name"; without a systemd driver it is
-    /// mapped onto the same path under cgroupfs.
+    /// cgroupsPath is "slice:prefix:name": a transient systemd scope
+    /// (made directly in cgroupfs where systemd is not PID 1).
     #[arg(long, global = true)]
     systemd_cgroup: bool,
     /// Accepted for compatibility with callers that pass them.

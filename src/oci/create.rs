@@ -18,6 +18,8 @@ use super::spec_map::map_spec;
 use super::state::{check_id, state_json, Record, Status};
 use super::{cgroup_extra, cgroup_v2};
 use super::{io_error, sys_error, OciError};
+use crate::cgroups::systemd::naming::{oci_scope, OciScope};
+use crate::cgroups::systemd::SystemdManager;
 use crate::cgroups::CgroupManager;
 use crate::runtime::init::{self, MSG_HOOKS, MSG_READY};
 use crate::runtime::sys;
@@ -49,36 +51,64 @@ impl Drop for Undo {
     }
 }
 
-/// systemd's "slice:prefix:name" as the cgroupfs path systemd would use
-/// ("machine.slice:libpod:abc" → "/machine.slice/libpod-abc.scope").
-pub fn cgroupfs_path(path: &str, systemd: bool) -> String {
-    let parts: Vec<&str> = path.split(':').collect();
-    if !systemd || parts.len() != 3 {
-        return path.to_string();
-    }
-    let (slice, prefix, name) = (parts[0], parts[1], parts[2]);
-    let slice = if slice.is_empty() {
-        "system.slice"
-    } else {
-        slice
+/// Where a container's cgroup goes: its cgroupfs path, and the systemd
+/// scope that holds it when systemd makes one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CgroupTarget {
+    pub path: String,
+    pub scope: Option<OciScope>,
+    /// Said on stderr: what `--systemd-cgroup` could not do here.
+    pub warning: Option<String>,
+}
+
+/// The container's cgroup from its config's cgroupsPath. Under
+/// `--systemd-cgroup` a "slice:prefix:name" is a transient scope as runc
+/// makes it (no path: "system.slice" and "rcorch-runtime-ID.scope", as
+/// runc's "runc-ID.scope"); where systemd is not PID 1 the scope's path is
+/// made under cgroupfs instead, with a warning.
+pub fn cgroup_target(
+    cgroups_path: Option<&str>,
+    id: &str,
+    systemd_cgroup: bool,
+    systemd_running: bool,
+) -> Result<CgroupTarget, OciError> {
+    let plain = |path: String| CgroupTarget {
+        path,
+        scope: None,
+        warning: None,
     };
-    // "a-b.slice" nests under "a.slice".
-    let stem = slice.trim_end_matches(".slice");
-    let mut dirs = Vec::new();
-    let mut so_far = String::new();
-    for piece in stem.split('-') {
-        if !so_far.is_empty() {
-            so_far.push('-');
-        }
-        so_far.push_str(piece);
-        dirs.push(format!("{so_far}.slice"));
+    if !systemd_cgroup {
+        return Ok(plain(cgroups_path.map_or_else(
+            || format!("{}/{id}", super::spec_map::DEFAULT_CGROUP_PARENT),
+            str::to_string,
+        )));
     }
-    let unit = if name.ends_with(".slice") {
-        name.to_string()
-    } else {
-        format!("{prefix}-{name}.scope")
+    let asked = cgroups_path.map_or_else(|| format!(":rcorch-runtime:{id}"), str::to_string);
+    let scope = oci_scope(&asked).map_err(|e| OciError::InvalidConfig {
+        message: format!("linux.cgroupsPath {asked:?}: {e}"),
+    })?;
+    let Some(scope) = scope else {
+        return Ok(plain(asked));
     };
-    format!("/{}/{unit}", dirs.join("/"))
+    let path = scope.cgroup_path().map_err(|e| OciError::InvalidConfig {
+        message: format!("linux.cgroupsPath {asked:?}: {e}"),
+    })?;
+    if systemd_running {
+        return Ok(CgroupTarget {
+            path,
+            scope: Some(scope),
+            warning: None,
+        });
+    }
+    Ok(CgroupTarget {
+        warning: Some(format!(
+            "--systemd-cgroup: systemd is not PID 1 here, so {} is no unit: \
+             its cgroup {path} is made directly in cgroupfs",
+            scope.unit
+        )),
+        path,
+        scope: None,
+    })
 }
 
 pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
@@ -90,11 +120,22 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
         eprintln!("rcorch-runtime: warning: {warning}");
     }
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
-    let mut mapped = map_spec(&spec, &bundle, &args.id, &layout)?;
+    let mut mapped = map_spec(&spec, &bundle, &layout)?;
     let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
     let resources = resources.unwrap_or_default();
     cgroup_v2::check_page_sizes(&resources, &cgroup_v2::host_page_sizes())?;
-    let cgroups_path = cgroupfs_path(&mapped.cgroups_path, global.systemd_cgroup);
+    let asked_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let systemd = crate::cgroups::systemd::observe(Path::new("/run"));
+    let target = cgroup_target(
+        asked_path.as_deref().and_then(Path::to_str),
+        &args.id,
+        global.systemd_cgroup,
+        systemd.booted && systemd.bus,
+    )?;
+    if let Some(warning) = &target.warning {
+        eprintln!("rcorch-runtime: warning: {warning}");
+    }
+    let cgroups_path = target.path.clone();
     if !mapped.plan.new_cgroup_ns {
         let ops = &mut mapped.plan.mounts.before_pivot;
         super::mount_options::own_cgroup_views(ops, &layout, &cgroups_path);
@@ -124,18 +165,18 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     // as an unprivileged host user (runc's mode too).
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .map_err(io_error(&fifo))?;
-    let cgroup = crate::cgroups::manager_at(&layout, &cgroups_path)?;
+    let cgroup: Box<dyn CgroupManager> = match &target.scope {
+        Some(scope) => Box::new(SystemdManager::for_scope(
+            &layout,
+            scope,
+            format!("rcorch-runtime container {}", args.id),
+        )?),
+        None => crate::cgroups::manager_at(&layout, &cgroups_path)?,
+    };
     cgroup.apply_limits(&mapped.limits)?;
-    // The runtime moves the init into its cgroups (a process in a new user
-    // namespace may not write the host's cgroup files itself).
-    let mut cgroup_procs = cgroup.procs_files();
     undo.cgroup = Some(cgroup);
     let devices = spec.linux().as_ref().and_then(|l| l.devices().clone());
     let devices = devices.unwrap_or_default();
-    let extra_cgroups =
-        beyond_the_manager(&layout, &cgroups_path, &resources, &devices, &mut undo)?;
-    cgroup_procs.extend(extra_cgroups.procs);
-    let extra_cgroups = extra_cgroups.made;
     let fifo_fd = nix::fcntl::open(
         &fifo,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -177,9 +218,19 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
     drop(console);
     let child = Pid::from_raw(pid);
     undo.child = Some(child);
-    for procs in &cgroup_procs {
-        std::fs::write(procs, pid.to_string()).map_err(io_error(procs))?;
+    // The runtime moves the init into its cgroups (a process in a new user
+    // namespace may not write the host's cgroup files itself); a systemd
+    // scope is made around it. The rest of linux.resources goes into the
+    // cgroups that then exist, before the init is let go.
+    let cgroup = undo.cgroup.as_ref().expect("made above");
+    match cgroup.needs_pid() {
+        true => cgroup.enter(pid)?,
+        false => join(&cgroup.procs_files(), pid)?,
     }
+    let extra_cgroups =
+        beyond_the_manager(&layout, &cgroups_path, &resources, &devices, &mut undo)?;
+    join(&extra_cgroups.procs, pid)?;
+    let extra_cgroups = extra_cgroups.made;
     if let Some((uid_map, gid_map)) = &mapped.id_maps {
         for (file, map) in [("uid_map", uid_map), ("gid_map", gid_map)] {
             let path = format!("/proc/{pid}/{file}");
@@ -208,6 +259,7 @@ pub fn create(global: &Global, args: &CreateArgs) -> Result<Record, OciError> {
         cgroups_path,
         extra_cgroups,
         hooks: mapped.hooks.clone(),
+        systemd_scope: target.scope.clone(),
     };
     follow_init(&ours, &record, &mapped.hooks)?;
     global.states.save(&record)?;
@@ -265,7 +317,30 @@ fn beyond_the_manager(
         }
         extra.made.extend(made);
     }
+    if matches!(layout, crate::cgroups::Layout::V1 { .. }) {
+        // Hybrid: runc joins the cgroup2 hierarchy too, limits or not (a
+        // hybrid systemd tracks units there).
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        if let Some(root) = cgroup_v2::unified_mount(&mountinfo) {
+            let procs = root
+                .join(cgroups_path.trim_start_matches('/'))
+                .join("cgroup.procs");
+            if !extra.procs.contains(&procs) {
+                let made = cgroup_v2::prepare(&root, cgroups_path, &[])?;
+                undo.extra.extend(made.iter().cloned());
+                extra.procs.push(procs);
+                extra.made.extend(made);
+            }
+        }
+    }
     Ok(extra)
+}
+
+fn join(procs_files: &[PathBuf], pid: i32) -> Result<(), OciError> {
+    for procs in procs_files {
+        std::fs::write(procs, pid.to_string()).map_err(io_error(procs))?;
+    }
+    Ok(())
 }
 
 /// Answers the init's hooks point and waits until it is ready (or failed).
@@ -363,16 +438,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn systemd_cgroups_paths_map_onto_cgroupfs() {
+    fn without_systemd_cgroup_the_path_is_cgroupfs() {
+        let t = cgroup_target(Some("/a/b"), "c1", false, true).unwrap();
+        assert_eq!((t.path.as_str(), t.scope, t.warning), ("/a/b", None, None));
+        let t = cgroup_target(Some("a:b:c"), "c1", false, true).unwrap();
+        assert_eq!(t.path, "a:b:c");
+        let t = cgroup_target(None, "c1", false, true).unwrap();
+        assert_eq!(t.path, "/rcorch-runtime/c1");
+    }
+
+    #[test]
+    fn systemd_cgroup_makes_the_scope_runc_would_make() {
+        let t = cgroup_target(Some("machine.slice:libpod:abc"), "abc", true, true).unwrap();
+        assert_eq!(t.path, "/machine.slice/libpod-abc.scope");
+        let scope = t.scope.unwrap();
         assert_eq!(
-            cgroupfs_path("machine.slice:libpod:abc", true),
-            "/machine.slice/libpod-abc.scope"
+            (scope.slice.as_str(), scope.unit.as_str()),
+            ("machine.slice", "libpod-abc.scope")
         );
-        assert_eq!(
-            cgroupfs_path("user-1000.slice:crio:x", true),
-            "/user.slice/user-1000.slice/crio-x.scope"
+        assert_eq!(t.warning, None);
+        let t = cgroup_target(None, "c1", true, true).unwrap();
+        assert_eq!(t.path, "/system.slice/rcorch-runtime-c1.scope");
+        assert_eq!(t.scope.unwrap().unit, "rcorch-runtime-c1.scope");
+        // Not of that form: a cgroupfs path, as before.
+        let t = cgroup_target(Some("/a/b"), "c1", true, true).unwrap();
+        assert_eq!((t.path.as_str(), t.scope), ("/a/b", None));
+        let e = cgroup_target(Some("no-slice:p:n"), "c1", true, true).unwrap_err();
+        assert!(e.to_string().contains("no-slice:p:n"), "{e}");
+    }
+
+    #[test]
+    fn without_systemd_as_pid_1_the_scope_path_is_made_in_cgroupfs_and_said() {
+        let t = cgroup_target(Some("user-1000.slice:crio:x"), "x", true, false).unwrap();
+        assert_eq!(t.path, "/user.slice/user-1000.slice/crio-x.scope");
+        assert_eq!(t.scope, None);
+        let warning = t.warning.unwrap();
+        assert!(
+            warning.contains("crio-x.scope") && warning.contains("not PID 1"),
+            "{warning}"
         );
-        assert_eq!(cgroupfs_path("/a/b", true), "/a/b");
-        assert_eq!(cgroupfs_path("a:b:c", false), "a:b:c");
     }
 }

@@ -10,12 +10,22 @@ use super::cli::Global;
 use super::hooks::run_host_hooks;
 use super::state::{state_json, Record, Status};
 use super::{sys_error, OciError};
+use crate::cgroups::systemd::SystemdManager;
 use crate::cgroups::CgroupManager;
 use crate::runtime::changes::ps_lines_of;
 
+/// The container's cgroup manager: its systemd scope's when it has one
+/// (so `update` tells systemd and `delete` stops the unit), else cgroupfs.
 pub(super) fn cgroup(record: &Record) -> Result<Box<dyn CgroupManager>, OciError> {
     let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
-    Ok(crate::cgroups::manager_at(&layout, &record.cgroups_path)?)
+    Ok(match &record.systemd_scope {
+        Some(scope) => Box::new(SystemdManager::for_scope(
+            &layout,
+            scope,
+            format!("rcorch-runtime container {}", record.id),
+        )?),
+        None => crate::cgroups::manager_at(&layout, &record.cgroups_path)?,
+    })
 }
 
 pub fn state(global: &Global, id: &str) -> Result<(), OciError> {
@@ -86,19 +96,10 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<(), OciError> {
         super::update::thaw_quietly(&record);
         wait_gone(global, &record, Duration::from_secs(10));
     }
+    // Only the container's own cgroups go: parents stay, as runc leaves
+    // them (another create may be making its cgroup in one right now).
     let _ = cgroup.destroy();
     super::cgroup_extra::remove(&record.extra_cgroups);
-    if record
-        .cgroups_path
-        .starts_with(super::spec_map::DEFAULT_CGROUP_PARENT)
-    {
-        // Our own default parent goes with its last container.
-        let layout = crate::cgroups::detect(Path::new("/proc/self/mountinfo"))?;
-        let _ = crate::cgroups::parent_cleanup(&layout, super::spec_map::DEFAULT_CGROUP_PARENT);
-        for dir in &record.extra_cgroups {
-            let _ = dir.parent().map(std::fs::remove_dir);
-        }
-    }
     let state = state_json(&record, Status::Stopped).to_string();
     let _ = std::fs::remove_dir_all(global.states.dir(id));
     // Failures are warnings: every poststop hook runs (the spec's rule).

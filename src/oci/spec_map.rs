@@ -35,7 +35,6 @@ pub struct Mapped {
     /// A PID namespace to join: setns before clone (it applies to children).
     pub pid_ns_path: Option<PathBuf>,
     pub limits: Limits,
-    pub cgroups_path: String,
     pub oom_score_adj: Option<i32>,
     pub hooks: HostHooks,
     /// With a new user namespace: "inside outside count" lines for
@@ -85,7 +84,7 @@ fn hook_records(hooks: &Option<Vec<oci_spec::runtime::Hook>>) -> Vec<HookRecord>
         .collect()
 }
 
-pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result<Mapped, OciError> {
+pub fn map_spec(spec: &Spec, bundle: &Path, layout: &Layout) -> Result<Mapped, OciError> {
     let process = spec
         .process()
         .as_ref()
@@ -203,11 +202,6 @@ pub fn map_spec(spec: &Spec, bundle: &Path, id: &str, layout: &Layout) -> Result
         clone_flags: clone_flags & !CloneFlags::CLONE_NEWCGROUP,
         pid_ns_path,
         limits: limits(linux),
-        cgroups_path: linux
-            .cgroups_path()
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("{DEFAULT_CGROUP_PARENT}/{id}")),
         oom_score_adj: process.oom_score_adj(),
         hooks: HostHooks {
             prestart: hook_records(hooks.prestart()),

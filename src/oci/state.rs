@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec_map::HostHooks;
 use super::OciError;
+use crate::cgroups::systemd::naming::OciScope;
 use crate::runtime::sys;
 
 pub const OCI_VERSION: &str = "1.0.2";
@@ -28,6 +29,10 @@ pub struct Record {
     #[serde(default)]
     pub extra_cgroups: Vec<PathBuf>,
     pub hooks: HostHooks,
+    /// The transient scope systemd made for it (`--systemd-cgroup` where
+    /// systemd is PID 1); `cgroups_path` is that scope's cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_scope: Option<OciScope>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +193,7 @@ mod tests {
             cgroups_path: "/c".into(),
             extra_cgroups: Vec::new(),
             hooks: HostHooks::default(),
+            systemd_scope: None,
         };
         std::fs::create_dir(states.dir("c")).unwrap();
         assert_eq!(states.status(&record, false), Status::Running);

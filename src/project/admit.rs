@@ -33,6 +33,8 @@ pub enum AdmitError {
     },
     #[error(transparent)]
     Reservation(#[from] ReservationError),
+    #[error("services.{service}.{reason}")]
+    CpuPlacement { service: String, reason: String },
     #[error("{}: {reason}", path.display())]
     NodeLabels { path: PathBuf, reason: String },
     #[error(
@@ -159,6 +161,10 @@ pub fn precheck(
         for (i, p) in placement.preferences.iter().enumerate() {
             placement::parse_preference(p).map_err(|e| err("preferences", i, e))?;
         }
+        super::translate::cpu_placement_of(svc).map_err(|reason| AdmitError::CpuPlacement {
+            service: name.clone(),
+            reason,
+        })?;
         let r = &svc.deploy.resources.reservations;
         let request = Reservation {
             cpus: r.cpus,
@@ -207,6 +213,50 @@ pub fn refusal(
     admission::admit(&capacity, &running, reservation)
         .err()
         .map(|s| s.to_string())
+}
+
+/// The cpuset for a new replica pinned to `want` whole CPUs
+/// (`x-rcorch-cpu-placement: spread`): of the CPUs this process may use,
+/// where the fewest live containers are pinned (see `cpu_placement`).
+pub fn place_cpus(instance: &Instance, want: usize) -> Result<String, String> {
+    use crate::supervisor::cpu_placement::{self, Cpu};
+    let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map_err(|e| format!("x-rcorch-cpu-placement: reading this process's CPUs: {e}"))?;
+    let sys = Path::new("/sys/devices/system/cpu");
+    let number = |path: PathBuf| -> u32 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.trim().parse().unwrap_or(0)
+    };
+    let allowed: Vec<Cpu> = (0..nix::sched::CpuSet::count())
+        .filter(|&id| affinity.is_set(id).unwrap_or(false))
+        .map(|id| {
+            let dir = sys.join(format!("cpu{id}"));
+            let node = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .find_map(|e| e.file_name().to_str()?.strip_prefix("node")?.parse().ok())
+                .unwrap_or(0);
+            let package = number(dir.join("topology/physical_package_id"));
+            let core = number(dir.join("topology/core_id"));
+            Cpu {
+                id: id as u32,
+                core: (package, core),
+                node,
+            }
+        })
+        .collect();
+    let in_use: Vec<_> = instance
+        .containers
+        .list()
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| observed_status(&r.state) != Status::Exited)
+        .filter_map(|r| r.config.limits.cpuset_cpus.as_deref())
+        .map(cpu_placement::parse_list)
+        .collect();
+    let chosen = cpu_placement::place(&allowed, &in_use, want).map_err(|e| e.to_string())?;
+    Ok(cpu_placement::format_list(&chosen))
 }
 
 #[cfg(test)]

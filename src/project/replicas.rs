@@ -257,6 +257,9 @@ pub fn start(
     let mut request = replica_request(project, service, slot, name);
     request.files = template_files(instance, project, service);
     reuse_anonymous_volumes(instance, &mut request);
+    if let Some(want) = service.template.cpu_placement {
+        request.tuning.cpuset_cpus = Some(super::admit::place_cpus(instance, want)?);
+    }
     let id = match run::run(instance, &request, true) {
         Ok(RunOutcome::Detached(id)) => id,
         Ok(RunOutcome::Exited(code)) => return Err(format!("exited with {code}").into()),

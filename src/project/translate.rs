@@ -17,7 +17,9 @@ use crate::supervisor::{Condition, Dependency, ServiceSpec};
 
 mod template;
 use template::template;
-pub use template::{log_opts, volume_name, ReplicaTemplate, TemplateFile};
+pub use template::{
+    cpu_placement_of, log_opts, volume_name, CpuPlacement, ReplicaTemplate, TemplateFile,
+};
 
 /// One service as the supervisor keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -274,20 +274,31 @@ pub fn remove(
 /// time), and the cgroup named by its id under this instance's cgroup
 /// parent (where `run` put it, unless another --cgroup-parent was given).
 fn remove_damaged(instance: &Instance, id: &str) -> Result<(), ControlError> {
+    use crate::cgroups::systemd::{naming, Driver};
     let state = instance.containers.surviving_state(id).unwrap_or_default();
-    let mut parent = instance.cgroup_parent.clone();
+    let mut found = None;
     if let Some(pid) = state.pid {
         if sys::same_process_alive(pid, state.pid_start_ticks) {
             // Its own cgroup says where it lives, whatever --cgroup-parent
-            // this command was given.
+            // or --cgroup-manager this command was given.
             let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"));
-            if let Some(found) = cgroups.ok().and_then(|t| cgroup_parent_in(&t, id)) {
-                parent = found;
-            }
+            found = cgroups.ok().and_then(|t| damaged_cgroup_in(&t, id));
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
-    let cgroup = instance.cgroup(&parent, id)?;
+    let (driver, parent) = match found {
+        Some(FoundCgroup::Scope { slice }) => (Driver::Systemd, slice),
+        Some(FoundCgroup::Cgroupfs { parent }) => (Driver::Cgroupfs, parent),
+        None => match instance.cgroup_manager {
+            Driver::Systemd => (
+                Driver::Systemd,
+                naming::slice_for_parent(&instance.cgroup_parent).map_err(CgroupError::from)?,
+            ),
+            Driver::Cgroupfs => (Driver::Cgroupfs, instance.cgroup_parent.clone()),
+        },
+    };
+    let layout = instance.cgroup_layout()?;
+    let cgroup = crate::cgroups::container_manager(&layout, driver, &parent, id)?;
     let _ = cgroup.kill_all(Signal::SIGKILL);
     if monitor_alive(&state) {
         wait_for_exit(state.monitor_pid.unwrap_or(0), MONITOR_GRACE);
@@ -298,14 +309,33 @@ fn remove_damaged(instance: &Instance, id: &str) -> Result<(), ControlError> {
     Ok(())
 }
 
-/// The cgroup parent of container `id` from a `/proc/PID/cgroup` text
-/// (`N:controllers:/PARENT/ID` lines): PARENT, or None if no line ends in
-/// the container's own cgroup.
-pub fn cgroup_parent_in(proc_cgroup: &str, id: &str) -> Option<String> {
+/// Where a damaged container's cgroup is, as its process's
+/// `/proc/PID/cgroup` shows it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FoundCgroup {
+    /// `/PARENT/ID` (the cgroupfs driver).
+    Cgroupfs { parent: String },
+    /// `/…/SLICE/rcorch-ID.scope` (the systemd driver).
+    Scope { slice: String },
+}
+
+/// The first line (`N:controllers:PATH`) whose path ends in container
+/// `id`'s own cgroup; None if none does.
+pub fn damaged_cgroup_in(proc_cgroup: &str, id: &str) -> Option<FoundCgroup> {
+    let unit = crate::cgroups::systemd::naming::scope_unit(id);
     proc_cgroup.lines().find_map(|line| {
         let path = line.splitn(3, ':').nth(2)?;
+        if let Some(above) = path.strip_suffix(&unit).and_then(|p| p.strip_suffix('/')) {
+            let slice = above.rsplit('/').next()?;
+            return slice.ends_with(".slice").then(|| FoundCgroup::Scope {
+                slice: slice.to_string(),
+            });
+        }
         let parent = path.strip_suffix(id)?.strip_suffix('/')?;
-        Some(parent.trim_start_matches('/').to_string()).filter(|p| !p.is_empty())
+        let parent = parent.trim_start_matches('/');
+        (!parent.is_empty()).then(|| FoundCgroup::Cgroupfs {
+            parent: parent.to_string(),
+        })
     })
 }
 
@@ -331,12 +361,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_damaged_containers_cgroup_parent_is_read_from_its_process() {
+    fn a_damaged_containers_cgroup_is_read_from_its_process() {
         let id = "f".repeat(64);
+        let parent = |p: &str| Some(FoundCgroup::Cgroupfs { parent: p.into() });
         let text = format!("12:pids:/deep/parent/{id}\n0::/unified/{id}\n1:name=x:/\n");
-        assert_eq!(cgroup_parent_in(&text, &id).as_deref(), Some("deep/parent"));
-        assert_eq!(cgroup_parent_in("3:pids:/user.slice\n", &id), None);
-        assert_eq!(cgroup_parent_in(&format!("3:pids:/{id}\n"), &id), None);
+        assert_eq!(damaged_cgroup_in(&text, &id), parent("deep/parent"));
+        assert_eq!(damaged_cgroup_in("3:pids:/user.slice\n", &id), None);
+        assert_eq!(damaged_cgroup_in(&format!("3:pids:/{id}\n"), &id), None);
+        // The systemd driver's scope names its slice, nested or not.
+        let scope = format!("0::/rcorch.slice/rcorch-web.slice/rcorch-{id}.scope\n");
+        assert_eq!(
+            damaged_cgroup_in(&scope, &id),
+            Some(FoundCgroup::Scope {
+                slice: "rcorch-web.slice".into()
+            })
+        );
+        let not_a_slice = format!("0::/odd/rcorch-{id}.scope\n");
+        assert_eq!(damaged_cgroup_in(&not_a_slice, &id), None);
     }
 
     #[test]

@@ -157,8 +157,12 @@ pub fn run(plan: &InitPlan, error_pipe: OwnedFd, go: Option<OwnedFd>) -> ! {
     // The host's /proc, for reopening the exec fifo once the container's
     // root is in place (which may have no /proc of its own).
     let proc_dir = super::init_setup::open_proc();
-    let ready = prepare(plan, &error_pipe)
-        .and_then(|state| wait_for_start(plan, &error_pipe, &state, &proc_dir));
+    let ready = prepare(plan, &error_pipe).and_then(|state| {
+        if plan.oci.is_some() {
+            check_program(&plan.target)?;
+        }
+        wait_for_start(plan, &error_pipe, &state, &proc_dir)
+    });
     let failure = match ready {
         // The exec fifo stays open until exec closes it (O_CLOEXEC): `start`
         // reads to its end, so it returns once the process runs, as runc's.
@@ -317,6 +321,22 @@ pub(super) fn enter_working_dir(dir: &Path, user: UserSpec) -> Result<(), Failur
             format!("chdir {}: {}", dir.display(), e.desc()),
         )
     })
+}
+
+/// OCI: a missing or unexecutable program fails `create` (as runc checks
+/// before the exec fifo), so a caller's `run -d` fails with 127/126
+/// instead of starting a container that exits at once.
+fn check_program(target: &ExecTarget) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let program = find_program(target)?;
+    let meta = std::fs::metadata(&program);
+    if meta.is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) {
+        return Ok(());
+    }
+    Err(Failure(
+        FailureKind::NotExecutable,
+        format!("exec: \"{}\": permission denied", program.display()),
+    ))
 }
 
 /// argv[0] as given if it has a slash, else the first match on PATH.

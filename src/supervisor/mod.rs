@@ -25,6 +25,7 @@ pub mod action;
 pub mod admission;
 pub mod autoscale;
 pub mod autoscale_policy;
+pub mod cpu_placement;
 pub mod deps;
 pub mod health;
 pub mod health_log;

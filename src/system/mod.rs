@@ -297,8 +297,13 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
                 error: Some("its state record was unreadable; restored by `system check`".into()),
                 ..ContainerState::default()
             };
-            // Its cgroup is empty; remove it with the stale record.
-            if let Ok(cgroup) = instance.cgroup(&instance.cgroup_parent, id) {
+            // Its cgroup is empty; remove it with the stale record, where
+            // its config says its manager put it.
+            let cgroup = match instance.containers.surviving_config(id) {
+                Some(config) => instance.container_cgroup(&config),
+                None => instance.cgroup(&instance.cgroup_parent, id),
+            };
+            if let Ok(cgroup) = cgroup {
                 let _ = cgroup.kill_all(Signal::SIGKILL);
                 let _ = cgroup.destroy();
             }

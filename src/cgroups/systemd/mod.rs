@@ -72,7 +72,7 @@ pub struct SystemdManager {
     slice: String,
     /// The scope's path below the hierarchy root ("rcorch.slice/rcorch-<id>.scope").
     path: String,
-    id: String,
+    description: String,
     pending: Mutex<Pending>,
     /// The running scope's memory.events watch (made by `enter`).
     oom: Mutex<Option<oom_watch::OomWatch>>,
@@ -81,15 +81,26 @@ pub struct SystemdManager {
 impl SystemdManager {
     /// The scope of container `id` in `slice` (a name ending in ".slice").
     pub fn new(layout: &Layout, slice: &str, id: &str) -> Result<SystemdManager> {
-        let path = naming::scope_path(slice, id)?;
-        let unit = naming::scope_unit(id);
-        let parent = naming::slice_path(slice)?;
-        Ok(SystemdManager {
-            inner: super::manager_for(layout, &parent, &unit)?,
-            unit,
+        let scope = naming::OciScope {
             slice: slice.to_string(),
-            path,
-            id: id.to_string(),
+            unit: naming::scope_unit(id),
+        };
+        SystemdManager::for_scope(layout, &scope, format!("rcorch container {id}"))
+    }
+
+    /// The scope a caller named (an OCI cgroupsPath under `--systemd-cgroup`).
+    pub fn for_scope(
+        layout: &Layout,
+        scope: &naming::OciScope,
+        description: String,
+    ) -> Result<SystemdManager> {
+        let parent = naming::slice_path(&scope.slice)?;
+        Ok(SystemdManager {
+            inner: super::manager_for(layout, &parent, &scope.unit)?,
+            unit: scope.unit.clone(),
+            slice: scope.slice.clone(),
+            path: format!("{parent}/{}", scope.unit),
+            description,
             pending: Mutex::new(Pending::default()),
             oom: Mutex::new(None),
         })
@@ -108,8 +119,7 @@ impl SystemdManager {
     }
 
     fn start_scope(&self, bus: &mut bus::Bus, pid: i32, limits: &Limits) -> Result<()> {
-        let description = format!("rcorch container {}", self.id);
-        let props = props::scope_properties(pid as u32, &self.slice, &description, limits);
+        let props = props::scope_properties(pid as u32, &self.slice, &self.description, limits);
         let body = || {
             vec![
                 Value::Str(self.unit.clone()),

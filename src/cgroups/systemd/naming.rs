@@ -66,9 +66,75 @@ pub fn scope_path(slice: &str, id: &str) -> Result<String, SystemdError> {
     Ok(format!("{}/{}", slice_path(slice)?, scope_unit(id)))
 }
 
+/// The scope an OCI `cgroupsPath` of the form "slice:prefix:name" names
+/// under `--systemd-cgroup`, as runc's systemd driver reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OciScope {
+    /// The slice unit ("machine.slice"; an empty slice is "system.slice").
+    pub slice: String,
+    /// The scope unit ("libpod-abc.scope", or "abc.scope" with no prefix).
+    pub unit: String,
+}
+
+impl OciScope {
+    /// The scope's cgroup below the hierarchy's root, "/"-led.
+    pub fn cgroup_path(&self) -> Result<String, SystemdError> {
+        Ok(format!("/{}/{}", slice_path(&self.slice)?, self.unit))
+    }
+}
+
+/// `None` for a path that is not "slice:prefix:name" (a cgroupfs path) or
+/// whose name is a slice (runc makes a transient slice then; rcorch keeps
+/// it a cgroupfs path); a malformed slice is refused.
+pub fn oci_scope(cgroups_path: &str) -> Result<Option<OciScope>, SystemdError> {
+    let parts: Vec<&str> = cgroups_path.split(':').collect();
+    let [slice, prefix, name] = parts[..] else {
+        return Ok(None);
+    };
+    if name.is_empty() || name.ends_with(".slice") || name.contains('/') {
+        return Ok(None);
+    }
+    let slice = match slice {
+        "" => "system.slice".to_string(),
+        s => s.to_string(),
+    };
+    slice_path(&slice)?;
+    let unit = match prefix {
+        "" => format!("{name}.scope"),
+        p => format!("{p}-{name}.scope"),
+    };
+    Ok(Some(OciScope { slice, unit }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oci_cgroups_paths_name_a_scope_as_runc_reads_them() {
+        let scope = oci_scope("machine.slice:libpod:abc").unwrap().unwrap();
+        assert_eq!(scope.slice, "machine.slice");
+        assert_eq!(scope.unit, "libpod-abc.scope");
+        assert_eq!(
+            scope.cgroup_path().unwrap(),
+            "/machine.slice/libpod-abc.scope"
+        );
+        let nested = oci_scope("user-1000.slice:crio:x").unwrap().unwrap();
+        assert_eq!(
+            nested.cgroup_path().unwrap(),
+            "/user.slice/user-1000.slice/crio-x.scope"
+        );
+        let bare = oci_scope("::abc").unwrap().unwrap();
+        assert_eq!(
+            (bare.slice.as_str(), bare.unit.as_str()),
+            ("system.slice", "abc.scope")
+        );
+        for cgroupfs in ["/a/b", "a:b", "a.slice:p:b.slice", "a.slice:p:"] {
+            assert_eq!(oci_scope(cgroupfs).unwrap(), None, "{cgroupfs}");
+        }
+        assert!(oci_scope("bad--x.slice:p:n").is_err());
+        assert!(oci_scope("noslice:p:n").is_err());
+    }
 
     #[test]
     fn scopes_are_named_after_the_full_id() {

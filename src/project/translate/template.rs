@@ -51,6 +51,10 @@ pub struct ReplicaTemplate {
     /// deploy.placement.constraints, as written (checked by `up`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<String>,
+    /// `x-rcorch-cpu-placement: spread`: the whole CPUs each replica is
+    /// pinned to (a cpuset chosen at its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_placement: Option<usize>,
     /// compose `logging:`, as `--log-driver` and `--log-opt KEY=VALUE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_driver: Option<String>,
@@ -68,6 +72,42 @@ pub struct ReplicaTemplate {
     pub shm_size: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<String>,
+}
+
+/// `x-rcorch-cpu-placement`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuPlacement {
+    None,
+    Spread,
+}
+
+/// The service's `x-rcorch-cpu-placement`, checked (`up` refuses a bad
+/// value before anything starts; see `admit::precheck`).
+pub fn cpu_placement_of(s: &compose::Service) -> Result<Option<CpuPlacement>, String> {
+    let Some(value) = s.extensions.get("x-rcorch-cpu-placement") else {
+        return Ok(None);
+    };
+    let placement = match value.as_str() {
+        Some("spread") => CpuPlacement::Spread,
+        Some("none") => CpuPlacement::None,
+        _ => {
+            let shown = serde_norway::to_string(value).unwrap_or_default();
+            return Err(format!(
+                "x-rcorch-cpu-placement: expected spread or none, not {}",
+                shown.trim()
+            ));
+        }
+    };
+    let whole = crate::supervisor::cpu_placement::whole_cpus(
+        s.deploy.resources.reservations.cpus,
+        s.deploy.resources.limits.cpus,
+    );
+    if placement == CpuPlacement::Spread && whole.is_none() {
+        return Err("x-rcorch-cpu-placement: spread pins whole CPUs: set \
+                    deploy.resources.reservations.cpus (or limits.cpus) to a whole number"
+            .into());
+    }
+    Ok(Some(placement))
 }
 
 /// One `secrets:`/`configs:` entry of a service.
@@ -151,6 +191,13 @@ pub(super) fn template(project: &compose::Project, s: &compose::Service) -> Repl
             pids: s.deploy.resources.reservations.pids,
         },
         constraints: s.deploy.placement.constraints.clone(),
+        cpu_placement: match cpu_placement_of(s) {
+            Ok(Some(CpuPlacement::Spread)) => crate::supervisor::cpu_placement::whole_cpus(
+                s.deploy.resources.reservations.cpus,
+                s.deploy.resources.limits.cpus,
+            ),
+            _ => None,
+        },
         log_driver: s.logging.as_ref().and_then(|l| l.driver.clone()),
         log_opts: log_opts(s),
         dns: s.dns.clone(),

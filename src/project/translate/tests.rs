@@ -363,3 +363,57 @@ fn host_facing_keys_reach_the_replica_as_runs_flags_would() {
     let back: ReplicaTemplate = serde_json::from_value(old).unwrap();
     assert!(back.dns.is_empty() && back.shm_size.is_none());
 }
+
+#[test]
+fn cpu_placement_pins_the_whole_cpus_a_service_asks_for() {
+    let with = |extra: &str| project(&format!("services:\n  web:\n    image: busybox\n{extra}"));
+    let spread = "    x-rcorch-cpu-placement: spread\n";
+    let two = "    deploy: {resources: {reservations: {cpus: '2'}}}\n";
+    let p = with(&format!("{spread}{two}"));
+    assert_eq!(
+        translate(&p, None)
+            .service("web")
+            .unwrap()
+            .template
+            .cpu_placement,
+        Some(2)
+    );
+    // The limit stands in for a missing reservation.
+    let p = with(&format!(
+        "{spread}    deploy: {{resources: {{limits: {{cpus: '1'}}}}}}\n"
+    ));
+    assert_eq!(
+        translate(&p, None)
+            .service("web")
+            .unwrap()
+            .template
+            .cpu_placement,
+        Some(1)
+    );
+    let p = with(&format!("    x-rcorch-cpu-placement: none\n{two}"));
+    assert_eq!(
+        translate(&p, None)
+            .service("web")
+            .unwrap()
+            .template
+            .cpu_placement,
+        None
+    );
+    let p = with(two);
+    assert_eq!(
+        translate(&p, None)
+            .service("web")
+            .unwrap()
+            .template
+            .cpu_placement,
+        None
+    );
+    let p = with(&format!(
+        "{spread}    deploy: {{resources: {{reservations: {{cpus: '1.5'}}}}}}\n"
+    ));
+    let e = cpu_placement_of(&p.services["web"]).unwrap_err();
+    assert!(e.contains("whole number"), "{e}");
+    let p = with("    x-rcorch-cpu-placement: 3\n");
+    let e = cpu_placement_of(&p.services["web"]).unwrap_err();
+    assert!(e.contains("spread or none, not 3"), "{e}");
+}
