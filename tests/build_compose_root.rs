@@ -163,6 +163,50 @@ fn up_build_replaces_only_the_replicas_whose_image_changed() {
     p.down();
 }
 
+const ROLLBACK: &str = "services:
+  web:
+    build: ./web
+    network_mode: none
+    stop_grace_period: 1s
+";
+
+#[test]
+fn rollback_after_up_build_runs_the_previous_image_again() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "rbapp", ROLLBACK);
+    let web = env.scratch.join("rbapp/web");
+    fs::create_dir_all(&web).unwrap();
+    let dockerfile = |v: &str| {
+        let text = format!("FROM busybox\nRUN echo -n {v} > /v\nCMD [\"sleep\", \"3600\"]\n");
+        fs::write(web.join("Dockerfile"), text).unwrap();
+    };
+    dockerfile("one");
+    p.up();
+    assert!(wait_serving(&p, "web", "one"), "{:?}", p.events());
+    dockerfile("two");
+    let rebuilt = p.cmd("up", &["-d", "--build", "--wait-timeout", "60"]);
+    assert_eq!(rebuilt.code, 0, "{rebuilt:?}");
+    assert!(wait_serving(&p, "web", "two"), "{:?}", p.events());
+    // The first build lost its tag: a prune must keep it for the rollback.
+    let pruned = env.rcorch(&["image", "prune"]);
+    assert_eq!(pruned.code, 0, "{pruned:?}");
+    let back = env.rcorch(&["rollback", "-p", "rbapp", "web"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(wait_serving(&p, "web", "one"), "{:?}", p.events());
+    let ps = env.rcorch(&["ps", "--format", "{{.Image}}"]).ok();
+    assert_eq!(ps, "rbapp-web", "shown under the service's image name");
+    // Revision 2's image removed by force: a rollback to it is refused by
+    // name and changes nothing.
+    assert_eq!(env.rcorch(&["rmi", "-f", "rbapp-web"]).code, 0);
+    let desired = fs::read(p.dir().join("desired.json")).unwrap();
+    let gone = env.rcorch(&["rollback", "-p", "rbapp", "--to", "2", "web"]);
+    assert_ne!(gone.code, 0, "{gone:?}");
+    assert!(gone.stderr.contains("revision 2"), "{gone:?}");
+    assert!(gone.stderr.contains("removed"), "{gone:?}");
+    assert_eq!(fs::read(p.dir().join("desired.json")).unwrap(), desired);
+    p.down();
+}
+
 const PULLED: &str = "services:
   app:
     image: pinned/app:v

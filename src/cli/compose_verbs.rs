@@ -346,6 +346,9 @@ pub fn run(instance: &Instance, outer: &ProjectArgs, args: RunArgs) -> CliResult
         .retain(|l| !replica_only.iter().any(|p| l.starts_with(p)));
     request.files = crate::project::replicas::template_files(instance, &name, service);
     request.labels.push(format!("{ONEOFF_LABEL}=True"));
+    // As `docker compose run`: a one-off runs what the tag names now (a
+    // `compose build` since `up` shows), not the replicas' pinned image.
+    request.image_pin = None;
     request.labels.extend(args.label);
     if !args.command.is_empty() {
         request.command = args.command;

@@ -304,7 +304,7 @@ pub fn prune(instance: &Instance, args: &PruneArgs) -> CliResult {
 fn prune_images(instance: &Instance, all: bool) -> Result<(), Failure> {
     let store = instance.images()?;
     let users = ImageUsers::read(instance, &store)?;
-    let in_use = |id: &str| users.in_use(id);
+    let in_use = |id: &str| users.kept(id);
     let mut lines = store.prune(&in_use)?;
     let mentions = crate::system::layer_mentions(&instance.root);
     if all {
