@@ -25,6 +25,18 @@ pub struct ServiceList {
     pub services: Vec<String>,
 }
 
+/// `compose build [--pull] [SERVICE…]`.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Pull every base image even when present (docker compose build --pull)
+    #[arg(long)]
+    pub pull: bool,
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct ConfigArgs {
     #[command(flatten)]

@@ -248,6 +248,7 @@ impl UpArgs {
                 (_, true) => BuildFlag::Never,
                 _ => BuildFlag::Missing,
             },
+            pull_bases: false,
         }
     }
 }
