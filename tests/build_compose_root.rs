@@ -195,6 +195,19 @@ fn rollback_after_up_build_runs_the_previous_image_again() {
     assert!(wait_serving(&p, "web", "one"), "{:?}", p.events());
     let ps = env.rcorch(&["ps", "--format", "{{.Image}}"]).ok();
     assert_eq!(ps, "rbapp-web", "shown under the service's image name");
+    // The history tells the builds apart: revision 3 runs revision 1's.
+    let history = env
+        .rcorch(&["compose", "-p", "rbapp", "history", "web"])
+        .ok();
+    let ids: Vec<&str> = history
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(3).unwrap_or(""))
+        .collect();
+    assert_eq!(ids.len(), 3, "{history}");
+    assert!(ids.iter().all(|id| id.len() == 12), "{history}");
+    assert_ne!(ids[0], ids[1], "{history}");
+    assert_eq!(ids[2], ids[0], "{history}");
     // Revision 2's image removed by force: a rollback to it is refused by
     // name and changes nothing.
     assert_eq!(env.rcorch(&["rmi", "-f", "rbapp-web"]).code, 0);
