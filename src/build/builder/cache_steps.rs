@@ -92,7 +92,8 @@ impl Builder<'_> {
             Some(f) => f.clone(),
             None => {
                 self.note(&format!("fetching {url}"));
-                let f = fetch::fetch(url)?;
+                let tick = crate::build::live::Live::ticker(self.live.as_ref());
+                let f = fetch::fetch(url, &tick)?;
                 self.fetched.insert(url.to_string(), f.clone());
                 f
             }
