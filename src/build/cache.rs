@@ -85,7 +85,7 @@ pub fn hash_sources_ticking(
 ) -> String {
     let mut h = Sha256::new();
     for s in sources {
-        hash_path(&mut h, context, s, (ignore, tick));
+        hash_path(&mut h, context, s, ignore, tick);
     }
     h.finalize_hex()
 }
@@ -108,7 +108,7 @@ fn hash_file(h: &mut Sha256, path: &Path, tick: &dyn Fn()) {
     }
 }
 
-fn hash_path(h: &mut Sha256, context: &Path, rel: &str, (ignore, tick): (&Ignore, &dyn Fn())) {
+fn hash_path(h: &mut Sha256, context: &Path, rel: &str, ignore: &Ignore, tick: &dyn Fn()) {
     let path = context.join(rel);
     let Ok(meta) = fs::symlink_metadata(&path) else {
         h.update(format!("missing {rel}\n").as_bytes());
@@ -139,7 +139,7 @@ fn hash_path(h: &mut Sha256, context: &Path, rel: &str, (ignore, tick): (&Ignore
             if ignore.excluded(&sub) && !ignore.has_exceptions() {
                 continue;
             }
-            hash_path(h, context, &sub, (ignore, tick));
+            hash_path(h, context, &sub, ignore, tick);
         }
     }
 }

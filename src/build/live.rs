@@ -2,7 +2,8 @@
 //! in place on stderr when a step starts or ends, when the running step
 //! prints, and on ticks while it works silently (so its clock moves): the
 //! RUN monitor's, the COPY child's waiting parent's, and those of file
-//! work (hashing sources, writing and storing a layer: `util::ticked`).
+//! and network work (hashing sources, an ADD URL download, writing and
+//! storing a layer: `util::ticked`).
 //! No thread of its own: a thread running beside the fork of a RUN step's
 //! container (or of a COPY's child) could hold the allocator's lock in the
 //! child.

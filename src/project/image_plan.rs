@@ -72,8 +72,8 @@ pub fn image_action(
 /// Whether building `service` pulls its base images even when the store
 /// has them (`docker build --pull`): on `build.pull: true`, `compose build
 /// --pull`, and when `--pull always` (or the service's `pull_policy:
-/// always`) asks for fresh images, as `docker compose up --build --pull
-/// always` gets. Otherwise a build pulls only the bases it lacks.
+/// always`) asks for fresh images: a build on a stale base would not be
+/// fresh. Otherwise a build pulls only the bases it lacks.
 pub fn pulls_bases(service: &Service, options: &ImageOptions) -> bool {
     let asked = service.build.as_ref().is_some_and(|b| b.pull) || options.pull_bases;
     asked || options.pull.or(service.pull_policy) == Some(PullPolicy::Always)
