@@ -163,6 +163,165 @@ fn up_build_replaces_only_the_replicas_whose_image_changed() {
     p.down();
 }
 
+const ROLLBACK: &str = "services:
+  web:
+    build: ./web
+    network_mode: none
+    stop_grace_period: 1s
+";
+
+#[test]
+fn rollback_after_up_build_runs_the_previous_image_again() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "rbapp", ROLLBACK);
+    let web = env.scratch.join("rbapp/web");
+    fs::create_dir_all(&web).unwrap();
+    let dockerfile = |v: &str| {
+        let text = format!("FROM busybox\nRUN echo -n {v} > /v\nCMD [\"sleep\", \"3600\"]\n");
+        fs::write(web.join("Dockerfile"), text).unwrap();
+    };
+    dockerfile("one");
+    p.up();
+    assert!(wait_serving(&p, "web", "one"), "{:?}", p.events());
+    dockerfile("two");
+    let rebuilt = p.cmd("up", &["-d", "--build", "--wait-timeout", "60"]);
+    assert_eq!(rebuilt.code, 0, "{rebuilt:?}");
+    assert!(wait_serving(&p, "web", "two"), "{:?}", p.events());
+    // The first build lost its tag: a prune must keep it for the rollback.
+    let pruned = env.rcorch(&["image", "prune"]);
+    assert_eq!(pruned.code, 0, "{pruned:?}");
+    let back = env.rcorch(&["rollback", "-p", "rbapp", "web"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(wait_serving(&p, "web", "one"), "{:?}", p.events());
+    let ps = env.rcorch(&["ps", "--format", "{{.Image}}"]).ok();
+    assert_eq!(ps, "rbapp-web", "shown under the service's image name");
+    // The history tells the builds apart: revision 3 runs revision 1's.
+    let history = env
+        .rcorch(&["compose", "-p", "rbapp", "history", "web"])
+        .ok();
+    let ids: Vec<&str> = history
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(3).unwrap_or(""))
+        .collect();
+    assert_eq!(ids.len(), 3, "{history}");
+    assert!(ids.iter().all(|id| id.len() == 12), "{history}");
+    assert_ne!(ids[0], ids[1], "{history}");
+    assert_eq!(ids[2], ids[0], "{history}");
+    // Revision 2's image removed by force: a rollback to it is refused by
+    // name and changes nothing.
+    assert_eq!(env.rcorch(&["rmi", "-f", "rbapp-web"]).code, 0);
+    let desired = fs::read(p.dir().join("desired.json")).unwrap();
+    let gone = env.rcorch(&["rollback", "-p", "rbapp", "--to", "2", "web"]);
+    assert_ne!(gone.code, 0, "{gone:?}");
+    assert!(gone.stderr.contains("revision 2"), "{gone:?}");
+    assert!(gone.stderr.contains("removed"), "{gone:?}");
+    assert_eq!(fs::read(p.dir().join("desired.json")).unwrap(), desired);
+    p.down();
+}
+
+/// The only running replica's `/marker` (written by the newer base
+/// images), "none" without one; "" while replicas are being replaced.
+fn marker(p: &Project, service: &str) -> String {
+    let running = p.running(service);
+    let [one] = running.as_slice() else {
+        return String::new();
+    };
+    let id = &one.id;
+    let probe = [
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "cat /marker 2>/dev/null || echo -n none",
+    ];
+    p.env.rcorch(&probe).stdout
+}
+
+#[test]
+fn up_build_pull_always_rebuilds_on_a_fresh_base_and_plain_up_build_keeps_the_cached_one() {
+    let Some(env) = TestEnv::new() else { return };
+    let remote = "127.0.0.1:5000/test/base:v1";
+    let Some(ns) = common::registry::registry_with(&env, remote) else {
+        return;
+    };
+    let yaml = format!(
+        "services:\n  web:\n    network_mode: none\n    stop_grace_period: 1s\n    build:\n      \
+         context: .\n      dockerfile_inline: |\n        FROM {remote}\n        \
+         CMD [\"sleep\", \"3600\"]\n"
+    );
+    let p = Project::new(&env, "bpull", &yaml);
+    let up = |extra: &[&str]| {
+        let mut args = vec!["up", "-f", p.file_str(), "-p", "bpull", "-d"];
+        args.extend_from_slice(extra);
+        args.extend(["--wait-timeout", "60"]);
+        let out = ns.rcorch(&env, &args, None);
+        assert_eq!(out.code, 0, "{out:#?}");
+        out
+    };
+    let first = up(&[]);
+    assert!(first.stderr.contains("pulling"), "a missing base is pulled");
+    assert_eq!(marker(&p, "web"), "none");
+    // The registry's tag moves on to a base with /marker; the store keeps
+    // the old one under that name.
+    let ctx = env.scratch.join("newbase");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo -n two > /marker\n",
+    )
+    .unwrap();
+    let build = [
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "newbase:v2",
+        ctx.to_str().unwrap(),
+    ];
+    env.rcorch(&build).ok();
+    ns.rcorch(&env, &["push", "--insecure", "newbase:v2", remote], None)
+        .ok();
+    let cached = up(&["--build"]);
+    assert!(!cached.stderr.contains("pulling"), "{cached:#?}");
+    assert_eq!(marker(&p, "web"), "none", "without --pull the cached base");
+    let fresh = up(&["--build", "--pull", "always"]);
+    assert!(
+        fresh.stderr.contains(&format!("pulling {remote}")),
+        "{fresh:#?}"
+    );
+    let served = common::wait_for(std::time::Duration::from_secs(30), || {
+        marker(&p, "web") == "two"
+    });
+    assert!(served, "{:?}", p.events());
+    // `compose build --pull` refreshes the base too; `up` then runs it.
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo -n three > /marker\n",
+    )
+    .unwrap();
+    env.rcorch(&build).ok();
+    ns.rcorch(&env, &["push", "--insecure", "newbase:v2", remote], None)
+        .ok();
+    let compose = [
+        "compose",
+        "-f",
+        p.file_str(),
+        "-p",
+        "bpull",
+        "build",
+        "--pull",
+    ];
+    ns.rcorch(&env, &compose, None).ok();
+    up(&[]);
+    let served = common::wait_for(std::time::Duration::from_secs(30), || {
+        marker(&p, "web") == "three"
+    });
+    assert!(served, "{:?}", p.events());
+    p.down();
+}
+
 const PULLED: &str = "services:
   app:
     image: pinned/app:v

@@ -8,109 +8,12 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::registry::{self, REGISTRY};
-use common::{Output, TestEnv};
-
-const BIN: &str = env!("CARGO_BIN_EXE_rcorch");
-
-/// A network namespace held by a sleeping process (lo up), gone with it.
-struct Netns {
-    holder: Child,
-    servers: Vec<Child>,
-}
-
-impl Netns {
-    fn new() -> Netns {
-        let holder = Command::new("unshare")
-            .args(["--net", "sh", "-c", "ip link set lo up && exec sleep 600"])
-            .spawn()
-            .expect("unshare a netns");
-        let ns = Netns {
-            holder,
-            servers: Vec::new(),
-        };
-        let up = common::wait_for(Duration::from_secs(10), || {
-            ns.enter(&["ip", "-o", "link", "show", "lo"])
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("UP"))
-        });
-        assert!(up, "lo did not come up in the test netns");
-        ns
-    }
-
-    fn enter(&self, argv: &[&str]) -> Command {
-        let mut c = Command::new("nsenter");
-        c.arg(format!("--net=/proc/{}/ns/net", self.holder.id()))
-            .arg("--")
-            .args(argv);
-        c
-    }
-
-    /// Starts a server in the namespace and waits for its port.
-    fn serve(&mut self, argv: &[&str], dir: &Path, port: u16) {
-        let child = self
-            .enter(argv)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a server");
-        self.servers.push(child);
-        let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
-        let up = common::wait_for(Duration::from_secs(15), || {
-            self.enter(&["bash", "-c", &probe])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        assert!(up, "{argv:?} did not listen on {port}");
-    }
-
-    /// rcorch in this namespace (and a private mount namespace).
-    fn rcorch(&self, env: &TestEnv, args: &[&str], input: Option<&[u8]>) -> Output {
-        let mut c = self.enter(&["unshare", "--mount", "--propagation", "private", BIN]);
-        c.arg("--root")
-            .arg(&env.root)
-            .args(["--cgroup-parent", &env.cgroup_parent])
-            .args(args)
-            .env(
-                "RCORCH_REGISTRY_CONFIG",
-                env.scratch.join("registries.json"),
-            )
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("spawn rcorch");
-        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
-            std::io::Write::write_all(&mut stdin, data).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        let o = Output {
-            code: out.status.code().unwrap_or(128),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        eprintln!("rcorch {args:?}: {o:#?}");
-        o
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for c in self.servers.iter_mut().chain([&mut self.holder]) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use common::netns::Netns;
+use common::registry::registry_with;
+use common::TestEnv;
 
 fn run(env: &TestEnv, image: &str, cmd: &[&str]) -> String {
     let mut args = vec!["run", "--rm", "--network", "none", image];
@@ -194,32 +97,6 @@ fn stdin_gives_a_dockerfile_or_a_context_tar() {
         .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
-}
-
-/// A docker-registry on 127.0.0.1:5000 in a netns of its own, holding
-/// busybox as `remote` (which the store then lacks); None without one.
-fn registry_with(env: &TestEnv, remote: &str) -> Option<Netns> {
-    if !Path::new(REGISTRY).exists() {
-        eprintln!("skipped: {REGISTRY} missing (apt-get install docker-registry)");
-        return None;
-    }
-    let mut ns = Netns::new();
-    let cfg = registry::write_config(&env.scratch, "127.0.0.1:5000");
-    ns.serve(
-        &[REGISTRY, "serve", cfg.to_str().unwrap()],
-        &env.scratch,
-        5000,
-    );
-    fs::write(
-        env.scratch.join("registries.json"),
-        r#"{"insecure": ["127.0.0.1:5000"]}"#,
-    )
-    .unwrap();
-    let tar = common::busybox_tar().to_str().unwrap();
-    env.rcorch(&["import", tar, remote]).ok();
-    ns.rcorch(env, &["push", "--insecure", remote], None).ok();
-    env.rcorch(&["rmi", remote]).ok();
-    Some(ns)
 }
 
 #[test]

@@ -377,6 +377,9 @@ impl Builder<'_> {
         };
         let tar = dir.join("layer.tar");
         let file = std::fs::File::create(&tar).map_err(|e| e.to_string())?;
+        // The tar is written and stored with the step's clock still moving.
+        let tick = super::live::Live::ticker(self.live.as_ref());
+        let file = crate::util::ticked::Ticked::new(file, &tick);
         layer_tar::write_layer(&layer_upper, std::io::BufWriter::new(file), self.req.epoch)
             .map_err(|e| format!("cannot write the layer: {e}"))?;
         if let Some(id) = layer_upper
@@ -387,7 +390,9 @@ impl Builder<'_> {
             let _ = crate::runtime::control::remove(self.instance, &id.to_string_lossy(), true);
         }
         let store = self.instance.images().map_err(|e| e.to_string())?;
-        let (digest, rootfs) = store.add_layer_file(&tar).map_err(|e| e.to_string())?;
+        let (digest, rootfs) = store
+            .add_layer_file(&tar, &tick)
+            .map_err(|e| e.to_string())?;
         let _ = std::fs::remove_dir_all(&dir);
         s.image.rootfs.diff_ids.push(digest.clone());
         s.layers.push(digest);

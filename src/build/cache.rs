@@ -73,14 +73,42 @@ pub fn next_key(parent: &str, parts: &[&str]) -> String {
 /// Digest of context sources: names, types, modes, sizes, contents and link
 /// targets, never following a symlink (so nothing outside is read).
 pub fn hash_sources(context: &Path, sources: &[String], ignore: &Ignore) -> String {
+    hash_sources_ticking(context, sources, ignore, &|| {})
+}
+
+/// `hash_sources`, calling `tick` after each MiB read (a build's clock).
+pub fn hash_sources_ticking(
+    context: &Path,
+    sources: &[String],
+    ignore: &Ignore,
+    tick: &dyn Fn(),
+) -> String {
     let mut h = Sha256::new();
     for s in sources {
-        hash_path(&mut h, context, s, ignore);
+        hash_path(&mut h, context, s, ignore, tick);
     }
     h.finalize_hex()
 }
 
-fn hash_path(h: &mut Sha256, context: &Path, rel: &str, ignore: &Ignore) {
+/// Feeds the file at `path` to `h` a MiB at a time (a big file is never
+/// read into memory whole).
+fn hash_file(h: &mut Sha256, path: &Path, tick: &dyn Fn()) {
+    let Ok(mut file) = fs::File::open(path) else {
+        return;
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+        tick();
+    }
+}
+
+fn hash_path(h: &mut Sha256, context: &Path, rel: &str, ignore: &Ignore, tick: &dyn Fn()) {
     let path = context.join(rel);
     let Ok(meta) = fs::symlink_metadata(&path) else {
         h.update(format!("missing {rel}\n").as_bytes());
@@ -93,9 +121,7 @@ fn hash_path(h: &mut Sha256, context: &Path, rel: &str, ignore: &Ignore) {
             h.update(t.to_string_lossy().as_bytes());
         }
     } else if meta.is_file() {
-        if let Ok(data) = fs::read(&path) {
-            h.update(&data);
-        }
+        hash_file(h, &path, tick);
     } else if meta.is_dir() {
         let mut names: Vec<String> = fs::read_dir(&path)
             .into_iter()
@@ -113,7 +139,7 @@ fn hash_path(h: &mut Sha256, context: &Path, rel: &str, ignore: &Ignore) {
             if ignore.excluded(&sub) && !ignore.has_exceptions() {
                 continue;
             }
-            hash_path(h, context, &sub, ignore);
+            hash_path(h, context, &sub, ignore, tick);
         }
     }
 }

@@ -175,7 +175,7 @@ pub fn commit(instance: &Instance, req: &CommitRequest) -> Result<ImageRecord, C
     });
     let added = written
         .map_err(layer_error)
-        .and_then(|()| store.add_layer_file(&tar).map_err(|e| lookup(&e)));
+        .and_then(|()| store.add_layer_file(&tar, &|| {}).map_err(|e| lookup(&e)));
     let _ = std::fs::remove_file(&tar);
     let (digest, _) = added?;
     let file = new_config(&base_blob, &record.config, &digest, req, &now)?;

@@ -62,8 +62,9 @@ pub struct CopyJob<'a> {
     pub merged: &'a Path,
 }
 
-/// Runs the job in a child; an error comes back as its message.
-pub fn run(job: &CopyJob) -> Result<(), String> {
+/// Runs the job in a child; an error comes back as its message. `tick`
+/// is called every `TICK` while the child works (the live view's clock).
+pub fn run(job: &CopyJob, tick: &dyn Fn()) -> Result<(), String> {
     let ctx = open_context(job.context)?;
     let (mut rd, wr) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     let rd_file = {
@@ -85,9 +86,7 @@ pub fn run(job: &CopyJob) -> Result<(), String> {
             }
             nix::unistd::ForkResult::Parent { child } => {
                 drop(wr);
-                let mut message = String::new();
-                let _ = fs::File::from(std::mem::replace(&mut rd, dup_null()))
-                    .read_to_string(&mut message);
+                let message = read_ticking(std::mem::replace(&mut rd, dup_null()), tick);
                 let status =
                     nix::sys::wait::waitpid(child, None).map_err(|e| format!("wait: {e}"))?;
                 (status, message)
@@ -99,6 +98,36 @@ pub fn run(job: &CopyJob) -> Result<(), String> {
         (_, m) if !m.is_empty() => Err(m),
         (status, _) => Err(format!("the copy process failed: {status:?}")),
     }
+}
+
+/// Everything the child writes to `rd` until it closes it, calling `tick`
+/// whenever `TICK` passes without a byte.
+fn read_ticking(rd: OwnedFd, tick: &dyn Fn()) -> String {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut file = fs::File::from(rd);
+    let mut bytes = Vec::new();
+    let timeout = PollTimeout::try_from(crate::runtime::echo::TICK).unwrap_or(PollTimeout::NONE);
+    loop {
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => {
+                tick();
+                continue;
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            // Readable, closed, or poll failed: read says which.
+            _ => {}
+        }
+        let mut chunk = [0u8; 4096];
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn dup_null() -> OwnedFd {
@@ -383,4 +412,24 @@ fn copy_dir(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_for_a_silent_child_ticks_and_still_reads_all_it_says() {
+        let (rd, wr) = nix::unistd::pipe().unwrap();
+        // Silent for three ticks, then a message and the end.
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(crate::runtime::echo::TICK * 3);
+            fs::File::from(wr).write_all(b"copy failed").unwrap();
+        });
+        let ticks = std::cell::Cell::new(0);
+        let message = read_ticking(rd, &|| ticks.set(ticks.get() + 1));
+        writer.join().unwrap();
+        assert_eq!(message, "copy failed");
+        assert!(ticks.get() >= 1, "{} ticks", ticks.get());
+    }
 }

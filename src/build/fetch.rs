@@ -95,8 +95,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
-/// GETs `url` (following redirects); any failure is one message naming it.
-pub fn fetch(url: &str) -> Result<Fetched, String> {
+/// GETs `url` (following redirects); any failure is one message naming
+/// it. `tick` is called after each chunk received (a build's clock).
+pub fn fetch(url: &str, tick: &dyn Fn()) -> Result<Fetched, String> {
     let fail = |e: &dyn std::fmt::Display| format!("ADD {url}: cannot fetch it: {e}");
     // reqwest is built without a default crypto provider; ring is ours.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -109,7 +110,7 @@ pub fn fetch(url: &str) -> Result<Fetched, String> {
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| fail(&e))?;
-        let resp = client.get(url).send().await.map_err(|e| fail(&e))?;
+        let mut resp = client.get(url).send().await.map_err(|e| fail(&e))?;
         let status = resp.status();
         if !status.is_success() {
             return Err(format!("ADD {url}: the server answered {status}"));
@@ -119,8 +120,12 @@ pub fn fetch(url: &str) -> Result<Fetched, String> {
             .get(http::header::LAST_MODIFIED)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_http_date);
-        let data = resp.bytes().await.map_err(|e| fail(&e))?;
-        Ok::<_, String>((data.to_vec(), modified))
+        let mut data = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(&e))? {
+            data.extend_from_slice(&chunk);
+            tick();
+        }
+        Ok::<_, String>((data, modified))
     })?;
     Ok(Fetched {
         data,

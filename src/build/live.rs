@@ -1,17 +1,18 @@
 //! The live build view on a terminal: `progress::render`'s frame redrawn
 //! in place on stderr when a step starts or ends, when the running step
-//! prints, and on the monitor's ticks (so a silent step's clock moves).
+//! prints, and on ticks while it works silently (so its clock moves): the
+//! RUN monitor's, the COPY child's waiting parent's, and those of file
+//! and network work (hashing sources, an ADD URL download, writing and
+//! storing a layer: `util::ticked`).
 //! No thread of its own: a thread running beside the fork of a RUN step's
-//! container could hold the allocator's lock in the child.
+//! container (or of a COPY's child) could hold the allocator's lock in the
+//! child.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::progress::{render, View};
-
-/// Output redraws at most this often (a chatty RUN prints thousands of lines).
-const MIN_REDRAW: Duration = Duration::from_millis(50);
+use super::progress::{redraw_due, render, Redraw, View};
 
 #[derive(Clone)]
 pub struct Live {
@@ -41,20 +42,31 @@ impl Default for Live {
 
 impl Live {
     pub fn start(&self, name: &str) {
-        self.change(|v, now| v.start(name, now), true);
+        self.change(|v, now| v.start(name, now), Redraw::Step);
     }
 
     pub fn cached(&self) {
-        self.change(|v, _| v.cached(), true);
+        self.change(|v, _| v.cached(), Redraw::Step);
     }
 
     pub fn done(&self) {
-        self.change(|v, now| v.done(now), true);
+        self.change(|v, now| v.done(now), Redraw::Step);
     }
 
     /// A note about the running step (a pull, a download): shown in its tail.
     pub fn note(&self, text: &str) {
-        self.change(|v, _| v.output(text), true);
+        self.change(|v, _| v.output(text), Redraw::Step);
+    }
+
+    /// The running step still works: its clock is redrawn when due. Cheap
+    /// enough to call as often as the work likes.
+    pub fn tick(&self) {
+        self.change(|_, _| {}, Redraw::Tick);
+    }
+
+    /// `tick` on `live` if there is one: what file work calls.
+    pub fn ticker(live: Option<&Live>) -> impl Fn() + '_ {
+        move || live.iter().for_each(|l| l.tick())
     }
 
     /// Where a RUN step's output goes: its lines into the tail, ticks
@@ -62,8 +74,8 @@ impl Live {
     pub fn sink(&self) -> crate::runtime::echo::OnLine {
         let live = self.clone();
         Arc::new(move |line: Option<&str>| match line {
-            Some(line) => live.change(|v, _| v.output(line), false),
-            None => live.change(|_, _| {}, false),
+            Some(line) => live.change(|v, _| v.output(line), Redraw::Output),
+            None => live.tick(),
         })
     }
 
@@ -79,11 +91,11 @@ impl Live {
         draw(&mut s, Some(ok));
     }
 
-    fn change(&self, f: impl FnOnce(&mut View, f64), force: bool) {
+    fn change(&self, f: impl FnOnce(&mut View, f64), why: Redraw) {
         let mut s = self.screen.lock().unwrap_or_else(|e| e.into_inner());
         let now = s.start.elapsed().as_secs_f64();
         f(&mut s.view, now);
-        if force || s.last_draw.is_none_or(|t| t.elapsed() >= MIN_REDRAW) {
+        if redraw_due(why, s.last_draw.map(|t| t.elapsed())) {
             draw(&mut s, None);
         }
     }

@@ -7,6 +7,8 @@
 //!   done, one row per step with its duration (or CACHED), and the last
 //!   lines of the running step's output.
 
+use std::time::Duration;
+
 #[cfg(test)]
 #[path = "progress_tests.rs"]
 mod tests;
@@ -67,6 +69,35 @@ pub fn choose_mode(
 
 /// Lines of the running step's output the live view keeps, as BuildKit.
 pub const TAIL_LINES: usize = 6;
+
+/// Output redraws at most this often (a chatty RUN prints thousands of lines).
+pub const OUTPUT_REDRAW: Duration = Duration::from_millis(50);
+
+/// A tick redraws once the last frame is this old: each of the RUN
+/// monitor's 250 ms ticks draws, and work that ticks as often as it likes
+/// (a layer's tar written chunk by chunk) draws at most 5 times a second.
+pub const TICK_REDRAW: Duration = Duration::from_millis(200);
+
+/// Why the live view is asked to redraw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redraw {
+    /// A step started, ended, was cached, or noted something: always.
+    Step,
+    /// A line of the running step's output.
+    Output,
+    /// The running step still runs, silently: its clock moves.
+    Tick,
+}
+
+/// Whether to draw now, the last frame drawn `since_last` ago (None: none yet).
+pub fn redraw_due(why: Redraw, since_last: Option<Duration>) -> bool {
+    let min = match why {
+        Redraw::Step => return true,
+        Redraw::Output => OUTPUT_REDRAW,
+        Redraw::Tick => TICK_REDRAW,
+    };
+    since_last.is_none_or(|d| d >= min)
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowState {

@@ -133,3 +133,20 @@ fn a_short_terminal_shows_the_newest_rows_and_narrow_lines_are_clipped() {
     assert!(frame.iter().all(|l| l.chars().count() <= 39), "{frame:#?}");
     assert!(frame[7].ends_with(" 1.0s"), "{}", frame[7]);
 }
+
+#[test]
+fn steps_always_redraw_output_and_ticks_are_spaced_out() {
+    let ms = |n| Some(Duration::from_millis(n));
+    for why in [Redraw::Step, Redraw::Output, Redraw::Tick] {
+        assert!(redraw_due(why, None), "{why:?}: the first frame");
+    }
+    assert!(redraw_due(Redraw::Step, ms(0)));
+    assert!(!redraw_due(Redraw::Output, ms(49)));
+    assert!(redraw_due(Redraw::Output, ms(50)));
+    // A writer ticking per chunk: no frame until 200 ms have passed.
+    assert!(!redraw_due(Redraw::Tick, ms(50)));
+    assert!(!redraw_due(Redraw::Tick, ms(199)));
+    assert!(redraw_due(Redraw::Tick, ms(200)));
+    // The monitor's 250 ms ticks each draw, even a little early.
+    assert!(redraw_due(Redraw::Tick, ms(240)));
+}

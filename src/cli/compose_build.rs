@@ -10,7 +10,7 @@ use crate::build::builder::{self, BuildRequest};
 use crate::build::dockerfile::RunNetwork;
 use crate::compose::model::{BuildSpec, Project, Service};
 use crate::instance::Instance;
-use crate::project::image_plan::{image_action, ImageAction, ImageOptions};
+use crate::project::image_plan::{image_action, pulls_bases, ImageAction, ImageOptions};
 
 /// The image name compose gives a service with `build:`.
 pub fn image_name(project: &str, service: &str, image: Option<&str>) -> String {
@@ -45,7 +45,10 @@ pub fn prepare_images(
             ImageAction::Keep => {}
             ImageAction::Pull if !needed.contains(service) => {}
             ImageAction::Pull => pull(instance, service, &image, present)?,
-            ImageAction::Build => build(instance, service, svc, &image)?,
+            ImageAction::Build => {
+                let pull = pulls_bases(svc, options);
+                build(instance, service, svc, &image, pull)?
+            }
         }
     }
     Ok(())
@@ -68,13 +71,22 @@ fn pull(instance: &Instance, service: &str, image: &str, present: bool) -> Resul
     })
 }
 
-fn build(instance: &Instance, service: &str, svc: &Service, image: &str) -> Result<(), Failure> {
+/// Builds `svc` as `image`; `pull`: its base images are pulled even when
+/// present (see `pulls_bases`).
+fn build(
+    instance: &Instance,
+    service: &str,
+    svc: &Service,
+    image: &str,
+    pull: bool,
+) -> Result<(), Failure> {
     let Some(spec) = &svc.build else {
         return Ok(());
     };
     eprintln!("building {service} as {image}");
-    let req = request(spec, image, super::build::registry_access(&instance.root)?)
+    let mut req = request(spec, image, super::build::registry_access(&instance.root)?)
         .map_err(|e| Failure::from(format!("service {service}: {}", e.message)))?;
+    req.pull = pull;
     builder::build(instance, &req, &mut std::io::stderr())
         .map_err(|e| Failure::from(format!("service {service}: {e}")))?;
     Ok(())

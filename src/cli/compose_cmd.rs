@@ -45,7 +45,7 @@ pub enum ComposeVerb {
     /// Push the images of the services with `build:` and `image:`
     Push(verbs::ServiceList),
     /// Build the services that have `build:`
-    Build(verbs::ServiceList),
+    Build(verbs::BuildArgs),
     /// Validate the compose file and print its normalised model
     Config(verbs::ConfigArgs),
     /// Restart services: graceful stop, then start

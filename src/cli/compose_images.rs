@@ -3,7 +3,7 @@
 
 use comfy_table::{presets::NOTHING, Table};
 
-use super::compose_verbs::ServiceList;
+use super::compose_verbs::{BuildArgs, ServiceList};
 use super::project::{self, ProjectArgs};
 use super::CliResult;
 use crate::compose::model::{Project, PullPolicy};
@@ -98,7 +98,7 @@ pub fn push(instance: &Instance, outer: &ProjectArgs, args: &ServiceList) -> Cli
 
 /// Builds the selected services that have `build:` (all of them when none
 /// is named), as `up --build` does, and starts nothing.
-pub fn build(instance: &Instance, outer: &ProjectArgs, args: &ServiceList) -> CliResult {
+pub fn build(instance: &Instance, outer: &ProjectArgs, args: &BuildArgs) -> CliResult {
     let mut project = loaded(outer, &args.services)?;
     let buildable = project.services.values().any(|s| s.build.is_some());
     // Only what was asked: the others' missing images wait for their `up`.
@@ -113,6 +113,7 @@ pub fn build(instance: &Instance, outer: &ProjectArgs, args: &ServiceList) -> Cl
     let options = ImageOptions {
         pull: Some(PullPolicy::Never),
         build: BuildFlag::Always,
+        pull_bases: args.pull,
     };
     super::compose_build::prepare_images(instance, &mut project, &args.services, &options)?;
     Ok(0)

@@ -25,6 +25,18 @@ pub struct ServiceList {
     pub services: Vec<String>,
 }
 
+/// `compose build [--pull] [SERVICE…]`.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Pull every base image even when present (docker compose build --pull)
+    #[arg(long)]
+    pub pull: bool,
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct ConfigArgs {
     #[command(flatten)]
@@ -346,6 +358,9 @@ pub fn run(instance: &Instance, outer: &ProjectArgs, args: RunArgs) -> CliResult
         .retain(|l| !replica_only.iter().any(|p| l.starts_with(p)));
     request.files = crate::project::replicas::template_files(instance, &name, service);
     request.labels.push(format!("{ONEOFF_LABEL}=True"));
+    // As `docker compose run`: a one-off runs what the tag names now (a
+    // `compose build` since `up` shows), not the replicas' pinned image.
+    request.image_pin = None;
     request.labels.extend(args.label);
     if !args.command.is_empty() {
         request.command = args.command;

@@ -110,6 +110,8 @@ pub(super) struct ImageUsers {
     /// (container id, image id) of every readable record.
     readable: Vec<(String, String)>,
     broken: Vec<(Broken, Option<String>)>,
+    /// The images projects' revisions ran, kept for `rollback`.
+    pinned: std::collections::BTreeSet<String>,
 }
 
 impl ImageUsers {
@@ -137,7 +139,14 @@ impl ImageUsers {
                 .map(|r| (r.config.id, r.config.image_id))
                 .collect(),
             broken,
+            pinned: crate::project::history::pinned_images(&instance.root),
         })
+    }
+
+    /// Whether a prune must keep `image_id`: used, or one a project's
+    /// `rollback` may bring back (untagged once `up --build` moved its tag).
+    pub(super) fn kept(&self, image_id: &str) -> bool {
+        self.in_use(image_id) || self.pinned.contains(image_id)
     }
 
     pub(super) fn in_use(&self, image_id: &str) -> bool {
@@ -284,8 +293,8 @@ pub fn tag(instance: &Instance, args: &TagArgs) -> CliResult {
 pub fn prune(instance: &Instance) -> CliResult {
     let store = instance.images()?;
     let users = ImageUsers::read(instance, &store)?;
-    let in_use = |image_id: &str| users.in_use(image_id);
-    let mut lines = store.prune(&in_use)?;
+    let kept = |image_id: &str| users.kept(image_id);
+    let mut lines = store.prune(&kept)?;
     let layers = crate::system::prune_orphan_layers(instance)?;
     lines.extend(layers.iter().map(|d| format!("Deleted: {d}")));
     for (b, _) in users.broken.iter().filter(|(_, image)| image.is_none()) {

@@ -248,6 +248,7 @@ impl UpArgs {
                 (_, true) => BuildFlag::Never,
                 _ => BuildFlag::Missing,
             },
+            pull_bases: false,
         }
     }
 }
@@ -452,7 +453,9 @@ pub fn history(instance: &Instance, args: &HistoryArgs) -> CliResult {
     let mut table = comfy_table::Table::new();
     table
         .load_preset(comfy_table::presets::NOTHING)
-        .set_header(["REVISION", "CREATED", "IMAGE", "COMMAND", "NOTE"]);
+        .set_header([
+            "REVISION", "CREATED", "IMAGE", "IMAGE ID", "COMMAND", "NOTE",
+        ]);
     for r in history
         .get(&args.service)
         .map(|h| &h.revisions[..])
@@ -471,6 +474,10 @@ pub fn history(instance: &Instance, args: &HistoryArgs) -> CliResult {
             r.number.to_string(),
             crate::util::time::format_rfc3339_seconds(created),
             r.spec.template.image.clone(),
+            // Which build a revision ran: a rebuild keeps the name.
+            r.spec.image_id.as_deref().map_or_else(String::new, |id| {
+                crate::image::digest_hex(id).chars().take(12).collect()
+            }),
             r.spec.template.command.join(" "),
             note.join(", "),
         ]);

@@ -304,12 +304,12 @@ pub fn prune(instance: &Instance, args: &PruneArgs) -> CliResult {
 fn prune_images(instance: &Instance, all: bool) -> Result<(), Failure> {
     let store = instance.images()?;
     let users = ImageUsers::read(instance, &store)?;
-    let in_use = |id: &str| users.in_use(id);
-    let mut lines = store.prune(&in_use)?;
+    let kept = |id: &str| users.kept(id);
+    let mut lines = store.prune(&kept)?;
     let mentions = crate::system::layer_mentions(&instance.root);
     if all {
-        for image in store.list()?.into_iter().filter(|i| !in_use(&i.id)) {
-            lines.extend(store.remove_keeping(&image.id, &in_use, true, &mentions)?);
+        for image in store.list()?.into_iter().filter(|i| !kept(&i.id)) {
+            lines.extend(store.remove_keeping(&image.id, &kept, true, &mentions)?);
         }
     }
     let layers = crate::system::prune_orphan_layers(instance)?;

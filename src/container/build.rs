@@ -18,6 +18,10 @@ pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
 #[derive(Debug, Clone, Default)]
 pub struct RunRequest {
     pub image: String,
+    /// The image id to run, `image` being only the name recorded for it: a
+    /// compose replica runs its revision's image even after a rebuild or a
+    /// pull moved the tag (what makes `rollback` bring the old image back).
+    pub image_pin: Option<String>,
     pub command: Vec<String>,
     pub entrypoint: Option<String>,
     pub name: Option<String>,

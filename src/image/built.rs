@@ -11,19 +11,25 @@ use super::{ImageError, ImageRecord, ImageStore};
 
 impl ImageStore {
     /// Stores layer tar `tar` as a blob and unpacks it; returns its digest
-    /// and unpacked rootfs (an overlay lower dir).
-    pub fn add_layer_file(&self, tar: &Path) -> Result<(String, PathBuf), ImageError> {
+    /// and unpacked rootfs (an overlay lower dir). `tick` is called as the
+    /// tar is read (the live build view's clock).
+    pub fn add_layer_file(
+        &self,
+        tar: &Path,
+        tick: &dyn Fn(),
+    ) -> Result<(String, PathBuf), ImageError> {
         let _lock = blobs::lock(&self.root().join("lock"))?;
         let mut undo = Undo(Vec::new());
         let file = File::open(tar).map_err(|source| ImageError::Open {
             path: tar.to_path_buf(),
             source,
         })?;
+        let file = crate::util::ticked::Ticked::new(file, tick);
         let (digest, new_blob) = blobs::write_blob(&self.blob_dir(), file, tar, None)?;
         if new_blob {
             undo.0.push(self.blob_path(&digest));
         }
-        self.ensure_layer(&digest, &mut undo)?;
+        self.ensure_layer_ticking(&digest, &mut undo, tick)?;
         undo.0.clear();
         let dir = self.layer_dir(&digest).join("rootfs");
         Ok((digest, dir))

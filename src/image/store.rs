@@ -241,6 +241,16 @@ impl ImageStore {
         digest: &str,
         undo: &mut Undo,
     ) -> Result<LayerInfo, ImageError> {
+        self.ensure_layer_ticking(digest, undo, &|| {})
+    }
+
+    /// `ensure_layer`, calling `tick` as the blob is read (a build's clock).
+    pub(super) fn ensure_layer_ticking(
+        &self,
+        digest: &str,
+        undo: &mut Undo,
+        tick: &dyn Fn(),
+    ) -> Result<LayerInfo, ImageError> {
         let dir = self.layer_dir(digest);
         let info_path = dir.join("layer.json");
         if let Ok(data) = fs::read(&info_path) {
@@ -267,6 +277,7 @@ impl ImageStore {
             layer: digest.to_string(),
             source,
         };
+        let blob = crate::util::ticked::Ticked::new(blob, tick);
         let mut plain = HashingReader::new(decompress(blob).map_err(unpack_err)?);
         let stats = unpack_layer(&mut plain, &rootfs).map_err(unpack_err)?;
         let info = LayerInfo {

@@ -399,7 +399,8 @@ pub fn set_run_state(
 }
 
 /// `rollback [SERVICE…] [--to N]`: each service (all when none is named)
-/// gets its previous definition (or revision N's) back as a new revision;
+/// gets its previous definition (or revision N's) back as a new revision,
+/// with the image id that revision ran (refused if that image is gone);
 /// the supervisor rolls it out following `deploy.rollback_config`.
 /// Returns (service, restored revision, new revision). Nothing changes
 /// unless every service can be rolled back.
@@ -412,6 +413,7 @@ pub fn rollback(
     let dir = ProjectDir::new(&instance.root, name);
     let mut record = dir.load()?;
     let mut history = dir.load_history();
+    let images = crate::image::ImageStore::open(instance.root.join("images"))?;
     for service in services {
         if record.service(service).is_none() {
             return Err(ProjectError::NoService {
@@ -434,6 +436,7 @@ pub fn rollback(
             .current()
             .and_then(|r| r.restored_from)
             .unwrap_or_default();
+        super::history::check_image(&images, &restored, from)?;
         done.push((entry.spec.name.clone(), from, restored.spec.revision));
         *entry = restored;
     }

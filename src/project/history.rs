@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::translate::{ProjectRecord, ServiceRecord};
-use super::{ProjectDir, Result};
+use super::{ProjectDir, ProjectError, Result};
 use crate::container::store::{read_json, write_json_atomic};
 use crate::supervisor::revisions::{HistoryError, Revision, RevisionHistory};
 use crate::supervisor::Time;
@@ -81,6 +81,44 @@ pub fn rollback_record(
         Some(target.number),
     );
     Ok(restored)
+}
+
+/// Refuses to roll `restored` back (to revision `from`) when the image
+/// that revision ran is gone: its tag may name another image by now.
+pub fn check_image(
+    images: &crate::image::ImageStore,
+    restored: &ServiceRecord,
+    from: u64,
+) -> Result<()> {
+    let Some(id) = &restored.image_id else {
+        return Ok(());
+    };
+    match images.resolve(id) {
+        Ok(_) => Ok(()),
+        Err(crate::image::ImageError::NotFound { .. }) => Err(ProjectError::RollbackImageGone {
+            service: restored.spec.name.clone(),
+            revision: from,
+            image: crate::image::digest_hex(id).chars().take(12).collect(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The image ids every project's revisions ran: `image prune` keeps them
+/// (an untagged old build is what `rollback` brings back).
+pub fn pinned_images(root: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    for name in super::list_projects(root) {
+        let dir = ProjectDir::new(root, &name);
+        let record = dir.load().ok();
+        let current = record.iter().flat_map(|r| r.services.iter());
+        let history = dir.load_history();
+        let old = history
+            .values()
+            .flat_map(|h| h.revisions.iter().map(|r| &r.spec));
+        ids.extend(current.chain(old).filter_map(|s| s.image_id.clone()));
+    }
+    ids
 }
 
 /// `--to N`, else the newest revision before the one that runs (after an
@@ -158,6 +196,21 @@ mod tests {
         changed.services[0].spec.revision = 2;
         record_changes(&mut h, &mut changed, Time::from_secs(5));
         assert_eq!(changed.services[0].spec.revision, 4);
+    }
+
+    #[test]
+    fn rollback_brings_back_the_image_id_the_old_revision_ran() {
+        // `up --build` rebuilt the image under the same name: only the id differs.
+        let mut h = History::new();
+        let mut old = record("p-web", 1);
+        old.services[0].image_id = Some("sha256:aaa".into());
+        record_changes(&mut h, &mut old, Time::from_secs(1));
+        let mut new = record("p-web", 2);
+        new.services[0].image_id = Some("sha256:bbb".into());
+        record_changes(&mut h, &mut new, Time::from_secs(2));
+        let back = rollback_record(&mut h, &new.services[0], None, Time::from_secs(3)).unwrap();
+        assert_eq!(back.template.image, "p-web");
+        assert_eq!(back.image_id.as_deref(), Some("sha256:aaa"));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct ImageOptions {
     /// `--pull`; None is compose's "policy": each service's `pull_policy`.
     pub pull: Option<PullPolicy>,
     pub build: BuildFlag,
+    /// `compose build --pull`: every build pulls its base images.
+    pub pull_bases: bool,
 }
 
 /// What happens to one service's image.
@@ -65,6 +67,16 @@ pub fn image_action(
         PullPolicy::Always | PullPolicy::Missing if !present => ImageAction::Pull,
         _ => ImageAction::Keep,
     }
+}
+
+/// Whether building `service` pulls its base images even when the store
+/// has them (`docker build --pull`): on `build.pull: true`, `compose build
+/// --pull`, and when `--pull always` (or the service's `pull_policy:
+/// always`) asks for fresh images: a build on a stale base would not be
+/// fresh. Otherwise a build pulls only the bases it lacks.
+pub fn pulls_bases(service: &Service, options: &ImageOptions) -> bool {
+    let asked = service.build.as_ref().is_some_and(|b| b.pull) || options.pull_bases;
+    asked || options.pull.or(service.pull_policy) == Some(PullPolicy::Always)
 }
 
 /// `--force-recreate` / `--no-recreate` (neither: recreate what changed).

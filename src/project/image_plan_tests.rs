@@ -96,6 +96,38 @@ fn services_with_build_are_built_when_missing_on_build_or_by_policy() {
     );
 }
 
+const BASES: &str = r#"
+services:
+  plain:
+    build: .
+  fresh:
+    build: { context: ., pull: true }
+  policy:
+    build: .
+    pull_policy: always
+"#;
+
+fn pulls(service: &str, options: ImageOptions) -> bool {
+    pulls_bases(&project(BASES).services[service], &options)
+}
+
+#[test]
+fn a_build_pulls_its_bases_on_pull_always_build_pull_or_pull_policy_always() {
+    let default = ImageOptions::default();
+    assert!(!pulls("plain", default), "only missing bases by default");
+    assert!(pulls("plain", pull(PullPolicy::Always)));
+    assert!(!pulls("plain", pull(PullPolicy::Missing)));
+    assert!(!pulls("plain", pull(PullPolicy::Never)));
+    assert!(pulls("fresh", default) && pulls("fresh", pull(PullPolicy::Never)));
+    assert!(pulls("policy", default));
+    assert!(!pulls("policy", pull(PullPolicy::Never)), "--pull wins");
+    let compose_build = ImageOptions {
+        pull_bases: true,
+        ..pull(PullPolicy::Never)
+    };
+    assert!(pulls("plain", compose_build));
+}
+
 #[test]
 fn no_build_never_builds_even_a_missing_image() {
     let never = build(BuildFlag::Never);

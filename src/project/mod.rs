@@ -109,6 +109,13 @@ pub enum ProjectError {
         service: String,
         source: crate::supervisor::revisions::HistoryError,
     },
+    /// The image a revision ran is no longer in the store (`rmi -f`).
+    #[error("cannot roll back service {service} to revision {revision}: its image {image} has been removed; roll back to another revision with --to, or run up again")]
+    RollbackImageGone {
+        service: String,
+        revision: u64,
+        image: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, ProjectError>;

@@ -169,6 +169,7 @@ pub fn replica_request(
     labels.extend(super::admit::reservation_labels(&t.reservation));
     RunRequest {
         image: t.image.clone(),
+        image_pin: service.image_id.clone(),
         command: t.command.clone(),
         entrypoint: t.entrypoint.clone(),
         name: Some(name),
@@ -400,6 +401,23 @@ mod tests {
                 ("p_c", "abc", vec!["front"])
             ]
         );
+    }
+
+    #[test]
+    fn a_replica_runs_its_revisions_image_id_under_the_services_image_name() {
+        let mut service = ServiceRecord::plain(
+            crate::supervisor::ServiceSpec::new("web", 1),
+            crate::project::ReplicaTemplate {
+                image: "p-web".into(),
+                ..Default::default()
+            },
+        );
+        let request = replica_request("p", &service, 1, "p-web-1".into());
+        assert_eq!((request.image.as_str(), request.image_pin), ("p-web", None));
+        service.image_id = Some("sha256:0ld".into());
+        let request = replica_request("p", &service, 1, "p-web-1".into());
+        assert_eq!(request.image, "p-web");
+        assert_eq!(request.image_pin.as_deref(), Some("sha256:0ld"));
     }
 
     #[test]

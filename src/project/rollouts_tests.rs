@@ -67,6 +67,38 @@ fn nothing_to_do_when_every_replica_runs_the_desired_revision() {
 }
 
 #[test]
+fn a_failed_rebuild_rolls_back_to_the_image_id_that_ran_before() {
+    // `up --build` gave p-web a new id under the same name.
+    let built = |id: &str, revision| {
+        let mut r = record("p-web", revision);
+        r.services[0].image_id = Some(id.into());
+        r
+    };
+    let mut h = History::new();
+    record_changes(&mut h, &mut built("sha256:old", 1), t(0));
+    let mut desired = built("sha256:new", 2);
+    record_changes(&mut h, &mut desired, t(1));
+    let mut rollouts = Rollouts::default();
+    let o = observed(vec![
+        at_revision(running("web", 1, "a"), 1),
+        at_revision(running("web", 2, "b"), 1),
+    ]);
+    rollouts.drive(&mut desired, &h, &o, t(10));
+    let failed = observed(vec![
+        at_revision(
+            crate::supervisor::test_fixtures::exited("web", 1, "n", 1, 11),
+            2,
+        ),
+        at_revision(running("web", 2, "b"), 1),
+    ]);
+    assert!(rollouts.drive(&mut desired, &h, &failed, t(12)).changed);
+    let back = &desired.services[0];
+    assert_eq!(back.image_id.as_deref(), Some("sha256:old"));
+    let request = crate::project::replicas::replica_request("p", back, 1, "p-web-1".into());
+    assert_eq!(request.image_pin.as_deref(), Some("sha256:old"));
+}
+
+#[test]
 fn a_failed_update_rolls_the_desired_definition_back() {
     let mut rollouts = Rollouts::default();
     let mut desired = record("v2", 2);

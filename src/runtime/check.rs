@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::run::{image_defaults, RunError};
+use super::run::{request_image, RunError};
 use crate::container::build::{build_config, find_in_layers, HostFacts, RunRequest};
 use crate::container::{ContainerConfig, MountKind};
 use crate::image::ImageStore;
@@ -16,7 +16,7 @@ use crate::util::time::now_rfc3339;
 /// Creates and changes nothing.
 pub fn request(instance: &Instance, request: &RunRequest) -> Result<(), RunError> {
     let images = ImageStore::open(instance.root.join("images"))?;
-    let image = image_defaults(&images, &request.image)?;
+    let image = request_image(&images, request)?;
     let lookup_env = |key: &str| std::env::var(key).ok();
     let host = host_facts(instance, &lookup_env);
     let config = build_config(request, &image, &host, &"0".repeat(64))?;

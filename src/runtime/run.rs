@@ -92,7 +92,7 @@ pub fn run(
     detach: bool,
 ) -> Result<RunOutcome, RunError> {
     let images = instance.images()?;
-    let image = image_defaults(&images, &request.image)?;
+    let image = request_image(&images, request)?;
     let id = names::random_id();
     let echo = Echo::from(!detach);
     run_image(instance, request, image, (id, detach, echo))
@@ -146,7 +146,7 @@ pub struct Created {
 /// `rcorch create`: everything `run` checks and records, nothing started.
 pub fn create(instance: &Instance, request: &RunRequest) -> Result<String, RunError> {
     let images = instance.images()?;
-    let image = image_defaults(&images, &request.image)?;
+    let image = request_image(&images, request)?;
     let created = create_record(instance, request, &image, names::random_id())?;
     // The ports are checked now (as Docker's create does), taken at start.
     let check = super::net::check_ports(instance, &created.config, &images);
@@ -357,6 +357,20 @@ fn downward_env(config: &ContainerConfig, network: Option<&super::net::NetGuard>
         .into_iter()
         .filter_map(|e| CString::new(e).ok())
         .collect()
+}
+
+/// The image `request` runs: its pinned id's, recorded under its name, or
+/// the one its name resolves to.
+pub fn request_image(
+    images: &ImageStore,
+    request: &RunRequest,
+) -> Result<ImageDefaults, ImageError> {
+    let Some(pin) = &request.image_pin else {
+        return image_defaults(images, &request.image);
+    };
+    let mut image = image_defaults(images, pin)?;
+    image.reference = request.image.clone();
+    Ok(image)
 }
 
 /// The image's defaults for a container, with its layers' paths.

@@ -6,4 +6,5 @@ pub mod records;
 pub mod suggest;
 pub mod tail;
 pub mod template;
+pub mod ticked;
 pub mod time;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 mod census;
+pub mod netns;
 pub mod podman;
 pub mod project;
 pub mod registry;

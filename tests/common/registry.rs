@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Child;
 
+use super::netns::Netns;
+use super::TestEnv;
+
 pub const REGISTRY: &str = "/usr/bin/docker-registry";
 
 /// Writes `DIR/registry.yml`: storage under `DIR/registry-data`, listening
@@ -34,4 +37,30 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A docker-registry on 127.0.0.1:5000 in a netns of its own, holding
+/// busybox as `remote` (which the store then lacks); None without one.
+pub fn registry_with(env: &TestEnv, remote: &str) -> Option<Netns> {
+    if !Path::new(REGISTRY).exists() {
+        eprintln!("skipped: {REGISTRY} missing (apt-get install docker-registry)");
+        return None;
+    }
+    let mut ns = Netns::new();
+    let cfg = write_config(&env.scratch, "127.0.0.1:5000");
+    ns.serve(
+        &[REGISTRY, "serve", cfg.to_str().unwrap()],
+        &env.scratch,
+        5000,
+    );
+    std::fs::write(
+        env.scratch.join("registries.json"),
+        r#"{"insecure": ["127.0.0.1:5000"]}"#,
+    )
+    .unwrap();
+    let tar = super::busybox_tar().to_str().unwrap();
+    env.rcorch(&["import", tar, remote]).ok();
+    ns.rcorch(env, &["push", "--insecure", remote], None).ok();
+    env.rcorch(&["rmi", remote]).ok();
+    Some(ns)
 }

@@ -35,10 +35,11 @@ impl Builder<'_> {
                     let source = m.source.as_deref().unwrap_or(".").trim_start_matches('/');
                     match &m.from {
                         Some(f) => parts.push(self.source_key(&s.expand(f, esc)?, done)),
-                        None => parts.push(cache::hash_sources(
+                        None => parts.push(cache::hash_sources_ticking(
                             &self.req.context,
                             &[source.trim_start_matches("./").to_string()],
                             &self.ignore,
+                            &crate::build::live::Live::ticker(self.live.as_ref()),
                         )),
                     }
                 }
@@ -66,10 +67,12 @@ impl Builder<'_> {
                                 )?);
                             }
                         }
-                        parts.push(cache::hash_sources(
+                        let tick = crate::build::live::Live::ticker(self.live.as_ref());
+                        parts.push(cache::hash_sources_ticking(
                             &self.req.context,
                             &sources,
                             &self.ignore,
+                            &tick,
                         ));
                     }
                 }
@@ -89,7 +92,8 @@ impl Builder<'_> {
             Some(f) => f.clone(),
             None => {
                 self.note(&format!("fetching {url}"));
-                let f = fetch::fetch(url)?;
+                let tick = crate::build::live::Live::ticker(self.live.as_ref());
+                let f = fetch::fetch(url, &tick)?;
                 self.fetched.insert(url.to_string(), f.clone());
                 f
             }

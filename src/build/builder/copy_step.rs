@@ -128,7 +128,8 @@ impl Builder<'_> {
             &self.ignore
         };
         let context = git.as_deref().unwrap_or(&self.req.context);
-        copy::run(&CopyJob {
+        let tick = crate::build::live::Live::ticker(self.live.as_ref());
+        let job = CopyJob {
             context,
             fetched,
             placements,
@@ -143,7 +144,8 @@ impl Builder<'_> {
             upper,
             work,
             merged,
-        })
+        };
+        copy::run(&job, &tick)
     }
 
     /// `ADD` of a git repository: a `file://` one is cloned (when git is
