@@ -13,6 +13,7 @@ pub mod files;
 pub mod host_bridges;
 pub mod ipam;
 pub mod link;
+pub mod names;
 pub mod nft;
 pub mod ops;
 mod ops_services;
@@ -36,8 +37,6 @@ pub use ports::{PortMapping, Proto};
 
 /// The network a container joins when `--network` is not given.
 pub const DEFAULT_NETWORK: &str = "bridge";
-/// Its bridge device.
-pub const DEFAULT_BRIDGE: &str = "rcorch0";
 /// The DNS domain containers' names live in (`web` and `web.rcorch` both resolve).
 pub const DNS_DOMAIN: &str = "rcorch";
 

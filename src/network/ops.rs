@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::endpoints::{default_route, next_ifname};
+use super::host_bridges::{judge_existing, Existing};
 use super::ipam::{self, IpamError, Subnet};
 use super::link::{self, LinkError};
+use super::names::HostNames;
 use super::nft::{self, NftError, RulesetPlan};
 use super::ports::{self, PortError, PortMapping};
 use super::store::{NetStore, StateLock, StoreError};
-use super::{
-    endpoint_key, Endpoint, NetState, Network, ServiceLb, DEFAULT_BRIDGE, DEFAULT_NETWORK,
-};
+use super::{endpoint_key, Endpoint, NetState, Network, ServiceLb, DEFAULT_NETWORK};
 
 #[derive(Debug, Error)]
 pub enum NetError {
@@ -59,6 +59,12 @@ pub enum NetError {
     Predefined(String),
     #[error("cannot start the DNS resolver: {source}")]
     Dns { source: std::io::Error },
+    #[error("bridge {bridge} in this network namespace belongs to someone else (its alias: \"{owner}\"), not to the rcorch root {}: remove it (`ip link del {bridge}`) if nothing uses it, or run this root in another network namespace", root.display())]
+    ForeignBridge {
+        bridge: String,
+        owner: String,
+        root: PathBuf,
+    },
     #[error("cannot write {path}: {source}")]
     Sysctl {
         path: PathBuf,
@@ -161,6 +167,8 @@ pub struct HostNet {
     /// Its links: a bridge of a network whose record was lost is still
     /// there, with the containers that used it.
     pub links: BTreeSet<String>,
+    /// What this root names its bridges.
+    pub names: HostNames,
 }
 
 /// The network to add to `state`, checked against the networks already there.
@@ -193,11 +201,11 @@ pub fn plan_network(
         None => ipam::choose_subnet(&host.routes, &taken)?,
     };
     let bridge = if req.name == DEFAULT_NETWORK {
-        DEFAULT_BRIDGE.to_string()
+        host.names.bridge(0)
     } else {
         let used: BTreeSet<&str> = state.networks.values().map(|n| n.bridge.as_str()).collect();
         (1..)
-            .map(|i| format!("rcorch{i}"))
+            .map(|i| host.names.bridge(i))
             .find(|b| !used.contains(b.as_str()) && !host.links.contains(b))
             .expect("an unused bridge name")
     };
@@ -272,6 +280,11 @@ impl Networks {
             .unwrap_or_default()
     }
 
+    /// This root's table and bridge names.
+    pub fn names(&self) -> HostNames {
+        HostNames::for_root(&self.root())
+    }
+
     /// Starts the embedded resolver if it is not running, under the state
     /// lock so it cannot race with `release` stopping it.
     pub fn ensure_dns(&self) -> Result<()> {
@@ -286,12 +299,17 @@ impl Networks {
         let routes = std::fs::read_to_string(&self.host.routes)
             .map(|t| ipam::parse_proc_net_route(&t))
             .unwrap_or_default();
+        let names = self.names();
         // The name chosen is the first free one, so no later one matters.
         let links = (1..=state.networks.len() + state.damaged.len() + 1)
-            .map(|i| format!("rcorch{i}"))
+            .map(|i| names.bridge(i))
             .filter(|b| link::link_exists(b).unwrap_or(true))
             .collect();
-        HostNet { routes, links }
+        HostNet {
+            routes,
+            links,
+            names,
+        }
     }
 
     /// Applies the rules for `state` (unless they would not change: most
@@ -303,8 +321,9 @@ impl Networks {
         before: Option<&NetState>,
         state: &NetState,
     ) -> Result<()> {
-        let plan = RulesetPlan::from_state(state);
-        if before.is_none_or(|b| RulesetPlan::from_state(b) != plan) {
+        let names = self.names();
+        let plan = RulesetPlan::from_state(state, &names);
+        if before.is_none_or(|b| RulesetPlan::from_state(b, &names) != plan) {
             nft::apply(&nft::build_ruleset(&plan))?;
         }
         self.store.save(lock, state)?;
@@ -333,7 +352,7 @@ impl Networks {
             state.damaged.remove(name);
             self.store.save(&lock, &state)?;
             let bridges = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
-            super::host_bridges::reapply(&state)?;
+            super::host_bridges::reapply(&state, &self.names())?;
             return Ok(RemovedNetwork::Lost { damage, bridges });
         }
         let users: Vec<&str> = state
@@ -409,19 +428,54 @@ impl Networks {
         let network = state.networks[&endpoint.network].clone();
         let created = self.ready_bridge(&network)?;
         state.insert_endpoint(endpoint.clone());
-        self.commit(&lock, (!created).then_some(&before), &state)?;
+        if let Err(e) = self.commit(&lock, (!created).then_some(&before), &state) {
+            // A bridge made for a network no record holds yet would be
+            // left behind.
+            if created && !before.networks.contains_key(&network.name) {
+                let _ = link::delete_link(&network.bridge);
+            }
+            return Err(e);
+        }
         Ok((network, endpoint))
     }
 
     /// The network's bridge up and its sysctls set. True when the bridge had
     /// to be made: a fresh namespace or boot, so the rules must be re-applied.
+    /// A bridge of that name is finished when its creation was cut short,
+    /// and refused when another root (or not rcorch) owns it.
     pub(super) fn ready_bridge(&self, network: &Network) -> Result<bool> {
-        let created = link::ensure_bridge(
+        let alias = super::host_bridges::alias_for(&self.root(), &network.name);
+        let found = link::ensure_bridge(
             &network.bridge,
-            &super::host_bridges::alias_for(&self.root(), &network.name),
+            &alias,
             network.gateway,
             network.subnet.prefix,
         )?;
+        let created = match found {
+            link::BridgeFound::Created => true,
+            link::BridgeFound::Exists { alias: found } => {
+                match judge_existing(found.as_deref(), &network.name, &alias) {
+                    Existing::Ours => false,
+                    Existing::Adopt => {
+                        link::complete_bridge(
+                            &network.bridge,
+                            &alias,
+                            network.gateway,
+                            network.subnet.prefix,
+                        )?;
+                        // Its rules may never have been applied either.
+                        true
+                    }
+                    Existing::Foreign(owner) => {
+                        return Err(NetError::ForeignBridge {
+                            bridge: network.bridge.clone(),
+                            owner,
+                            root: self.root(),
+                        })
+                    }
+                }
+            }
+        };
         self.enable_sysctls(network)?;
         Ok(created)
     }
