@@ -92,33 +92,33 @@ fn rcorch_bridge_name(name: &str) -> bool {
 
 /// The network of this instance that `link` is the bridge of, if any.
 fn network_of(link: &HostLink, owner: &Owner, leftovers: &[Leftover]) -> Option<String> {
-    let tag = owner.tag.as_str();
+    let rcorchs = rcorch_bridge_name(&link.name) || owner.names.owns_by_name(&link.name);
     match link.alias.as_deref() {
         Some(alias) => {
             let named = alias.strip_prefix(ALIAS_PREFIX)?;
             match named.rsplit_once(" @") {
-                Some((network, t)) => (t == tag).then(|| network.to_string()),
+                Some((network, t)) => (t == owner.tag).then(|| network.to_string()),
                 // An alias without a tag: made before tags.
                 None => leftovers
                     .iter()
-                    .any(|l| l.network == named && rcorch_bridge_name(&link.name))
+                    .any(|l| l.network == named && rcorchs)
                     .then(|| named.to_string()),
             }
         }
-        // No alias, but a tagged name: made by this root, cut short
-        // before its alias.
-        None if owner.names.owns_by_name(&link.name) => Some(UNRECORDED.to_string()),
-        // No alias: made before aliases.
-        None if rcorch_bridge_name(&link.name) => {
+        // No alias: made before aliases, or cut short before its alias.
+        None if rcorchs => {
             let spaced = format!("\"bridge\": \"{}\"", link.name);
             let tight = format!("\"bridge\":\"{}\"", link.name);
-            leftovers
-                .iter()
-                .find(|l| {
-                    let text = String::from_utf8_lossy(&l.bytes);
-                    text.contains(&spaced) || text.contains(&tight)
-                })
-                .map(|l| l.network.clone())
+            let recorded = leftovers.iter().find(|l| {
+                let text = String::from_utf8_lossy(&l.bytes);
+                text.contains(&spaced) || text.contains(&tight)
+            });
+            match recorded {
+                Some(l) => Some(l.network.clone()),
+                // A tagged name is this root's without any record.
+                None if owner.names.owns_by_name(&link.name) => Some(UNRECORDED.to_string()),
+                None => None,
+            }
         }
         None => None,
     }
