@@ -24,7 +24,7 @@ use super::NetState;
 
 const ALIAS_PREFIX: &str = "rcorch network ";
 
-use super::names::{instance_tag, HostNames};
+use super::names::{instance_tag, is_default_bridge, HostNames};
 
 pub fn alias_for(root: &Path, network: &str) -> String {
     format!("{ALIAS_PREFIX}{network} @{}", instance_tag(root))
@@ -84,15 +84,9 @@ pub fn judge_existing(alias: Option<&str>, network: &str, ours: &str) -> Existin
 /// before its alias or record was written: no record says which.
 pub const UNRECORDED: &str = "(unrecorded)";
 
-/// Whether `name` is one rcorch gives its bridges (`rcorchN`).
-fn rcorch_bridge_name(name: &str) -> bool {
-    name.strip_prefix("rcorch")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// The network of this instance that `link` is the bridge of, if any.
 fn network_of(link: &HostLink, owner: &Owner, leftovers: &[Leftover]) -> Option<String> {
-    let rcorchs = rcorch_bridge_name(&link.name) || owner.names.owns_by_name(&link.name);
+    let rcorchs = is_default_bridge(&link.name) || owner.names.owns_by_name(&link.name);
     match link.alias.as_deref() {
         Some(alias) => {
             let named = alias.strip_prefix(ALIAS_PREFIX)?;
@@ -133,10 +127,10 @@ pub struct Owner {
 }
 
 impl Owner {
-    pub fn of(root: &Path) -> Owner {
+    pub fn of(root: &Path, names: HostNames) -> Owner {
         Owner {
             tag: instance_tag(root),
-            names: HostNames::for_root(root),
+            names,
         }
     }
 }
@@ -193,7 +187,7 @@ impl Networks {
         which: impl Fn(&HostBridge) -> bool,
     ) -> Result<Vec<Dropped>> {
         let mut dropped = Vec::new();
-        let owner = Owner::of(&self.root());
+        let owner = Owner::of(&self.root(), self.names(state));
         for bridge in unclaimed(state, bridges(&links()?, &owner, leftovers), false) {
             if !which(&bridge) {
                 continue;
@@ -214,7 +208,7 @@ impl Networks {
             return Vec::new();
         };
         let leftovers = self.store.leftovers(&state);
-        let owner = Owner::of(&self.root());
+        let owner = Owner::of(&self.root(), self.names(&state));
         unclaimed(&state, bridges(&links, &owner, &leftovers), false)
     }
 
@@ -227,7 +221,7 @@ impl Networks {
         let state = self.store.load(&lock)?;
         let leftovers = self.store.leftovers(&state);
         let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.name == bridge)?;
-        reapply(&state, &self.names())?;
+        reapply(&state, &self.names(&state))?;
         Ok(dropped)
     }
 
@@ -240,7 +234,7 @@ impl Networks {
         let state = self.store.load(&lock)?;
         let leftovers = self.store.leftovers(&state);
         let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
-        reapply(&state, &self.names())?;
+        reapply(&state, &self.names(&state))?;
         Ok(dropped)
     }
 }

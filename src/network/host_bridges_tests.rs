@@ -94,7 +94,7 @@ fn older_bridges_are_taken_only_on_the_roots_own_evidence() {
 #[test]
 fn a_tagged_bridge_without_alias_is_the_roots_by_its_name() {
     let root = Path::new("/tmp/some-root");
-    let owner = Owner::of(root);
+    let owner = Owner::of(root, HostNames::for_root(root));
     let other = HostNames::for_root(Path::new("/tmp/other-root"));
     let links = [
         link(1, &owner.names.bridge(0), None, None),

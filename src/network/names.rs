@@ -6,6 +6,11 @@
 //! (`/var/lib/rcorch`) keeps `rcorch` and `rcorchN`, which existing installs
 //! have. A tagged bridge's name is its own proof of ownership: it survives
 //! a crash before its alias or its record was written.
+//!
+//! A root an earlier version set up elsewhere than the default path holds
+//! records of untagged bridges and has rules in `inet rcorch`: it keeps
+//! the default names (`for_root_holding`), or its old table would be left
+//! with stale rules beside its new one.
 
 use std::path::Path;
 
@@ -46,6 +51,13 @@ pub fn instance_tag(root: &Path) -> String {
     digest[..8].to_string()
 }
 
+/// `rcorchN`: the default root's bridge names, which earlier versions
+/// gave every root's bridges.
+pub fn is_default_bridge(name: &str) -> bool {
+    name.strip_prefix("rcorch")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl HostNames {
     pub fn for_root(root: &Path) -> HostNames {
         if root == Path::new(DEFAULT_ROOT) {
@@ -59,6 +71,18 @@ impl HostNames {
             bridge_prefix: format!("rc-{tag}-"),
             tag: Some(tag),
         }
+    }
+
+    /// The names of the root at `root` whose networks have `bridges`.
+    pub fn for_root_holding<'a>(
+        root: &Path,
+        mut bridges: impl Iterator<Item = &'a str>,
+    ) -> HostNames {
+        let names = HostNames::for_root(root);
+        if names.tag.is_some() && bridges.any(|b| is_default_bridge(b)) {
+            return HostNames::default();
+        }
+        names
     }
 
     pub fn bridge(&self, n: usize) -> String {
@@ -113,5 +137,25 @@ mod tests {
         assert!(a
             .bridge(0)
             .starts_with(EVERY_BRIDGE[1].trim_end_matches('*')));
+    }
+
+    /// A root an earlier version made keeps the names its records and
+    /// its rules already use.
+    #[test]
+    fn a_root_holding_untagged_bridges_keeps_the_default_names() {
+        let root = Path::new("/tmp/old-root");
+        let tagged = HostNames::for_root(root);
+        let fresh = HostNames::for_root_holding(root, [tagged.bridge(0).as_str()].into_iter());
+        assert_eq!(fresh, tagged);
+        assert_eq!(
+            HostNames::for_root_holding(root, std::iter::empty()),
+            tagged
+        );
+        let old = HostNames::for_root_holding(root, ["rcorch0", "rcorch1"].into_iter());
+        assert_eq!(old, HostNames::default());
+        let default = Path::new(DEFAULT_ROOT);
+        let held = HostNames::for_root_holding(default, ["rcorch0"].into_iter());
+        assert_eq!(held, HostNames::default());
+        assert!(!is_default_bridge("rcorchx") && !is_default_bridge("rcorch"));
     }
 }

@@ -280,9 +280,10 @@ impl Networks {
             .unwrap_or_default()
     }
 
-    /// This root's table and bridge names.
-    pub fn names(&self) -> HostNames {
-        HostNames::for_root(&self.root())
+    /// This root's table and bridge names, given what it holds.
+    pub fn names(&self, state: &NetState) -> HostNames {
+        let bridges = state.networks.values().map(|n| n.bridge.as_str());
+        HostNames::for_root_holding(&self.root(), bridges)
     }
 
     /// Starts the embedded resolver if it is not running, under the state
@@ -299,7 +300,7 @@ impl Networks {
         let routes = std::fs::read_to_string(&self.host.routes)
             .map(|t| ipam::parse_proc_net_route(&t))
             .unwrap_or_default();
-        let names = self.names();
+        let names = self.names(state);
         // The name chosen is the first free one, so no later one matters.
         let links = (1..=state.networks.len() + state.damaged.len() + 1)
             .map(|i| names.bridge(i))
@@ -321,7 +322,7 @@ impl Networks {
         before: Option<&NetState>,
         state: &NetState,
     ) -> Result<()> {
-        let names = self.names();
+        let names = self.names(state);
         let plan = RulesetPlan::from_state(state, &names);
         if before.is_none_or(|b| RulesetPlan::from_state(b, &names) != plan) {
             nft::apply(&nft::build_ruleset(&plan))?;
@@ -352,7 +353,7 @@ impl Networks {
             state.damaged.remove(name);
             self.store.save(&lock, &state)?;
             let bridges = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
-            super::host_bridges::reapply(&state, &self.names())?;
+            super::host_bridges::reapply(&state, &self.names(&state))?;
             return Ok(RemovedNetwork::Lost { damage, bridges });
         }
         let users: Vec<&str> = state
