@@ -3,6 +3,7 @@
 //! nftables table (`nft`), per-container files (`files`), an embedded DNS
 //! resolver (`dns`), and the verbs that tie them together (`ops`).
 
+mod bridge_ready;
 pub mod connect;
 pub mod conntrack;
 pub mod dns;

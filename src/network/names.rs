@@ -79,7 +79,7 @@ impl HostNames {
         mut bridges: impl Iterator<Item = &'a str>,
     ) -> HostNames {
         let names = HostNames::for_root(root);
-        if names.tag.is_some() && bridges.any(|b| is_default_bridge(b)) {
+        if names.tag.is_some() && bridges.any(is_default_bridge) {
             return HostNames::default();
         }
         names

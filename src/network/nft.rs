@@ -345,16 +345,16 @@ fn forward_rules(networks: &[NetRules], own: &str) -> Vec<Vec<Statement<'static>
             } else {
                 EVERY_BRIDGE
                     .iter()
-                    .map(|w| vec![eq(meta(outer.clone()), string(w))])
+                    .map(|w| vec![eq(meta(outer), string(w))])
                     .collect()
             };
             for other in others {
                 rules.push(
                     [
-                        vec![eq(meta(inner.clone()), string(&a.bridge))],
+                        vec![eq(meta(inner), string(&a.bridge))],
                         other,
                         vec![
-                            matches(meta(outer.clone()), Operator::NEQ, string(&a.bridge)),
+                            matches(meta(outer), Operator::NEQ, string(&a.bridge)),
                             Statement::Drop(None),
                         ],
                     ]
