@@ -11,7 +11,7 @@ use std::process::Command;
 use networld::{value, world, World};
 
 /// Runs `script` in one fresh network namespace where `$RA`/`$RB` are
-/// rcorch with `a`'s and `b`'s roots, `$TA`/`$TB` their tables.
+/// rcorch with `a`'s and `b`'s roots (`$ROOTA`: `a`'s), `$TA`/`$TB` their tables.
 fn run_both(a: &World, b: &World, script: &str) -> String {
     let bin = env!("CARGO_BIN_EXE_rcorch");
     let r = |w: &World| {
@@ -22,8 +22,9 @@ fn run_both(a: &World, b: &World, script: &str) -> String {
         )
     };
     let prologue = format!(
-        "set -u\nRA='{}'\nRB='{}'\nTA='{}'\nTB='{}'\nip link set lo up\n\
+        "set -u\nROOTA='{}'\nRA='{}'\nRB='{}'\nTA='{}'\nTB='{}'\nip link set lo up\n\
          trap '$RA rm -f $($RA ps -aq) >/dev/null 2>&1; $RB rm -f $($RB ps -aq) >/dev/null 2>&1' EXIT\n",
+        a.root.path().display(),
         r(a),
         r(b),
         a.names().table,
@@ -155,4 +156,37 @@ ip link show {spare} >/dev/null 2>&1 && echo "spare=kept" || echo "spare=gone"
     assert_ne!(value(&out, "check"), "0", "{out}");
     assert_eq!(value(&out, "repair"), "ok", "{out}");
     assert_eq!(value(&out, "spare"), "gone", "{out}");
+}
+
+/// A table whose root is gone (its directory removed with containers
+/// still publishing) is found by the other root's `system check` by the
+/// root its table names, and removed by `--repair`; a live root's is not.
+#[test]
+fn a_table_whose_root_is_gone_is_removed_by_another_roots_repair() {
+    let (Some(a), Some(b)) = (world("tworoots-sa"), world("tworoots-sb")) else {
+        return;
+    };
+    let out = run_both(
+        &a,
+        &b,
+        r#"
+$RA run -d --name wa -p 18403:80 busybox httpd -f -p 80 -h /etc >/dev/null
+$RB network create netb >/dev/null
+$RB run --rm --network netb busybox true
+$RB system check >/dev/null 2>&1; echo "live=$?"
+echo "owner=$(nft list chain inet $TA owner | grep -c "comment \"rcorch root $ROOTA\"")"
+mv $ROOTA $ROOTA.gone
+echo "found=$($RB system check 2>&1 | grep -c "nft table inet $TA")"
+$RB system check --repair >/dev/null 2>&1 && echo "repair=ok"
+echo "table=$(nft list tables | grep -c "inet $TA\$")"
+echo "own=$(nft list tables | grep -c "inet $TB\$")"
+mv $ROOTA.gone $ROOTA
+"#,
+    );
+    assert_eq!(value(&out, "live"), "0", "{out}");
+    assert_eq!(value(&out, "owner"), "1", "{out}");
+    assert_eq!(value(&out, "found"), "1", "{out}");
+    assert_eq!(value(&out, "repair"), "ok", "{out}");
+    assert_eq!(value(&out, "table"), "0", "{out}");
+    assert_eq!(value(&out, "own"), "1", "{out}");
 }

@@ -221,8 +221,27 @@ impl Networks {
         let state = self.store.load(&lock)?;
         let leftovers = self.store.leftovers(&state);
         let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.name == bridge)?;
-        reapply(&state, &self.names(&state))?;
+        self.reapply(&state)?;
         Ok(dropped)
+    }
+
+    /// Rebuilds the table from `state` alone: a network lost to damage kept
+    /// its rules (its ports' DNAT, an internal one's fence) from before, and
+    /// its bridge, if kept, is fenced by the rule for bridges no network names.
+    pub(super) fn reapply(
+        &self,
+        state: &NetState,
+    ) -> std::result::Result<(), super::nft::NftError> {
+        let plan = super::nft::RulesetPlan::from_state(state, &self.names(state));
+        super::nft::apply(&super::nft::build_ruleset(&plan.owned_by(&self.root())))
+    }
+
+    /// The tables of roots that are gone (`system check`).
+    pub fn stale_tables(&self) -> Vec<super::stale_tables::StaleTable> {
+        let Ok(state) = self.store.read() else {
+            return Vec::new();
+        };
+        super::stale_tables::find(&self.names(&state).table)
     }
 
     /// Deletes the bridges of the lost network `name` just set aside.
@@ -234,20 +253,9 @@ impl Networks {
         let state = self.store.load(&lock)?;
         let leftovers = self.store.leftovers(&state);
         let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
-        reapply(&state, &self.names(&state))?;
+        self.reapply(&state)?;
         Ok(dropped)
     }
-}
-
-/// Rebuilds the table from `state` alone: a network lost to damage kept
-/// its rules (its ports' DNAT, an internal one's fence) from before, and
-/// its bridge, if kept, is fenced by the rule for bridges no network names.
-pub(super) fn reapply(
-    state: &NetState,
-    names: &HostNames,
-) -> std::result::Result<(), super::nft::NftError> {
-    let plan = super::nft::RulesetPlan::from_state(state, names);
-    super::nft::apply(&super::nft::build_ruleset(&plan))
 }
 
 /// Every link of the current network namespace.

@@ -21,6 +21,7 @@ mod ops_services;
 pub mod ports;
 pub mod publish;
 pub mod services;
+pub mod stale_tables;
 pub mod state_watch;
 pub mod store;
 pub mod strategy;

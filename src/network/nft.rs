@@ -25,6 +25,7 @@ use thiserror::Error;
 
 use super::names::{HostNames, EVERY_BRIDGE};
 use super::services::{dnat_rules, hairpin_rule, input_rules};
+use super::stale_tables::OWNER_MARK;
 use super::{NetState, Proto, ServiceLb};
 
 const FAMILY: NfFamily = NfFamily::INet;
@@ -74,6 +75,8 @@ pub struct PortRule {
 pub struct RulesetPlan {
     /// Whose table and bridges.
     pub names: HostNames,
+    /// The root marked in the table (`stale_tables`); tagged roots only.
+    pub owner: Option<std::path::PathBuf>,
     pub networks: Vec<NetRules>,
     pub ports: Vec<PortRule>,
     /// Load-balanced services (`services`).
@@ -108,11 +111,48 @@ impl RulesetPlan {
         let services = state.services.values().cloned().collect();
         RulesetPlan {
             names: names.clone(),
+            owner: None,
             networks,
             ports,
             services,
         }
     }
+}
+
+impl RulesetPlan {
+    /// Marks the table as `root`'s, if it is a tagged root's table.
+    pub fn owned_by(mut self, root: &std::path::Path) -> RulesetPlan {
+        self.owner = self.names.tag.as_ref().map(|_| root.to_path_buf());
+        self
+    }
+}
+
+/// nft refuses longer rule comments.
+const COMMENT_MAX: usize = 128;
+
+/// `chain owner { accept comment "rcorch root PATH" }`: never jumped to,
+/// it only says whose the table is. None when the path is too long.
+fn owner_chain(table: &str, root: &std::path::Path) -> Option<[NfListObject<'static>; 2]> {
+    let comment = format!("{OWNER_MARK}{}", root.to_str()?);
+    if comment.len() > COMMENT_MAX {
+        return None;
+    }
+    let chain = NfListObject::Chain(Chain {
+        family: FAMILY,
+        table: table.to_string().into(),
+        name: "owner".into(),
+        ..Chain::default()
+    });
+    let rule = NfListObject::Rule(Rule {
+        family: FAMILY,
+        table: table.to_string().into(),
+        chain: "owner".into(),
+        expr: vec![Statement::Accept(None)].into(),
+        handle: None,
+        index: None,
+        comment: Some(comment.into()),
+    });
+    Some([chain, rule])
 }
 
 pub(super) fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
@@ -228,6 +268,10 @@ pub fn build_ruleset(plan: &RulesetPlan) -> Nftables<'static> {
         ("input", hooked(NfChainType::Filter, NfHook::Input, 0)),
     ] {
         batch.add(base_chain(t, name, h));
+    }
+    let marked = plan.owner.as_deref().and_then(|root| owner_chain(t, root));
+    for object in marked.into_iter().flatten() {
+        batch.add(object);
     }
     for name in ["published", "services"] {
         batch.add(NfListObject::Chain(Chain {
@@ -364,6 +408,14 @@ fn forward_rules(networks: &[NetRules], own: &str) -> Vec<Vec<Statement<'static>
         }
     }
     rules
+}
+
+/// Deletes the table `name` (one of a root that is gone).
+pub fn delete_table(name: &str) -> Result<(), NftError> {
+    let mut batch = Batch::new();
+    batch.add(table(name));
+    batch.delete(table(name));
+    apply(&batch.to_nftables())
 }
 
 /// Applies the batch with `nft -j -f -` (one transaction). Run here, not

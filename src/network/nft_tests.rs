@@ -179,3 +179,28 @@ fn the_install_hint_only_when_nft_is_missing() {
         "{text}"
     );
 }
+
+/// A tagged root's table names its root (for `stale_tables`); the default
+/// root's, and a root whose path nft could not hold, do not.
+#[test]
+fn a_tagged_roots_table_is_marked_with_its_root() {
+    let root = std::path::Path::new("/tmp/marked-root");
+    let names = HostNames::for_root(root);
+    let plan = RulesetPlan::from_state(&state(), &names).owned_by(root);
+    let batch = build_ruleset(&plan);
+    let listing = serde_json::json!({"nftables": serde_json::to_value(&batch).unwrap()["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.get("add").cloned())
+        .collect::<Vec<_>>()});
+    assert_eq!(
+        crate::network::stale_tables::owner_in(&listing),
+        Some(root.to_path_buf())
+    );
+    let default = RulesetPlan::from_state(&state(), &HostNames::default()).owned_by(root);
+    assert_eq!(default.owner, None);
+    let long = std::path::PathBuf::from(format!("/{}", "x".repeat(200)));
+    let plan = RulesetPlan::from_state(&state(), &HostNames::for_root(&long)).owned_by(&long);
+    assert!(!render(&build_ruleset(&plan)).join("\n").contains("owner"));
+}

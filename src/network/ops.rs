@@ -322,8 +322,10 @@ impl Networks {
         state: &NetState,
     ) -> Result<()> {
         let names = self.names(state);
-        let plan = RulesetPlan::from_state(state, &names);
-        if before.is_none_or(|b| RulesetPlan::from_state(b, &names) != plan) {
+        let root = self.root();
+        let plan = RulesetPlan::from_state(state, &names).owned_by(&root);
+        let same = |b: &NetState| RulesetPlan::from_state(b, &names).owned_by(&root) == plan;
+        if before.is_none_or(|b| !same(b)) {
             nft::apply(&nft::build_ruleset(&plan))?;
         }
         self.store.save(lock, state)?;
@@ -352,7 +354,7 @@ impl Networks {
             state.damaged.remove(name);
             self.store.save(&lock, &state)?;
             let bridges = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
-            super::host_bridges::reapply(&state, &self.names(&state))?;
+            self.reapply(&state)?;
             return Ok(RemovedNetwork::Lost { damage, bridges });
         }
         let users: Vec<&str> = state
