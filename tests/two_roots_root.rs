@@ -190,3 +190,76 @@ mv $ROOTA.gone $ROOTA
     assert_eq!(value(&out, "table"), "0", "{out}");
     assert_eq!(value(&out, "own"), "1", "{out}");
 }
+
+/// A subnet another root already routes through its bridge is refused
+/// when the network's bridge would come up, and nothing changes: two
+/// bridges routing one subnet would break both roots' containers.
+#[test]
+fn a_subnet_another_root_routes_is_refused_and_changes_nothing() {
+    let (Some(a), Some(b)) = (world("tworoots-na"), world("tworoots-nb")) else {
+        return;
+    };
+    let brb = b.names().bridge(1);
+    let out = run_both(
+        &a,
+        &b,
+        &format!(
+            r#"
+$RA network create --subnet 10.89.0.0/24 neta >/dev/null
+$RA run -d --name wa --network neta busybox sleep 60 >/dev/null
+$RB network create --subnet 10.89.0.0/16 netb >/dev/null
+before=$(ip -o link; ip route; nft list ruleset | md5sum)
+$RB run --rm --network netb busybox true 2>&1; echo "rc=$?"
+after=$(ip -o link; ip route; nft list ruleset | md5sum)
+[ "$before" = "$after" ] && echo "unchanged=yes" || echo "unchanged=no"
+echo "containers=$($RB ps -aq | wc -l)"
+ip link show {brb} >/dev/null 2>&1 && echo "bridge=made" || echo "bridge=none"
+echo "a-route=$(ip route | grep -c '^10.89.0.0/24')"
+"#
+        ),
+    );
+    let bra = a.names().bridge(1);
+    assert!(
+        out.contains(&format!("subnet 10.89.0.0/16 of network netb overlaps 10.89.0.0/24, routed through bridge {bra} of another rcorch root")),
+        "{out}"
+    );
+    assert_eq!(value(&out, "rc"), "125", "{out}");
+    assert_eq!(value(&out, "unchanged"), "yes", "{out}");
+    assert_eq!(value(&out, "containers"), "0", "{out}");
+    assert_eq!(value(&out, "bridge"), "none", "{out}");
+    assert_eq!(value(&out, "a-route"), "1", "{out}");
+}
+
+/// A default network planned while the other root's bridge was down (a
+/// reboot, a fresh namespace) shares its subnet; unused, it takes a free
+/// one at the next `run`, and both roots serve.
+#[test]
+fn an_unused_default_network_moves_off_a_subnet_another_root_took() {
+    let (Some(a), Some(b)) = (world("tworoots-da"), world("tworoots-db")) else {
+        return;
+    };
+    let brb = b.names().bridge(0);
+    let out = run_both(
+        &a,
+        &b,
+        &format!(
+            r#"
+get() {{ curl -s -m 3 http://127.0.0.1:$1/hostname; }}
+$RB run --rm busybox true
+echo "b-first=$($RB network inspect bridge | jq -r '.[0].Subnet')"
+ip link del {brb}
+$RA run -d --name wa -p 18404:80 busybox httpd -f -p 80 -h /etc >/dev/null
+echo "a=$($RA network inspect bridge | jq -r '.[0].Subnet')"
+$RB run -d --name wb -p 18405:80 busybox httpd -f -p 80 -h /etc >/dev/null; echo "rc=$?"
+echo "b=$($RB network inspect bridge | jq -r '.[0].Subnet')"
+for i in $(seq 50); do [ -n "$(get 18404)" ] && [ -n "$(get 18405)" ] && break; sleep 0.1; done
+echo "served=$([ -n "$(get 18404)" ] && [ -n "$(get 18405)" ] && echo both || echo not-both)"
+"#
+        ),
+    );
+    assert_eq!(value(&out, "b-first"), "172.17.0.0/16", "{out}");
+    assert_eq!(value(&out, "a"), "172.17.0.0/16", "{out}");
+    assert_eq!(value(&out, "rc"), "0", "{out}");
+    assert_eq!(value(&out, "b"), "172.18.0.0/16", "{out}");
+    assert_eq!(value(&out, "served"), "both", "{out}");
+}

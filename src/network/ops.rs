@@ -64,6 +64,13 @@ pub enum NetError {
         owner: String,
         root: PathBuf,
     },
+    #[error("subnet {subnet} of network {network} overlaps {other}, routed through bridge {dev} of another rcorch root in this network namespace: remove the network and create it again (it then takes a free subnet), give it another --subnet, or run this root in another network namespace")]
+    SubnetRouted {
+        network: String,
+        subnet: Subnet,
+        dev: String,
+        other: Subnet,
+    },
     #[error("cannot write {path}: {source}")]
     Sysctl {
         path: PathBuf,
@@ -418,6 +425,9 @@ impl Networks {
         let before = self.store.load(&lock)?;
         let mut state = before.clone();
         state.endpoints.retain(|_, e| alive(&e.container_id));
+        if req.network == DEFAULT_NETWORK {
+            self.replan_default(&mut state)?;
+        }
         if req.network == DEFAULT_NETWORK && !state.networks.contains_key(DEFAULT_NETWORK) {
             let create = CreateRequest {
                 name: DEFAULT_NETWORK.into(),
