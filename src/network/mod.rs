@@ -16,6 +16,7 @@ pub mod ipam;
 pub mod link;
 pub mod names;
 pub mod nft;
+mod nft_forward;
 pub mod ops;
 mod ops_services;
 pub mod ports;

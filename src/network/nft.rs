@@ -23,7 +23,8 @@ use nftables::stmt::{JumpTarget, Match, NATFamily, Operator, Statement, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use thiserror::Error;
 
-use super::names::{HostNames, EVERY_BRIDGE};
+use super::names::HostNames;
+use super::nft_forward::forward_rules;
 use super::services::{dnat_rules, hairpin_rule, input_rules};
 use super::stale_tables::OWNER_MARK;
 use super::{NetState, Proto, ServiceLb};
@@ -353,59 +354,6 @@ fn postrouting_rules(n: &NetRules) -> Vec<Vec<Statement<'static>>> {
             matches(meta(MetaKey::Oifname), Operator::NEQ, string(&n.bridge)),
             Statement::Masquerade(None),
         ]);
-    }
-    rules
-}
-
-/// Isolation: no forwarding between a network's bridge and any other
-/// rcorch bridge, of this root or another (by wildcard, so a lost
-/// network's bridge is fenced too), none off an internal one, and none in
-/// or out of a bridge of this root (`own`) no network names: a lost
-/// network's rules are gone with its record, so what an internal one's
-/// fence did is kept by this one. Another root's bridges are its own
-/// table's business: fencing them here would cut that root's traffic.
-fn forward_rules(networks: &[NetRules], own: &str) -> Vec<Vec<Statement<'static>>> {
-    let mut rules = Vec::new();
-    let known = || {
-        let items = networks
-            .iter()
-            .map(|n| nftables::expr::SetItem::Element(string(&n.bridge)));
-        Expression::Named(NamedExpression::Set(items.collect()))
-    };
-    for key in [MetaKey::Iifname, MetaKey::Oifname] {
-        rules.push(vec![
-            eq(meta(key), string(own)),
-            matches(meta(key), Operator::NEQ, known()),
-            Statement::Drop(None),
-        ]);
-    }
-    for a in networks {
-        for (inner, outer) in [
-            (MetaKey::Iifname, MetaKey::Oifname),
-            (MetaKey::Oifname, MetaKey::Iifname),
-        ] {
-            let others: Vec<Vec<Statement<'static>>> = if a.internal {
-                vec![vec![]]
-            } else {
-                EVERY_BRIDGE
-                    .iter()
-                    .map(|w| vec![eq(meta(outer), string(w))])
-                    .collect()
-            };
-            for other in others {
-                rules.push(
-                    [
-                        vec![eq(meta(inner), string(&a.bridge))],
-                        other,
-                        vec![
-                            matches(meta(outer), Operator::NEQ, string(&a.bridge)),
-                            Statement::Drop(None),
-                        ],
-                    ]
-                    .concat(),
-                );
-            }
-        }
     }
     rules
 }
