@@ -158,30 +158,36 @@ ip link show {spare} >/dev/null 2>&1 && echo "spare=kept" || echo "spare=gone"
     assert_eq!(value(&out, "spare"), "gone", "{out}");
 }
 
-/// A table whose root is gone (its directory removed with containers
-/// still publishing) is found by the other root's `system check` by the
-/// root its table names, and removed by `--repair`; a live root's is not.
+/// A table whose root is gone (its directory removed) is found by the
+/// other root's `system check` by the root its table names, and removed
+/// by `--repair` with that root's idle bridge; a live root's stay.
 #[test]
 fn a_table_whose_root_is_gone_is_removed_by_another_roots_repair() {
     let (Some(a), Some(b)) = (world("tworoots-sa"), world("tworoots-sb")) else {
         return;
     };
+    let (bra, brb) = (a.names().bridge(0), b.names().bridge(1));
     let out = run_both(
         &a,
         &b,
-        r#"
+        &format!(
+            r#"
 $RA run -d --name wa -p 18403:80 busybox httpd -f -p 80 -h /etc >/dev/null
 $RB network create netb >/dev/null
 $RB run --rm --network netb busybox true
 $RB system check >/dev/null 2>&1; echo "live=$?"
+$RA rm -f wa >/dev/null
 echo "owner=$(nft list chain inet $TA owner | grep -c "comment \"rcorch root $ROOTA\"")"
 mv $ROOTA $ROOTA.gone
 echo "found=$($RB system check 2>&1 | grep -c "nft table inet $TA")"
 $RB system check --repair >/dev/null 2>&1 && echo "repair=ok"
 echo "table=$(nft list tables | grep -c "inet $TA\$")"
 echo "own=$(nft list tables | grep -c "inet $TB\$")"
+ip link show {bra} >/dev/null 2>&1 && echo "bridge=kept" || echo "bridge=gone"
+ip link show {brb} >/dev/null 2>&1 && echo "own-bridge=kept" || echo "own-bridge=gone"
 mv $ROOTA.gone $ROOTA
-"#,
+"#
+        ),
     );
     assert_eq!(value(&out, "live"), "0", "{out}");
     assert_eq!(value(&out, "owner"), "1", "{out}");
@@ -189,6 +195,8 @@ mv $ROOTA.gone $ROOTA
     assert_eq!(value(&out, "repair"), "ok", "{out}");
     assert_eq!(value(&out, "table"), "0", "{out}");
     assert_eq!(value(&out, "own"), "1", "{out}");
+    assert_eq!(value(&out, "bridge"), "gone", "{out}");
+    assert_eq!(value(&out, "own-bridge"), "kept", "{out}");
 }
 
 /// A subnet another root already routes through its bridge is refused

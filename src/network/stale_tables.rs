@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::host_bridges::HostLink;
 use super::names::HostNames;
 
 /// What the `owner` chain's rule comment starts with.
@@ -78,12 +79,38 @@ fn list(what: &str) -> Option<serde_json::Value> {
         .then(|| serde_json::from_slice(&out.stdout).ok())?
 }
 
-/// Deletes `stale`'s table if it is still a gone root's.
-pub fn remove(stale: &StaleTable) -> Result<(), super::nft::NftError> {
+/// Why a stale table could not be removed.
+#[derive(Debug, thiserror::Error)]
+pub enum StaleError {
+    #[error(transparent)]
+    Nft(#[from] super::nft::NftError),
+    #[error(transparent)]
+    Link(#[from] super::link::LinkError),
+}
+
+/// The bridges, among `links`, of the gone root `root` that nothing is
+/// plugged into: its name says whose each is.
+pub fn idle_bridges_of(root: &Path, links: &[HostLink]) -> Vec<String> {
+    let names = HostNames::for_root(root);
+    links
+        .iter()
+        .filter(|l| names.owns_by_name(&l.name))
+        .filter(|l| !links.iter().any(|p| p.controller == Some(l.index)))
+        .map(|l| l.name.clone())
+        .collect()
+}
+
+/// Deletes `stale`'s table, and its root's idle bridges, if it is still
+/// a gone root's. A bridge with containers plugged in stays.
+pub fn remove(stale: &StaleTable) -> Result<(), StaleError> {
     if !is_stale(&stale.table, &stale.root, network_dir(&stale.root).is_dir()) {
         return Ok(());
     }
-    super::nft::delete_table(&stale.table)
+    super::nft::delete_table(&stale.table)?;
+    for bridge in idle_bridges_of(&stale.root, &super::host_bridges::links()?) {
+        super::link::delete_link(&bridge)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -113,6 +140,30 @@ mod tests {
             {"table": {"family": "ip", "name": "nat", "handle": 2}}
         ]});
         assert_eq!(tables_in(&listing), ["rcorch-1"]);
+    }
+
+    #[test]
+    fn a_gone_roots_idle_bridges_go_with_its_table() {
+        let root = Path::new("/tmp/gone-root");
+        let names = HostNames::for_root(root);
+        let link = |index, name: String, controller| HostLink {
+            index,
+            name,
+            alias: None,
+            controller,
+        };
+        let links = [
+            link(1, names.bridge(0), None),
+            link(2, names.bridge(1), None),
+            link(3, "rcabc".into(), Some(2)),
+            link(
+                4,
+                HostNames::for_root(Path::new("/tmp/live")).bridge(0),
+                None,
+            ),
+            link(5, "rcorch0".into(), None),
+        ];
+        assert_eq!(idle_bridges_of(root, &links), [names.bridge(0)]);
     }
 
     #[test]

@@ -123,7 +123,9 @@ impl Repair {
             Repair::Discard => "removed: rebuilt by the project's supervisor".into(),
             Repair::RemoveLayer => "removed: no image or container uses it".into(),
             Repair::RemoveBridge => "removed: no network or container uses it".into(),
-            Repair::RemoveTable => "removed: its root is gone".into(),
+            Repair::RemoveTable => {
+                "removed: its root is gone (with that root's bridges nothing uses)".into()
+            }
             Repair::SetAside { then } => format!("set aside as *.damaged: {then}"),
             Repair::LeaveRunning => {
                 "left: the container is running; its monitor rewrites the state when it exits (or `rcorch rm -f` it)".into()
