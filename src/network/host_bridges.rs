@@ -3,6 +3,8 @@
 //! ROOT 8 hex digits of the state root's digest), so a network whose
 //! record and copy are both lost can still have its bridge removed by
 //! `network rm` or `system check --repair` once no container is plugged in.
+//! A root other than the default one also names its bridges with its tag
+//! (`names`): such a bridge is its own even before its alias is set.
 //!
 //! Bridges made by earlier versions carry less: `rcorch network NAME`
 //! (before the instance tag) or no alias at all (before aliases), named
@@ -19,12 +21,11 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::LinkAttribute;
 
 use super::link::{self, block_on, nl, Result};
+use super::names::{instance_tag, is_default_bridge, HostNames};
 use super::ops::Networks;
 use super::NetState;
 
 const ALIAS_PREFIX: &str = "rcorch network ";
-
-use super::names::{instance_tag, is_default_bridge, HostNames};
 
 pub fn alias_for(root: &Path, network: &str) -> String {
     format!("{ALIAS_PREFIX}{network} @{}", instance_tag(root))
