@@ -34,7 +34,7 @@ echo "running=$($R inspect $kept | jq -r '.[0].State.Running')"
 echo "exit=$($R inspect $kept | jq -r '.[0].State.ExitCode')"
 echo "error=$($R inspect $kept | jq -r '.[0].State.Error')"
 echo "rm-listed=$($R ps -aq | grep -c ${{gone:0:12}})"
-echo "dnat=$(nft list table inet rcorch 2>/dev/null | grep -c 'dport 1809')"
+echo "dnat=$(nft list table inet $T 2>/dev/null | grep -c 'dport 1809')"
 echo "leases=$(cat $ROOT/networks/records/*.json | jq -s '[.[].endpoints[]] | length')"
 $R rm $kept >/dev/null && echo "rm=ok"
 "#
@@ -73,7 +73,7 @@ echo "monitor-is-run=$([ "$(monitor fg)" = "$!" ] && echo yes || echo no)"
 kill -9 $!
 wait_dead $p && echo "died=yes" || echo "died=no"
 echo "status=$($R ps -a --format json | jq -r '.[0].State')"
-echo "dnat=$(nft list table inet rcorch 2>/dev/null | grep -c 'dport 18092')"
+echo "dnat=$(nft list table inet $T 2>/dev/null | grep -c 'dport 18092')"
 "#
     ));
     assert_eq!(value(&out, "monitor-is-run"), "yes", "{out}");
@@ -108,8 +108,8 @@ services:
 trap '$R down -p dlb >/dev/null 2>&1; $R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT
 $R up -d -f {file} >/dev/null || echo "up failed"
 ip=$($R inspect dlb-web-1 | jq -r '.[0].NetworkSettings.Networks[].IPAddress')
-for i in $(seq 100); do nft list table inet rcorch | grep -q "$ip" && break; sleep 0.05; done
-echo "in-map-before=$(nft list table inet rcorch | grep -c "$ip")"
+for i in $(seq 100); do nft list table inet $T | grep -q "$ip" && break; sleep 0.05; done
+echo "in-map-before=$(nft list table inet $T | grep -c "$ip")"
 kill -9 $(cat $ROOT/projects/dlb/supervisor.pid)
 # UDP flows, spread round-robin over both members.
 for i in $(seq 10); do echo x > /dev/udp/127.0.0.1/18094; done
@@ -117,10 +117,10 @@ udp_to() {{ grep '^ipv4 .* udp ' /proc/net/nf_conntrack | grep -c "src=$1 "; }}
 echo "udp-before=$(udp_to $ip)"
 p=$(pid1 dlb-web-1)
 kill -9 $p
-for i in $(seq 100); do nft list table inet rcorch | grep -q "$ip" || break; sleep 0.05; done
-echo "in-map-after=$(nft list table inet rcorch | grep -c "$ip")"
+for i in $(seq 100); do nft list table inet $T | grep -q "$ip" || break; sleep 0.05; done
+echo "in-map-after=$(nft list table inet $T | grep -c "$ip")"
 echo "udp-after=$(udp_to $ip)"
-echo "other-in-map=$(nft list table inet rcorch | grep -c "$($R inspect dlb-web-2 | jq -r '.[0].NetworkSettings.Networks[].IPAddress')")"
+echo "other-in-map=$(nft list table inet $T | grep -c "$($R inspect dlb-web-2 | jq -r '.[0].NetworkSettings.Networks[].IPAddress')")"
 "#,
         file = file.display()
     ));

@@ -60,7 +60,7 @@ fn a_lost_internal_networks_rules_and_bridge_go_with_the_repair() {
         };
         let out = w.run(&format!(
             r#"
-rules() {{ nft list table inet rcorch 2>/dev/null | grep -c "\"$1\""; }}
+rules() {{ nft list table inet $T 2>/dev/null | grep -c "\"$1\""; }}
 $R network create --internal neti >/dev/null
 $R network create netb >/dev/null
 c=$($R run -d --network neti busybox sleep 60)

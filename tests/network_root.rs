@@ -106,7 +106,7 @@ echo "distinct=$($R network inspect bridge | jq -r '.[0].Containers[].IPv4Addres
 echo "veths=$(ip -o link show type veth | wc -l)"
 $R rm -f $($R ps -aq) >/dev/null
 echo "after-veths=$(ip -o link show type veth | wc -l)"
-echo "after-dnat=$(nft list chain inet rcorch published | grep -c dnat)"
+echo "after-dnat=$(nft list chain inet $T published | grep -c dnat)"
 "#,
     );
     assert!(out.contains("running=20"), "{out}");

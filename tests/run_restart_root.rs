@@ -70,7 +70,7 @@ sleep 1.5
 echo "after-stop=$(( $(runs $id) - before ))"
 echo "status=$(field $id State.Status)"
 echo "monitor-gone=$(ps -p $(field $id State.MonitorPid) >/dev/null 2>&1 && echo no || echo yes)"
-echo "dnat-kept=$(nft list table inet rcorch 2>/dev/null | grep -c 'dport 18190')"
+echo "dnat-kept=$(nft list table inet $T 2>/dev/null | grep -c 'dport 18190')"
 "#
     ));
     assert_eq!(value(&out, "restarted"), "yes", "{out}");

@@ -59,7 +59,7 @@ echo "networks=$($R network ls | grep -c lbfail)"
 echo "volumes=$($R volume ls -q | wc -l)"
 echo "leases=$(cat $ROOT/networks/records/*.json | jq -s '[.[].endpoints[]] | length')"
 echo "services=$(cat $ROOT/networks/records/*.json | jq -s '[.[].services[]] | length')"
-echo "dnat=$(nft list table inet rcorch 2>/dev/null | grep -c 'dport 18095')"
+echo "dnat=$(nft list table inet $T 2>/dev/null | grep -c 'dport 18095')"
 cat $ROOT/up.err
 # The same file comes up once nft accepts the rules.
 $R up -d -f {file} >/dev/null 2>&1

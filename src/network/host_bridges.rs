@@ -3,6 +3,8 @@
 //! ROOT 8 hex digits of the state root's digest), so a network whose
 //! record and copy are both lost can still have its bridge removed by
 //! `network rm` or `system check --repair` once no container is plugged in.
+//! A root other than the default one also names its bridges with its tag
+//! (`names`): such a bridge is its own even before its alias is set.
 //!
 //! Bridges made by earlier versions carry less: `rcorch network NAME`
 //! (before the instance tag) or no alias at all (before aliases), named
@@ -19,17 +21,11 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::LinkAttribute;
 
 use super::link::{self, block_on, nl, Result};
+use super::names::{instance_tag, is_default_bridge, HostNames};
 use super::ops::Networks;
 use super::NetState;
 
 const ALIAS_PREFIX: &str = "rcorch network ";
-
-/// 8 hex digits naming the instance at `root`: another instance's
-/// bridges in the same namespace are never taken for lost ones.
-fn instance_tag(root: &Path) -> String {
-    let digest = crate::image::sha256::digest_hex(root.as_os_str().as_encoded_bytes());
-    digest[..8].to_string()
-}
 
 pub fn alias_for(root: &Path, network: &str) -> String {
     format!("{ALIAS_PREFIX}{network} @{}", instance_tag(root))
@@ -61,49 +57,92 @@ pub struct Leftover {
     pub bytes: Vec<u8>,
 }
 
-/// Whether `name` is one rcorch gives its bridges (`rcorchN`).
-fn rcorch_bridge_name(name: &str) -> bool {
-    name.strip_prefix("rcorch")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+/// Whose an existing bridge with the name a network wants is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// Its alias is the one this root gives it.
+    Ours,
+    /// Its creation was cut short (no alias yet), or an earlier version
+    /// of this root made it (an alias without a tag): finish it.
+    Adopt,
+    /// Another root's (or not rcorch's at all): plugging into it, or
+    /// rebuilding rules for it, would break whoever owns it.
+    Foreign(String),
 }
 
+/// Judges the bridge `name` found with `alias`, wanted by network
+/// `network` of the root whose alias for it is `ours`.
+pub fn judge_existing(alias: Option<&str>, network: &str, ours: &str) -> Existing {
+    match alias {
+        Some(a) if a == ours => Existing::Ours,
+        None => Existing::Adopt,
+        Some(a) if a.strip_prefix(ALIAS_PREFIX) == Some(network) => Existing::Adopt,
+        Some(a) => Existing::Foreign(a.to_string()),
+    }
+}
+
+/// Stands for the network of a bridge this root made (its name says so)
+/// before its alias or record was written: no record says which.
+pub const UNRECORDED: &str = "(unrecorded)";
+
 /// The network of this instance that `link` is the bridge of, if any.
-fn network_of(link: &HostLink, tag: &str, leftovers: &[Leftover]) -> Option<String> {
+fn network_of(link: &HostLink, owner: &Owner, leftovers: &[Leftover]) -> Option<String> {
+    let rcorchs = is_default_bridge(&link.name) || owner.names.owns_by_name(&link.name);
     match link.alias.as_deref() {
         Some(alias) => {
             let named = alias.strip_prefix(ALIAS_PREFIX)?;
             match named.rsplit_once(" @") {
-                Some((network, t)) => (t == tag).then(|| network.to_string()),
+                Some((network, t)) => (t == owner.tag).then(|| network.to_string()),
                 // An alias without a tag: made before tags.
                 None => leftovers
                     .iter()
-                    .any(|l| l.network == named && rcorch_bridge_name(&link.name))
+                    .any(|l| l.network == named && rcorchs)
                     .then(|| named.to_string()),
             }
         }
-        // No alias: made before aliases.
-        None if rcorch_bridge_name(&link.name) => {
+        // No alias: made before aliases, or cut short before its alias.
+        None if rcorchs => {
             let spaced = format!("\"bridge\": \"{}\"", link.name);
             let tight = format!("\"bridge\":\"{}\"", link.name);
-            leftovers
-                .iter()
-                .find(|l| {
-                    let text = String::from_utf8_lossy(&l.bytes);
-                    text.contains(&spaced) || text.contains(&tight)
-                })
-                .map(|l| l.network.clone())
+            let recorded = leftovers.iter().find(|l| {
+                let text = String::from_utf8_lossy(&l.bytes);
+                text.contains(&spaced) || text.contains(&tight)
+            });
+            match recorded {
+                Some(l) => Some(l.network.clone()),
+                // A tagged name is this root's without any record.
+                None if owner.names.owns_by_name(&link.name) => Some(UNRECORDED.to_string()),
+                None => None,
+            }
         }
         None => None,
     }
 }
 
-/// The bridges of networks of the instance `tag` names: by their alias,
-/// and older ones by what `leftovers` say of them.
-pub fn bridges(links: &[HostLink], tag: &str, leftovers: &[Leftover]) -> Vec<HostBridge> {
+/// Who a root is in the namespace: the tag in its bridges' aliases, and
+/// the names it gives them.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub tag: String,
+    pub names: HostNames,
+}
+
+impl Owner {
+    pub fn of(root: &Path, names: HostNames) -> Owner {
+        Owner {
+            tag: instance_tag(root),
+            names,
+        }
+    }
+}
+
+/// The bridges of networks of the instance `owner` names: by their alias
+/// (or tagged name), and older ones by what `leftovers` say of them.
+pub fn bridges(links: &[HostLink], owner: &Owner, leftovers: &[Leftover]) -> Vec<HostBridge> {
     links
         .iter()
         .filter_map(|l| {
-            let network = network_of(l, tag, leftovers)?;
+            let network = network_of(l, owner, leftovers)?;
             let ports = links
                 .iter()
                 .filter(|p| p.controller == Some(l.index))
@@ -149,8 +188,8 @@ impl Networks {
         which: impl Fn(&HostBridge) -> bool,
     ) -> Result<Vec<Dropped>> {
         let mut dropped = Vec::new();
-        let tag = instance_tag(&self.root());
-        for bridge in unclaimed(state, bridges(&links()?, &tag, leftovers), false) {
+        let owner = Owner::of(&self.root(), self.names(state));
+        for bridge in unclaimed(state, bridges(&links()?, &owner, leftovers), false) {
             if !which(&bridge) {
                 continue;
             }
@@ -170,8 +209,8 @@ impl Networks {
             return Vec::new();
         };
         let leftovers = self.store.leftovers(&state);
-        let tag = instance_tag(&self.root());
-        unclaimed(&state, bridges(&links, &tag, &leftovers), false)
+        let owner = Owner::of(&self.root(), self.names(&state));
+        unclaimed(&state, bridges(&links, &owner, &leftovers), false)
     }
 
     /// Deletes `bridge` if no record claims it and nothing is plugged in.
@@ -183,8 +222,27 @@ impl Networks {
         let state = self.store.load(&lock)?;
         let leftovers = self.store.leftovers(&state);
         let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.name == bridge)?;
-        reapply(&state)?;
+        self.reapply(&state)?;
         Ok(dropped)
+    }
+
+    /// Rebuilds the table from `state` alone: a network lost to damage kept
+    /// its rules (its ports' DNAT, an internal one's fence) from before, and
+    /// its bridge, if kept, is fenced by the rule for bridges no network names.
+    pub(super) fn reapply(
+        &self,
+        state: &NetState,
+    ) -> std::result::Result<(), super::nft::NftError> {
+        let plan = super::nft::RulesetPlan::from_state(state, &self.names(state));
+        super::nft::apply(&super::nft::build_ruleset(&plan.owned_by(&self.root())))
+    }
+
+    /// The tables of roots that are gone (`system check`).
+    pub fn stale_tables(&self) -> Vec<super::stale_tables::StaleTable> {
+        let Ok(state) = self.store.read() else {
+            return Vec::new();
+        };
+        super::stale_tables::find(&self.names(&state).table)
     }
 
     /// Deletes the bridges of the lost network `name` just set aside.
@@ -196,17 +254,9 @@ impl Networks {
         let state = self.store.load(&lock)?;
         let leftovers = self.store.leftovers(&state);
         let dropped = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
-        reapply(&state)?;
+        self.reapply(&state)?;
         Ok(dropped)
     }
-}
-
-/// Rebuilds the table from `state` alone: a network lost to damage kept
-/// its rules (its ports' DNAT, an internal one's fence) from before, and
-/// its bridge, if kept, is fenced by the rule for bridges no network names.
-pub(super) fn reapply(state: &NetState) -> std::result::Result<(), super::nft::NftError> {
-    let plan = super::nft::RulesetPlan::from_state(state);
-    super::nft::apply(&super::nft::build_ruleset(&plan))
 }
 
 /// Every link of the current network namespace.
@@ -236,88 +286,5 @@ pub fn links() -> Result<Vec<HostLink>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::util::records::Damage;
-
-    fn link(index: u32, name: &str, alias: Option<&str>, controller: Option<u32>) -> HostLink {
-        HostLink {
-            index,
-            name: name.into(),
-            alias: alias.map(String::from),
-            controller,
-        }
-    }
-
-    #[test]
-    fn the_alias_names_the_network_and_its_instance() {
-        let alias = alias_for(Path::new("/var/lib/rcorch"), "neta");
-        let tag = instance_tag(Path::new("/var/lib/rcorch"));
-        assert_eq!(alias, format!("rcorch network neta @{tag}"));
-        assert_ne!(tag, instance_tag(Path::new("/tmp/other")));
-    }
-
-    #[test]
-    fn a_lost_networks_bridge_is_found_by_its_alias_with_its_ports() {
-        let links = [
-            link(1, "lo", None, None),
-            link(2, "rcorch1", Some("rcorch network neta @0123abcd"), None),
-            link(3, "rcorch2", Some("rcorch network netb @0123abcd"), None),
-            link(4, "rcabc_0", None, Some(2)),
-            link(5, "eth0", Some("uplink"), None),
-            // Another instance's, in the same namespace.
-            link(6, "rcorch3", Some("rcorch network neta @ffffffff"), None),
-        ];
-        let found = bridges(&links, "0123abcd", &[]);
-        assert_eq!(found.len(), 2);
-        assert_eq!(found[0].ports, vec!["rcabc_0".to_string()]);
-        let mut state = NetState::default();
-        let damage = Damage {
-            path: "x".into(),
-            problem: "truncated".into(),
-            recovered: false,
-        };
-        state.damaged.insert("neta".into(), damage);
-        let names = |b: Vec<HostBridge>| b.into_iter().map(|b| b.name).collect::<Vec<_>>();
-        assert_eq!(
-            names(unclaimed(&state, found.clone(), true)),
-            ["rcorch1", "rcorch2"]
-        );
-        assert_eq!(names(unclaimed(&state, found, false)), ["rcorch2"]);
-    }
-
-    /// Bridges of earlier versions are this root's only when what it
-    /// holds of a lost network names them; any other stays.
-    #[test]
-    fn older_bridges_are_taken_only_on_the_roots_own_evidence() {
-        let links = [
-            // Before the instance tag.
-            link(1, "rcorch1", Some("rcorch network neta"), None),
-            // Before aliases.
-            link(2, "rcorch2", None, None),
-            // Neither named by a leftover, nor rcorch's name.
-            link(3, "rcorch3", Some("rcorch network other"), None),
-            link(4, "rcorch4", None, None),
-            link(5, "br0", Some("rcorch network neta"), None),
-            link(6, "rcorchx", None, None),
-        ];
-        let leftovers = [
-            Leftover {
-                network: "neta".into(),
-                bytes: b"{\"network\": ".to_vec(),
-            },
-            Leftover {
-                network: "netb".into(),
-                bytes: b"{\"network\": {\"name\": \"netb\", \"bridge\": \"rcorch2\", \"sub"
-                    .to_vec(),
-            },
-        ];
-        let found: Vec<(String, String)> = bridges(&links, "0123abcd", &leftovers)
-            .into_iter()
-            .map(|b| (b.name, b.network))
-            .collect();
-        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
-        assert_eq!(found, [pair("rcorch1", "neta"), pair("rcorch2", "netb")]);
-        assert!(bridges(&links, "0123abcd", &[]).is_empty());
-    }
-}
+#[path = "host_bridges_tests.rs"]
+mod tests;

@@ -196,6 +196,14 @@ pub fn choose_subnet(host_routes: &[Subnet], taken: &[Subnet]) -> Result<Subnet,
 /// Destinations of the IPv4 routing table in `/proc/net/route` format
 /// (hex, little-endian): the host's routes a new subnet must avoid.
 pub fn parse_proc_net_route(text: &str) -> Vec<Subnet> {
+    parse_routes_by_dev(text)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// The same routes with the link each goes through.
+pub fn parse_routes_by_dev(text: &str) -> Vec<(String, Subnet)> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -205,7 +213,7 @@ pub fn parse_proc_net_route(text: &str) -> Vec<Subnet> {
             // The kernel prints the address's in-memory (network order) bytes as a host u32.
             let dest = Ipv4Addr::from(dest.to_le_bytes());
             let prefix = mask.count_ones() as u8;
-            Some(Subnet::new(dest, prefix))
+            Some((fields[0].to_string(), Subnet::new(dest, prefix)))
         })
         .collect()
 }

@@ -130,6 +130,8 @@ eth0\t0002A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
     assert_eq!(routes.len(), 2);
     assert_eq!(routes[0].prefix, 0);
     assert_eq!(routes[1], net("192.168.2.0/24"));
+    let by_dev = parse_routes_by_dev(text);
+    assert_eq!(by_dev[1], ("eth0".to_string(), net("192.168.2.0/24")));
 }
 
 #[test]

@@ -91,17 +91,53 @@ async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>> {
     }
 }
 
+/// What `ensure_bridge` found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BridgeFound {
+    Created,
+    /// It was there, with this alias (`host_bridges::judge_existing` says
+    /// whose it is).
+    Exists {
+        alias: Option<String>,
+    },
+}
+
 /// Creates the bridge with the gateway address if it is missing, and
-/// brings it up. True when it had to be created.
-/// `alias` names its network (`host_bridges::alias_for`).
-pub fn ensure_bridge(name: &str, alias: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
+/// brings it up. `alias` names its network (`host_bridges::alias_for`).
+pub fn ensure_bridge(
+    name: &str,
+    alias: &str,
+    gateway: Ipv4Addr,
+    prefix: u8,
+) -> Result<BridgeFound> {
     block_on(|h| async move {
-        if index_of(&h, name).await?.is_some() {
-            return Ok(false);
+        if let Some(found) = alias_of(&h, name).await? {
+            return Ok(BridgeFound::Exists { alias: found });
         }
         create_bridge(&h, name, alias, gateway, prefix).await?;
-        Ok(true)
+        Ok(BridgeFound::Created)
     })
+}
+
+/// Finishes a bridge whose creation was cut short (no alias yet, maybe no
+/// address, maybe down): every step of `create_bridge` takes what is done.
+pub fn complete_bridge(name: &str, alias: &str, gateway: Ipv4Addr, prefix: u8) -> Result<()> {
+    block_on(|h| async move { create_bridge(&h, name, alias, gateway, prefix).await })
+}
+
+/// The alias of link `name` (`Some(None)`: it has none), None when missing.
+async fn alias_of(handle: &Handle, name: &str) -> Result<Option<Option<String>>> {
+    use rtnetlink::packet_route::link::LinkAttribute;
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(msg)) => Ok(Some(msg.attributes.into_iter().find_map(|a| match a {
+            LinkAttribute::IfAlias(a) => Some(a),
+            _ => None,
+        }))),
+        Ok(None) => Ok(None),
+        Err(e) if errno_is(&e, libc::ENODEV) => Ok(None),
+        Err(e) => Err(nl("look up", name)(e)),
+    }
 }
 
 async fn create_bridge(

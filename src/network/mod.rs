@@ -3,6 +3,7 @@
 //! nftables table (`nft`), per-container files (`files`), an embedded DNS
 //! resolver (`dns`), and the verbs that tie them together (`ops`).
 
+mod bridge_ready;
 pub mod connect;
 pub mod conntrack;
 pub mod dns;
@@ -13,12 +14,15 @@ pub mod files;
 pub mod host_bridges;
 pub mod ipam;
 pub mod link;
+pub mod names;
 pub mod nft;
+mod nft_forward;
 pub mod ops;
 mod ops_services;
 pub mod ports;
 pub mod publish;
 pub mod services;
+pub mod stale_tables;
 pub mod state_watch;
 pub mod store;
 pub mod strategy;
@@ -36,8 +40,6 @@ pub use ports::{PortMapping, Proto};
 
 /// The network a container joins when `--network` is not given.
 pub const DEFAULT_NETWORK: &str = "bridge";
-/// Its bridge device.
-pub const DEFAULT_BRIDGE: &str = "rcorch0";
 /// The DNS domain containers' names live in (`web` and `web.rcorch` both resolve).
 pub const DNS_DOMAIN: &str = "rcorch";
 

@@ -1,6 +1,7 @@
 //! rcorch's nftables ruleset, planned as data and applied in one atomic batch.
 //!
-//! Everything lives in `table inet rcorch`; the batch re-creates only that
+//! Everything lives in the root's own table (`inet rcorch` for the default
+//! root, `inet rcorch-TAG` for others: `names`); the batch re-creates only that
 //! table (`add`, `delete`, `add`, then its chains and rules), so other
 //! tables are never read, flushed or edited. `nft -j -f -` applies the batch
 //! as one transaction: the old rules stay until the new ones are in.
@@ -22,10 +23,12 @@ use nftables::stmt::{JumpTarget, Match, NATFamily, Operator, Statement, NAT};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
 use thiserror::Error;
 
+use super::names::HostNames;
+use super::nft_forward::forward_rules;
 use super::services::{dnat_rules, hairpin_rule, input_rules};
+use super::stale_tables::OWNER_MARK;
 use super::{NetState, Proto, ServiceLb};
 
-pub const TABLE: &str = "rcorch";
 const FAMILY: NfFamily = NfFamily::INet;
 
 #[derive(Debug, Error)]
@@ -71,6 +74,10 @@ pub struct PortRule {
 /// What the ruleset is built from: derived from the whole network state.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RulesetPlan {
+    /// Whose table and bridges.
+    pub names: HostNames,
+    /// The root marked in the table (`stale_tables`); tagged roots only.
+    pub owner: Option<std::path::PathBuf>,
     pub networks: Vec<NetRules>,
     pub ports: Vec<PortRule>,
     /// Load-balanced services (`services`).
@@ -78,7 +85,7 @@ pub struct RulesetPlan {
 }
 
 impl RulesetPlan {
-    pub fn from_state(state: &NetState) -> RulesetPlan {
+    pub fn from_state(state: &NetState, names: &HostNames) -> RulesetPlan {
         let networks = state
             .networks
             .values()
@@ -104,11 +111,49 @@ impl RulesetPlan {
             .collect();
         let services = state.services.values().cloned().collect();
         RulesetPlan {
+            names: names.clone(),
+            owner: None,
             networks,
             ports,
             services,
         }
     }
+}
+
+impl RulesetPlan {
+    /// Marks the table as `root`'s, if it is a tagged root's table.
+    pub fn owned_by(mut self, root: &std::path::Path) -> RulesetPlan {
+        self.owner = self.names.tag.as_ref().map(|_| root.to_path_buf());
+        self
+    }
+}
+
+/// nft refuses longer rule comments.
+const COMMENT_MAX: usize = 128;
+
+/// `chain owner { accept comment "rcorch root PATH" }`: never jumped to,
+/// it only says whose the table is. None when the path is too long.
+fn owner_chain(table: &str, root: &std::path::Path) -> Option<[NfListObject<'static>; 2]> {
+    let comment = format!("{OWNER_MARK}{}", root.to_str()?);
+    if comment.len() > COMMENT_MAX {
+        return None;
+    }
+    let chain = NfListObject::Chain(Chain {
+        family: FAMILY,
+        table: table.to_string().into(),
+        name: "owner".into(),
+        ..Chain::default()
+    });
+    let rule = NfListObject::Rule(Rule {
+        family: FAMILY,
+        table: table.to_string().into(),
+        chain: "owner".into(),
+        expr: vec![Statement::Accept(None)].into(),
+        handle: None,
+        index: None,
+        comment: Some(comment.into()),
+    });
+    Some([chain, rule])
 }
 
 pub(super) fn field(protocol: &'static str, name: &'static str) -> Expression<'static> {
@@ -158,10 +203,10 @@ pub(super) fn fib_daddr_local() -> Statement<'static> {
     )
 }
 
-fn rule(chain: &str, expr: Vec<Statement<'static>>) -> NfListObject<'static> {
+fn rule(table: &str, chain: &str, expr: Vec<Statement<'static>>) -> NfListObject<'static> {
     NfListObject::Rule(Rule {
         family: FAMILY,
-        table: TABLE.into(),
+        table: table.to_string().into(),
         chain: chain.to_string().into(),
         expr: expr.into(),
         handle: None,
@@ -170,62 +215,69 @@ fn rule(chain: &str, expr: Vec<Statement<'static>>) -> NfListObject<'static> {
     })
 }
 
-fn base_chain(name: &str, kind: NfChainType, hook: NfHook, prio: i32) -> NfListObject<'static> {
+struct Hooked {
+    kind: NfChainType,
+    hook: NfHook,
+    prio: i32,
+}
+
+fn base_chain(table: &str, name: &str, h: Hooked) -> NfListObject<'static> {
     NfListObject::Chain(Chain {
         family: FAMILY,
-        table: TABLE.into(),
+        table: table.to_string().into(),
         name: name.to_string().into(),
-        _type: Some(kind),
-        hook: Some(hook),
-        prio: Some(prio),
+        _type: Some(h.kind),
+        hook: Some(h.hook),
+        prio: Some(h.prio),
         policy: Some(NfChainPolicy::Accept),
         ..Chain::default()
     })
 }
 
-fn table() -> NfListObject<'static> {
+fn table(name: &str) -> NfListObject<'static> {
     NfListObject::Table(Table {
         family: FAMILY,
-        name: TABLE.into(),
+        name: name.to_string().into(),
         handle: None,
     })
 }
 
-/// The whole batch: re-create `inet rcorch` with every rule the plan needs.
-/// With no networks the table is only removed.
+/// The whole batch: re-create the root's table with every rule the plan
+/// needs. With no networks the table is only removed.
 pub fn build_ruleset(plan: &RulesetPlan) -> Nftables<'static> {
+    let t = plan.names.table.as_str();
     let mut batch = Batch::new();
     // `add` first so the `delete` never fails on a fresh host.
-    batch.add(table());
-    batch.delete(table());
+    batch.add(table(t));
+    batch.delete(table(t));
     if plan.networks.is_empty() {
         return batch.to_nftables();
     }
-    batch.add(table());
-    batch.add(base_chain(
-        "prerouting",
-        NfChainType::NAT,
-        NfHook::Prerouting,
-        -100,
-    ));
-    batch.add(base_chain("output", NfChainType::NAT, NfHook::Output, -100));
-    batch.add(base_chain(
-        "postrouting",
-        NfChainType::NAT,
-        NfHook::Postrouting,
-        100,
-    ));
-    batch.add(base_chain(
-        "forward",
-        NfChainType::Filter,
-        NfHook::Forward,
-        0,
-    ));
-    batch.add(base_chain("input", NfChainType::Filter, NfHook::Input, 0));
+    batch.add(table(t));
+    let hooked = |kind, hook, prio| Hooked { kind, hook, prio };
+    for (name, h) in [
+        (
+            "prerouting",
+            hooked(NfChainType::NAT, NfHook::Prerouting, -100),
+        ),
+        ("output", hooked(NfChainType::NAT, NfHook::Output, -100)),
+        (
+            "postrouting",
+            hooked(NfChainType::NAT, NfHook::Postrouting, 100),
+        ),
+        ("forward", hooked(NfChainType::Filter, NfHook::Forward, 0)),
+        ("input", hooked(NfChainType::Filter, NfHook::Input, 0)),
+    ] {
+        batch.add(base_chain(t, name, h));
+    }
+    let marked = plan.owner.as_deref().and_then(|root| owner_chain(t, root));
+    for object in marked.into_iter().flatten() {
+        batch.add(object);
+    }
     for name in ["published", "services"] {
         batch.add(NfListObject::Chain(Chain {
             family: FAMILY,
-            table: TABLE.into(),
+            table: t.to_string().into(),
             name: name.into(),
             ..Chain::default()
         }));
@@ -236,28 +288,28 @@ pub fn build_ruleset(plan: &RulesetPlan) -> Nftables<'static> {
         })
     };
     for hook in ["prerouting", "output"] {
-        batch.add(rule(hook, vec![jump("services")]));
-        batch.add(rule(hook, vec![fib_daddr_local(), jump("published")]));
+        batch.add(rule(t, hook, vec![jump("services")]));
+        batch.add(rule(t, hook, vec![fib_daddr_local(), jump("published")]));
     }
     for p in &plan.ports {
-        batch.add(rule("published", dnat_rule(p)));
+        batch.add(rule(t, "published", dnat_rule(p)));
     }
     for service in &plan.services {
         for r in dnat_rules(service) {
-            batch.add(rule("services", r));
+            batch.add(rule(t, "services", r));
         }
         for r in input_rules(service) {
-            batch.add(rule("input", r));
+            batch.add(rule(t, "input", r));
         }
     }
     for n in &plan.networks {
-        batch.add(rule("postrouting", hairpin_rule(&n.bridge, &n.subnet)));
+        batch.add(rule(t, "postrouting", hairpin_rule(&n.bridge, &n.subnet)));
         for r in postrouting_rules(n) {
-            batch.add(rule("postrouting", r));
+            batch.add(rule(t, "postrouting", r));
         }
     }
-    for r in forward_rules(&plan.networks) {
-        batch.add(rule("forward", r));
+    for r in forward_rules(&plan.networks, &plan.names.own_bridges()) {
+        batch.add(rule(t, "forward", r));
     }
     batch.to_nftables()
 }
@@ -306,54 +358,12 @@ fn postrouting_rules(n: &NetRules) -> Vec<Vec<Statement<'static>>> {
     rules
 }
 
-/// Every rcorch bridge: a network whose record was lost keeps its bridge
-/// (and containers) on the host, and stays fenced by the wildcard.
-pub(super) const ANY_BRIDGE: &str = "rcorch*";
-
-/// Isolation: no forwarding between a network's bridge and any other
-/// rcorch bridge (by wildcard, so a lost network's bridge is fenced too),
-/// none off an internal one, and none in or out of an rcorch bridge no
-/// network names: a lost network's rules are gone with its record, so
-/// what an internal one's fence did is kept by this one.
-fn forward_rules(networks: &[NetRules]) -> Vec<Vec<Statement<'static>>> {
-    let mut rules = Vec::new();
-    let known = || {
-        let items = networks
-            .iter()
-            .map(|n| nftables::expr::SetItem::Element(string(&n.bridge)));
-        Expression::Named(NamedExpression::Set(items.collect()))
-    };
-    for key in [MetaKey::Iifname, MetaKey::Oifname] {
-        rules.push(vec![
-            eq(meta(key), string(ANY_BRIDGE)),
-            matches(meta(key), Operator::NEQ, known()),
-            Statement::Drop(None),
-        ]);
-    }
-    for a in networks {
-        for (inner, outer) in [
-            (MetaKey::Iifname, MetaKey::Oifname),
-            (MetaKey::Oifname, MetaKey::Iifname),
-        ] {
-            let other = if a.internal {
-                vec![]
-            } else {
-                vec![eq(meta(outer), string(ANY_BRIDGE))]
-            };
-            rules.push(
-                [
-                    vec![eq(meta(inner), string(&a.bridge))],
-                    other,
-                    vec![
-                        matches(meta(outer), Operator::NEQ, string(&a.bridge)),
-                        Statement::Drop(None),
-                    ],
-                ]
-                .concat(),
-            );
-        }
-    }
-    rules
+/// Deletes the table `name` (one of a root that is gone).
+pub fn delete_table(name: &str) -> Result<(), NftError> {
+    let mut batch = Batch::new();
+    batch.add(table(name));
+    batch.delete(table(name));
+    apply(&batch.to_nftables())
 }
 
 /// Applies the batch with `nft -j -f -` (one transaction). Run here, not

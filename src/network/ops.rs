@@ -12,12 +12,11 @@ use thiserror::Error;
 use super::endpoints::{default_route, next_ifname};
 use super::ipam::{self, IpamError, Subnet};
 use super::link::{self, LinkError};
+use super::names::HostNames;
 use super::nft::{self, NftError, RulesetPlan};
 use super::ports::{self, PortError, PortMapping};
 use super::store::{NetStore, StateLock, StoreError};
-use super::{
-    endpoint_key, Endpoint, NetState, Network, ServiceLb, DEFAULT_BRIDGE, DEFAULT_NETWORK,
-};
+use super::{endpoint_key, Endpoint, NetState, Network, ServiceLb, DEFAULT_NETWORK};
 
 #[derive(Debug, Error)]
 pub enum NetError {
@@ -59,6 +58,19 @@ pub enum NetError {
     Predefined(String),
     #[error("cannot start the DNS resolver: {source}")]
     Dns { source: std::io::Error },
+    #[error("bridge {bridge} in this network namespace belongs to someone else (its alias: \"{owner}\"), not to the rcorch root {}: remove it (`ip link del {bridge}`) if nothing uses it, or run this root in another network namespace", root.display())]
+    ForeignBridge {
+        bridge: String,
+        owner: String,
+        root: PathBuf,
+    },
+    #[error("subnet {subnet} of network {network} overlaps {other}, routed through bridge {dev} of another rcorch root in this network namespace: remove the network and create it again (it then takes a free subnet), give it another --subnet, or run this root in another network namespace")]
+    SubnetRouted {
+        network: String,
+        subnet: Subnet,
+        dev: String,
+        other: Subnet,
+    },
     #[error("cannot write {path}: {source}")]
     Sysctl {
         path: PathBuf,
@@ -161,6 +173,8 @@ pub struct HostNet {
     /// Its links: a bridge of a network whose record was lost is still
     /// there, with the containers that used it.
     pub links: BTreeSet<String>,
+    /// What this root names its bridges.
+    pub names: HostNames,
 }
 
 /// The network to add to `state`, checked against the networks already there.
@@ -193,11 +207,11 @@ pub fn plan_network(
         None => ipam::choose_subnet(&host.routes, &taken)?,
     };
     let bridge = if req.name == DEFAULT_NETWORK {
-        DEFAULT_BRIDGE.to_string()
+        host.names.bridge(0)
     } else {
         let used: BTreeSet<&str> = state.networks.values().map(|n| n.bridge.as_str()).collect();
         (1..)
-            .map(|i| format!("rcorch{i}"))
+            .map(|i| host.names.bridge(i))
             .find(|b| !used.contains(b.as_str()) && !host.links.contains(b))
             .expect("an unused bridge name")
     };
@@ -272,6 +286,12 @@ impl Networks {
             .unwrap_or_default()
     }
 
+    /// This root's table and bridge names, given what it holds.
+    pub fn names(&self, state: &NetState) -> HostNames {
+        let bridges = state.networks.values().map(|n| n.bridge.as_str());
+        HostNames::for_root_holding(&self.root(), bridges)
+    }
+
     /// Starts the embedded resolver if it is not running, under the state
     /// lock so it cannot race with `release` stopping it.
     pub fn ensure_dns(&self) -> Result<()> {
@@ -286,12 +306,17 @@ impl Networks {
         let routes = std::fs::read_to_string(&self.host.routes)
             .map(|t| ipam::parse_proc_net_route(&t))
             .unwrap_or_default();
+        let names = self.names(state);
         // The name chosen is the first free one, so no later one matters.
         let links = (1..=state.networks.len() + state.damaged.len() + 1)
-            .map(|i| format!("rcorch{i}"))
+            .map(|i| names.bridge(i))
             .filter(|b| link::link_exists(b).unwrap_or(true))
             .collect();
-        HostNet { routes, links }
+        HostNet {
+            routes,
+            links,
+            names,
+        }
     }
 
     /// Applies the rules for `state` (unless they would not change: most
@@ -303,8 +328,11 @@ impl Networks {
         before: Option<&NetState>,
         state: &NetState,
     ) -> Result<()> {
-        let plan = RulesetPlan::from_state(state);
-        if before.is_none_or(|b| RulesetPlan::from_state(b) != plan) {
+        let names = self.names(state);
+        let root = self.root();
+        let plan = RulesetPlan::from_state(state, &names).owned_by(&root);
+        let same = |b: &NetState| RulesetPlan::from_state(b, &names).owned_by(&root) == plan;
+        if before.is_none_or(|b| !same(b)) {
             nft::apply(&nft::build_ruleset(&plan))?;
         }
         self.store.save(lock, state)?;
@@ -333,7 +361,7 @@ impl Networks {
             state.damaged.remove(name);
             self.store.save(&lock, &state)?;
             let bridges = self.drop_unclaimed(&state, &leftovers, |b| b.network == name)?;
-            super::host_bridges::reapply(&state)?;
+            self.reapply(&state)?;
             return Ok(RemovedNetwork::Lost { damage, bridges });
         }
         let users: Vec<&str> = state
@@ -397,6 +425,9 @@ impl Networks {
         let before = self.store.load(&lock)?;
         let mut state = before.clone();
         state.endpoints.retain(|_, e| alive(&e.container_id));
+        if req.network == DEFAULT_NETWORK {
+            self.replan_default(&mut state)?;
+        }
         if req.network == DEFAULT_NETWORK && !state.networks.contains_key(DEFAULT_NETWORK) {
             let create = CreateRequest {
                 name: DEFAULT_NETWORK.into(),
@@ -409,41 +440,15 @@ impl Networks {
         let network = state.networks[&endpoint.network].clone();
         let created = self.ready_bridge(&network)?;
         state.insert_endpoint(endpoint.clone());
-        self.commit(&lock, (!created).then_some(&before), &state)?;
-        Ok((network, endpoint))
-    }
-
-    /// The network's bridge up and its sysctls set. True when the bridge had
-    /// to be made: a fresh namespace or boot, so the rules must be re-applied.
-    pub(super) fn ready_bridge(&self, network: &Network) -> Result<bool> {
-        let created = link::ensure_bridge(
-            &network.bridge,
-            &super::host_bridges::alias_for(&self.root(), &network.name),
-            network.gateway,
-            network.subnet.prefix,
-        )?;
-        self.enable_sysctls(network)?;
-        Ok(created)
-    }
-
-    /// Forwarding is enabled only once a non-internal network is in use;
-    /// route_localnet only on rcorch's own bridges (for the 127.0.0.1 hairpin).
-    pub(super) fn enable_sysctls(&self, network: &Network) -> Result<()> {
-        let ipv4 = self.host.proc_sys.join("net/ipv4");
-        let mut paths = vec![ipv4
-            .join("conf")
-            .join(&network.bridge)
-            .join("route_localnet")];
-        if !network.internal {
-            paths.push(ipv4.join("ip_forward"));
-        }
-        for path in paths {
-            if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1") {
-                continue;
+        if let Err(e) = self.commit(&lock, (!created).then_some(&before), &state) {
+            // A bridge made for a network no record holds yet would be
+            // left behind.
+            if created && !before.networks.contains_key(&network.name) {
+                let _ = link::delete_link(&network.bridge);
             }
-            std::fs::write(&path, "1").map_err(|source| NetError::Sysctl { path, source })?;
+            return Err(e);
         }
-        Ok(())
+        Ok((network, endpoint))
     }
 
     /// Frees a container's leases on every network, their rules and (with

@@ -43,13 +43,7 @@ impl Networks {
             }
         }
         let network = before.networks[&entry.network].clone();
-        link::ensure_bridge(
-            &network.bridge,
-            &super::host_bridges::alias_for(&self.root(), &network.name),
-            network.gateway,
-            network.subnet.prefix,
-        )?;
-        self.enable_sysctls(&network)?;
+        self.ready_bridge(&network)?;
         if let Some(vip) = entry
             .vip
             .filter(|v| previous.and_then(|p| p.vip) != Some(*v))

@@ -111,8 +111,27 @@ fn a_new_network_keeps_clear_of_a_lost_networks_bridge_and_route() {
     let host = HostNet {
         routes: vec!["172.17.0.0/16".parse().unwrap()],
         links: ["rcorch1".to_string()].into(),
+        ..HostNet::default()
     };
     let n = plan_network(&state, &create("a", None), &host, "").unwrap();
     assert_eq!(n.bridge, "rcorch2");
     assert_eq!(n.subnet.to_string(), "172.18.0.0/16");
+}
+
+/// A second root in the namespace: its bridges carry its tag, and its
+/// default network keeps clear of the first root's, routed on the host.
+#[test]
+fn another_roots_default_network_gets_its_own_bridge_and_a_free_subnet() {
+    let names = HostNames::for_root(std::path::Path::new("/tmp/second"));
+    let host = HostNet {
+        routes: vec!["172.17.0.0/16".parse().unwrap()],
+        links: Default::default(),
+        names: names.clone(),
+    };
+    let state = NetState::default();
+    let n = plan_network(&state, &create("bridge", None), &host, "").unwrap();
+    assert_eq!(n.bridge, names.bridge(0));
+    assert_eq!(n.subnet.to_string(), "172.18.0.0/16");
+    let n = plan_network(&state, &create("a", None), &host, "").unwrap();
+    assert_eq!(n.bridge, names.bridge(1));
 }

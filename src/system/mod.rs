@@ -24,6 +24,7 @@ pub fn check(instance: &Instance) -> Vec<Finding> {
     findings.extend(projects(&instance.root));
     findings.extend(networks(&instance.root));
     findings.extend(bridges(&instance.root));
+    findings.extend(stale_tables(&instance.root));
     if let Ok(damaged) = VolumeStore::open(&instance.root).damaged() {
         for (name, path, problem) in damaged {
             let problem = problem_of(&path, problem);
@@ -178,6 +179,27 @@ fn bridges(root: &Path) -> Vec<Finding> {
             };
             let path = PathBuf::from(format!("bridge {}", b.name));
             finding(Kind::OrphanBridge { bridge: b.name }, path, problem)
+        })
+        .collect()
+}
+
+/// Tables of other roots in the namespace that are gone.
+fn stale_tables(root: &Path) -> Vec<Finding> {
+    let networks = crate::runtime::net::networks(root);
+    networks
+        .stale_tables()
+        .into_iter()
+        .map(|t| {
+            let problem = format!(
+                "the nft rules of rcorch root {}, which holds no network state any more",
+                t.root.display()
+            );
+            let path = PathBuf::from(format!("nft table inet {}", t.table));
+            let kind = Kind::StaleTable {
+                table: t.table,
+                root: t.root,
+            };
+            finding(kind, path, problem)
         })
         .collect()
 }
@@ -345,6 +367,13 @@ pub fn repair(instance: &Instance, finding: &Finding) -> Result<Repair, String> 
                 .remove_unclaimed_bridge(bridge)
                 .map_err(|e| failed(&e))?;
             kept_bridges(dropped).map_err(|e| failed(&e))?;
+        }
+        (Repair::RemoveTable, Kind::StaleTable { table, root }) => {
+            let stale = crate::network::stale_tables::StaleTable {
+                table: table.clone(),
+                root: root.clone(),
+            };
+            crate::network::stale_tables::remove(&stale).map_err(|e| failed(&e))?;
         }
         (Repair::RestoreFromCopy, Kind::ImageRecord { .. }) => {
             let store = instance.images().map_err(|e| failed(&e))?;

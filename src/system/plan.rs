@@ -32,6 +32,9 @@ pub enum Kind {
     ImageRecord { id: String, recovered: bool },
     /// A bridge whose alias names a network no record holds.
     OrphanBridge { bridge: String },
+    /// An nft table marked as a root's that holds no network state any
+    /// more (`network::stale_tables`): its rules would take ports.
+    StaleTable { table: String, root: PathBuf },
     /// `images/layers/HEX`: a layer no image, container or build names.
     OrphanLayer { digest: String },
 }
@@ -63,6 +66,8 @@ pub enum Repair {
     RemoveLayer,
     /// Deleted once no container is plugged into it.
     RemoveBridge,
+    /// Deleted, unless its root came back meanwhile.
+    RemoveTable,
     /// Nothing now: the container is running and its monitor rewrites the
     /// state when it exits (or `rm -f` it).
     LeaveRunning,
@@ -98,6 +103,7 @@ pub fn plan(kind: &Kind) -> Repair {
         Kind::VolumeMeta { .. } => Repair::RestoreVolumeMeta,
         Kind::OrphanLayer { .. } => Repair::RemoveLayer,
         Kind::OrphanBridge { .. } => Repair::RemoveBridge,
+        Kind::StaleTable { .. } => Repair::RemoveTable,
         Kind::ImageIndex => Repair::SetAside {
             then: "import, load or pull your images again (their layers are kept)".into(),
         },
@@ -117,6 +123,9 @@ impl Repair {
             Repair::Discard => "removed: rebuilt by the project's supervisor".into(),
             Repair::RemoveLayer => "removed: no image or container uses it".into(),
             Repair::RemoveBridge => "removed: no network or container uses it".into(),
+            Repair::RemoveTable => {
+                "removed: its root is gone (with that root's bridges nothing uses)".into()
+            }
             Repair::SetAside { then } => format!("set aside as *.damaged: {then}"),
             Repair::LeaveRunning => {
                 "left: the container is running; its monitor rewrites the state when it exits (or `rcorch rm -f` it)".into()
@@ -166,6 +175,11 @@ mod tests {
         assert_eq!(plan(&Kind::OrphanLayer { digest }), Repair::RemoveLayer);
         let bridge = "rcorch3".to_string();
         assert_eq!(plan(&Kind::OrphanBridge { bridge }), Repair::RemoveBridge);
+        let stale = Kind::StaleTable {
+            table: "rcorch-0123abcd".into(),
+            root: "/tmp/gone".into(),
+        };
+        assert_eq!(plan(&stale), Repair::RemoveTable);
         assert_eq!(
             plan(&Kind::NetworkRecord {
                 name: "a".into(),

@@ -49,15 +49,25 @@ pub fn world(test: &str) -> Option<World> {
 }
 
 impl World {
+    /// The names this world's root gives its nft table and bridges.
+    #[allow(dead_code)] // Not every test binary reads them.
+    pub fn names(&self) -> rcorch::network::names::HostNames {
+        let root = std::fs::canonicalize(self.root.path()).expect("canonical root");
+        rcorch::network::names::HostNames::for_root(&root)
+    }
+
     /// Runs `script` (bash) in a fresh network namespace; `$R` is rcorch
-    /// with this world's root (`$ROOT`) and cgroup parent. Returns combined output.
+    /// with this world's root (`$ROOT`) and cgroup parent, `$T` its nft
+    /// table. Returns combined output.
+    #[allow(dead_code)] // Not every test binary runs one world alone.
     pub fn run(&self, script: &str) -> String {
         let prologue = format!(
-            "set -u\nROOT='{}'\nR=\"{} --root $ROOT --cgroup-parent {}\"\nip link set lo up\n\
+            "set -u\nROOT='{}'\nR=\"{} --root $ROOT --cgroup-parent {}\"\nT='{}'\nip link set lo up\n\
              trap '$R rm -f $($R ps -aq) >/dev/null 2>&1' EXIT\n",
             self.root.path().display(),
             env!("CARGO_BIN_EXE_rcorch"),
-            self.cgroup_parent
+            self.cgroup_parent,
+            self.names().table
         );
         let out = Command::new("unshare")
             .args(["--net", "--mount", "--propagation", "private", "bash", "-c"])
