@@ -147,7 +147,20 @@ impl Sweep {
     }
 
     /// Links (but lo) and nft rules in the namespace.
+    /// The namespace's links and rules once no container's host veth is
+    /// left: an exited container's namespace dies asynchronously, taking
+    /// its veth a moment after `run --rm` returns.
     fn network_state(&self) -> Vec<String> {
+        let is_veth = |l: &String| {
+            l.strip_prefix("link rc")
+                .and_then(|n| n.split('@').next())
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        wait_for(WAIT, || !self.raw_network_state().iter().any(is_veth));
+        self.raw_network_state()
+    }
+
+    fn raw_network_state(&self) -> Vec<String> {
         let run = |prog: &str, args: &[&str]| {
             let out = Command::new("nsenter")
                 .arg(format!("--net={}", self.ns.path()))
@@ -198,6 +211,7 @@ impl Sweep {
     fn assert_nothing_left(&self, what: &str, network_before: &[String]) {
         let clean = wait_for(WAIT, || self.env.leftovers().is_empty());
         assert!(clean, "{what}: {:#?}", self.env.leftovers());
+        wait_for(WAIT, || self.network_state() == network_before);
         assert_eq!(self.network_state(), network_before, "{what}");
         assert_eq!(self.temporaries(), Vec::<String>::new(), "{what}");
     }

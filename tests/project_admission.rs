@@ -19,6 +19,7 @@ fn fake_capacity() {
 }
 
 const FULL: &str = r#"
+x-rcorch-metrics: 127.0.0.1:9464
 services:
   big:
     image: busybox
@@ -57,6 +58,12 @@ fn a_replica_that_does_not_fit_waits_then_starts_when_room_frees() {
         p.events()
     );
 
+    // The supervisor's metrics count it as pending.
+    let pending = "rcorch_service_pending_replicas{project=\"adm\",service=\"late\"}";
+    assert_eq!(metric(&p, pending), Some(1.0));
+    let big = "rcorch_service_pending_replicas{project=\"adm\",service=\"big\"}";
+    assert_eq!(metric(&p, big), Some(0.0));
+
     // Removing big frees its reservation: late starts on its own.
     p.cmd("scale", &["big=0"]).ok();
     assert!(
@@ -67,7 +74,31 @@ fn a_replica_that_does_not_fit_waits_then_starts_when_room_frees() {
     assert!(p.running("big").is_empty());
     let ps = env.rcorch(&["ps"]).ok();
     assert!(!ps.contains("pending"), "{ps}");
+    let settled = common::wait_for(WAIT, || metric(&p, pending) == Some(0.0));
+    assert!(settled, "{:?}", metric(&p, pending));
     p.down();
+}
+
+/// One series' value from the project supervisor's /metrics (served in the
+/// supervisor's network namespace, where the test's commands run).
+fn metric(p: &Project, series: &str) -> Option<f64> {
+    let sup = p.supervisor_pid()?;
+    let netns = format!("--net=/proc/{sup}/ns/net");
+    let _ = std::process::Command::new("nsenter")
+        .args([netns.as_str(), "ip", "link", "set", "lo", "up"])
+        .status();
+    let out = std::process::Command::new("nsenter")
+        .args([
+            netns.as_str(),
+            "curl",
+            "-sf",
+            "http://127.0.0.1:9464/metrics",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub struct ServiceFigures {
     /// Restarts so far by reason (one of `RESTART_REASONS`).
     pub restarts: BTreeMap<&'static str, u64>,
     pub oom_kills: u64,
+    /// Replicas admission holds back (reservations or constraints).
+    pub pending: u32,
 }
 
 /// A service's rollout in progress (or last finished): `state` is one of
@@ -105,6 +107,11 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         Counter,
         "Replicas of the service killed by the kernel OOM killer.",
     );
+    let mut pending = Family::new(
+        "rcorch_service_pending_replicas",
+        Gauge,
+        "Replicas admission holds back: not enough unreserved room, or a placement constraint this host does not meet.",
+    );
     let mut health = Family::new(
         "rcorch_replica_health_status",
         Gauge,
@@ -115,6 +122,7 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
         let base = [("project", p), ("service", name.as_str())];
         desired.push(labels(&base), fig.desired as f64);
         running.push(labels(&base), fig.running as f64);
+        pending.push(labels(&base), fig.pending as f64);
         ooms.push(labels(&base), fig.oom_kills as f64);
         // Every reason from the start, so rate() sees the first restart.
         for reason in RESTART_REASONS {
@@ -133,7 +141,7 @@ pub fn families(s: &Snapshot) -> Vec<Family> {
             health.push(labels(&l), f64::from(u8::from(*state == candidate)));
         }
     }
-    let mut families = vec![desired, running, restarts, ooms, health];
+    let mut families = vec![desired, running, pending, restarts, ooms, health];
     families.extend(timings(s));
     families.extend(rollouts(s));
     families.extend(autoscale(s));
@@ -303,6 +311,7 @@ mod tests {
             desired: 3,
             running: 2,
             oom_kills: 1,
+            pending: 1,
             ..ServiceFigures::default()
         };
         web.restarts.insert("oom", 1);
@@ -318,6 +327,7 @@ mod tests {
         for line in [
             "rcorch_service_desired_replicas{project=\"shop\",service=\"web\"} 3",
             "rcorch_service_running_replicas{project=\"shop\",service=\"web\"} 2",
+            "rcorch_service_pending_replicas{project=\"shop\",service=\"web\"} 1",
             "rcorch_service_restarts_total{project=\"shop\",service=\"web\",reason=\"exit\"} 4",
             "rcorch_service_restarts_total{project=\"shop\",service=\"web\",reason=\"oom\"} 1",
             "rcorch_service_restarts_total{project=\"shop\",service=\"web\",reason=\"unhealthy\"} 0",

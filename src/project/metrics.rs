@@ -155,6 +155,8 @@ pub fn snapshot(
                     .cloned()
                     .unwrap_or_default(),
                 oom_kills: counters.oom_kills.get(&spec.name).copied().unwrap_or(0),
+                // Admission's holds are the loop's to count (publish_metrics).
+                pending: 0,
             },
         );
     }

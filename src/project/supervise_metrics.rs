@@ -98,6 +98,11 @@ impl Loop<'_, '_> {
             .iter()
             .map(|(service, r)| (service.clone(), rollout_figures(r)))
             .collect();
+        for key in self.memory.pending.keys() {
+            if let Some(service) = snap.services.get_mut(&key.service) {
+                service.pending += 1;
+            }
+        }
         if let Ok(mut shared) = self.metrics.snapshot.lock() {
             *shared = snap;
         }
