@@ -27,6 +27,7 @@ use crate::project::replicas::replica_labels;
 use crate::project::{events, ProjectDir, ProjectRecord};
 use crate::runtime::control::observed_status;
 use crate::supervisor::health::HealthStatus;
+use crate::supervisor::RunState;
 
 #[derive(Args, Debug)]
 pub struct DashboardArgs {
@@ -164,6 +165,7 @@ fn services(dir: &ProjectDir, record: &ProjectRecord, running: &[Record]) -> Vec
             ServiceView {
                 name: name.clone(),
                 desired: s.spec.replicas,
+                stopped: s.spec.run == RunState::Stopped,
                 running: own.len() as u32,
                 healthy: s.spec.health.is_some().then_some(healthy),
                 pending: pending

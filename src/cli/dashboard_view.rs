@@ -34,6 +34,8 @@ pub struct DashboardModel {
 pub struct ServiceView {
     pub name: String,
     pub desired: u32,
+    /// Wanted stopped (`stop`) until `start`: its replicas are kept down.
+    pub stopped: bool,
     pub running: u32,
     /// Running replicas reported healthy; `None` without a health check.
     pub healthy: Option<u32>,
@@ -185,7 +187,10 @@ fn services(model: &DashboardModel) -> Vec<String> {
             .join("; ");
         rows.push(vec![
             s.name.clone(),
-            s.desired.to_string(),
+            match s.stopped {
+                true => format!("{} (stopped)", s.desired),
+                false => s.desired.to_string(),
+            },
             s.running.to_string(),
             s.healthy.map_or("-".into(), |h| h.to_string()),
             if pending.is_empty() {

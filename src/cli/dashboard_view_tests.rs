@@ -21,6 +21,7 @@ fn model() -> DashboardModel {
             ServiceView {
                 name: "web".into(),
                 desired: 2,
+                stopped: false,
                 running: 2,
                 healthy: Some(1),
                 pending: Vec::new(),
@@ -28,6 +29,7 @@ fn model() -> DashboardModel {
             ServiceView {
                 name: "db".into(),
                 desired: 1,
+                stopped: false,
                 running: 0,
                 healthy: None,
                 pending: vec![("db.1".into(), "needs 4 CPUs, 2 free".into())],
@@ -133,6 +135,17 @@ fn an_empty_project_says_so_and_still_shows_its_events() {
             "2026-12-08T02:00:00Z web down",
         ]
     );
+}
+
+#[test]
+fn a_stopped_service_says_so_beside_its_replica_count() {
+    let mut model = model();
+    model.services[0].stopped = true;
+    model.services[0].running = 0;
+    model.services[0].healthy = Some(0);
+    let frame = render(&model, 200, 100);
+    assert_eq!(frame[2], "SERVICE  DESIRED      RUNNING  HEALTHY  PENDING");
+    assert_eq!(frame[3], "web      2 (stopped)  0        0        -");
 }
 
 #[test]
