@@ -63,7 +63,7 @@ fn the_snapshot_shows_services_replicas_with_limits_backends_connections_and_eve
         let out = env.rcorch(&["dashboard", "--no-stream", "-p", "dash"]);
         backends(&out.stdout)
             .first()
-            .and_then(|b| b.last().copied())
+            .and_then(|b| b.get(4).copied())
             == Some("1")
     });
     let out = env.rcorch(&["dashboard", "--no-stream", "-p", "dash"]);
@@ -95,8 +95,9 @@ fn the_snapshot_shows_services_replicas_with_limits_backends_connections_and_eve
     let rows = backends(text);
     assert_eq!(rows.len(), 2, "{text}");
     assert_eq!(rows[1][0], "dash-web-2", "{text}");
-    assert_eq!(&rows[1][3..], ["member", "0"], "{text}");
-    assert_eq!(&rows[0][3..], ["member", "1"], "{text}");
+    // No /metrics served: the balancer's selections are not known.
+    assert_eq!(&rows[1][3..], ["member", "0", "--"], "{text}");
+    assert_eq!(&rows[0][3..], ["member", "1", "--"], "{text}");
     // The supervisor's last events, as `rcorch events` prints them.
     let events = p.events();
     let last = events.last().expect("the supervisor logged its starts");
@@ -107,6 +108,82 @@ fn the_snapshot_shows_services_replicas_with_limits_backends_connections_and_eve
         missing.code != 0 && missing.stderr.contains("no project named nosuch"),
         "{missing:#?}"
     );
+    p.down();
+}
+
+const SERVED: &str = r#"
+x-rcorch-metrics: 127.0.0.1:19471
+services:
+  web:
+    image: busybox
+    stop_grace_period: 1s
+    command: ["httpd", "-f", "-p", "80"]
+    deploy:
+      replicas: 2
+    ports:
+      - "18472:80"
+  client:
+    image: busybox
+    stop_grace_period: 1s
+    command: ["sleep", "3600"]
+"#;
+
+#[test]
+fn with_metrics_served_each_backend_shows_the_balancers_selections() {
+    let Some(env) = TestEnv::new() else { return };
+    let p = Project::new(&env, "dashm", SERVED);
+    p.up();
+    // /metrics is served in the supervisor's network namespace.
+    let pid = p.supervisor_pid().expect("a supervisor");
+    let dashboard = || {
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/proc/{pid}/ns/net"))
+            .arg(BIN)
+            .arg("--root")
+            .arg(&env.root)
+            .args(["--cgroup-parent", &env.cgroup_parent])
+            .args(["dashboard", "--no-stream", "-p", "dashm"])
+            .output()
+            .expect("nsenter");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Every service on the bridge has a VIP; web's two replicas take the hits.
+    let web = |text: &str| -> Vec<Vec<String>> {
+        let rows = backends(text).into_iter().filter(|b| b[1] == "web");
+        rows.map(|b| b.iter().map(|w| w.to_string()).collect())
+            .collect()
+    };
+    let total = |text: &str| -> u64 {
+        web(text)
+            .iter()
+            .map(|b| {
+                b.get(5)
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or_else(|| panic!("a count: {text}"))
+            })
+            .sum()
+    };
+    // That namespace is the test's own, made by unshare: its loopback is down.
+    let lo = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["ip", "link", "set", "lo", "up"])
+        .status()
+        .expect("nsenter ip");
+    assert!(lo.success());
+    let before = dashboard();
+    assert_eq!(web(&before).len(), 2, "{before}");
+    for _ in 0..4 {
+        let hit = env.rcorch(&["exec", "dashm-client-1", "wget", "-qO-", "http://web/"]);
+        // httpd without files answers 404: the connection is what counts.
+        assert!(!hit.stderr.contains("can't connect"), "{hit:#?}");
+    }
+    let mut after = String::new();
+    let counted = common::wait_for(Duration::from_secs(10), || {
+        after = dashboard();
+        total(&after) >= total(&before) + 4
+    });
+    assert!(counted, "4 connections through the VIP: {before}\n{after}");
     p.down();
 }
 

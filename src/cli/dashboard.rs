@@ -108,7 +108,7 @@ impl Collector<'_> {
             time: time.get(11..19).unwrap_or(&time).to_string(),
             services: services(&self.dir, &record, &running),
             replicas,
-            backends: backends(self.instance, &name, &running),
+            backends: backends(self.instance, &record, &running),
             events: events[skip..].iter().map(events::Event::line).collect(),
         })
     }
@@ -181,7 +181,11 @@ fn services(dir: &ProjectDir, record: &ProjectRecord, running: &[Record]) -> Vec
 /// The project's balanced services' running replicas: whether each is a
 /// member, and the established TCP connections it holds on the service's
 /// container ports (counted in its network namespace, as the autoscaler does).
-fn backends(instance: &Instance, project: &str, running: &[Record]) -> Vec<BackendView> {
+/// With `/metrics` served, also the balancer's selections of each.
+fn backends(instance: &Instance, record: &ProjectRecord, running: &[Record]) -> Vec<BackendView> {
+    let project = record.name.as_str();
+    let selections =
+        (record.metrics.as_deref()).and_then(|addr| super::dashboard_lb::fetch(addr, project));
     let net = super::netview::NetView::load(&instance.root);
     let state = net.state();
     let mut out = Vec::new();
@@ -202,6 +206,10 @@ fn backends(instance: &Instance, project: &str, running: &[Record]) -> Vec<Backe
                 address: e.ip.to_string(),
                 member: lb.backends.contains(&e.ip),
                 connections: crate::project::autoscaler::read_connections(proc_root, pid, &ports),
+                selections: (selections.as_ref()).map(|s| {
+                    let key = (lb.service.clone(), e.ip.to_string());
+                    s.get(&key).copied().unwrap_or(0)
+                }),
             });
         }
     }

@@ -59,6 +59,9 @@ pub struct BackendView {
     pub member: bool,
     /// `None` when its network namespace could not be read.
     pub connections: Option<usize>,
+    /// New connections the balancer sent it so far; `None` unless the
+    /// project serves `/metrics`.
+    pub selections: Option<u64>,
 }
 
 /// A replica's recent samples, newest last.
@@ -231,6 +234,7 @@ fn backends(model: &DashboardModel) -> Vec<String> {
         "ADDRESS",
         "BALANCER",
         "CONNECTIONS",
+        "SELECTED",
     ])];
     for b in &model.backends {
         rows.push(vec![
@@ -239,6 +243,7 @@ fn backends(model: &DashboardModel) -> Vec<String> {
             b.address.clone(),
             if b.member { "member" } else { "out" }.into(),
             b.connections.map_or("--".into(), |c| c.to_string()),
+            b.selections.map_or("--".into(), |c| c.to_string()),
         ]);
     }
     columns(&rows)

@@ -14,6 +14,7 @@ mod container_life;
 mod container_verbs;
 mod containers;
 mod dashboard;
+mod dashboard_lb;
 mod dashboard_view;
 mod events;
 mod exit;
