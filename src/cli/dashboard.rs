@@ -48,9 +48,9 @@ pub fn dashboard(instance: &Instance, args: &DashboardArgs) -> CliResult {
         histories: BTreeMap::new(),
         last: Instant::now(),
     };
-    collector.refresh()?;
     if args.no_stream || !std::io::stdout().is_terminal() {
         // Two readings apart, so CPU % has a rate (as `stats --no-stream`).
+        collector.refresh()?;
         std::thread::sleep(Duration::from_millis(500));
         let model = collector.refresh()?;
         for line in dashboard_view::render(&model, usize::MAX, usize::MAX) {

@@ -206,22 +206,57 @@ fn services(model: &DashboardModel) -> Vec<String> {
     columns(&rows)
 }
 
-fn replicas(model: &DashboardModel) -> Vec<String> {
-    let mut rows = vec![owned(&[
-        "REPLICA",
-        "CPU %",
-        "CPU (last 30 s)",
-        "MEM USAGE / LIMIT",
-        "MEM (last 30 s)",
-    ])];
-    for r in &model.replicas {
+/// The fewest samples a sparkline keeps on a narrow terminal.
+const NARROWEST: usize = 8;
+
+fn tail<T>(values: &[T], n: usize) -> &[T] {
+    &values[values.len().saturating_sub(n)..]
+}
+
+/// The replicas' table, its sparklines as wide as `width` lets them be
+/// (the last `NARROWEST` to `HISTORY` samples).
+fn replicas(model: &DashboardModel, width: usize) -> Vec<String> {
+    let text: Vec<[String; 3]> = model
+        .replicas
+        .iter()
+        .map(|r| {
+            let h = &r.history;
+            let cpu = h.cpu.last().map_or("--".into(), |c| format!("{c:.2}%"));
+            [r.name.clone(), cpu, memory_text(h)]
+        })
+        .collect();
+    let header = ["REPLICA", "CPU %", "MEM USAGE / LIMIT"];
+    let fixed: usize = (0..3)
+        .map(|i| {
+            text.iter()
+                .map(|t| t[i].chars().count())
+                .fold(header[i].len(), usize::max)
+        })
+        .sum();
+    // Five columns, four gaps of two.
+    let room = width.saturating_sub(fixed + 8) / 2;
+    let n = room.clamp(NARROWEST, HISTORY);
+    let title = |what: &str| format!("{what} (last {n} s)");
+    let mut rows = vec![vec![
+        header[0].to_string(),
+        header[1].to_string(),
+        format!("{:<n$}", title("CPU")),
+        header[2].to_string(),
+        title("MEM"),
+    ]];
+    for (r, [name, cpu, memory]) in model.replicas.iter().zip(text) {
         let h = &r.history;
+        let shown = History {
+            cpu: tail(&h.cpu, n).to_vec(),
+            memory: tail(&h.memory, n).to_vec(),
+            ..h.clone()
+        };
         rows.push(vec![
-            r.name.clone(),
-            h.cpu.last().map_or("--".into(), |c| format!("{c:.2}%")),
-            format!("{:<HISTORY$}", cpu_line(h)),
-            memory_text(h),
-            memory_line(h),
+            name,
+            cpu,
+            format!("{:<n$}", cpu_line(&shown)),
+            memory,
+            memory_line(&shown),
         ]);
     }
     columns(&rows)
@@ -262,7 +297,7 @@ pub fn render(model: &DashboardModel, width: usize, height: usize) -> Vec<String
         lines.push(String::new());
         lines.extend(services(model));
         lines.push(String::new());
-        lines.extend(replicas(model));
+        lines.extend(replicas(model, width));
     }
     if !model.backends.is_empty() {
         lines.push(String::new());

@@ -195,3 +195,30 @@ fn advance_rates_cpu_from_the_last_sample_caps_the_history_and_drops_the_gone() 
     let later = advance(&now, &[reading("b", 41, 1)], second);
     assert_eq!(later.keys().collect::<Vec<_>>(), ["b"]);
 }
+
+#[test]
+fn on_a_narrow_terminal_the_sparklines_keep_the_last_samples_that_fit() {
+    let cpu: Vec<f64> = (0..30).map(f64::from).collect();
+    let memory: Vec<u64> = (0..30).map(|i| 2 * i).collect();
+    let model = DashboardModel {
+        project: "p".into(),
+        time: "00:00:00".into(),
+        services: model().services,
+        replicas: vec![ReplicaView {
+            name: "shop-web-1".into(),
+            history: history(&cpu, &memory, Some(64)),
+        }],
+        ..Default::default()
+    };
+    let frame = render(&model, 80, 24);
+    // 80 columns: 42 for the rest, 19 samples for each sparkline.
+    assert_eq!(
+        &frame[6..8],
+        [
+            "REPLICA     CPU %   CPU (last 19 s)      MEM USAGE / LIMIT  MEM (last 19 s)",
+            "shop-web-1  29.00%  ▄▄▄▄▅▅▅▅▆▆▆▆▇▇▇▇███  58.0MiB / 64.0MiB  ▃▄▄▄▄▅▅▅▅▅▆▆▆▆▆▇▇▇▇",
+        ]
+    );
+    // Never fewer than 8 samples, even when the line is then cut.
+    assert_eq!(render(&model, 30, 24)[7], "shop-web-1  29.00%  ▆▇▇▇▇███  ");
+}
