@@ -13,6 +13,9 @@ mod container_cmd;
 mod container_life;
 mod container_verbs;
 mod containers;
+mod dashboard;
+mod dashboard_lb;
+mod dashboard_view;
 mod events;
 mod exit;
 mod format;
@@ -167,6 +170,8 @@ enum Command {
     Down(project::DownArgs),
     /// Change a service's replica count: SERVICE=N
     Scale(project::ScaleArgs),
+    /// A project at a glance, live: replicas, CPU and memory sparklines, backends, events (q quits)
+    Dashboard(dashboard::DashboardArgs),
     /// Stream container events (with -p/-f: what a project's supervisor did and why)
     Events(project::EventsArgs),
     /// Roll services back to their previous (or --to N) definition
@@ -457,6 +462,7 @@ fn dispatch_in(cli: Cli) -> CliResult {
         Command::Up(args) => project::up(&instance, &args),
         Command::Down(args) => project::down(&instance, &args),
         Command::Scale(args) => project::scale(&instance, &args),
+        Command::Dashboard(args) => dashboard::dashboard(&instance, &args),
         Command::Events(args) => project::events(&instance, &args),
         Command::Rollback(args) => project::rollback(&instance, &args),
         Command::History(args) => image_history::history(&instance, &args),
