@@ -18,7 +18,8 @@ fn add_host_writes_etc_hosts_with_the_gateway_for_host_gateway() {
     let out = sh(
         &env,
         &["--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway"],
-        "grep -E 'db|gw' /etc/hosts; ip route | awk '/default/ {print $3}'",
+        // Whole words: the container's own random name may contain "db".
+        "grep -wE 'db|gw' /etc/hosts; ip route | awk '/default/ {print $3}'",
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "10.1.2.3\tdb", "{out}");
