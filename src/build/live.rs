@@ -103,7 +103,12 @@ impl Live {
 
 fn draw(s: &mut Screen, finished: Option<bool>) {
     let now = s.start.elapsed().as_secs_f64();
-    let frame = render(&s.view, now, terminal_size(), finished);
+    let frame = render(
+        &s.view,
+        now,
+        crate::util::term::size_of(libc::STDERR_FILENO),
+        finished,
+    );
     let mut text = String::new();
     if s.drawn > 0 {
         // Back to the first line of the last frame, then clear below.
@@ -118,20 +123,4 @@ fn draw(s: &mut Screen, finished: Option<bool>) {
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
     s.drawn = frame.len();
     s.last_draw = Some(Instant::now());
-}
-
-/// stderr's columns and rows; 80×24 when it cannot say.
-fn terminal_size() -> (usize, usize) {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ fills the winsize it is given.
-    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    match ok && size.ws_col > 0 && size.ws_row > 0 {
-        true => (size.ws_col as usize, size.ws_row as usize),
-        false => (80, 24),
-    }
 }

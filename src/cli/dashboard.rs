@@ -286,7 +286,7 @@ fn live(collector: &mut Collector) -> CliResult {
     let stdin = std::io::stdin();
     loop {
         let model = collector.refresh()?;
-        let (width, height) = terminal_size();
+        let (width, height) = crate::util::term::size_of(std::io::stdout().as_raw_fd());
         screen.draw(&dashboard_view::render(&model, width, height));
         let deadline = Instant::now() + Duration::from_secs(1);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -321,22 +321,5 @@ fn quit_key(input: &mut impl Read) -> bool {
         // Ready yet empty (the terminal hung up) or broken: nothing left
         // to watch, so quit.
         _ => true,
-    }
-}
-
-/// stdout's columns and rows; 80×24 when it cannot say.
-fn terminal_size() -> (usize, usize) {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let fd = std::io::stdout().as_raw_fd();
-    // SAFETY: TIOCGWINSZ fills the winsize it is given.
-    let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
-    match ok && size.ws_col > 0 && size.ws_row > 0 {
-        true => (size.ws_col as usize, size.ws_row as usize),
-        false => (80, 24),
     }
 }

@@ -6,5 +6,6 @@ pub mod records;
 pub mod suggest;
 pub mod tail;
 pub mod template;
+pub mod term;
 pub mod ticked;
 pub mod time;
