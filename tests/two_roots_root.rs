@@ -6,8 +6,6 @@
 
 mod networld;
 
-use std::process::Command;
-
 use networld::{value, world, World};
 
 /// Runs `script` in one fresh network namespace where `$RA`/`$RB` are
@@ -30,18 +28,7 @@ fn run_both(a: &World, b: &World, script: &str) -> String {
         a.names().table,
         b.names().table
     );
-    let out = Command::new("unshare")
-        .args(["--net", "--mount", "--propagation", "private", "bash", "-c"])
-        .arg(format!("{prologue}{script}"))
-        .output()
-        .expect("unshare");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("--- script output ---\n{text}");
-    text
+    networld::in_new_netns(&prologue, script)
 }
 
 #[test]

@@ -69,19 +69,25 @@ impl World {
             self.cgroup_parent,
             self.names().table
         );
-        let out = Command::new("unshare")
-            .args(["--net", "--mount", "--propagation", "private", "bash", "-c"])
-            .arg(format!("{prologue}{script}"))
-            .output()
-            .expect("unshare");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("--- script output ---\n{text}");
-        text
+        in_new_netns(&prologue, script)
     }
+}
+
+/// `prologue` then `script` in bash, in a new network and mount namespace;
+/// its stdout and stderr (also printed, for a failing test's log).
+pub fn in_new_netns(prologue: &str, script: &str) -> String {
+    let out = Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "bash", "-c"])
+        .arg(format!("{prologue}{script}"))
+        .output()
+        .expect("unshare");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("--- script output ---\n{text}");
+    text
 }
 
 impl Drop for World {

@@ -369,45 +369,24 @@ fn cpu_placement_pins_the_whole_cpus_a_service_asks_for() {
     let with = |extra: &str| project(&format!("services:\n  web:\n    image: busybox\n{extra}"));
     let spread = "    x-rcorch-cpu-placement: spread\n";
     let two = "    deploy: {resources: {reservations: {cpus: '2'}}}\n";
-    let p = with(&format!("{spread}{two}"));
-    assert_eq!(
-        translate(&p, None)
+    let pinned = |p: &crate::compose::model::Project| {
+        translate(p, None)
             .service("web")
             .unwrap()
             .template
-            .cpu_placement,
-        Some(2)
-    );
+            .cpu_placement
+    };
+    let p = with(&format!("{spread}{two}"));
+    assert_eq!(pinned(&p), Some(2));
     // The limit stands in for a missing reservation.
     let p = with(&format!(
         "{spread}    deploy: {{resources: {{limits: {{cpus: '1'}}}}}}\n"
     ));
-    assert_eq!(
-        translate(&p, None)
-            .service("web")
-            .unwrap()
-            .template
-            .cpu_placement,
-        Some(1)
-    );
+    assert_eq!(pinned(&p), Some(1));
     let p = with(&format!("    x-rcorch-cpu-placement: none\n{two}"));
-    assert_eq!(
-        translate(&p, None)
-            .service("web")
-            .unwrap()
-            .template
-            .cpu_placement,
-        None
-    );
+    assert_eq!(pinned(&p), None);
     let p = with(two);
-    assert_eq!(
-        translate(&p, None)
-            .service("web")
-            .unwrap()
-            .template
-            .cpu_placement,
-        None
-    );
+    assert_eq!(pinned(&p), None);
     let p = with(&format!(
         "{spread}    deploy: {{resources: {{reservations: {{cpus: '1.5'}}}}}}\n"
     ));
